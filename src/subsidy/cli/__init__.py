@@ -1,0 +1,1 @@
+"""The `subsidy` command line: one entry point for every tool of the platform."""
