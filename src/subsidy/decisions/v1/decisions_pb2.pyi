@@ -159,6 +159,12 @@ class Entitlement(_message.Message):
     CATALOG_VERSION_FIELD_NUMBER: _builtins.int
     TRACE_FIELD_NUMBER: _builtins.int
     CATALOG_RANK_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_TO_FIELD_NUMBER: _builtins.int
+    CEILING_FEN_FIELD_NUMBER: _builtins.int
+    ANNUAL_CAP_FEN_FIELD_NUMBER: _builtins.int
+    ITEM_CAP_FEN_FIELD_NUMBER: _builtins.int
+    MAX_YEARS_FIELD_NUMBER: _builtins.int
     entitlement_id: _builtins.str
     """<eventId>/<ruleId>"""
     event_id: _builtins.str
@@ -177,6 +183,16 @@ class Entitlement(_message.Message):
     catalog_version: _builtins.str
     catalog_rank: _builtins.int
     """Position of the rule in the catalog: breaks ties among candidates of one event."""
+    valid_from: _builtins.str
+    """The limits the ledger applies, resolved by eligibility from the catalog version above.
+    YYYY-MM-DD, policy window (G1)
+    """
+    valid_to: _builtins.str
+    ceiling_fen: _builtins.int
+    """after any uplift: a later review's amount is clipped to it"""
+    annual_cap_fen: _builtins.int
+    item_cap_fen: _builtins.int
+    max_years: _builtins.int
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]: ...
     @_builtins.property
@@ -206,12 +222,33 @@ class Entitlement(_message.Message):
         catalog_version: _builtins.str = ...,
         trace: _abc.Iterable[Global___TraceStep] | None = ...,
         catalog_rank: _builtins.int = ...,
+        valid_from: _builtins.str = ...,
+        valid_to: _builtins.str = ...,
+        ceiling_fen: _builtins.int | None = ...,
+        annual_cap_fen: _builtins.int | None = ...,
+        item_cap_fen: _builtins.int | None = ...,
+        max_years: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "ceiling_fen", b"ceiling_fen", "item_cap_fen", b"item_cap_fen", "max_years", b"max_years"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_id", b"item_id", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "stage", b"stage", "status", b"status", "trace", b"trace", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "ceiling_fen", b"ceiling_fen", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_cap_fen", b"item_cap_fen", "item_id", b"item_id", "max_years", b"max_years", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "stage", b"stage", "status", b"status", "trace", b"trace", "valid_from", b"valid_from", "valid_to", b"valid_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__annual_cap_fen: _TypeAlias = _typing.Literal["annual_cap_fen"]  # noqa: Y015
+    _WhichOneofArgType__annual_cap_fen: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen"]  # noqa: Y015
+    _WhichOneofReturnType__ceiling_fen: _TypeAlias = _typing.Literal["ceiling_fen"]  # noqa: Y015
+    _WhichOneofArgType__ceiling_fen: _TypeAlias = _typing.Literal["_ceiling_fen", b"_ceiling_fen"]  # noqa: Y015
+    _WhichOneofReturnType__item_cap_fen: _TypeAlias = _typing.Literal["item_cap_fen"]  # noqa: Y015
+    _WhichOneofArgType__item_cap_fen: _TypeAlias = _typing.Literal["_item_cap_fen", b"_item_cap_fen"]  # noqa: Y015
+    _WhichOneofReturnType__max_years: _TypeAlias = _typing.Literal["max_years"]  # noqa: Y015
+    _WhichOneofArgType__max_years: _TypeAlias = _typing.Literal["_max_years", b"_max_years"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__annual_cap_fen) -> _WhichOneofReturnType__annual_cap_fen | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ceiling_fen) -> _WhichOneofReturnType__ceiling_fen | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item_cap_fen) -> _WhichOneofReturnType__item_cap_fen | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_years) -> _WhichOneofReturnType__max_years | None: ...
 
 Global___Entitlement: _TypeAlias = Entitlement  # noqa: Y015
 

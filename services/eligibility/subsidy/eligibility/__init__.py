@@ -1,0 +1,1 @@
+"""The eligibility service: reads each enterprise event against the policy catalog."""

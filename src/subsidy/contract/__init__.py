@@ -1,0 +1,1 @@
+"""The wire contract: conversions between the domain and the protobuf messages of proto/."""

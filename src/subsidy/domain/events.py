@@ -1,0 +1,320 @@
+"""Enterprise events (contract.md §1), validated field by field with errors that name the field."""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError as StdnumError
+
+from subsidy.domain.enums import CertificationKind, District, StandardLevel, StandardRole
+from subsidy.domain.money import INT64_MAX
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _fen(value: object) -> int:
+    """An amount in fen: a JSON integer or a string of digits, positive, within int64."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer number of fen, not a boolean")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("must be a positive integer number of fen (digits only)")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be an integer number of fen")
+    if value <= 0:
+        raise ValueError("must be positive")
+    if value > INT64_MAX:
+        raise ValueError(f"must be at most {INT64_MAX}")
+    return value
+
+
+def _calendar_date(value: object) -> date:
+    """`YYYY-MM-DD` naming a real calendar day."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a real calendar date") from None
+
+
+def _enterprise_id(value: str) -> str:
+    """统一社会信用代码 (GB 32100-2015): 18 characters whose check character verifies."""
+    if uscc.compact(value) != value:
+        raise ValueError("must be 18 characters, digits and upper-case letters, no spaces")
+    try:
+        return str(uscc.validate(value))
+    except StdnumError as err:
+        raise ValueError(f"not a valid 统一社会信用代码: {err}") from None
+
+
+# Text fields: bounded, and free of control characters (they end up in logs, mail and CSV).
+_TEXT = r"^[^\x00-\x1f\x7f]+$"
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=_TEXT, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=256, pattern=_TEXT, strict=True)]
+Fen = Annotated[int, BeforeValidator(_fen)]
+EnterpriseId = Annotated[str, Field(strict=True), AfterValidator(_enterprise_id)]
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+Positive = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+NonNegative = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+
+
+class _Model(BaseModel):
+    """Contract models: camelCase on the wire, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+    )
+
+
+class CertificationObtained(_Model):
+    """A certification or recognition: a lab, a product, a title…"""
+
+    kind: CertificationKind
+    item_id: Id
+    certificate_id: Id
+    stage: Positive | None = None
+    humanoid: StrictBool | None = None
+    approved_amount_fen: Fen | None = None
+
+
+class ComputeInvoiceFiled(_Model):
+    """An AI compute invoice paid."""
+
+    item_id: Id
+    amount_fen: Fen
+    model_params_billions: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    application_scenarios: NonNegative | None = None
+
+
+class StandardPublished(_Model):
+    """A standard the enterprise led or took part in."""
+
+    item_id: Id
+    level: StandardLevel
+    role: StandardRole
+
+
+class ExhibitionHeld(_Model):
+    """A professional exhibition or national-level event held in Suzhou."""
+
+    item_id: Id
+    approved_amount_fen: Fen | None = None
+
+
+class ServiceReportFiled(_Model):
+    """A public service platform's report on last year's service."""
+
+    item_id: Id
+    service_year: Annotated[StrictInt, Field(ge=2000, le=2100)]
+    approved_amount_fen: Fen | None = None
+
+
+class ProjectDesignated(_Model):
+    """A major project designated."""
+
+    item_id: Id
+
+
+class CapacityInvestmentFiled(_Model):
+    """A capacity expansion investment filed."""
+
+    item_id: Id
+    investment_fen: Fen
+
+
+class ReviewDecided(_Model):
+    """A review decision on an entitlement that awaited one."""
+
+    event_ref: Id
+    rule_id: Id
+    approved: StrictBool
+    approved_amount_fen: Fen | None = None
+
+
+class CertificationRevoked(_Model):
+    """A certification withdrawn: every grant on the item is reversed."""
+
+    item_id: Id
+    reason: Text
+
+
+class OtherSupportReceived(_Model):
+    """Support for an item from another city programme (counts for 就高不重复)."""
+
+    item_id: Id
+    program: Text
+    amount_fen: Fen
+
+
+Payload = (
+    CertificationObtained
+    | ComputeInvoiceFiled
+    | StandardPublished
+    | ExhibitionHeld
+    | ServiceReportFiled
+    | ProjectDesignated
+    | CapacityInvestmentFiled
+    | ReviewDecided
+    | CertificationRevoked
+    | OtherSupportReceived
+)
+
+PayloadType = Literal[
+    "certificationObtained",
+    "computeInvoiceFiled",
+    "standardPublished",
+    "exhibitionHeld",
+    "serviceReportFiled",
+    "projectDesignated",
+    "capacityInvestmentFiled",
+    "reviewDecided",
+    "certificationRevoked",
+    "otherSupportReceived",
+]
+
+PAYLOAD_TYPES: tuple[PayloadType, ...] = PayloadType.__args__  # type: ignore[attr-defined]
+
+# Payloads that create no entitlement of their own: they change existing ones (contract §2).
+LEDGER_PAYLOADS: frozenset[str] = frozenset(
+    {"reviewDecided", "certificationRevoked", "otherSupportReceived"}
+)
+
+
+class EnterpriseEvent(_Model):
+    """One fact about one enterprise; `eventId` is its idempotency key."""
+
+    event_id: Id
+    source: Text
+    enterprise_id: EnterpriseId
+    enterprise_name: Text
+    district: District
+    occurred_on: CalendarDate
+    certification_obtained: CertificationObtained | None = None
+    compute_invoice_filed: ComputeInvoiceFiled | None = None
+    standard_published: StandardPublished | None = None
+    exhibition_held: ExhibitionHeld | None = None
+    service_report_filed: ServiceReportFiled | None = None
+    project_designated: ProjectDesignated | None = None
+    capacity_investment_filed: CapacityInvestmentFiled | None = None
+    review_decided: ReviewDecided | None = None
+    certification_revoked: CertificationRevoked | None = None
+    other_support_received: OtherSupportReceived | None = None
+
+    @property
+    def payload_type(self) -> PayloadType:
+        """The camelCase name of the one payload this event carries."""
+        for name in PAYLOAD_TYPES:
+            if getattr(self, _SNAKE[name]) is not None:
+                return name
+        raise AssertionError("validated events carry exactly one payload")
+
+    @property
+    def payload(self) -> Payload:
+        """The one payload this event carries."""
+        value: Payload = getattr(self, _SNAKE[self.payload_type])
+        return value
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The event in the contract's JSON shape (camelCase, absent fields left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON: equal iff the content is equal, whatever the spelling."""
+        canonical = json.dumps(
+            self.to_json_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# camelCase payload name → model attribute.
+_SNAKE: dict[str, str] = {
+    to_camel(f): f for f in EnterpriseEvent.model_fields if to_camel(f) in PAYLOAD_TYPES
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one field, named by its JSON path (e.g. `certificationObtained.kind`)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract, with one error per bad field."""
+
+    def __init__(self, errors: list[FieldError], event_id: str | None = None) -> None:
+        self.errors = errors
+        self.event_id = event_id
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "event"
+
+
+def parse_event(data: object) -> EnterpriseEvent:
+    """Validate one decoded JSON object against the contract; raise InvalidEvent listing every
+    bad field."""
+    if not isinstance(data, dict):
+        raise InvalidEvent([FieldError("event", "must be a JSON object")])
+    event_id = data.get("eventId") if isinstance(data.get("eventId"), str) else None
+    errors: list[FieldError] = []
+    present = [name for name in PAYLOAD_TYPES if data.get(name) is not None]
+    if not present:
+        errors.append(
+            FieldError("payload", f"no payload: exactly one of {', '.join(PAYLOAD_TYPES)}")
+        )
+    elif len(present) > 1:
+        errors.append(FieldError("payload", f"more than one payload: {', '.join(present)}"))
+    try:
+        event = EnterpriseEvent.model_validate(data)
+    except ValidationError as err:
+        for e in err.errors(include_url=False):
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown field"
+            errors.append(FieldError(_field_path(e["loc"]), msg))
+        raise InvalidEvent(errors, event_id) from None
+    review = event.review_decided
+    if review is not None and review.approved and review.approved_amount_fen is None:
+        errors.append(FieldError("reviewDecided.approvedAmountFen", "required when approved"))
+    if errors:
+        raise InvalidEvent(errors, event_id)
+    return event
+
+
+def parse_event_json(line: str | bytes) -> EnterpriseEvent:
+    """Validate one JSONL line."""
+    try:
+        data = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidEvent([FieldError("event", f"not valid JSON: {err}")]) from None
+    return parse_event(data)

@@ -1,0 +1,399 @@
+"""One enterprise's book: every limit of "How limits combine" (policy-rules.md) applied in order.
+
+All limits are per enterprise (annual caps per enterprise-year, item caps and 就高不重复 per
+enterprise-item, year limits per enterprise-rule), so the enterprise is the unit of consistency:
+one book is decided alone, and the service locks one row per enterprise.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from subsidy.domain.entitlements import Reason, Status, clip_to_ceiling
+from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import CertificationRevoked, OtherSupportReceived, ReviewDecided
+from subsidy.domain.ledger.errors import NotPendingReview, UnknownEventRef, UnknownReviewRule
+from subsidy.domain.ledger.records import (
+    GRANTED,
+    Check,
+    Decision,
+    EntitlementState,
+    Outcome,
+    Posting,
+    PostingKind,
+)
+from subsidy.domain.money import format_fen
+
+
+def _add(reasons: tuple[Reason, ...], *extra: Reason) -> tuple[Reason, ...]:
+    return reasons + tuple(r for r in extra if r not in reasons)
+
+
+class EnterpriseBook:
+    """The ledger state of one enterprise and the decisions that change it."""
+
+    def __init__(self, enterprise_id: str) -> None:
+        self.enterprise_id = enterprise_id
+        self.entitlements: dict[str, EntitlementState] = {}
+        self.events: dict[str, tuple[str, ...]] = {}  # eventId → its entitlement ids
+        self.items: dict[str, list[str]] = defaultdict(list)  # itemId → entitlement ids
+        self.other_support: dict[str, int] = {}
+        # Granted fen per (rule, year): the annual caps and the year limit read this.
+        self.annual_used: dict[tuple[str, int], int] = defaultdict(int)
+
+    # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
+
+    def restore(self, state: EntitlementState) -> None:
+        """Add an entitlement's stored state, rebuilding the indexes and counters."""
+        ent = state.ent
+        self.entitlements[ent.entitlement_id] = state
+        self.events[ent.event_id] = (*self.events.get(ent.event_id, ()), ent.entitlement_id)
+        self.items[ent.item_id].append(ent.entitlement_id)
+        self.annual_used[(ent.rule_id, ent.year)] += state.granted_fen
+
+    def restore_event(self, event_id: str) -> None:
+        """Remember an event that created no entitlement (a review can still not refer to it)."""
+        self.events.setdefault(event_id, ())
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def _on_item(self, item_id: str) -> Iterable[EntitlementState]:
+        return (self.entitlements[i] for i in self.items.get(item_id, ()))
+
+    def _gross(self, rule_id: str, item_id: str, exclude: str = "") -> int:
+        """A rule's total on an item after its own caps: what 就高不重复 compares."""
+        return sum(
+            s.capped_fen
+            for s in self._on_item(item_id)
+            if s.ent.rule_id == rule_id and s.counts_for_item and s.ent.entitlement_id != exclude
+        )
+
+    def _item_granted(self, rule_id: str, item_id: str) -> int:
+        return sum(
+            s.granted_fen
+            for s in self._on_item(item_id)
+            if s.ent.rule_id == rule_id and s.status in GRANTED
+        )
+
+    def _years_with_support(self, rule_id: str) -> set[int]:
+        return {y for (r, y), used in self.annual_used.items() if r == rule_id and used > 0}
+
+    # ---- the one entry point -----------------------------------------------------------------
+
+    def apply(self, evaluation: Evaluation) -> Outcome:
+        """Apply one evaluated event. Guard steps raise a LedgerRejection before any change."""
+        event = evaluation.event
+        out = Outcome(event.event_id)
+        payload = event.payload
+        if isinstance(payload, ReviewDecided):
+            target = self._review_target(payload)  # guard: raises before any write
+            self.events[event.event_id] = ()
+            self._review(target, payload, event.event_id, out)
+        elif isinstance(payload, CertificationRevoked):
+            self.events[event.event_id] = ()
+            self._revoke(payload.item_id, event.event_id, out)
+        elif isinstance(payload, OtherSupportReceived):
+            self.events[event.event_id] = ()
+            self._other_support(payload, event.event_id, out)
+        else:
+            self._admit(evaluation, out)
+        return out
+
+    # ---- new entitlements ------------------------------------------------------------------
+
+    def _admit(self, evaluation: Evaluation, out: Outcome) -> None:
+        event = evaluation.event
+        states = [
+            EntitlementState(
+                ent=e,
+                status=e.status,
+                reasons=e.reasons,
+                entitled_fen=e.entitled_fen,
+                enterprise_name=event.enterprise_name,
+                district=event.district.value,
+            )
+            for e in evaluation.entitlements
+        ]
+        self.events[event.event_id] = tuple(s.ent.entitlement_id for s in states)
+        checks: dict[str, list[Check]] = {s.ent.entitlement_id: [] for s in states}
+        candidates: list[tuple[EntitlementState, int]] = []
+        for s in states:
+            self.entitlements[s.ent.entitlement_id] = s
+            self.items[s.ent.item_id].append(s.ent.entitlement_id)
+            if not self._window_ok(s, checks[s.ent.entitlement_id]):
+                continue
+            if s.status is Status.ELIGIBLE:
+                granted = self._within_limits(s, checks[s.ent.entitlement_id])
+                if granted is not None:
+                    candidates.append((s, granted))
+        cash: dict[str, int] = {}
+        if candidates:
+            cash = self._decide_together(candidates, event.event_id, checks, out)
+        for s in states:
+            eid = s.ent.entitlement_id
+            self._emit(s, out, event.event_id, checks[eid], cash.get(eid, 0))
+
+    def _window_ok(self, s: EntitlementState, checks: list[Check]) -> bool:
+        """G1: the fact counts only if its date lies in the policy's validity window."""
+        e = s.ent
+        ok = e.valid_from <= e.occurred_on <= e.valid_to
+        checks.append(Check("window", "ok" if ok else "OUTSIDE_WINDOW", {
+            "occurredOn": e.occurred_on.isoformat(),
+            "validFrom": e.valid_from.isoformat(),
+            "validTo": e.valid_to.isoformat(),
+        }))  # fmt: skip
+        if not ok:
+            s.status = Status.DENIED
+            s.reasons = _add(s.reasons, Reason.OUTSIDE_WINDOW)
+        return ok
+
+    def _within_limits(self, s: EntitlementState, checks: list[Check]) -> int | None:
+        """Steps 2 and 3: the year limit, then every cap. The grant the caps allow, or None
+        (and the entitlement DENIED) when nothing is left."""
+        e = s.ent
+        if e.max_years is not None:
+            other_years = self._years_with_support(e.rule_id) - {e.year}
+            over = len(other_years) >= e.max_years
+            checks.append(Check("year_limit", "YEAR_LIMIT" if over else "ok", {
+                "maxYears": str(e.max_years),
+                "otherYearsWithSupport": ",".join(str(y) for y in sorted(other_years)) or "-",
+                "year": str(e.year),
+            }))  # fmt: skip
+            if over:
+                s.status = Status.DENIED
+                s.reasons = _add(s.reasons, Reason.YEAR_LIMIT)
+                return None
+        asked = s.entitled_fen
+        headroom: list[tuple[Reason, int]] = []
+        if e.annual_cap_fen is not None:
+            used = self.annual_used[(e.rule_id, e.year)]
+            room = max(0, e.annual_cap_fen - used)
+            headroom.append((Reason.ANNUAL_CAP, room))
+            checks.append(Check("annual_cap", "ok" if room >= asked else "ANNUAL_CAP", {
+                "cap": format_fen(e.annual_cap_fen), "usedBefore": format_fen(used),
+                "headroomBefore": format_fen(room),
+                "headroomAfter": format_fen(room - min(room, asked)),
+            }))  # fmt: skip
+        if e.item_cap_fen is not None:
+            used = self._item_granted(e.rule_id, e.item_id)
+            room = max(0, e.item_cap_fen - used)
+            headroom.append((Reason.ITEM_CAP, room))
+            checks.append(Check("item_cap", "ok" if room >= asked else "ITEM_CAP", {
+                "cap": format_fen(e.item_cap_fen), "usedBefore": format_fen(used),
+                "headroomBefore": format_fen(room),
+                "headroomAfter": format_fen(room - min(room, asked)),
+            }))  # fmt: skip
+        granted = min([asked, *(room for _, room in headroom)])
+        binding = [reason for reason, room in headroom if room == granted and room < asked]
+        s.capped_fen = granted
+        if binding:
+            s.reasons = _add(s.reasons, *binding)
+            if granted == 0:
+                s.status = Status.DENIED
+                return None
+        return granted
+
+    def _decide_together(
+        self,
+        candidates: list[tuple[EntitlementState, int]],
+        event_id: str,
+        checks: dict[str, list[Check]],
+        out: Outcome,
+    ) -> dict[str, int]:
+        """Candidates of one event: the best (a tie to the rule listed first) goes on to the
+        stacking comparison, the others are DENIED DUPLICATE_LOWER, whatever their order."""
+
+        def total(c: tuple[EntitlementState, int]) -> int:
+            return self._gross(c[0].ent.rule_id, c[0].ent.item_id) + c[1]
+
+        best = max(candidates, key=lambda c: (total(c), -c[0].ent.catalog_rank))
+        for s, granted in candidates:
+            if s is best[0]:
+                continue
+            s.status = Status.DENIED
+            s.reasons = _add(s.reasons, Reason.DUPLICATE_LOWER)
+            s.capped_fen = 0
+            checks[s.ent.entitlement_id].append(Check("same_event", "DUPLICATE_LOWER", {
+                "thisRule": s.ent.rule_id,
+                "thisAmount": format_fen(total((s, granted))),
+                "bestRule": best[0].ent.rule_id, "bestAmount": format_fen(total(best)),
+            }))  # fmt: skip
+        winner = best[0].ent.entitlement_id
+        return {winner: self._stack(best[0], best[1], event_id, checks[winner], out)}
+
+    def _stack(
+        self, s: EntitlementState, granted: int, event_id: str, checks: list[Check], out: Outcome
+    ) -> int:
+        """Step 4, 就高不重复 on (enterprise, item): against other rules' totals there and
+        against support from other city programmes. Returns the cash moved: the grant less
+        what lower rules had already paid on the item (a top-up)."""
+        e = s.ent
+        own = self._gross(e.rule_id, e.item_id, exclude=e.entitlement_id) + granted
+        others: dict[str, int] = {}
+        for o in self._on_item(e.item_id):
+            if o.ent.rule_id != e.rule_id and o.counts_for_item:
+                others[o.ent.rule_id] = others.get(o.ent.rule_id, 0) + o.capped_fen
+        best_rule, best_other = max(others.items(), key=lambda kv: kv[1], default=("-", None))
+        higher = best_other is None or own > best_other
+        checks.append(Check("stacking", "ok" if higher else "DUPLICATE_LOWER", {
+            "thisRuleTotal": format_fen(own), "bestOtherRule": best_rule,
+            "bestOtherTotal": "-" if best_other is None else format_fen(best_other),
+        }))  # fmt: skip
+        if not higher:
+            s.status = Status.DENIED
+            s.reasons = _add(s.reasons, Reason.DUPLICATE_LOWER)
+            s.capped_fen = 0
+            return 0
+        transferred = 0
+        for o in list(self._on_item(e.item_id)):
+            if o.ent.rule_id != e.rule_id and o.status in GRANTED:
+                transferred += o.granted_fen
+                self._post(o, PostingKind.SUPERSEDE, -o.granted_fen, event_id, out)
+                o.status = Status.SUPERSEDED
+                self._emit(o, out, event_id, [Check("superseded", "SUPERSEDED", {
+                    "byEntitlement": e.entitlement_id, "byTotal": format_fen(own),
+                })])  # fmt: skip
+        support = self.other_support.get(e.item_id, 0)
+        prior = self._item_granted(e.rule_id, e.item_id)
+        pay = max(0, min(granted, own - support - prior))
+        if support:
+            checks.append(Check("other_support", "ok" if pay == granted else "OTHER_SUPPORT", {
+                "otherSupport": format_fen(support), "thisRuleTotal": format_fen(own),
+                "alreadyGranted": format_fen(prior), "grant": format_fen(pay),
+            }))  # fmt: skip
+        if pay < granted:
+            s.reasons = _add(s.reasons, Reason.OTHER_SUPPORT)
+        if pay == 0 and granted > 0:
+            s.status = Status.DENIED
+            return -transferred
+        s.status = Status.PAID if pay == s.entitled_fen else Status.PARTIALLY_PAID
+        self._post(s, PostingKind.GRANT, pay, event_id, out)
+        if transferred:
+            checks.append(Check("top_up", "ok", {
+                "granted": format_fen(pay), "alreadyPaidOnItem": format_fen(transferred),
+                "cashMoved": format_fen(pay - transferred),
+            }))  # fmt: skip
+        return pay - transferred
+
+    # ---- events that change existing entitlements ------------------------------------------
+
+    def _review_target(self, review: ReviewDecided) -> EntitlementState:
+        if review.event_ref not in self.events:
+            raise UnknownEventRef(f"no event {review.event_ref!r} for this enterprise")
+        target = self.entitlements.get(f"{review.event_ref}/{review.rule_id}")
+        if target is None:
+            raise UnknownReviewRule(
+                f"event {review.event_ref!r} triggered no entitlement under {review.rule_id!r}"
+            )
+        if target.status is not Status.PENDING_REVIEW:
+            raise NotPendingReview(
+                f"{target.ent.entitlement_id} is {target.status.value}, not PENDING_REVIEW"
+            )
+        return target
+
+    def _review(
+        self, s: EntitlementState, review: ReviewDecided, event_id: str, out: Outcome
+    ) -> None:
+        checks = [Check("review", "approved" if review.approved else "REVIEW_REJECTED", {
+            "reviewEvent": event_id,
+            "approvedAmount": format_fen(review.approved_amount_fen or 0),
+        })]  # fmt: skip
+        cash = 0
+        if not review.approved:
+            s.status = Status.DENIED
+            s.reasons = _add(s.reasons, Reason.REVIEW_REJECTED)
+        else:
+            assert review.approved_amount_fen is not None
+            amount, clipped = clip_to_ceiling(review.approved_amount_fen, s.ent.ceiling_fen)
+            s.entitled_fen = amount
+            s.status = Status.ELIGIBLE
+            if clipped:
+                s.reasons = _add(s.reasons, Reason.CEILING_CLIPPED)
+            granted = self._within_limits(s, checks)
+            if granted is not None:
+                cash = self._stack(s, granted, event_id, checks, out)
+        self._emit(s, out, event_id, checks, cash)
+
+    def _revoke(self, item_id: str, event_id: str, out: Outcome) -> None:
+        """Step 6: every grant on the item reversed, cap room released, cash paid booked as a
+        clawback receivable. Entitlements awaiting review on it are revoked too."""
+        for s in list(self._on_item(item_id)):
+            if not (s.counts_for_item or s.status is Status.PENDING_REVIEW):
+                continue
+            paid = s.granted_fen
+            if paid:
+                self._post(s, PostingKind.REVOKE, -paid, event_id, out)
+                self._clawback(s, paid, event_id, out)
+            s.status = Status.REVOKED
+            self._emit(s, out, event_id, [Check("revocation", "REVOKED", {
+                "reversed": format_fen(paid), "clawback": format_fen(paid),
+            })])  # fmt: skip
+
+    def _other_support(self, p: OtherSupportReceived, event_id: str, out: Outcome) -> None:
+        """Support from another programme counts against the item: the grants on it keep only
+        what they give above that support; the excess already paid is clawed back."""
+        support = self.other_support.get(p.item_id, 0) + p.amount_fen
+        self.other_support[p.item_id] = support
+        granted = [s for s in self._on_item(p.item_id) if s.status in GRANTED]
+        by_rule: dict[str, list[EntitlementState]] = defaultdict(list)
+        for s in granted:
+            by_rule[s.ent.rule_id].append(s)
+        for rule_id, states in by_rule.items():
+            gross = self._gross(rule_id, p.item_id)
+            paid = sum(s.granted_fen for s in states)
+            excess = paid - max(0, gross - support)
+            for s in reversed(states):  # the latest grant gives way first
+                if excess <= 0:
+                    break
+                cut = min(excess, s.granted_fen)
+                excess -= cut
+                self._post(s, PostingKind.OTHER_SUPPORT, -cut, event_id, out)
+                self._clawback(s, cut, event_id, out)
+                s.reasons = _add(s.reasons, Reason.OTHER_SUPPORT)
+                s.status = Status.PARTIALLY_PAID if s.granted_fen else Status.DENIED
+                self._emit(s, out, event_id, [Check("other_support", "OTHER_SUPPORT", {
+                    "program": p.program, "otherSupport": format_fen(support),
+                    "reduced": format_fen(cut), "clawback": format_fen(cut),
+                })])  # fmt: skip
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _post(
+        self, s: EntitlementState, kind: PostingKind, amount: int, event_id: str, out: Outcome
+    ) -> None:
+        """Book a change of the granted amount; counters follow the postings."""
+        if amount == 0:
+            return
+        s.granted_fen += amount
+        self.annual_used[(s.ent.rule_id, s.ent.year)] += amount
+        out.postings.append(Posting(s.ent.entitlement_id, kind, amount, event_id))
+
+    def _clawback(self, s: EntitlementState, amount: int, event_id: str, out: Outcome) -> None:
+        s.clawback_fen += amount
+        out.postings.append(Posting(s.ent.entitlement_id, PostingKind.CLAWBACK, amount, event_id))
+
+    def _emit(
+        self,
+        s: EntitlementState,
+        out: Outcome,
+        event_id: str,
+        checks: list[Check],
+        cash: int = 0,
+    ) -> None:
+        s.revision += 1
+        out.decisions.append(
+            Decision(
+                state_ent=s.ent,
+                status=s.status,
+                reasons=s.reasons,
+                entitled_fen=s.entitled_fen,
+                granted_fen=s.granted_fen,
+                clawback_fen=s.clawback_fen,
+                cash_delta_fen=cash,
+                revision=s.revision,
+                caused_by_event_id=event_id,
+                enterprise_name=s.enterprise_name,
+                district=s.district,
+                checks=tuple(checks),
+            )
+        )
+

@@ -1,0 +1,35 @@
+"""Guard errors: an event the ledger must reject, raised before any state changes."""
+
+
+class LedgerRejection(ValueError):
+    """An event the ledger cannot apply; `field` names the offending field (contract §1)."""
+
+    field: str = "event"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{self.field}: {message}")
+        self.message = message
+
+
+class DuplicateEventConflict(LedgerRejection):
+    """The same eventId arrived before with different content."""
+
+    field = "eventId"
+
+
+class UnknownEventRef(LedgerRejection):
+    """A review names an event the ledger never saw for this enterprise."""
+
+    field = "reviewDecided.eventRef"
+
+
+class UnknownReviewRule(LedgerRejection):
+    """A review names a rule the referenced event did not trigger."""
+
+    field = "reviewDecided.ruleId"
+
+
+class NotPendingReview(LedgerRejection):
+    """A review for an entitlement that is not waiting for one."""
+
+    field = "reviewDecided.eventRef"

@@ -1,0 +1,102 @@
+"""What the ledger writes: entitlement state, decisions (revisions), postings and checks."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from subsidy.domain.entitlements import Entitlement, Reason, Status
+
+# An entitlement holds money (and counts against caps) only in these states.
+GRANTED = frozenset({Status.PAID, Status.PARTIALLY_PAID})
+
+
+class PostingKind(StrEnum):
+    """Kinds of journal entries; the sum of the entitlement-account kinds equals grantedFen."""
+
+    GRANT = "GRANT"  # paid to the enterprise under this entitlement
+    SUPERSEDE = "SUPERSEDE"  # moved to a higher rule on the same item (就高不重复)
+    REVOKE = "REVOKE"  # certification withdrawn
+    OTHER_SUPPORT = "OTHER_SUPPORT"  # reduced by support from another city programme
+    CLAWBACK = "CLAWBACK"  # receivable: cash paid that the enterprise owes back
+
+
+# Postings that move an entitlement's granted amount (CLAWBACK is a separate receivable).
+GRANT_ACCOUNT = frozenset(
+    {PostingKind.GRANT, PostingKind.SUPERSEDE, PostingKind.REVOKE, PostingKind.OTHER_SUPPORT}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One ledger check with its numbers, for ExplainDecision."""
+
+    check: str
+    outcome: str
+    numbers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EntitlementState:
+    """The ledger's current view of one entitlement."""
+
+    ent: Entitlement
+    status: Status
+    reasons: tuple[Reason, ...]
+    entitled_fen: int
+    # After the rule's own caps, before stacking and other support: what 就高 compares.
+    capped_fen: int = 0
+    granted_fen: int = 0
+    clawback_fen: int = 0
+    revision: int = 0
+    enterprise_name: str = ""
+    district: str = ""
+
+    @property
+    def counts_for_item(self) -> bool:
+        """Does its capped amount count in the item comparison? Grants do, and so do amounts
+        that other-programme support absorbed (the rule still gives them, 就高 compares them)."""
+        return self.status in GRANTED or (
+            self.status is Status.DENIED and Reason.OTHER_SUPPORT in self.reasons
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One append-only journal entry."""
+
+    entitlement_id: str
+    kind: PostingKind
+    amount_fen: int
+    event_id: str  # the event that caused it
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A new revision of an entitlement's state, as published on decisions.v1."""
+
+    state_ent: Entitlement
+    status: Status
+    reasons: tuple[Reason, ...]
+    entitled_fen: int
+    granted_fen: int
+    clawback_fen: int
+    cash_delta_fen: int
+    revision: int
+    caused_by_event_id: str
+    enterprise_name: str
+    district: str
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def decision_id(self) -> str:
+        """`<entitlementId>#<revision>`: the notifier's idempotency key."""
+        return f"{self.state_ent.entitlement_id}#{self.revision}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What processing one event changed."""
+
+    event_id: str
+    decisions: list[Decision] = field(default_factory=list)
+    postings: list[Posting] = field(default_factory=list)
+    duplicate: bool = False

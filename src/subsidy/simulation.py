@@ -1,0 +1,66 @@
+"""`subsidy simulate`: the whole policy and ledger in one process, no broker, no database."""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from subsidy.domain.catalog import Catalog
+from subsidy.domain.events import InvalidEvent, parse_event_json
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.ledger.errors import LedgerRejection
+from subsidy.domain.ledger.memory import InMemoryLedger
+from subsidy.domain.ledger.records import EntitlementState
+
+
+def entitlement_view(s: EntitlementState) -> dict[str, Any]:
+    """An entitlement's final state in the contract's shape (contract.md §2)."""
+    e = s.ent
+    return {
+        "entitlementId": e.entitlement_id,
+        "eventId": e.event_id,
+        "enterpriseId": e.enterprise_id,
+        "ruleId": e.rule_id,
+        "itemId": e.item_id,
+        "year": e.year,
+        "status": s.status.value,
+        "reasons": [r.value for r in s.reasons],
+        "entitledFen": s.entitled_fen,
+        "grantedFen": s.granted_fen,
+    }
+
+
+@dataclass
+class SimulationResult:
+    """Entitlements by id and rejected events in input order."""
+
+    ledger: InMemoryLedger
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_contract(self) -> dict[str, Any]:
+        """`{"entitlements": […], "rejectedEvents": […]}` as the contract prints it."""
+        return {
+            "entitlements": [entitlement_view(s) for s in self.ledger.states()],
+            "rejectedEvents": self.rejected,
+        }
+
+
+def simulate(lines: Iterable[str | bytes], catalog: Catalog) -> SimulationResult:
+    """Take events in order (one JSON object per line; blank lines skipped)."""
+    result = SimulationResult(InMemoryLedger())
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = parse_event_json(line)
+            result.ledger.process(evaluate(event, catalog), event.content_hash())
+        except InvalidEvent as err:
+            result.rejected.append({"eventId": err.event_id, "error": str(err)})
+        except LedgerRejection as err:
+            result.rejected.append({"eventId": _event_id(line), "error": str(err)})
+    return result
+
+
+def _event_id(line: str | bytes) -> str | None:
+    value = json.loads(line).get("eventId")
+    return value if isinstance(value, str) else None
