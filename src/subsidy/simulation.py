@@ -32,7 +32,7 @@ def entitlement_view(s: EntitlementState) -> dict[str, Any]:
 
 @dataclass
 class SimulationResult:
-    """Entitlements by id and rejected events in input order."""
+    """The ledger after every event, and the events rejected on the way."""
 
     ledger: InMemoryLedger
     rejected: list[dict[str, Any]] = field(default_factory=list)
@@ -41,7 +41,11 @@ class SimulationResult:
         """`{"entitlements": […], "rejectedEvents": […]}` as the contract prints it."""
         return {
             "entitlements": [entitlement_view(s) for s in self.ledger.states()],
-            "rejectedEvents": self.rejected,
+            # Sorted, like the entitlements, so that the pipeline's export (whose enterprises
+            # are decided in parallel) compares equal whatever the interleaving.
+            "rejectedEvents": sorted(
+                self.rejected, key=lambda r: (r["eventId"] or "", r["error"])
+            ),
         }
 
 

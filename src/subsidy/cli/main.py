@@ -1,13 +1,16 @@
-"""Root of the `subsidy` command; subcommands are registered here."""
+"""Root of the `subsidy` command; every subcommand group is registered here."""
 
 import typer
 
-app = typer.Typer(help="Suzhou embodied-AI robot subsidy platform.", no_args_is_help=True)
+from subsidy.cli import eligibility, ledger, simulate
+from subsidy.devstack import cli as dev
 
-
-@app.command()
-def version() -> None:
-    """Print the platform version."""
-    from importlib.metadata import version as dist_version
-
-    typer.echo(dist_version("suzhou-subsidy"))
+app = typer.Typer(
+    help="Suzhou embodied-AI robot subsidy platform: eligibility, ledger, notifier.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("simulate")(simulate.simulate_command)
+app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka and PostgreSQL.")
+app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")
+app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")

@@ -1,0 +1,47 @@
+"""`subsidy simulate`: run the policy and the ledger over an event file, in one process."""
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from subsidy.cli.common import load_catalog_or_exit
+from subsidy.domain.money import format_fen
+from subsidy.simulation import simulate
+
+
+class Format(StrEnum):
+    """Output formats."""
+
+    json = "json"
+    table = "table"
+
+
+def simulate_command(
+    events: Annotated[Path, typer.Option("--events", exists=True, dir_okay=False,
+                                         help="Events, one JSON object per line.")],
+    policy_overlay: Annotated[Path | None, typer.Option("--policy-overlay", exists=True,
+                                                        dir_okay=False)] = None,
+    output_format: Annotated[Format, typer.Option("--format")] = Format.json,
+) -> None:
+    """Decide every event in file order with no broker and no database (contract.md §2)."""  # fmt: skip
+    catalog = load_catalog_or_exit(policy_overlay)
+    with events.open("rb") as lines:
+        result = simulate(lines, catalog).to_contract()
+    if output_format is Format.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return
+    table = Table("entitlement", "status", "reasons", "entitled", "granted")
+    for e in result["entitlements"]:
+        table.add_row(e["entitlementId"], e["status"], ",".join(e["reasons"]),
+                      format_fen(e["entitledFen"]), format_fen(e["grantedFen"]))  # fmt: skip
+    console = Console()
+    console.print(table)
+    for r in result["rejectedEvents"]:
+        console.print(f"[red]rejected[/red] {r['eventId']}: {r['error']}")

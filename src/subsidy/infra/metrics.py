@@ -1,0 +1,9 @@
+"""The Prometheus endpoint every service exposes."""
+
+import prometheus_client
+
+
+def start_metrics_server(port: int) -> None:
+    """Serve /metrics on 127.0.0.1:port (0 = disabled) from the default registry."""
+    if port:
+        prometheus_client.start_http_server(port, addr="127.0.0.1")
