@@ -1,5 +1,8 @@
 """Integration fixtures: the running Kafka and PostgreSQL (`make up`); if absent, tests fail."""
 
+import uuid
+from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 from kafka.admin import KafkaAdminClient
@@ -38,3 +41,22 @@ async def database_url() -> str:
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         pytest.fail(f"PostgreSQL at {url} is not reachable ({exc!r}): {HINT}", pytrace=False)
     return url
+
+
+@pytest.fixture(scope="session")
+async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
+    """A new, empty database for this test session, dropped at the end: tests never see each
+    other's rows, nor those of a `make run` on the same server."""
+    name = f"subsidy_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = database_url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -32,6 +32,8 @@ async def _ensure_database(timeout_s: float) -> None:
         role, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_DB
         if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
             await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        # CREATEDB: integration tests each work in a database of their own.
+        await admin.execute(f'ALTER ROLE "{role}" CREATEDB')
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", db):
             await admin.execute(f'CREATE DATABASE "{db}" OWNER "{role}" ENCODING \'UTF8\'')
     finally:
