@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from subsidy.domain.catalog import Catalog
-from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import EntitlementState
@@ -43,9 +43,7 @@ class SimulationResult:
             "entitlements": [entitlement_view(s) for s in self.ledger.states()],
             # Sorted, like the entitlements, so that the pipeline's export (whose enterprises
             # are decided in parallel) compares equal whatever the interleaving.
-            "rejectedEvents": sorted(
-                self.rejected, key=lambda r: (r["eventId"] or "", r["error"])
-            ),
+            "rejectedEvents": sorted(self.rejected, key=lambda r: (r["eventId"] or "", r["error"])),
         }
 
 

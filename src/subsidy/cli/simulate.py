@@ -23,13 +23,18 @@ class Format(StrEnum):
 
 
 def simulate_command(
-    events: Annotated[Path, typer.Option("--events", exists=True, dir_okay=False,
-                                         help="Events, one JSON object per line.")],
-    policy_overlay: Annotated[Path | None, typer.Option("--policy-overlay", exists=True,
-                                                        dir_okay=False)] = None,
+    events: Annotated[
+        Path,
+        typer.Option(
+            "--events", exists=True, dir_okay=False, help="Events, one JSON object per line."
+        ),
+    ],
+    policy_overlay: Annotated[
+        Path | None, typer.Option("--policy-overlay", exists=True, dir_okay=False)
+    ] = None,
     output_format: Annotated[Format, typer.Option("--format")] = Format.json,
 ) -> None:
-    """Decide every event in file order with no broker and no database (contract.md §2)."""  # fmt: skip
+    """Decide every event in file order with no broker and no database (contract.md §2)."""
     catalog = load_catalog_or_exit(policy_overlay)
     with events.open("rb") as lines:
         result = simulate(lines, catalog).to_contract()
@@ -39,8 +44,13 @@ def simulate_command(
         return
     table = Table("entitlement", "status", "reasons", "entitled", "granted")
     for e in result["entitlements"]:
-        table.add_row(e["entitlementId"], e["status"], ",".join(e["reasons"]),
-                      format_fen(e["entitledFen"]), format_fen(e["grantedFen"]))  # fmt: skip
+        table.add_row(
+            e["entitlementId"],
+            e["status"],
+            ",".join(e["reasons"]),
+            format_fen(e["entitledFen"]),
+            format_fen(e["grantedFen"]),
+        )
     console = Console()
     console.print(table)
     for r in result["rejectedEvents"]:

@@ -66,12 +66,14 @@ def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
         funding_channels=list(e.funding_channels),
         clause=e.clause,
         catalog_version=e.catalog_version,
-        trace=[dpb.TraceStep(key=t.key, label_zh=t.label_zh, label_en=t.label_en,
-                             value=t.value) for t in e.trace],
+        trace=[
+            dpb.TraceStep(key=t.key, label_zh=t.label_zh, label_en=t.label_en, value=t.value)
+            for t in e.trace
+        ],
         catalog_rank=e.catalog_rank,
         valid_from=e.valid_from.isoformat(),
         valid_to=e.valid_to.isoformat(),
-    )  # fmt: skip
+    )
     for name in ("ceiling_fen", "annual_cap_fen", "item_cap_fen", "max_years"):
         value = getattr(e, name)
         if value is not None:

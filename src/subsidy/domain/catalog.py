@@ -89,16 +89,38 @@ class Catalog:
 
 
 _RULE_KEYS = {
-    "id", "measure", "title", "clause", "trigger", "award", "responsible_units", "staged",
-    "ceiling_yuan", "rate", "annual_cap_yuan", "item_cap_yuan", "max_years", "humanoid_uplift",
-}  # fmt: skip
+    "id",
+    "measure",
+    "title",
+    "clause",
+    "trigger",
+    "award",
+    "responsible_units",
+    "staged",
+    "ceiling_yuan",
+    "rate",
+    "annual_cap_yuan",
+    "item_cap_yuan",
+    "max_years",
+    "humanoid_uplift",
+}
 _TRIGGER_KEYS = {
-    "payload", "kinds", "min_model_params_billions_exclusive", "min_application_scenarios",
-}  # fmt: skip
+    "payload",
+    "kinds",
+    "min_model_params_billions_exclusive",
+    "min_application_scenarios",
+}
 OVERLAY_RULE_KEYS = frozenset(
-    {"award", "ceiling_yuan", "rate", "annual_cap_yuan", "item_cap_yuan", "max_years",
-     "humanoid_uplift"}
-)  # fmt: skip
+    {
+        "award",
+        "ceiling_yuan",
+        "rate",
+        "annual_cap_yuan",
+        "item_cap_yuan",
+        "max_years",
+        "humanoid_uplift",
+    }
+)
 _OVERLAY_KEYS = {"valid_from", "valid_to", "rules"}
 
 
@@ -180,8 +202,7 @@ def _rule(raw: Any, rank: int) -> Rule:
         award = Award(raw["award"])
     except ValueError:
         raise CatalogError(
-            f"{where}: key 'award' must be one of {[a.value for a in Award]}, "
-            f"got {raw['award']!r}"
+            f"{where}: key 'award' must be one of {[a.value for a in Award]}, got {raw['award']!r}"
         ) from None
     ceiling = _yuan(f"{where}: key 'ceiling_yuan'", raw.get("ceiling_yuan"))
     # A referred rule that the policy data gives an amount pays as a ceiling rule.
@@ -269,7 +290,7 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
     for key in overlay:
         if key not in _OVERLAY_KEYS:
             raise CatalogError(f"overlay: unknown key {key!r}")
-    merged = json.loads(json.dumps(raw, default=str))
+    merged: dict[str, Any] = json.loads(json.dumps(raw, default=str))
     for key in ("valid_from", "valid_to"):
         if key in overlay:
             merged["policy"][key] = str(_date(f"overlay: key {key!r}", overlay[key]))
@@ -287,8 +308,6 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
                 raise CatalogError(f"overlay: rule {rule_id}: unknown key {key!r}")
             rules[rule_id][key] = value
     return merged
-
-
 
 
 def load_catalog(path: Path | None = None, overlay: Path | None = None) -> Catalog:

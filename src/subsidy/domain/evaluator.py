@@ -39,16 +39,28 @@ def _matches(rule: Rule, event: EnterpriseEvent, trace: list[TraceStep]) -> bool
             params = payload.model_params_billions
             # Decimal(str(x)) so that 10.0 is exactly 10: 超百亿 means strictly over.
             ok = params is not None and Decimal(str(params)) > threshold
-            trace.append(_step("modelParamsBillions", "参数量(亿→十亿)", "model parameters (bn)",
-                               f"{params} > {threshold}: {'是' if ok else '否'}"))
+            trace.append(
+                _step(
+                    "modelParamsBillions",
+                    "参数量(亿→十亿)",
+                    "model parameters (bn)",
+                    f"{params} > {threshold}: {'是' if ok else '否'}",
+                )
+            )
             if not ok:
                 return False
         minimum = trigger.min_application_scenarios
         if minimum is not None:
             scenarios = payload.application_scenarios
             ok = scenarios is not None and scenarios >= minimum
-            trace.append(_step("applicationScenarios", "典型应用场景数", "application scenarios",
-                               f"{scenarios} ≥ {minimum}: {'是' if ok else '否'}"))
+            trace.append(
+                _step(
+                    "applicationScenarios",
+                    "典型应用场景数",
+                    "application scenarios",
+                    f"{scenarios} ≥ {minimum}: {'是' if ok else '否'}",
+                )
+            )
             if not ok:
                 return False
     return True
@@ -63,18 +75,31 @@ def _amount(
     if ceiling is not None:
         trace.append(_step("ceiling", "最高额度", "ceiling", format_fen(ceiling)))
     if rule.award is Award.REFERRED:
-        trace.append(_step("referred", "金额另行规定(按相应政策)", "amount set by another policy",
-                           "、".join(rule.responsible_units)))
+        trace.append(
+            _step(
+                "referred",
+                "金额另行规定(按相应政策)",
+                "amount set by another policy",
+                "、".join(rule.responsible_units),
+            )
+        )
         return Status.REFERRED, 0, ()
     if rule.award is Award.RECORDED:
         trace.append(_step("recorded", "认定记录,无资金", "recognition without money", "0"))
         return Status.RECORDED, 0, ()
     if rule.award is Award.RATE:
-        assert rule.rate is not None and isinstance(payload, ComputeInvoiceFiled)
+        assert rule.rate is not None
+        assert isinstance(payload, ComputeInvoiceFiled)
         amount = apply_rate(payload.amount_fen, rule.rate)
         trace.append(_step("base", "实际支付费用", "amount paid", format_fen(payload.amount_fen)))
-        trace.append(_step("rate", "比例(向下取整到分)", "rate (rounded down to the fen)",
-                           f"{rule.rate} → {format_fen(amount)}"))
+        trace.append(
+            _step(
+                "rate",
+                "比例(向下取整到分)",
+                "rate (rounded down to the fen)",
+                f"{rule.rate} → {format_fen(amount)}",
+            )
+        )
         return Status.ELIGIBLE, amount, ()
     approved = getattr(payload, "approved_amount_fen", None)
     if approved is not None:
@@ -86,12 +111,24 @@ def _amount(
     assert base is not None
     amount, clipped = clip_to_ceiling(base, ceiling)
     if clipped:
-        trace.append(_step("clip", "核定金额超过最高额度,按最高额度", "clipped to the ceiling",
-                           format_fen(amount)))
+        trace.append(
+            _step(
+                "clip",
+                "核定金额超过最高额度,按最高额度",
+                "clipped to the ceiling",
+                format_fen(amount),
+            )
+        )
     if uplift is not None:
         raised = apply_rate(amount, 1 + uplift)
-        trace.append(_step("uplift", "人形机器人上浮", "humanoid uplift",
-                           f"+{uplift:.0%}: {format_fen(amount)} → {format_fen(raised)}"))
+        trace.append(
+            _step(
+                "uplift",
+                "人形机器人上浮",
+                "humanoid uplift",
+                f"+{uplift:.0%}: {format_fen(amount)} → {format_fen(raised)}",
+            )
+        )
         amount = raised
     return Status.ELIGIBLE, amount, (Reason.CEILING_CLIPPED,) if clipped else ()
 
@@ -116,14 +153,20 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog) -> Evaluation:
         trace = [
             _step("rule", "规则", "rule", f"{rule.id} (第{rule.measure}条 {rule.title})"),
             _step("clause", "政策原文", "clause", rule.clause),
-            _step("event", "事件", "event",
-                  f"{event.payload_type} {item_id} @ {event.occurred_on.isoformat()}"),
+            _step(
+                "event",
+                "事件",
+                "event",
+                f"{event.payload_type} {item_id} @ {event.occurred_on.isoformat()}",
+            ),
         ]
         if not _matches(rule, event, trace):
             continue
         uplift = rule.humanoid_uplift if humanoid else None
         status, amount, reasons = _amount(rule, event, uplift, trace)
-        trace.append(_step("entitled", "本规则应享金额", "entitled by this rule", format_fen(amount)))
+        trace.append(
+            _step("entitled", "本规则应享金额", "entitled by this rule", format_fen(amount))
+        )
         found.append(
             Entitlement(
                 entitlement_id=f"{event.event_id}/{rule.id}",

@@ -34,8 +34,9 @@ async def start_server(
     for reg in registrations:
         reg.add(reg.servicer, server)
     names = [r.service_name for r in registrations]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
-                                        server)  # fmt: skip
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
     port = server.add_insecure_port(address)
     await server.start()
     for name in ["", *names]:

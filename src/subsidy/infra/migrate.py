@@ -68,8 +68,11 @@ async def migrate(conn: asyncpg.Connection, component: str, package: str) -> lis
                 await conn.execute(
                     "INSERT INTO schema_migrations (component, version, name, checksum)"
                     " VALUES ($1, $2, $3, $4)",
-                    component, version, name, checksum,
-                )  # fmt: skip
+                    component,
+                    version,
+                    name,
+                    checksum,
+                )
             applied_now.append(name)
             log.info("migration.applied", component=component, file=name)
     finally:

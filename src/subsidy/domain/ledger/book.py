@@ -136,11 +136,17 @@ class EnterpriseBook:
         """G1: the fact counts only if its date lies in the policy's validity window."""
         e = s.ent
         ok = e.valid_from <= e.occurred_on <= e.valid_to
-        checks.append(Check("window", "ok" if ok else "OUTSIDE_WINDOW", {
-            "occurredOn": e.occurred_on.isoformat(),
-            "validFrom": e.valid_from.isoformat(),
-            "validTo": e.valid_to.isoformat(),
-        }))  # fmt: skip
+        checks.append(
+            Check(
+                "window",
+                "ok" if ok else "OUTSIDE_WINDOW",
+                {
+                    "occurredOn": e.occurred_on.isoformat(),
+                    "validFrom": e.valid_from.isoformat(),
+                    "validTo": e.valid_to.isoformat(),
+                },
+            )
+        )
         if not ok:
             s.status = Status.DENIED
             s.reasons = _add(s.reasons, Reason.OUTSIDE_WINDOW)
@@ -153,11 +159,18 @@ class EnterpriseBook:
         if e.max_years is not None:
             other_years = self._years_with_support(e.rule_id) - {e.year}
             over = len(other_years) >= e.max_years
-            checks.append(Check("year_limit", "YEAR_LIMIT" if over else "ok", {
-                "maxYears": str(e.max_years),
-                "otherYearsWithSupport": ",".join(str(y) for y in sorted(other_years)) or "-",
-                "year": str(e.year),
-            }))  # fmt: skip
+            checks.append(
+                Check(
+                    "year_limit",
+                    "YEAR_LIMIT" if over else "ok",
+                    {
+                        "maxYears": str(e.max_years),
+                        "otherYearsWithSupport": ",".join(str(y) for y in sorted(other_years))
+                        or "-",
+                        "year": str(e.year),
+                    },
+                )
+            )
             if over:
                 s.status = Status.DENIED
                 s.reasons = _add(s.reasons, Reason.YEAR_LIMIT)
@@ -168,20 +181,34 @@ class EnterpriseBook:
             used = self.annual_used[(e.rule_id, e.year)]
             room = max(0, e.annual_cap_fen - used)
             headroom.append((Reason.ANNUAL_CAP, room))
-            checks.append(Check("annual_cap", "ok" if room >= asked else "ANNUAL_CAP", {
-                "cap": format_fen(e.annual_cap_fen), "usedBefore": format_fen(used),
-                "headroomBefore": format_fen(room),
-                "headroomAfter": format_fen(room - min(room, asked)),
-            }))  # fmt: skip
+            checks.append(
+                Check(
+                    "annual_cap",
+                    "ok" if room >= asked else "ANNUAL_CAP",
+                    {
+                        "cap": format_fen(e.annual_cap_fen),
+                        "usedBefore": format_fen(used),
+                        "headroomBefore": format_fen(room),
+                        "headroomAfter": format_fen(room - min(room, asked)),
+                    },
+                )
+            )
         if e.item_cap_fen is not None:
             used = self._item_granted(e.rule_id, e.item_id)
             room = max(0, e.item_cap_fen - used)
             headroom.append((Reason.ITEM_CAP, room))
-            checks.append(Check("item_cap", "ok" if room >= asked else "ITEM_CAP", {
-                "cap": format_fen(e.item_cap_fen), "usedBefore": format_fen(used),
-                "headroomBefore": format_fen(room),
-                "headroomAfter": format_fen(room - min(room, asked)),
-            }))  # fmt: skip
+            checks.append(
+                Check(
+                    "item_cap",
+                    "ok" if room >= asked else "ITEM_CAP",
+                    {
+                        "cap": format_fen(e.item_cap_fen),
+                        "usedBefore": format_fen(used),
+                        "headroomBefore": format_fen(room),
+                        "headroomAfter": format_fen(room - min(room, asked)),
+                    },
+                )
+            )
         granted = min([asked, *(room for _, room in headroom)])
         binding = [reason for reason, room in headroom if room == granted and room < asked]
         s.capped_fen = granted
@@ -212,11 +239,18 @@ class EnterpriseBook:
             s.status = Status.DENIED
             s.reasons = _add(s.reasons, Reason.DUPLICATE_LOWER)
             s.capped_fen = 0
-            checks[s.ent.entitlement_id].append(Check("same_event", "DUPLICATE_LOWER", {
-                "thisRule": s.ent.rule_id,
-                "thisAmount": format_fen(total((s, granted))),
-                "bestRule": best[0].ent.rule_id, "bestAmount": format_fen(total(best)),
-            }))  # fmt: skip
+            checks[s.ent.entitlement_id].append(
+                Check(
+                    "same_event",
+                    "DUPLICATE_LOWER",
+                    {
+                        "thisRule": s.ent.rule_id,
+                        "thisAmount": format_fen(total((s, granted))),
+                        "bestRule": best[0].ent.rule_id,
+                        "bestAmount": format_fen(total(best)),
+                    },
+                )
+            )
         winner = best[0].ent.entitlement_id
         return {winner: self._stack(best[0], best[1], event_id, checks[winner], out)}
 
@@ -234,10 +268,17 @@ class EnterpriseBook:
                 others[o.ent.rule_id] = others.get(o.ent.rule_id, 0) + o.capped_fen
         best_rule, best_other = max(others.items(), key=lambda kv: kv[1], default=("-", None))
         higher = best_other is None or own > best_other
-        checks.append(Check("stacking", "ok" if higher else "DUPLICATE_LOWER", {
-            "thisRuleTotal": format_fen(own), "bestOtherRule": best_rule,
-            "bestOtherTotal": "-" if best_other is None else format_fen(best_other),
-        }))  # fmt: skip
+        checks.append(
+            Check(
+                "stacking",
+                "ok" if higher else "DUPLICATE_LOWER",
+                {
+                    "thisRuleTotal": format_fen(own),
+                    "bestOtherRule": best_rule,
+                    "bestOtherTotal": "-" if best_other is None else format_fen(best_other),
+                },
+            )
+        )
         if not higher:
             s.status = Status.DENIED
             s.reasons = _add(s.reasons, Reason.DUPLICATE_LOWER)
@@ -249,17 +290,37 @@ class EnterpriseBook:
                 transferred += o.granted_fen
                 self._post(o, PostingKind.SUPERSEDE, -o.granted_fen, event_id, out)
                 o.status = Status.SUPERSEDED
-                self._emit(o, out, event_id, [Check("superseded", "SUPERSEDED", {
-                    "byEntitlement": e.entitlement_id, "byTotal": format_fen(own),
-                })])  # fmt: skip
+                self._emit(
+                    o,
+                    out,
+                    event_id,
+                    [
+                        Check(
+                            "superseded",
+                            "SUPERSEDED",
+                            {
+                                "byEntitlement": e.entitlement_id,
+                                "byTotal": format_fen(own),
+                            },
+                        )
+                    ],
+                )
         support = self.other_support.get(e.item_id, 0)
         prior = self._item_granted(e.rule_id, e.item_id)
         pay = max(0, min(granted, own - support - prior))
         if support:
-            checks.append(Check("other_support", "ok" if pay == granted else "OTHER_SUPPORT", {
-                "otherSupport": format_fen(support), "thisRuleTotal": format_fen(own),
-                "alreadyGranted": format_fen(prior), "grant": format_fen(pay),
-            }))  # fmt: skip
+            checks.append(
+                Check(
+                    "other_support",
+                    "ok" if pay == granted else "OTHER_SUPPORT",
+                    {
+                        "otherSupport": format_fen(support),
+                        "thisRuleTotal": format_fen(own),
+                        "alreadyGranted": format_fen(prior),
+                        "grant": format_fen(pay),
+                    },
+                )
+            )
         if pay < granted:
             s.reasons = _add(s.reasons, Reason.OTHER_SUPPORT)
         if pay == 0 and granted > 0:
@@ -268,10 +329,17 @@ class EnterpriseBook:
         s.status = Status.PAID if pay == s.entitled_fen else Status.PARTIALLY_PAID
         self._post(s, PostingKind.GRANT, pay, event_id, out)
         if transferred:
-            checks.append(Check("top_up", "ok", {
-                "granted": format_fen(pay), "alreadyPaidOnItem": format_fen(transferred),
-                "cashMoved": format_fen(pay - transferred),
-            }))  # fmt: skip
+            checks.append(
+                Check(
+                    "top_up",
+                    "ok",
+                    {
+                        "granted": format_fen(pay),
+                        "alreadyPaidOnItem": format_fen(transferred),
+                        "cashMoved": format_fen(pay - transferred),
+                    },
+                )
+            )
         return pay - transferred
 
     # ---- events that change existing entitlements ------------------------------------------
@@ -293,10 +361,16 @@ class EnterpriseBook:
     def _review(
         self, s: EntitlementState, review: ReviewDecided, event_id: str, out: Outcome
     ) -> None:
-        checks = [Check("review", "approved" if review.approved else "REVIEW_REJECTED", {
-            "reviewEvent": event_id,
-            "approvedAmount": format_fen(review.approved_amount_fen or 0),
-        })]  # fmt: skip
+        checks = [
+            Check(
+                "review",
+                "approved" if review.approved else "REVIEW_REJECTED",
+                {
+                    "reviewEvent": event_id,
+                    "approvedAmount": format_fen(review.approved_amount_fen or 0),
+                },
+            )
+        ]
         cash = 0
         if not review.approved:
             s.status = Status.DENIED
@@ -324,9 +398,21 @@ class EnterpriseBook:
                 self._post(s, PostingKind.REVOKE, -paid, event_id, out)
                 self._clawback(s, paid, event_id, out)
             s.status = Status.REVOKED
-            self._emit(s, out, event_id, [Check("revocation", "REVOKED", {
-                "reversed": format_fen(paid), "clawback": format_fen(paid),
-            })])  # fmt: skip
+            self._emit(
+                s,
+                out,
+                event_id,
+                [
+                    Check(
+                        "revocation",
+                        "REVOKED",
+                        {
+                            "reversed": format_fen(paid),
+                            "clawback": format_fen(paid),
+                        },
+                    )
+                ],
+            )
 
     def _other_support(self, p: OtherSupportReceived, event_id: str, out: Outcome) -> None:
         """Support from another programme counts against the item: the grants on it keep only
@@ -350,10 +436,23 @@ class EnterpriseBook:
                 self._clawback(s, cut, event_id, out)
                 s.reasons = _add(s.reasons, Reason.OTHER_SUPPORT)
                 s.status = Status.PARTIALLY_PAID if s.granted_fen else Status.DENIED
-                self._emit(s, out, event_id, [Check("other_support", "OTHER_SUPPORT", {
-                    "program": p.program, "otherSupport": format_fen(support),
-                    "reduced": format_fen(cut), "clawback": format_fen(cut),
-                })])  # fmt: skip
+                self._emit(
+                    s,
+                    out,
+                    event_id,
+                    [
+                        Check(
+                            "other_support",
+                            "OTHER_SUPPORT",
+                            {
+                                "program": p.program,
+                                "otherSupport": format_fen(support),
+                                "reduced": format_fen(cut),
+                                "clawback": format_fen(cut),
+                            },
+                        )
+                    ],
+                )
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -396,4 +495,3 @@ class EnterpriseBook:
                 checks=tuple(checks),
             )
         )
-

@@ -23,9 +23,7 @@ class InMemoryLedger:
         seen = self.inbox.get(event.event_id)
         if seen is not None:
             if seen != content_hash:
-                raise DuplicateEventConflict(
-                    "an earlier event with this id has different content"
-                )
+                raise DuplicateEventConflict("an earlier event with this id has different content")
             return Outcome(event.event_id, duplicate=True)
         book = self.books.get(event.enterprise_id)
         if book is None:

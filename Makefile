@@ -1,0 +1,45 @@
+# Two commands do everything: `make run` (the main job on embedded defaults) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= uv
+SUBSIDY := $(UV) run --frozen subsidy
+PYTEST_ARGS ?=
+
+.PHONY: help install run test up down status proto proto-check lint bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml uv.lock scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+	@touch $@
+
+install: .venv/.installed ## Install Java 17, Maven, uv and the locked Python environment
+
+up: install ## Start the local Kafka and PostgreSQL (idempotent)
+	@$(SUBSIDY) dev up
+
+down: install ## Stop them (idempotent)
+	@$(SUBSIDY) dev down
+
+status: install ## Show what runs where
+	@$(SUBSIDY) dev status
+
+run: install ## The main job: start everything, process the sample feed, report
+	@scripts/with_stack.sh $(SUBSIDY) demo run
+
+# The stack is started if it is not running and stopped again afterwards (only if this
+# target started it); pytest's exit code 5 ("no tests ran") is a failure, not a pass.
+test: install ## Run the test suite against the real Kafka and PostgreSQL
+	@scripts/with_stack.sh $(UV) run --frozen pytest $(PYTEST_ARGS)
+
+proto: install ## Regenerate the Python code from proto/
+	@$(UV) run --frozen python scripts/gen_proto.py
+
+lint: install ## ruff and mypy on the project's own code
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+
+bench: install ## Benchmarks (not part of make test); results in bench/results/
+	@scripts/with_stack.sh $(UV) run --frozen python -m bench

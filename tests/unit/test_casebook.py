@@ -1,0 +1,57 @@
+"""The casebook (tests/casebook/*.yaml): every rule of policy-rules.md, events in, entitlements
+out, through the same code as `subsidy simulate`."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from subsidy.domain.catalog import apply_overlay, build_catalog
+from subsidy.simulation import simulate
+from tests.unit.factories import event, jsonl
+
+CASEBOOK = Path(__file__).resolve().parent.parent / "casebook"
+SPEC = Path(__file__).resolve().parents[3] / "shared/spec/policy-rules.md"
+CATALOG = (
+    Path(__file__).resolve().parents[2] / "services/eligibility/subsidy/eligibility/catalog.yaml"
+)
+
+
+def _cases() -> list[dict[str, Any]]:
+    cases = []
+    for path in sorted(CASEBOOK.glob("*.yaml")):
+        cases.extend(yaml.safe_load(path.read_text("utf-8")))
+    return cases
+
+
+CASES = _cases()
+
+
+def _build(raw_event: dict[str, Any]) -> dict[str, Any]:
+    top = {k: v for k, v in raw_event.items() if k[0].islower() and not isinstance(v, dict)}
+    payloads = {k: v for k, v in raw_event.items() if isinstance(v, dict)}
+    ((payload_type, payload),) = payloads.items()
+    return event(payload_type, payload, **top)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_case(case: dict[str, Any]) -> None:
+    raw = yaml.safe_load(CATALOG.read_text("utf-8"))
+    catalog = build_catalog(apply_overlay(raw, case.get("overlay")))
+    result = simulate(jsonl([_build(e) for e in case["events"]]), catalog).to_contract()
+    assert result["rejectedEvents"] == case.get("rejected", [])
+    got = {e["entitlementId"]: e for e in result["entitlements"]}
+    want = {e["entitlementId"]: e for e in case["expect"]}
+    assert sorted(got) == sorted(want)
+    for eid, expected in want.items():
+        actual = {k: got[eid][k] for k in expected}
+        assert actual == expected, eid
+
+
+def test_every_rule_of_the_spec_has_a_case() -> None:
+    spec_rules = set(re.findall(r"^\| (m\d\d\.[a-z_]+) \|", SPEC.read_text("utf-8"), re.M))
+    assert len(spec_rules) == 25
+    covered = {e["entitlementId"].split("/", 1)[1] for c in CASES for e in c["expect"]}
+    assert spec_rules - covered == set()
