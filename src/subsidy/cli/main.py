@@ -3,6 +3,7 @@
 import typer
 
 from subsidy.cli import eligibility, ledger, simulate
+from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
 
 app = typer.Typer(
@@ -11,6 +12,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate")(simulate.simulate_command)
+app.add_typer(demo.app, name="demo", help="Generate realistic feeds; run the main job.")
 app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka and PostgreSQL.")
 app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")
 app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")

@@ -1,0 +1,1 @@
+"""The demo: a realistic Suzhou event generator and the main job (`make run`)."""
