@@ -55,7 +55,7 @@ def simulate(lines: Iterable[str | bytes], catalog: Catalog) -> SimulationResult
             continue
         try:
             event = parse_event_json(line)
-            result.ledger.process(evaluate(event, catalog), event.content_hash())
+            result.ledger.process(evaluate(event, catalog, explain=False), event.content_hash())
         except InvalidEvent as err:
             result.rejected.append({"eventId": err.event_id, "error": str(err)})
         except LedgerRejection as err:

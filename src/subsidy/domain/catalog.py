@@ -74,7 +74,9 @@ class Catalog:
     global_clauses: Mapping[str, str]
     rules: tuple[Rule, ...]
     version: str
-    _by_payload: Mapping[str, tuple[Rule, ...]] = field(repr=False, default_factory=dict)
+    _by_trigger: Mapping[tuple[str, str | None], tuple[Rule, ...]] = field(
+        repr=False, default_factory=dict
+    )
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; KeyError if there is none."""
@@ -83,9 +85,10 @@ class Catalog:
                 return rule
         raise KeyError(rule_id)
 
-    def rules_for(self, payload_type: str) -> tuple[Rule, ...]:
-        """Rules triggered by a payload type, in catalog order."""
-        return self._by_payload.get(payload_type, ())
+    def rules_for(self, payload_type: str, kind: str | None = None) -> tuple[Rule, ...]:
+        """Rules a payload type (and, for certifications, a kind) may trigger, in catalog
+        order."""
+        return self._by_trigger.get((payload_type, kind), ())
 
 
 _RULE_KEYS = {
@@ -266,9 +269,11 @@ def build_catalog(raw: Any) -> Catalog:
     if valid_to < valid_from:
         raise CatalogError("policy: 'valid_to' is before 'valid_from'")
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-    by_payload: dict[str, tuple[Rule, ...]] = {}
+    by_trigger: dict[tuple[str, str | None], tuple[Rule, ...]] = {}
     for rule in rules:
-        by_payload[rule.trigger.payload] = (*by_payload.get(rule.trigger.payload, ()), rule)
+        for kind in rule.trigger.kinds or [None]:
+            key = (rule.trigger.payload, kind)
+            by_trigger[key] = (*by_trigger.get(key, ()), rule)
     return Catalog(
         policy_id=str(policy.get("id", "")),
         title=str(policy.get("title", "")),
@@ -277,7 +282,7 @@ def build_catalog(raw: Any) -> Catalog:
         global_clauses=dict(policy.get("global_clauses") or {}),
         rules=rules,
         version=hashlib.sha256(canonical.encode()).hexdigest()[:16],
-        _by_payload=by_payload,
+        _by_trigger=by_trigger,
     )
 
 

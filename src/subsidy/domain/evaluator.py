@@ -10,6 +10,7 @@ from subsidy.domain.events import (
     CertificationObtained,
     ComputeInvoiceFiled,
     EnterpriseEvent,
+    Payload,
 )
 from subsidy.domain.money import apply_rate, format_fen
 
@@ -23,150 +24,133 @@ class Evaluation:
     catalog_version: str
 
 
-def _step(key: str, zh: str, en: str, value: object) -> TraceStep:
-    return TraceStep(key, zh, en, str(value))
+@dataclass(frozen=True, slots=True)
+class _Amount:
+    """What a matching rule gives, with the intermediate figures the trace shows."""
+
+    status: Status
+    entitled_fen: int
+    base_fen: int | None = None  # the approved amount or ceiling, before any uplift
+    clipped: bool = False
 
 
-def _matches(rule: Rule, event: EnterpriseEvent, trace: list[TraceStep]) -> bool:
-    """Does the event meet the rule's trigger? Records the thresholds it checked."""
-    payload = event.payload
-    trigger = rule.trigger
-    if isinstance(payload, CertificationObtained):
-        return payload.kind in trigger.kinds
-    if isinstance(payload, ComputeInvoiceFiled):
-        threshold = trigger.min_model_params_billions_exclusive
-        if threshold is not None:
-            params = payload.model_params_billions
-            # Decimal(str(x)) so that 10.0 is exactly 10: 超百亿 means strictly over.
-            ok = params is not None and Decimal(str(params)) > threshold
-            trace.append(
-                _step(
-                    "modelParamsBillions",
-                    "参数量(亿→十亿)",
-                    "model parameters (bn)",
-                    f"{params} > {threshold}: {'是' if ok else '否'}",
-                )
-            )
-            if not ok:
-                return False
-        minimum = trigger.min_application_scenarios
-        if minimum is not None:
-            scenarios = payload.application_scenarios
-            ok = scenarios is not None and scenarios >= minimum
-            trace.append(
-                _step(
-                    "applicationScenarios",
-                    "典型应用场景数",
-                    "application scenarios",
-                    f"{scenarios} ≥ {minimum}: {'是' if ok else '否'}",
-                )
-            )
-            if not ok:
-                return False
-    return True
+def _params_over(payload: ComputeInvoiceFiled, threshold: Decimal) -> bool:
+    # Decimal(str(x)) so that 10.0 is exactly 10: 超百亿 means strictly over.
+    params = payload.model_params_billions
+    return params is not None and Decimal(str(params)) > threshold
 
 
-def _amount(
-    rule: Rule, event: EnterpriseEvent, uplift: Decimal | None, trace: list[TraceStep]
-) -> tuple[Status, int, tuple[Reason, ...]]:
-    """Status, entitled amount and reasons of a matching rule."""
-    payload = event.payload
-    ceiling = rule.ceiling_fen
-    if ceiling is not None:
-        trace.append(_step("ceiling", "最高额度", "ceiling", format_fen(ceiling)))
+def _matches(rule: Rule, payload: Payload) -> bool:
+    """Does the payload meet the rule's thresholds (the large-model rule's)?"""
+    if not isinstance(payload, ComputeInvoiceFiled):
+        return True
+    threshold = rule.trigger.min_model_params_billions_exclusive
+    if threshold is not None and not _params_over(payload, threshold):
+        return False
+    minimum = rule.trigger.min_application_scenarios
+    scenarios = payload.application_scenarios
+    return minimum is None or (scenarios is not None and scenarios >= minimum)
+
+
+def _amount(rule: Rule, payload: Payload, uplift: Decimal | None) -> _Amount:
+    """The entitled amount of a matching rule, by award kind (policy-rules.md)."""
     if rule.award is Award.REFERRED:
-        trace.append(
-            _step(
-                "referred",
-                "金额另行规定(按相应政策)",
-                "amount set by another policy",
-                "、".join(rule.responsible_units),
-            )
-        )
-        return Status.REFERRED, 0, ()
+        return _Amount(Status.REFERRED, 0)
     if rule.award is Award.RECORDED:
-        trace.append(_step("recorded", "认定记录,无资金", "recognition without money", "0"))
-        return Status.RECORDED, 0, ()
+        return _Amount(Status.RECORDED, 0)
     if rule.award is Award.RATE:
         assert rule.rate is not None
         assert isinstance(payload, ComputeInvoiceFiled)
-        amount = apply_rate(payload.amount_fen, rule.rate)
-        trace.append(_step("base", "实际支付费用", "amount paid", format_fen(payload.amount_fen)))
-        trace.append(
-            _step(
-                "rate",
-                "比例(向下取整到分)",
-                "rate (rounded down to the fen)",
-                f"{rule.rate} → {format_fen(amount)}",
-            )
-        )
-        return Status.ELIGIBLE, amount, ()
-    approved = getattr(payload, "approved_amount_fen", None)
-    if approved is not None:
-        trace.append(_step("approved", "核定金额", "approved amount", format_fen(approved)))
+        return _Amount(Status.ELIGIBLE, apply_rate(payload.amount_fen, rule.rate))
+    approved: int | None = getattr(payload, "approved_amount_fen", None)
     if rule.award is Award.REVIEW and approved is None:
-        trace.append(_step("review", "待评审核定", "awaits a review decision", "PENDING_REVIEW"))
-        return Status.PENDING_REVIEW, 0, ()
-    base = approved if approved is not None else ceiling
+        return _Amount(Status.PENDING_REVIEW, 0)
+    base = approved if approved is not None else rule.ceiling_fen
     assert base is not None
-    amount, clipped = clip_to_ceiling(base, ceiling)
-    if clipped:
-        trace.append(
-            _step(
-                "clip",
-                "核定金额超过最高额度,按最高额度",
-                "clipped to the ceiling",
-                format_fen(amount),
-            )
-        )
-    if uplift is not None:
-        raised = apply_rate(amount, 1 + uplift)
-        trace.append(
-            _step(
-                "uplift",
-                "人形机器人上浮",
-                "humanoid uplift",
-                f"+{uplift:.0%}: {format_fen(amount)} → {format_fen(raised)}",
-            )
-        )
-        amount = raised
-    return Status.ELIGIBLE, amount, (Reason.CEILING_CLIPPED,) if clipped else ()
+    amount, clipped = clip_to_ceiling(base, rule.ceiling_fen)
+    return _Amount(Status.ELIGIBLE, _uplifted(amount, uplift), amount, clipped)
 
 
-def _uplifted(fen: int | None, uplift: Decimal | None) -> int | None:
-    """A ceiling or cap raised by the humanoid uplift (上浮20% raises the per-unit support)."""
-    if fen is None or uplift is None:
-        return fen
-    return apply_rate(fen, 1 + uplift)
+def _uplifted(fen: int, uplift: Decimal | None) -> int:
+    """An amount or cap raised by the humanoid uplift (上浮20% raises the per-unit support)."""
+    return fen if uplift is None else apply_rate(fen, 1 + uplift)
 
 
-def evaluate(event: EnterpriseEvent, catalog: Catalog) -> Evaluation:
-    """The entitlements an event triggers, one per matching rule, in catalog order."""
-    if event.payload_type in LEDGER_PAYLOADS:
+def _explain(
+    rule: Rule, event: EnterpriseEvent, uplift: Decimal | None, found: _Amount
+) -> tuple[TraceStep, ...]:
+    """The steps a person reads: the rule and clause, the inputs used, what was applied."""
+    payload = event.payload
+    item = getattr(payload, "item_id", "")
+    steps = [
+        TraceStep("rule", "规则", "rule", f"{rule.id} (第{rule.measure}条 {rule.title})"),
+        TraceStep("clause", "政策原文", "clause", rule.clause),
+        TraceStep("event", "事件", "event",
+                  f"{event.payload_type} {item} @ {event.occurred_on.isoformat()}"),
+    ]  # fmt: skip
+
+    def step(key: str, zh: str, en: str, value: object) -> None:
+        steps.append(TraceStep(key, zh, en, str(value)))
+
+    if isinstance(payload, ComputeInvoiceFiled):
+        threshold = rule.trigger.min_model_params_billions_exclusive
+        if threshold is not None:
+            ok = "是" if _params_over(payload, threshold) else "否"
+            step("modelParamsBillions", "参数量(十亿)", "model parameters (billions)",
+                 f"{payload.model_params_billions} > {threshold}: {ok}")  # fmt: skip
+        minimum = rule.trigger.min_application_scenarios
+        if minimum is not None:
+            step("applicationScenarios", "典型应用场景数", "application scenarios",
+                 f"{payload.application_scenarios} ≥ {minimum}: 是")  # fmt: skip
+    if rule.ceiling_fen is not None:
+        step("ceiling", "最高额度", "ceiling", format_fen(rule.ceiling_fen))
+    approved = getattr(payload, "approved_amount_fen", None)
+    if found.status is Status.REFERRED:
+        step("referred", "金额另行规定(按相应政策)", "amount set by another policy",
+             "、".join(rule.responsible_units))  # fmt: skip
+    elif found.status is Status.RECORDED:
+        step("recorded", "认定记录,无资金", "recognition without money", "0")
+    elif found.status is Status.PENDING_REVIEW:
+        step("review", "待评审核定", "awaits a review decision", "PENDING_REVIEW")
+    elif rule.award is Award.RATE:
+        assert isinstance(payload, ComputeInvoiceFiled)
+        step("base", "实际支付费用", "amount paid", format_fen(payload.amount_fen))
+        step("rate", "比例(向下取整到分)", "rate (rounded down to the fen)",
+             f"{rule.rate} → {format_fen(found.entitled_fen)}")  # fmt: skip
+    else:
+        if approved is not None:
+            step("approved", "核定金额", "approved amount", format_fen(approved))
+        if found.clipped:
+            step("clip", "核定金额超过最高额度,按最高额度", "clipped to the ceiling",
+                 format_fen(found.base_fen or 0))  # fmt: skip
+        if uplift is not None:
+            step("uplift", "人形机器人上浮", "humanoid uplift",
+                 f"+{uplift:.0%}: {format_fen(found.base_fen or 0)} → "
+                 f"{format_fen(found.entitled_fen)}")  # fmt: skip
+    step("entitled", "本规则应享金额", "entitled by this rule", format_fen(found.entitled_fen))
+    return tuple(steps)
+
+
+def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> Evaluation:
+    """The entitlements an event triggers, one per matching rule, in catalog order; with
+    `explain=False` (simulate, benchmarks) the readable trace is left out."""
+    payload_type = event.payload_type
+    if payload_type in LEDGER_PAYLOADS:
         return Evaluation(event, (), catalog.version)
     payload = event.payload
+    certification = isinstance(payload, CertificationObtained)
+    kind = payload.kind if isinstance(payload, CertificationObtained) else None
+    humanoid = certification and bool(getattr(payload, "humanoid", False))
     item_id: str = payload.item_id  # type: ignore[union-attr]
     stage = getattr(payload, "stage", None) or 0
-    humanoid = isinstance(payload, CertificationObtained) and bool(payload.humanoid)
     found: list[Entitlement] = []
-    for rule in catalog.rules_for(event.payload_type):
-        trace = [
-            _step("rule", "规则", "rule", f"{rule.id} (第{rule.measure}条 {rule.title})"),
-            _step("clause", "政策原文", "clause", rule.clause),
-            _step(
-                "event",
-                "事件",
-                "event",
-                f"{event.payload_type} {item_id} @ {event.occurred_on.isoformat()}",
-            ),
-        ]
-        if not _matches(rule, event, trace):
+    for rule in catalog.rules_for(payload_type, kind):
+        if not _matches(rule, payload):
             continue
         uplift = rule.humanoid_uplift if humanoid else None
-        status, amount, reasons = _amount(rule, event, uplift, trace)
-        trace.append(
-            _step("entitled", "本规则应享金额", "entitled by this rule", format_fen(amount))
-        )
+        amount = _amount(rule, payload, uplift)
+        ceiling = rule.ceiling_fen
+        item_cap = rule.item_cap_fen
         found.append(
             Entitlement(
                 entitlement_id=f"{event.event_id}/{rule.id}",
@@ -177,21 +161,21 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog) -> Evaluation:
                 occurred_on=event.occurred_on,
                 measure=rule.measure,
                 award=rule.award,
-                status=status,
-                entitled_fen=amount,
+                status=amount.status,
+                entitled_fen=amount.entitled_fen,
                 catalog_rank=rule.rank,
                 catalog_version=catalog.version,
                 clause=rule.clause,
                 funding_channels=rule.responsible_units,
                 valid_from=catalog.valid_from,
                 valid_to=catalog.valid_to,
-                reasons=reasons,
+                reasons=(Reason.CEILING_CLIPPED,) if amount.clipped else (),
                 stage=stage if rule.staged else 0,
-                ceiling_fen=_uplifted(rule.ceiling_fen, uplift),
+                ceiling_fen=None if ceiling is None else _uplifted(ceiling, uplift),
                 annual_cap_fen=rule.annual_cap_fen,
-                item_cap_fen=_uplifted(rule.item_cap_fen, uplift),
+                item_cap_fen=None if item_cap is None else _uplifted(item_cap, uplift),
                 max_years=rule.max_years,
-                trace=tuple(trace),
+                trace=_explain(rule, event, uplift, amount) if explain else (),
             )
         )
     return Evaluation(event, tuple(found), catalog.version)
