@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subsidy.contract.codec import decode_event, event_from_proto, event_to_proto
 from subsidy.domain.events import PAYLOAD_TYPES, InvalidEvent, parse_event, parse_event_json
@@ -142,3 +144,35 @@ def test_same_content_same_hash_whatever_the_spelling() -> None:
     b = parse_event(event("computeInvoiceFiled", {"amountFen": "100", "itemId": "I"}, eventId="x"))
     c = parse_event(event("computeInvoiceFiled", {"itemId": "I", "amountFen": 101}, eventId="x"))
     assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
+    st.text(max_size=20), st.sampled_from(["2025-02-30", "2025-07-01", "SIP", "NATIONAL", "12.5",
+                                           "91350100M000100Y43", "PROVINCIAL_KEY_LAB"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload_type=st.sampled_from(sorted(EXAMPLES)),
+    top_changes=st.dictionaries(st.sampled_from(["eventId", "district", "occurredOn",
+                                                 "enterpriseId", "source", "bogus"]), _VALUES,
+                                max_size=2),
+    payload_changes=st.dictionaries(st.text(max_size=12) | st.sampled_from(
+        ["amountFen", "kind", "itemId", "approved", "stage", "approvedAmountFen"]), _VALUES,
+        max_size=2),
+)  # fmt: skip
+def test_json_lines_and_objects_are_judged_alike(
+    payload_type: str, top_changes: dict[str, Any], payload_changes: dict[str, Any]
+) -> None:
+    raw = event(payload_type, {**EXAMPLES[payload_type], **payload_changes}, **top_changes)
+    line = json.dumps(raw)
+
+    def outcome(parse: Any, arg: Any) -> Any:
+        try:
+            return parse(arg)
+        except InvalidEvent as err:
+            return str(err)
+
+    assert outcome(parse_event_json, line) == outcome(parse_event, json.loads(line))
