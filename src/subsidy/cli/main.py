@@ -5,9 +5,9 @@ import typer
 from subsidy.cli import eligibility, ledger, simulate
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
+from subsidy.ingest import cli as ingest
 
 app = typer.Typer(
-    help="Suzhou embodied-AI robot subsidy platform: eligibility, ledger, notifier.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -16,3 +16,4 @@ app.add_typer(demo.app, name="demo", help="Generate realistic feeds; run the mai
 app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka and PostgreSQL.")
 app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")
 app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")
+app.add_typer(ingest.app)  # `subsidy ingest FILE`, `subsidy ingest-server`, `subsidy feeds …`

@@ -1,0 +1,1 @@
+"""Ingestion: feed readers, the IngestService, the `subsidy ingest` client and the feed watcher."""

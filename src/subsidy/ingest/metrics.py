@@ -1,0 +1,54 @@
+"""Prometheus metrics of the ingest API (`subsidy_ingest_*`)."""
+
+from typing import get_args
+
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+
+from subsidy.domain.events import EnterpriseEvent
+
+ACCEPTED = Counter("subsidy_ingest_accepted", "Events accepted and acknowledged by Kafka")
+DUPLICATES = Counter(
+    "subsidy_ingest_duplicates", "Events already accepted with the same content (no-ops)"
+)
+REJECTED = Counter(
+    "subsidy_ingest_rejected",
+    "Field errors of rejected events (a conflict counts under eventId)",
+    ["field"],
+)
+PRODUCE_FAILURES = Counter(
+    "subsidy_ingest_produce_failures", "Events Kafka did not acknowledge (client told UNAVAILABLE)"
+)
+UNAUTHENTICATED = Counter(
+    "subsidy_ingest_unauthenticated", "Calls refused for a missing or unknown bearer token"
+)
+LATENCY = Histogram(
+    "subsidy_ingest_request_seconds",
+    "Time to answer one ingest call",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def _contract_paths() -> frozenset[str]:
+    """Every JSON path the contract defines (`district`, `certificationObtained.kind`, …)."""
+    paths = {"event", "payload"}
+    for key, info in EnterpriseEvent.model_fields.items():
+        name = info.alias or to_camel(key)
+        paths.add(name)
+        for arg in get_args(info.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                paths.update(
+                    f"{name}.{sub.alias or to_camel(k)}" for k, sub in arg.model_fields.items()
+                )
+    return frozenset(paths)
+
+
+_PATHS = _contract_paths()
+
+
+def field_label(path: str) -> str:
+    """The field as a label value; paths a client invented (unknown fields) would make the
+    label unbounded, so they are counted together."""
+    return path if path in _PATHS else "other"

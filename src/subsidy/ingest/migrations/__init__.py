@@ -1,0 +1,1 @@
+"""SQL migrations of the ingest component (applied by subsidy.infra.migrate)."""

@@ -1,0 +1,101 @@
+"""Running the ingest API: migrations, the idempotent producer, the authenticated gRPC server."""
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from subsidy.api.v1 import api_pb2_grpc
+from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
+from subsidy.infra.logging import configure_logging
+from subsidy.infra.metrics import start_metrics_server
+from subsidy.ingest.service import (
+    SERVICE_NAME,
+    BearerAuthInterceptor,
+    IngestServicer,
+    KafkaEventSink,
+)
+from subsidy.ingest.settings import IngestSettings
+from subsidy.ingest.store import IngestStore, migrate_ingest
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RunningIngest:
+    """A started ingest server and what it holds; `stop` releases all of it."""
+
+    server: grpc.aio.Server
+    port: int
+    producer: AIOKafkaProducer
+    pool: asyncpg.Pool
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let in-flight calls finish, then flush the producer and close the pool."""
+        await self.server.stop(grace)
+        await self.producer.stop()
+        await self.pool.close()
+
+
+async def start_ingest(settings: IngestSettings) -> RunningIngest:
+    """Migrate, connect to Kafka and PostgreSQL, and serve on settings.grpc_address (which may
+    end in :0; the bound port is returned)."""
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1,
+                                     max_size=settings.db_pool_size)  # fmt: skip
+    try:
+        async with pool.acquire() as conn:
+            await migrate_ingest(conn)
+        # acks=all + idempotence: a retried send after a lost acknowledgement is not written
+        # twice, and per-partition order holds across retries.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id="subsidy-ingest",
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=settings.produce_timeout_ms,
+        )
+        await producer.start()
+    except BaseException:
+        await pool.close()
+        raise
+    try:
+        servicer = IngestServicer(
+            IngestStore(pool),
+            KafkaEventSink(producer, settings.topic, settings.produce_timeout_ms / 1000),
+            settings.topic,
+        )
+        registration = Registration(
+            # Registration takes any servicer; the generated function wants this one's type.
+            add=lambda _, server: api_pb2_grpc.add_IngestServiceServicer_to_server(
+                servicer, server
+            ),
+            servicer=servicer,
+            service_name=SERVICE_NAME,
+        )
+        auth = BearerAuthInterceptor(settings.token_set, protected=[SERVICE_NAME])
+        server, port = await start_server([registration], settings.grpc_address, [auth])
+    except BaseException:
+        await producer.stop()
+        await pool.close()
+        raise
+    log.info("ingest.started", port=port, topic=settings.topic)
+    return RunningIngest(server, port, producer, pool)
+
+
+async def _serve(settings: IngestSettings) -> None:
+    running = await start_ingest(settings)
+    try:
+        await serve_until_signalled(running.server)
+    finally:
+        await running.producer.stop()
+        await running.pool.close()
+
+
+def serve(settings: IngestSettings) -> None:
+    """Run the ingest server until SIGTERM or SIGINT."""
+    configure_logging(settings.log_level, settings.log_json)
+    start_metrics_server(settings.metrics_port)
+    asyncio.run(_serve(settings))

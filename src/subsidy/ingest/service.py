@@ -1,0 +1,348 @@
+"""The IngestService: validate, de-duplicate by eventId + content hash, produce, then record."""
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import asyncpg
+import grpc
+import structlog
+from aiokafka import AIOKafkaProducer
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+
+from subsidy.api.v1 import api_pb2, api_pb2_grpc
+from subsidy.contract.codec import event_from_proto, event_to_proto
+from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent
+from subsidy.events.v1 import events_pb2
+from subsidy.ingest import metrics
+from subsidy.ingest.store import Accepted, IngestStore, Rejected
+
+log = structlog.get_logger(__name__)
+
+SERVICE_NAME = api_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+# Events handled per database round trip inside one SubmitBatch stream.
+CHUNK = 500
+# One SubmitBatch answer lists every rejection; bounding the stream bounds that answer.
+MAX_BATCH = 10_000
+# The ledger's wording for the same conflict (DuplicateEventConflict), so that the export
+# lists it as `subsidy simulate` does.
+CONFLICT = FieldError("eventId", "an earlier event with this id has different content")
+
+Outcome = Literal["accepted", "duplicate", "invalid", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one submitted event."""
+
+    outcome: Outcome
+    event_id: str
+    errors: tuple[FieldError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where Kafka stored a record."""
+
+    partition: int
+    offset: int
+
+
+class EventSink(Protocol):
+    """Where accepted events go (Kafka); results are in the order of the events."""
+
+    async def send_all(self, events: Sequence[EnterpriseEvent]) -> list[Delivery | Exception]:
+        """Send in order and wait for every acknowledgement (or failure)."""
+        ...
+
+
+class Unavailable(Exception):
+    """Kafka or PostgreSQL did not answer: nothing was recorded that should not have been,
+    so the client may retry."""
+
+
+class KafkaEventSink:
+    """An idempotent aiokafka producer (acks=all): protobuf values keyed by enterpriseId, so one
+    enterprise's events stay in one partition, in order."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, timeout_s: float) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._timeout_s = timeout_s
+
+    @property
+    def topic(self) -> str:
+        """The topic events are produced to."""
+        return self._topic
+
+    async def send_all(self, events: Sequence[EnterpriseEvent]) -> list[Delivery | Exception]:
+        """Queue every event, then wait for all acknowledgements together (one round trip per
+        partition batch, not per event)."""
+        futures: list[asyncio.Future[Any]] = []
+        results: list[Delivery | Exception] = []
+        for event in events:
+            try:
+                futures.append(
+                    await self._producer.send(
+                        self._topic,
+                        value=event_to_proto(event).SerializeToString(deterministic=True),
+                        key=event.enterprise_id.encode(),
+                    )
+                )
+            except Exception as err:
+                # Later events of the same enterprise must not overtake this one, so stop.
+                results = [err] * (len(events) - len(futures))
+                break
+        if futures:
+            await asyncio.wait(futures, timeout=self._timeout_s)
+        delivered: list[Delivery | Exception] = []
+        for fut in futures:
+            if not fut.done():
+                delivered.append(TimeoutError(f"no acknowledgement within {self._timeout_s}s"))
+            elif fut.cancelled():
+                delivered.append(RuntimeError("the send was cancelled (producer stopping)"))
+            elif (failed := fut.exception()) is not None:
+                delivered.append(
+                    failed if isinstance(failed, Exception) else RuntimeError(str(failed))
+                )
+            else:
+                meta = fut.result()
+                delivered.append(Delivery(meta.partition, meta.offset))
+        return delivered + results
+
+
+def _message_digest(message: events_pb2.EnterpriseEvent) -> str:
+    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+
+
+class IngestServicer(api_pb2_grpc.IngestServiceServicer):
+    """Submit and SubmitBatch over one shared pipeline (see `process`)."""
+
+    def __init__(self, store: IngestStore, sink: EventSink, topic: str) -> None:
+        self._store = store
+        self._sink = sink
+        self._topic = topic
+
+    async def process(self, messages: Sequence[events_pb2.EnterpriseEvent]) -> list[Result]:
+        """Validate, then under per-id locks: find which ids are known, produce the new events,
+        await Kafka's acknowledgement and only then record them. Raises Unavailable if Kafka
+        or PostgreSQL failed; events acknowledged before the failure are still recorded, so a
+        retry finds them as duplicates."""
+        results: list[Result | None] = [None] * len(messages)
+        rejected: list[Rejected] = []
+        valid: list[tuple[int, EnterpriseEvent]] = []
+        for i, message in enumerate(messages):
+            try:
+                valid.append((i, event_from_proto(message)))
+            except InvalidEvent as err:
+                event_id = err.event_id or message.event_id or None
+                errors = tuple(err.errors)
+                results[i] = Result("invalid", event_id or "", errors)
+                rejected.append(Rejected(event_id, errors, _message_digest(message)))
+        failure: Exception | None = None
+        try:
+            async with self._store.locked([e.event_id for _, e in valid]) as ids:
+                seen = await ids.known_hashes([e.event_id for _, e in valid])
+                new: list[tuple[int, EnterpriseEvent, str]] = []
+                for i, event in valid:
+                    digest = event.content_hash()
+                    prior = seen.get(event.event_id)
+                    if prior is None:
+                        seen[event.event_id] = digest  # a repeat later in this batch
+                        new.append((i, event, digest))
+                    elif prior == digest:
+                        results[i] = Result("duplicate", event.event_id)
+                    else:
+                        results[i] = Result("conflict", event.event_id, (CONFLICT,))
+                        rejected.append(
+                            Rejected(event.event_id, (CONFLICT,), _message_digest(messages[i]))
+                        )
+                deliveries = await self._sink.send_all([e for _, e, _ in new]) if new else []
+                accepted: list[Accepted] = []
+                for (i, event, digest), delivery in zip(new, deliveries, strict=True):
+                    if isinstance(delivery, Exception):
+                        failure = failure or delivery
+                        continue
+                    results[i] = Result("accepted", event.event_id)
+                    accepted.append(Accepted(event.event_id, digest, event.enterprise_id,
+                                             event.source, self._topic, delivery.partition,
+                                             delivery.offset))  # fmt: skip
+                await ids.record_accepted(accepted)
+            await self._store.record_rejections(rejected)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            log.error("ingest.database_failed", error=repr(err))
+            raise Unavailable(f"database unavailable: {err}") from err
+        if failure is not None:
+            metrics.PRODUCE_FAILURES.inc(sum(1 for r in results if r is None))
+            log.error("ingest.produce_failed", error=repr(failure))
+            raise Unavailable(f"Kafka did not acknowledge: {failure}")
+        done = [r for r in results if r is not None]
+        assert len(done) == len(results), "every event has an outcome once nothing failed"
+        _count(done)
+        return done
+
+    async def Submit(
+        self, request: api_pb2.SubmitRequest, context: grpc.aio.ServicerContext
+    ) -> api_pb2.SubmitResponse:
+        """One event: accepted, duplicate, INVALID_ARGUMENT, ALREADY_EXISTS or UNAVAILABLE."""
+        start = time.perf_counter()
+        try:
+            try:
+                (result,) = await self.process([request.event])
+            except Unavailable as err:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+            if result.outcome == "invalid":
+                await context.abort_with_status(_bad_request(result.errors))
+            if result.outcome == "conflict":
+                await context.abort(grpc.StatusCode.ALREADY_EXISTS, _joined(result.errors))
+            return api_pb2.SubmitResponse(
+                event_id=result.event_id, duplicate=result.outcome == "duplicate"
+            )
+        finally:
+            metrics.LATENCY.labels("Submit").observe(time.perf_counter() - start)
+
+    async def SubmitBatch(
+        self,
+        request_iterator: AsyncIterator[api_pb2.SubmitRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> api_pb2.SubmitBatchResponse:
+        """A stream of events, handled in order, CHUNK at a time; rejections listed by index."""
+        start = time.perf_counter()
+        response = api_pb2.SubmitBatchResponse()
+        chunk: list[events_pb2.EnterpriseEvent] = []
+        base = 0
+        try:
+            try:
+                async for request in request_iterator:
+                    if base + len(chunk) >= MAX_BATCH:
+                        await context.abort(
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            f"at most {MAX_BATCH} events per SubmitBatch call"
+                            f" (the first {base} were processed)",
+                        )
+                    chunk.append(request.event)
+                    if len(chunk) == CHUNK:
+                        self._add(response, base, await self.process(chunk))
+                        base, chunk = base + len(chunk), []
+                if chunk:
+                    self._add(response, base, await self.process(chunk))
+            except Unavailable as err:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+            return response
+        finally:
+            metrics.LATENCY.labels("SubmitBatch").observe(time.perf_counter() - start)
+
+    @staticmethod
+    def _add(response: api_pb2.SubmitBatchResponse, base: int, results: list[Result]) -> None:
+        for index, r in enumerate(results, start=base):
+            if r.outcome == "accepted":
+                response.accepted += 1
+            elif r.outcome == "duplicate":
+                response.duplicates += 1
+            else:
+                response.rejected.append(
+                    api_pb2.Rejection(
+                        index=index,
+                        event_id=r.event_id,
+                        errors=[events_pb2.FieldError(field=e.field, message=e.message)
+                                for e in r.errors],
+                    )
+                )  # fmt: skip
+
+
+def _count(results: Sequence[Result]) -> None:
+    for r in results:
+        if r.outcome == "accepted":
+            metrics.ACCEPTED.inc()
+        elif r.outcome == "duplicate":
+            metrics.DUPLICATES.inc()
+        else:
+            for e in r.errors:
+                metrics.REJECTED.labels(metrics.field_label(e.field)).inc()
+
+
+def _joined(errors: Sequence[FieldError]) -> str:
+    return "; ".join(str(e) for e in errors)
+
+
+def _bad_request(errors: Sequence[FieldError]) -> grpc.Status:
+    """INVALID_ARGUMENT carrying google.rpc.BadRequest: one field violation per bad field, named
+    by its JSON path as in the contract."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
+                for e in errors
+            ]
+        )
+    )
+    status = status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=_joined(errors), details=[detail]
+    )
+    return rpc_status.to_status(status)
+
+
+class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Writers present `authorization: Bearer <token>`; the services named stay protected,
+    everything else (health, reflection) stays open."""
+
+    def __init__(self, tokens: Collection[str], protected: Collection[str]) -> None:
+        self._tokens = [t.encode() for t in tokens]
+        self._prefixes = tuple(f"/{name}/" for name in protected)
+
+    def _authorized(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> bool:
+        for key, value in metadata or ():
+            if key != "authorization" or not isinstance(value, str):
+                continue
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return False
+            given = token.strip().encode()
+            # Compare against every token, without stopping early, in constant time.
+            return any([hmac.compare_digest(given, t) for t in self._tokens])
+        return False
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Pass authorised calls on; answer the others UNAUTHENTICATED."""
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith(self._prefixes):
+            return handler
+        if self._authorized(handler_call_details.invocation_metadata):
+            return handler
+        metrics.UNAUTHENTICATED.inc()
+        return _refusal(handler)
+
+
+def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that refuses the call."""
+    message = "a valid bearer token is required (metadata `authorization: Bearer <token>`)"
+
+    async def refuse_unary(request: object, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    async def refuse_stream(requests: object, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    options = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse_stream, **options)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(refuse_stream, **options)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(refuse_unary, **options)
+    return grpc.unary_unary_rpc_method_handler(refuse_unary, **options)

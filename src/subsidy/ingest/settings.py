@@ -1,0 +1,62 @@
+"""The ingest API's settings: gRPC address, output topic, writers' bearer tokens (no default)."""
+
+import re
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import ENTERPRISE_EVENTS
+
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
+_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
+
+
+def _env(name: str) -> AliasChoices:
+    """INGEST_<NAME> from the environment; the field name works as a keyword (tests)."""
+    return AliasChoices(f"INGEST_{name.upper()}", name)
+
+
+class IngestSettings(CommonSettings):
+    """What the ingest server reads (INGEST_* variables, plus KAFKA_BOOTSTRAP, DATABASE_URL…)."""
+
+    grpc_address: str = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
+    topic: str = Field(ENTERPRISE_EVENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("topic"))
+    # A secret: no default, so a server never starts open by accident. Comma-separated, so
+    # that a new token can be rolled out before the old one is withdrawn.
+    tokens: SecretStr = Field(validation_alias=_env("tokens"))
+    # How long one produce may wait for Kafka's acknowledgement before the client is told
+    # UNAVAILABLE (and retries: the idempotency table makes that safe).
+    produce_timeout_ms: int = Field(30_000, ge=1_000, le=300_000,
+                                    validation_alias=_env("produce_timeout_ms"))  # fmt: skip
+    db_pool_size: int = Field(5, ge=1, le=100, validation_alias=_env("db_pool_size"))
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="0 = no metrics endpoint",
+        validation_alias=AliasChoices("INGEST_METRICS_PORT", "METRICS_PORT", "metrics_port"),
+    )
+
+    @field_validator("grpc_address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        match = _HOST_PORT.fullmatch(value)
+        if match is None or not 0 <= int(match["port"]) <= 65535:
+            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
+        return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _check_tokens(cls, value: SecretStr) -> SecretStr:
+        tokens = value.get_secret_value().split(",")
+        if not all(t.strip() for t in tokens):
+            raise ValueError("comma-separated bearer tokens, none of them empty")
+        if any(re.search(r"\s", t.strip()) for t in tokens):
+            raise ValueError("a bearer token cannot contain whitespace")
+        return value
+
+    @property
+    def token_set(self) -> frozenset[str]:
+        """The accepted bearer tokens."""
+        return frozenset(t.strip() for t in self.tokens.get_secret_value().split(","))
