@@ -41,10 +41,20 @@ class SimulationResult:
         """`{"entitlements": […], "rejectedEvents": […]}` as the contract prints it."""
         return {
             "entitlements": [entitlement_view(s) for s in self.ledger.states()],
-            # Sorted, like the entitlements, so that the pipeline's export (whose enterprises
-            # are decided in parallel) compares equal whatever the interleaving.
-            "rejectedEvents": sorted(self.rejected, key=lambda r: (r["eventId"] or "", r["error"])),
+            "rejectedEvents": distinct_rejections(self.rejected),
         }
+
+
+def distinct_rejections(rejected: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct (eventId, error) once, sorted. Sorted, like the entitlements, so that the
+    pipeline's export (whose enterprises are decided in parallel) compares equal; once, because
+    the pipeline records a rejection once however often the same bad event is sent (ingesting
+    a file twice changes nothing)."""
+    unique = {(r["eventId"], r["error"]) for r in rejected}
+    return [
+        {"eventId": event_id, "error": error}
+        for event_id, error in sorted(unique, key=lambda r: (r[0] or "", r[1]))
+    ]
 
 
 def simulate(lines: Iterable[str | bytes], catalog: Catalog) -> SimulationResult:

@@ -240,7 +240,7 @@ async def test_nothing_is_recorded_when_kafka_does_not_acknowledge(
         servicer = IngestServicer(IngestStore(pool), _BrokenKafka(), ingest.topic)
         sent = cert_event(enterprise=18)
         with pytest.raises(Unavailable):
-            await servicer.process([sent])
+            await servicer.process([api_pb2.SubmitRequest(event=sent)])
 
         server, port = await start_server(
             [Registration(lambda _, s: api_pb2_grpc.add_IngestServiceServicer_to_server(

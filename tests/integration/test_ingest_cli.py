@@ -17,6 +17,8 @@ from openpyxl import Workbook
 from typer.testing import CliRunner, Result
 
 from subsidy.cli.main import app
+from subsidy.domain.catalog import load_catalog
+from subsidy.simulation import distinct_rejections, simulate
 from tests.integration.ingest_support import (
     TOKEN,
     Ingest,
@@ -251,3 +253,42 @@ async def test_the_watcher_ingests_each_content_once_and_leaves_partial_files(
     assert any(n.startswith("a-clean.") and n != "a-clean.csv" for n in done)
     assert fresh.exists()
     assert await read_topic(ingest.bootstrap, ingest.topic) == on_kafka
+
+
+async def test_bad_jsonl_lines_are_judged_and_recorded_by_the_server_as_simulate_does(
+    ingest: Ingest, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    good = {"eventId": f"{tag}-ok", "source": "sz-miit-portal", "enterpriseId": uscc_id(50),
+            "enterpriseName": "苏州好企业", "district": "SIP", "occurredOn": "2025-07-07",
+            "projectDesignated": {"itemId": f"p-{tag}"}}  # fmt: skip
+    bad_district = {**good, "eventId": f"{tag}-mars", "district": "MARS"}
+    bad_check_char = {**good, "eventId": f"{tag}-check", "enterpriseId": bad_check(51)}
+    conflict = {**good, "occurredOn": "2025-07-08"}
+    lines = [json.dumps(good), json.dumps(bad_district), json.dumps(bad_check_char),
+             json.dumps(conflict), json.dumps(bad_district), '{"eventId": "' + tag + '-cut", "so',
+             "\ufeffnot json"]  # fmt: skip
+    feed = tmp_path / "mixed.jsonl"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = simulate(feed.read_bytes().splitlines(), load_catalog()).to_contract()
+
+    first = await _run("ingest", str(feed), "--server", ingest.address)
+    again = await _run("ingest", str(feed), "--server", ingest.address)
+
+    assert first.exit_code == again.exit_code == 1, first.output
+    assert "read 7, accepted 1, duplicates 0, rejected 6" in first.output
+    # Other tests share this database: ours are those with our ids, and the id-less ones
+    # (broken lines) whose messages simulate gives for this file.
+    id_less = [r["error"] for r in expected["rejectedEvents"] if r["eventId"] is None]
+    conn = await asyncpg.connect(ingest.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id, error FROM ingest_rejections"
+            " WHERE event_id LIKE $1 OR (event_id IS NULL AND error = ANY($2))",
+            f"{tag}-%", id_less,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    recorded = distinct_rejections({"eventId": r["event_id"], "error": r["error"]} for r in rows)
+    assert recorded == expected["rejectedEvents"]
+    assert len(recorded) == 5

@@ -90,6 +90,14 @@ def estimate_rows(path: Path) -> int | None:
         return None
 
 
+def _request(row: FeedRow) -> api_pb2.SubmitRequest:
+    """A JSONL line goes as read; a spreadsheet row as the event it became."""
+    if row.raw is not None:
+        return api_pb2.SubmitRequest(event_json=row.raw)
+    assert row.event is not None, "only rows with an event or a raw line are submitted"
+    return api_pb2.SubmitRequest(event=event_to_proto(row.event))
+
+
 def _chunks(rows: Iterable[FeedRow], size: int) -> Iterator[list[FeedRow]]:
     it = iter(rows)
     while chunk := list(islice(it, size)):
@@ -117,11 +125,7 @@ class _Submitter:
         self._summary = summary
 
     def start(self, rows: list[FeedRow], submitted: list[FeedRow]) -> _InFlight:
-        requests = [
-            api_pb2.SubmitRequest(event=event_to_proto(r.event))
-            for r in submitted
-            if r.event is not None
-        ]
+        requests = [_request(r) for r in submitted]
         return _InFlight(rows, submitted, requests, self._call(requests))
 
     def _call(self, requests: Sequence[api_pb2.SubmitRequest]) -> grpc.Future:
@@ -185,7 +189,8 @@ def ingest_file(
                 summary.read += len(rows)
                 submitted = []
                 for r in rows:
-                    if r.event is None:
+                    # JSONL lines go to the server even when bad: it records the rejection.
+                    if r.event is None and r.raw is None:
                         summary.rejected += 1
                         summary.errors.extend(
                             ReportLine(r.row, r.event_id or "", e.field, e.message)

@@ -87,6 +87,8 @@ class FeedRow:
     event_id: str | None
     event: EnterpriseEvent | None
     errors: tuple[FieldError, ...] = ()
+    # A JSONL line as read: sent as is, so the server judges (and records) it, bad or good.
+    raw: bytes | None = None
 
 
 class FeedError(ValueError):
@@ -146,12 +148,13 @@ def read_jsonl(path: Path) -> Iterator[FeedRow]:
                 line = line.removeprefix(b"\xef\xbb\xbf")  # editors on Windows add a BOM
             if not line.strip():
                 continue
+            raw = line.rstrip(b"\r\n")
             try:
-                event = parse_event_json(line)
+                event = parse_event_json(raw)
             except InvalidEvent as err:
-                yield FeedRow(number, err.event_id, None, tuple(err.errors))
+                yield FeedRow(number, err.event_id, None, tuple(err.errors), raw)
             else:
-                yield FeedRow(number, event.event_id, event)
+                yield FeedRow(number, event.event_id, event, (), raw)
 
 
 def read_csv(path: Path, source: str = DEFAULT_SOURCE) -> Iterator[FeedRow]:

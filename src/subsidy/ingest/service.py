@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto, event_to_proto
-from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent
+from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event_json
 from subsidy.events.v1 import events_pb2
 from subsidy.ingest import metrics
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
@@ -117,8 +117,18 @@ class KafkaEventSink:
         return delivered + results
 
 
-def _message_digest(message: events_pb2.EnterpriseEvent) -> str:
-    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+def _request_digest(request: api_pb2.SubmitRequest) -> str:
+    """A digest of the input as submitted: the JSON bytes, or the protobuf message."""
+    if request.WhichOneof("input") == "event_json":
+        return hashlib.sha256(request.event_json).hexdigest()
+    return hashlib.sha256(request.event.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _event_of(request: api_pb2.SubmitRequest) -> EnterpriseEvent:
+    """Validate either form of input with the contract's one validator."""
+    if request.WhichOneof("input") == "event_json":
+        return parse_event_json(request.event_json)
+    return event_from_proto(request.event)
 
 
 class IngestServicer(api_pb2_grpc.IngestServiceServicer):
@@ -129,22 +139,23 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         self._sink = sink
         self._topic = topic
 
-    async def process(self, messages: Sequence[events_pb2.EnterpriseEvent]) -> list[Result]:
+    async def process(self, requests: Sequence[api_pb2.SubmitRequest]) -> list[Result]:
         """Validate, then under per-id locks: find which ids are known, produce the new events,
         await Kafka's acknowledgement and only then record them. Raises Unavailable if Kafka
         or PostgreSQL failed; events acknowledged before the failure are still recorded, so a
         retry finds them as duplicates."""
-        results: list[Result | None] = [None] * len(messages)
+        results: list[Result | None] = [None] * len(requests)
         rejected: list[Rejected] = []
         valid: list[tuple[int, EnterpriseEvent]] = []
-        for i, message in enumerate(messages):
+        digests = [_request_digest(r) for r in requests]
+        for i, request in enumerate(requests):
             try:
-                valid.append((i, event_from_proto(message)))
+                valid.append((i, _event_of(request)))
             except InvalidEvent as err:
-                event_id = err.event_id or message.event_id or None
+                event_id = err.event_id or request.event.event_id or None
                 errors = tuple(err.errors)
                 results[i] = Result("invalid", event_id or "", errors)
-                rejected.append(Rejected(event_id, errors, _message_digest(message)))
+                rejected.append(Rejected(event_id, errors, digests[i]))
         failure: Exception | None = None
         try:
             async with self._store.locked([e.event_id for _, e in valid]) as ids:
@@ -160,9 +171,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                         results[i] = Result("duplicate", event.event_id)
                     else:
                         results[i] = Result("conflict", event.event_id, (CONFLICT,))
-                        rejected.append(
-                            Rejected(event.event_id, (CONFLICT,), _message_digest(messages[i]))
-                        )
+                        rejected.append(Rejected(event.event_id, (CONFLICT,), digests[i]))
                 deliveries = await self._sink.send_all([e for _, e, _ in new]) if new else []
                 accepted: list[Accepted] = []
                 for (i, event, digest), delivery in zip(new, deliveries, strict=True):
@@ -194,7 +203,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         start = time.perf_counter()
         try:
             try:
-                (result,) = await self.process([request.event])
+                (result,) = await self.process([request])
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
             if result.outcome == "invalid":
@@ -215,7 +224,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         """A stream of events, handled in order, CHUNK at a time; rejections listed by index."""
         start = time.perf_counter()
         response = api_pb2.SubmitBatchResponse()
-        chunk: list[events_pb2.EnterpriseEvent] = []
+        chunk: list[api_pb2.SubmitRequest] = []
         base = 0
         try:
             try:
@@ -226,7 +235,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                             f"at most {MAX_BATCH} events per SubmitBatch call"
                             f" (the first {base} were processed)",
                         )
-                    chunk.append(request.event)
+                    chunk.append(request)
                     if len(chunk) == CHUNK:
                         self._add(response, base, await self.process(chunk))
                         base, chunk = base + len(chunk), []
