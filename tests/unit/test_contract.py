@@ -176,3 +176,9 @@ def test_json_lines_and_objects_are_judged_alike(
             return str(err)
 
     assert outcome(parse_event_json, line) == outcome(parse_event, json.loads(line))
+
+
+def test_a_rejected_review_keeps_approved_false_through_protobuf() -> None:
+    raw = event("reviewDecided", {"eventRef": "e", "ruleId": "m06.exhibition", "approved": False})
+    parsed = parse_event(raw)
+    assert decode_event(event_to_proto(parsed).SerializeToString()) == parsed

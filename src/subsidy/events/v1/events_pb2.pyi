@@ -362,21 +362,27 @@ class ReviewDecided(_message.Message):
     event_ref: _builtins.str
     rule_id: _builtins.str
     approved: _builtins.bool
+    """Presence matters: a rejection (false) must still say so explicitly."""
     approved_amount_fen: _builtins.int
     def __init__(
         self,
         *,
         event_ref: _builtins.str = ...,
         rule_id: _builtins.str = ...,
-        approved: _builtins.bool = ...,
+        approved: _builtins.bool | None = ...,
         approved_amount_fen: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_approved_amount_fen", b"_approved_amount_fen", "approved_amount_fen", b"approved_amount_fen"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen", "event_ref", b"event_ref", "rule_id", b"rule_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen", "event_ref", b"event_ref", "rule_id", b"rule_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__approved: _TypeAlias = _typing.Literal["approved"]  # noqa: Y015
+    _WhichOneofArgType__approved: _TypeAlias = _typing.Literal["_approved", b"_approved"]  # noqa: Y015
     _WhichOneofReturnType__approved_amount_fen: _TypeAlias = _typing.Literal["approved_amount_fen"]  # noqa: Y015
     _WhichOneofArgType__approved_amount_fen: _TypeAlias = _typing.Literal["_approved_amount_fen", b"_approved_amount_fen"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__approved) -> _WhichOneofReturnType__approved | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__approved_amount_fen) -> _WhichOneofReturnType__approved_amount_fen | None: ...
 
 Global___ReviewDecided: _TypeAlias = ReviewDecided  # noqa: Y015

@@ -1,0 +1,135 @@
+"""One input message in, one record out: an Evaluation for the ledger or a DeadLetter."""
+
+from dataclasses import dataclass
+
+import structlog
+
+from subsidy.contract.codec import decode_event, evaluation_to_proto
+from subsidy.domain.catalog import Catalog
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import FieldError, InvalidEvent
+from subsidy.events.v1 import events_pb2
+
+log = structlog.get_logger(__name__)
+
+STAGE = "eligibility"
+
+# Reasons a message is set aside (the `reason` label of the rejections metric).
+INVALID_EVENT = "invalid_event"
+NO_VALUE = "no_value"
+INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A record as it came off the input topic, bytes untouched."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message went to the dead-letter topic."""
+
+    reason: str
+    error: str
+    errors: tuple[FieldError, ...]
+    event_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The one record to publish (topic, key, value), and what it says, for the metrics."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    payload_type: str
+    rule_ids: tuple[str, ...] = ()
+    rejection: Rejection | None = None
+
+    @property
+    def record(self) -> tuple[str, bytes | None, bytes]:
+        """(topic, key, value)."""
+        return self.topic, self.key, self.value
+
+
+def handle_message(
+    message: Incoming, catalog: Catalog, *, output_topic: str, dead_letter_topic: str
+) -> Outcome:
+    """Decode, validate and evaluate one event. A valid event (ledger payloads included, with
+    no entitlements) becomes an Evaluation keyed by its enterpriseId; anything else becomes a
+    DeadLetter carrying the original bytes. Never raises for a bad message: one bad message
+    must not stop the others."""
+    if message.value is None:
+        return _dead_letter(
+            message,
+            dead_letter_topic,
+            Rejection(NO_VALUE, "no value (tombstone)",
+                      (FieldError("event", "no value (tombstone)"),), None),
+        )  # fmt: skip
+    try:
+        event = decode_event(message.value)
+    except InvalidEvent as err:
+        return _dead_letter(
+            message,
+            dead_letter_topic,
+            Rejection(INVALID_EVENT, str(err), tuple(err.errors), err.event_id),
+        )
+    except Exception as exc:
+        # decode_event turns what it knows into InvalidEvent; anything else it lets through
+        # is still the message's fault, and still must not stop the stream.
+        error = FieldError("event", f"cannot decode: {exc!r}")
+        return _dead_letter(
+            message, dead_letter_topic, Rejection(INVALID_EVENT, str(error), (error,), None)
+        )
+    try:
+        evaluation = evaluate(event, catalog)
+        value = evaluation_to_proto(evaluation).SerializeToString()
+    except Exception as exc:
+        # A bug, not the producer's fault: set the event aside with its bytes so it can be
+        # replayed once fixed, rather than block every enterprise behind it.
+        log.exception("eligibility.evaluate_failed", event_id=event.event_id, topic=message.topic,
+                      partition=message.partition, offset=message.offset)  # fmt: skip
+        return _dead_letter(
+            message,
+            dead_letter_topic,
+            Rejection(INTERNAL_ERROR, f"evaluation failed: {exc!r}", (), event.event_id),
+        )
+    return Outcome(
+        topic=output_topic,
+        # By enterprise, so the ledger sees one enterprise's events in order.
+        key=event.enterprise_id.encode(),
+        value=value,
+        payload_type=event.payload_type,
+        rule_ids=tuple(e.rule_id for e in evaluation.entitlements),
+    )
+
+
+def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outcome:
+    letter = events_pb2.DeadLetter(
+        stage=STAGE,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key or b"",
+        value=message.value or b"",
+        error=rejection.error,
+        field_errors=[events_pb2.FieldError(field=e.field, message=e.message)
+                      for e in rejection.errors],
+        event_id=rejection.event_id or "",
+    )  # fmt: skip
+    log.warning("eligibility.dead_letter", reason=rejection.reason, error=rejection.error,
+                event_id=rejection.event_id, topic=message.topic, partition=message.partition,
+                offset=message.offset)  # fmt: skip
+    return Outcome(
+        topic=topic,
+        key=message.key,
+        value=letter.SerializeToString(),
+        payload_type="invalid",
+        rejection=rejection,
+    )

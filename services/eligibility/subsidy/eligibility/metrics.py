@@ -1,0 +1,39 @@
+"""The eligibility service's Prometheus metrics (default registry, `subsidy_eligibility_*`)."""
+
+from prometheus_client import Counter, Histogram
+
+from subsidy.eligibility.handler import Outcome
+
+EVENTS_CONSUMED = Counter(
+    "subsidy_eligibility_events_consumed",
+    "Messages read from the input topic, by payload type (`invalid` for those set aside).",
+    ["payload_type"],
+)
+ENTITLEMENTS = Counter(
+    "subsidy_eligibility_entitlements",
+    "Entitlements published, by rule.",
+    ["rule_id"],
+)
+REJECTIONS = Counter(
+    "subsidy_eligibility_rejections",
+    "Messages set aside on the dead-letter topic, by reason and by the field at fault "
+    "(one count per field error; `event` when no single field is to blame).",
+    ["reason", "field"],
+)
+PROCESSING_SECONDS = Histogram(
+    "subsidy_eligibility_processing_seconds",
+    "From taking a message off the input topic to the broker acknowledging the output.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def observe(outcome: Outcome) -> None:
+    """Count one handled message."""
+    EVENTS_CONSUMED.labels(outcome.payload_type).inc()
+    if outcome.rejection is None:
+        for rule_id in outcome.rule_ids:
+            ENTITLEMENTS.labels(rule_id).inc()
+        return
+    fields = [e.field for e in outcome.rejection.errors] or ["event"]
+    for field in fields:
+        REJECTIONS.labels(outcome.rejection.reason, field).inc()

@@ -1,0 +1,81 @@
+"""The eligibility service's settings: topics, consumer group, gRPC address, policy overlay."""
+
+import re
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import DEAD_LETTERS, ENTERPRISE_EVENTS, ENTITLEMENTS
+
+# Kafka's own rule for topic names (and a safe one for group ids, which become file names).
+_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
+
+
+def _env(name: str) -> AliasChoices:
+    """Read ELIGIBILITY_<NAME> from the environment; the plain field name also works as a
+    keyword (tests build settings directly)."""
+    return AliasChoices(f"ELIGIBILITY_{name.upper()}", name)
+
+
+class EligibilitySettings(CommonSettings):
+    """What the eligibility worker and its gRPC dry-run server read (ELIGIBILITY_* variables,
+    plus the common ones: KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
+
+    input_topic: str = Field(
+        default=ENTERPRISE_EVENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("input_topic")
+    )
+    output_topic: str = Field(
+        default=ENTITLEMENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("output_topic")
+    )
+    dead_letter_topic: str = Field(
+        default=DEAD_LETTERS.name, pattern=_KAFKA_NAME, validation_alias=_env("dead_letter_topic")
+    )
+    # The faust app id is the Kafka consumer group: every worker with the same id shares the
+    # partitions of the input topic.
+    group_id: str = Field(default="subsidy-eligibility", pattern=_KAFKA_NAME,
+                          validation_alias=_env("group_id"))  # fmt: skip
+    grpc_address: str = Field(default="127.0.0.1:50061", validation_alias=_env("grpc_address"))
+    policy_overlay: Path | None = Field(default=None, validation_alias=_env("policy_overlay"))
+    # Its own variable first: the worker and the server of one host must not share a port.
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="0 = no metrics endpoint",
+        validation_alias=AliasChoices("ELIGIBILITY_METRICS_PORT", "METRICS_PORT", "metrics_port"),
+    )
+    # Seconds the worker may take to stop after SIGTERM before it exits regardless; below
+    # the 10 s an orchestrator typically allows before SIGKILL.
+    shutdown_timeout: float = Field(
+        default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout")
+    )
+
+    @field_validator("grpc_address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        match = _HOST_PORT.fullmatch(value)
+        if match is None or not 0 <= int(match["port"]) <= 65535:
+            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
+        return value
+
+    @field_validator("policy_overlay")
+    @classmethod
+    def _check_overlay(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> Self:
+        topics = [self.input_topic, self.output_topic, self.dead_letter_topic]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"input, output and dead-letter topics must differ, got {topics}")
+        return self
+
+    @property
+    def kafka_urls(self) -> list[str]:
+        """KAFKA_BOOTSTRAP (comma-separated host:port) as faust's broker URLs."""
+        return [f"kafka://{h.strip()}" for h in self.kafka_bootstrap.split(",") if h.strip()]

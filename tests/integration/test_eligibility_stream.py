@@ -1,0 +1,448 @@
+"""The real worker process on the real Kafka: evaluations, dead letters, commits, SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from subsidy.decisions.v1 import decisions_pb2
+from subsidy.events.v1 import events_pb2
+from tests.unit.factories import enterprise_id, event
+
+pytestmark = pytest.mark.kafka
+
+SUBSIDY = Path(sys.executable).with_name("subsidy")
+STOP_WITHIN_S = 10.0
+WAIT_S = 60.0
+# faust commits acked offsets every 2.8 s (broker_commit_interval): wait for several rounds.
+COMMIT_ROUNDS_S = 9.0
+
+A, B = enterprise_id(9101), enterprise_id(9102)
+LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
+
+
+# ---- plumbing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topics:
+    """One isolated set of topics and a consumer group."""
+
+    input: str
+    output: str
+    dead_letter: str
+    group: str
+
+    @classmethod
+    def unique(cls, label: str) -> "Topics":
+        tag = f"{label}.{uuid.uuid4().hex[:12]}"
+        return cls(f"test.elig.in.{tag}", f"test.elig.out.{tag}", f"test.elig.dlq.{tag}",
+                   f"test-elig-{tag}")  # fmt: skip
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+
+
+def _create(bootstrap: str, names: dict[str, int]) -> None:
+    admin = _admin(bootstrap)
+    try:
+        admin.create_topics(
+            {n: {"num_partitions": p, "replication_factor": 1} for n, p in names.items()},
+            timeout_ms=30_000,
+            wait_for_metadata=True,
+        )
+    finally:
+        admin.close()
+
+
+def _delete(bootstrap: str, topics: Topics) -> None:
+    admin = _admin(bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        doomed = [t for t in (topics.input, topics.output, topics.dead_letter) if t in existing]
+        if doomed:
+            admin.delete_topics(doomed, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+@contextmanager
+def _topics(bootstrap: str, label: str, with_output: bool = True) -> Iterator[Topics]:
+    topics = Topics.unique(label)
+    names = {topics.input: 3, topics.dead_letter: 1}
+    if with_output:
+        names[topics.output] = 3
+    _create(bootstrap, names)
+    try:
+        yield topics
+    finally:
+        _delete(bootstrap, topics)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    """A `subsidy eligibility worker` process and where its log goes."""
+
+    proc: "subprocess.Popen[bytes]"
+    log: Path
+    metrics_port: int
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def assert_alive(self) -> None:
+        assert self.proc.poll() is None, (
+            f"worker exited ({self.proc.returncode}):\n{self.log_tail()}"
+        )
+
+    def terminate(self) -> tuple[int, float]:
+        """SIGTERM; (exit status, seconds it took). Kills it if it outlives the limit."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=STOP_WITHIN_S + 20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"worker ignored SIGTERM for 30 s:\n{self.log_tail()}")
+        return code, time.monotonic() - started
+
+
+@contextmanager
+def _worker(bootstrap: str, topics: Topics, log: Path) -> Iterator[Worker]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "ELIGIBILITY_INPUT_TOPIC": topics.input,
+        "ELIGIBILITY_OUTPUT_TOPIC": topics.output,
+        "ELIGIBILITY_DEAD_LETTER_TOPIC": topics.dead_letter,
+        "ELIGIBILITY_GROUP_ID": topics.group,
+        "ELIGIBILITY_METRICS_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        # faust's (empty) data directory goes under the temporary directory: this test's.
+        "TMPDIR": str(log.parent),
+    }
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(SUBSIDY), "eligibility", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    worker = Worker(proc, log, port)
+    try:
+        yield worker
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _event(payload_type: str, payload: dict[str, Any], **top: Any) -> events_pb2.EnterpriseEvent:
+    data = event(payload_type, payload, **top)
+    return json_format.ParseDict(data, events_pb2.EnterpriseEvent())
+
+
+def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> list[Any]:
+    """Send (key, value) pairs in order with acks=all; their RecordMetadata."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
+    try:
+        futures = [producer.send(topic, key=k, value=v) for k, v in records]
+        producer.flush(timeout=30)
+        return [f.get(timeout=30) for f in futures]
+    finally:
+        producer.close(timeout=10)
+
+
+def _send_events(bootstrap: str, topic: str, events: list[events_pb2.EnterpriseEvent]) -> None:
+    _produce(bootstrap, topic, [(e.enterprise_id.encode(), e.SerializeToString()) for e in events])
+
+
+Record = Any  # kafka-python's ConsumerRecord
+
+
+def _read_until(
+    bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout: float = WAIT_S
+) -> list[Record]:
+    """Every record of topic (from the start) once `done` says so; fails after timeout."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+            if done(records):
+                return records
+        raise AssertionError(f"{topic}: condition not met within {timeout:.0f}s ({len(records)} "
+                             "records)")  # fmt: skip
+    finally:
+        consumer.close()
+
+
+def _read_all(bootstrap: str, topic: str) -> list[Record]:
+    """Every record of topic up to its current end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+    total = sum(ends.values())
+    return _read_until(bootstrap, topic, lambda rs: len(rs) >= total)
+
+
+def _evaluations(records: list[Record]) -> dict[str, tuple[Record, decisions_pb2.Evaluation]]:
+    out = {}
+    for r in records:
+        ev = decisions_pb2.Evaluation.FromString(r.value)
+        out[ev.event.event_id] = (r, ev)
+    return out
+
+
+def _wait_for_evaluations(bootstrap: str, topic: str, ids: set[str]) -> dict[str, Any]:
+    records = _read_until(bootstrap, topic, lambda rs: ids <= set(_evaluations(rs)))
+    return {k: v for k, v in _evaluations(records).items() if k in ids}
+
+
+def _committed(bootstrap: str, group: str) -> dict[int, int]:
+    """The group's committed offsets by partition of whatever it consumes."""
+    admin = _admin(bootstrap)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+def _metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _wait_consuming(bootstrap: str, topics: Topics, worker: Worker) -> None:
+    """Consuming = a probe event came out the other end."""
+    probe = _event("certificationObtained", LAB, eventId=f"probe-{uuid.uuid4().hex}")
+    _send_events(bootstrap, topics.input, [probe])
+    try:
+        _wait_for_evaluations(bootstrap, topics.output, {probe.event_id})
+    except AssertionError:
+        worker.assert_alive()
+        raise
+
+
+# ---- one worker for the session ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    bootstrap: str
+    topics: Topics
+    worker: Worker
+
+
+@pytest.fixture(scope="session")
+def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    log = tmp_path_factory.mktemp("eligibility") / "worker.log"
+    with _topics(kafka_bootstrap, "session") as topics, _worker(kafka_bootstrap, topics, log) as w:
+        _wait_consuming(kafka_bootstrap, topics, w)
+        yield Pipeline(kafka_bootstrap, topics, w)
+
+
+def test_events_in_evaluations_out_keyed_and_in_order(pipeline: Pipeline) -> None:
+    run = uuid.uuid4().hex[:8]
+    events = [
+        _event("certificationObtained", LAB, eventId=f"lab-{run}", enterpriseId=A),
+        _event("computeInvoiceFiled",
+               {"itemId": "inv-1", "amountFen": 10_000_000, "modelParamsBillions": 20,
+                "applicationScenarios": 5},
+               eventId=f"inv-{run}", enterpriseId=B),
+        _event("certificationObtained",
+               {"kind": "FIRST_UNIT_EQUIPMENT", "itemId": "unit-1", "certificateId": "C-2",
+                "humanoid": True},
+               eventId=f"unit-{run}", enterpriseId=A),
+        _event("reviewDecided",
+               {"eventRef": f"lab-{run}", "ruleId": "m03.municipal_key_lab", "approved": False},
+               eventId=f"review-{run}", enterpriseId=A),
+    ]  # fmt: skip
+    _send_events(pipeline.bootstrap, pipeline.topics.input, events)
+
+    got = _wait_for_evaluations(
+        pipeline.bootstrap, pipeline.topics.output, {e.event_id for e in events}
+    )
+
+    amounts = {
+        event_id: {e.entitlement_id: e.entitled_fen for e in ev.entitlements}
+        for event_id, (_, ev) in got.items()
+    }
+    assert amounts == {
+        f"lab-{run}": {f"lab-{run}/m03.municipal_key_lab": 100_000_000},
+        f"inv-{run}": {f"inv-{run}/m08.compute_voucher": 2_000_000,
+                       f"inv-{run}/m08.large_model_compute": 5_000_000},
+        f"unit-{run}": {f"unit-{run}/m09.first_unit": 120_000_000},  # 上浮20%
+        f"review-{run}": {},  # a ledger payload: forwarded, no entitlement of its own
+    }  # fmt: skip
+    keys = {event_id: record.key for event_id, (record, _) in got.items()}
+    assert keys == {f"lab-{run}": A.encode(), f"inv-{run}": B.encode(),
+                    f"unit-{run}": A.encode(), f"review-{run}": A.encode()}  # fmt: skip
+    # One enterprise, one partition, the order it was produced in.
+    a_records = [got[f"{p}-{run}"][0] for p in ("lab", "unit", "review")]
+    assert len({r.partition for r in a_records}) == 1
+    assert [r.offset for r in a_records] == sorted(r.offset for r in a_records)
+    _, review = got[f"review-{run}"]
+    assert review.event.review_decided.event_ref == f"lab-{run}"
+    assert review.event_hash
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_next_one_processed(
+    pipeline: Pipeline,
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    garbage = b"\x08\x96\x01 definitely not an EnterpriseEvent \xff"
+    bad_kind = _event("certificationObtained", {**LAB, "kind": "MUNICIPAL_KEY_LAB"},
+                      eventId=f"bad-{run}", enterpriseId=A)  # fmt: skip
+    bad_kind.certification_obtained.kind = events_pb2.CertificationKind.ValueType(999)  # unknown
+    good = _event("certificationObtained", LAB, eventId=f"good-{run}", enterpriseId=A)
+    sent = _produce(
+        pipeline.bootstrap,
+        pipeline.topics.input,
+        [(A.encode(), garbage), (A.encode(), bad_kind.SerializeToString()),
+         (A.encode(), good.SerializeToString())],
+    )  # fmt: skip
+
+    got = _wait_for_evaluations(pipeline.bootstrap, pipeline.topics.output, {good.event_id})
+    assert [e.entitlement_id for e in got[good.event_id][1].entitlements] == [
+        f"good-{run}/m03.municipal_key_lab"
+    ]
+
+    def letters(records: list[Record]) -> dict[bytes, events_pb2.DeadLetter]:
+        found = (events_pb2.DeadLetter.FromString(r.value) for r in records)
+        return {d.value: d for d in found if d.value in (garbage, bad_kind.SerializeToString())}
+
+    records = _read_until(pipeline.bootstrap, pipeline.topics.dead_letter,
+                          lambda rs: len(letters(rs)) == 2)  # fmt: skip
+    undecodable, invalid = letters(records)[garbage], letters(records)[bad_kind.SerializeToString()]
+    for letter, meta in ((undecodable, sent[0]), (invalid, sent[1])):
+        assert letter.stage == "eligibility"
+        assert (letter.topic, letter.partition, letter.offset) == (
+            pipeline.topics.input, meta.partition, meta.offset)  # fmt: skip
+        assert letter.key == A.encode()
+    assert [f.field for f in undecodable.field_errors] == ["event"]
+    assert undecodable.event_id == ""
+    assert [f.field for f in invalid.field_errors] == ["certificationObtained.kind"]
+    assert invalid.event_id == f"bad-{run}"
+
+    # The stream moved on and committed past all three.
+    partition, last = sent[2].partition, sent[2].offset
+    deadline = time.monotonic() + WAIT_S
+    while _committed(pipeline.bootstrap, pipeline.topics.group).get(partition, -1) <= last:
+        assert time.monotonic() < deadline, "offsets not committed past the dead letters"
+        time.sleep(0.5)
+
+    metrics = _metrics(pipeline.worker.metrics_port)
+    rejected = ("subsidy_eligibility_rejections_total",
+                (("field", "certificationObtained.kind"), ("reason", "invalid_event")))  # fmt: skip
+    assert metrics[rejected] >= 1
+    assert metrics[("subsidy_eligibility_processing_seconds_count", ())] >= 3
+    consumed = ("subsidy_eligibility_events_consumed_total", (("payload_type", "invalid"),))
+    assert metrics[consumed] >= 2
+
+
+# ---- shutdown and at-least-once ----------------------------------------------------------
+
+
+def test_sigterm_stops_a_busy_worker_within_10s_without_committing_unpublished_work(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with (
+        _topics(kafka_bootstrap, "sigterm") as topics,
+        _worker(kafka_bootstrap, topics, tmp_path / "worker.log") as worker,
+    ):
+        _wait_consuming(kafka_bootstrap, topics, worker)
+        batch = [
+            _event("certificationObtained", {**LAB, "itemId": f"lab-{i}"},
+                   eventId=f"busy-{i}", enterpriseId=enterprise_id(9200 + i % 7))
+            for i in range(400)
+        ]  # fmt: skip
+        _send_events(kafka_bootstrap, topics.input, batch)
+        _read_until(kafka_bootstrap, topics.output, lambda rs: len(rs) >= 50)
+
+        code, took = worker.terminate()
+
+        assert code == 0, worker.log_tail()
+        assert took < STOP_WITHIN_S, f"stopped in {took:.1f}s:\n{worker.log_tail()}"
+        assert "eligibility.shutdown_deadline_exceeded" not in worker.log_tail()
+
+        # Every input offset below the committed one has its evaluation on the output topic.
+        committed = _committed(kafka_bootstrap, topics.group)
+        published = set(_evaluations(_read_all(kafka_bootstrap, topics.output)))
+        inputs = _read_all(kafka_bootstrap, topics.input)
+        assert len(inputs) == 401
+        covered = [r for r in inputs if r.offset < committed.get(r.partition, 0)]
+        assert len(covered) >= 50  # the check below is not vacuous
+        missing = [
+            r.offset for r in covered
+            if events_pb2.EnterpriseEvent.FromString(r.value).event_id not in published
+        ]  # fmt: skip
+        assert missing == []
+
+
+def test_nothing_is_committed_until_the_output_is_acknowledged_and_it_is_redelivered(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # The output topic does not exist (and the broker does not create topics), so no publish
+    # can be acknowledged.
+    with _topics(kafka_bootstrap, "unacked", with_output=False) as topics:
+        waiting = _event("certificationObtained", LAB, eventId=f"w-{uuid.uuid4().hex}")
+        with _worker(kafka_bootstrap, topics, tmp_path / "worker-1.log") as first:
+            _send_events(kafka_bootstrap, topics.input, [waiting])
+            time.sleep(COMMIT_ROUNDS_S)
+            first.assert_alive()
+            assert _committed(kafka_bootstrap, topics.group) == {}
+            # A stop in the middle of a failing publish is still prompt (faust's default,
+            # stream_wait_empty=True, hangs here until killed).
+            code, took = first.terminate()
+            assert code == 0, first.log_tail()
+            assert took < STOP_WITHIN_S, f"stopped in {took:.1f}s:\n{first.log_tail()}"
+        assert _committed(kafka_bootstrap, topics.group) == {}
+
+        _create(kafka_bootstrap, {topics.output: 3})
+        with _worker(kafka_bootstrap, topics, tmp_path / "worker-2.log") as second:
+            got = _wait_for_evaluations(kafka_bootstrap, topics.output, {waiting.event_id})
+            assert [e.entitled_fen for e in got[waiting.event_id][1].entitlements] == [100_000_000]
+            deadline = time.monotonic() + WAIT_S
+            while sum(_committed(kafka_bootstrap, topics.group).values()) < 1:
+                assert time.monotonic() < deadline, second.log_tail()
+                time.sleep(0.5)
