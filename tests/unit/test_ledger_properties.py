@@ -142,8 +142,8 @@ def test_invariants_hold_for_any_stream(events: list[dict[str, Any]]) -> None:
     for key, cap in item_cap.items():
         assert per_item_rule[key] <= cap
     for (ent_id, rule_id, year), total in annual.items():
-        cap = CATALOG.rule(rule_id).annual_cap_fen
-        assert cap is None or total <= cap
+        annual_cap = CATALOG.rule(rule_id).annual_cap_fen
+        assert annual_cap is None or total <= annual_cap
         # The counters the book keeps equal the sums.
         assert ledger.books[ent_id].annual_used[(rule_id, year)] == total
     for (_, rule_id), ys in years.items():
@@ -154,9 +154,9 @@ def test_invariants_hold_for_any_stream(events: list[dict[str, Any]]) -> None:
     for (ent_id, item, rule_id), granted in per_item_rule.items():
         if granted:
             by_item[(ent_id, item)].append((rule_id, granted))
-    for key, held in by_item.items():
-        assert len(held) == 1, (key, held)
-        best = max(v for (e, i, _), v in entitled_item_rule.items() if (e, i) == key)
+    for item_key, held in by_item.items():
+        assert len(held) == 1, (item_key, held)
+        best = max(v for (e, i, _), v in entitled_item_rule.items() if (e, i) == item_key)
         assert held[0][1] <= best
 
     # Replaying the stream changes nothing.
