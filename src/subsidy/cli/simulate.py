@@ -4,7 +4,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -38,6 +38,11 @@ def simulate_command(
     catalog = load_catalog_or_exit(policy_overlay)
     with events.open("rb") as lines:
         result = simulate(lines, catalog).to_contract()
+    print_contract(result, output_format)
+
+
+def print_contract(result: dict[str, Any], output_format: Format) -> None:
+    """Entitlements and rejected events in the contract's shape (simulate, ledger export)."""
     if output_format is Format.json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")

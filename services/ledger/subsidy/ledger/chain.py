@@ -1,0 +1,187 @@
+"""The journal's hash chain: one chain per enterprise, sha256 over the previous hash and the entry.
+
+Why per enterprise and not one global chain: a global chain would make every writer wait for
+the single head, so workers deciding different enterprises would contend on every batch.
+Per enterprise, the chain head lives on the enterprise row that every writer already locks
+(SELECT … FOR UPDATE) before touching that enterprise's book, so one lock serialises both the
+caps and the chain, and writers of different enterprises never touch each other's heads.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """The content of one journal entry that its hash covers (everything but the hashes)."""
+
+    enterprise_id: str
+    seq: int
+    entitlement_id: str
+    kind: str
+    amount_fen: int
+    rule_id: str
+    measure: int
+    item_id: str
+    year: int
+    district: str
+    clause: str
+    funding_channels: tuple[str, ...]
+    catalog_version: str
+    caused_by_event_id: str
+    booked_at: datetime
+
+    def canonical(self) -> bytes:
+        """Sorted-key compact JSON; the timestamp in UTC to the microsecond, as stored."""
+        body: dict[str, Any] = {
+            "enterpriseId": self.enterprise_id,
+            "seq": self.seq,
+            "entitlementId": self.entitlement_id,
+            "kind": self.kind,
+            "amountFen": self.amount_fen,
+            "ruleId": self.rule_id,
+            "measure": self.measure,
+            "itemId": self.item_id,
+            "year": self.year,
+            "district": self.district,
+            "clause": self.clause,
+            "fundingChannels": list(self.funding_channels),
+            "catalogVersion": self.catalog_version,
+            "causedByEventId": self.caused_by_event_id,
+            "bookedAt": self.booked_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def columns(self) -> dict[str, Any]:
+        """The fields by `entries` column."""
+        values = {name: getattr(self, name) for name in ENTRY_FIELDS}
+        values["funding_channels"] = list(self.funding_channels)
+        return values
+
+    @property
+    def name(self) -> str:
+        """How an operator finds the entry: `<enterpriseId>#<seq>`."""
+        return f"{self.enterprise_id}#{self.seq}"
+
+
+def entry_hash(prev_hash: str, fields: EntryFields) -> str:
+    """sha256(prev_hash ‖ '\\n' ‖ canonical fields), hex."""
+    return hashlib.sha256(prev_hash.encode() + b"\n" + fields.canonical()).hexdigest()
+
+
+# Column names of the hashed fields, in declaration order.
+ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(EntryFields))
+
+
+def fields_from_row(row: asyncpg.Record) -> EntryFields:
+    """An `entries` row's hashed fields."""
+    values = {name: row[name] for name in ENTRY_FIELDS}
+    values["funding_channels"] = tuple(values["funding_channels"])
+    return EntryFields(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """What `verify` found: ok, how many entries it checked, and the first broken one."""
+
+    ok: bool
+    entries_checked: int
+    first_broken_entry: str = ""
+    detail: str = ""
+
+
+class _Broken(Exception):
+    def __init__(self, entry: str, detail: str) -> None:
+        super().__init__(f"{entry}: {detail}")
+        self.entry = entry
+        self.detail = detail
+
+
+class _ChainWalker:
+    """Walks entries in (enterprise, seq) order, checking each link against the last."""
+
+    def __init__(self, heads: dict[str, tuple[int, str]]) -> None:
+        self.heads = heads
+        self.enterprise: str | None = None
+        self.seq = 0
+        self.hash = GENESIS
+        self.checked = 0
+
+    def entry(self, row: asyncpg.Record) -> None:
+        fields = fields_from_row(row)
+        if fields.enterprise_id != self.enterprise:
+            self.finish()
+            if fields.enterprise_id not in self.heads:
+                raise _Broken(fields.name, "entry of an enterprise the ledger does not know")
+            self.enterprise, self.seq, self.hash = fields.enterprise_id, 0, GENESIS
+        expected = self.seq + 1
+        if fields.seq != expected:
+            raise _Broken(
+                f"{fields.enterprise_id}#{expected}",
+                f"missing or reordered entry: the chain goes from #{self.seq} to #{fields.seq}",
+            )
+        if row["prev_hash"] != self.hash:
+            raise _Broken(fields.name, "prev_hash does not match the hash of the entry before it")
+        if entry_hash(row["prev_hash"], fields) != row["hash"]:
+            raise _Broken(fields.name, "hash does not match the entry's content (it was altered)")
+        self.seq, self.hash = fields.seq, row["hash"]
+        self.checked += 1
+
+    def finish(self) -> None:
+        """Close the current enterprise's chain against its stored head."""
+        if self.enterprise is None:
+            return
+        head_seq, head_hash = self.heads.pop(self.enterprise)
+        ends = f"its chain ends at #{self.seq} {self.hash[:12]}…"
+        if head_seq > self.seq:
+            raise _Broken(
+                f"{self.enterprise}#{self.seq + 1}",
+                f"missing entry: the enterprise's head is #{head_seq} but {ends}",
+            )
+        if head_seq < self.seq:
+            raise _Broken(
+                f"{self.enterprise}#{head_seq + 1}",
+                f"entry beyond the enterprise's head #{head_seq}: {ends}",
+            )
+        if head_hash != self.hash:
+            raise _Broken(
+                f"{self.enterprise}#{self.seq}",
+                f"the enterprise's head hash {head_hash[:12]}… differs: {ends}",
+            )
+        self.enterprise = None
+
+    def leftovers(self) -> None:
+        """Enterprises with a head but no entries at all."""
+        for enterprise_id, (head_seq, _) in sorted(self.heads.items()):
+            if head_seq != 0:
+                raise _Broken(
+                    f"{enterprise_id}#1",
+                    f"the enterprise's head is #{head_seq} but it has no entries",
+                )
+
+
+async def verify_chains(conn: asyncpg.Connection) -> VerifyResult:
+    """Recompute every enterprise's chain in one snapshot; name the first broken entry."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        heads = {
+            r["enterprise_id"]: (r["head_seq"], r["head_hash"])
+            for r in await conn.fetch("SELECT enterprise_id, head_seq, head_hash FROM enterprises")
+        }
+        walker = _ChainWalker(heads)
+        try:
+            async for row in conn.cursor(
+                "SELECT * FROM entries ORDER BY enterprise_id, seq", prefetch=2_000
+            ):
+                walker.entry(row)
+            walker.finish()
+            walker.leftovers()
+        except _Broken as broken:
+            return VerifyResult(False, walker.checked, broken.entry, broken.detail)
+    return VerifyResult(True, walker.checked)

@@ -1,0 +1,26 @@
+"""The pipeline's state in the contract's shape: what `subsidy ledger export` prints."""
+
+from typing import Any
+
+import asyncpg
+
+from subsidy.ledger.repository import STATE_COLUMNS, state_from_row
+from subsidy.simulation import distinct_rejections, entitlement_view
+
+
+async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:
+    """`{"entitlements": […], "rejectedEvents": […]}` like `subsidy simulate`, sorted the same
+    way (entitlements by id, distinct rejections by (eventId, error)), from one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = await conn.fetch(f"SELECT {STATE_COLUMNS} FROM entitlements")
+        rejected = await conn.fetch("SELECT event_id, error FROM rejected_events")
+    # Sorted here, not in SQL: the database's collation need not be Python's code-point order.
+    states = sorted((state_from_row(r) for r in rows), key=lambda s: s.ent.entitlement_id)
+    return {
+        "entitlements": [entitlement_view(s) for s in states],
+        # Rows are per refused content (event id + hash); the contract lists each distinct
+        # (eventId, error) once, as simulate does.
+        "rejectedEvents": distinct_rejections(
+            {"eventId": r["event_id"], "error": r["error"]} for r in rejected
+        ),
+    }

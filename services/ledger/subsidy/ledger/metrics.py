@@ -1,0 +1,83 @@
+"""The ledger service's Prometheus metrics (default registry, `subsidy_ledger_*`)."""
+
+from prometheus_client import Counter, Histogram
+
+from subsidy.domain.ledger.records import PostingKind
+from subsidy.ledger.processor import BatchReport
+
+DECISIONS = Counter(
+    "subsidy_ledger_decisions",
+    "Decisions (entitlement revisions) committed, by status and rule.",
+    ["status", "rule_id"],
+)
+GRANTED_FEN = Counter(
+    "subsidy_ledger_granted_fen",
+    "Fen granted (GRANT entries), by measure and district.",
+    ["measure", "district"],
+)
+REVERSED_FEN = Counter(
+    "subsidy_ledger_reversed_fen",
+    "Fen taken back from entitlements (supersede, revoke, other support), by measure and "
+    "district; net granted = granted - reversed.",
+    ["measure", "district"],
+)
+CAP_DENIALS = Counter(
+    "subsidy_ledger_cap_denials",
+    "Grants limited or denied by a cap or the year limit, by rule and check.",
+    ["rule_id", "check"],
+)
+INBOX = Counter(
+    "subsidy_ledger_inbox",
+    "Events taken off the input topic, by what the inbox made of them.",
+    ["result"],  # applied, duplicate, conflict, rejected
+)
+DEAD_LETTERS = Counter(
+    "subsidy_ledger_dead_letters", "Undecodable messages set aside on the dead-letter topic."
+)
+OFFSET_COMMIT_FAILURES = Counter(
+    "subsidy_ledger_offset_commit_failures",
+    "Offset commits refused after a rebalance (the records are redelivered and deduplicated).",
+)
+RETRIES = Counter(
+    "subsidy_ledger_batch_retries", "Batch transactions retried, by error.", ["error"]
+)
+BATCH_SIZE = Histogram(
+    "subsidy_ledger_batch_size",
+    "Messages per database transaction.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+COMMIT_SECONDS = Histogram(
+    "subsidy_ledger_commit_seconds",
+    "From taking the enterprise locks to the database commit of a batch.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RELAYED = Counter("subsidy_ledger_relayed_decisions", "Outbox decisions published.")
+
+_CAP_CHECKS = frozenset({"ANNUAL_CAP", "ITEM_CAP", "YEAR_LIMIT"})
+
+
+def observe_batch(report: BatchReport, seconds: float) -> None:
+    """Count one committed batch."""
+    BATCH_SIZE.observe(report.messages)
+    COMMIT_SECONDS.observe(seconds)
+    for result, n in (
+        ("applied", report.applied),
+        ("duplicate", report.duplicates),
+        ("conflict", report.conflicts),
+        ("rejected", report.rejected),
+    ):
+        if n:
+            INBOX.labels(result).inc(n)
+    for book, outcome in report.outcomes:
+        for d in outcome.decisions:
+            DECISIONS.labels(d.status.value, d.state_ent.rule_id).inc()
+            for check in d.checks:
+                if check.outcome in _CAP_CHECKS:
+                    CAP_DENIALS.labels(d.state_ent.rule_id, check.outcome).inc()
+        for p in outcome.postings:
+            s = book.entitlements[p.entitlement_id]
+            labels = (str(s.ent.measure), s.district)
+            if p.kind is PostingKind.GRANT:
+                GRANTED_FEN.labels(*labels).inc(p.amount_fen)
+            elif p.kind is not PostingKind.CLAWBACK:
+                REVERSED_FEN.labels(*labels).inc(-p.amount_fen)

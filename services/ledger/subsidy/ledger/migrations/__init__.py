@@ -1,0 +1,1 @@
+"""The ledger's numbered SQL migrations, applied by `subsidy.infra.migrate`."""

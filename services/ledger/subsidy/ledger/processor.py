@@ -1,0 +1,105 @@
+"""One batch of evaluated events, decided and written in one transaction, with inbox semantics.
+
+The inbox rules are the in-memory ledger's own (`InMemoryLedger.process`), run over the books
+and inbox rows this batch locked and loaded, so the service and `subsidy simulate` cannot
+drift apart: same id and hash → no-op; same id, other hash → DuplicateEventConflict.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+
+from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.ledger.book import EnterpriseBook
+from subsidy.domain.ledger.errors import LedgerRejection
+from subsidy.domain.ledger.memory import InMemoryLedger
+from subsidy.domain.ledger.records import Outcome
+from subsidy.ledger.repository import BatchWriter, BookCache, LoadedBook, Source, lock_and_load
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An evaluated event off the input topic, with its content hash and where it came from."""
+
+    evaluation: Evaluation
+    payload_hash: str
+    source: Source = field(default_factory=Source)
+    # Each entitlement's protobuf bytes as received: stored as they are, not re-encoded.
+    encoded: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def enterprise_id(self) -> str:
+        return self.evaluation.event.enterprise_id
+
+
+@dataclass
+class BatchReport:
+    """What a committed batch did (the worker's metrics read it after the commit)."""
+
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    outcomes: list[tuple[EnterpriseBook, Outcome]] = field(default_factory=list)
+
+
+@dataclass
+class PreparedBatch:
+    """A decided batch whose rows are written but not yet committed."""
+
+    report: BatchReport
+    writer: BatchWriter
+    books: dict[str, LoadedBook]
+
+    def committed(self, cache: BookCache) -> None:
+        """After the commit: the books match their rows again and may be reused."""
+        self.writer.commit_books(self.books)
+        for loaded in self.books.values():
+            cache.put(loaded)
+
+
+async def apply_batch(
+    conn: asyncpg.Connection, messages: list[Message], cache: BookCache
+) -> PreparedBatch:
+    """Lock the batch's enterprises, decide every message in order, write the rows. Run it
+    inside a transaction; on any error the caller rolls back and drops the batch's books
+    from the cache (they may have been changed in memory)."""
+    books = await lock_and_load(conn, [m.enterprise_id for m in messages], cache)
+    # The inbox is global (an event id is unique across enterprises), so it is read by id;
+    # a concurrent first sight of the same id elsewhere loses on the primary key and retries.
+    event_ids = list({m.evaluation.event.event_id for m in messages})
+    rows = await conn.fetch(
+        "SELECT event_id, payload_hash FROM inbox WHERE event_id = ANY($1::text[])", event_ids
+    )
+    ledger = InMemoryLedger(
+        books={k: v.book for k, v in books.items()},
+        inbox={r["event_id"]: r["payload_hash"] for r in rows},
+    )
+    writer = BatchWriter(decided_at=datetime.now(UTC))
+    report = BatchReport(messages=len(messages))
+    for m in messages:
+        event = m.evaluation.event
+        first_sight = event.event_id not in ledger.inbox
+        try:
+            outcome = ledger.process(m.evaluation, m.payload_hash)
+        except LedgerRejection as err:
+            writer.rejected_event(
+                m.evaluation, m.payload_hash, str(err), m.source, first_sight=first_sight
+            )
+            if first_sight:
+                report.rejected += 1
+            else:
+                report.conflicts += 1
+            continue
+        if outcome.duplicate:
+            report.duplicates += 1
+            continue
+        loaded = books[event.enterprise_id]
+        writer.applied_event(m.evaluation, m.payload_hash, m.source, m.encoded)
+        writer.outcome(loaded, outcome)
+        report.applied += 1
+        report.outcomes.append((loaded.book, outcome))
+    await writer.flush(conn, books)
+    return PreparedBatch(report, writer, books)

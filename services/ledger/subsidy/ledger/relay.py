@@ -1,0 +1,93 @@
+"""The outbox relay: decisions committed by the worker, published on decisions.v1, marked sent.
+
+The worker never talks to decisions.v1 itself: it writes the decision and its outbox row in
+the deciding transaction, and this relay publishes committed rows afterwards, so there is no
+dual write. A crash between the broker's ack and marking the rows sent publishes them again
+on restart (at-least-once); the idempotent producer removes the broker-side retries and
+consumers deduplicate on decision_id (`<entitlementId>#<revision>`).
+"""
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from subsidy.ledger import metrics
+from subsidy.ledger.settings import LedgerSettings
+
+log = structlog.get_logger(__name__)
+
+# Only one relay publishes at a time (the others wait on this session lock): two relays
+# taking alternate rows could publish one enterprise's decisions out of order.
+_RELAY_LOCK = 0x1ED6E5
+
+
+async def relay_once(
+    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int
+) -> int:
+    """Publish up to `limit` unsent outbox rows in outbox order; returns how many."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "SELECT o.id, o.enterprise_id, d.message FROM outbox o"
+            " JOIN decisions d USING (decision_id)"
+            " WHERE o.sent_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+            limit,
+        )
+        if not rows:
+            return 0
+        # Keyed by enterprise (like every topic of the platform): one enterprise's decisions
+        # stay in order on one partition.
+        sends = [
+            await producer.send(topic, key=r["enterprise_id"].encode(), value=r["message"])
+            for r in rows
+        ]
+        await asyncio.gather(*sends)  # acks=all for every one before they count as sent
+        await conn.execute(
+            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+    metrics.RELAYED.inc(len(rows))
+    return len(rows)
+
+
+async def run_relay(settings: LedgerSettings, stop: asyncio.Event) -> int:
+    """Relay until `stop` is set: woken by NOTIFY ledger_outbox, polling as a fallback.
+    Returns the number of decisions published."""
+    conn = await asyncpg.connect(settings.database_url)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+    wake = asyncio.Event()
+    total = 0
+    try:
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            log.info("ledger.relay.standby")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.relay_poll_seconds)
+            if stop.is_set():
+                return 0
+        await conn.add_listener("ledger_outbox", lambda *_: wake.set())
+        await producer.start()
+        log.info("ledger.relay.started", topic=settings.decisions_topic)
+        while not stop.is_set():
+            # Cleared before reading, so a NOTIFY during the read is not lost.
+            wake.clear()
+            sent = await relay_once(
+                conn, producer, settings.decisions_topic, settings.relay_batch_size
+            )
+            total += sent
+            if sent:
+                continue
+            waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(
+                waiters, timeout=settings.relay_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for w in waiters:
+                w.cancel()
+    finally:
+        await producer.stop()
+        await conn.close()  # also releases the advisory lock
+    log.info("ledger.relay.stopped", published=total)
+    return total

@@ -1,0 +1,433 @@
+"""PostgreSQL ↔ enterprise books: lock and load books, and write a batch's outcomes in one go.
+
+Everything of one batch is written in the caller's transaction: entitlement rows, decisions,
+journal entries with their hash chain, cap counters, other-programme support, the inbox,
+rejected events and the outbox. Rows are gathered in memory while the batch is decided and
+written with COPY/executemany at the end, so a batch costs a handful of round trips.
+"""
+
+import itertools
+import json
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from subsidy.contract.codec import decision_to_proto, entitlement_from_proto, entitlement_to_proto
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.entitlements import Reason, Status
+from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import OtherSupportReceived
+from subsidy.domain.ledger.book import EnterpriseBook
+from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, EntitlementState, Outcome
+from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
+
+APPLIED = "applied"
+REJECTED = "rejected"
+
+# Columns that restore an EntitlementState (the loader and the export share them).
+STATE_COLUMNS = (
+    "status, reasons, entitled_fen, capped_fen, granted_fen, clawback_fen, revision,"
+    " enterprise_name, district, entitlement"
+)
+
+
+def state_from_row(row: asyncpg.Record) -> EntitlementState:
+    """An entitlement's stored state, as the domain holds it."""
+    return EntitlementState(
+        ent=entitlement_from_proto(dpb.Entitlement.FromString(row["entitlement"])),
+        status=Status(row["status"]),
+        reasons=tuple(Reason(r) for r in row["reasons"]),
+        entitled_fen=row["entitled_fen"],
+        capped_fen=row["capped_fen"],
+        granted_fen=row["granted_fen"],
+        clawback_fen=row["clawback_fen"],
+        revision=row["revision"],
+        enterprise_name=row["enterprise_name"],
+        district=row["district"],
+    )
+
+
+@dataclass(slots=True)
+class LoadedBook:
+    """A book with the enterprise row's bookkeeping: what was stored when it was loaded, and
+    the chain head, advanced in memory as the batch books entries."""
+
+    book: EnterpriseBook
+    version: int  # applied events, as in enterprises.version
+    stored: int  # entitlements already in the table (the next one's seq)
+    head_seq: int
+    head_hash: str
+
+
+class BookCache:
+    """Books kept between batches, least recently used first out. A cached book is only used
+    when its version equals the locked enterprise row's, i.e. nobody else wrote since."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._books: OrderedDict[str, LoadedBook] = OrderedDict()
+
+    def get(self, enterprise_id: str, version: int) -> LoadedBook | None:
+        loaded = self._books.get(enterprise_id)
+        if loaded is None or loaded.version != version:
+            return None
+        self._books.move_to_end(enterprise_id)
+        return loaded
+
+    def put(self, loaded: LoadedBook) -> None:
+        if self.size == 0:
+            return
+        self._books[loaded.book.enterprise_id] = loaded
+        self._books.move_to_end(loaded.book.enterprise_id)
+        while len(self._books) > self.size:
+            self._books.popitem(last=False)
+
+    def drop(self, enterprise_ids: set[str] | list[str]) -> None:
+        """Forget books a failed transaction may have changed in memory."""
+        for enterprise_id in enterprise_ids:
+            self._books.pop(enterprise_id, None)
+
+
+async def lock_and_load(
+    conn: asyncpg.Connection, enterprise_ids: list[str], cache: BookCache
+) -> dict[str, LoadedBook]:
+    """Lock the enterprises' rows in sorted order (creating missing ones) and return their
+    books, from the cache when still current, else from the tables."""
+    ids = sorted(set(enterprise_ids))
+    # Created in the same sorted order: two batches inserting the same new enterprises wait
+    # for each other instead of deadlocking.
+    await conn.execute(
+        "INSERT INTO enterprises (enterprise_id) SELECT id FROM unnest($1::text[]) AS id"
+        " ORDER BY id ON CONFLICT DO NOTHING",
+        ids,
+    )
+    # One fixed order for every writer (FOR UPDATE locks rows as the sorted scan returns
+    # them): two batches sharing enterprises can wait for each other, never deadlock.
+    rows = await conn.fetch(
+        "SELECT enterprise_id, version, entitlements, head_seq, head_hash FROM enterprises"
+        " WHERE enterprise_id = ANY($1::text[]) ORDER BY enterprise_id FOR UPDATE",
+        ids,
+    )
+    books: dict[str, LoadedBook] = {}
+    missing: list[asyncpg.Record] = []
+    for row in rows:
+        cached = cache.get(row["enterprise_id"], row["version"])
+        if cached is None:
+            missing.append(row)
+        else:
+            books[row["enterprise_id"]] = cached
+    if missing:
+        books.update(await _load(conn, missing))
+    return books
+
+
+async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[str, LoadedBook]:
+    ids = [h["enterprise_id"] for h in heads]
+    loaded = {
+        h["enterprise_id"]: LoadedBook(
+            EnterpriseBook(h["enterprise_id"]),
+            h["version"],
+            h["entitlements"],
+            h["head_seq"],
+            h["head_hash"],
+        )
+        for h in heads
+    }
+    # Creation order: the domain walks an item's entitlements in it.
+    for row in await conn.fetch(
+        f"SELECT enterprise_id, {STATE_COLUMNS} FROM entitlements"
+        " WHERE enterprise_id = ANY($1::text[]) ORDER BY enterprise_id, seq",
+        ids,
+    ):
+        loaded[row["enterprise_id"]].book.restore(state_from_row(row))
+    # Events that created no entitlement still exist for reviews (UnknownEventRef otherwise);
+    # rejected events do not, exactly as in the in-memory book.
+    for row in await conn.fetch(
+        "SELECT enterprise_id, event_id FROM inbox"
+        " WHERE enterprise_id = ANY($1::text[]) AND outcome = 'applied'",
+        ids,
+    ):
+        loaded[row["enterprise_id"]].book.restore_event(row["event_id"])
+    for row in await conn.fetch(
+        "SELECT enterprise_id, item_id, sum(amount_fen)::bigint AS amount FROM other_support"
+        " WHERE enterprise_id = ANY($1::text[]) GROUP BY enterprise_id, item_id",
+        ids,
+    ):
+        loaded[row["enterprise_id"]].book.other_support[row["item_id"]] = row["amount"]
+    for book in loaded.values():
+        if len(book.book.entitlements) != book.stored:
+            raise RuntimeError(
+                f"enterprise {book.book.enterprise_id}: {len(book.book.entitlements)}"
+                f" entitlement rows but the enterprise row counts {book.stored}"
+            )
+    return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a message came from (kept on the inbox and rejection rows, for audits)."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+Row = dict[str, Any]
+
+
+class Table:
+    """A table the batch appends to: its columns, and rows gathered as dicts keyed by column
+    (so a row cannot put a value in the wrong column), written with one COPY."""
+
+    def __init__(self, name: str, *columns: str) -> None:
+        self.name = name
+        self.columns = columns
+        self.rows: list[Row] = []
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+
+    async def copy(self, conn: asyncpg.Connection) -> None:
+        if self.rows:
+            records = [tuple(row[c] for c in self.columns) for row in self.rows]
+            await conn.copy_records_to_table(self.name, records=records, columns=self.columns)
+
+
+def _checks_json(d: Decision) -> str:
+    return json.dumps(
+        [{"check": c.check, "outcome": c.outcome, "numbers": c.numbers} for c in d.checks],
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+# (enterprise, rule, year) or (enterprise, rule, item) → [delta, cap of the last raise]
+Counters = dict[tuple[str, str, Any], list[Any]]
+
+_EVENT_COLUMNS = ("event_id", "enterprise_id", "payload_hash")
+_SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset")
+
+
+class BatchWriter:
+    """Rows of one batch, gathered while its events are decided, written by `flush`."""
+
+    def __init__(self, decided_at: datetime) -> None:
+        self.decided_at = decided_at
+        self.inbox = Table("inbox", *_EVENT_COLUMNS, "outcome", "received_at", *_SOURCE_COLUMNS)
+        self.rejected: list[tuple[Any, ...]] = []
+        self.other_support = Table(
+            "other_support", "event_id", "enterprise_id", "item_id", "program", "amount_fen",
+            "received_at",
+        )  # fmt: skip
+        self.entitlements = Table(
+            "entitlements", "entitlement_id", "enterprise_id", "seq", "event_id", "rule_id",
+            "measure", "item_id", "year", "occurred_on", "stage", "enterprise_name", "district",
+            "funding_channels", "clause", "catalog_version", "status", "reasons",
+            "entitled_fen", "capped_fen", "granted_fen", "clawback_fen", "revision",
+            "annual_cap_fen", "item_cap_fen", "entitlement", "updated_at",
+        )  # fmt: skip
+        self.decisions = Table(
+            "decisions", "decision_id", "entitlement_id", "revision", "enterprise_id", "rule_id",
+            "measure", "item_id", "year", "district", "status", "reasons", "entitled_fen",
+            "granted_fen", "cash_delta_fen", "clawback_fen", "caused_by_event_id", "checks",
+            "decided_at", "message",
+        )  # fmt: skip
+        self.entries = Table("entries", *ENTRY_FIELDS, "prev_hash", "hash")
+        self.outbox = Table("outbox", "decision_id", "enterprise_id")
+        self.annual: Counters = {}
+        self.items: Counters = {}
+        self.touched: dict[str, set[str]] = defaultdict(set)
+        self.applied: dict[str, int] = defaultdict(int)
+        self.names: dict[str, tuple[str, str]] = {}
+        self.encoded: dict[str, bytes] = {}
+
+    def _event(self, evaluation: Evaluation, payload_hash: str, src: Source) -> Row:
+        event = evaluation.event
+        return {
+            "event_id": event.event_id, "enterprise_id": event.enterprise_id,
+            "payload_hash": payload_hash, "source_topic": src.topic,
+            "source_partition": src.partition, "source_offset": src.offset,
+        }  # fmt: skip
+
+    def applied_event(
+        self, evaluation: Evaluation, payload_hash: str, src: Source, encoded: dict[str, bytes]
+    ) -> None:
+        """An event applied: its inbox row (and its other-programme support, if that is it).
+        `encoded` holds its entitlements' protobuf bytes as received, stored as they are."""
+        event = evaluation.event
+        self.inbox.add(**self._event(evaluation, payload_hash, src), outcome=APPLIED,
+                       received_at=self.decided_at)  # fmt: skip
+        self.encoded.update(encoded)
+        self.applied[event.enterprise_id] += 1
+        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        payload = event.payload
+        if isinstance(payload, OtherSupportReceived):
+            self.other_support.add(
+                event_id=event.event_id, enterprise_id=event.enterprise_id,
+                item_id=payload.item_id, program=payload.program, amount_fen=payload.amount_fen,
+                received_at=self.decided_at,
+            )  # fmt: skip
+
+    def rejected_event(
+        self, evaluation: Evaluation, payload_hash: str, error: str, src: Source, *,
+        first_sight: bool,
+    ) -> None:  # fmt: skip
+        """A refused event; on first sight it also enters the inbox (a repeat is a no-op)."""
+        row = self._event(evaluation, payload_hash, src)
+        if first_sight:
+            self.inbox.add(**row, outcome=REJECTED, received_at=self.decided_at)
+        self.rejected.append((*(row[c] for c in _EVENT_COLUMNS), error, self.decided_at,
+                              *(row[c] for c in _SOURCE_COLUMNS)))  # fmt: skip
+
+    def outcome(self, loaded: LoadedBook, outcome: Outcome) -> None:
+        """Decisions, entries (chained) and counter deltas of one applied event."""
+        book = loaded.book
+        for d in outcome.decisions:
+            e = d.state_ent
+            self.touched[e.enterprise_id].add(e.entitlement_id)
+            self.decisions.add(
+                decision_id=d.decision_id, entitlement_id=e.entitlement_id, revision=d.revision,
+                enterprise_id=e.enterprise_id, rule_id=e.rule_id, measure=e.measure,
+                item_id=e.item_id, year=e.year, district=d.district, status=d.status.value,
+                reasons=[r.value for r in d.reasons], entitled_fen=d.entitled_fen,
+                granted_fen=d.granted_fen, cash_delta_fen=d.cash_delta_fen,
+                clawback_fen=d.clawback_fen, caused_by_event_id=d.caused_by_event_id,
+                checks=_checks_json(d), decided_at=self.decided_at,
+                message=decision_to_proto(d, self.decided_at).SerializeToString(),
+            )  # fmt: skip
+            self.outbox.add(decision_id=d.decision_id, enterprise_id=e.enterprise_id)
+        for p in outcome.postings:
+            s = book.entitlements[p.entitlement_id]
+            e = s.ent
+            fields = EntryFields(
+                enterprise_id=book.enterprise_id, seq=loaded.head_seq + 1,
+                entitlement_id=e.entitlement_id, kind=p.kind.value, amount_fen=p.amount_fen,
+                rule_id=e.rule_id, measure=e.measure, item_id=e.item_id, year=e.year,
+                district=s.district, clause=e.clause, funding_channels=e.funding_channels,
+                catalog_version=e.catalog_version, caused_by_event_id=p.event_id,
+                booked_at=self.decided_at,
+            )  # fmt: skip
+            digest = entry_hash(loaded.head_hash, fields)
+            self.entries.add(**fields.columns(), prev_hash=loaded.head_hash, hash=digest)
+            loaded.head_seq, loaded.head_hash = fields.seq, digest
+            if p.kind in GRANT_ACCOUNT:
+                _move(self.annual, (book.enterprise_id, e.rule_id, e.year), p.amount_fen,
+                      e.annual_cap_fen)  # fmt: skip
+                _move(self.items, (book.enterprise_id, e.rule_id, e.item_id), p.amount_fen,
+                      e.item_cap_fen)  # fmt: skip
+
+    async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
+        """Write everything gathered, parents before children (foreign keys)."""
+        await self.inbox.copy(conn)
+        await self.other_support.copy(conn)
+        updates = self._entitlement_rows(books)
+        await self.entitlements.copy(conn)
+        if updates:
+            await conn.executemany(
+                "UPDATE entitlements SET status = $2, reasons = $3, entitled_fen = $4,"
+                " capped_fen = $5, granted_fen = $6, clawback_fen = $7, revision = $8,"
+                " updated_at = $9 WHERE entitlement_id = $1",
+                updates,
+            )
+        await self.decisions.copy(conn)
+        await self.entries.copy(conn)
+        await self.outbox.copy(conn)
+        await _bump(conn, "annual_usage", "year", "integer", self.annual)
+        await _bump(conn, "item_usage", "item_id", "text", self.items)
+        # A refusal delivered again (same id, same content) is the same refusal: not twice.
+        if self.rejected:
+            await conn.executemany(
+                "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error,"
+                " rejected_at, source_topic, source_partition, source_offset)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (event_id, payload_hash) DO NOTHING",
+                self.rejected,
+            )
+        heads = []
+        for enterprise_id, count in self.applied.items():
+            loaded = books[enterprise_id]
+            heads.append((enterprise_id, loaded.version + count, len(loaded.book.entitlements),
+                          loaded.head_seq, loaded.head_hash, *self.names[enterprise_id],
+                          self.decided_at))  # fmt: skip
+        if heads:
+            await conn.executemany(
+                "UPDATE enterprises SET version = $2, entitlements = $3, head_seq = $4,"
+                " head_hash = $5, enterprise_name = $6, district = $7, updated_at = $8"
+                " WHERE enterprise_id = $1",
+                heads,
+            )
+        if self.outbox.rows:
+            # Wakes the relay at commit (NOTIFY is transactional); it also polls.
+            await conn.execute("NOTIFY ledger_outbox")
+
+    def _entitlement_rows(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
+        """New entitlements as rows (in creation order: their seq); the UPDATEs of the others."""
+        updates: list[tuple[Any, ...]] = []
+        for enterprise_id, ids in self.touched.items():
+            loaded = books[enterprise_id]
+            entitlements = loaded.book.entitlements
+            fresh = dict.fromkeys(itertools.islice(entitlements, loaded.stored, None))
+            for seq, eid in enumerate(fresh, start=loaded.stored):
+                s = entitlements[eid]
+                e = s.ent
+                self.entitlements.add(
+                    entitlement_id=eid, enterprise_id=enterprise_id, seq=seq,
+                    event_id=e.event_id, rule_id=e.rule_id, measure=e.measure,
+                    item_id=e.item_id, year=e.year, occurred_on=e.occurred_on, stage=e.stage,
+                    enterprise_name=s.enterprise_name, district=s.district,
+                    funding_channels=list(e.funding_channels), clause=e.clause,
+                    catalog_version=e.catalog_version, status=s.status.value,
+                    reasons=[r.value for r in s.reasons], entitled_fen=s.entitled_fen,
+                    capped_fen=s.capped_fen, granted_fen=s.granted_fen,
+                    clawback_fen=s.clawback_fen, revision=s.revision,
+                    annual_cap_fen=e.annual_cap_fen, item_cap_fen=e.item_cap_fen,
+                    entitlement=self.encoded.get(eid)
+                    or entitlement_to_proto(e).SerializeToString(),
+                    updated_at=self.decided_at,
+                )  # fmt: skip
+            for eid in ids - fresh.keys():
+                s = entitlements[eid]
+                updates.append((eid, s.status.value, [r.value for r in s.reasons],
+                                s.entitled_fen, s.capped_fen, s.granted_fen, s.clawback_fen,
+                                s.revision, self.decided_at))  # fmt: skip
+            loaded.stored = len(entitlements)
+        return updates
+
+    def commit_books(self, books: dict[str, LoadedBook]) -> None:
+        """After the commit: the books' versions follow the rows they now match."""
+        for enterprise_id, count in self.applied.items():
+            books[enterprise_id].version += count
+
+
+def _move(counters: Counters, key: tuple[str, str, Any], amount: int, cap: int | None) -> None:
+    slot = counters.setdefault(key, [0, None])
+    slot[0] += amount
+    if amount > 0:
+        slot[1] = cap  # the cap the domain checked this raise against
+
+
+async def _bump(
+    conn: asyncpg.Connection, table: str, column: str, sql_type: str, counters: Counters
+) -> None:
+    """Add the batch's deltas to the counters. Added in SQL, not overwritten: were two writers
+    ever to decide one enterprise from the same stale state, their grants would add up and
+    trip the CHECK (used ≤ cap) instead of one silently overwriting the other."""
+    rows = [(*key, delta, cap) for key, (delta, cap) in counters.items() if delta]
+    if not rows:
+        return
+    # Created at zero first, then moved: an INSERT … ON CONFLICT would test its CHECK against
+    # the delta itself, which is negative for a reversal.
+    await conn.executemany(
+        f"INSERT INTO {table} (enterprise_id, rule_id, {column}, used_fen)"
+        f" VALUES ($1, $2, $3::{sql_type}, 0) ON CONFLICT DO NOTHING",
+        [row[:3] for row in rows],
+    )
+    await conn.executemany(
+        f"UPDATE {table} SET used_fen = used_fen + $4,"
+        f" cap_fen = CASE WHEN $4 > 0 THEN $5 ELSE cap_fen END"
+        f" WHERE enterprise_id = $1 AND rule_id = $2 AND {column} = $3::{sql_type}",
+        rows,
+    )

@@ -1,0 +1,58 @@
+"""The ledger service's settings: topics, consumer group, batch sizes, relay and cache limits."""
+
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS
+
+# Kafka's own rule for topic names (and a safe one for group ids).
+_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+def _env(name: str) -> AliasChoices:
+    """Read LEDGER_<NAME> from the environment; the plain field name also works as a keyword
+    (tests build settings directly)."""
+    return AliasChoices(f"LEDGER_{name.upper()}", name)
+
+
+class LedgerSettings(CommonSettings):
+    """What the ledger worker, the outbox relay and the ledger CLI read (LEDGER_* variables,
+    plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
+
+    input_topic: str = Field(
+        ENTITLEMENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("input_topic")
+    )
+    decisions_topic: str = Field(
+        DECISIONS.name, pattern=_KAFKA_NAME, validation_alias=_env("decisions_topic")
+    )
+    dead_letter_topic: str = Field(
+        DEAD_LETTERS.name, pattern=_KAFKA_NAME, validation_alias=_env("dead_letter_topic")
+    )
+    group_id: str = Field("subsidy-ledger", pattern=_KAFKA_NAME, validation_alias=_env("group_id"))
+    # Messages per database transaction: more amortises the commit, fewer keeps lock time short.
+    batch_size: int = Field(500, ge=1, le=10_000, validation_alias=_env("batch_size"))
+    batch_wait_ms: int = Field(200, ge=0, le=60_000, validation_alias=_env("batch_wait_ms"))
+    # Books kept in memory between batches (validated against the enterprise row's version).
+    book_cache_size: int = Field(10_000, ge=0, validation_alias=_env("book_cache_size"))
+    relay_batch_size: int = Field(500, ge=1, le=10_000, validation_alias=_env("relay_batch_size"))
+    relay_poll_seconds: float = Field(1.0, gt=0, le=60, validation_alias=_env("relay_poll_seconds"))
+    # Its own variable first: a worker and a relay on one host must not share a port.
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="0 = no metrics endpoint",
+        validation_alias=AliasChoices("LEDGER_METRICS_PORT", "METRICS_PORT", "metrics_port"),
+    )
+    # Fault injection for the exactly-once test: SIGKILL the worker right after a database
+    # commit, before the Kafka offsets are committed. Never set it in production.
+    crash_after_db_commit: bool = Field(False, validation_alias=_env("crash_after_db_commit"))
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> Self:
+        topics = [self.input_topic, self.decisions_topic, self.dead_letter_topic]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"input, decisions and dead-letter topics must differ, got {topics}")
+        return self

@@ -1,0 +1,287 @@
+"""The ledger worker: entitlements.v1 in, batches decided and committed exactly once in PostgreSQL.
+
+Why aiokafka and not faust: exactly-once here comes from the database, not from Kafka. A batch
+is applied in one PostgreSQL transaction that also records every event id in the inbox, and
+only after that commit are the Kafka offsets committed; a redelivery (crash, rebalance) finds
+its events in the inbox and changes nothing. That needs explicit control over what is fetched
+(`getmany` batches across partitions) and over when, and which, offsets are committed. Faust
+acks and commits offsets on its own schedule and runs at-least-once anyway, and its tables and
+agents would add nothing we use; aiokafka gives that control with less machinery.
+"""
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from google.protobuf.message import DecodeError
+
+from subsidy.contract.codec import evaluation_from_proto
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.events import InvalidEvent
+from subsidy.events.v1 import events_pb2 as epb
+from subsidy.ledger import metrics
+from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
+from subsidy.ledger.repository import BookCache, Source
+from subsidy.ledger.settings import LedgerSettings
+
+log = structlog.get_logger(__name__)
+
+STAGE = "ledger"
+
+# Worth another go: lock order races on new rows, a first sight of one event id in two
+# batches at once (the inbox primary key), and a lost connection.
+_RETRYABLE = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+)
+MAX_ATTEMPTS = 20
+
+
+class Undecodable(ValueError):
+    """A record that is not a usable Evaluation; it goes to the dead-letter topic."""
+
+    def __init__(self, error: str, event_id: str = "") -> None:
+        super().__init__(error)
+        self.event_id = event_id
+
+
+def decode(record: ConsumerRecord[bytes, bytes]) -> Message:
+    """An entitlements.v1 record as a Message; raises Undecodable for anything unusable."""
+    if record.value is None:
+        raise Undecodable("no value (tombstone)")
+    try:
+        proto = dpb.Evaluation.FromString(record.value)
+    except DecodeError as err:
+        raise Undecodable(f"undecodable protobuf: {err}") from None
+    try:
+        evaluation, payload_hash = evaluation_from_proto(proto)
+    except InvalidEvent as err:
+        raise Undecodable(f"invalid event: {err}", proto.event.event_id) from None
+    except (ValueError, KeyError) as err:  # unknown enum value, malformed date in an entitlement
+        raise Undecodable(f"invalid entitlement: {err!r}", proto.event.event_id) from None
+    event = evaluation.event
+    if not payload_hash:
+        raise Undecodable("no event_hash", event.event_id)
+    strays = [
+        e.entitlement_id
+        for e in evaluation.entitlements
+        if e.enterprise_id != event.enterprise_id or e.event_id != event.event_id
+    ]
+    if strays:
+        raise Undecodable(f"entitlements of another event or enterprise: {strays}", event.event_id)
+    return Message(
+        evaluation,
+        payload_hash,
+        Source(record.topic, record.partition, record.offset),
+        {e.entitlement_id: e.SerializeToString() for e in proto.entitlements},
+    )
+
+
+@dataclass
+class WorkerStats:
+    """Running totals, for tests and logs."""
+
+    batches: int = 0
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+
+
+class LedgerWorker:
+    """Consumes entitlements.v1 in batches; see the module docstring for the guarantees."""
+
+    def __init__(self, settings: LedgerSettings) -> None:
+        self.settings = settings
+        self.cache = BookCache(settings.book_cache_size)
+        self.stats = WorkerStats()
+        self._pool: asyncpg.Pool | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self._pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=1)
+        self._consumer = AIOKafkaConsumer(
+            s.input_topic,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.group_id,
+            enable_auto_commit=False,  # offsets only after the database commit
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=s.batch_size,
+        )
+        # Dead letters only; idempotent so a retried send is not duplicated by the broker.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, enable_idempotence=True, acks="all"
+        )
+        await self._producer.start()
+        await self._consumer.start()
+        log.info(
+            "ledger.worker.started", topic=s.input_topic, group=s.group_id, batch_size=s.batch_size
+        )
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this worker holds now (empty before it joined its group)."""
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("ledger.worker.stopped", **vars(self.stats))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process batches until `stop` is set; the batch in hand is finished first."""
+        assert self._consumer is not None
+        while not stop.is_set():
+            fetched = await self._consumer.getmany(
+                timeout_ms=self.settings.batch_wait_ms, max_records=self.settings.batch_size
+            )
+            records = [r for tp_records in fetched.values() for r in tp_records]
+            if records:
+                await self.handle(records)
+
+    async def handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """One fetched batch: decide and commit it in PostgreSQL, set aside what cannot be
+        read, then commit the offsets."""
+        messages: list[Message] = []
+        dead: list[tuple[ConsumerRecord[bytes, bytes], Undecodable]] = []
+        for record in records:
+            try:
+                messages.append(decode(record))
+            except Undecodable as err:
+                dead.append((record, err))
+        if messages:
+            await self._commit_batch(messages)
+        if self.settings.crash_after_db_commit:
+            # Fault injection (tests): die between the database commit and the offset commit.
+            os.kill(os.getpid(), signal.SIGKILL)
+        if dead:
+            await self._dead_letter(dead)
+        await self._commit_offsets(records)
+
+    async def _commit_batch(self, messages: list[Message]) -> None:
+        assert self._pool is not None
+        enterprises = {m.enterprise_id for m in messages}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            started = time.perf_counter()
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    prepared: PreparedBatch = await apply_batch(conn, messages, self.cache)
+            except _RETRYABLE as err:
+                # The books may have been changed in memory by the rolled-back attempt.
+                self.cache.drop(enterprises)
+                metrics.RETRIES.labels(type(err).__name__).inc()
+                self.stats.retries += 1
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                delay = min(5.0, 0.05 * 2**attempt)
+                log.warning("ledger.batch.retry", attempt=attempt, error=repr(err), delay=delay)
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:
+                self.cache.drop(enterprises)
+                raise
+            prepared.committed(self.cache)
+            self._count(prepared, time.perf_counter() - started)
+            return
+
+    def _count(self, prepared: PreparedBatch, seconds: float) -> None:
+        report = prepared.report
+        metrics.observe_batch(report, seconds)
+        st = self.stats
+        st.batches += 1
+        st.messages += report.messages
+        st.applied += report.applied
+        st.duplicates += report.duplicates
+        st.conflicts += report.conflicts
+        st.rejected += report.rejected
+        log.debug(
+            "ledger.batch.committed",
+            messages=report.messages,
+            applied=report.applied,
+            duplicates=report.duplicates,
+            conflicts=report.conflicts,
+            rejected=report.rejected,
+            seconds=round(seconds, 4),
+        )
+
+    async def _dead_letter(
+        self, dead: list[tuple[ConsumerRecord[bytes, bytes], Undecodable]]
+    ) -> None:
+        assert self._producer is not None
+        sends = []
+        for record, err in dead:
+            letter = epb.DeadLetter(
+                stage=STAGE,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key or b"",
+                value=record.value or b"",
+                error=str(err),
+                event_id=err.event_id,
+            )
+            log.warning(
+                "ledger.dead_letter",
+                error=str(err),
+                event_id=err.event_id,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            sends.append(
+                await self._producer.send(
+                    self.settings.dead_letter_topic,
+                    key=record.key,
+                    value=letter.SerializeToString(),
+                )
+            )
+        await asyncio.gather(*sends)  # acknowledged before the offsets move past them
+        metrics.DEAD_LETTERS.inc(len(dead))
+        self.stats.dead_letters += len(dead)
+
+    async def _commit_offsets(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        assert self._consumer is not None
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as err:
+            # The partitions moved to another worker during the batch. Nothing is lost: the
+            # new owner reads from the last committed offset and the inbox makes the
+            # already-applied events no-ops.
+            metrics.OFFSET_COMMIT_FAILURES.inc()
+            log.warning("ledger.offset_commit_failed", error=repr(err))
+
+
+async def run_worker(settings: LedgerSettings, stop: asyncio.Event) -> WorkerStats:
+    """Start a worker, run it until `stop` is set, stop it; returns its totals."""
+    worker = LedgerWorker(settings)
+    await worker.start()
+    try:
+        await worker.run(stop)
+    finally:
+        await worker.stop()
+    return worker.stats

@@ -1,0 +1,511 @@
+"""Shared helpers of the ledger integration tests: event mixes, topics, a ledger schema per test,
+workers run in-process, and the soundness checks run after every test."""
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import yaml
+from aiokafka import AIOKafkaProducer
+from kafka import KafkaConsumer, TopicPartition
+from stdnum.cn import uscc
+
+from subsidy.contract.codec import evaluation_to_proto
+from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.domain.ledger.errors import LedgerRejection
+from subsidy.domain.ledger.memory import InMemoryLedger
+from subsidy.ledger.audit import check_invariants
+from subsidy.ledger.chain import verify_chains
+from subsidy.ledger.export import export_contract
+from subsidy.ledger.settings import LedgerSettings
+from subsidy.ledger.worker import LedgerWorker
+
+YUAN = 100
+PARTITIONS = 6
+CONSUME_TIMEOUT_S = 180.0
+
+CATALOG: Catalog = load_catalog()
+
+
+def _overlaid(overlay: dict[str, Any]) -> Catalog:
+    raw = yaml.safe_load(
+        resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
+    )
+    return build_catalog(apply_overlay(raw, overlay))
+
+
+# A later policy version (contract.md §3): a longer window and tighter limits, so that the
+# year limit binds (four calendar years, two allowed), caps bind more often, and a referred
+# rule pays as a ceiling rule and competes under 就高不重复.
+TIGHT_CATALOG: Catalog = _overlaid({
+    "valid_to": "2028-12-31",
+    "rules": {
+        "m08.large_model_compute": {"max_years": 2, "annual_cap_yuan": 1_500_000},
+        "m08.compute_voucher": {"annual_cap_yuan": 600_000},
+        "m06.enterprise_title": {"ceiling_yuan": 300_000},
+    },
+})  # fmt: skip
+
+
+# ---- events ------------------------------------------------------------------------------
+
+
+def enterprise_id(n: int) -> str:
+    """A valid 统一社会信用代码 numbered n (check character by python-stdnum)."""
+    body = f"91320500MA{n:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+_DISTRICTS = [
+    "GUSU",
+    "HUQIU",
+    "WUZHONG",
+    "XIANGCHENG",
+    "WUJIANG",
+    "SIP",
+    "CHANGSHU",
+    "ZHANGJIAGANG",
+    "KUNSHAN",
+    "TAICANG",
+]
+# Certification kinds with money (ceiling and review rules) and a few without.
+_PAYING_KINDS = [
+    "PROVINCIAL_KEY_LAB",
+    "PROVINCIAL_JOINT_LAB",
+    "PROVINCIAL_INNOVATION_CENTER",
+    "PROVINCIAL_ENGINEERING_CENTER",
+    "PROVINCIAL_MANUFACTURING_CENTER",
+    "MUNICIPAL_KEY_LAB",
+    "INNOVATION_CONSORTIUM",
+    "VERTICAL_LLM",
+    "FIRST_UNIT_EQUIPMENT",
+    "TRAINING_BASE",
+]
+_OTHER_KINDS = [
+    "HIGH_TECH_ENTERPRISE",
+    "UNICORN",
+    "TYPICAL_SCENARIO",
+    "KEY_COMPONENT_PROJECT",
+    "HIGH_VALUE_PATENT",
+    "TOP_TALENT",
+]
+# Payloads left for a review, and the rule that reviews them.
+_REVIEWED = {"exhibitionHeld": "m06.exhibition", "serviceReportFiled": "m05.service_platform"}
+
+
+class EventMix:
+    """A seeded, interleaved stream of events over many enterprises that reaches every limit
+    of policy-rules.md: caps, 就高不重复 both ways, same-event candidates, stages, reviews
+    (approved, rejected, clipped, misdirected), revocations, other support, the window, and
+    repeated and conflicting event ids."""
+
+    def __init__(self, seed: int, enterprises: int, events_per_enterprise: int) -> None:
+        self.rng = random.Random(seed)
+        self.events_per_enterprise = events_per_enterprise
+        self.ids = [enterprise_id(seed * 1000 + n) for n in range(enterprises)]
+        self.counter = 0
+
+    def _date(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.06:  # outside the policy window
+            day = rng.choice([date(2025, 3, 1), date(2028, 2, 1)]) + timedelta(rng.randint(0, 60))
+        else:
+            day = date(2025, 6, 1) + timedelta(rng.randint(0, 944))
+        return day.isoformat()
+
+    def _amount(self, low_yuan: int, high_yuan: int) -> int:
+        return self.rng.randint(low_yuan, high_yuan) * YUAN
+
+    def _base(self, n: int, enterprise: str) -> dict[str, Any]:
+        self.counter += 1
+        return {
+            "eventId": f"e{n}-{self.counter}",
+            "source": "sz-miit-portal",
+            "enterpriseId": enterprise,
+            "enterpriseName": f"苏州测试机器人{n}号有限公司",
+            "district": _DISTRICTS[n % len(_DISTRICTS)],
+            "occurredOn": self._date(),
+        }
+
+    def _one(self, n: int, enterprise: str, past: list[dict[str, Any]]) -> dict[str, Any]:
+        rng = self.rng
+        ev = self._base(n, enterprise)
+        labs = [f"lab-{i}" for i in range(4)]
+        roll = rng.random()
+        pending = [p for p in past if p.get("_pending")]
+        originals = [p for p in past if "_conflict" not in p]
+        if roll < 0.22:
+            ev["computeInvoiceFiled"] = {
+                "itemId": f"inv-{self.counter}",
+                "amountFen": self._amount(100_000, 4_000_000),
+                "modelParamsBillions": rng.choice([5, 10, 10.5, 50, 120]),
+                "applicationScenarios": rng.randint(2, 8),
+            }
+        elif roll < 0.42:
+            kind = rng.choice(_PAYING_KINDS)
+            cert: dict[str, Any] = {
+                "kind": kind,
+                "itemId": rng.choice(labs),
+                "certificateId": f"C{self.counter}",
+            }
+            if rng.random() < 0.5:
+                cert["approvedAmountFen"] = self._amount(100_000, 25_000_000)
+            if kind == "FIRST_UNIT_EQUIPMENT" and rng.random() < 0.5:
+                cert["humanoid"] = True
+            ev["certificationObtained"] = cert
+        elif roll < 0.50:
+            ev["certificationObtained"] = {
+                "kind": "NATIONAL_PLATFORM",
+                "itemId": "platform-lab",
+                "certificateId": f"N{self.counter}",
+                "stage": rng.randint(1, 4),
+            }
+            ev["_pending"] = "m03.national_platform"
+        elif roll < 0.56:
+            ev["certificationObtained"] = {
+                "kind": rng.choice(_OTHER_KINDS),
+                "itemId": f"title-{rng.randint(0, 2)}",
+                "certificateId": f"T{self.counter}",
+            }
+        elif roll < 0.62:
+            payload_type = rng.choice(list(_REVIEWED))
+            body: dict[str, Any] = {"itemId": f"{payload_type}-{rng.randint(0, 1)}"}
+            if payload_type == "serviceReportFiled":
+                body["serviceYear"] = 2025
+            if rng.random() < 0.4:
+                body["approvedAmountFen"] = self._amount(100_000, 2_500_000)
+            else:
+                ev["_pending"] = _REVIEWED[payload_type]
+            ev[payload_type] = body
+        elif roll < 0.64:
+            ev[
+                rng.choice(["projectDesignated", "standardPublished", "capacityInvestmentFiled"])
+            ] = {"itemId": f"misc-{self.counter}"}
+            if "standardPublished" in ev:
+                ev["standardPublished"].update(level="NATIONAL", role="LEAD")
+            if "capacityInvestmentFiled" in ev:
+                ev["capacityInvestmentFiled"]["investmentFen"] = self._amount(1_000, 9_000)
+        elif roll < 0.78 and pending:
+            target = rng.choice(pending)
+            approved = rng.random() < 0.75
+            review: dict[str, Any] = {
+                "eventRef": target["eventId"],
+                "ruleId": target["_pending"],
+                "approved": approved,
+            }
+            if approved:
+                review["approvedAmountFen"] = self._amount(50_000, 60_000_000)
+            if rng.random() < 0.8:
+                target.pop("_pending")  # a later review of it is NotPendingReview
+            ev["reviewDecided"] = review
+        elif roll < 0.81:
+            ref = rng.choice([f"nowhere-{self.counter}", *(p["eventId"] for p in past[-3:])])
+            ev["reviewDecided"] = {"eventRef": ref, "ruleId": "m06.exhibition", "approved": False}
+        elif roll < 0.85:
+            ev["certificationRevoked"] = {"itemId": rng.choice(labs), "reason": "撤销认定"}
+        elif roll < 0.90:
+            ev["otherSupportReceived"] = {
+                "itemId": rng.choice([*labs, "platform-lab"]),
+                "program": "市科技计划",
+                "amountFen": self._amount(10_000, 3_000_000),
+            }
+        elif roll < 0.95 and past:
+            return dict(rng.choice(past))  # the same event again: a no-op (or a conflict again)
+        elif originals:
+            # The same id, other content: a conflict.
+            conflicting = {k: v for k, v in rng.choice(originals).items() if k != "_pending"}
+            conflicting["source"] = "js-provincial-cert-feed"
+            conflicting["_conflict"] = True
+            return conflicting
+        else:
+            ev["projectDesignated"] = {"itemId": f"misc-{self.counter}"}
+        return ev
+
+    def events(self) -> list[dict[str, Any]]:
+        """The stream, enterprises interleaved; each enterprise's events in its own order."""
+        streams: dict[str, list[dict[str, Any]]] = {e: [] for e in self.ids}
+        for n, enterprise in enumerate(self.ids):
+            past = streams[enterprise]
+            for _ in range(self.events_per_enterprise):
+                past.append(self._one(n, enterprise, past))
+        out: list[dict[str, Any]] = []
+        cursors = {e: 0 for e in self.ids}
+        while cursors:
+            enterprise = self.rng.choice(sorted(cursors))
+            out.append(
+                {
+                    k: v
+                    for k, v in streams[enterprise][cursors[enterprise]].items()
+                    if not k.startswith("_")
+                }
+            )
+            cursors[enterprise] += 1
+            if cursors[enterprise] == len(streams[enterprise]):
+                del cursors[enterprise]
+        return out
+
+
+def jsonl(events: Iterable[dict[str, Any]]) -> list[str]:
+    """Events as the JSONL lines `subsidy simulate` reads."""
+    return [json.dumps(e, ensure_ascii=False) for e in events]
+
+
+def evaluation_records(
+    events: Iterable[dict[str, Any]], catalog: Catalog = CATALOG
+) -> list[tuple[bytes, bytes]]:
+    """What eligibility would publish on entitlements.v1: (enterpriseId key, Evaluation)."""
+    out = []
+    for raw in events:
+        event = parse_event(raw)
+        message = evaluation_to_proto(evaluate(event, catalog))
+        out.append((event.enterprise_id.encode(), message.SerializeToString()))
+    return out
+
+
+def replay(
+    events: list[dict[str, Any]], catalog: Catalog = CATALOG
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """The pure ledger over the events, keeping every posting (per enterprise, in order) and
+    every decision: what the service's journal and decisions table must hold."""
+    ledger = InMemoryLedger()
+    postings: dict[str, list[Any]] = defaultdict(list)
+    decisions: dict[str, Any] = {}
+    for raw in events:
+        event = parse_event(raw)
+        try:
+            outcome = ledger.process(evaluate(event, catalog), event.content_hash())
+        except LedgerRejection:
+            continue
+        postings[event.enterprise_id].extend(
+            (p.entitlement_id, p.kind.value, p.amount_fen, p.event_id) for p in outcome.postings
+        )
+        for d in outcome.decisions:
+            decisions[d.decision_id] = (
+                d.status.value,
+                [r.value for r in d.reasons],
+                d.entitled_fen,
+                d.granted_fen,
+                d.cash_delta_fen,
+                d.clawback_fen,
+                d.caused_by_event_id,
+                [{"check": c.check, "outcome": c.outcome, "numbers": c.numbers} for c in d.checks],
+            )
+    return {k: v for k, v in postings.items() if v}, decisions
+
+
+# ---- Kafka -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topics:
+    """One test's private topics."""
+
+    input: str
+    decisions: str
+    dead_letters: str
+
+    @property
+    def all(self) -> list[str]:
+        return [self.input, self.decisions, self.dead_letters]
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes, bytes]],
+    partition_of: Any = None,
+) -> int:
+    """Send (key, value) records in order with an idempotent producer; returns how many.
+    `partition_of(index)` forces a partition (to make workers race on one enterprise)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        sends = []
+        for i, (key, value) in enumerate(records):
+            partition = None if partition_of is None else partition_of(i)
+            sends.append(await producer.send(topic, key=key, value=value, partition=partition))
+        await asyncio.gather(*sends)
+        return len(sends)
+    finally:
+        await producer.stop()
+
+
+def lag(bootstrap: str, topic: str, group: str) -> int:
+    """Records of the topic the group has not committed yet."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(parts)
+        return sum(end - (consumer.committed(tp) or 0) for tp, end in ends.items())
+    finally:
+        consumer.close()
+
+
+async def wait_consumed(
+    bootstrap: str, topic: str, group: str, timeout_s: float = CONSUME_TIMEOUT_S
+) -> None:
+    """Until the group has committed offsets up to the end of every partition."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for task in _RUNNING:  # a worker that died will never catch up: say why, now
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise AssertionError("a ledger worker died") from task.exception()
+        behind = await asyncio.to_thread(lag, bootstrap, topic, group)
+        if behind == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group} still {behind} records behind on {topic}")
+        await asyncio.sleep(0.5)
+
+
+def read_all(bootstrap: str, topic: str, timeout_s: float = 15.0) -> list[tuple[bytes, bytes]]:
+    """Every record on a topic, from the beginning (no group)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3_000,
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        out: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end")
+            for batch in consumer.poll(timeout_ms=500).values():
+                out.extend((r.key, r.value) for r in batch)
+        return out
+    finally:
+        consumer.close()
+
+
+# ---- the ledger database -----------------------------------------------------------------
+
+
+@dataclass
+class LedgerDb:
+    """One test's ledger: its own schema in the session's fresh database."""
+
+    url: str
+    schema: str
+    superuser_url: str
+    # Set by a test that breaks the ledger on purpose (the tamper test): skips the checks.
+    tampered: bool = False
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The URL with a search_path (asyncpg passes unknown query parameters as settings)."""
+    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
+async def assert_sound(url: str) -> None:
+    """The ledger's invariants hold and every enterprise's chain verifies."""
+    conn = await asyncpg.connect(url)
+    try:
+        violations = await check_invariants(conn)
+        chain = await verify_chains(conn)
+    finally:
+        await conn.close()
+    assert violations == []
+    assert chain.ok, f"chain broken at {chain.first_broken_entry}: {chain.detail}"
+
+
+async def export(url: str) -> dict[str, Any]:
+    """`subsidy ledger export` of this test's ledger, as a dict."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await export_contract(conn)
+    finally:
+        await conn.close()
+
+
+async def fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    """Run one query on its own connection."""
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+# ---- workers -----------------------------------------------------------------------------
+
+
+def worker_settings(
+    db: LedgerDb, bootstrap: str, topics: Topics, **overrides: Any
+) -> LedgerSettings:
+    """Settings of a worker on this test's schema and topics."""
+    values: dict[str, Any] = {
+        "database_url": db.url,
+        "kafka_bootstrap": bootstrap,
+        "input_topic": topics.input,
+        "decisions_topic": topics.decisions,
+        "dead_letter_topic": topics.dead_letters,
+        "group_id": f"test-ledger-{uuid.uuid4().hex[:12]}",
+        "batch_wait_ms": 100,
+    }
+    values.update(overrides)
+    return LedgerSettings(**values)
+
+
+# Workers running in this process, watched by wait_consumed.
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+@asynccontextmanager
+async def running_worker(settings: LedgerSettings) -> AsyncIterator[LedgerWorker]:
+    """A worker consuming in the background of this event loop until the block ends."""
+    worker = LedgerWorker(settings)
+    await worker.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    _RUNNING.add(task)
+    try:
+        yield worker
+    finally:
+        stop.set()
+        _RUNNING.discard(task)
+        try:
+            await task
+        finally:
+            await worker.stop()
+
+
+async def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every ledger table's rows, sorted: two snapshots are equal iff nothing changed."""
+    tables = [
+        "enterprises",
+        "inbox",
+        "entitlements",
+        "decisions",
+        "entries",
+        "annual_usage",
+        "item_usage",
+        "other_support",
+        "rejected_events",
+        "outbox",
+    ]
+    conn = await asyncpg.connect(url)
+    try:
+        return {
+            t: sorted((tuple(r.values()) for r in await conn.fetch(f"SELECT * FROM {t}")), key=repr)
+            for t in tables
+        }
+    finally:
+        await conn.close()
