@@ -10,6 +10,8 @@ from subsidy.demo.generator import generate
 
 app = typer.Typer(no_args_is_help=True)
 
+SAMPLE = Path(__file__).resolve().parents[3] / "data/sample-events.jsonl"
+
 
 @app.command("generate")
 def generate_command(
@@ -25,3 +27,27 @@ def generate_command(
     finally:
         if out:
             target.close()
+
+
+@app.command("run")
+def run_command(
+    events: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="The feed (JSONL).")
+    ] = SAMPLE,
+    keep: Annotated[bool, typer.Option(envvar="KEEP", help="Leave everything running.")] = False,
+    policy_overlay: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+) -> None:
+    """The main job: start every service, ingest the feed, wait for every decision, verify the
+    chain, print the summary, compare with `subsidy simulate`, stop."""  # fmt: skip
+    import asyncio
+
+    from rich.console import Console
+
+    from subsidy.cli.common import load_catalog_or_exit
+    from subsidy.demo.runner import run_demo
+    from subsidy.infra.logging import configure_logging
+
+    configure_logging("WARNING")
+    catalog = load_catalog_or_exit(policy_overlay)
+    if not asyncio.run(run_demo(events, catalog, keep, Console())):
+        raise typer.Exit(1)

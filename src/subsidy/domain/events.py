@@ -287,7 +287,9 @@ def parse_event(data: object) -> EnterpriseEvent:
     bad field."""
     if not isinstance(data, dict):
         raise InvalidEvent([FieldError("event", "must be a JSON object")])
+    # An empty or non-string id is no id: rejections report it as null.
     event_id = data.get("eventId") if isinstance(data.get("eventId"), str) else None
+    event_id = event_id or None
     errors: list[FieldError] = []
     present = [name for name in PAYLOAD_TYPES if data.get(name) is not None]
     if not present:

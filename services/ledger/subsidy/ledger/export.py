@@ -14,6 +14,10 @@ async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         rows = await conn.fetch(f"SELECT {STATE_COLUMNS} FROM entitlements")
         rejected = await conn.fetch("SELECT event_id, error FROM rejected_events")
+        # The platform's rejections are the ledger's and, where the ingest API shares this
+        # database (the embedded default), those it refused at the door.
+        if await conn.fetchval("SELECT to_regclass('ingest_rejections') IS NOT NULL"):
+            rejected += await conn.fetch("SELECT event_id, error FROM ingest_rejections")
     # Sorted here, not in SQL: the database's collation need not be Python's code-point order.
     states = sorted((state_from_row(r) for r in rows), key=lambda s: s.ent.entitlement_id)
     return {

@@ -1,0 +1,104 @@
+"""The platform's services as child processes of the main job: start, wait ready, stop."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One service: its `subsidy` subcommand, its environment, and how to tell it is up."""
+
+    name: str
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    grpc_address: str | None = None  # ready when its gRPC health service says SERVING
+
+
+@dataclass
+class Running:
+    """A started service."""
+
+    spec: ServiceSpec
+    process: subprocess.Popen[bytes]
+    log: Path
+    started: float = field(default_factory=time.monotonic)
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited or did not become ready; the message points at its log."""
+
+
+def start(spec: ServiceSpec, logs: Path) -> Running:
+    """Start `subsidy <args>` with the spec's environment; output to logs/<name>.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"demo-{spec.name}.log"
+    env = {**os.environ, **spec.env}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "subsidy.cli", *spec.args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal goes to the job, which stops them
+        )
+    return Running(spec, process, log)
+
+
+async def wait_ready(running: Running, timeout_s: float = 60.0) -> None:
+    """Until the gRPC health check answers SERVING (or, without gRPC, the process is alive)."""
+    deadline = time.monotonic() + timeout_s
+    address = running.spec.grpc_address
+    while True:
+        if running.process.poll() is not None:
+            raise ServiceFailed(f"{running.spec.name} exited with {running.process.returncode}; "
+                                f"see {running.log}")  # fmt: skip
+        if address is None:
+            return
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                )
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.aio.AioRpcError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServiceFailed(f"{running.spec.name} not ready after {timeout_s:.0f}s; "
+                                f"see {running.log}")  # fmt: skip
+        await asyncio.sleep(0.2)
+
+
+def alive(services: list[Running]) -> None:
+    """Raise if any service has died (checked while waiting for decisions)."""
+    for r in services:
+        if r.process.poll() is not None:
+            raise ServiceFailed(f"{r.spec.name} exited with {r.process.returncode}; see {r.log}")
+
+
+def stop_all(services: list[Running], timeout_s: float = 15.0) -> list[str]:
+    """SIGTERM every service, wait for all, SIGKILL what is left; returns the names killed."""
+    for r in services:
+        if r.process.poll() is None:
+            r.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    killed = []
+    for r in services:
+        try:
+            r.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            r.process.kill()
+            r.process.wait()
+            killed.append(r.spec.name)
+    return killed

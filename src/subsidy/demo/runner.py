@@ -1,0 +1,252 @@
+"""The main job (`make run`): the whole platform on a realistic feed, end to end, checked.
+
+Every run works in a database and topics of its own (`subsidy_demo`, `demo.<run>.…`), so the
+result is the sample's alone and a run never sees another's messages.
+"""
+
+import asyncio
+import json
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from subsidy.demo import processes
+from subsidy.demo.processes import Running, ServiceSpec
+from subsidy.demo.report import print_summary
+from subsidy.devstack.kafka_admin import admin_client, ensure_topics
+from subsidy.devstack.paths import layout
+from subsidy.domain.catalog import Catalog
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import PARTITIONS, Topic
+from subsidy.ingest.client import IngestSummary, estimate_rows, ingest_file
+from subsidy.ingest.store import migrate_ingest
+from subsidy.ledger.chain import verify_chains
+from subsidy.ledger.db import migrate_ledger
+from subsidy.ledger.export import export_contract
+from subsidy.simulation import simulate
+
+DEMO_DATABASE = "subsidy_demo"
+# Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
+INGEST_ADDRESS = "127.0.0.1:50051"
+ELIGIBILITY_ADDRESS = "127.0.0.1:50061"
+METRICS_PORTS = {"eligibility": 9101, "ledger-worker": 9102, "ledger-relay": 9103, "ingest": 9104}
+
+
+@dataclass
+class Run:
+    """One run's names, addresses, secrets and services."""
+
+    database: str = DEMO_DATABASE
+    ingest_address: str = INGEST_ADDRESS
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
+    stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    services: list[Running] = field(default_factory=list)
+
+    def topic(self, name: str) -> str:
+        return f"demo.{self.stamp}.{name}"
+
+    @property
+    def topics(self) -> dict[str, str]:
+        names = ("enterprise-events.v1", "entitlements.v1", "decisions.v1", "dead-letters.v1")
+        return {n: self.topic(n) for n in names}
+
+
+async def _fresh_database(base_url: str, name: str) -> str:
+    """Drop and recreate the run's database, then apply every component's migrations."""
+    admin = await asyncpg.connect(base_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{base_url.rpartition('/')[0]}/{name}"
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate_ledger(conn)
+        await migrate_ingest(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+def _specs(run: Run, settings: CommonSettings, database_url: str) -> list[ServiceSpec]:
+    t = run.topics
+    ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
+    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "DATABASE_URL": database_url,
+              "LOG_LEVEL": "INFO"}  # fmt: skip
+    ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
+              "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
+              "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+              "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
+    return [
+        ServiceSpec("eligibility", ("eligibility", "worker"), {
+            **common, "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
+            "ELIGIBILITY_OUTPUT_TOPIC": t["entitlements.v1"],
+            "ELIGIBILITY_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+            "ELIGIBILITY_GROUP_ID": f"demo-{run.stamp}-eligibility",
+            "ELIGIBILITY_METRICS_PORT": ports["eligibility"]}),
+        ServiceSpec("ledger-worker", ("ledger", "worker"),
+                    {**ledger, "LEDGER_METRICS_PORT": ports["ledger-worker"]}),
+        ServiceSpec("ledger-relay", ("ledger", "relay"),
+                    {**ledger, "LEDGER_METRICS_PORT": ports["ledger-relay"]}),
+        ServiceSpec("ingest", ("ingest-server",), {
+            **common, "INGEST_TOPIC": t["enterprise-events.v1"], "INGEST_TOKENS": run.token,
+            "INGEST_GRPC_ADDRESS": run.ingest_address,
+            "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
+    ]  # fmt: skip
+
+
+def _create_topics(run: Run, bootstrap: str) -> None:
+    ensure_topics(bootstrap, tuple(
+        Topic(name, 1 if "dead-letters" in name else PARTITIONS, "demo") for name in
+        run.topics.values()))  # fmt: skip
+
+
+def _delete_topics(run: Run, bootstrap: str) -> None:
+    admin = admin_client(bootstrap)
+    try:
+        admin.delete_topics(list(run.topics.values()), timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+def _ingest(events: Path, work: Path, run: Run, console: Console) -> IngestSummary:
+    """The feed through the ingest API, with a progress bar; the error report beside a copy."""
+    copy = work / events.name
+    shutil.copyfile(events, copy)
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console)  # fmt: skip
+    with progress:
+        task = progress.add_task(f"ingest {events.name}", total=estimate_rows(copy))
+        return ingest_file(copy, server=run.ingest_address, token=run.token,
+                           on_progress=lambda n: progress.advance(task, n))  # fmt: skip
+
+
+async def _await_decisions(
+    url: str, expected: int, run: Run, console: Console, timeout_s: float
+) -> float:
+    """Until the ledger has taken every accepted event (its inbox) and the relay has published
+    every decision (the outbox is empty); returns the seconds it took."""
+    conn = await asyncpg.connect(url)
+    start = time.monotonic()
+    try:
+        progress = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=console)  # fmt: skip
+        with progress:
+            task = progress.add_task("decide", total=expected)
+            while True:
+                processes.alive(run.services)
+                taken = await conn.fetchval("SELECT count(*) FROM inbox")
+                unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                progress.update(task, completed=taken)
+                if taken >= expected and unsent == 0:
+                    return time.monotonic() - start
+                if time.monotonic() - start > timeout_s:
+                    raise TimeoutError(f"{taken} of {expected} events decided, {unsent} decisions "
+                                       f"unpublished after {timeout_s:.0f}s")  # fmt: skip
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+def _compare(pipeline: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """Differences between the pipeline's export and simulate's output, as lines."""
+    if pipeline == expected:
+        return []
+    got = {e["entitlementId"]: e for e in pipeline["entitlements"]}
+    want = {e["entitlementId"]: e for e in expected["entitlements"]}
+    lines = [f"only in the pipeline: {k}" for k in sorted(got.keys() - want.keys())]
+    lines += [f"only in simulate: {k}" for k in sorted(want.keys() - got.keys())]
+    lines += [f"differs: {json.dumps(got[k], ensure_ascii=False)} vs "
+              f"{json.dumps(want[k], ensure_ascii=False)}"
+              for k in sorted(got.keys() & want.keys()) if got[k] != want[k]]  # fmt: skip
+    if pipeline["rejectedEvents"] != expected["rejectedEvents"]:
+        lines.append(f"rejected events: pipeline {len(pipeline['rejectedEvents'])}, "
+                     f"simulate {len(expected['rejectedEvents'])}")  # fmt: skip
+    return lines
+
+
+async def run_demo(
+    events: Path, catalog: Catalog, keep: bool, console: Console, run: Run | None = None
+) -> bool:
+    """The whole job; True when the pipeline matched `simulate` and the chain verified."""
+    settings = CommonSettings()  # type: ignore[call-arg]  # from the environment
+    run = run or Run()
+    work = layout().run / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    console.rule("Suzhou embodied-AI robot subsidies: the main job")
+    url = await _fresh_database(settings.database_url, run.database)
+    await asyncio.to_thread(_create_topics, run, settings.kafka_bootstrap)
+    console.print(f"database {run.database}, topics demo.{run.stamp}.*")
+    stopped = False
+    try:
+        for spec in _specs(run, settings, url):
+            run.services.append(processes.start(spec, layout().logs))
+        await asyncio.gather(*(processes.wait_ready(r) for r in run.services))
+        console.print("services up: " + ", ".join(r.spec.name for r in run.services))
+        t_ingest = time.monotonic()
+        summary = await asyncio.to_thread(_ingest, events, work, run, console)
+        console.print(f"ingested {events.name}: read {summary.read}, accepted {summary.accepted}, "
+                      f"duplicates {summary.duplicates}, rejected {summary.rejected}"
+                      + (f" (report: {summary.report})" if summary.rejected else ""))  # fmt: skip
+        waited = await _await_decisions(url, summary.accepted, run, console, timeout_s=600)
+        elapsed = time.monotonic() - t_ingest
+        console.print(f"every event decided {waited:.1f}s after ingest finished; "
+                      f"{summary.accepted / elapsed:,.0f} events/s from first ingest to last "
+                      f"decision published")  # fmt: skip
+        conn = await asyncpg.connect(url)
+        try:
+            chain = await verify_chains(conn)
+            console.print(
+                f"ledger chain: {'verified' if chain.ok else 'BROKEN'} "
+                f"({chain.entries_checked} entries)"
+                + ("" if chain.ok else f" at {chain.first_broken_entry}: {chain.detail}")
+            )
+            await print_summary(conn, catalog, console)
+            console.print(f"rejected events: {summary.rejected} at ingest, "
+                          f"{await conn.fetchval('SELECT count(*) FROM rejected_events')} "
+                          "by the ledger")  # fmt: skip
+            pipeline = await export_contract(conn)
+        finally:
+            await conn.close()
+        expected = await asyncio.to_thread(
+            lambda: simulate(events.read_bytes().splitlines(), catalog).to_contract()
+        )
+        differences = _compare(pipeline, expected)
+        if differences:
+            console.print("[red]pipeline vs subsidy simulate: MISMATCH[/red]")
+            for line in differences[:20]:
+                console.print("  " + line)
+        else:
+            console.print(f"pipeline vs subsidy simulate: [green]match[/green] "
+                          f"({len(expected['entitlements'])} entitlements, "
+                          f"{len(expected['rejectedEvents'])} rejected events)")  # fmt: skip
+        if keep:
+            stopped = True  # left running on purpose
+            _print_where_to_look(run, url, console)
+        console.print(f"done in {time.monotonic() - t0:.1f}s")
+        return not differences and chain.ok
+    finally:
+        if not stopped:
+            killed = processes.stop_all(run.services)
+            if killed:
+                console.print(f"[yellow]had to kill: {', '.join(killed)}[/yellow]")
+            await asyncio.to_thread(_delete_topics, run, settings.kafka_bootstrap)
+
+
+def _print_where_to_look(run: Run, url: str, console: Console) -> None:
+    console.rule("left running (KEEP=1): stop with `make down` and `pkill -f subsidy.cli`")
+    console.print(f"ingest API (gRPC)      {run.ingest_address}   token: {run.token}")
+    console.print(f"database               {url}")
+    for name, port in run.metrics_ports.items():
+        console.print(f"metrics {name:<15}http://127.0.0.1:{port}/metrics")
+    console.print("pids: " + ", ".join(f"{r.spec.name}={r.process.pid}" for r in run.services))
