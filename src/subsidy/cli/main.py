@@ -6,8 +6,10 @@ from subsidy.cli import eligibility, ledger, simulate
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
 from subsidy.ingest import cli as ingest
+from subsidy.notifier import cli as notify
 
 app = typer.Typer(
+    help="Suzhou embodied-AI robot subsidy platform: eligibility, ledger, notifier.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -17,3 +19,4 @@ app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka
 app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")
 app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")
 app.add_typer(ingest.app)  # `subsidy ingest FILE`, `subsidy ingest-server`, `subsidy feeds …`
+app.add_typer(notify.app, name="notify", help="Tell enterprises and bureaus about decisions.")

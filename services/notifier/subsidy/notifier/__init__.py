@@ -1,0 +1,1 @@
+"""The notifier service: tells enterprises and bureaus about the ledger's decisions."""

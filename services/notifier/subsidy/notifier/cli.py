@@ -1,0 +1,234 @@
+"""`subsidy notify …`: the worker, the admin API, dead deliveries, and subscriptions."""
+
+import asyncio
+import json
+import signal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from subsidy.cli.common import load_catalog_or_exit
+from subsidy.infra.grpc_server import serve_until_signalled
+from subsidy.infra.logging import configure_logging
+from subsidy.infra.metrics import start_metrics_server
+from subsidy.notifier import repository as repo
+from subsidy.notifier.admin import start_admin_server
+from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.subscriptions import SubscriptionError, bureaus_of, parse_file
+from subsidy.notifier.worker import create_pool, run_worker
+
+app = typer.Typer(no_args_is_help=True)
+subscriptions_app = typer.Typer(no_args_is_help=True)
+app.add_typer(
+    subscriptions_app, name="subscriptions", help="Load and list who is told about decisions."
+)
+
+
+class OutputFormat(StrEnum):
+    """How listings are printed."""
+
+    table = "table"
+    json = "json"
+
+
+def _settings() -> NotifierSettings:
+    try:
+        settings = NotifierSettings()  # type: ignore[call-arg]  # read from the environment
+    except ValidationError as err:
+        for error in err.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    # Logs go to stderr, so `--format json` on stdout stays machine-readable.
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
+    conn = await asyncpg.connect(settings.database_url)
+    await repo.migrate_notifier(conn)
+    return conn
+
+
+def _print_json(rows: list[dict[str, Any]]) -> None:
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT."""
+    settings = _settings()
+    start_metrics_server(settings.metrics_port)
+    catalog = load_catalog_or_exit()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop, catalog=catalog)
+
+    asyncio.run(main())
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Serve NotifierAdminService (with health and reflection) on NOTIFIER_GRPC_ADDRESS."""
+    settings = _settings()
+    if settings.admin_token is None:
+        typer.echo("error: NOTIFIER_ADMIN_TOKEN is required to serve the admin API", err=True)
+        raise typer.Exit(2)
+    start_metrics_server(settings.metrics_port)
+    catalog = load_catalog_or_exit()
+
+    async def main() -> None:
+        pool = await create_pool(settings)
+        try:
+            server, _ = await start_admin_server(pool, settings, catalog)
+            await serve_until_signalled(server)
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+@app.command("failed")
+def failed_command(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """List dead deliveries (attempts exhausted or refused for good)."""
+    settings = _settings()
+
+    async def main() -> list[dict[str, Any]]:
+        conn = await _connect(settings)
+        try:
+            return await repo.dead_deliveries(conn, limit)
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(main())
+    if output is OutputFormat.json:
+        _print_json(rows)
+        return
+    console = Console()
+    if not rows:
+        console.print("No dead deliveries.")
+        return
+    table = Table(title=f"Dead deliveries ({len(rows)})", show_lines=False)
+    for column in ("ID", "Decision", "Status", "Channel", "Recipient", "Attempts", "Last error",
+                   "Dead at"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["decision_id"],
+            row["status"],
+            row["channel"],
+            row["recipient"],
+            str(row["attempts"]),
+            row["last_error"] or "",
+            row["dead_at"].isoformat(timespec="seconds") if row["dead_at"] else "",
+        )
+    console.print(table)
+    console.print("Requeue one with: subsidy notify retry ID")
+
+
+@app.command("retry")
+def retry_command(
+    delivery_id: Annotated[int, typer.Argument(help="The ID shown by `subsidy notify failed`.")],
+) -> None:
+    """Requeue one dead delivery with a fresh set of attempts."""
+    settings = _settings()
+
+    async def main() -> bool:
+        conn = await _connect(settings)
+        try:
+            return await repo.requeue(conn, delivery_id)
+        finally:
+            await conn.close()
+
+    if not asyncio.run(main()):
+        typer.echo(f"error: no dead delivery with ID {delivery_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"delivery {delivery_id} requeued")
+
+
+@subscriptions_app.command("load")
+def load_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Create or replace the subscriptions of a YAML or JSON file (all or none)."""
+    settings = _settings()
+    catalog = load_catalog_or_exit()
+    try:
+        subs = parse_file(
+            file,
+            bureaus=bureaus_of(catalog),
+            has_secret=lambda s: settings.webhook_secret(s) is not None,
+        )
+    except SubscriptionError as err:
+        typer.echo(f"error: {file}:", err=True)
+        for line in err.errors:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        conn = await _connect(settings)
+        try:
+            await repo.put_subscriptions(conn, subs)
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+    typer.echo(f"{len(subs)} subscription(s) loaded from {file}")
+
+
+@subscriptions_app.command("list")
+def list_command(
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """List every subscription."""
+    settings = _settings()
+
+    async def main() -> list[dict[str, Any]]:
+        conn = await _connect(settings)
+        try:
+            subs = await repo.list_subscriptions(conn)
+        finally:
+            await conn.close()
+        return [
+            {
+                "kind": s.kind,
+                "subscriber": s.subscriber,
+                "webhookUrl": s.webhook_url,
+                "email": s.email,
+                "language": s.language,
+                "webhookSecretConfigured": settings.webhook_secret(s.subscriber) is not None,
+            }
+            for s in subs
+        ]
+
+    rows = asyncio.run(main())
+    if output is OutputFormat.json:
+        _print_json(rows)
+        return
+    table = Table(title=f"Subscriptions ({len(rows)})")
+    for column in ("Kind", "Subscriber", "Webhook", "Secret", "Email", "Language"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["kind"],
+            row["subscriber"],
+            row["webhookUrl"] or "",
+            ("yes" if row["webhookSecretConfigured"] else "MISSING") if row["webhookUrl"] else "",
+            row["email"] or "",
+            row["language"],
+        )
+    Console().print(table)

@@ -1,0 +1,160 @@
+"""Reads decisions from Kafka and plans their deliveries in PostgreSQL before committing offsets.
+
+aiokafka rather than faust: the notifier needs no stream tables, windows or changelogs, only
+full control over *when* an offset is committed — strictly after the PostgreSQL transaction
+that planned the batch has committed. faust acknowledges and commits offsets on its own
+schedule, which would let a crash between its commit and ours lose a decision.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from google.protobuf.message import DecodeError
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Catalog
+from subsidy.notifier import metrics
+from subsidy.notifier import repository as repo
+from subsidy.notifier.planner import Planned, needs_people, plan, responsible_units
+from subsidy.notifier.settings import NotifierSettings
+
+log = structlog.get_logger(__name__)
+
+_RETRY_MAX_SECONDS = 30.0
+
+
+def decode(record: ConsumerRecord[bytes, bytes]) -> dpb.Decision | None:
+    """The record's Decision, or None (logged, counted) when it is not one."""
+    try:
+        if record.value is None:
+            raise DecodeError("empty record")
+        decision = dpb.Decision.FromString(record.value)
+        if not decision.decision_id or not decision.enterprise_id:
+            raise DecodeError("no decision_id or enterprise_id")
+    except DecodeError as err:
+        metrics.UNDECODABLE.inc()
+        log.error(
+            "notifier.undecodable",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=str(err),
+        )
+        return None
+    return decision
+
+
+class DecisionConsumer:
+    """One member of the notifier's consumer group."""
+
+    def __init__(
+        self,
+        settings: NotifierSettings,
+        pool: asyncpg.Pool,
+        catalog: Catalog,
+        on_planned: Callable[[], None],
+        client_id: str,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._catalog = catalog
+        self._on_planned = on_planned
+        self._client_id = client_id
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop`, one planning transaction and one offset commit per batch."""
+        s = self._settings
+        consumer = AIOKafkaConsumer(
+            s.topic,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.group_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # The ledger may publish from a transactional outbox relay: never act on a
+            # decision whose transaction was aborted.
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        failures = 0
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=s.batch_size)
+                if not batches:
+                    continue
+                try:
+                    await self.handle(batches)
+                except repo.DB_ERRORS as err:
+                    # Not planned, so not committed: rewind and try the same records again.
+                    failures += 1
+                    delay = min(_RETRY_MAX_SECONDS, 0.5 * 2**failures)
+                    log.warning("notifier.plan_failed", error=str(err), retry_in=delay)
+                    for tp, records in batches.items():
+                        try:
+                            consumer.seek(tp, records[0].offset)
+                        except Exception as seek_err:  # revoked meanwhile: the new owner reads it
+                            log.info("notifier.seek_skipped", partition=tp.partition,
+                                     error=str(seek_err))  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                failures = 0
+                offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                try:
+                    await consumer.commit(offsets)
+                except KafkaError as err:
+                    # A rebalance took the partitions: their new owner re-reads the records,
+                    # and planning them again inserts nothing.
+                    log.warning("notifier.commit_failed", error=str(err))
+        finally:
+            await consumer.stop()
+
+    async def handle(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> int:
+        """Plan one batch; returns how many deliveries were newly planned."""
+        consumed: list[repo.Consumed] = []
+        seen: set[str] = set()
+        for records in batches.values():
+            for record in records:
+                metrics.DECISIONS_CONSUMED.inc()
+                decision = decode(record)
+                # A duplicate inside one batch is skipped here; across batches by the table.
+                if decision is None or decision.decision_id in seen:
+                    continue
+                seen.add(decision.decision_id)
+                assert record.value is not None  # decode() returned a decision
+                consumed.append(repo.Consumed(decision, record.value, record.partition,
+                                              record.offset))  # fmt: skip
+        if not consumed:
+            return 0
+        enterprise_ids = {c.decision.enterprise_id for c in consumed}
+        bureaus = {
+            unit
+            for c in consumed
+            if needs_people(c.decision)
+            for unit in responsible_units(c.decision, self._catalog)
+        }
+        async with self._pool.acquire() as conn:
+            by_enterprise, by_bureau = await repo.subscriptions_for(conn, enterprise_ids, bureaus)
+            planned: list[Planned] = []
+            for c in consumed:
+                try:
+                    planned += plan(
+                        c.decision, self._catalog, by_enterprise.get(c.decision.enterprise_id),
+                        by_bureau,
+                    )  # fmt: skip
+                except Exception:
+                    # A decision we cannot render must not block its partition for ever; it
+                    # is still recorded (notifier_decisions) and the error is in the log.
+                    log.exception("notifier.unplannable", decision_id=c.decision.decision_id)
+            fresh = await repo.record_batch(conn, consumed, planned)
+        for p in fresh:
+            metrics.PLANNED.labels(p.channel, p.audience).inc()
+        if fresh:
+            log.info("notifier.planned", decisions=len(consumed), deliveries=len(fresh))
+            self._on_planned()
+        return len(fresh)

@@ -1,0 +1,311 @@
+"""Every text the notifier sends, in Chinese and English: subjects, bodies, statuses, reasons."""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.protobuf.json_format import MessageToDict
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Rule
+from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
+from subsidy.domain.money import format_fen
+from subsidy.events.v1 import events_pb2 as epb
+
+Language = Literal["zh", "en"]
+Audience = Literal["enterprise", "bureau"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+
+POLICY_NAME: dict[Language, str] = {
+    "zh": "《苏州市支持具身智能机器人产业创新发展的若干措施》",
+    "en": "Suzhou Measures to Support the Embodied-AI Robot Industry (2025)",
+}
+
+# Keyed by the protobuf enum names, which are the contract's codes (contract.md §2).
+STATUS_WORDS: dict[str, dict[Language, str]] = {
+    "PAID": {"zh": "已拨付", "en": "Paid"},
+    "PARTIALLY_PAID": {"zh": "部分拨付", "en": "Partially paid"},
+    "DENIED": {"zh": "不予支持", "en": "Denied"},
+    "PENDING_REVIEW": {"zh": "待审核", "en": "Pending review"},
+    "REFERRED": {"zh": "转责任单位按相关政策办理", "en": "Referred to the responsible units"},
+    "RECORDED": {"zh": "已登记（不涉及资金）", "en": "Recorded (no funds involved)"},
+    "SUPERSEDED": {"zh": "已由更高支持替代", "en": "Superseded by higher support"},
+    "REVOKED": {"zh": "已撤销", "en": "Revoked"},
+    "ELIGIBLE": {"zh": "符合条件（尚未核定）", "en": "Eligible (not yet decided)"},
+    "STATUS_UNSPECIFIED": {"zh": "状态未知", "en": "Unknown status"},
+}
+
+REASON_WORDS: dict[str, dict[Language, str]] = {
+    "OUTSIDE_WINDOW": {
+        "zh": "事项发生日期不在政策有效期内",
+        "en": "the date of the fact is outside the policy's period of validity",
+    },
+    "YEAR_LIMIT": {
+        "zh": "该条款可支持的年度数已达上限",
+        "en": "the rule's limit on the number of supported years is reached",
+    },
+    "ANNUAL_CAP": {
+        "zh": "已达到该条款的年度支持上限",
+        "en": "the rule's annual cap for the enterprise is reached",
+    },
+    "ITEM_CAP": {
+        "zh": "已达到该支持对象的支持上限",
+        "en": "the cap for this supported item is reached",
+    },
+    "DUPLICATE_LOWER": {
+        "zh": "按“就高不重复”原则，同一支持对象已获得不低于本项的支持",
+        "en": "under the highest-only, no-stacking principle (就高不重复) the item already "
+        "has equal or higher support",
+    },
+    "OTHER_SUPPORT": {
+        "zh": "同一支持对象已获本市其他政策支持，按“就高不重复”原则仅支持差额",
+        "en": "support from another city programme for the same item is counted; only the "
+        "difference is granted",
+    },
+    "CEILING_CLIPPED": {
+        "zh": "核定金额超过政策上限，按上限支持",
+        "en": "the approved amount exceeded the policy ceiling and was reduced to it",
+    },
+    "REVIEW_REJECTED": {
+        "zh": "审核未通过",
+        "en": "the review rejected the application",
+    },
+    "REASON_UNSPECIFIED": {"zh": "未说明的原因", "en": "an unspecified reason"},
+}
+
+DISTRICT_NAMES_EN: dict[str, str] = {
+    "GUSU": "Gusu District",
+    "HUQIU": "Suzhou High-tech Zone (Huqiu)",
+    "WUZHONG": "Wuzhong District",
+    "XIANGCHENG": "Xiangcheng District",
+    "WUJIANG": "Wujiang District",
+    "SIP": "Suzhou Industrial Park",
+    "CHANGSHU": "Changshu",
+    "ZHANGJIAGANG": "Zhangjiagang",
+    "KUNSHAN": "Kunshan",
+    "TAICANG": "Taicang",
+}
+
+_LABELS: dict[str, dict[Language, str]] = {
+    "enterprise": {"zh": "企业", "en": "Enterprise"},
+    "measure": {"zh": "政策条款", "en": "Measure"},
+    "clause": {"zh": "条款内容", "en": "Clause"},
+    "item": {"zh": "支持对象", "en": "Supported item"},
+    "status": {"zh": "结果", "en": "Result"},
+    "granted": {"zh": "核定支持金额", "en": "Granted amount"},
+    "entitled": {"zh": "按条款应得金额", "en": "Amount under the rule alone"},
+    "paid_now": {"zh": "本次拨付", "en": "Paid with this decision"},
+    "reversed_now": {"zh": "本次冲回", "en": "Reversed with this decision"},
+    "no_cash": {"zh": "本次资金变动", "en": "Cash moved by this decision"},
+    "clawback": {"zh": "应追回金额", "en": "To be recovered (clawback)"},
+    "reasons": {"zh": "原因", "en": "Reasons"},
+    "channels": {"zh": "资金渠道（责任单位）", "en": "Funding channel (responsible units)"},
+    "decision": {"zh": "决定编号", "en": "Decision id"},
+    "decided_at": {"zh": "决定时间", "en": "Decided at"},
+    "none": {"zh": "无", "en": "none"},
+    "action_tag": {"zh": "待办", "en": "Action needed"},
+}
+
+_BUREAU_ACTIONS: dict[str, dict[Language, str]] = {
+    "clawback": {
+        "zh": "本项支持已撤销，请按规定追回已拨付资金 {amount}。",
+        "en": "This support was revoked: please recover {amount} already paid.",
+    },
+    "revoked": {
+        "zh": "本项支持已撤销，无需追回资金，请知悉。",
+        "en": "This support was revoked; nothing was paid, so nothing is to be recovered.",
+    },
+    "REFERRED": {
+        "zh": "本条款的支持金额由责任单位按相关政策确定，请办理。",
+        "en": "The policy defers the amount to the responsible units: please handle this case.",
+    },
+    "PENDING_REVIEW": {
+        "zh": "本事项需要审核，请审核并核定支持金额。",
+        "en": "This case needs review: please review it and approve an amount.",
+    },
+}
+
+_FOOTER: dict[Language, str] = {
+    "zh": "本通知由苏州市具身智能机器人产业政策兑付平台自动发送，请勿直接回复。",
+    "en": "Sent automatically by the Suzhou embodied-AI robot subsidy platform; do not reply.",
+}
+
+_ZH_DIGITS = "零一二三四五六七八九"
+
+
+def zh_numeral(n: int) -> str:
+    """1…99 in Chinese numerals (三, 十二, 二十一), as the policy numbers its measures."""
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _ZH_DIGITS[ones]
+    head = "" if tens == 1 else _ZH_DIGITS[tens]
+    return f"{head}十{_ZH_DIGITS[ones] if ones else ''}"
+
+
+def _enum_name(enum: Any, value: int) -> str:
+    try:
+        return str(enum.Name(value))
+    except ValueError:  # a code added to the contract after this notifier was built
+        return ""
+
+
+def status_words(status: int, language: Language) -> str:
+    """A Decision status (protobuf enum value) in words."""
+    words = STATUS_WORDS.get(_enum_name(dpb.Status, status))
+    if words is None:
+        return f"未知状态（{status}）" if language == "zh" else f"unknown status ({status})"
+    return words[language]
+
+
+def reason_words(reason: int, language: Language) -> str:
+    """A Decision reason (protobuf enum value) in words."""
+    words = REASON_WORDS.get(_enum_name(dpb.Reason, reason))
+    if words is None:
+        return f"未知原因（{reason}）" if language == "zh" else f"unknown reason ({reason})"
+    return words[language]
+
+
+def measure_label(measure: int, rule: Rule | None, rule_id: str, language: Language) -> str:
+    """第三条 建设高能级创新平台 · 江苏省重点实验室 / Measure 3: …; the rule id when unknown."""
+    if language == "zh":
+        head = f"第{zh_numeral(measure)}条"
+        return f"{head} {rule.title}" if rule else f"{head}（规则 {rule_id}）"
+    head = f"Measure {measure}"
+    return f"{head}: {rule.title}" if rule else f"{head} (rule {rule_id})"
+
+
+def district_name(district: int, language: Language) -> str:
+    """A district (protobuf enum value) by name; empty when unspecified."""
+    code = _enum_name(epb.District, district)
+    if code not in DISTRICT_NAMES_EN:
+        return ""
+    return DISTRICT_NAMES_ZH[District(code)] if language == "zh" else DISTRICT_NAMES_EN[code]
+
+
+def bureau_action(decision: dpb.Decision, language: Language) -> str | None:
+    """What a bureau is asked to do about this decision; None when people need not act."""
+    if decision.clawback_fen > 0:
+        return _BUREAU_ACTIONS["clawback"][language].format(
+            amount=format_fen(decision.clawback_fen)
+        )
+    if decision.status == dpb.REVOKED:
+        return _BUREAU_ACTIONS["revoked"][language]
+    name = _enum_name(dpb.Status, decision.status)
+    if name in _BUREAU_ACTIONS:
+        return _BUREAU_ACTIONS[name][language]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message ready to send: subject, plain text, and the webhook's JSON body."""
+
+    subject: str
+    text: str
+    json_body: str
+
+
+def _lines(
+    decision: dpb.Decision, rule: Rule | None, language: Language, audience: Audience
+) -> list[str]:
+    def label(key: str) -> str:
+        sep = "：" if language == "zh" else ": "
+        return f"{_LABELS[key][language]}{sep}"
+
+    lines: list[str] = []
+    if audience == "bureau":
+        action = bureau_action(decision, language)
+        if action:
+            lines += [f"【{_LABELS['action_tag'][language]}】{action}", ""]
+    district = district_name(decision.district, language)
+    who = decision.enterprise_name or decision.enterprise_id
+    if language == "zh":
+        ident = f"统一社会信用代码 {decision.enterprise_id}" + (f"，{district}" if district else "")
+        lines.append(f"{label('enterprise')}{who}（{ident}）")
+    else:
+        ident = f"USCC {decision.enterprise_id}" + (f", {district}" if district else "")
+        lines.append(f"{label('enterprise')}{who} ({ident})")
+    lines.append(
+        label("measure") + measure_label(decision.measure, rule, decision.rule_id, language)
+    )
+    clause = decision.clause or (rule.clause if rule else "")
+    if clause:
+        lines.append(label("clause") + clause)
+    year = f"{decision.year}年度" if language == "zh" else f"year {decision.year}"
+    sep = "，" if language == "zh" else ", "
+    lines.append(f"{label('item')}{decision.item_id}{sep}{year}")
+    lines.append(label("status") + status_words(decision.status, language))
+    lines.append(label("granted") + format_fen(decision.granted_fen))
+    if decision.entitled_fen and decision.entitled_fen != decision.granted_fen:
+        lines.append(label("entitled") + format_fen(decision.entitled_fen))
+    if decision.cash_delta_fen > 0:
+        lines.append(label("paid_now") + format_fen(decision.cash_delta_fen))
+    elif decision.cash_delta_fen < 0:
+        lines.append(label("reversed_now") + format_fen(-decision.cash_delta_fen))
+    else:
+        lines.append(label("no_cash") + _LABELS["none"][language])
+    if decision.clawback_fen > 0:
+        lines.append(label("clawback") + format_fen(decision.clawback_fen))
+    reasons = [reason_words(r, language) for r in decision.reasons]
+    joined = ("；" if language == "zh" else "; ").join(reasons)
+    lines.append(label("reasons") + (joined or _LABELS["none"][language]))
+    channels = list(decision.funding_channels) or list(rule.responsible_units if rule else ())
+    if channels:
+        lines.append(label("channels") + ("、" if language == "zh" else ", ").join(channels))
+    lines.append(label("decision") + decision.decision_id)
+    if decision.decided_at:
+        lines.append(label("decided_at") + decision.decided_at)
+    return lines
+
+
+def render(
+    decision: dpb.Decision,
+    rule: Rule | None,
+    language: Language,
+    audience: Audience,
+    addressee: str,
+) -> Rendered:
+    """The message about one decision for one recipient, in its language."""
+    status = status_words(decision.status, language)
+    title = rule.title if rule else decision.rule_id
+    who = decision.enterprise_name or decision.enterprise_id
+    needs_action = audience == "bureau" and bureau_action(decision, language) is not None
+    if language == "zh":
+        tag = f"{_LABELS['action_tag']['zh']}·{status}" if needs_action else status
+        subject = f"【{tag}】第{zh_numeral(decision.measure)}条 {title} — {who}"
+        greeting = f"{addressee}：" if addressee else ""
+        intro = f"根据{POLICY_NAME['zh']}，现将以下支持事项的处理结果通知如下："
+    else:
+        tag = f"{_LABELS['action_tag']['en']} · {status}" if needs_action else status
+        subject = f"[{tag}] Measure {decision.measure}: {title} — {who}"
+        greeting = f"To {addressee}," if addressee else ""
+        intro = f"Under the {POLICY_NAME['en']}, the following support case was decided:"
+    body = [greeting, "", intro, "", *_lines(decision, rule, language, audience), ""]
+    body.append(_FOOTER[language])
+    text = "\n".join(body).lstrip("\n") + "\n"
+    payload = {
+        "decisionId": decision.decision_id,
+        "audience": audience,
+        "language": language,
+        "subject": subject,
+        "text": text,
+        "measure": {
+            "number": decision.measure,
+            "label": measure_label(decision.measure, rule, decision.rule_id, language),
+            "clause": decision.clause or (rule.clause if rule else ""),
+        },
+        "statusText": status,
+        "reasonsText": [reason_words(r, language) for r in decision.reasons],
+        "amounts": {
+            "granted": format_fen(decision.granted_fen),
+            "cashDelta": format_fen(decision.cash_delta_fen),
+            "clawback": format_fen(decision.clawback_fen),
+        },
+        # The decision in protobuf's JSON mapping (contract field names, int64 as strings).
+        "decision": MessageToDict(decision, always_print_fields_with_no_presence=True),
+    }
+    # Sorted keys and no spaces: the body is stored once and signed byte for byte.
+    json_body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return Rendered(subject=subject, text=text, json_body=json_body)

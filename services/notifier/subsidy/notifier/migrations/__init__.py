@@ -1,0 +1,1 @@
+"""The notifier's numbered SQL migrations, applied by `subsidy.infra.migrate`."""

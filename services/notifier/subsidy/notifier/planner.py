@@ -1,0 +1,108 @@
+"""Who is told about a decision, on which channel, with which rendered message (pure)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Catalog, Rule
+from subsidy.notifier.messages import Audience, Language, render
+from subsidy.notifier.subscriptions import Subscription
+
+Channel = Literal["webhook", "email"]
+CHANNELS: tuple[Channel, ...] = ("webhook", "email")
+# Every mail leaves through one relay, so it is one endpoint for the concurrency limit.
+SMTP_ENDPOINT = "smtp"
+
+# Statuses where a person at a bureau has to act: fix an amount, or review a case.
+_PEOPLE_STATUSES = frozenset({dpb.REFERRED, dpb.PENDING_REVIEW, dpb.REVOKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One message to deliver; (decision_id, channel, recipient) is its identity."""
+
+    decision_id: str
+    channel: Channel
+    recipient: str
+    endpoint: str
+    audience: Audience
+    subscriber: str
+    language: Language
+    subject: str
+    body: str
+
+
+def needs_people(decision: dpb.Decision) -> bool:
+    """Bureaus hear only of cases that need them: referred, pending review, clawbacks."""
+    return decision.status in _PEOPLE_STATUSES or decision.clawback_fen > 0
+
+
+def rule_of(decision: dpb.Decision, catalog: Catalog) -> Rule | None:
+    """The catalog's rule, or None when this catalog does not know it (another version)."""
+    try:
+        return catalog.rule(decision.rule_id)
+    except KeyError:
+        return None
+
+
+def responsible_units(decision: dpb.Decision, catalog: Catalog) -> tuple[str, ...]:
+    """The rule's 责任单位 from the catalog; the decision's funding channels if the rule is
+    unknown to this catalog (they were resolved from the catalog that decided it)."""
+    rule = rule_of(decision, catalog)
+    return rule.responsible_units if rule else tuple(decision.funding_channels)
+
+
+def endpoint_of(url: str) -> str:
+    """What the per-endpoint concurrency limit counts for a webhook: the subscription's URL
+    (host lower-cased, default port made explicit). Per URL rather than per host, so that one
+    subscriber's dead endpoint on a shared webhook gateway does not throttle its neighbours."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    rest = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{rest}"
+
+
+def plan(
+    decision: dpb.Decision,
+    catalog: Catalog,
+    enterprise: Subscription | None,
+    bureaus: Mapping[str, Subscription],
+) -> list[Planned]:
+    """The deliveries for one decision: the enterprise always, its bureaus when people must
+    act. A recipient reached twice (say, one mailbox for two bureaus) gets one message."""
+    rule = rule_of(decision, catalog)
+    targets: list[tuple[Subscription, Audience, str]] = []
+    if enterprise is not None:
+        targets.append((enterprise, "enterprise", decision.enterprise_name))
+    if needs_people(decision):
+        for unit in responsible_units(decision, catalog):
+            if unit in bureaus:
+                targets.append((bureaus[unit], "bureau", unit))
+    planned: list[Planned] = []
+    seen: set[tuple[Channel, str]] = set()
+    for sub, audience, addressee in targets:
+        rendered = render(decision, rule, sub.language, audience, addressee)
+        legs: list[tuple[Channel, str | None, str, str]] = [
+            ("webhook", sub.webhook_url, rendered.json_body, ""),
+            ("email", sub.email, rendered.text, SMTP_ENDPOINT),
+        ]
+        for channel, recipient, body, endpoint in legs:
+            if recipient is None or (channel, recipient) in seen:
+                continue
+            seen.add((channel, recipient))
+            planned.append(
+                Planned(
+                    decision_id=decision.decision_id,
+                    channel=channel,
+                    recipient=recipient,
+                    endpoint=endpoint or endpoint_of(recipient),
+                    audience=audience,
+                    subscriber=sub.subscriber,
+                    language=sub.language,
+                    subject=rendered.subject,
+                    body=body,
+                )
+            )
+    return planned

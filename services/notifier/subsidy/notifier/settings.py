@@ -1,0 +1,131 @@
+"""The notifier's settings: topic, consumer group, retry policy, timeouts, SMTP, admin API."""
+
+import re
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import DECISIONS
+
+# Kafka's own rule for topic names (and a safe one for group ids).
+_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
+_SENDER = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+# Shorter HMAC keys are guessable; receivers are told to generate 32 random bytes.
+MIN_SECRET_LENGTH = 16
+
+
+def _env(name: str) -> AliasChoices:
+    """Read NOTIFIER_<NAME> from the environment; the plain field name also works as a
+    keyword (tests build settings directly)."""
+    return AliasChoices(f"NOTIFIER_{name.upper()}", name)
+
+
+class NotifierSettings(CommonSettings):
+    """What the notifier worker, its admin gRPC server and the `subsidy notify` CLI read
+    (NOTIFIER_* variables, plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
+
+    topic: str = Field(DECISIONS.name, pattern=_KAFKA_NAME, validation_alias=_env("topic"))
+    group_id: str = Field("subsidy-notifier", pattern=_KAFKA_NAME,
+                          validation_alias=_env("group_id"))  # fmt: skip
+    # Records per planning transaction: one commit per batch instead of one per decision.
+    batch_size: int = Field(200, ge=1, le=10_000, validation_alias=_env("batch_size"))
+
+    # Delivery policy.
+    max_attempts: int = Field(8, ge=1, le=100, validation_alias=_env("max_attempts"))
+    backoff_base_seconds: float = Field(
+        2.0, gt=0, le=3600, validation_alias=_env("backoff_base_seconds")
+    )
+    backoff_cap_seconds: float = Field(
+        900.0, gt=0, le=86_400, validation_alias=_env("backoff_cap_seconds")
+    )
+    attempt_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias=_env("attempt_timeout_seconds")
+    )
+    # How long a claim is held: longer than an attempt may take, so a live notifier never
+    # loses a claim it is still working on, yet short enough that a crashed one's are retried
+    # soon.
+    lease_seconds: float = Field(60.0, gt=0, le=3600, validation_alias=_env("lease_seconds"))
+    concurrency: int = Field(32, ge=1, le=1000, validation_alias=_env("concurrency"))
+    # In-flight attempts per endpoint (a webhook URL, or the SMTP relay): what keeps a dead
+    # or slow endpoint from occupying every slot.
+    endpoint_concurrency: int = Field(
+        4, ge=1, le=1000, validation_alias=_env("endpoint_concurrency")
+    )
+    poll_seconds: float = Field(1.0, gt=0, le=60, validation_alias=_env("poll_seconds"))
+    shutdown_grace_seconds: float = Field(
+        15.0, ge=0, le=300, validation_alias=_env("shutdown_grace_seconds")
+    )
+
+    # Webhook signing keys per subscriber (enterprise id or bureau name), e.g.
+    # NOTIFIER_WEBHOOK_SECRETS='{"91320594MA1X7K2Q8F": "…"}'. No default secret, ever: a webhook
+    # subscription without a configured secret is refused.
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, validation_alias=_env("webhook_secrets")
+    )
+
+    # SMTP relay.
+    smtp_host: str = Field("127.0.0.1", min_length=1, validation_alias=_env("smtp_host"))
+    smtp_port: int = Field(25, ge=1, le=65535, validation_alias=_env("smtp_port"))
+    smtp_sender: str = Field(
+        "notifier@subsidy.localhost", pattern=_SENDER, validation_alias=_env("smtp_sender")
+    )
+    smtp_username: str | None = Field(None, validation_alias=_env("smtp_username"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=_env("smtp_password"))
+    # None: STARTTLS when the server offers it (aiosmtplib's default); true/false to force.
+    smtp_starttls: bool | None = Field(None, validation_alias=_env("smtp_starttls"))
+
+    # Admin gRPC API.
+    grpc_address: str = Field("127.0.0.1:50071", validation_alias=_env("grpc_address"))
+    # Bearer token for NotifierAdminService; no default, `serve` refuses to start without it.
+    admin_token: SecretStr | None = Field(None, validation_alias=_env("admin_token"))
+
+    # Its own variable first: the worker and the server of one host must not share a port.
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="0 = no metrics endpoint",
+        validation_alias=AliasChoices("NOTIFIER_METRICS_PORT", "METRICS_PORT", "metrics_port"),
+    )
+
+    @field_validator("grpc_address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        match = _HOST_PORT.fullmatch(value)
+        if match is None or not 0 <= int(match["port"]) <= 65535:
+            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _check_secrets(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for subscriber, secret in value.items():
+            if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"secret for {subscriber!r} is shorter than {MIN_SECRET_LENGTH} characters"
+                )
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.backoff_cap_seconds < self.backoff_base_seconds:
+            raise ValueError("backoff_cap_seconds must not be below backoff_base_seconds")
+        if self.lease_seconds <= self.attempt_timeout_seconds:
+            raise ValueError("lease_seconds must exceed attempt_timeout_seconds")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("smtp_username and smtp_password go together")
+        return self
+
+    def webhook_secret(self, subscriber: str) -> bytes | None:
+        """The signing key configured for a subscriber, or None."""
+        secret = self.webhook_secrets.get(subscriber)
+        return None if secret is None else secret.get_secret_value().encode()
