@@ -44,4 +44,6 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
     assert ok, text
     assert "pipeline vs subsidy simulate: match" in text
     assert "ledger chain: verified" in text
+    assert "0 repeats" in text  # every webhook arrived once, signed
+    assert "sent webhook to enterprise" in text
     assert all(r.process.poll() is not None for r in run.services), "nothing is left running"

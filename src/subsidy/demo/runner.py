@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from subsidy.demo import processes
+from subsidy.demo.inboxes import Inboxes, RunningInboxes
 from subsidy.demo.processes import Running, ServiceSpec
 from subsidy.demo.report import print_summary
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
@@ -30,13 +31,23 @@ from subsidy.ingest.store import migrate_ingest
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.export import export_contract
+from subsidy.notifier.repository import migrate_notifier, put_subscriptions
+from subsidy.notifier.subscriptions import Subscription, bureaus_of
 from subsidy.simulation import simulate
 
 DEMO_DATABASE = "subsidy_demo"
 # Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
 INGEST_ADDRESS = "127.0.0.1:50051"
 ELIGIBILITY_ADDRESS = "127.0.0.1:50061"
-METRICS_PORTS = {"eligibility": 9101, "ledger-worker": 9102, "ledger-relay": 9103, "ingest": 9104}
+METRICS_PORTS = {
+    "eligibility": 9101,
+    "ledger-worker": 9102,
+    "ledger-relay": 9103,
+    "ingest": 9104,
+    "notifier": 9105,
+}
+# The enterprises that subscribe to their decisions (webhook and mail), first come in the feed.
+SUBSCRIBED_ENTERPRISES = 20
 
 
 @dataclass
@@ -48,7 +59,9 @@ class Run:
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     services: list[Running] = field(default_factory=list)
+    subscribed: list[str] = field(default_factory=list)
 
     def topic(self, name: str) -> str:
         return f"demo.{self.stamp}.{name}"
@@ -72,12 +85,15 @@ async def _fresh_database(base_url: str, name: str) -> str:
     try:
         await migrate_ledger(conn)
         await migrate_ingest(conn)
+        await migrate_notifier(conn)
     finally:
         await conn.close()
     return url
 
 
-def _specs(run: Run, settings: CommonSettings, database_url: str) -> list[ServiceSpec]:
+def _specs(
+    run: Run, settings: CommonSettings, database_url: str, smtp_port: int
+) -> list[ServiceSpec]:
     t = run.topics
     ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
     common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "DATABASE_URL": database_url,
@@ -101,7 +117,74 @@ def _specs(run: Run, settings: CommonSettings, database_url: str) -> list[Servic
             **common, "INGEST_TOPIC": t["enterprise-events.v1"], "INGEST_TOKENS": run.token,
             "INGEST_GRPC_ADDRESS": run.ingest_address,
             "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
+        ServiceSpec("notifier", ("notify", "worker"), {
+            **common, "NOTIFIER_TOPIC": t["decisions.v1"],
+            "NOTIFIER_GROUP_ID": f"demo-{run.stamp}-notifier",
+            "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp_port),
+            "NOTIFIER_WEBHOOK_SECRETS": json.dumps({e: run.webhook_secret for e in run.subscribed}),
+            "NOTIFIER_MAX_ATTEMPTS": "5", "NOTIFIER_BACKOFF_BASE_SECONDS": "0.5",
+            "NOTIFIER_METRICS_PORT": ports["notifier"]}),
     ]  # fmt: skip
+
+
+def _first_enterprises(events: Path, count: int) -> list[str]:
+    """The first `count` distinct enterprise ids of a feed."""
+    seen: list[str] = []
+    for line in events.read_bytes().splitlines():
+        try:
+            enterprise = json.loads(line).get("enterpriseId")
+        except ValueError:
+            continue
+        if isinstance(enterprise, str) and len(enterprise) == 18 and enterprise not in seen:
+            seen.append(enterprise)
+        if len(seen) == count:
+            break
+    return seen
+
+
+async def _subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook: str) -> None:
+    """The first enterprises of the feed subscribe (webhook and mail, zh or en); every bureau
+    takes its cases by mail."""
+    seen = await asyncio.to_thread(_first_enterprises, events, SUBSCRIBED_ENTERPRISES)
+    run.subscribed = seen
+    subs = [
+        Subscription(
+            "enterprise", e, webhook, f"finance@{e.lower()}.example", "en" if i % 4 == 0 else "zh"
+        )
+        for i, e in enumerate(seen)
+    ]
+    subs += [Subscription("bureau", b, None, f"bureau{i}@gov.example", "zh")
+             for i, b in enumerate(sorted(bureaus_of(catalog)))]  # fmt: skip
+    conn = await asyncpg.connect(url)
+    try:
+        await put_subscriptions(conn, subs)
+    finally:
+        await conn.close()
+
+
+async def _await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
+    """Until the notifier has taken every published decision and settled every delivery."""
+    conn = await asyncpg.connect(url)
+    start = time.monotonic()
+    try:
+        while True:
+            processes.alive(run.services)
+            published = await conn.fetchval("SELECT count(*) FROM outbox")
+            seen = await conn.fetchval("SELECT count(*) FROM notifier_decisions")
+            rows = await conn.fetch("SELECT state, channel, audience, count(*) n"
+                                    " FROM notifier_deliveries GROUP BY 1, 2, 3")  # fmt: skip
+            pending = sum(r["n"] for r in rows if r["state"] == "pending")
+            if seen >= published and pending == 0:
+                counts = {f"{r['state']} {r['channel']} to {r['audience']}": r["n"] for r in rows}
+                return dict(sorted(counts.items()))
+            if time.monotonic() - start > timeout_s:
+                raise TimeoutError(
+                    f"notifier: {seen} of {published} decisions taken, "
+                    f"{pending} deliveries pending after {timeout_s:.0f}s"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
 
 
 def _create_topics(run: Run, bootstrap: str) -> None:
@@ -188,8 +271,11 @@ async def run_demo(
     await asyncio.to_thread(_create_topics, run, settings.kafka_bootstrap)
     console.print(f"database {run.database}, topics demo.{run.stamp}.*")
     stopped = False
+    inboxes = RunningInboxes(Inboxes(run.webhook_secret.encode()))
+    await inboxes.start()
+    await _subscribe(url, run, events, catalog, inboxes.webhook_url)
     try:
-        for spec in _specs(run, settings, url):
+        for spec in _specs(run, settings, url, inboxes.smtp_port):
             run.services.append(processes.start(spec, layout().logs))
         await asyncio.gather(*(processes.wait_ready(r) for r in run.services))
         console.print("services up: " + ", ".join(r.spec.name for r in run.services))
@@ -203,6 +289,13 @@ async def run_demo(
         console.print(f"every event decided {waited:.1f}s after ingest finished; "
                       f"{summary.accepted / elapsed:,.0f} events/s from first ingest to last "
                       f"decision published")  # fmt: skip
+        notified = await _await_notifications(url, run, timeout_s=300)
+        received = inboxes.inboxes
+        console.print(
+            "notifications: " + ", ".join(f"{n} {k}" for k, n in notified.items())
+            + f"; at the receivers: {len(received.webhooks)} webhooks (signatures checked, "
+            f"{received.duplicate_webhooks} repeats), {len(received.mails)} mails"
+        )  # fmt: skip
         conn = await asyncpg.connect(url)
         try:
             chain = await verify_chains(conn)
@@ -234,9 +327,10 @@ async def run_demo(
             stopped = True  # left running on purpose
             _print_where_to_look(run, url, console)
         console.print(f"done in {time.monotonic() - t0:.1f}s")
-        return not differences and chain.ok
+        return not differences and chain.ok and received.bad_signatures == 0
     finally:
         if not stopped:
+            await inboxes.stop()
             killed = processes.stop_all(run.services)
             if killed:
                 console.print(f"[yellow]had to kill: {', '.join(killed)}[/yellow]")

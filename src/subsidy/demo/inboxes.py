@@ -1,0 +1,87 @@
+"""Stand-ins for the enterprises' and bureaus' inboxes in the main job: a webhook receiver that
+checks every signature, and an SMTP server that keeps the mail. Loopback only."""
+
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from typing import Any
+
+from aiohttp import web
+
+from subsidy.notifier.signing import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify,
+)
+
+
+@dataclass
+class Inboxes:
+    """What arrived: webhooks by idempotency key (a repeat is counted apart), and mail."""
+
+    secret: bytes
+    webhooks: Counter[str] = field(default_factory=Counter)
+    bad_signatures: int = 0
+    mails: list[dict[str, str]] = field(default_factory=list)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        ok = verify(self.secret, request.headers.get(TIMESTAMP_HEADER, ""), body,
+                    request.headers.get(SIGNATURE_HEADER, ""), now=time.time())  # fmt: skip
+        if not ok:
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        self.webhooks[request.headers.get(IDEMPOTENCY_HEADER, "")] += 1
+        return web.Response(status=204)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """aiosmtpd's hook: keep the mail."""
+        mail = message_from_bytes(envelope.content)
+        self.mails.append({"to": ",".join(envelope.rcpt_tos), "subject": str(mail["Subject"])})
+        return "250 OK"
+
+    @property
+    def duplicate_webhooks(self) -> int:
+        return sum(n - 1 for n in self.webhooks.values() if n > 1)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (aiosmtpd's controller needs one up front)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningInboxes:
+    """The two servers, started on free loopback ports."""
+
+    def __init__(self, inboxes: Inboxes) -> None:
+        self.inboxes = inboxes
+        self._runner: web.AppRunner | None = None
+        self._smtp: Any = None
+        self.webhook_url = ""
+        self.smtp_port = 0
+
+    async def start(self) -> None:
+        from aiosmtpd.controller import Controller  # the demo's local mail server only
+
+        app = web.Application()
+        app.router.add_post("/hook", self.inboxes._webhook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.webhook_url = f"http://127.0.0.1:{port}/hook"
+        self.smtp_port = free_port()
+        self._smtp = Controller(self.inboxes, hostname="127.0.0.1", port=self.smtp_port)
+        self._smtp.start()
+
+    async def stop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
