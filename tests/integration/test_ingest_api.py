@@ -15,10 +15,10 @@ from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.ingest.service import (
     SERVICE_NAME,
-    BearerAuthInterceptor,
     Delivery,
     IngestServicer,
     Unavailable,
+    auth_interceptor,
 )
 from subsidy.ingest.store import IngestStore
 from tests.integration.ingest_support import (
@@ -246,7 +246,7 @@ async def test_nothing_is_recorded_when_kafka_does_not_acknowledge(
             [Registration(lambda _, s: api_pb2_grpc.add_IngestServiceServicer_to_server(
                 servicer, s), servicer, SERVICE_NAME)],
             "127.0.0.1:0",
-            [BearerAuthInterceptor([TOKEN], [SERVICE_NAME])],
+            [auth_interceptor([TOKEN])],
         )  # fmt: skip
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as broken:

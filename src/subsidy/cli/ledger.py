@@ -1,16 +1,25 @@
-"""`subsidy ledger …`: export, chain verification, migrations, and the worker and outbox relay."""
+"""`subsidy ledger …`: the worker and relay, migrations, export, verify, and the query API."""
 
 import asyncio
+import json
 import signal
+import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
+import grpc
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
+from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.simulate import Format, print_contract
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
+from subsidy.ledger import report
+from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.db import migrate_ledger
@@ -51,7 +60,15 @@ async def _until_signalled(run: Callable[[asyncio.Event], Awaitable[Any]]) -> No
 def migrate_command() -> None:
     """Apply the ledger's pending schema migrations."""
     settings = _settings()
-    applied = asyncio.run(_with_conn(settings.database_url, migrate_ledger))
+
+    async def work(conn: asyncpg.Connection) -> list[str]:
+        # The server's warnings (e.g. the auditor role could not be created) reach the operator.
+        conn.add_log_listener(lambda _, msg: typer.echo(f"{msg.severity}: {msg.message}", err=True))
+        applied = await migrate_ledger(conn)
+        await asyncio.sleep(0)  # let the listener callbacks run before the connection closes
+        return applied
+
+    applied = asyncio.run(_with_conn(settings.database_url, work))
     typer.echo("\n".join(applied) if applied else "ledger schema up to date")
 
 
@@ -100,3 +117,168 @@ def relay_command() -> None:
     settings = _settings()
     start_metrics_server(settings.metrics_port)
     asyncio.run(_until_signalled(lambda stop: run_relay(settings, stop)))
+
+
+# ---- the query API and its clients ------------------------------------------------------------
+# The query commands call the API rather than PostgreSQL: the API is the one place access is
+# checked (an auditor token) and the one read-only database role is used, so an auditor's
+# machine needs no database credentials, and what the CLI shows is exactly what the API answers.
+
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2  # bad options, or the server said INVALID_ARGUMENT
+EXIT_SERVER = 3  # refused (token) or unreachable
+
+ServerOption = Annotated[
+    str, typer.Option("--server", envvar="SUBSIDY_LEDGER_SERVER", help="Ledger API host:port.")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="SUBSIDY_LEDGER_TOKEN", show_default=False,
+                 help="An auditor's bearer token (prefer the variable: arguments show in `ps`)."),
+]  # fmt: skip
+FormatOption = Annotated[Format, typer.Option("--format")]
+
+
+class GroupBy(StrEnum):
+    """What `totals --by` groups by."""
+
+    measure = "measure"
+    rule = "rule"
+    district = "district"
+    year = "year"
+    channel = "channel"
+
+
+_TOTALS_GROUP = {
+    GroupBy.measure: api_pb2.MEASURE,
+    GroupBy.rule: api_pb2.RULE,
+    GroupBy.district: api_pb2.DISTRICT,
+    GroupBy.year: api_pb2.YEAR,
+    GroupBy.channel: api_pb2.FUNDING_CHANNEL,
+}
+
+R = TypeVar("R")
+
+
+def _violations(err: grpc.RpcError) -> list[str]:
+    """`field: description` of each google.rpc.BadRequest violation in the error."""
+    from google.rpc import error_details_pb2  # type: ignore[import-untyped]
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(err)
+    found = []
+    for detail in status.details if status is not None else ():
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            found += [f"{v.field}: {v.description}" for v in bad.field_violations]
+    return found
+
+
+def _call(server: str, token: str | None, call: Callable[[Any, tuple[tuple[str, str]]], R]) -> R:
+    """One LedgerService call with the token; a refusal becomes a message and an exit status."""
+    if not token:
+        typer.echo("error: no token: pass --token or set SUBSIDY_LEDGER_TOKEN", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    with grpc.insecure_channel(server) as channel:
+        try:
+            return call(
+                api_pb2_grpc.LedgerServiceStub(channel),
+                (("authorization", f"Bearer {token}"),),
+            )
+        except grpc.RpcError as err:
+            code = err.code()
+            typer.echo(f"error: {code.name}: {err.details()}", err=True)
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                for violation in _violations(err):
+                    typer.echo(f"  {violation}", err=True)
+                raise typer.Exit(EXIT_USAGE) from None
+            raise typer.Exit(
+                EXIT_NOT_FOUND if code == grpc.StatusCode.NOT_FOUND else EXIT_SERVER
+            ) from None
+
+
+def _console() -> Console:
+    # Piped output is not cut at 80 columns: amounts and ids stay on one line.
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _print_json(message: Any) -> None:
+    json.dump(report.as_json(message), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Serve the read-only query API (LedgerService, health, reflection) until SIGTERM.
+
+    Reads LEDGER_API_DATABASE_URL (required: a read-only role, docs/security.md),
+    LEDGER_API_AUDITOR_TOKENS (required, comma-separated), LEDGER_API_WRITER_TOKEN_SHA256,
+    LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, and the other
+    LEDGER_API_* settings.
+    """
+    from subsidy.ledger.api_server import DatabaseRoleError, serve
+
+    try:
+        settings = LedgerApiSettings()  # type: ignore[call-arg]  # read from the environment
+    except ValidationError as err:
+        typer.echo(f"error: invalid ledger API settings:\n{err}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        serve(settings)
+    except DatabaseRoleError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@app.command("statement")
+def statement_command(
+    enterprise: Annotated[str, typer.Argument(help="统一社会信用代码 of the enterprise.")],
+    year: Annotated[int | None, typer.Option("--year", help="Only this calendar year.")] = None,
+    output_format: FormatOption = Format.table,
+    server: ServerOption = DEFAULT_GRPC_ADDRESS,
+    token: TokenOption = None,
+) -> None:
+    """An enterprise's entitlements (each one's latest decision) with granted and clawback."""
+    request = api_pb2.GetStatementRequest(enterprise_id=enterprise, year=year)
+    found = _call(server, token, lambda stub, auth: stub.GetStatement(request, metadata=auth))
+    if output_format is Format.json:
+        _print_json(found)
+    else:
+        report.print_statement(_console(), found, year)
+
+
+@app.command("explain")
+def explain_command(
+    entitlement_id: Annotated[str, typer.Argument(help="<eventId>/<ruleId>")],
+    output_format: FormatOption = Format.table,
+    server: ServerOption = DEFAULT_GRPC_ADDRESS,
+    token: TokenOption = None,
+) -> None:
+    """Why an entitlement stands as it does: eligibility trace (zh/en), every ledger check with
+    its numbers, its revisions, and the other decisions on the same item."""
+    request = api_pb2.ExplainDecisionRequest(entitlement_id=entitlement_id)
+    found = _call(server, token, lambda stub, auth: stub.ExplainDecision(request, metadata=auth))
+    if output_format is Format.json:
+        _print_json(found)
+    else:
+        report.print_explanation(_console(), found)
+
+
+@app.command("totals")
+def totals_command(
+    by: Annotated[GroupBy, typer.Option("--by", help="How to group the granted amounts.")],
+    output_format: FormatOption = Format.table,
+    server: ServerOption = DEFAULT_GRPC_ADDRESS,
+    token: TokenOption = None,
+) -> None:
+    """Granted amounts and entitlements by measure, rule, district, year or funding channel.
+
+    By channel, a payout under a rule with several responsible units is listed in full under
+    each of them (the policy names no split), so the rows add up to more than the total.
+    """
+    request = api_pb2.GetTotalsRequest(group_by=_TOTALS_GROUP[by])
+    found = _call(server, token, lambda stub, auth: stub.GetTotals(request, metadata=auth))
+    if output_format is Format.json:
+        _print_json(found)
+    else:
+        report.print_totals(_console(), found, by.value)

@@ -115,8 +115,9 @@ def ingest_command(
 def ingest_server_command() -> None:
     """Run the ingest gRPC API (IngestService) until SIGTERM or SIGINT.
 
-    Reads INGEST_TOKENS (required, comma-separated), INGEST_GRPC_ADDRESS, INGEST_TOPIC,
-    KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
+    Reads INGEST_TOKENS (writers' tokens: required, comma-separated),
+    INGEST_AUDITOR_TOKEN_SHA256 (optional: auditors are told PERMISSION_DENIED),
+    INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
     """
     from pydantic import ValidationError
 

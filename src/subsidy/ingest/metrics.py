@@ -23,6 +23,9 @@ PRODUCE_FAILURES = Counter(
 UNAUTHENTICATED = Counter(
     "subsidy_ingest_unauthenticated", "Calls refused for a missing or unknown bearer token"
 )
+FORBIDDEN = Counter(
+    "subsidy_ingest_forbidden", "Calls refused for a known token of another role (an auditor's)"
+)
 LATENCY = Histogram(
     "subsidy_ingest_request_seconds",
     "Time to answer one ingest call",

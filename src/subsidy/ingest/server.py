@@ -12,12 +12,7 @@ from subsidy.api.v1 import api_pb2_grpc
 from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
-from subsidy.ingest.service import (
-    SERVICE_NAME,
-    BearerAuthInterceptor,
-    IngestServicer,
-    KafkaEventSink,
-)
+from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import IngestStore, migrate_ingest
 
@@ -75,7 +70,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             servicer=servicer,
             service_name=SERVICE_NAME,
         )
-        auth = BearerAuthInterceptor(settings.token_set, protected=[SERVICE_NAME])
+        auth = auth_interceptor(settings.token_set, settings.auditor_digests)
         server, port = await start_server([registration], settings.grpc_address, [auth])
     except BaseException:
         await producer.stop()

@@ -2,9 +2,8 @@
 
 import asyncio
 import hashlib
-import hmac
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -20,6 +19,7 @@ from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto, event_to_proto
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event_json
 from subsidy.events.v1 import events_pb2
+from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials
 from subsidy.ingest import metrics
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
@@ -298,60 +298,17 @@ def _bad_request(errors: Sequence[FieldError]) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Writers present `authorization: Bearer <token>`; the services named stay protected,
-    everything else (health, reflection) stays open."""
+def auth_interceptor(
+    writer_tokens: Collection[str], auditor_digests: Collection[str] = ()
+) -> BearerAuthInterceptor:
+    """IngestService for writer tokens only; an auditor token (recognised by its digest) is
+    PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
 
-    def __init__(self, tokens: Collection[str], protected: Collection[str]) -> None:
-        self._tokens = [t.encode() for t in tokens]
-        self._prefixes = tuple(f"/{name}/" for name in protected)
+    def refused(code: grpc.StatusCode) -> None:
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            metrics.UNAUTHENTICATED.inc()
+        else:
+            metrics.FORBIDDEN.inc()
 
-    def _authorized(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> bool:
-        for key, value in metadata or ():
-            if key != "authorization" or not isinstance(value, str):
-                continue
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return False
-            given = token.strip().encode()
-            # Compare against every token, without stopping early, in constant time.
-            return any([hmac.compare_digest(given, t) for t in self._tokens])
-        return False
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        """Pass authorised calls on; answer the others UNAUTHENTICATED."""
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith(self._prefixes):
-            return handler
-        if self._authorized(handler_call_details.invocation_metadata):
-            return handler
-        metrics.UNAUTHENTICATED.inc()
-        return _refusal(handler)
-
-
-def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that refuses the call."""
-    message = "a valid bearer token is required (metadata `authorization: Bearer <token>`)"
-
-    async def refuse_unary(request: object, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    async def refuse_stream(requests: object, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    options = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse_stream, **options)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(refuse_stream, **options)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(refuse_unary, **options)
-    return grpc.unary_unary_rpc_method_handler(refuse_unary, **options)
+    credentials = Credentials({WRITER: writer_tokens}, {AUDITOR: auditor_digests})
+    return BearerAuthInterceptor(credentials, {SERVICE_NAME: WRITER}, on_refused=refused)

@@ -1,9 +1,19 @@
 """The ingest API's settings: gRPC address, output topic, writers' bearer tokens (no default)."""
 
 import re
+from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from subsidy.infra.auth import (
+    AUDITOR,
+    WRITER,
+    BearerTokens,
+    Credentials,
+    TokenDigests,
+    digest_set,
+    token_set,
+)
 from subsidy.infra.settings import CommonSettings
 from subsidy.infra.topics import ENTERPRISE_EVENTS
 
@@ -22,9 +32,13 @@ class IngestSettings(CommonSettings):
 
     grpc_address: str = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
     topic: str = Field(ENTERPRISE_EVENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("topic"))
-    # A secret: no default, so a server never starts open by accident. Comma-separated, so
-    # that a new token can be rolled out before the old one is withdrawn.
-    tokens: SecretStr = Field(validation_alias=_env("tokens"))
+    # Writers' tokens, a secret: no default, so a server never starts open by accident.
+    # Comma-separated, so that a new token can be rolled out before the old one is withdrawn.
+    tokens: BearerTokens = Field(validation_alias=_env("tokens"))
+    # SHA-256 digests of the auditors' tokens (LEDGER_API_AUDITOR_TOKENS), optional: an auditor
+    # is then told PERMISSION_DENIED instead of UNAUTHENTICATED. Digests, not the tokens: this
+    # server has no business holding read access to the ledger.
+    auditor_token_sha256: TokenDigests = Field("", validation_alias=_env("auditor_token_sha256"))
     # How long one produce may wait for Kafka's acknowledgement before the client is told
     # UNAVAILABLE (and retries: the idempotency table makes that safe).
     produce_timeout_ms: int = Field(30_000, ge=1_000, le=300_000,
@@ -46,17 +60,21 @@ class IngestSettings(CommonSettings):
             raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
         return value
 
-    @field_validator("tokens")
-    @classmethod
-    def _check_tokens(cls, value: SecretStr) -> SecretStr:
-        tokens = value.get_secret_value().split(",")
-        if not all(t.strip() for t in tokens):
-            raise ValueError("comma-separated bearer tokens, none of them empty")
-        if any(re.search(r"\s", t.strip()) for t in tokens):
-            raise ValueError("a bearer token cannot contain whitespace")
-        return value
+    @model_validator(mode="after")
+    def _distinct_roles(self) -> Self:
+        self.credentials()  # raises if one token is both a writer's and an auditor's
+        return self
 
     @property
     def token_set(self) -> frozenset[str]:
         """The accepted bearer tokens."""
-        return frozenset(t.strip() for t in self.tokens.get_secret_value().split(","))
+        return token_set(self.tokens)
+
+    @property
+    def auditor_digests(self) -> frozenset[str]:
+        """Digests of the auditors' tokens (refused with PERMISSION_DENIED)."""
+        return digest_set(self.auditor_token_sha256)
+
+    def credentials(self) -> Credentials:
+        """Every token this server knows, with its role."""
+        return Credentials({WRITER: self.token_set}, {AUDITOR: self.auditor_digests})

@@ -1,8 +1,11 @@
 """The ledger service's Prometheus metrics (default registry, `subsidy_ledger_*`)."""
 
-from prometheus_client import Counter, Histogram
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
 
 from subsidy.domain.ledger.records import PostingKind
+from subsidy.ledger.chain import VerifyResult
 from subsidy.ledger.processor import BatchReport
 
 DECISIONS = Counter(
@@ -53,6 +56,38 @@ COMMIT_SECONDS = Histogram(
 )
 RELAYED = Counter("subsidy_ledger_relayed_decisions", "Outbox decisions published.")
 
+# Set by the query API (`subsidy ledger serve`), which watches the outbox from outside the
+# relay: a relay that died cannot report its own backlog.
+OUTBOX_BACKLOG = Gauge(
+    "subsidy_ledger_outbox_backlog", "Committed decisions not yet published on decisions.v1."
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "subsidy_ledger_outbox_oldest_unsent_seconds",
+    "Age of the oldest unpublished decision (0 when none).",
+)
+CHAIN_OK = Gauge(
+    "subsidy_ledger_chain_ok",
+    "1 if the last verification found every hash chain intact, 0 if it found a broken entry.",
+)
+CHAIN_ENTRIES = Gauge(
+    "subsidy_ledger_chain_entries_checked", "Entries the last chain verification checked."
+)
+CHAIN_VERIFIED_AT = Gauge(
+    "subsidy_ledger_chain_verified_timestamp_seconds",
+    "When the chains were last verified (Unix time): alert when it grows stale too.",
+)
+API_LATENCY = Histogram(
+    "subsidy_ledger_api_request_seconds",
+    "Time to answer one LedgerService call, by method.",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+API_REFUSED = Counter(
+    "subsidy_ledger_api_refused",
+    "LedgerService calls refused by the token check, by code.",
+    ["code"],  # UNAUTHENTICATED, PERMISSION_DENIED
+)
+
 _CAP_CHECKS = frozenset({"ANNUAL_CAP", "ITEM_CAP", "YEAR_LIMIT"})
 
 
@@ -81,3 +116,10 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
                 GRANTED_FEN.labels(*labels).inc(p.amount_fen)
             elif p.kind is not PostingKind.CLAWBACK:
                 REVERSED_FEN.labels(*labels).inc(-p.amount_fen)
+
+
+def observe_verification(result: VerifyResult) -> None:
+    """Publish a chain verification's result."""
+    CHAIN_OK.set(1 if result.ok else 0)
+    CHAIN_ENTRIES.set(result.entries_checked)
+    CHAIN_VERIFIED_AT.set(time.time())

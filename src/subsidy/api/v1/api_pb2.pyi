@@ -199,6 +199,7 @@ class GetStatementRequest(_message.Message):
     YEAR_FIELD_NUMBER: _builtins.int
     enterprise_id: _builtins.str
     year: _builtins.int
+    """only entitlements of this calendar year"""
     def __init__(
         self,
         *,
@@ -225,9 +226,13 @@ class GetStatementResponse(_message.Message):
     CLAWBACK_FEN_FIELD_NUMBER: _builtins.int
     enterprise_id: _builtins.str
     granted_fen: _builtins.int
+    """sum of their grantedFen"""
     clawback_fen: _builtins.int
+    """sum of their clawbackFen (receivables booked by revocations)"""
     @_builtins.property
-    def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]: ...
+    def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]:
+        """Each entitlement's latest decision (its current state), in the order they were created."""
+
     def __init__(
         self,
         *,
@@ -256,6 +261,7 @@ class ListDecisionsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LATEST_ONLY_FIELD_NUMBER: _builtins.int
     enterprise_id: _builtins.str
     rule_id: _builtins.str
     measure: _builtins.int
@@ -263,7 +269,11 @@ class ListDecisionsRequest(_message.Message):
     year: _builtins.int
     status: _decisions_pb2.Status.ValueType
     page_size: _builtins.int
+    """0: the server's default; above the server's maximum: that maximum"""
     page_token: _builtins.str
+    """next_page_token of the previous page, with the same filters"""
+    latest_only: _builtins.bool
+    """Only each entitlement's latest decision (its current state); otherwise every revision."""
     def __init__(
         self,
         *,
@@ -275,10 +285,11 @@ class ListDecisionsRequest(_message.Message):
         status: _decisions_pb2.Status.ValueType = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        latest_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["district", b"district", "enterprise_id", b"enterprise_id", "measure", b"measure", "page_size", b"page_size", "page_token", b"page_token", "rule_id", b"rule_id", "status", b"status", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["district", b"district", "enterprise_id", b"enterprise_id", "latest_only", b"latest_only", "measure", b"measure", "page_size", b"page_size", "page_token", b"page_token", "rule_id", b"rule_id", "status", b"status", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -286,11 +297,16 @@ Global___ListDecisionsRequest: _TypeAlias = ListDecisionsRequest  # noqa: Y015
 
 @_typing.final
 class ListDecisionsResponse(_message.Message):
+    """Decisions in the order they were decided (decided_at, then decision_id). Zero or unset
+    filters match everything; the filters combine with AND.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DECISIONS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """empty on the last page"""
     @_builtins.property
     def decisions(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]: ...
     def __init__(
@@ -355,8 +371,11 @@ class LedgerCheck(_message.Message):
     CHECK_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     NUMBERS_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     check: _builtins.str
     outcome: _builtins.str
+    revision: _builtins.int
+    """the revision of the entitlement whose decision made this check"""
     @_builtins.property
     def numbers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -365,10 +384,11 @@ class LedgerCheck(_message.Message):
         check: _builtins.str = ...,
         outcome: _builtins.str = ...,
         numbers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check", "numbers", b"numbers", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check", "numbers", b"numbers", "outcome", b"outcome", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -382,14 +402,29 @@ class ExplainDecisionResponse(_message.Message):
     ELIGIBILITY_TRACE_FIELD_NUMBER: _builtins.int
     CHECKS_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    ITEM_HISTORY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def decision(self) -> _decisions_pb2.Decision: ...
+    def decision(self) -> _decisions_pb2.Decision:
+        """the latest revision"""
+
     @_builtins.property
-    def eligibility_trace(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.TraceStep]: ...
+    def eligibility_trace(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.TraceStep]:
+        """as eligibility stored it"""
+
     @_builtins.property
-    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerCheck]: ...
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerCheck]:
+        """every revision's checks, oldest revision first"""
+
     @_builtins.property
-    def history(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]: ...
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]:
+        """every revision, oldest first"""
+
+    @_builtins.property
+    def item_history(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]:
+        """The decisions of the enterprise's other entitlements on the same item, in the order they
+        were decided: what 就高不重复 compared this one with (e.g. the grant a top-up superseded).
+        """
+
     def __init__(
         self,
         *,
@@ -397,10 +432,11 @@ class ExplainDecisionResponse(_message.Message):
         eligibility_trace: _abc.Iterable[_decisions_pb2.TraceStep] | None = ...,
         checks: _abc.Iterable[Global___LedgerCheck] | None = ...,
         history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
+        item_history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "history", b"history"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "history", b"history", "item_history", b"item_history"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -427,24 +463,34 @@ Global___GetTotalsRequest: _TypeAlias = GetTotalsRequest  # noqa: Y015
 
 @_typing.final
 class Total(_message.Message):
+    """Current grants (entitlements PAID or PARTIALLY_PAID) of one group."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_FIELD_NUMBER: _builtins.int
     GRANTED_FEN_FIELD_NUMBER: _builtins.int
     ENTITLEMENTS_FIELD_NUMBER: _builtins.int
+    SHARED_FEN_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """measure number, rule id, district, year, or responsible unit"""
     granted_fen: _builtins.int
     entitlements: _builtins.int
+    shared_fen: _builtins.int
+    """FUNDING_CHANNEL only: the part of granted_fen under rules this unit shares with other
+    responsible units. Such a payout is listed in full under each of its units (G3 names no
+    split), so the channel totals add up to more than the grand total below.
+    """
     def __init__(
         self,
         *,
         key: _builtins.str = ...,
         granted_fen: _builtins.int = ...,
         entitlements: _builtins.int = ...,
+        shared_fen: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entitlements", b"entitlements", "granted_fen", b"granted_fen", "key", b"key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entitlements", b"entitlements", "granted_fen", b"granted_fen", "key", b"key", "shared_fen", b"shared_fen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,16 +501,23 @@ class GetTotalsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TOTALS_FIELD_NUMBER: _builtins.int
+    GRANTED_FEN_FIELD_NUMBER: _builtins.int
+    ENTITLEMENTS_FIELD_NUMBER: _builtins.int
+    granted_fen: _builtins.int
+    """grand total, each entitlement counted once"""
+    entitlements: _builtins.int
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___Total]: ...
     def __init__(
         self,
         *,
         totals: _abc.Iterable[Global___Total] | None = ...,
+        granted_fen: _builtins.int = ...,
+        entitlements: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entitlements", b"entitlements", "granted_fen", b"granted_fen", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

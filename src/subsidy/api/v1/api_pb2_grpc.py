@@ -219,7 +219,10 @@ class EligibilityService:
 
 
 class LedgerServiceStub:
-    """Read-only queries for auditors, bureaus and dashboards.
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
     """
 
     def __init__(self, channel):
@@ -256,7 +259,10 @@ class LedgerServiceStub:
 
 
 class LedgerServiceServicer:
-    """Read-only queries for auditors, bureaus and dashboards.
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
     """
 
     def GetStatement(self, request, context):
@@ -326,7 +332,10 @@ def add_LedgerServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LedgerService:
-    """Read-only queries for auditors, bureaus and dashboards.
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
     """
 
     @staticmethod

@@ -92,7 +92,11 @@ class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
 def add_EligibilityServiceServicer_to_server(servicer: EligibilityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class LedgerServiceStub:
-    """Read-only queries for auditors, bureaus and dashboards."""
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -106,7 +110,11 @@ class LedgerServiceStub:
 
 @_typing.type_check_only
 class LedgerServiceAsyncStub(LedgerServiceStub):
-    """Read-only queries for auditors, bureaus and dashboards."""
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatement: _aio.UnaryUnaryMultiCallable[_api_pb2.GetStatementRequest, _api_pb2.GetStatementResponse]  # type: ignore[assignment]
@@ -116,7 +124,11 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
     VerifyChain: _aio.UnaryUnaryMultiCallable[_api_pb2.VerifyChainRequest, _api_pb2.VerifyChainResponse]  # type: ignore[assignment]
 
 class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Read-only queries for auditors, bureaus and dashboards."""
+    """Read-only queries for auditors, bureaus and dashboards (callers with an auditor token).
+    Amounts are integer fen. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose
+    field violations name the request fields in their JSON form (`enterpriseId`, `pageToken`, …);
+    an unknown enterprise or entitlement is NOT_FOUND.
+    """
 
     @_abc_1.abstractmethod
     def GetStatement(

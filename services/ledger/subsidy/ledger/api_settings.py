@@ -1,0 +1,84 @@
+"""The ledger query API's settings: its own read-only database URL, address, auditors' tokens."""
+
+import re
+from typing import Self
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from subsidy.infra.auth import (
+    AUDITOR,
+    WRITER,
+    BearerTokens,
+    Credentials,
+    TokenDigests,
+    digest_set,
+    token_set,
+)
+from subsidy.infra.settings import CommonSettings
+
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:50081"
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
+
+
+def _env(name: str) -> AliasChoices:
+    """Only LEDGER_API_<NAME>: never a bare DATABASE_URL or TOKENS meant for another service.
+    Keywords use the same name (tests build settings with model_validate)."""
+    return AliasChoices(f"LEDGER_API_{name.upper()}")
+
+
+class LedgerApiSettings(CommonSettings):
+    """What `subsidy ledger serve` reads (LEDGER_API_* variables, plus LOG_LEVEL, LOG_JSON)."""
+
+    # Its own URL, required: the API connects as a member of the read-only subsidy_auditor
+    # role, not as the ledger's owner (the worker's DATABASE_URL). See docs/security.md.
+    database_url: str = Field(pattern=r"^postgres(ql)?://", validation_alias=_env("database_url"))
+    grpc_address: str = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
+    # The auditors' tokens, a secret: no default, so the API never starts open.
+    auditor_tokens: BearerTokens = Field(validation_alias=_env("auditor_tokens"))
+    # SHA-256 digests of the writers' tokens (INGEST_TOKENS), optional: a writer is then told
+    # PERMISSION_DENIED instead of UNAUTHENTICATED. Digests only: a read-only service must not
+    # hold credentials that can write.
+    writer_token_sha256: TokenDigests = Field("", validation_alias=_env("writer_token_sha256"))
+    # Start even if the database role can write to the ledger (local development only).
+    allow_writable_role: bool = Field(False, validation_alias=_env("allow_writable_role"))
+    db_pool_size: int = Field(5, ge=1, le=100, validation_alias=_env("db_pool_size"))
+    default_page_size: int = Field(100, ge=1, le=10_000, validation_alias=_env("default_page_size"))
+    max_page_size: int = Field(1_000, ge=1, le=10_000, validation_alias=_env("max_page_size"))
+    # How often the outbox backlog gauge is refreshed.
+    outbox_poll_seconds: float = Field(
+        15.0, gt=0, le=3_600, validation_alias=_env("outbox_poll_seconds")
+    )
+    # How often every hash chain is verified for subsidy_ledger_chain_ok (0: only when
+    # VerifyChain is called). Verification reads the whole journal.
+    verify_interval_seconds: float = Field(
+        3_600.0, ge=0, validation_alias=_env("verify_interval_seconds")
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="0 = no metrics endpoint",
+        validation_alias=AliasChoices("LEDGER_API_METRICS_PORT"),
+    )
+
+    @field_validator("grpc_address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        match = _HOST_PORT.fullmatch(value)
+        if match is None or not 0 <= int(match["port"]) <= 65535:
+            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size must not exceed max_page_size")
+        self.credentials()  # raises if one token is both an auditor's and a writer's
+        return self
+
+    def credentials(self) -> Credentials:
+        """Every token this server knows, with its role."""
+        return Credentials(
+            {AUDITOR: token_set(self.auditor_tokens)},
+            {WRITER: digest_set(self.writer_token_sha256)},
+        )

@@ -1,0 +1,165 @@
+"""LedgerService answers for people: statement and totals tables, readable explanations, JSON."""
+
+import functools
+from typing import Any
+
+from google.protobuf import json_format
+from rich.console import Console
+from rich.table import Table
+
+from subsidy.api.v1 import api_pb2
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.money import format_fen
+from subsidy.events.v1 import events_pb2 as epb
+
+# The ledger's checks (subsidy.domain.ledger.book), labelled like the eligibility trace.
+CHECK_LABELS: dict[str, tuple[str, str]] = {
+    "window": ("政策有效期", "policy window (G1)"),
+    "year_limit": ("支持年限", "year limit"),
+    "annual_cap": ("年度上限", "annual cap"),
+    "item_cap": ("单项上限", "item cap"),
+    "same_event": ("同一事件择优", "best of one event's rules"),
+    "stacking": ("就高不重复", "no stacking (G2)"),
+    "other_support": ("其他渠道支持", "other city programmes"),
+    "top_up": ("补差", "top-up"),
+    "superseded": ("被更高支持取代", "superseded by a higher rule"),
+    "review": ("评审", "review"),
+    "revocation": ("撤销", "revocation"),
+}
+
+
+def _fen_fields(value: Any) -> Any:
+    """protobuf's JSON writes int64 as strings; amounts stay integers of fen here."""
+    if isinstance(value, dict):
+        return {
+            k: int(v)
+            if isinstance(v, str) and (k.endswith("Fen") or k == "entitlements")
+            else _fen_fields(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_fen_fields(v) for v in value]
+    return value
+
+
+def as_json(message: Any) -> dict[str, Any]:
+    """A response in protobuf's JSON mapping (lowerCamelCase, enums by name, every field),
+    with the fen amounts as integers."""
+    body = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    result: dict[str, Any] = _fen_fields(body)
+    return result
+
+
+def _reasons(d: dpb.Decision) -> str:
+    return ", ".join(dpb.Reason.Name(r) for r in d.reasons)
+
+
+def _one_line(text: str) -> str:
+    """Clause texts span lines; a line of output holds one item."""
+    return " ".join(text.split())
+
+
+def _signed(fen: int) -> str:
+    return f"+{format_fen(fen)}" if fen > 0 else format_fen(fen)
+
+
+def print_statement(console: Console, s: api_pb2.GetStatementResponse, year: int | None) -> None:
+    """One row per entitlement (its latest decision), then the totals."""
+    name = s.entitlements[0].enterprise_name if s.entitlements else ""
+    title = f"{s.enterprise_id} {name}".strip() + (f", {year}" if year is not None else "")
+    table = Table(title=f"Statement 对账单: {title}")
+    table.add_column("rule")
+    table.add_column("item", overflow="fold")
+    table.add_column("year", justify="right")
+    table.add_column("status")
+    table.add_column("reasons")
+    for amount in ("entitled", "granted", "clawback"):
+        table.add_column(amount, justify="right", no_wrap=True)
+    for d in s.entitlements:
+        table.add_row(
+            d.rule_id,
+            d.item_id,
+            str(d.year),
+            dpb.Status.Name(d.status),
+            _reasons(d),
+            format_fen(d.entitled_fen),
+            format_fen(d.granted_fen),
+            format_fen(d.clawback_fen),
+        )
+    console.print(table)
+    console.print(
+        f"{len(s.entitlements)} entitlement(s); granted 已拨付 {format_fen(s.granted_fen)},"
+        f" clawback 应追回 {format_fen(s.clawback_fen)}"
+    )
+
+
+def _decision_line(d: dpb.Decision) -> str:
+    reasons = f" [{_reasons(d)}]" if d.reasons else ""
+    return (
+        f"#{d.revision} {dpb.Status.Name(d.status)}{reasons}:"
+        f" entitled {format_fen(d.entitled_fen)},"
+        f" granted {format_fen(d.granted_fen)}, cash {_signed(d.cash_delta_fen)},"
+        f" clawback {format_fen(d.clawback_fen)} (event {d.caused_by_event_id}, {d.decided_at})"
+    )
+
+
+def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> None:
+    """The decision, the eligibility trace, each ledger check with its numbers, the revisions
+    and what else happened on the same item. Plain text (no markup): ids contain brackets."""
+    d = x.decision
+    # Long lines (clauses) are not wrapped: one item per line, as a reader greps it.
+    out = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    out(f"Entitlement 资格 {d.entitlement_id}")
+    lines = [
+        f"enterprise: {d.enterprise_id} {d.enterprise_name} ({epb.District.Name(d.district)})",
+        f"rule: {d.rule_id} (measure {d.measure}), item {d.item_id}, year {d.year}",
+        f"clause: {_one_line(d.clause)}",
+        f"funding channels 资金渠道: {', '.join(d.funding_channels) or '-'}",
+        f"status 状态: {dpb.Status.Name(d.status)}"
+        + (f" [{_reasons(d)}]" if d.reasons else "")
+        + f"; entitled {format_fen(d.entitled_fen)}; granted {format_fen(d.granted_fen)};"
+        f" clawback {format_fen(d.clawback_fen)}",
+    ]
+    for line in lines:
+        out(f"  {line}")
+    out("\nEligibility trace 资格判定")
+    for t in x.eligibility_trace:
+        out(f"  {t.label_zh} / {t.label_en}: {_one_line(t.value)}")
+    if not x.eligibility_trace:
+        out("  (no trace stored)")
+    out("\nLedger checks 台账校验")
+    for c in x.checks:
+        zh, en = CHECK_LABELS.get(c.check, (c.check, c.check))
+        out(f"  #{c.revision} {zh} / {en}: {c.outcome}")
+        for key in sorted(c.numbers):
+            out(f"      {key}: {c.numbers[key]}")
+    out("\nHistory 变更记录")
+    for h in x.history:
+        out(f"  {_decision_line(h)}")
+    if x.item_history:
+        out(f"\nSame item 同一项目 {d.item_id} (就高不重复)")
+        for h in x.item_history:
+            out(f"  {h.entitlement_id} {_decision_line(h)}")
+
+
+def print_totals(console: Console, t: api_pb2.GetTotalsResponse, by: str) -> None:
+    """One row per group, then the grand total (and, by channel, how shared payouts count)."""
+    channel = by == "channel"
+    table = Table(title=f"Granted by {by}")
+    table.add_column(by)
+    table.add_column("granted", justify="right", no_wrap=True)
+    table.add_column("entitlements", justify="right")
+    if channel:
+        table.add_column("of which shared", justify="right", no_wrap=True)
+    for row in t.totals:
+        cells = [row.key, format_fen(row.granted_fen), str(row.entitlements)]
+        if channel:
+            cells.append(format_fen(row.shared_fen))
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"total: {format_fen(t.granted_fen)} in {t.entitlements} entitlement(s)")
+    if channel:
+        console.print(
+            "A payout under a rule with several responsible units is listed in full under each"
+            " of them ('of which shared'): the channel rows add up to more than the total."
+        )

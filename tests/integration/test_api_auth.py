@@ -1,0 +1,160 @@
+"""Roles across the APIs: writers only ingest, auditors only read; and the token settings."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from pydantic import ValidationError
+
+from subsidy.api.v1 import api_pb2, api_pb2_grpc
+from subsidy.infra.auth import AUDITOR, WRITER, Credentials, token_digest
+from subsidy.infra.grpc_server import Registration, start_server
+from subsidy.ingest import service as ingest
+from subsidy.ingest.settings import IngestSettings
+from subsidy.ledger import api as ledger_api
+from subsidy.ledger.api_server import auth_interceptor as ledger_auth
+from subsidy.ledger.api_settings import LedgerApiSettings
+
+WRITER_TOKEN = "w-" + uuid.uuid4().hex
+AUDITOR_TOKEN = "a-" + uuid.uuid4().hex
+DB = "postgresql://ledger_api@127.0.0.1:5432/subsidy"
+
+
+def _bearer(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _ledger_settings(**values: Any) -> LedgerApiSettings:
+    return LedgerApiSettings.model_validate(
+        {"LEDGER_API_DATABASE_URL": DB, "LEDGER_API_AUDITOR_TOKENS": AUDITOR_TOKEN, **values}
+    )
+
+
+def _ingest_settings(**values: Any) -> IngestSettings:
+    return IngestSettings.model_validate({"tokens": WRITER_TOKEN, **values})
+
+
+def _bare(servicer_class: Any, add: Any, service_name: str) -> Registration:
+    """The generated base servicer: it implements nothing, so a call let through the token
+    check answers UNIMPLEMENTED."""
+    servicer = servicer_class()
+    return Registration(lambda _, server: add(servicer, server), servicer, service_name)
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[tuple[str, str]]:
+    """An ingest server and a ledger API, each with its production interceptor and a servicer
+    that implements nothing: a call let through answers UNIMPLEMENTED."""
+    ingest_settings = _ingest_settings(auditor_token_sha256=token_digest(AUDITOR_TOKEN))
+    ledger_settings = _ledger_settings(LEDGER_API_WRITER_TOKEN_SHA256=token_digest(WRITER_TOKEN))
+    ingest_server, ingest_port = await start_server(
+        [_bare(api_pb2_grpc.IngestServiceServicer, api_pb2_grpc.add_IngestServiceServicer_to_server,
+               ingest.SERVICE_NAME)],
+        "127.0.0.1:0",
+        [ingest.auth_interceptor(ingest_settings.token_set, ingest_settings.auditor_digests)],
+    )  # fmt: skip
+    ledger_server, ledger_port = await start_server(
+        [_bare(api_pb2_grpc.LedgerServiceServicer, api_pb2_grpc.add_LedgerServiceServicer_to_server,
+               ledger_api.SERVICE_NAME)],
+        "127.0.0.1:0",
+        [ledger_auth(ledger_settings)],
+    )  # fmt: skip
+    try:
+        yield f"127.0.0.1:{ingest_port}", f"127.0.0.1:{ledger_port}"
+    finally:
+        await ingest_server.stop(None)
+        await ledger_server.stop(None)
+
+
+async def _ingest_code(address: str, metadata: Any) -> grpc.StatusCode:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub: Any = api_pb2_grpc.IngestServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.Submit(api_pb2.SubmitRequest(), metadata=metadata)
+    code: grpc.StatusCode = err.value.code()
+    return code
+
+
+async def _ledger_code(address: str, metadata: Any) -> grpc.StatusCode:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=metadata)
+    code: grpc.StatusCode = err.value.code()
+    return code
+
+
+async def test_each_role_passes_only_its_own_door(servers: tuple[str, str]) -> None:
+    ingest_at, ledger_at = servers
+    codes = grpc.StatusCode
+    assert await _ingest_code(ingest_at, _bearer(WRITER_TOKEN)) == codes.UNIMPLEMENTED
+    assert await _ingest_code(ingest_at, _bearer(AUDITOR_TOKEN)) == codes.PERMISSION_DENIED
+    assert await _ingest_code(ingest_at, _bearer("guess")) == codes.UNAUTHENTICATED
+    assert await _ingest_code(ingest_at, ()) == codes.UNAUTHENTICATED
+    assert await _ledger_code(ledger_at, _bearer(AUDITOR_TOKEN)) == codes.UNIMPLEMENTED
+    assert await _ledger_code(ledger_at, _bearer(WRITER_TOKEN)) == codes.PERMISSION_DENIED
+    assert await _ledger_code(ledger_at, _bearer("guess")) == codes.UNAUTHENTICATED
+    assert await _ledger_code(ledger_at, (("authorization", "Bearer "),)) == codes.UNAUTHENTICATED
+
+
+async def test_without_the_writers_digests_a_writer_is_a_stranger() -> None:
+    server, port = await start_server(
+        [_bare(api_pb2_grpc.LedgerServiceServicer, api_pb2_grpc.add_LedgerServiceServicer_to_server,
+               ledger_api.SERVICE_NAME)],
+        "127.0.0.1:0",
+        [ledger_auth(_ledger_settings())],
+    )  # fmt: skip
+    try:
+        code = await _ledger_code(f"127.0.0.1:{port}", _bearer(WRITER_TOKEN))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        await server.stop(None)
+
+
+def test_credentials_refuse_one_token_in_two_roles() -> None:
+    with pytest.raises(ValueError, match="two roles"):
+        Credentials({WRITER: [WRITER_TOKEN], AUDITOR: [WRITER_TOKEN]})
+    both = Credentials({WRITER: [WRITER_TOKEN]}, {AUDITOR: [token_digest(AUDITOR_TOKEN)]})
+    assert (both.role_of(WRITER_TOKEN), both.role_of(AUDITOR_TOKEN)) == (WRITER, AUDITOR)
+    assert both.role_of("guess") is None
+
+
+def test_the_ledger_api_needs_its_own_url_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LEDGER_API_DATABASE_URL", "LEDGER_API_AUDITOR_TOKENS"):
+        monkeypatch.delenv(name, raising=False)
+    # Variables of other services are not taken for its own.
+    monkeypatch.setenv("DATABASE_URL", DB)
+    monkeypatch.setenv("INGEST_TOKENS", WRITER_TOKEN)
+    monkeypatch.setenv("AUDITOR_TOKENS", AUDITOR_TOKEN)
+    with pytest.raises(ValidationError) as err:
+        LedgerApiSettings()  # type: ignore[call-arg]
+    missing = {str(e["loc"][0]) for e in err.value.errors() if e["type"] == "missing"}
+    assert missing == {"LEDGER_API_DATABASE_URL", "LEDGER_API_AUDITOR_TOKENS"}
+    monkeypatch.setenv("LEDGER_API_DATABASE_URL", DB)
+    monkeypatch.setenv("LEDGER_API_AUDITOR_TOKENS", f"{AUDITOR_TOKEN},other")
+    assert LedgerApiSettings().credentials().role_of("other") == "auditor"  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"LEDGER_API_AUDITOR_TOKENS": "a,,b"},
+        {"LEDGER_API_AUDITOR_TOKENS": "a b"},
+        {"LEDGER_API_WRITER_TOKEN_SHA256": "not-a-digest"},
+        {"LEDGER_API_WRITER_TOKEN_SHA256": token_digest(AUDITOR_TOKEN)},  # one token, two roles
+        {"LEDGER_API_DATABASE_URL": "mysql://x"},
+        {"LEDGER_API_DEFAULT_PAGE_SIZE": 500, "LEDGER_API_MAX_PAGE_SIZE": 100},
+    ],
+    ids=["empty-token", "space", "digest", "two-roles", "url", "page-sizes"],
+)
+def test_bad_ledger_api_settings_are_refused(values: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        _ledger_settings(**values)
+
+
+def test_an_ingest_token_cannot_also_be_an_auditors() -> None:
+    with pytest.raises(ValidationError, match="two roles"):
+        _ingest_settings(auditor_token_sha256=token_digest(WRITER_TOKEN))
+    assert _ingest_settings().auditor_digests == frozenset()
