@@ -38,13 +38,14 @@ from subsidy.simulation import simulate
 DEMO_DATABASE = "subsidy_demo"
 # Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
 INGEST_ADDRESS = "127.0.0.1:50051"
-ELIGIBILITY_ADDRESS = "127.0.0.1:50061"
+LEDGER_API_ADDRESS = "127.0.0.1:50081"
 METRICS_PORTS = {
     "eligibility": 9101,
     "ledger-worker": 9102,
     "ledger-relay": 9103,
     "ingest": 9104,
     "notifier": 9105,
+    "ledger-api": 9106,
 }
 # The enterprises that subscribe to their decisions (webhook and mail), first come in the feed.
 SUBSCRIBED_ENTERPRISES = 20
@@ -58,7 +59,9 @@ class Run:
     ingest_address: str = INGEST_ADDRESS
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
+    ledger_api_address: str = LEDGER_API_ADDRESS
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     services: list[Running] = field(default_factory=list)
     subscribed: list[str] = field(default_factory=list)
@@ -124,6 +127,14 @@ def _specs(
             "NOTIFIER_WEBHOOK_SECRETS": json.dumps({e: run.webhook_secret for e in run.subscribed}),
             "NOTIFIER_MAX_ATTEMPTS": "5", "NOTIFIER_BACKOFF_BASE_SECONDS": "0.5",
             "NOTIFIER_METRICS_PORT": ports["notifier"]}),
+        # Locally the API shares the ledger's role; in production it connects as the read-only
+        # subsidy_auditor (docs/security.md), and refuses a writable role unless told.
+        ServiceSpec("ledger-api", ("ledger", "serve"), {
+            **common, "LEDGER_API_DATABASE_URL": database_url,
+            "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
+            "LEDGER_API_AUDITOR_TOKENS": run.auditor_token,
+            "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
+            "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
     ]  # fmt: skip
 
 
@@ -339,7 +350,15 @@ async def run_demo(
 
 def _print_where_to_look(run: Run, url: str, console: Console) -> None:
     console.rule("left running (KEEP=1): stop with `make down` and `pkill -f subsidy.cli`")
-    console.print(f"ingest API (gRPC)      {run.ingest_address}   token: {run.token}")
+    console.print(f"ingest API (gRPC)      {run.ingest_address}   writer token: {run.token}")
+    console.print(
+        f"ledger API (gRPC)      {run.ledger_api_address}   auditor token: {run.auditor_token}"
+    )
+    if run.subscribed:
+        console.print(
+            f"  try: SUBSIDY_LEDGER_TOKEN={run.auditor_token} subsidy ledger statement "
+            f"{run.subscribed[0]} --server {run.ledger_api_address}"
+        )
     console.print(f"database               {url}")
     for name, port in run.metrics_ports.items():
         console.print(f"metrics {name:<15}http://127.0.0.1:{port}/metrics")
