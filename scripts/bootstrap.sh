@@ -18,7 +18,10 @@ command -v mvn >/dev/null 2>&1 || need_apt maven
 for extra in "$@"; do
   case "$extra" in
     promtool) command -v promtool >/dev/null 2>&1 || need_apt prometheus ;;
-    chromium) command -v chromium >/dev/null 2>&1 || need_apt chromium ;;
+    chromium)
+      command -v chromium >/dev/null 2>&1 || need_apt chromium
+      # The dashboard is in Chinese: without a CJK font Chromium draws empty boxes.
+      [ -n "$(fc-list :lang=zh family 2>/dev/null)" ] || need_apt fonts-noto-cjk ;;
   esac
 done
 

@@ -151,7 +151,7 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
 
     settings = _settings()
     catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     run_worker(settings, catalog)
 
 
@@ -176,4 +176,6 @@ def serve_command(
             typer.echo(f"error: --address: {err.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
     catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
-    asyncio.run(serve(settings.grpc_address, catalog, settings.metrics_port))
+    asyncio.run(
+        serve(settings.grpc_address, catalog, settings.metrics_port, settings.metrics_address)
+    )

@@ -107,7 +107,7 @@ def verify_command() -> None:
 def worker_command() -> None:
     """Consume entitlements.v1 and decide it into the ledger until SIGTERM."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     asyncio.run(_until_signalled(lambda stop: run_worker(settings, stop)))
 
 
@@ -115,7 +115,7 @@ def worker_command() -> None:
 def relay_command() -> None:
     """Publish committed decisions from the outbox to decisions.v1 until SIGTERM."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     asyncio.run(_until_signalled(lambda stop: run_relay(settings, stop)))
 
 

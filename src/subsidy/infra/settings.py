@@ -17,3 +17,6 @@ class CommonSettings(BaseSettings):
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = False
     metrics_port: int = Field(0, ge=0, le=65535, description="0 = no metrics endpoint")
+    # Loopback by default (a laptop's metrics are nobody else's business); 0.0.0.0 in a pod,
+    # where Prometheus scrapes from another address.
+    metrics_address: str = Field("127.0.0.1", min_length=1)

@@ -92,5 +92,5 @@ async def _serve(settings: IngestSettings) -> None:
 def serve(settings: IngestSettings) -> None:
     """Run the ingest server until SIGTERM or SIGINT."""
     configure_logging(settings.log_level, settings.log_json)
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     asyncio.run(_serve(settings))

@@ -76,10 +76,12 @@ def registration(catalog: Catalog) -> Registration:
     )
 
 
-async def serve(address: str, catalog: Catalog, metrics_port: int = 0) -> None:
+async def serve(
+    address: str, catalog: Catalog, metrics_port: int = 0, metrics_address: str = "127.0.0.1"
+) -> None:
     """Serve the dry run (with health and reflection) until SIGTERM/SIGINT, then stop
     gracefully."""
-    start_metrics_server(metrics_port)
+    start_metrics_server(metrics_port, metrics_address)
     server, port = await start_server([registration(catalog)], address)
     log.info("eligibility.grpc_serving", address=address, port=port,
              catalog_version=catalog.version)  # fmt: skip

@@ -64,7 +64,7 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 def worker_command() -> None:
     """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = load_catalog_or_exit()
 
     async def main() -> None:
@@ -84,7 +84,7 @@ def serve_command() -> None:
     if settings.admin_token is None:
         typer.echo("error: NOTIFIER_ADMIN_TOKEN is required to serve the admin API", err=True)
         raise typer.Exit(2)
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = load_catalog_or_exit()
 
     async def main() -> None:

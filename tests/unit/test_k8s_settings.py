@@ -1,0 +1,226 @@
+"""deploy/k8s against the code: each container runs a real `subsidy` command, sets only variables
+its settings class reads, sets every one it must, and its ports are the ones the code opens.
+
+The settings classes are introspected (pydantic-settings: field aliases, or env_prefix + field
+name; required fields), then instantiated from the manifest's own values — Secrets replaced by
+well-formed stand-ins, mounted ConfigMap files by their rendered content — so a value the
+service would refuse at start fails here instead.
+"""
+
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from pydantic import AliasChoices, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+from subsidy.cli.main import app
+from tests.unit.test_k8s_manifests import OVERLAYS, Doc, containers, of_kind, rendered
+
+# Which settings class each command reads (the CLI builds exactly this one).
+SETTINGS: dict[tuple[str, ...], str] = {
+    ("eligibility", "worker"): "subsidy.eligibility.settings:EligibilitySettings",
+    ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilitySettings",
+    ("ledger", "worker"): "subsidy.ledger.settings:LedgerSettings",
+    ("ledger", "relay"): "subsidy.ledger.settings:LedgerSettings",
+    ("ledger", "migrate"): "subsidy.ledger.settings:LedgerSettings",
+    ("ledger", "serve"): "subsidy.ledger.api_settings:LedgerApiSettings",
+    ("notify", "worker"): "subsidy.notifier.settings:NotifierSettings",
+    ("notify", "serve"): "subsidy.notifier.settings:NotifierSettings",
+    ("ingest-server",): "subsidy.ingest.settings:IngestSettings",
+    ("dashboard", "serve"): "subsidy.dashboard.settings:DashboardSettings",
+}
+
+# Fields a command's settings class has but the command never uses, so their defaults are
+# irrelevant (every other field that defaults to a loopback address must be set).
+UNUSED: dict[tuple[str, ...], set[str]] = {
+    ("eligibility", "worker"): {"grpc_address", "database_url"},
+    ("eligibility", "serve"): {"database_url"},
+    # A one-shot init container: no metrics server.
+    ("ledger", "migrate"): {"metrics_port", "metrics_address"},
+    # The admin API sends no mail.
+    ("notify", "serve"): {"smtp_host", "smtp_sender"},
+    ("notify", "worker"): {"grpc_address"},
+    # Its /metrics is on its own HTTP port.
+    ("dashboard", "serve"): {"metrics_port", "metrics_address"},
+}
+
+# Well-formed stand-ins for what Secrets hold, by key.
+SECRET_VALUES = {
+    "uri": "postgresql://user:password@subsidy-db-rw:5432/subsidy",
+    "tokens": "writer-token-0123456789abcdef",
+    "auditor-tokens": "auditor-token-0123456789abcdef",
+    "auditor-token-sha256": "a" * 64,
+    "writer-token-sha256": "b" * 64,
+    "admin-token": "admin-token-0123456789abcdef",
+    "webhook-secrets": '{"91320594MA1X7K2Q8F": "hmac-key-0123456789abcdef"}',
+}
+LOOPBACK = re.compile(r"127\.0\.0\.1|localhost|\[::1\]")
+
+
+def settings_class(command: tuple[str, ...]) -> type[BaseSettings]:
+    module, _, name = SETTINGS[command].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert isinstance(cls, type)
+    assert issubclass(cls, BaseSettings)
+    return cls
+
+
+def env_names(cls: type[BaseSettings], name: str, field: FieldInfo) -> set[str]:
+    """The variables pydantic-settings reads for a field (case-insensitively)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return {c.upper() for c in alias.choices if isinstance(c, str)}
+    if isinstance(alias, str):
+        return {alias.upper()}
+    return {f"{cls.model_config.get('env_prefix', '')}{name}".upper()}
+
+
+def is_command(path: tuple[str, ...]) -> bool:
+    """Whether `subsidy <path>` is a command of the CLI (and not a group). Groups are told by
+    their `commands` mapping: typer vendors its own click, so click's classes do not match."""
+    node: Any = typer.main.get_command(app)
+    for part in path:
+        children = getattr(node, "commands", None)
+        if not isinstance(children, dict) or part not in children:
+            return False
+        node = children[part]
+    return not isinstance(getattr(node, "commands", None), dict)
+
+
+def workloads() -> Iterator[tuple[str, str, Doc, Doc, list[Doc]]]:
+    """(overlay, pod name, container, pod spec, all objects) for every container of every
+    workload of every overlay."""
+    for overlay in OVERLAYS:
+        docs = rendered(overlay)
+        for d in of_kind(docs, "Deployment"):
+            spec = d["spec"]["template"]["spec"]
+            for c in containers(spec):
+                yield overlay, f"{d['metadata']['name']}/{c['name']}", c, spec, docs
+
+
+CASES = list(workloads())
+IDS = [f"{o}:{n}" for o, n, *_ in CASES]
+
+
+def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict[str, str]:
+    """What the container's process finds in its environment, Secrets stood in for."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        (cm,) = [
+            d
+            for d in of_kind(docs, "ConfigMap")
+            if d["metadata"]["name"] == source["configMapRef"]["name"]
+        ]
+        env.update(cm["data"])
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = str(var["value"])
+            continue
+        ref = var["valueFrom"]["secretKeyRef"]
+        if ref.get("optional"):
+            continue  # absent unless someone sets it; the service must start without it
+        assert ref["key"] in SECRET_VALUES, f"no stand-in for Secret key {ref['key']}"
+        env[var["name"]] = SECRET_VALUES[ref["key"]]
+    # Paths into mounted ConfigMaps: the file the pod would see, written out here.
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "configMap" not in volume:
+            continue
+        (cm,) = [
+            d
+            for d in of_kind(docs, "ConfigMap")
+            if d["metadata"]["name"] == volume["configMap"]["name"]
+        ]
+        for name, value in list(env.items()):
+            if value.startswith(mount["mountPath"].rstrip("/") + "/"):
+                key = value.removeprefix(mount["mountPath"].rstrip("/") + "/")
+                local = files / f"{mount['name']}-{key}"
+                local.write_text(cm["data"][key])
+                env[name] = str(local)
+    return env
+
+
+@pytest.mark.parametrize(("overlay", "name", "container", "spec", "docs"), CASES, ids=IDS)
+def test_container_settings(
+    overlay: str,
+    name: str,
+    container: Doc,
+    spec: Doc,
+    docs: list[Doc],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    command = tuple(container["args"])
+    assert command in SETTINGS, f"{name}: `subsidy {' '.join(command)}` is not in SETTINGS"
+    assert is_command(command), f"{name}: `subsidy {' '.join(command)}` is not a CLI command"
+    cls = settings_class(command)
+    unused = UNUSED.get(command, set())
+    env = environment(container, spec, docs, tmp_path)
+
+    read = {n: env_names(cls, n, f) for n, f in cls.model_fields.items()}
+    known = set().union(*read.values())
+    # A variable the class does not read is a typo, or a setting that moved.
+    assert not set(env) - known, f"{name}: {sorted(set(env) - known)} are read by nobody"
+    for field, names in read.items():
+        info = cls.model_fields[field]
+        given = names & set(env)
+        if field in unused:
+            continue
+        if info.is_required():
+            assert given, f"{name}: {field} ({'/'.join(sorted(names))}) is required"
+        if isinstance(info.default, str) and LOOPBACK.search(info.default):
+            # A pod's loopback is itself: this default cannot be meant in a cluster.
+            assert given, f"{name}: {field} defaults to {info.default!r}; set it"
+        if field == "metrics_port":
+            assert given, f"{name}: metrics are off (0 by default)"
+            assert int(env[sorted(given)[0]]) > 0, f"{name}: metrics are off"
+
+    # The service would start with these values: instantiate from the environment alone.
+    for variable in known:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    try:
+        settings: Any = cls()
+    except ValidationError as err:
+        pytest.fail(f"{name}: the service would refuse its settings:\n{err}")
+    check_ports(name, container, settings, unused)
+
+
+def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> None:
+    """Declared ports and probes are the ones the process listens on."""
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    if "grpc_address" in type(settings).model_fields and "grpc_address" not in unused:
+        host, _, port = settings.grpc_address.rpartition(":")
+        assert host in ("0.0.0.0", "[::]"), f"{name}: gRPC bound to {host}, unreachable"
+        assert ports.get("grpc") == int(port), f"{name}: containerPort grpc != {port}"
+    if "metrics_port" not in unused and "metrics" in ports:
+        assert ports["metrics"] == settings.metrics_port, f"{name}: metrics port"
+    if "port" in type(settings).model_fields and "host" in type(settings).model_fields:
+        assert not LOOPBACK.search(settings.host), f"{name}: HTTP bound to {settings.host}"
+        assert ports.get("http") == settings.port, f"{name}: containerPort http"
+    for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+        probe = container.get(probe_name)
+        if probe is None:
+            continue
+        if "grpc" in probe:
+            assert probe["grpc"]["port"] == ports["grpc"], f"{name}: {probe_name}"
+        elif probe["httpGet"]["port"] == "metrics":
+            # A consumer is probed on its metrics endpoint, which must then face the pod.
+            assert ports["metrics"] == settings.metrics_port, f"{name}: {probe_name} port"
+            assert not LOOPBACK.search(settings.metrics_address), f"{name}: metrics on loopback"
+        else:
+            assert probe["httpGet"]["port"] in (ports.get("http"), "http"), f"{name}: {probe_name}"
+
+
+def test_every_command_of_the_manifests_is_covered() -> None:
+    """Every command SETTINGS knows is deployed somewhere, so the table does not rot."""
+    deployed = {tuple(c["args"]) for _, _, c, _, _ in CASES}
+    assert set(SETTINGS) == deployed
