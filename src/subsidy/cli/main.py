@@ -3,6 +3,7 @@
 import typer
 
 from subsidy.cli import eligibility, ledger, simulate
+from subsidy.dashboard import cli as dashboard
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
 from subsidy.ingest import cli as ingest
@@ -20,3 +21,4 @@ app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against
 app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")
 app.add_typer(ingest.app)  # `subsidy ingest FILE`, `subsidy ingest-server`, `subsidy feeds …`
 app.add_typer(notify.app, name="notify", help="Tell enterprises and bureaus about decisions.")
+app.add_typer(dashboard.app, name="dashboard", help="The live web dashboard over the ledger.")

@@ -1,0 +1,57 @@
+"""`subsidy dashboard serve`: the live page over the ledger, until SIGTERM."""
+
+import asyncio
+import signal
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from subsidy.cli.common import load_catalog_or_exit
+from subsidy.dashboard.server import start_dashboard
+from subsidy.dashboard.settings import DashboardSettings
+from subsidy.infra.logging import configure_logging
+
+app = typer.Typer(no_args_is_help=True)
+
+
+async def _serve(settings: DashboardSettings) -> None:
+    catalog = load_catalog_or_exit()
+    dashboard = await start_dashboard(settings, catalog)
+    typer.echo(f"dashboard on {dashboard.url}/", err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await dashboard.stop()
+
+
+@app.command("serve")
+def serve_command(
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default 8088, DASHBOARD_PORT).")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to bind (default 127.0.0.1, DASHBOARD_HOST); no login."),
+    ] = None,
+) -> None:
+    """Serve the live dashboard over the ledger until SIGTERM.
+
+    Totals by measure, district and status and the latest decisions, pushed to the browser
+    as the ledger commits them; also /api/totals, /api/latest, /events, /healthz, /metrics."""
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"port": port, "host": host}.items() if v is not None
+    }
+    try:
+        settings = DashboardSettings(**overrides)  # the rest from the environment
+    except ValidationError as err:
+        for error in err.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(_serve(settings))

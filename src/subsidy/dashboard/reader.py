@@ -1,0 +1,139 @@
+"""Reading the ledger for the dashboard: were decisions committed, and the figures, in one snapshot.
+
+Read-only, and only the ledger's own tables: `outbox` (one row per decision, an identity id:
+the cheap "anything new?" probe) and `entitlements` / `decisions` (the figures). Totals are
+recomputed from the entitlements' current state rather than summed from decisions as they
+pass, so they are right whatever the dashboard missed while it was down.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from subsidy.dashboard.watermark import OutboxWatermark, PgSnapshot
+
+# One scan for every total: GROUPING() says which grouping set a row belongs to
+# (bits: measure 4, district 2, status 1; 7 is the grand total).
+_TOTALS = """
+SELECT GROUPING(measure, district, status) AS g, measure, district, status,
+       count(*) AS entitlements,
+       coalesce(sum(granted_fen), 0)::bigint AS granted_fen,
+       coalesce(sum(clawback_fen), 0)::bigint AS clawback_fen,
+       count(*) FILTER (WHERE granted_fen > 0) AS paid,
+       coalesce(sum(revision), 0)::bigint AS decisions
+FROM entitlements
+GROUP BY GROUPING SETS ((measure), (district), (status), ())
+"""
+
+# Newest first by outbox id (the order the ledger decided them in).
+_LATEST = """
+SELECT o.id, d.decision_id, d.decided_at, d.enterprise_id, e.enterprise_name, d.rule_id,
+       d.measure, d.district, d.status, d.granted_fen, d.cash_delta_fen
+FROM outbox o
+JOIN decisions d USING (decision_id)
+JOIN entitlements e USING (entitlement_id)
+ORDER BY o.id DESC
+LIMIT $1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """Entitlements of one measure, district or status, or of all (key None)."""
+
+    key: int | str | None
+    entitlements: int
+    granted_fen: int
+    clawback_fen: int
+    paid: int
+    decisions: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatestDecision:
+    """One decision as the list of latest decisions shows it."""
+
+    id: int
+    decision_id: str
+    decided_at: datetime
+    enterprise_id: str
+    enterprise_name: str
+    rule_id: str
+    measure: int
+    district: str
+    status: str
+    granted_fen: int
+    cash_delta_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Everything the page shows, as of one database snapshot."""
+
+    overall: Total
+    by_measure: list[Total] = field(default_factory=list)
+    by_district: list[Total] = field(default_factory=list)
+    by_status: list[Total] = field(default_factory=list)
+    latest: list[LatestDecision] = field(default_factory=list)
+
+
+def _total(row: asyncpg.Record, key: Any) -> Total:
+    return Total(
+        key, row["entitlements"], row["granted_fen"], row["clawback_fen"], row["paid"],
+        row["decisions"],
+    )  # fmt: skip
+
+
+async def read_figures(conn: asyncpg.Connection, limit: int) -> Figures:
+    """The totals and the latest decisions (run it in a repeatable-read transaction, so that
+    both come from the same snapshot)."""
+    by_measure: list[Total] = []
+    by_district: list[Total] = []
+    by_status: list[Total] = []
+    overall = Total(None, 0, 0, 0, 0, 0)
+    for row in await conn.fetch(_TOTALS):
+        grouping = row["g"]
+        if grouping == 0b011:
+            by_measure.append(_total(row, row["measure"]))
+        elif grouping == 0b101:
+            by_district.append(_total(row, row["district"]))
+        elif grouping == 0b110:
+            by_status.append(_total(row, row["status"]))
+        elif grouping == 0b111:
+            overall = _total(row, None)
+    latest = [LatestDecision(**dict(r)) for r in await conn.fetch(_LATEST, limit)]
+    return Figures(overall, by_measure, by_district, by_status, latest)
+
+
+class LedgerReader:
+    """Looks at the ledger: cheap when nothing was decided, the figures when something was."""
+
+    def __init__(self, latest_limit: int) -> None:
+        self.latest_limit = latest_limit
+        self.watermark = OutboxWatermark()
+
+    def reset(self) -> None:
+        """Start over (after a lost connection: the next look reads everything again)."""
+        self.watermark = OutboxWatermark()
+
+    async def look(self, conn: asyncpg.Connection) -> Figures | None:
+        """The figures if decisions were committed since the last look (always on the first),
+        else None. One read-only repeatable-read transaction: the probe and the figures see
+        the same snapshot."""
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = PgSnapshot.parse(await conn.fetchval("SELECT pg_current_snapshot()::text"))
+            mark = self.watermark
+            if mark.floor is None:
+                top = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+                mark.start(snapshot, top)
+                changed = True
+            else:
+                rows = await conn.fetch(
+                    "SELECT id FROM outbox WHERE id > $1 ORDER BY id", mark.floor
+                )
+                changed = mark.observe(snapshot, [r["id"] for r in rows])
+            if not changed:
+                return None
+            return await read_figures(conn, self.latest_limit)

@@ -1,0 +1,131 @@
+"""The figures as the page and the JSON endpoints show them: labelled in Chinese, amounts as ¥."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from subsidy.dashboard.reader import Figures, LatestDecision, Total
+from subsidy.domain.catalog import Catalog
+from subsidy.domain.entitlements import Status
+from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
+from subsidy.domain.money import format_fen
+
+# Suzhou's clock (China has no daylight saving time, so a fixed offset is exact).
+CHINA = timezone(timedelta(hours=8), "CST")
+
+# Shown in this order; every status appears, with zero if none has it.
+STATUS_LABELS_ZH: dict[str, str] = {
+    Status.PAID: "已拨付",
+    Status.PARTIALLY_PAID: "部分拨付",
+    Status.PENDING_REVIEW: "待审核",
+    Status.DENIED: "不予支持",
+    Status.SUPERSEDED: "就高替代",
+    Status.REVOKED: "已撤销",
+    Status.REFERRED: "转责任单位",
+    Status.RECORDED: "已登记",
+    Status.ELIGIBLE: "符合条件",
+}
+
+_DISTRICT_ZH = {d.value: name for d, name in DISTRICT_NAMES_ZH.items()}
+
+Json = dict[str, Any]
+
+
+def measure_titles(catalog: Catalog) -> dict[int, str]:
+    """Each measure's title: its rules are titled "<measure> · <item>"; the part before the dot."""
+    titles: dict[int, str] = {}
+    for rule in catalog.rules:
+        titles.setdefault(rule.measure, rule.title.split(" · ", 1)[0])
+    return dict(sorted(titles.items()))
+
+
+def measure_label(measure: int) -> str:
+    """第N条: how the policy's measures are cited."""
+    return f"第{measure}条"
+
+
+def shanghai_time(moment: datetime) -> str:
+    """`2025-06-01 14:03:22` in Suzhou time."""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _money(total: Total) -> Json:
+    return {
+        "entitlements": total.entitlements,
+        "paid": total.paid,
+        "grantedFen": total.granted_fen,
+        "granted": format_fen(total.granted_fen),
+        "clawbackFen": total.clawback_fen,
+        "clawback": format_fen(total.clawback_fen),
+    }
+
+
+class DashboardView:
+    """Turns figures into the JSON the page renders; the catalog supplies the titles."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.policy_title = catalog.title
+        self.measures = measure_titles(catalog)
+        self.rule_titles = {rule.id: rule.title for rule in catalog.rules}
+
+    def totals(self, figures: Figures) -> Json:
+        """Totals overall, by measure (every measure of the catalog), by district (all ten)
+        and by status (every status)."""
+        empty = Total(None, 0, 0, 0, 0, 0)
+        measures = {t.key: t for t in figures.by_measure}
+        districts = {t.key: t for t in figures.by_district}
+        statuses = {t.key: t.entitlements for t in figures.by_status}
+        measure_keys = sorted(self.measures.keys() | {int(k) for k in measures if k is not None})
+        district_keys = [d.value for d in District]
+        district_keys += sorted(str(k) for k in districts if k not in district_keys)
+        status_keys = list(STATUS_LABELS_ZH)
+        status_keys += sorted(str(k) for k in statuses if k not in STATUS_LABELS_ZH)
+        return {
+            "policy": self.policy_title,
+            "overall": {**_money(figures.overall), "decisions": figures.overall.decisions},
+            "byMeasure": [
+                {
+                    "measure": m,
+                    "label": measure_label(m),
+                    "title": self.measures.get(m, ""),
+                    **_money(measures.get(m, empty)),
+                }
+                for m in measure_keys
+            ],
+            "byDistrict": [
+                {
+                    "district": d,
+                    "name": _DISTRICT_ZH.get(d, d),
+                    **_money(districts.get(d, empty)),
+                }
+                for d in district_keys
+            ],
+            "byStatus": [
+                {"status": s, "label": STATUS_LABELS_ZH.get(s, s), "count": statuses.get(s, 0)}
+                for s in status_keys
+            ],
+        }
+
+    def decision(self, d: LatestDecision) -> Json:
+        """One row of the latest decisions."""
+        return {
+            "id": d.id,
+            "decisionId": d.decision_id,
+            "decidedAt": d.decided_at.astimezone(UTC).isoformat(),
+            "time": shanghai_time(d.decided_at),
+            "enterpriseId": d.enterprise_id,
+            "enterpriseName": d.enterprise_name,
+            "ruleId": d.rule_id,
+            "rule": f"{measure_label(d.measure)} {self.rule_titles.get(d.rule_id, d.rule_id)}",
+            "district": d.district,
+            "districtName": _DISTRICT_ZH.get(d.district, d.district),
+            "status": d.status,
+            "statusLabel": STATUS_LABELS_ZH.get(d.status, d.status),
+            "grantedFen": d.granted_fen,
+            "granted": format_fen(d.granted_fen),
+            "cashDeltaFen": d.cash_delta_fen,
+            "cashDelta": format_fen(d.cash_delta_fen),
+        }
+
+    def latest(self, figures: Figures) -> list[Json]:
+        """The latest decisions, newest first."""
+        return [self.decision(d) for d in figures.latest]

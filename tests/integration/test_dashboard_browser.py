@@ -1,0 +1,111 @@
+"""The dashboard in a real browser: headless Chromium shows the ledger's totals, in Chinese, and
+updates them while the page is open as new decisions are committed."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from subsidy.dashboard.server import start_dashboard
+from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
+from subsidy.domain.money import format_fen
+from tests.integration.chromium_support import Page, headless_chromium
+from tests.integration.dashboard_support import dashboard_settings, decide, mix, totals
+from tests.integration.ledger_support import CATALOG, LedgerDb
+
+# The fixture ledger_db.
+pytest_plugins = ["tests.integration.ledger_fixtures"]
+pytestmark = pytest.mark.postgres
+
+log = structlog.get_logger(__name__)
+
+# What the page shows, read from its DOM in one go.
+_READ_PAGE = """JSON.stringify({
+  version: Number(document.body.dataset.version),
+  live: document.getElementById("live").className,
+  granted: document.getElementById("total-granted").textContent,
+  decisions: document.getElementById("total-decisions").textContent,
+  measures: Object.fromEntries([...document.querySelectorAll("#by-measure tbody tr")].map(
+    tr => [tr.dataset.measure, [tr.cells[0].textContent, tr.cells[1].textContent,
+                                tr.querySelector(".granted").textContent]])),
+  districts: Object.fromEntries([...document.querySelectorAll("#by-district tbody tr")].map(
+    tr => [tr.dataset.district, [tr.cells[0].textContent,
+                                 tr.querySelector(".granted").textContent]])),
+  statuses: Object.fromEntries([...document.querySelectorAll("#by-status .status")].map(
+    div => [div.dataset.status, div.querySelector(".n").textContent])),
+  latest: [...document.querySelectorAll("#latest tbody tr")].map(tr => ({
+    id: Number(tr.dataset.id), fresh: tr.classList.contains("fresh"),
+    cells: [...tr.cells].map(td => td.textContent)})),
+})"""
+
+
+async def _read(page: Page) -> dict[str, Any]:
+    return dict(json.loads(await page.evaluate(_READ_PAGE)))
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"  # the page's toLocaleString("zh-CN") groups like this
+
+
+async def _assert_shows_ledger(page: Page, url: str) -> dict[str, Any]:
+    """The page's totals are the ledger's, by measure, district and status."""
+    expected = await totals(url)
+    shown = await _read(page)
+    assert shown["granted"] == format_fen(expected["granted"])
+    assert shown["decisions"] == _count(expected["decisions"])
+    titles = {rule.measure: rule.title.split(" · ")[0] for rule in reversed(CATALOG.rules)}
+    assert set(shown["measures"]) == {str(m) for m in titles}
+    for measure, (label, title, granted) in shown["measures"].items():
+        assert label == f"第{measure}条"
+        assert title == titles[int(measure)]
+        assert granted == format_fen(expected["by_measure"].get(int(measure), 0))
+    assert set(shown["districts"]) == {d.value for d in District}
+    for district, (name, granted) in shown["districts"].items():
+        assert name == DISTRICT_NAMES_ZH[District(district)]
+        assert granted == format_fen(expected["by_district"].get(district, 0))
+    for status, n in expected["by_status"].items():
+        assert shown["statuses"][status] == _count(n)
+    return shown
+
+
+async def test_page_shows_and_follows_the_ledger(ledger_db: LedgerDb, tmp_path: Path) -> None:
+    url = ledger_db.url
+    await decide(url, mix(seed=201, enterprises=8, events_per_enterprise=12))
+    dashboard = await start_dashboard(dashboard_settings(url), CATALOG)
+    try:
+        async with headless_chromium(tmp_path / "profile") as page:
+            await page.navigate(f"{dashboard.url}/")
+            await page.wait_for("document.getElementById('live').className.includes('on')")
+            await page.wait_for("Number(document.body.dataset.version) > 0")
+            first = await _assert_shows_ledger(page, url)
+            assert first["latest"], "no latest decisions shown"
+            newest = first["latest"][0]
+            assert newest["cells"][5].startswith("¥")  # granted, as ¥1,234,567.89
+
+            # Chinese is drawn with a CJK font, not as empty boxes.
+            fonts = await page.fonts_of("header h1")
+            cjk = [f for f in fonts if "CJK" in f["familyName"] or "CJK" in f["postScriptName"]]
+            assert cjk, (
+                f"no CJK font renders the title ({fonts}): run scripts/bootstrap.sh chromium"
+            )
+
+            # New decisions while the page is open: it follows without a reload.
+            await page.evaluate("window.__notReloaded = true")
+            await decide(url, mix(seed=202, enterprises=4, events_per_enterprise=12))
+            expected = await totals(url)
+            await page.wait_for(
+                f"document.getElementById('total-decisions').textContent"
+                f" === {json.dumps(_count(expected['decisions']))}"
+            )
+            assert await page.evaluate("window.__notReloaded === true")
+            later = await _assert_shows_ledger(page, url)
+            assert later["version"] > first["version"]
+            assert later["latest"][0]["id"] > newest["id"]
+            assert later["latest"][0]["fresh"]  # new rows are highlighted
+            shot = await page.screenshot(tmp_path / "dashboard.png")
+            assert shot.stat().st_size > 10_000
+            log.info("dashboard.screenshot", path=str(shot))
+    finally:
+        await dashboard.stop()
