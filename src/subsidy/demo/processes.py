@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -22,6 +23,7 @@ class ServiceSpec:
     args: tuple[str, ...]
     env: Mapping[str, str]
     grpc_address: str | None = None  # ready when its gRPC health service says SERVING
+    health_url: str | None = None  # ready when this answers 200
 
 
 @dataclass
@@ -56,28 +58,41 @@ def start(spec: ServiceSpec, logs: Path) -> Running:
 
 
 async def wait_ready(running: Running, timeout_s: float = 60.0) -> None:
-    """Until the gRPC health check answers SERVING (or, without gRPC, the process is alive)."""
+    """Until its health check passes: gRPC health SERVING, or an HTTP 200 (a pure consumer
+    counts as ready once started: it has nothing to ask)."""
     deadline = time.monotonic() + timeout_s
-    address = running.spec.grpc_address
+    spec = running.spec
     while True:
         if running.process.poll() is not None:
-            raise ServiceFailed(f"{running.spec.name} exited with {running.process.returncode}; "
+            raise ServiceFailed(f"{spec.name} exited with {running.process.returncode}; "
                                 f"see {running.log}")  # fmt: skip
-        if address is None:
+        if spec.grpc_address is None and spec.health_url is None:
             return
-        try:
-            async with grpc.aio.insecure_channel(address) as channel:
-                reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
-                )
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
+        if await _healthy(spec):
+            return
         if time.monotonic() > deadline:
             raise ServiceFailed(f"{running.spec.name} not ready after {timeout_s:.0f}s; "
                                 f"see {running.log}")  # fmt: skip
         await asyncio.sleep(0.2)
+
+
+async def _healthy(spec: ServiceSpec) -> bool:
+    try:
+        if spec.grpc_address is not None:
+            async with grpc.aio.insecure_channel(spec.grpc_address) as channel:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                )
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        assert spec.health_url is not None
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(spec.health_url) as response,
+        ):
+            return response.status == 200
+    except (grpc.aio.AioRpcError, aiohttp.ClientError, TimeoutError):
+        return False
 
 
 def alive(services: list[Running]) -> None:

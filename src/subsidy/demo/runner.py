@@ -39,6 +39,7 @@ DEMO_DATABASE = "subsidy_demo"
 # Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
 INGEST_ADDRESS = "127.0.0.1:50051"
 LEDGER_API_ADDRESS = "127.0.0.1:50081"
+DASHBOARD_PORT = 8088
 METRICS_PORTS = {
     "eligibility": 9101,
     "ledger-worker": 9102,
@@ -60,6 +61,7 @@ class Run:
     metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
     ledger_api_address: str = LEDGER_API_ADDRESS
+    dashboard_port: int = DASHBOARD_PORT
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -135,6 +137,9 @@ def _specs(
             "LEDGER_API_AUDITOR_TOKENS": run.auditor_token,
             "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
             "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
+        ServiceSpec("dashboard", ("dashboard", "serve"), {
+            **common, "DASHBOARD_PORT": str(run.dashboard_port)},
+            health_url=f"http://127.0.0.1:{run.dashboard_port}/healthz"),
     ]  # fmt: skip
 
 
@@ -359,6 +364,7 @@ def _print_where_to_look(run: Run, url: str, console: Console) -> None:
             f"  try: SUBSIDY_LEDGER_TOKEN={run.auditor_token} subsidy ledger statement "
             f"{run.subscribed[0]} --server {run.ledger_api_address}"
         )
+    console.print(f"live dashboard         http://127.0.0.1:{run.dashboard_port}/")
     console.print(f"database               {url}")
     for name, port in run.metrics_ports.items():
         console.print(f"metrics {name:<15}http://127.0.0.1:{port}/metrics")
