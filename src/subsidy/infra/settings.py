@@ -1,9 +1,27 @@
 """Typed settings read from the environment, one object per service, failing fast."""
 
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from subsidy.devstack.endpoints import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+
+# Kafka's own rule for topic names (and a safe one for consumer group ids).
+KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
+
+
+def _host_port(value: str) -> str:
+    match = _HOST_PORT.fullmatch(value)
+    if match is None or not 0 <= int(match["port"]) <= 65535:
+        raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
+    return value
+
+
+# A listening address, `host:port` (port 0: any free port).
+HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
 class CommonSettings(BaseSettings):

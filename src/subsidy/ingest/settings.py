@@ -1,9 +1,8 @@
 """The ingest API's settings: gRPC address, output topic, writers' bearer tokens (no default)."""
 
-import re
 from typing import Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from subsidy.infra.auth import (
     AUDITOR,
@@ -14,12 +13,10 @@ from subsidy.infra.auth import (
     digest_set,
     token_set,
 )
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
 from subsidy.infra.topics import ENTERPRISE_EVENTS
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
-_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 
 
 def _env(name: str) -> AliasChoices:
@@ -30,8 +27,8 @@ def _env(name: str) -> AliasChoices:
 class IngestSettings(CommonSettings):
     """What the ingest server reads (INGEST_* variables, plus KAFKA_BOOTSTRAP, DATABASE_URL…)."""
 
-    grpc_address: str = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
-    topic: str = Field(ENTERPRISE_EVENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("topic"))
+    grpc_address: HostPort = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
+    topic: str = Field(ENTERPRISE_EVENTS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
     # Writers' tokens, a secret: no default, so a server never starts open by accident.
     # Comma-separated, so that a new token can be rolled out before the old one is withdrawn.
     tokens: BearerTokens = Field(validation_alias=_env("tokens"))
@@ -51,14 +48,6 @@ class IngestSettings(CommonSettings):
         description="0 = no metrics endpoint",
         validation_alias=AliasChoices("INGEST_METRICS_PORT", "METRICS_PORT", "metrics_port"),
     )
-
-    @field_validator("grpc_address")
-    @classmethod
-    def _check_address(cls, value: str) -> str:
-        match = _HOST_PORT.fullmatch(value)
-        if match is None or not 0 <= int(match["port"]) <= 65535:
-            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _distinct_roles(self) -> Self:

@@ -1,17 +1,12 @@
 """The eligibility service's settings: topics, consumer group, gRPC address, policy overlay."""
 
-import re
 from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
 from subsidy.infra.topics import DEAD_LETTERS, ENTERPRISE_EVENTS, ENTITLEMENTS
-
-# Kafka's own rule for topic names (and a safe one for group ids, which become file names).
-_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 
 
 def _env(name: str) -> AliasChoices:
@@ -25,19 +20,19 @@ class EligibilitySettings(CommonSettings):
     plus the common ones: KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
 
     input_topic: str = Field(
-        default=ENTERPRISE_EVENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("input_topic")
+        default=ENTERPRISE_EVENTS.name, pattern=KAFKA_NAME, validation_alias=_env("input_topic")
     )
     output_topic: str = Field(
-        default=ENTITLEMENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("output_topic")
+        default=ENTITLEMENTS.name, pattern=KAFKA_NAME, validation_alias=_env("output_topic")
     )
     dead_letter_topic: str = Field(
-        default=DEAD_LETTERS.name, pattern=_KAFKA_NAME, validation_alias=_env("dead_letter_topic")
+        default=DEAD_LETTERS.name, pattern=KAFKA_NAME, validation_alias=_env("dead_letter_topic")
     )
     # The faust app id is the Kafka consumer group: every worker with the same id shares the
     # partitions of the input topic.
-    group_id: str = Field(default="subsidy-eligibility", pattern=_KAFKA_NAME,
+    group_id: str = Field(default="subsidy-eligibility", pattern=KAFKA_NAME,
                           validation_alias=_env("group_id"))  # fmt: skip
-    grpc_address: str = Field(default="127.0.0.1:50061", validation_alias=_env("grpc_address"))
+    grpc_address: HostPort = Field(default="127.0.0.1:50061", validation_alias=_env("grpc_address"))
     policy_overlay: Path | None = Field(default=None, validation_alias=_env("policy_overlay"))
     # Its own variable first: the worker and the server of one host must not share a port.
     metrics_port: int = Field(
@@ -52,14 +47,6 @@ class EligibilitySettings(CommonSettings):
     shutdown_timeout: float = Field(
         default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout")
     )
-
-    @field_validator("grpc_address")
-    @classmethod
-    def _check_address(cls, value: str) -> str:
-        match = _HOST_PORT.fullmatch(value)
-        if match is None or not 0 <= int(match["port"]) <= 65535:
-            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
-        return value
 
     @field_validator("policy_overlay")
     @classmethod

@@ -1,9 +1,8 @@
 """The ledger query API's settings: its own read-only database URL, address, auditors' tokens."""
 
-import re
 from typing import Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from subsidy.infra.auth import (
     AUDITOR,
@@ -14,10 +13,9 @@ from subsidy.infra.auth import (
     digest_set,
     token_set,
 )
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import CommonSettings, HostPort
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50081"
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 
 
 def _env(name: str) -> AliasChoices:
@@ -32,7 +30,7 @@ class LedgerApiSettings(CommonSettings):
     # Its own URL, required: the API connects as a member of the read-only subsidy_auditor
     # role, not as the ledger's owner (the worker's DATABASE_URL). See docs/security.md.
     database_url: str = Field(pattern=r"^postgres(ql)?://", validation_alias=_env("database_url"))
-    grpc_address: str = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
+    grpc_address: HostPort = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
     # The auditors' tokens, a secret: no default, so the API never starts open.
     auditor_tokens: BearerTokens = Field(validation_alias=_env("auditor_tokens"))
     # SHA-256 digests of the writers' tokens (INGEST_TOKENS), optional: a writer is then told
@@ -60,14 +58,6 @@ class LedgerApiSettings(CommonSettings):
         description="0 = no metrics endpoint",
         validation_alias=AliasChoices("LEDGER_API_METRICS_PORT"),
     )
-
-    @field_validator("grpc_address")
-    @classmethod
-    def _check_address(cls, value: str) -> str:
-        match = _HOST_PORT.fullmatch(value)
-        if match is None or not 0 <= int(match["port"]) <= 65535:
-            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

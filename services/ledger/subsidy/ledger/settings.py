@@ -4,11 +4,8 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
 
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import KAFKA_NAME, CommonSettings
 from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS
-
-# Kafka's own rule for topic names (and a safe one for group ids).
-_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
 
 
 def _env(name: str) -> AliasChoices:
@@ -22,15 +19,15 @@ class LedgerSettings(CommonSettings):
     plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
 
     input_topic: str = Field(
-        ENTITLEMENTS.name, pattern=_KAFKA_NAME, validation_alias=_env("input_topic")
+        ENTITLEMENTS.name, pattern=KAFKA_NAME, validation_alias=_env("input_topic")
     )
     decisions_topic: str = Field(
-        DECISIONS.name, pattern=_KAFKA_NAME, validation_alias=_env("decisions_topic")
+        DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("decisions_topic")
     )
     dead_letter_topic: str = Field(
-        DEAD_LETTERS.name, pattern=_KAFKA_NAME, validation_alias=_env("dead_letter_topic")
+        DEAD_LETTERS.name, pattern=KAFKA_NAME, validation_alias=_env("dead_letter_topic")
     )
-    group_id: str = Field("subsidy-ledger", pattern=_KAFKA_NAME, validation_alias=_env("group_id"))
+    group_id: str = Field("subsidy-ledger", pattern=KAFKA_NAME, validation_alias=_env("group_id"))
     # Messages per database transaction: more amortises the commit, fewer keeps lock time short.
     batch_size: int = Field(500, ge=1, le=10_000, validation_alias=_env("batch_size"))
     batch_wait_ms: int = Field(200, ge=0, le=60_000, validation_alias=_env("batch_wait_ms"))

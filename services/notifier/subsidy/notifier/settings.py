@@ -5,12 +5,9 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
 from subsidy.infra.topics import DECISIONS
 
-# Kafka's own rule for topic names (and a safe one for group ids).
-_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 _SENDER = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
 # Shorter HMAC keys are guessable; receivers are told to generate 32 random bytes.
 MIN_SECRET_LENGTH = 16
@@ -26,8 +23,8 @@ class NotifierSettings(CommonSettings):
     """What the notifier worker, its admin gRPC server and the `subsidy notify` CLI read
     (NOTIFIER_* variables, plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
 
-    topic: str = Field(DECISIONS.name, pattern=_KAFKA_NAME, validation_alias=_env("topic"))
-    group_id: str = Field("subsidy-notifier", pattern=_KAFKA_NAME,
+    topic: str = Field(DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
+    group_id: str = Field("subsidy-notifier", pattern=KAFKA_NAME,
                           validation_alias=_env("group_id"))  # fmt: skip
     # Records per planning transaction: one commit per batch instead of one per decision.
     batch_size: int = Field(200, ge=1, le=10_000, validation_alias=_env("batch_size"))
@@ -77,7 +74,7 @@ class NotifierSettings(CommonSettings):
     smtp_starttls: bool | None = Field(None, validation_alias=_env("smtp_starttls"))
 
     # Admin gRPC API.
-    grpc_address: str = Field("127.0.0.1:50071", validation_alias=_env("grpc_address"))
+    grpc_address: HostPort = Field("127.0.0.1:50071", validation_alias=_env("grpc_address"))
     # Bearer token for NotifierAdminService; no default, `serve` refuses to start without it.
     admin_token: SecretStr | None = Field(None, validation_alias=_env("admin_token"))
 
@@ -89,14 +86,6 @@ class NotifierSettings(CommonSettings):
         description="0 = no metrics endpoint",
         validation_alias=AliasChoices("NOTIFIER_METRICS_PORT", "METRICS_PORT", "metrics_port"),
     )
-
-    @field_validator("grpc_address")
-    @classmethod
-    def _check_address(cls, value: str) -> str:
-        match = _HOST_PORT.fullmatch(value)
-        if match is None or not 0 <= int(match["port"]) <= 65535:
-            raise ValueError(f"must be host:port with a port in 0…65535, got {value!r}")
-        return value
 
     @field_validator("webhook_secrets")
     @classmethod
