@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from stdnum.cn import uscc
 
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ingest.server import RunningIngest, start_ingest
 from subsidy.ingest.settings import IngestSettings
+from tests.integration.kafka_support import private_topics
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
@@ -66,17 +66,8 @@ class Ingest:
 def ingest_topic(kafka_bootstrap: str) -> Iterator[str]:
     """A topic of this session only, deleted afterwards."""
     name = f"test.ingest.{uuid.uuid4().hex}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": PARTITIONS, "replication_factor": 1}},
-            timeout_ms=30_000,
-            wait_for_metadata=True,
-        )
+    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
         yield name
-        admin.delete_topics([name], timeout_ms=30_000)
-    finally:
-        admin.close()
 
 
 @pytest.fixture(scope="session")

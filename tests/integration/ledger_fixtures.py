@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from kafka.admin import KafkaAdminClient
 
 from subsidy.ledger.db import migrate_ledger
+from tests.integration.kafka_support import private_topics
 from tests.integration.ledger_support import (
     PARTITIONS,
     LedgerDb,
@@ -25,17 +25,8 @@ def ledger_topics(kafka_bootstrap: str) -> Iterator[Topics]:
     topics = Topics(
         f"test.ledger.in.{tag}", f"test.ledger.decisions.{tag}", f"test.ledger.dlq.{tag}"
     )
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": PARTITIONS, "replication_factor": 1} for name in topics.all},
-            timeout_ms=30_000,
-            wait_for_metadata=True,
-        )
+    with private_topics(kafka_bootstrap, dict.fromkeys(topics.all, PARTITIONS)):
         yield topics
-        admin.delete_topics(topics.all, timeout_ms=30_000)
-    finally:
-        admin.close()
 
 
 @pytest.fixture

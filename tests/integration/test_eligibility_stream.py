@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from subsidy.decisions.v1 import decisions_pb2
 from subsidy.events.v1 import events_pb2
+from tests.integration.kafka_support import create_topics, delete_topics
 from tests.unit.factories import enterprise_id, event
 
 pytestmark = pytest.mark.kafka
@@ -55,31 +56,8 @@ class Topics:
                    f"test-elig-{tag}")  # fmt: skip
 
 
-def _admin(bootstrap: str) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-
-
-def _create(bootstrap: str, names: dict[str, int]) -> None:
-    admin = _admin(bootstrap)
-    try:
-        admin.create_topics(
-            {n: {"num_partitions": p, "replication_factor": 1} for n, p in names.items()},
-            timeout_ms=30_000,
-            wait_for_metadata=True,
-        )
-    finally:
-        admin.close()
-
-
 def _delete(bootstrap: str, topics: Topics) -> None:
-    admin = _admin(bootstrap)
-    try:
-        existing = set(admin.list_topics())
-        doomed = [t for t in (topics.input, topics.output, topics.dead_letter) if t in existing]
-        if doomed:
-            admin.delete_topics(doomed, timeout_ms=30_000)
-    finally:
-        admin.close()
+    delete_topics(bootstrap, [topics.input, topics.output, topics.dead_letter])
 
 
 @contextmanager
@@ -88,7 +66,7 @@ def _topics(bootstrap: str, label: str, with_output: bool = True) -> Iterator[To
     names = {topics.input: 3, topics.dead_letter: 1}
     if with_output:
         names[topics.output] = 3
-    _create(bootstrap, names)
+    create_topics(bootstrap, names)
     try:
         yield topics
     finally:
@@ -234,7 +212,7 @@ def _wait_for_evaluations(bootstrap: str, topic: str, ids: set[str]) -> dict[str
 
 def _committed(bootstrap: str, group: str) -> dict[int, int]:
     """The group's committed offsets by partition of whatever it consumes."""
-    admin = _admin(bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:
@@ -438,7 +416,7 @@ def test_nothing_is_committed_until_the_output_is_acknowledged_and_it_is_redeliv
             assert took < STOP_WITHIN_S, f"stopped in {took:.1f}s:\n{first.log_tail()}"
         assert _committed(kafka_bootstrap, topics.group) == {}
 
-        _create(kafka_bootstrap, {topics.output: 3})
+        create_topics(kafka_bootstrap, {topics.output: 3})
         with _worker(kafka_bootstrap, topics, tmp_path / "worker-2.log") as second:
             got = _wait_for_evaluations(kafka_bootstrap, topics.output, {waiting.event_id})
             assert [e.entitled_fen for e in got[waiting.event_id][1].entitlements] == [100_000_000]

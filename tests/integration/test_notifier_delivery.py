@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from kafka.admin import KafkaAdminClient
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
@@ -26,6 +25,7 @@ from subsidy.notifier import repository as repo
 from subsidy.notifier.delivery import message_id
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import run_worker
+from tests.integration.kafka_support import private_topics
 from tests.integration.notifier_support import (
     Hook,
     MailStore,
@@ -67,17 +67,8 @@ MAIL = {
 def topic(kafka_bootstrap: str) -> Iterator[str]:
     """A decisions topic for this test only."""
     name = f"test.notifier.decisions.{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": PARTITIONS, "replication_factor": 1}},
-            timeout_ms=30_000,
-            wait_for_metadata=True,
-        )
+    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
         yield name
-        admin.delete_topics([name], timeout_ms=30_000)
-    finally:
-        admin.close()
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from subsidy.events.v1 import events_pb2
+from tests.integration.kafka_support import private_topics
 
 ENTERPRISE_ID = "91320594MA1X7K2Q8F"  # a well-formed 统一社会信用代码 (check digit F)
 PARTITIONS = 3
@@ -40,17 +40,8 @@ def _event() -> events_pb2.EnterpriseEvent:
 def topic(kafka_bootstrap: str) -> Iterator[str]:
     """A fresh topic for this test only, deleted afterwards."""
     name = f"test.roundtrip.{uuid.uuid4().hex}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
-    try:
-        admin.create_topics(
-            {name: {"num_partitions": PARTITIONS, "replication_factor": 1}},
-            timeout_ms=30_000,
-            wait_for_metadata=True,
-        )
+    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
         yield name
-        admin.delete_topics([name], timeout_ms=30_000)
-    finally:
-        admin.close()
 
 
 def _produce(bootstrap: str, topic: str, event: events_pb2.EnterpriseEvent) -> int:

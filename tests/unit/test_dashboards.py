@@ -29,6 +29,10 @@ PROMETHEUS_CONFIG = PROMETHEUS / "prometheus.yml"
 
 # Labels Prometheus adds to every scraped series, and series it makes itself.
 TARGET_LABELS = frozenset({"job", "instance"})
+# What the Prometheus Operator's ServiceMonitors add to every target on Kubernetes, where
+# alerts.yml runs too (scripts/gen_prometheusrule.py): the rules may group by them, a no-op
+# on a plain Prometheus, which has none.
+KUBERNETES_TARGET_LABELS = frozenset({"namespace", "pod"})
 SYNTHETIC = {"up": TARGET_LABELS}
 
 # ---- what the code exports ---------------------------------------------------------------
@@ -289,7 +293,7 @@ def _check_usage(where: str, expr: str) -> list[str]:
     known = exported()
     usage = promql_usage(expr)
     problems = [f"{where}: no code exports {name!r}" for name in usage.metrics - known.keys()]
-    used_labels: set[str] = set(TARGET_LABELS)
+    used_labels: set[str] = set(TARGET_LABELS | KUBERNETES_TARGET_LABELS)
     for name, labels in usage.selectors:
         if name is None or name not in known:
             continue
