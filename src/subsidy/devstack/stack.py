@@ -1,6 +1,7 @@
 """The devstack as a whole: bring Kafka and PostgreSQL up, take them down, report on them."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -133,43 +134,48 @@ def down(layout: Layout, console: Console) -> None:
         console.print("devstack: nothing was running")
 
 
-def _kafka_status(layout: Layout) -> ComponentStatus:
-    bootstrap = endpoints.kafka_bootstrap()
-    if endpoints.external_kafka():
+def _component_status(
+    name: str,
+    shown: str,
+    external: bool,
+    check_reachable: Callable[[], None],
+    pid: int | None,
+    host: str,
+    port: int,
+    log: str,
+) -> ComponentStatus:
+    """One component: an external one is only checked; our own has a pid and a port."""
+    if external:
         try:
-            kafka_admin.check_reachable(bootstrap, timeout_s=5)
-            return ComponentStatus("kafka", "external, reachable", bootstrap, None, "-", True)
+            check_reachable()
+            return ComponentStatus(name, "external, reachable", shown, None, "-", True)
         except DevstackError:
-            return ComponentStatus("kafka", "external, unreachable", bootstrap, None, "-", False)
-    pid = Broker(layout).pid()
-    listening = port_open(endpoints.KAFKA_HOST, endpoints.KAFKA_PORT)
+            return ComponentStatus(name, "external, unreachable", shown, None, "-", False)
+    listening = port_open(host, port)
     state = (
         ("running" if listening else "starting")
         if pid is not None
         else ("port taken by another process" if listening else "stopped")
     )
-    log = layout.relative(layout.kafka_log)
-    return ComponentStatus("kafka", state, bootstrap, pid, log, pid is not None and listening)
+    return ComponentStatus(name, state, shown, pid, log, pid is not None and listening)
+
+
+def _kafka_status(layout: Layout) -> ComponentStatus:
+    bootstrap = endpoints.kafka_bootstrap()
+    return _component_status(
+        "kafka", bootstrap, bool(endpoints.external_kafka()),
+        lambda: kafka_admin.check_reachable(bootstrap, timeout_s=5), Broker(layout).pid(),
+        endpoints.KAFKA_HOST, endpoints.KAFKA_PORT, layout.relative(layout.kafka_log),
+    )  # fmt: skip
 
 
 def _postgres_status(layout: Layout) -> ComponentStatus:
     url = endpoints.database_url()
-    shown = redact(url)
-    if endpoints.external_database():
-        try:
-            postgres_db.check_reachable(url, timeout_s=5)
-            return ComponentStatus("postgres", "external, reachable", shown, None, "-", True)
-        except DevstackError:
-            return ComponentStatus("postgres", "external, unreachable", shown, None, "-", False)
-    pid = PostgresServer(layout).pid()
-    listening = port_open(endpoints.POSTGRES_HOST, endpoints.POSTGRES_PORT)
-    state = (
-        ("running" if listening else "starting")
-        if pid is not None
-        else ("port taken by another process" if listening else "stopped")
-    )
-    log = layout.relative(layout.postgres_log)
-    return ComponentStatus("postgres", state, shown, pid, log, pid is not None and listening)
+    return _component_status(
+        "postgres", redact(url), bool(endpoints.external_database()),
+        lambda: postgres_db.check_reachable(url, timeout_s=5), PostgresServer(layout).pid(),
+        endpoints.POSTGRES_HOST, endpoints.POSTGRES_PORT, layout.relative(layout.postgres_log),
+    )  # fmt: skip
 
 
 def status(layout: Layout) -> list[ComponentStatus]:
