@@ -1,5 +1,6 @@
 """The eligibility message handler without Kafka, plus the service's settings and its CLI."""
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from subsidy.decisions.v1 import decisions_pb2
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.events import parse_event
 from subsidy.eligibility import handler as handler_module
+from subsidy.eligibility import worker as worker_module
 from subsidy.eligibility.handler import (
     INTERNAL_ERROR,
     INVALID_EVENT,
@@ -309,3 +311,51 @@ def test_cli_evaluate_applies_a_policy_overlay(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     [ev] = json.loads(result.stdout)["evaluations"]
     assert ev["entitlements"][0]["entitledFen"] == 50_000_000
+
+
+# ---- the worker's window of in-flight publishes -----------------------------------------
+
+
+class _FakeProducer:
+    """Records sends; their acknowledgements are resolved by the test (or at once, `auto`)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.acks: list[asyncio.Future[Any]] = []
+        self.auto = False
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Any:
+        self.sent.append(value)
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.auto:
+            ack.set_result(None)
+        self.acks.append(ack)
+        return ack
+
+
+async def test_a_failed_publish_in_the_window_is_resent_with_all_after_it_in_order(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "RETRY_BACKOFF_S", (0.0,))
+    outcomes = [_handle(_bytes(event("certificationObtained", LAB, eventId=f"w-{i}")), catalog)
+                for i in range(6)]  # fmt: skip
+    producer, acked = _FakeProducer(), []
+
+    async def ack(ev: Any) -> None:
+        acked.append(ev)
+
+    window = worker_module._Window(producer, ack, 10)
+    for i in range(5):
+        await window.submit(i, outcomes[i], 0.0)  # type: ignore[arg-type]
+    assert acked == []  # nothing acknowledged yet
+
+    producer.acks[0].set_result(None)
+    producer.acks[1].set_exception(RuntimeError("broker said no"))
+    for late in producer.acks[2:]:
+        late.set_result(None)  # e.g. other partitions
+    producer.auto = True
+    await window.submit(5, outcomes[5], 0.0)  # type: ignore[arg-type]
+
+    assert acked == [0, 1, 2, 3, 4, 5]
+    values = [o.value for o in outcomes]
+    assert producer.sent == values + values[1:]  # the failed one and everything after, again

@@ -48,6 +48,11 @@ class EligibilitySettings(CommonSettings):
         default=8.0, gt=0, le=60, validation_alias=_env("shutdown_timeout")
     )
 
+    # Outputs the worker may have sent but not yet seen acknowledged; the input offsets behind
+    # them are committed only once they are, in order. 1 = publish one message at a time.
+    publish_window: int = Field(default=1000, ge=1, le=100_000,
+                                validation_alias=_env("publish_window"))  # fmt: skip
+
     @field_validator("policy_overlay")
     @classmethod
     def _check_overlay(cls, value: Path | None) -> Path | None:

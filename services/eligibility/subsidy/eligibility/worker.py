@@ -1,18 +1,23 @@
 """The faust worker: enterprise-events.v1 → an Evaluation on entitlements.v1, or a DeadLetter."""
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import faust
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
-from subsidy.eligibility.handler import Incoming, handle_message
+from subsidy.eligibility.handler import Incoming, Outcome, handle_message
 from subsidy.eligibility.metrics import PROCESSING_SECONDS, observe
 from subsidy.eligibility.settings import EligibilitySettings
 
@@ -20,8 +25,12 @@ log = structlog.get_logger(__name__)
 
 AGENT_NAME = "subsidy.eligibility.evaluate"
 # Publishing is retried (never skipped) while the broker refuses it: the message stays unacked
-# so its offset is not committed, and nothing after it is processed.
+# so its offset is not committed, and nothing after it is acked (see _Window).
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+# How often acknowledged sends are acked while the input is idle (see _Window.drain_idle).
+IDLE_DRAIN_S = 0.1
+# How long a stopping agent lets its producer flush; the rest is redelivered anyway.
+PRODUCER_STOP_S = 2.0
 # Exit status when the shutdown deadline forced the exit (EX_TEMPFAIL: try again).
 EXIT_SHUTDOWN_TIMEOUT = 75
 
@@ -64,32 +73,50 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
         worker_redirect_stdouts=False,
     )
     source = _raw_topic(app, settings.input_topic)
-    sinks = {
-        settings.output_topic: _raw_topic(app, settings.output_topic),
-        settings.dead_letter_topic: _raw_topic(app, settings.dead_letter_topic),
-    }
 
-    # concurrency=1 (the default): one message at a time, so the committed offset can never
-    # pass a message that is still in flight.
+    # concurrency=1 (the default): one stream, its events acked strictly in the order they
+    # came, so the committed offset can never pass a message whose output is still in flight.
     @app.agent(source, name=AGENT_NAME)
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
         manual = _manual_acks(stream)
-        async for event in manual.events():
-            started = time.perf_counter()
-            message = event.message
-            outcome = handle_message(
-                Incoming(message.topic, message.partition, message.offset,
-                         message.key, message.value),
-                catalog,
-                output_topic=settings.output_topic,
-                dead_letter_topic=settings.dead_letter_topic,
-            )  # fmt: skip
-            await _publish_until_acked(sinks[outcome.topic], outcome.key, outcome.value)
-            await manual.ack(event)
-            observe(outcome)
-            PROCESSING_SECONDS.observe(time.perf_counter() - started)
+        producer = _producer(settings)
+        await producer.start()
+        window = _Window(producer, manual.ack, settings.publish_window)
+        drainer = asyncio.create_task(window.drain_idle())
+        try:
+            async for event in manual.events():
+                started = time.perf_counter()
+                message = event.message
+                outcome = handle_message(
+                    Incoming(message.topic, message.partition, message.offset,
+                             message.key, message.value),
+                    catalog,
+                    output_topic=settings.output_topic,
+                    dead_letter_topic=settings.dead_letter_topic,
+                )  # fmt: skip
+                await window.submit(event, outcome, started)
+        finally:
+            drainer.cancel()
+            # Unacked events are redelivered, so a flush that does not finish in time (a
+            # publish that is failing) is simply abandoned.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), PRODUCER_STOP_S)
 
     return app
+
+
+def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
+    """Our own producer, not faust's: faust enables idempotence only for transactions, and
+    the window below relies on it (see _Window)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=[h.strip() for h in settings.kafka_bootstrap.split(",") if h.strip()],
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        # A send the broker cannot take surfaces after 30 s (and is retried, RETRY_BACKOFF_S)
+        # rather than hanging silently.
+        request_timeout_ms=30_000,
+    )
 
 
 def _manual_acks(stream: faust.StreamT[bytes]) -> "faust.Stream[bytes]":
@@ -99,22 +126,133 @@ def _manual_acks(stream: faust.StreamT[bytes]) -> "faust.Stream[bytes]":
     return cast("faust.Stream[bytes]", cast("faust.Stream[bytes]", stream).noack())
 
 
-async def _publish_until_acked(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
-    """Send and wait for the broker's acknowledgement (acks=all), retrying with backoff."""
+@dataclass
+class _InFlight:
+    """An event whose output was sent and is not acked yet."""
+
+    event: faust.EventT[bytes]
+    outcome: Outcome
+    started: float
+    sent: "asyncio.Future[Any]"
+
+
+class _Window:
+    """Up to `size` outputs in flight at once; their input events acked strictly in order.
+
+    Each output is queued in the producer (which batches) and its event acked only once the
+    broker acknowledged it (acks=all) and every earlier one. When a send fails, acking stops,
+    every send in flight is let settle, and the failed output and all after it are sent again
+    one at a time, in order, each retried with backoff until acknowledged (the old serial
+    behaviour), then acked.
+
+    Order per key survives this because the producer is idempotent: a record queued after a
+    failed one for the same partition is refused by the broker (sequence gap), so it cannot
+    be written ahead of the failed one, and it is sent again after it. Outputs of the window
+    that did reach other partitions are written a second time; that is harmless, the ledger's
+    inbox drops duplicates (same event id and hash), as it does for any redelivery.
+    """
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        ack: Callable[[faust.EventT[bytes]], Awaitable[Any]],
+        size: int,
+    ) -> None:
+        self._producer = producer
+        self._ack = ack
+        self._size = size
+        self._pending: deque[_InFlight] = deque()
+        # Sending, acking and resending are one critical section: nothing is sent while a
+        # failure is being repaired, so the resent outputs keep their place.
+        self._lock = asyncio.Lock()
+
+    async def submit(self, event: faust.EventT[bytes], outcome: Outcome, started: float) -> None:
+        """Send the output of event, waiting first if the window is full."""
+        async with self._lock:
+            while len(self._pending) >= self._size:
+                await asyncio.wait([self._pending[0].sent])
+                await self._drain()
+            sent = await self._send(outcome)
+            self._pending.append(_InFlight(event, outcome, started, sent))
+            await self._drain()
+
+    async def drain_idle(self) -> None:
+        """Ack what was acknowledged (or repair a failure) while no new event arrives, so the
+        committed offsets do not wait for the next message."""
+        while True:
+            await asyncio.sleep(IDLE_DRAIN_S)
+            if self._pending and self._pending[0].sent.done() and not self._lock.locked():
+                async with self._lock:
+                    await self._drain()
+
+    async def _send(self, outcome: Outcome) -> "asyncio.Future[Any]":
+        """Queue the record in the producer; the future is the broker's acknowledgement."""
+        try:
+            sent: asyncio.Future[Any] = await self._producer.send(
+                outcome.topic, outcome.value, key=outcome.key
+            )
+            return sent
+        except Exception as exc:  # e.g. no metadata for the topic: fails like a send would
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _drain(self) -> None:
+        """Ack the leading run of acknowledged sends; repair the first failed one."""
+        while self._pending and self._pending[0].sent.done():
+            if _failed(self._pending[0].sent):
+                await self._repair()
+                return
+            await self._acked(self._pending.popleft())
+
+    async def _repair(self) -> None:
+        in_flight = list(self._pending)
+        self._pending.clear()
+        await asyncio.wait([f.sent for f in in_flight])
+        first = next(i for i, f in enumerate(in_flight) if _failed(f.sent))
+        for done in in_flight[:first]:
+            await self._acked(done)
+        error: BaseException | None = _error(in_flight[first].sent)
+        log.warning("eligibility.publish_window_failed", resending=len(in_flight) - first,
+                    error=repr(error))  # fmt: skip
+        for again in in_flight[first:]:
+            await _publish_until_acked(self._producer, again.outcome, error)
+            error = None
+            await self._acked(again)
+
+    async def _acked(self, done: _InFlight) -> None:
+        await self._ack(done.event)
+        observe(done.outcome)
+        PROCESSING_SECONDS.observe(time.perf_counter() - done.started)
+
+
+def _failed(sent: "asyncio.Future[Any]") -> bool:
+    return sent.cancelled() or sent.exception() is not None
+
+
+def _error(sent: "asyncio.Future[Any]") -> BaseException | None:
+    return asyncio.CancelledError() if sent.cancelled() else sent.exception()
+
+
+async def _publish_until_acked(
+    producer: AIOKafkaProducer, outcome: Outcome, failure: BaseException | None = None
+) -> None:
+    """Send and wait for the broker's acknowledgement (acks=all), retrying with backoff;
+    `failure` is that of an earlier attempt (so this one waits its backoff first)."""
     attempt = 0
     while True:
-        try:
-            # topic.send() only queues the record in the producer and returns a future; the
-            # second await is the broker's acknowledgement.
-            pending = await topic.send(key=key, value=value)
-            await pending
-            return
-        except Exception as exc:
+        if failure is not None:
             delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
             attempt += 1
-            log.error("eligibility.publish_failed", topic=topic.get_topic_name(),
-                      attempt=attempt, retry_in_s=delay, error=repr(exc))  # fmt: skip
+            log.error("eligibility.publish_failed", topic=outcome.topic,
+                      attempt=attempt, retry_in_s=delay, error=repr(failure))  # fmt: skip
             await asyncio.sleep(delay)
+        try:
+            # send() only queues the record and returns a future: the broker's acknowledgement.
+            await (await producer.send(outcome.topic, outcome.value, key=outcome.key))
+            return
+        except Exception as exc:
+            failure = exc
 
 
 class _Worker(faust.Worker):
