@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
@@ -21,6 +20,7 @@ from subsidy.decisions.v1 import decisions_pb2
 from subsidy.domain.catalog import load_catalog
 from subsidy.eligibility.grpc_service import SERVICE_NAME, registration
 from subsidy.events.v1 import events_pb2
+from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.grpc_server import start_server
 from tests.unit.factories import ENTERPRISE, event
 
@@ -39,16 +39,9 @@ def _stub(channel: grpc.aio.Channel) -> "api_pb2_grpc.EligibilityServiceAsyncStu
     return api_pb2_grpc.EligibilityServiceStub(channel)  # type: ignore[return-value]
 
 
-def _violations(err: grpc.aio.AioRpcError) -> list[str]:
-    """Fields named by the google.rpc.BadRequest in the trailers."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                bad = error_details_pb2.BadRequest()
-                if detail.Unpack(bad):
-                    return [v.field for v in bad.field_violations]
-    return []
+def _fields(err: grpc.RpcError) -> list[str]:
+    """The fields named by the error's google.rpc.BadRequest."""
+    return [field for field, _ in field_violations(err)]
 
 
 @pytest.fixture
@@ -97,12 +90,12 @@ async def test_an_invalid_event_is_invalid_argument_naming_the_fields(
         await _stub(channel).Evaluate(request)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # amountFen 0 is proto3's default, so it arrives missing; the id's check character fails.
-    assert sorted(_violations(caught.value)) == ["computeInvoiceFiled.amountFen", "enterpriseId"]
+    assert sorted(_fields(caught.value)) == ["computeInvoiceFiled.amountFen", "enterpriseId"]
 
     with pytest.raises(grpc.aio.AioRpcError) as no_event:
         await _stub(channel).Evaluate(api_pb2.EvaluateRequest())
     assert no_event.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _violations(no_event.value) == ["event"]
+    assert _fields(no_event.value) == ["event"]
 
 
 async def test_health_reports_the_service_serving(channel: grpc.aio.Channel) -> None:

@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto
 from subsidy.domain.events import EnterpriseEvent, InvalidEvent
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.ingest.service import (
     SERVICE_NAME,
@@ -57,18 +57,6 @@ async def _rejections(ingest: Ingest, event_id: str) -> list[str]:
     finally:
         await conn.close()
     return [r["error"] for r in rows]
-
-
-def _violations(err: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
-    """The google.rpc.BadRequest field violations carried in the trailers."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                bad = error_details_pb2.BadRequest()
-                if detail.Unpack(bad):
-                    return [(v.field, v.description) for v in bad.field_violations]
-    return []
 
 
 async def test_submit_puts_the_event_on_kafka_keyed_by_enterprise(
@@ -147,7 +135,7 @@ async def test_an_invalid_event_is_invalid_argument_with_field_violations(
         await _stub(channel).Submit(api_pb2.SubmitRequest(event=bad), metadata=AUTH)
 
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    violations = _violations(err.value)
+    violations = field_violations(err.value)
     assert [field for field, _ in violations] == ["enterpriseId", "occurredOn"]
     assert "check digit" in violations[0][1]
     assert "2025-02-30 is not a real calendar date" in violations[1][1]

@@ -19,7 +19,6 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 from typer.testing import CliRunner
@@ -31,6 +30,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.auth import token_digest
+from subsidy.infra.grpc_errors import field_violations
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.api_server import DatabaseRoleError, RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings
@@ -65,6 +65,11 @@ REVOKED = enterprise_id(900_002)  # a training base paid, then revoked
 STRANGER = enterprise_id(900_003)  # never seen by the ledger
 MUNICIPAL = "api-topup-1/m03.municipal_key_lab"
 PROVINCIAL = "api-topup-2/m03.provincial_key_lab"
+
+
+def _fields(err: grpc.RpcError) -> list[str]:
+    """The fields named by the error's google.rpc.BadRequest."""
+    return [field for field, _ in field_violations(err)]
 
 
 def _event(event_id: str, enterprise: str, district: str, day: str, **payload: Any) -> Any:
@@ -208,18 +213,6 @@ async def ledger(
 async def stub(ledger: Ledger) -> AsyncIterator["api_pb2_grpc.LedgerServiceAsyncStub"]:
     async with grpc.aio.insecure_channel(ledger.address) as channel:
         yield api_pb2_grpc.LedgerServiceStub(channel)  # type: ignore[misc]
-
-
-def _violations(err: grpc.aio.AioRpcError) -> list[str]:
-    """Fields named by the google.rpc.BadRequest in the trailers."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                bad = error_details_pb2.BadRequest()
-                if detail.Unpack(bad):
-                    return [v.field for v in bad.field_violations]
-    return []
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -378,7 +371,7 @@ async def test_a_page_token_only_continues_its_own_filters(stub: Any) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ListDecisions(request, metadata=AUDITOR)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert _violations(err.value) == ["pageToken"]
+        assert _fields(err.value) == ["pageToken"]
 
 
 @pytest.mark.parametrize(
@@ -403,7 +396,7 @@ async def test_a_bad_filter_is_invalid_argument_naming_it(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.ListDecisions(request_, metadata=AUDITOR)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _violations(err.value) == fields
+    assert _fields(err.value) == fields
 
 
 async def test_other_bad_requests_name_their_field(stub: Any) -> None:
@@ -419,7 +412,7 @@ async def test_other_bad_requests_name_their_field(stub: Any) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert _violations(err.value) == [field]
+        assert _fields(err.value) == [field]
 
 
 async def test_unknown_enterprise_and_entitlement_are_not_found(stub: Any) -> None:

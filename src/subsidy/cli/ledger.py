@@ -16,6 +16,7 @@ from rich.console import Console
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.simulate import Format, print_contract
+from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.ledger import report
@@ -160,18 +161,9 @@ _TOTALS_GROUP = {
 R = TypeVar("R")
 
 
-def _violations(err: grpc.RpcError) -> list[str]:
+def _described(err: grpc.RpcError) -> list[str]:
     """`field: description` of each google.rpc.BadRequest violation in the error."""
-    from google.rpc import error_details_pb2  # type: ignore[import-untyped]
-    from grpc_status import rpc_status
-
-    status = rpc_status.from_call(err)
-    found = []
-    for detail in status.details if status is not None else ():
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            found += [f"{v.field}: {v.description}" for v in bad.field_violations]
-    return found
+    return [f"{field}: {text}" for field, text in field_violations(err)]
 
 
 def _call(server: str, token: str | None, call: Callable[[Any, tuple[tuple[str, str]]], R]) -> R:
@@ -189,7 +181,7 @@ def _call(server: str, token: str | None, call: Callable[[Any, tuple[tuple[str, 
             code = err.code()
             typer.echo(f"error: {code.name}: {err.details()}", err=True)
             if code == grpc.StatusCode.INVALID_ARGUMENT:
-                for violation in _violations(err):
+                for violation in _described(err):
                     typer.echo(f"  {violation}", err=True)
                 raise typer.Exit(EXIT_USAGE) from None
             raise typer.Exit(

@@ -11,15 +11,13 @@ import asyncpg
 import grpc
 import structlog
 from aiokafka import AIOKafkaProducer
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
-from grpc_status import rpc_status
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto, event_to_proto
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event_json
 from subsidy.events.v1 import events_pb2
 from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials
+from subsidy.infra.grpc_errors import bad_request
 from subsidy.ingest import metrics
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
@@ -207,7 +205,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
             if result.outcome == "invalid":
-                await context.abort_with_status(_bad_request(result.errors))
+                await context.abort_with_status(bad_request(result.errors))
             if result.outcome == "conflict":
                 await context.abort(grpc.StatusCode.ALREADY_EXISTS, _joined(result.errors))
             return api_pb2.SubmitResponse(
@@ -278,24 +276,6 @@ def _count(results: Sequence[Result]) -> None:
 
 def _joined(errors: Sequence[FieldError]) -> str:
     return "; ".join(str(e) for e in errors)
-
-
-def _bad_request(errors: Sequence[FieldError]) -> grpc.Status:
-    """INVALID_ARGUMENT carrying google.rpc.BadRequest: one field violation per bad field, named
-    by its JSON path as in the contract."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
-                for e in errors
-            ]
-        )
-    )
-    status = status_pb2.Status(
-        code=code_pb2.INVALID_ARGUMENT, message=_joined(errors), details=[detail]
-    )
-    return rpc_status.to_status(status)
 
 
 def auth_interceptor(

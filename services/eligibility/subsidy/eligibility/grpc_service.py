@@ -5,14 +5,13 @@ from typing import NoReturn
 
 import grpc
 import structlog
-from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
-from grpc_status import rpc_status
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import entitlement_to_proto, event_from_proto
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import FieldError, InvalidEvent
+from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
 from subsidy.infra.metrics import start_metrics_server
 
@@ -49,17 +48,8 @@ class EligibilityServicer(api_pb2_grpc.EligibilityServiceServicer):
 async def _abort_invalid(
     context: grpc.aio.ServicerContext, message: str, errors: Sequence[FieldError]
 ) -> NoReturn:
-    """INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad field (the standard
-    detail clients know how to read)."""
-    bad_request = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
-            for e in errors
-        ]
-    )
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message)
-    status.details.add().Pack(bad_request)
-    await context.abort_with_status(rpc_status.to_status(status))
+    """INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad field."""
+    await context.abort_with_status(bad_request(errors, message))
     raise AssertionError("abort_with_status returns only by raising")
 
 

@@ -6,8 +6,6 @@ from typing import NoReturn, TypeVar
 import asyncpg
 import grpc
 import structlog
-from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
-from grpc_status import rpc_status
 from pydantic import TypeAdapter, ValidationError
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
@@ -15,6 +13,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import EnterpriseId, FieldError
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.grpc_server import Registration
 from subsidy.ledger import metrics, queries
 from subsidy.ledger.chain import verify_chains
@@ -44,17 +43,7 @@ async def _abort_invalid(
     context: grpc.aio.ServicerContext, errors: Sequence[FieldError]
 ) -> NoReturn:
     """INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad request field."""
-    bad_request = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
-            for e in errors
-        ]
-    )
-    status = status_pb2.Status(
-        code=code_pb2.INVALID_ARGUMENT, message="; ".join(str(e) for e in errors)
-    )
-    status.details.add().Pack(bad_request)
-    await context.abort_with_status(rpc_status.to_status(status))
+    await context.abort_with_status(bad_request(errors))
     raise AssertionError("abort_with_status returns only by raising")
 
 

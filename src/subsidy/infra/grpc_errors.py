@@ -1,0 +1,38 @@
+"""INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad field: made and read here."""
+
+from collections.abc import Sequence
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+
+from subsidy.domain.events import FieldError
+
+
+def bad_request(errors: Sequence[FieldError], message: str | None = None) -> grpc.Status:
+    """The status to abort with: one field violation per bad field, named by its JSON path;
+    the message defaults to the errors joined as `field: message; …`."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
+                for e in errors
+            ]
+        )
+    )
+    text = message if message is not None else "; ".join(str(e) for e in errors)
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=text, details=[detail])
+    return rpc_status.to_status(status)
+
+
+def field_violations(err: grpc.RpcError) -> list[tuple[str, str]]:
+    """(field, description) of each BadRequest violation an error carries (none: [])."""
+    status = rpc_status.from_call(err)
+    found: list[tuple[str, str]] = []
+    for detail in status.details if status is not None else ():
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            found += [(v.field, v.description) for v in bad.field_violations]
+    return found
