@@ -91,22 +91,6 @@ class Catalog:
         return self._by_trigger.get((payload_type, kind), ())
 
 
-_RULE_KEYS = {
-    "id",
-    "measure",
-    "title",
-    "clause",
-    "trigger",
-    "award",
-    "responsible_units",
-    "staged",
-    "ceiling_yuan",
-    "rate",
-    "annual_cap_yuan",
-    "item_cap_yuan",
-    "max_years",
-    "humanoid_uplift",
-}
 _TRIGGER_KEYS = {
     "payload",
     "kinds",
@@ -124,6 +108,16 @@ OVERLAY_RULE_KEYS = frozenset(
         "humanoid_uplift",
     }
 )
+# What a rule in the catalog may say: the keys an overlay may change, and the rest.
+_RULE_KEYS = OVERLAY_RULE_KEYS | {
+    "id",
+    "measure",
+    "title",
+    "clause",
+    "trigger",
+    "responsible_units",
+    "staged",
+}
 _OVERLAY_KEYS = {"valid_from", "valid_to", "rules"}
 
 
