@@ -7,29 +7,17 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from stdnum.cn import uscc
 
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ingest.server import RunningIngest, start_ingest
 from subsidy.ingest.settings import IngestSettings
 from tests.integration.kafka_support import private_topics
+from tests.unit.factories import enterprise_id as uscc_id
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
 PARTITIONS = 3
-
-
-def uscc_id(n: int) -> str:
-    """A valid 统一社会信用代码 numbered n."""
-    body = f"91320500MA{n:07d}"
-    return body + uscc.calc_check_digit(body)
-
-
-def bad_check(n: int) -> str:
-    """uscc_id(n) with a wrong check character."""
-    good = uscc_id(n)
-    return good[:-1] + ("1" if good[-1] != "1" else "2")
 
 
 def cert_event(

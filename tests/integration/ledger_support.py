@@ -18,7 +18,6 @@ import asyncpg
 import yaml
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
-from stdnum.cn import uscc
 
 from subsidy.contract.codec import evaluation_to_proto
 from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog
@@ -31,6 +30,7 @@ from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
 from subsidy.ledger.worker import LedgerWorker
+from tests.unit.factories import enterprise_id
 
 YUAN = 100
 PARTITIONS = 6
@@ -60,12 +60,6 @@ TIGHT_CATALOG: Catalog = _overlaid({
 
 
 # ---- events ------------------------------------------------------------------------------
-
-
-def enterprise_id(n: int) -> str:
-    """A valid 统一社会信用代码 numbered n (check character by python-stdnum)."""
-    body = f"91320500MA{n:07d}"
-    return body + uscc.calc_check_digit(body)
 
 
 _DISTRICTS = [

@@ -26,13 +26,13 @@ from tests.integration.ingest_support import (
     OTHER_TOKEN,
     TOKEN,
     Ingest,
-    bad_check,
     cert_event,
     channel,
     ingest,
     ingest_topic,
     read_topic,
 )
+from tests.unit.factories import bad_check
 
 __all__ = ["channel", "ingest", "ingest_topic"]  # fixtures, imported for pytest to find
 

@@ -22,13 +22,13 @@ from subsidy.simulation import distinct_rejections, simulate
 from tests.integration.ingest_support import (
     TOKEN,
     Ingest,
-    bad_check,
     channel,
     ingest,
     ingest_topic,
     read_topic,
-    uscc_id,
 )
+from tests.unit.factories import bad_check
+from tests.unit.factories import enterprise_id as uscc_id
 
 __all__ = ["channel", "ingest", "ingest_topic"]  # fixtures, imported for pytest to find
 

@@ -43,12 +43,12 @@ from tests.integration.ledger_support import (
     EventMix,
     LedgerDb,
     assert_sound,
-    enterprise_id,
     fetch,
     jsonl,
     replay,
     with_search_path,
 )
+from tests.unit.factories import enterprise_id
 
 # The fixture ledger_db (for the tamper test).
 pytest_plugins = ["tests.integration.ledger_fixtures"]

@@ -9,7 +9,6 @@ from tests.integration.ledger_support import (
     YUAN,
     LedgerDb,
     Topics,
-    enterprise_id,
     evaluation_records,
     fetch,
     produce,
@@ -17,6 +16,7 @@ from tests.integration.ledger_support import (
     wait_consumed,
     worker_settings,
 )
+from tests.unit.factories import enterprise_id
 
 # The fixtures ledger_db and ledger_topics.
 pytest_plugins = ["tests.integration.ledger_fixtures"]

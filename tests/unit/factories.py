@@ -4,7 +4,7 @@ import itertools
 import json
 from typing import Any
 
-from stdnum.cn import uscc
+from subsidy.demo.generator import enterprise_code
 
 _counter = itertools.count(1)
 
@@ -12,9 +12,14 @@ ENTERPRISE = "91350100M000100Y43"
 
 
 def enterprise_id(n: int) -> str:
-    """A valid 统一社会信用代码 numbered n (the check character computed by python-stdnum)."""
-    body = f"91320500MA{n:07d}"
-    return body + uscc.calc_check_digit(body)
+    """A valid 统一社会信用代码 numbered n: the demo generator's (check character by stdnum)."""
+    return enterprise_code(n)
+
+
+def bad_check(n: int) -> str:
+    """enterprise_id(n) with a wrong check character."""
+    good = enterprise_id(n)
+    return good[:-1] + ("1" if good[-1] != "1" else "2")
 
 
 def event(payload_type: str, payload: dict[str, Any], **top: Any) -> dict[str, Any]:

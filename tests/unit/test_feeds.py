@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from stdnum.cn import uscc
 
 from subsidy.ingest.feeds import (
     COL_AMOUNT,
@@ -25,23 +24,13 @@ from subsidy.ingest.feeds import (
     read_jsonl,
     read_xlsx,
 )
+from tests.unit.factories import bad_check
+from tests.unit.factories import enterprise_id as uscc_id
 
 HEADER = ",".join(
     ["统一社会信用代码", "企业名称", "所属地区", "认定类型", "认定对象编号", "证书编号", "认定日期",
      "阶段", "人形机器人", "核定金额(元)"]
 )  # fmt: skip
-
-
-def uscc_id(n: int) -> str:
-    """A valid 统一社会信用代码 numbered n."""
-    body = f"91320500MA{n:07d}"
-    return body + uscc.calc_check_digit(body)
-
-
-def bad_check(n: int) -> str:
-    """Like uscc_id(n) with a wrong check character."""
-    good = uscc_id(n)
-    return good[:-1] + ("1" if good[-1] != "1" else "2")
 
 
 def write_csv(path: Path, lines: list[str], bom: bool = False) -> Path:
