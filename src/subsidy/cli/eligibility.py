@@ -10,13 +10,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from subsidy.cli.common import load_catalog_or_exit
+from subsidy.cli.common import load_catalog_or_exit, load_settings
 from subsidy.domain.entitlements import Entitlement
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
 from subsidy.domain.money import format_fen
 from subsidy.eligibility.settings import EligibilitySettings
-from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
 
 app = typer.Typer(no_args_is_help=True)
@@ -128,15 +127,7 @@ def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]
 
 def _settings() -> EligibilitySettings:
     """Settings from the environment; a bad value is reported by name and exits 2."""
-    try:
-        # CommonSettings gives positional Field defaults, which mypy does not see: the
-        # values come from the environment or those defaults.
-        settings = EligibilitySettings()  # type: ignore[call-arg]
-    except ValidationError as err:
-        typer.echo(f"error: invalid eligibility settings:\n{err}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
+    return load_settings(EligibilitySettings)
 
 
 @app.command("worker")

@@ -11,13 +11,12 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import grpc
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
+from subsidy.cli.common import load_settings
 from subsidy.cli.simulate import Format, print_contract
 from subsidy.infra.grpc_errors import field_violations
-from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.ledger import report
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
@@ -35,9 +34,7 @@ T = TypeVar("T")
 
 
 def _settings() -> LedgerSettings:
-    settings = LedgerSettings()  # type: ignore[call-arg]  # read from the environment
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
+    return load_settings(LedgerSettings)
 
 
 async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -210,11 +207,7 @@ def serve_command() -> None:
     """
     from subsidy.ledger.api_server import DatabaseRoleError, serve
 
-    try:
-        settings = LedgerApiSettings()  # type: ignore[call-arg]  # read from the environment
-    except ValidationError as err:
-        typer.echo(f"error: invalid ledger API settings:\n{err}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    settings = load_settings(LedgerApiSettings)
     try:
         serve(settings)
     except DatabaseRoleError as err:

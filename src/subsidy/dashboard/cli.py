@@ -5,12 +5,10 @@ import signal
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from subsidy.cli.common import load_catalog_or_exit
+from subsidy.cli.common import load_catalog_or_exit, load_settings
 from subsidy.dashboard.server import start_dashboard
 from subsidy.dashboard.settings import DashboardSettings
-from subsidy.infra.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -46,12 +44,5 @@ def serve_command(
     overrides: dict[str, Any] = {
         k: v for k, v in {"port": port, "host": host}.items() if v is not None
     }
-    try:
-        settings = DashboardSettings(**overrides)  # the rest from the environment
-    except ValidationError as err:
-        for error in err.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            typer.echo(f"error: {where}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_json)
+    settings = load_settings(DashboardSettings, **overrides)  # the rest from the environment
     asyncio.run(_serve(settings))

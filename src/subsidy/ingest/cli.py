@@ -8,6 +8,7 @@ import typer
 
 # Heavy modules (grpc, asyncpg, openpyxl) are imported inside the commands, so that every other
 # `subsidy` command starts without paying for them.
+from subsidy.cli.common import load_settings
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 
@@ -119,18 +120,11 @@ def ingest_server_command() -> None:
     INGEST_AUDITOR_TOKEN_SHA256 (optional: auditors are told PERMISSION_DENIED),
     INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
     """
-    from pydantic import ValidationError
 
     from subsidy.ingest.server import serve
     from subsidy.ingest.settings import IngestSettings
 
-    try:
-        # Filled from the environment, which mypy cannot see: hence the ignore.
-        settings = IngestSettings()  # type: ignore[call-arg]
-    except ValidationError as err:
-        typer.echo(f"error: invalid settings:\n{err}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    serve(settings)
+    serve(load_settings(IngestSettings))
 
 
 @feeds_app.command("watch")

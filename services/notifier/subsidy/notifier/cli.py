@@ -9,13 +9,11 @@ from typing import Annotated, Any
 
 import asyncpg
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.cli.common import load_catalog_or_exit
+from subsidy.cli.common import load_catalog_or_exit, load_settings
 from subsidy.infra.grpc_server import serve_until_signalled
-from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.notifier import repository as repo
 from subsidy.notifier.admin import start_admin_server
@@ -38,16 +36,8 @@ class OutputFormat(StrEnum):
 
 
 def _settings() -> NotifierSettings:
-    try:
-        settings = NotifierSettings()  # type: ignore[call-arg]  # read from the environment
-    except ValidationError as err:
-        for error in err.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            typer.echo(f"error: {where}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
     # Logs go to stderr, so `--format json` on stdout stays machine-readable.
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
+    return load_settings(NotifierSettings)
 
 
 async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
