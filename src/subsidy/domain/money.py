@@ -19,6 +19,10 @@ def parse_yuan(text: str) -> int:
         raise ValueError(f"not a number: {text!r}") from None
     if not value.is_finite() or value < 0:
         raise ValueError(f"not a non-negative amount: {text!r}")
+    # Past int64 fen anyway; refused before the multiplication, which overflows at 1e999999
+    # (decimal.Overflow, not a ValueError) and turns 1e100000 into an int for most of a second.
+    if value.adjusted() > 17:
+        raise ValueError(f"too large: {text!r}")
     fen = value * FEN_PER_YUAN
     if fen != fen.to_integral_value():
         raise ValueError(f"more than two decimals: {text!r}")

@@ -9,20 +9,32 @@ from grpc_status import rpc_status
 
 from subsidy.domain.events import FieldError
 
+# The status travels in trailers, which clients refuse at random beyond 8 KB (and always beyond
+# 16 KB): an event with many bad fields must still get its INVALID_ARGUMENT through.
+MAX_MESSAGE = 1_000
+MAX_DESCRIPTION = 200
+MAX_DETAILS = 4_000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def bad_request(errors: Sequence[FieldError], message: str | None = None) -> grpc.Status:
-    """The status to abort with: one field violation per bad field, named by its JSON path;
-    the message defaults to the errors joined as `field: message; …`."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=e.field, description=e.message)
-                for e in errors
-            ]
+    """The status to abort with: one field violation per bad field, named by its JSON path,
+    as many as fit in the trailers; the message defaults to the errors joined as
+    `field: message; …`."""
+    bad = error_details_pb2.BadRequest()
+    for e in errors:
+        violation = bad.field_violations.add(
+            field=e.field, description=_cut(e.message, MAX_DESCRIPTION)
         )
-    )
-    text = message if message is not None else "; ".join(str(e) for e in errors)
+        if bad.ByteSize() > MAX_DETAILS:
+            bad.field_violations.remove(violation)
+            break
+    detail = any_pb2.Any()
+    detail.Pack(bad)
+    text = _cut(message if message is not None else "; ".join(str(e) for e in errors), MAX_MESSAGE)
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=text, details=[detail])
     return rpc_status.to_status(status)
 

@@ -70,6 +70,10 @@ _HUMANOID: Final[Mapping[str, bool]] = {"是": True, "否": False}
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DIGITS = re.compile(r"[0-9]+")
 
+# csv refuses a field over 128 KiB with an error that ends the whole file; a huge cell is one
+# bad row, which validation names, and the rows after it must still be read.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
 TABULAR_SUFFIXES: Final = frozenset({".csv", ".xlsx"})
 FEED_SUFFIXES: Final = JSONL_SUFFIXES | TABULAR_SUFFIXES

@@ -65,6 +65,11 @@ class Unavailable(Exception):
     so the client may retry."""
 
 
+def event_record(event: EnterpriseEvent) -> tuple[bytes, bytes]:
+    """An accepted event as its enterprise-events.v1 record: (key, value), no headers."""
+    return event.enterprise_id.encode(), event_to_proto(event).SerializeToString(deterministic=True)
+
+
 class KafkaEventSink:
     """An idempotent aiokafka producer (acks=all): protobuf values keyed by enterpriseId, so one
     enterprise's events stay in one partition, in order."""
@@ -86,13 +91,8 @@ class KafkaEventSink:
         results: list[Delivery | Exception] = []
         for event in events:
             try:
-                futures.append(
-                    await self._producer.send(
-                        self._topic,
-                        value=event_to_proto(event).SerializeToString(deterministic=True),
-                        key=event.enterprise_id.encode(),
-                    )
-                )
+                key, value = event_record(event)
+                futures.append(await self._producer.send(self._topic, value=value, key=key))
             except Exception as err:
                 # Later events of the same enterprise must not overtake this one, so stop.
                 results = [err] * (len(events) - len(futures))
@@ -150,10 +150,11 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
             try:
                 valid.append((i, _event_of(request)))
             except InvalidEvent as err:
-                event_id = err.event_id or request.event.event_id or None
+                # err.event_id, not the request's: an id that is itself invalid (NUL, too
+                # long) is not reported, or storing the rejection would fail.
                 errors = tuple(err.errors)
-                results[i] = Result("invalid", event_id or "", errors)
-                rejected.append(Rejected(event_id, errors, digests[i]))
+                results[i] = Result("invalid", err.event_id or "", errors)
+                rejected.append(Rejected(err.event_id, errors, digests[i]))
         failure: Exception | None = None
         try:
             async with self._store.locked([e.event_id for _, e in valid]) as ids:

@@ -14,6 +14,12 @@ log = structlog.get_logger(__name__)
 
 STAGE = "eligibility"
 
+# A dead letter carries the message's bytes; one near the broker's limit (1 MB) would make a
+# letter over it, which no retry can publish, and the worker would stall on it. Beyond these
+# sizes only a prefix is carried (the letter names topic, partition and offset of the whole).
+MAX_CARRIED_VALUE = 256 * 1024
+MAX_CARRIED_KEY = 1024
+
 # Reasons a message is set aside (the `reason` label of the rejections metric).
 INVALID_EVENT = "invalid_event"
 NO_VALUE = "no_value"
@@ -111,14 +117,20 @@ def handle_message(
 
 
 def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outcome:
+    key, value = message.key or b"", message.value or b""
+    error = rejection.error
+    if len(value) > MAX_CARRIED_VALUE or len(key) > MAX_CARRIED_KEY:
+        error += (f" (carries the first {MAX_CARRIED_KEY} bytes of the {len(key)}-byte key"
+                  f" and {MAX_CARRIED_VALUE} of the {len(value)}-byte value)")  # fmt: skip
+        key, value = key[:MAX_CARRIED_KEY], value[:MAX_CARRIED_VALUE]
     letter = events_pb2.DeadLetter(
         stage=STAGE,
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
-        key=message.key or b"",
-        value=message.value or b"",
-        error=rejection.error,
+        key=key,
+        value=value,
+        error=error,
         field_errors=[events_pb2.FieldError(field=e.field, message=e.message)
                       for e in rejection.errors],
         event_id=rejection.event_id or "",
@@ -128,7 +140,7 @@ def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outcome
                 offset=message.offset)  # fmt: skip
     return Outcome(
         topic=topic,
-        key=message.key,
+        key=key if message.key is not None else None,
         value=letter.SerializeToString(),
         payload_type="invalid",
         rejection=rejection,
