@@ -5,6 +5,7 @@ from datetime import date
 from enum import StrEnum
 
 from subsidy.domain.catalog import Award
+from subsidy.domain.record import record
 
 
 class Status(StrEnum):
@@ -44,7 +45,7 @@ class TraceStep:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entitlement:
     """Eligibility's verdict for one (event, rule): the amount the rule alone gives, and the
     limits the ledger must apply to it."""

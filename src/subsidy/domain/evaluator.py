@@ -1,6 +1,5 @@
 """The pure eligibility evaluator: one event in, its entitlements (with traces) out."""
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from subsidy.domain.catalog import Award, Catalog, Rule
@@ -11,11 +10,13 @@ from subsidy.domain.events import (
     ComputeInvoiceFiled,
     EnterpriseEvent,
     Payload,
+    optional_field,
 )
 from subsidy.domain.money import apply_rate, format_fen
+from subsidy.domain.record import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Evaluation:
     """Everything eligibility concluded about one event."""
 
@@ -24,7 +25,7 @@ class Evaluation:
     catalog_version: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Amount:
     """What a matching rule gives, with the intermediate figures the trace shows."""
 
@@ -62,7 +63,7 @@ def _amount(rule: Rule, payload: Payload, uplift: Decimal | None) -> _Amount:
         assert rule.rate is not None
         assert isinstance(payload, ComputeInvoiceFiled)
         return _Amount(Status.ELIGIBLE, apply_rate(payload.amount_fen, rule.rate))
-    approved: int | None = getattr(payload, "approved_amount_fen", None)
+    approved: int | None = optional_field(payload, "approved_amount_fen")
     if rule.award is Award.REVIEW and approved is None:
         return _Amount(Status.PENDING_REVIEW, 0)
     base = approved if approved is not None else rule.ceiling_fen
@@ -81,7 +82,7 @@ def _explain(
 ) -> tuple[TraceStep, ...]:
     """The steps a person reads: the rule and clause, the inputs used, what was applied."""
     payload = event.payload
-    item = getattr(payload, "item_id", "")
+    item = optional_field(payload, "item_id") or ""
     steps = [
         TraceStep("rule", "规则", "rule", f"{rule.id} (第{rule.measure}条 {rule.title})"),
         TraceStep("clause", "政策原文", "clause", rule.clause),
@@ -104,7 +105,7 @@ def _explain(
                  f"{payload.application_scenarios} ≥ {minimum}: 是")  # fmt: skip
     if rule.ceiling_fen is not None:
         step("ceiling", "最高额度", "ceiling", format_fen(rule.ceiling_fen))
-    approved = getattr(payload, "approved_amount_fen", None)
+    approved = optional_field(payload, "approved_amount_fen")
     if found.status is Status.REFERRED:
         step("referred", "金额另行规定(按相应政策)", "amount set by another policy",
              "、".join(rule.responsible_units))  # fmt: skip
@@ -140,9 +141,9 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> 
     payload = event.payload
     certification = isinstance(payload, CertificationObtained)
     kind = payload.kind if isinstance(payload, CertificationObtained) else None
-    humanoid = certification and bool(getattr(payload, "humanoid", False))
+    humanoid = certification and bool(optional_field(payload, "humanoid"))
     item_id: str = payload.item_id  # type: ignore[union-attr]
-    stage = getattr(payload, "stage", None) or 0
+    stage = optional_field(payload, "stage") or 0
     found: list[Entitlement] = []
     for rule in catalog.rules_for(payload_type, kind):
         if not _matches(rule, payload):

@@ -21,7 +21,6 @@ from subsidy.domain.ledger.records import (
     Posting,
     PostingKind,
 )
-from subsidy.domain.money import format_fen
 
 
 def _add(reasons: tuple[Reason, ...], *extra: Reason) -> tuple[Reason, ...]:
@@ -35,7 +34,8 @@ class EnterpriseBook:
         self.enterprise_id = enterprise_id
         self.entitlements: dict[str, EntitlementState] = {}
         self.events: dict[str, tuple[str, ...]] = {}  # eventId → its entitlement ids
-        self.items: dict[str, list[str]] = defaultdict(list)  # itemId → entitlement ids
+        # itemId → its entitlements, oldest first: every limit but the annual cap reads an item.
+        self.items: dict[str, list[EntitlementState]] = defaultdict(list)
         self.other_support: dict[str, int] = {}
         # Granted fen per (rule, year): the annual caps and the year limit read this.
         self.annual_used: dict[tuple[str, int], int] = defaultdict(int)
@@ -47,7 +47,7 @@ class EnterpriseBook:
         ent = state.ent
         self.entitlements[ent.entitlement_id] = state
         self.events[ent.event_id] = (*self.events.get(ent.event_id, ()), ent.entitlement_id)
-        self.items[ent.item_id].append(ent.entitlement_id)
+        self.items[ent.item_id].append(state)
         self.annual_used[(ent.rule_id, ent.year)] += state.granted_fen
 
     def restore_event(self, event_id: str) -> None:
@@ -57,7 +57,7 @@ class EnterpriseBook:
     # ---- queries ---------------------------------------------------------------------------
 
     def _on_item(self, item_id: str) -> Iterable[EntitlementState]:
-        return (self.entitlements[i] for i in self.items.get(item_id, ()))
+        return self.items.get(item_id, ())
 
     def _gross(self, rule_id: str, item_id: str, exclude: str = "") -> int:
         """A rule's total on an item after its own caps: what 就高不重复 compares."""
@@ -118,7 +118,7 @@ class EnterpriseBook:
         candidates: list[tuple[EntitlementState, int]] = []
         for s in states:
             self.entitlements[s.ent.entitlement_id] = s
-            self.items[s.ent.item_id].append(s.ent.entitlement_id)
+            self.items[s.ent.item_id].append(s)
             if not self._window_ok(s, checks[s.ent.entitlement_id]):
                 continue
             if s.status is Status.ELIGIBLE:
@@ -140,11 +140,11 @@ class EnterpriseBook:
             Check(
                 "window",
                 "ok" if ok else "OUTSIDE_WINDOW",
-                {
-                    "occurredOn": e.occurred_on.isoformat(),
-                    "validFrom": e.valid_from.isoformat(),
-                    "validTo": e.valid_to.isoformat(),
-                },
+                (
+                    ("occurredOn", e.occurred_on),
+                    ("validFrom", e.valid_from),
+                    ("validTo", e.valid_to),
+                ),
             )
         )
         if not ok:
@@ -163,12 +163,11 @@ class EnterpriseBook:
                 Check(
                     "year_limit",
                     "YEAR_LIMIT" if over else "ok",
-                    {
-                        "maxYears": str(e.max_years),
-                        "otherYearsWithSupport": ",".join(str(y) for y in sorted(other_years))
-                        or "-",
-                        "year": str(e.year),
-                    },
+                    (
+                        ("maxYears", str(e.max_years)),
+                        ("otherYearsWithSupport", ",".join(map(str, sorted(other_years))) or None),
+                        ("year", str(e.year)),
+                    ),
                 )
             )
             if over:
@@ -185,12 +184,12 @@ class EnterpriseBook:
                 Check(
                     "annual_cap",
                     "ok" if room >= asked else "ANNUAL_CAP",
-                    {
-                        "cap": format_fen(e.annual_cap_fen),
-                        "usedBefore": format_fen(used),
-                        "headroomBefore": format_fen(room),
-                        "headroomAfter": format_fen(room - min(room, asked)),
-                    },
+                    (
+                        ("cap", e.annual_cap_fen),
+                        ("usedBefore", used),
+                        ("headroomBefore", room),
+                        ("headroomAfter", room - min(room, asked)),
+                    ),
                 )
             )
         if e.item_cap_fen is not None:
@@ -201,12 +200,12 @@ class EnterpriseBook:
                 Check(
                     "item_cap",
                     "ok" if room >= asked else "ITEM_CAP",
-                    {
-                        "cap": format_fen(e.item_cap_fen),
-                        "usedBefore": format_fen(used),
-                        "headroomBefore": format_fen(room),
-                        "headroomAfter": format_fen(room - min(room, asked)),
-                    },
+                    (
+                        ("cap", e.item_cap_fen),
+                        ("usedBefore", used),
+                        ("headroomBefore", room),
+                        ("headroomAfter", room - min(room, asked)),
+                    ),
                 )
             )
         granted = min([asked, *(room for _, room in headroom)])
@@ -232,7 +231,10 @@ class EnterpriseBook:
         def total(c: tuple[EntitlementState, int]) -> int:
             return self._gross(c[0].ent.rule_id, c[0].ent.item_id) + c[1]
 
-        best = max(candidates, key=lambda c: (total(c), -c[0].ent.catalog_rank))
+        if len(candidates) == 1:  # the usual case: nothing to compare, no totals to add up
+            best = candidates[0]
+        else:
+            best = max(candidates, key=lambda c: (total(c), -c[0].ent.catalog_rank))
         for s, granted in candidates:
             if s is best[0]:
                 continue
@@ -243,12 +245,12 @@ class EnterpriseBook:
                 Check(
                     "same_event",
                     "DUPLICATE_LOWER",
-                    {
-                        "thisRule": s.ent.rule_id,
-                        "thisAmount": format_fen(total((s, granted))),
-                        "bestRule": best[0].ent.rule_id,
-                        "bestAmount": format_fen(total(best)),
-                    },
+                    (
+                        ("thisRule", s.ent.rule_id),
+                        ("thisAmount", total((s, granted))),
+                        ("bestRule", best[0].ent.rule_id),
+                        ("bestAmount", total(best)),
+                    ),
                 )
             )
         winner = best[0].ent.entitlement_id
@@ -272,11 +274,11 @@ class EnterpriseBook:
             Check(
                 "stacking",
                 "ok" if higher else "DUPLICATE_LOWER",
-                {
-                    "thisRuleTotal": format_fen(own),
-                    "bestOtherRule": best_rule,
-                    "bestOtherTotal": "-" if best_other is None else format_fen(best_other),
-                },
+                (
+                    ("thisRuleTotal", own),
+                    ("bestOtherRule", best_rule),
+                    ("bestOtherTotal", best_other),
+                ),
             )
         )
         if not higher:
@@ -298,10 +300,10 @@ class EnterpriseBook:
                         Check(
                             "superseded",
                             "SUPERSEDED",
-                            {
-                                "byEntitlement": e.entitlement_id,
-                                "byTotal": format_fen(own),
-                            },
+                            (
+                                ("byEntitlement", e.entitlement_id),
+                                ("byTotal", own),
+                            ),
                         )
                     ],
                 )
@@ -313,12 +315,12 @@ class EnterpriseBook:
                 Check(
                     "other_support",
                     "ok" if pay == granted else "OTHER_SUPPORT",
-                    {
-                        "otherSupport": format_fen(support),
-                        "thisRuleTotal": format_fen(own),
-                        "alreadyGranted": format_fen(prior),
-                        "grant": format_fen(pay),
-                    },
+                    (
+                        ("otherSupport", support),
+                        ("thisRuleTotal", own),
+                        ("alreadyGranted", prior),
+                        ("grant", pay),
+                    ),
                 )
             )
         if pay < granted:
@@ -333,11 +335,11 @@ class EnterpriseBook:
                 Check(
                     "top_up",
                     "ok",
-                    {
-                        "granted": format_fen(pay),
-                        "alreadyPaidOnItem": format_fen(transferred),
-                        "cashMoved": format_fen(pay - transferred),
-                    },
+                    (
+                        ("granted", pay),
+                        ("alreadyPaidOnItem", transferred),
+                        ("cashMoved", pay - transferred),
+                    ),
                 )
             )
         return pay - transferred
@@ -365,10 +367,10 @@ class EnterpriseBook:
             Check(
                 "review",
                 "approved" if review.approved else "REVIEW_REJECTED",
-                {
-                    "reviewEvent": event_id,
-                    "approvedAmount": format_fen(review.approved_amount_fen or 0),
-                },
+                (
+                    ("reviewEvent", event_id),
+                    ("approvedAmount", review.approved_amount_fen or 0),
+                ),
             )
         ]
         cash = 0
@@ -406,10 +408,10 @@ class EnterpriseBook:
                     Check(
                         "revocation",
                         "REVOKED",
-                        {
-                            "reversed": format_fen(paid),
-                            "clawback": format_fen(paid),
-                        },
+                        (
+                            ("reversed", paid),
+                            ("clawback", paid),
+                        ),
                     )
                 ],
             )
@@ -444,12 +446,12 @@ class EnterpriseBook:
                         Check(
                             "other_support",
                             "OTHER_SUPPORT",
-                            {
-                                "program": p.program,
-                                "otherSupport": format_fen(support),
-                                "reduced": format_fen(cut),
-                                "clawback": format_fen(cut),
-                            },
+                            (
+                                ("program", p.program),
+                                ("otherSupport", support),
+                                ("reduced", cut),
+                                ("clawback", cut),
+                            ),
                         )
                     ],
                 )

@@ -1,9 +1,12 @@
 """What the ledger writes: entitlement state, decisions (revisions), postings and checks."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from subsidy.domain.entitlements import Entitlement, Reason, Status
+from subsidy.domain.money import format_fen
+from subsidy.domain.record import record
 
 # An entitlement holds money (and counts against caps) only in these states.
 GRANTED = frozenset({Status.PAID, Status.PARTIALLY_PAID})
@@ -25,13 +28,35 @@ GRANT_ACCOUNT = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# A check's figure as the ledger computed it: fen as int, a date, or text already shown.
+Figure = int | date | str | None
+
+
+def show(value: Figure) -> str:
+    """A figure as a bureau reads it: ¥ amounts, ISO dates, "-" for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return format_fen(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@record
 class Check:
-    """One ledger check with its numbers, for ExplainDecision."""
+    """One ledger check with its figures, for ExplainDecision. The figures stay raw until
+    someone reads them: most decisions are never explained, and formatting every amount of
+    every check was a third of the ledger's time."""
 
     check: str
     outcome: str
-    numbers: dict[str, str] = field(default_factory=dict)
+    figures: tuple[tuple[str, Figure], ...] = ()
+
+    @property
+    def numbers(self) -> dict[str, str]:
+        """The figures as text, by name."""
+        return {name: show(value) for name, value in self.figures}
 
 
 @dataclass(slots=True)
@@ -59,7 +84,7 @@ class EntitlementState:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Posting:
     """One append-only journal entry."""
 
@@ -69,7 +94,7 @@ class Posting:
     event_id: str  # the event that caused it
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     """A new revision of an entitlement's state, as published on decisions.v1."""
 
