@@ -5,7 +5,7 @@ UV ?= uv
 SUBSIDY := $(UV) run --frozen subsidy
 PYTEST_ARGS ?=
 
-.PHONY: help install run test up down status proto proto-check lint bench
+.PHONY: help install run test test-faults up down status proto proto-check lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ run: install ## The main job: start everything, process the sample feed, report
 # target started it); pytest's exit code 5 ("no tests ran") is a failure, not a pass.
 test: install ## Run the test suite against the real Kafka and PostgreSQL
 	@scripts/with_stack.sh $(UV) run --frozen pytest $(PYTEST_ARGS)
+
+# Its own Kafka and PostgreSQL (ports 29092/29093, 55532; .run/faults/), which it restarts:
+# never the shared stack. FAULTS_SEED=<n> repeats another run's faults; the report is kept in
+# .run/faults/report.txt.
+test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 50,000 events
+	@$(UV) run --frozen pytest tests/faults -m faults $(PYTEST_ARGS)
 
 proto: install ## Regenerate the Python code from proto/
 	@$(UV) run --frozen python scripts/gen_proto.py

@@ -20,7 +20,8 @@ from subsidy.notifier.signing import (
 
 @dataclass
 class Inboxes:
-    """What arrived: webhooks by idempotency key (a repeat is counted apart), and mail."""
+    """What arrived: webhooks by idempotency key (a repeat is counted apart), and mail (with
+    its Message-ID, which a repeat shares)."""
 
     secret: bytes
     webhooks: Counter[str] = field(default_factory=Counter)
@@ -40,7 +41,8 @@ class Inboxes:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd's hook: keep the mail."""
         mail = message_from_bytes(envelope.content)
-        self.mails.append({"to": ",".join(envelope.rcpt_tos), "subject": str(mail["Subject"])})
+        self.mails.append({"to": ",".join(envelope.rcpt_tos), "subject": str(mail["Subject"]),
+                           "message_id": str(mail["Message-ID"])})  # fmt: skip
         return "250 OK"
 
     @property

@@ -40,10 +40,10 @@ class ServiceFailed(RuntimeError):
     """A service exited or did not become ready; the message points at its log."""
 
 
-def start(spec: ServiceSpec, logs: Path) -> Running:
-    """Start `subsidy <args>` with the spec's environment; output to logs/<name>.log."""
+def start(spec: ServiceSpec, logs: Path, prefix: str = "demo") -> Running:
+    """Start `subsidy <args>` with the spec's environment; output to logs/<prefix>-<name>.log."""
     logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"demo-{spec.name}.log"
+    log = logs / f"{prefix}-{spec.name}.log"
     env = {**os.environ, **spec.env}
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -77,7 +77,7 @@ class Run:
         return {n: self.topic(n) for n in names}
 
 
-async def _fresh_database(base_url: str, name: str) -> str:
+async def fresh_database(base_url: str, name: str) -> str:
     """Drop and recreate the run's database, then apply every component's migrations."""
     admin = await asyncpg.connect(base_url)
     try:
@@ -96,7 +96,7 @@ async def _fresh_database(base_url: str, name: str) -> str:
     return url
 
 
-def _specs(
+def service_specs(
     run: Run, settings: CommonSettings, database_url: str, smtp_port: int
 ) -> list[ServiceSpec]:
     t = run.topics
@@ -158,7 +158,7 @@ def _first_enterprises(events: Path, count: int) -> list[str]:
     return seen
 
 
-async def _subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook: str) -> None:
+async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook: str) -> None:
     """The first enterprises of the feed subscribe (webhook and mail, zh or en); every bureau
     takes its cases by mail."""
     seen = await asyncio.to_thread(_first_enterprises, events, SUBSCRIBED_ENTERPRISES)
@@ -178,7 +178,7 @@ async def _subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook
         await conn.close()
 
 
-async def _await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
+async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
     """Until the notifier has taken every published decision and settled every delivery."""
     conn = await asyncpg.connect(url)
     start = time.monotonic()
@@ -203,13 +203,13 @@ async def _await_notifications(url: str, run: Run, timeout_s: float) -> dict[str
         await conn.close()
 
 
-def _create_topics(run: Run, bootstrap: str) -> None:
+def create_topics(run: Run, bootstrap: str) -> None:
     ensure_topics(bootstrap, tuple(
         Topic(name, 1 if "dead-letters" in name else PARTITIONS, "demo") for name in
         run.topics.values()))  # fmt: skip
 
 
-def _delete_topics(run: Run, bootstrap: str) -> None:
+def delete_topics(run: Run, bootstrap: str) -> None:
     admin = admin_client(bootstrap)
     try:
         admin.delete_topics(list(run.topics.values()), timeout_ms=30_000)
@@ -229,7 +229,7 @@ def _ingest(events: Path, work: Path, run: Run, console: Console) -> IngestSumma
                            on_progress=lambda n: progress.advance(task, n))  # fmt: skip
 
 
-async def _await_decisions(
+async def await_decisions(
     url: str, expected: int, run: Run, console: Console, timeout_s: float
 ) -> float:
     """Until the ledger has taken every accepted event (its inbox) and the relay has published
@@ -256,7 +256,7 @@ async def _await_decisions(
         await conn.close()
 
 
-def _compare(pipeline: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+def compare(pipeline: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     """Differences between the pipeline's export and simulate's output, as lines."""
     if pipeline == expected:
         return []
@@ -283,15 +283,15 @@ async def run_demo(
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     console.rule("Suzhou embodied-AI robot subsidies: the main job")
-    url = await _fresh_database(settings.database_url, run.database)
-    await asyncio.to_thread(_create_topics, run, settings.kafka_bootstrap)
+    url = await fresh_database(settings.database_url, run.database)
+    await asyncio.to_thread(create_topics, run, settings.kafka_bootstrap)
     console.print(f"database {run.database}, topics demo.{run.stamp}.*")
     stopped = False
     inboxes = RunningInboxes(Inboxes(run.webhook_secret.encode()))
     await inboxes.start()
-    await _subscribe(url, run, events, catalog, inboxes.webhook_url)
+    await subscribe(url, run, events, catalog, inboxes.webhook_url)
     try:
-        for spec in _specs(run, settings, url, inboxes.smtp_port):
+        for spec in service_specs(run, settings, url, inboxes.smtp_port):
             run.services.append(processes.start(spec, layout().logs))
         await asyncio.gather(*(processes.wait_ready(r) for r in run.services))
         console.print("services up: " + ", ".join(r.spec.name for r in run.services))
@@ -300,12 +300,12 @@ async def run_demo(
         console.print(f"ingested {events.name}: read {summary.read}, accepted {summary.accepted}, "
                       f"duplicates {summary.duplicates}, rejected {summary.rejected}"
                       + (f" (report: {summary.report})" if summary.rejected else ""))  # fmt: skip
-        waited = await _await_decisions(url, summary.accepted, run, console, timeout_s=600)
+        waited = await await_decisions(url, summary.accepted, run, console, timeout_s=600)
         elapsed = time.monotonic() - t_ingest
         console.print(f"every event decided {waited:.1f}s after ingest finished; "
                       f"{summary.accepted / elapsed:,.0f} events/s from first ingest to last "
                       f"decision published")  # fmt: skip
-        notified = await _await_notifications(url, run, timeout_s=300)
+        notified = await await_notifications(url, run, timeout_s=300)
         received = inboxes.inboxes
         console.print(
             "notifications: " + ", ".join(f"{n} {k}" for k, n in notified.items())
@@ -330,7 +330,7 @@ async def run_demo(
         expected = await asyncio.to_thread(
             lambda: simulate(events.read_bytes().splitlines(), catalog).to_contract()
         )
-        differences = _compare(pipeline, expected)
+        differences = compare(pipeline, expected)
         if differences:
             console.print("[red]pipeline vs subsidy simulate: MISMATCH[/red]")
             for line in differences[:20]:
@@ -350,7 +350,7 @@ async def run_demo(
             killed = processes.stop_all(run.services)
             if killed:
                 console.print(f"[yellow]had to kill: {', '.join(killed)}[/yellow]")
-            await asyncio.to_thread(_delete_topics, run, settings.kafka_bootstrap)
+            await asyncio.to_thread(delete_topics, run, settings.kafka_bootstrap)
 
 
 def _print_where_to_look(run: Run, url: str, console: Console) -> None:

@@ -25,9 +25,13 @@ JVM_OPTS = (
 )
 
 
-def server_properties(data_dir: Path) -> str:
+def server_properties(
+    data_dir: Path,
+    port: int = endpoints.KAFKA_PORT,
+    ctl: int = endpoints.KAFKA_CONTROLLER_PORT,
+) -> str:
     """server.properties for one node on loopback, sized for a laptop, topics made explicitly."""
-    host, port, ctl = endpoints.KAFKA_HOST, endpoints.KAFKA_PORT, endpoints.KAFKA_CONTROLLER_PORT
+    host = endpoints.KAFKA_HOST
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -69,9 +73,15 @@ def new_cluster_id() -> str:
 
 @dataclass(frozen=True)
 class Broker:
-    """The local broker's files."""
+    """The local broker's files and ports."""
 
     layout: Layout
+    port: int = endpoints.KAFKA_PORT
+    controller_port: int = endpoints.KAFKA_CONTROLLER_PORT
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{endpoints.KAFKA_HOST}:{self.port}"
 
     @property
     def properties(self) -> Path:
@@ -115,8 +125,8 @@ class Broker:
 
     def start(self) -> tuple[int, str]:
         """Start the broker detached; returns its pid and Kafka's version. Does not wait."""
-        host, port = endpoints.KAFKA_HOST, endpoints.KAFKA_PORT
-        for busy in (port, endpoints.KAFKA_CONTROLLER_PORT):
+        host = endpoints.KAFKA_HOST
+        for busy in (self.port, self.controller_port):
             if port_open(host, busy):
                 raise DevstackError(
                     f"{host}:{busy} is taken by a process that is not this checkout's Kafka; "
@@ -126,7 +136,9 @@ class Broker:
         version, libs = ensure_kafka_libs(self.layout)
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.properties.write_text(server_properties(self.data_dir))
+        self.properties.write_text(
+            server_properties(self.data_dir, self.port, self.controller_port)
+        )
         self._format(java, libs)
         with self.layout.kafka_console.open("ab") as console:
             proc = subprocess.Popen(

@@ -26,6 +26,9 @@ class Layout:
     """The devstack's files, all below the repo root."""
 
     root: Path
+    # Where logs, data and pid files go: .run/ unless a second stack needs its own (the
+    # fault suite's private Kafka and PostgreSQL, which it restarts).
+    run_dir: Path | None = None
 
     @property
     def pom(self) -> Path:
@@ -41,7 +44,7 @@ class Layout:
 
     @property
     def run(self) -> Path:
-        return self.root / ".run"
+        return self.run_dir or self.root / ".run"
 
     @property
     def logs(self) -> Path:

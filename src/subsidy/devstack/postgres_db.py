@@ -8,9 +8,16 @@ import asyncpg
 from subsidy.devstack import endpoints
 from subsidy.devstack.errors import DevstackError
 
-_SUPERUSER_URL = (
-    f"postgresql://postgres@{endpoints.POSTGRES_HOST}:{endpoints.POSTGRES_PORT}/postgres"
-)
+
+def superuser_url(port: int = endpoints.POSTGRES_PORT) -> str:
+    """The local server's superuser connection (trusted on loopback)."""
+    return f"postgresql://postgres@{endpoints.POSTGRES_HOST}:{port}/postgres"
+
+
+def local_url(port: int = endpoints.POSTGRES_PORT) -> str:
+    """The platform's role and database on the local server listening on port."""
+    role, host, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_HOST, endpoints.POSTGRES_DB
+    return f"postgresql://{role}@{host}:{port}/{db}"
 
 
 async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
@@ -26,8 +33,8 @@ async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
             await asyncio.sleep(0.2)
 
 
-async def _ensure_database(timeout_s: float) -> None:
-    admin = await _connect_within(_SUPERUSER_URL, timeout_s)
+async def _ensure_database(timeout_s: float, port: int) -> None:
+    admin = await _connect_within(superuser_url(port), timeout_s)
     try:
         role, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_DB
         if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
@@ -38,7 +45,7 @@ async def _ensure_database(timeout_s: float) -> None:
             await admin.execute(f'CREATE DATABASE "{db}" OWNER "{role}" ENCODING \'UTF8\'')
     finally:
         await admin.close()
-    await _check(endpoints.LOCAL_DATABASE_URL, 10)
+    await _check(local_url(port), 10)
 
 
 async def _check(url: str, timeout_s: float) -> None:
@@ -49,9 +56,9 @@ async def _check(url: str, timeout_s: float) -> None:
         await conn.close()
 
 
-def ensure_database(timeout_s: float = 60.0) -> None:
+def ensure_database(timeout_s: float = 60.0, port: int = endpoints.POSTGRES_PORT) -> None:
     """Wait for the local server, then create role and database `subsidy` if missing."""
-    asyncio.run(_ensure_database(timeout_s))
+    asyncio.run(_ensure_database(timeout_s, port))
 
 
 def check_reachable(url: str, timeout_s: float = 10.0) -> None:

@@ -65,9 +65,10 @@ def _chown(path: Path, user: str | None) -> None:
 
 @dataclass(frozen=True)
 class PostgresServer:
-    """The local server's files."""
+    """The local server's files and port."""
 
     layout: Layout
+    port: int = endpoints.POSTGRES_PORT
 
     @property
     def data_dir(self) -> Path:
@@ -107,7 +108,9 @@ class PostgresServer:
             if result.returncode != 0:
                 out.seek(0)
                 text = out.read().decode(errors="replace")
-                raise DevstackError(f"{program} {' '.join(args)} failed:\n{text}")
+                raise DevstackError(
+                    f"{program} {' '.join(args)} failed (exit status {result.returncode}):\n{text}"
+                )
 
     def _init(self, user: str | None) -> None:
         """Create the cluster on first start."""
@@ -127,7 +130,7 @@ class PostgresServer:
 
     def start(self) -> int:
         """Init if needed, start detached with pg_ctl -w; returns the postmaster's pid."""
-        host, port = endpoints.POSTGRES_HOST, endpoints.POSTGRES_PORT
+        host, port = endpoints.POSTGRES_HOST, self.port
         if port_open(host, port):
             raise DevstackError(
                 f"{host}:{port} is taken by a process that is not this checkout's PostgreSQL; "
@@ -155,13 +158,14 @@ class PostgresServer:
         write_pid(self.layout.postgres_pid, pid)
         return pid
 
-    def stop(self) -> int | None:
-        """pg_ctl stop -m fast; returns the pid it stopped, None if it was not running."""
+    def stop(self, mode: str = "fast") -> int | None:
+        """pg_ctl stop -m fast (or "immediate": a crash, recovered from the WAL at the next
+        start); returns the pid it stopped, None if it was not running."""
         pid = self.pid()
         if pid is not None:
             self._run(
                 "pg_ctl",
-                ["-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop"],
+                ["-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop"],
                 _system_user(), timeout_s=90,
             )  # fmt: skip
         self.layout.postgres_pid.unlink(missing_ok=True)

@@ -66,6 +66,11 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
         # faust's default is 20 min; a send the broker cannot take should surface (and be
         # retried by the agent, see RETRY_BACKOFF_S) rather than hang silently.
         producer_request_timeout=30.0,
+        # faust's default is 60 s. A worker that died without leaving the group (SIGKILL, OOM,
+        # node loss) holds up the rebalance its successor starts until this runs out, and the
+        # whole group consumes nothing meanwhile (seen in the fault suite). 10 s is aiokafka's
+        # default, as the ledger and the notifier use; heartbeats still go every 3 s.
+        broker_session_timeout=10.0,
         # On stop, commit what is acked and go: faust's default (True) waits in `wait_empty`
         # for every in-flight message to be acked, which never happens while a publish is
         # failing, so SIGTERM hung until killed. An unacked message is simply redelivered.
@@ -113,6 +118,10 @@ def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
+        # An evaluation is 1-2 KiB; aiokafka's default batch (16 KiB) held a dozen, so a busy
+        # worker sent a produce request every few events and spent a quarter of its time in
+        # socket writes. A window's worth per partition fits in 256 KiB.
+        max_batch_size=256 * 1024,
         # A send the broker cannot take surfaces after 30 s (and is retried, RETRY_BACKOFF_S)
         # rather than hanging silently.
         request_timeout_ms=30_000,

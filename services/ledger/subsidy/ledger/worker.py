@@ -35,13 +35,17 @@ log = structlog.get_logger(__name__)
 STAGE = "ledger"
 
 # Worth another go: lock order races on new rows, a first sight of one event id in two
-# batches at once (the inbox primary key), and a lost connection.
+# batches at once (the inbox primary key), a lost connection, and a server that is shutting
+# down or not yet accepting connections again (57P01-57P03: a restart or failover).
 _RETRYABLE = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
     asyncpg.UniqueViolationError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
     ConnectionError,
     OSError,
 )

@@ -1,0 +1,108 @@
+"""The feed through the ingest API at a steady pace, so that every fault strikes mid-flow."""
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from subsidy.domain.events import InvalidEvent, parse_event_json
+from subsidy.ingest.client import CHUNK, ingest_file
+
+# A call that finds Kafka or PostgreSQL away is retried (0.5, 1, 2, 4, then every 5 s): long
+# enough to ride out a broker or database restart, as an operator's ingest job would.
+RETRIES = 40
+
+
+@dataclass
+class Fed:
+    """What the ingest API answered over the whole feed."""
+
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+def distinct_events(lines: list[bytes]) -> int:
+    """How many events the ledger must take in the end: the distinct ids of valid events (an
+    event sent again after a lost answer comes back a duplicate, so `accepted` can undercount)."""
+    ids = set()
+    for line in lines:
+        try:
+            ids.add(parse_event_json(line).event_id)
+        except InvalidEvent:
+            continue
+    return len(ids)
+
+
+def feed(
+    lines: list[bytes],
+    work: Path,
+    *,
+    server: str,
+    token: str,
+    seconds: float,
+    stop: threading.Event,
+    progress: Callable[[int], None],
+) -> Fed:
+    """Submit `lines` in slices of the client's chunk size, spread evenly over `seconds`; in
+    file order, one slice after the other, as `subsidy ingest` would."""
+    work.mkdir(parents=True, exist_ok=True)
+    slices = [lines[i : i + CHUNK] for i in range(0, len(lines), CHUNK)]
+    began = time.monotonic()
+    fed = Fed()
+    for n, chunk in enumerate(slices):
+        if stop.wait(max(0.0, began + seconds * n / len(slices) - time.monotonic())):
+            break
+        path = work / f"slice-{n:04d}.jsonl"
+        path.write_bytes(b"\n".join(chunk) + b"\n")
+        summary = ingest_file(path, server=server, token=token, retries=RETRIES)
+        fed.read += summary.read
+        fed.accepted += summary.accepted
+        fed.duplicates += summary.duplicates
+        fed.rejected += summary.rejected
+        progress(fed.read)
+    return fed
+
+
+class FeedThread:
+    """`feed` in a daemon thread (a retry that is still waiting must not hold the process at
+    exit), its result an asyncio future, its progress readable at any time."""
+
+    def __init__(self, lines: list[bytes], work: Path, server: str, token: str) -> None:
+        self._args = (lines, work, server, token)
+        self.stop = threading.Event()
+        self.fed = 0
+
+    def start(self, seconds: float) -> "asyncio.Future[Fed]":
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Fed] = loop.create_future()
+
+        def settle(result: Fed | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result or Fed())
+
+        def target() -> None:
+            lines, work, server, token = self._args
+            result: Fed | None = None
+            error: Exception | None = None
+            try:
+                result = feed(lines, work, server=server, token=token, seconds=seconds,
+                              stop=self.stop, progress=self._progress)  # fmt: skip
+            except Exception as err:  # handed to the event loop, which raises it
+                error = err
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(settle, result, error)
+
+        threading.Thread(target=target, name="fault-feed", daemon=True).start()
+        return future
+
+    def _progress(self, read: int) -> None:
+        self.fed = read

@@ -1,0 +1,80 @@
+"""Carrying out the fault plan at its moments, and noting where the pipeline stood at each."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from subsidy.faults.plan import Fault
+from subsidy.faults.progress import decided
+from subsidy.faults.stack import PrivateStack
+from subsidy.faults.supervisor import Supervisor
+
+# A killed service is killed again only once its successor runs: a kill -9 of a process that
+# is still starting would test less.
+_WAIT_RUNNING_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Strike:
+    """A fault as it happened."""
+
+    fault: Fault
+    at_s: float
+    what: str
+    decided: int | None  # events in the ledger's inbox just after (None: database away)
+    fed: int
+
+    def line(self, expected: int) -> str:
+        decided = "?" if self.decided is None else f"{self.decided:,}"
+        return (
+            f"t+{self.at_s:6.1f}s (planned {self.fault.at_s:5.1f}s) {self.what}; "
+            f"{self.fed:,} lines fed, {decided} of {expected:,} events decided"
+        )
+
+
+async def _hit(
+    fault: Fault, stack: PrivateStack, supervisor: Supervisor, clock: Callable[[], float]
+) -> tuple[float, str]:
+    """The fault carried out; when it struck, and what was done."""
+    at_s = clock()
+    if fault.target == "kafka":
+        old, new, took = await asyncio.to_thread(stack.kill_kafka)
+        return at_s, (
+            f"kill -9 Kafka broker pid {old}; restarted as pid {new}, answering after {took:.1f}s"
+        )
+    if fault.target == "postgres":
+        old, new, took, failures = await asyncio.to_thread(stack.crash_postgres)
+        repeated = f" (pg_ctl repeated after: {'; '.join(failures)})" if failures else ""
+        return at_s, (
+            f"PostgreSQL stopped in immediate mode (a crash) pid {old}; restarted as pid {new}, "
+            f"answering after {took:.1f}s{repeated}"
+        )
+    deadline = time.monotonic() + _WAIT_RUNNING_S
+    while not supervisor.running(fault.target):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{fault.target} not running again {_WAIT_RUNNING_S:.0f}s on")
+        await asyncio.sleep(0.1)
+    return clock(), f"kill -9 {fault.target} pid {supervisor.kill(fault.target)}"
+
+
+async def strike_all(
+    faults: list[Fault],
+    *,
+    stack: PrivateStack,
+    supervisor: Supervisor,
+    clock: Callable[[], float],
+    database_url: str,
+    fed: Callable[[], int],
+    on_strike: Callable[[Strike], None],
+) -> list[Strike]:
+    """Each fault at its moment (later if the one before still recovers), one after another."""
+    done = []
+    for fault in faults:
+        await asyncio.sleep(max(0.0, fault.at_s - clock()))
+        at_s, what = await _hit(fault, stack, supervisor, clock)
+        count = await decided(database_url)
+        strike = Strike(fault, at_s, what, count, fed())
+        on_strike(strike)
+        done.append(strike)
+    return done
