@@ -1,17 +1,19 @@
-"""`python -m bench [domain|…]`: run the benchmarks, print a table, save bench/results/<ts>.json."""
+"""`python -m bench [domain|pipeline]`: run them, print a table, save bench/results/<ts>.json."""
 
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import domain
+from bench import domain, pipeline
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES = {"domain": domain.run}
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {"domain": domain.run, "pipeline": pipeline.run}
 
 
 def main(names: list[str]) -> None:
@@ -25,7 +27,8 @@ def main(names: list[str]) -> None:
     table = Table("suite", "measure", "value")
     for name, figures in results.items():
         for key, value in figures.items():
-            table.add_row(name, key, f"{value:,}" if isinstance(value, int) else str(value))
+            shown = "yes" if value is True else "no" if value is False else value
+            table.add_row(name, key, f"{shown:,}" if isinstance(shown, int) else str(shown))
     Console().print(table)
 
 

@@ -16,6 +16,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
 from subsidy.domain.money import format_fen
 from subsidy.eligibility.settings import EligibilitySettings
+from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.metrics import start_metrics_server
 
 app = typer.Typer(no_args_is_help=True)
@@ -143,6 +144,7 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     settings = _settings()
     catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
     start_metrics_server(settings.metrics_port, settings.metrics_address)
+    tune_gc()
     run_worker(settings, catalog)
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.common import load_settings
 from subsidy.cli.simulate import Format, print_contract
+from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.ledger import report
@@ -106,6 +107,7 @@ def worker_command() -> None:
     """Consume entitlements.v1 and decide it into the ledger until SIGTERM."""
     settings = _settings()
     start_metrics_server(settings.metrics_port, settings.metrics_address)
+    tune_gc()
     asyncio.run(_until_signalled(lambda stop: run_worker(settings, stop)))
 
 

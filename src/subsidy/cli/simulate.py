@@ -12,6 +12,7 @@ from rich.table import Table
 
 from subsidy.cli.common import load_catalog_or_exit
 from subsidy.domain.money import format_fen
+from subsidy.infra.gc_tuning import tune_gc
 from subsidy.simulation import simulate
 
 
@@ -36,6 +37,7 @@ def simulate_command(
 ) -> None:
     """Decide every event in file order with no broker and no database (contract.md §2)."""
     catalog = load_catalog_or_exit(policy_overlay)
+    tune_gc()
     with events.open("rb") as lines:
         result = simulate(lines, catalog).to_contract()
     print_contract(result, output_format)
