@@ -30,7 +30,9 @@ from subsidy.demo.runner import (
     service_specs,
 )
 from subsidy.devstack.kafka_admin import admin_client
+from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import layout
+from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.infra.logging import configure_logging
@@ -121,19 +123,40 @@ class Platform:
         self.services = []
 
 
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on: utime, stime, cutime, cstime at 11-14."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _tree_ticks(pid: int) -> int:
+    """CPU ticks of a process, its reaped children and its live ones (PostgreSQL's backends
+    are children of the postmaster)."""
+    fields = _stat(pid)
+    ticks = sum(int(x) for x in fields[11:15])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                child = _stat(entry.name)
+                if child[1] == str(pid):
+                    ticks += int(child[11]) + int(child[12])
+    return ticks
+
+
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) used so far by each named process, and by the whole machine
-    (all cores, busy time only) under "machine"."""
+    """CPU time (user + system) used so far by each named process tree, and by the whole
+    machine (all cores, busy time only) under "machine"."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in pids.items():
-        # /proc/<pid>/stat: utime and stime are fields 14 and 15, after "(comm)".
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        used[name] = (int(fields[11]) + int(fields[12])) / tick
+    used = {name: _tree_ticks(pid) / tick for name, pid in pids.items()}
     # /proc/stat "cpu": user nice system idle iowait irq softirq steal …
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick
     return used
+
+
+def stack_pids() -> dict[str, int]:
+    """The local Kafka's and PostgreSQL's pids, when the devstack runs them."""
+    found = {"kafka": Broker(layout()).pid(), "postgres": PostgresServer(layout()).pid()}
+    return {name: pid for name, pid in found.items() if pid is not None}
 
 
 def peak_rss_mib(pid: int | str = "self") -> float:
@@ -286,7 +309,7 @@ async def _read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
 async def _settle(p: Platform, work: Workload, console: Console) -> dict[str, int]:
     """Until every event is decided and published; the ledger's counts."""
     expected = len(set(work.event_ids))  # the inbox holds an id once (repeats are no-ops)
-    await await_decisions(p.url, expected, p.run, console, TIMEOUT_S)
+    await await_decisions(p.url, expected, p.run, console, TIMEOUT_S, poll_s=2.0)
     conn = await asyncpg.connect(p.url)
     try:
         return {
@@ -318,7 +341,7 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
     out: dict[str, Any] = {}
     async with platform("throughput", console, opts.notifier) as p:
         console.print(f"throughput: producing {len(work.records):,} events as fast as possible")
-        pids = {r.spec.name: r.process.pid for r in p.services}
+        pids = {r.spec.name: r.process.pid for r in p.services} | stack_pids()
         cpu_before = cpu_seconds(pids)
         produced = await _produce(p, work.records, None, console)
         counts = await _settle(p, work, console)
@@ -341,8 +364,8 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
             "throughput_seconds": round((last_out - first_in) / 1000, 1),
         }
         out |= {f"rss_mib_{name}": mib for name, mib in p.rss_mib.items()}
-        # Where the two cores went: each service, and the machine (the rest is Kafka,
-        # PostgreSQL and this process producing and watching).
+        # Where the cores went: each service, Kafka, PostgreSQL, and the machine (the rest
+        # is this process producing and watching, and anything else running).
         out |= {f"cpu_s_{name}": round(sec, 1) for name, sec in cpu.items()}
         console.print(f"throughput: {out['decisions_per_s']:,} decisions/s, "
                       f"{out['events_per_s']:,} events/s; checking against simulate")  # fmt: skip

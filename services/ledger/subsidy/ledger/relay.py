@@ -29,10 +29,17 @@ async def relay_once(
 ) -> int:
     """Publish up to `limit` unsent outbox rows in outbox order; returns how many."""
     async with conn.transaction():
+        # The batch first (the unsent index, in order, LIMIT), then each row's message by
+        # primary key. A plain join let the planner, misled by the outbox's stale statistics
+        # (every row unsent when last analysed), hash-join a full scan of `decisions` at each
+        # poll: work growing with the ledger, most of PostgreSQL's CPU in the benchmark.
         rows = await conn.fetch(
-            "SELECT o.id, o.enterprise_id, d.message FROM outbox o"
-            " JOIN decisions d USING (decision_id)"
-            " WHERE o.sent_at IS NULL ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+            "WITH batch AS MATERIALIZED ("
+            "  SELECT id, decision_id, enterprise_id FROM outbox WHERE sent_at IS NULL"
+            "  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " SELECT b.id, b.enterprise_id,"
+            "  (SELECT d.message FROM decisions d WHERE d.decision_id = b.decision_id) AS message"
+            " FROM batch b ORDER BY b.id",
             limit,
         )
         if not rows:
