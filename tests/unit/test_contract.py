@@ -8,7 +8,15 @@ from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subsidy.contract.codec import decode_event, event_from_proto, event_to_proto
+from subsidy.contract.codec import (
+    decode_event,
+    evaluation_from_proto,
+    evaluation_to_proto,
+    event_from_proto,
+    event_to_proto,
+)
+from subsidy.domain.catalog import load_catalog
+from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import PAYLOAD_TYPES, InvalidEvent, parse_event, parse_event_json
 from subsidy.events.v1 import events_pb2
 from tests.unit.factories import event
@@ -182,3 +190,16 @@ def test_a_rejected_review_keeps_approved_false_through_protobuf() -> None:
     raw = event("reviewDecided", {"eventRef": "e", "ruleId": "m06.exhibition", "approved": False})
     parsed = parse_event(raw)
     assert decode_event(event_to_proto(parsed).SerializeToString()) == parsed
+
+
+@pytest.mark.parametrize("payload_type", sorted(EXAMPLES))
+def test_an_evaluation_carrying_the_received_bytes_reads_as_one_encoded_again(
+    payload_type: str,
+) -> None:
+    # Eligibility passes the event's bytes through; the ledger must see the same evaluation.
+    parsed = parse_event(event(payload_type, EXAMPLES[payload_type]))
+    evaluation = evaluate(parsed, load_catalog())
+    received = event_to_proto(parsed).SerializeToString()
+    carried = evaluation_from_proto(evaluation_to_proto(evaluation, received))
+    encoded = evaluation_from_proto(evaluation_to_proto(evaluation))
+    assert carried == encoded == (evaluation, parsed.content_hash())

@@ -95,7 +95,7 @@ def handle_message(
         )
     try:
         evaluation = evaluate(event, catalog)
-        value = evaluation_to_proto(evaluation).SerializeToString()
+        value = evaluation_to_proto(evaluation, message.value).SerializeToString()
     except Exception as exc:
         # A bug, not the producer's fault: set the event aside with its bytes so it can be
         # replayed once fixed, rather than block every enterprise behind it.
