@@ -1,35 +1,37 @@
 """The real worker process on the real Kafka: evaluations, dead letters, commits, SIGTERM."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from subsidy.decisions.v1 import decisions_pb2
 from subsidy.events.v1 import events_pb2
-from tests.integration.kafka_support import create_topics, delete_topics
+from tests.integration.eligibility_support import (
+    STOP_WITHIN_S,
+    WAIT_S,
+    Record,
+    Topics,
+    Worker,
+    eligibility_topics,
+    eligibility_worker,
+    read_all,
+    read_until,
+)
+from tests.integration.kafka_support import create_topics
 from tests.unit.factories import enterprise_id, event
 
 pytestmark = pytest.mark.kafka
 
-SUBSIDY = Path(sys.executable).with_name("subsidy")
-STOP_WITHIN_S = 10.0
-WAIT_S = 60.0
 # faust commits acked offsets every 2.8 s (broker_commit_interval): wait for several rounds.
 COMMIT_ROUNDS_S = 9.0
 
@@ -38,106 +40,6 @@ LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
 
 
 # ---- plumbing ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Topics:
-    """One isolated set of topics and a consumer group."""
-
-    input: str
-    output: str
-    dead_letter: str
-    group: str
-
-    @classmethod
-    def unique(cls, label: str) -> "Topics":
-        tag = f"{label}.{uuid.uuid4().hex[:12]}"
-        return cls(f"test.elig.in.{tag}", f"test.elig.out.{tag}", f"test.elig.dlq.{tag}",
-                   f"test-elig-{tag}")  # fmt: skip
-
-
-def _delete(bootstrap: str, topics: Topics) -> None:
-    delete_topics(bootstrap, [topics.input, topics.output, topics.dead_letter])
-
-
-@contextmanager
-def _topics(bootstrap: str, label: str, with_output: bool = True) -> Iterator[Topics]:
-    topics = Topics.unique(label)
-    names = {topics.input: 3, topics.dead_letter: 1}
-    if with_output:
-        names[topics.output] = 3
-    create_topics(bootstrap, names)
-    try:
-        yield topics
-    finally:
-        _delete(bootstrap, topics)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Worker:
-    """A `subsidy eligibility worker` process and where its log goes."""
-
-    proc: "subprocess.Popen[bytes]"
-    log: Path
-    metrics_port: int
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def assert_alive(self) -> None:
-        assert self.proc.poll() is None, (
-            f"worker exited ({self.proc.returncode}):\n{self.log_tail()}"
-        )
-
-    def terminate(self) -> tuple[int, float]:
-        """SIGTERM; (exit status, seconds it took). Kills it if it outlives the limit."""
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=STOP_WITHIN_S + 20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail(f"worker ignored SIGTERM for 30 s:\n{self.log_tail()}")
-        return code, time.monotonic() - started
-
-
-@contextmanager
-def _worker(bootstrap: str, topics: Topics, log: Path) -> Iterator[Worker]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP": bootstrap,
-        "ELIGIBILITY_INPUT_TOPIC": topics.input,
-        "ELIGIBILITY_OUTPUT_TOPIC": topics.output,
-        "ELIGIBILITY_DEAD_LETTER_TOPIC": topics.dead_letter,
-        "ELIGIBILITY_GROUP_ID": topics.group,
-        "ELIGIBILITY_METRICS_PORT": str(port),
-        "LOG_LEVEL": "INFO",
-        # faust's (empty) data directory goes under the temporary directory: this test's.
-        "TMPDIR": str(log.parent),
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(SUBSIDY), "eligibility", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    worker = Worker(proc, log, port)
-    try:
-        yield worker
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _event(payload_type: str, payload: dict[str, Any], **top: Any) -> events_pb2.EnterpriseEvent:
@@ -160,43 +62,6 @@ def _send_events(bootstrap: str, topic: str, events: list[events_pb2.EnterpriseE
     _produce(bootstrap, topic, [(e.enterprise_id.encode(), e.SerializeToString()) for e in events])
 
 
-Record = Any  # kafka-python's ConsumerRecord
-
-
-def _read_until(
-    bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout: float = WAIT_S
-) -> list[Record]:
-    """Every record of topic (from the start) once `done` says so; fails after timeout."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        records: list[Record] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-            if done(records):
-                return records
-        raise AssertionError(f"{topic}: condition not met within {timeout:.0f}s ({len(records)} "
-                             "records)")  # fmt: skip
-    finally:
-        consumer.close()
-
-
-def _read_all(bootstrap: str, topic: str) -> list[Record]:
-    """Every record of topic up to its current end."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = consumer.end_offsets(partitions)
-    finally:
-        consumer.close()
-    total = sum(ends.values())
-    return _read_until(bootstrap, topic, lambda rs: len(rs) >= total)
-
-
 def _evaluations(records: list[Record]) -> dict[str, tuple[Record, decisions_pb2.Evaluation]]:
     out = {}
     for r in records:
@@ -206,7 +71,7 @@ def _evaluations(records: list[Record]) -> dict[str, tuple[Record, decisions_pb2
 
 
 def _wait_for_evaluations(bootstrap: str, topic: str, ids: set[str]) -> dict[str, Any]:
-    records = _read_until(bootstrap, topic, lambda rs: ids <= set(_evaluations(rs)))
+    records = read_until(bootstrap, topic, lambda rs: ids <= set(_evaluations(rs)))
     return {k: v for k, v in _evaluations(records).items() if k in ids}
 
 
@@ -254,7 +119,10 @@ class Pipeline:
 @pytest.fixture(scope="session")
 def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     log = tmp_path_factory.mktemp("eligibility") / "worker.log"
-    with _topics(kafka_bootstrap, "session") as topics, _worker(kafka_bootstrap, topics, log) as w:
+    with (
+        eligibility_topics(kafka_bootstrap, "session") as topics,
+        eligibility_worker(kafka_bootstrap, topics, log) as w,
+    ):
         _wait_consuming(kafka_bootstrap, topics, w)
         yield Pipeline(kafka_bootstrap, topics, w)
 
@@ -329,7 +197,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_next_one_processed(
         found = (events_pb2.DeadLetter.FromString(r.value) for r in records)
         return {d.value: d for d in found if d.value in (garbage, bad_kind.SerializeToString())}
 
-    records = _read_until(pipeline.bootstrap, pipeline.topics.dead_letter,
+    records = read_until(pipeline.bootstrap, pipeline.topics.dead_letter,
                           lambda rs: len(letters(rs)) == 2)  # fmt: skip
     undecodable, invalid = letters(records)[garbage], letters(records)[bad_kind.SerializeToString()]
     for letter, meta in ((undecodable, sent[0]), (invalid, sent[1])):
@@ -365,8 +233,8 @@ def test_sigterm_stops_a_busy_worker_within_10s_without_committing_unpublished_w
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     with (
-        _topics(kafka_bootstrap, "sigterm") as topics,
-        _worker(kafka_bootstrap, topics, tmp_path / "worker.log") as worker,
+        eligibility_topics(kafka_bootstrap, "sigterm") as topics,
+        eligibility_worker(kafka_bootstrap, topics, tmp_path / "worker.log") as worker,
     ):
         _wait_consuming(kafka_bootstrap, topics, worker)
         batch = [
@@ -375,7 +243,7 @@ def test_sigterm_stops_a_busy_worker_within_10s_without_committing_unpublished_w
             for i in range(400)
         ]  # fmt: skip
         _send_events(kafka_bootstrap, topics.input, batch)
-        _read_until(kafka_bootstrap, topics.output, lambda rs: len(rs) >= 50)
+        read_until(kafka_bootstrap, topics.output, lambda rs: len(rs) >= 50)
 
         code, took = worker.terminate()
 
@@ -385,8 +253,8 @@ def test_sigterm_stops_a_busy_worker_within_10s_without_committing_unpublished_w
 
         # Every input offset below the committed one has its evaluation on the output topic.
         committed = _committed(kafka_bootstrap, topics.group)
-        published = set(_evaluations(_read_all(kafka_bootstrap, topics.output)))
-        inputs = _read_all(kafka_bootstrap, topics.input)
+        published = set(_evaluations(read_all(kafka_bootstrap, topics.output)))
+        inputs = read_all(kafka_bootstrap, topics.input)
         assert len(inputs) == 401
         covered = [r for r in inputs if r.offset < committed.get(r.partition, 0)]
         assert len(covered) >= 50  # the check below is not vacuous
@@ -402,9 +270,9 @@ def test_nothing_is_committed_until_the_output_is_acknowledged_and_it_is_redeliv
 ) -> None:
     # The output topic does not exist (and the broker does not create topics), so no publish
     # can be acknowledged.
-    with _topics(kafka_bootstrap, "unacked", with_output=False) as topics:
+    with eligibility_topics(kafka_bootstrap, "unacked", with_output=False) as topics:
         waiting = _event("certificationObtained", LAB, eventId=f"w-{uuid.uuid4().hex}")
-        with _worker(kafka_bootstrap, topics, tmp_path / "worker-1.log") as first:
+        with eligibility_worker(kafka_bootstrap, topics, tmp_path / "worker-1.log") as first:
             _send_events(kafka_bootstrap, topics.input, [waiting])
             time.sleep(COMMIT_ROUNDS_S)
             first.assert_alive()
@@ -417,7 +285,7 @@ def test_nothing_is_committed_until_the_output_is_acknowledged_and_it_is_redeliv
         assert _committed(kafka_bootstrap, topics.group) == {}
 
         create_topics(kafka_bootstrap, {topics.output: 3})
-        with _worker(kafka_bootstrap, topics, tmp_path / "worker-2.log") as second:
+        with eligibility_worker(kafka_bootstrap, topics, tmp_path / "worker-2.log") as second:
             got = _wait_for_evaluations(kafka_bootstrap, topics.output, {waiting.event_id})
             assert [e.entitled_fen for e in got[waiting.event_id][1].entitlements] == [100_000_000]
             deadline = time.monotonic() + WAIT_S

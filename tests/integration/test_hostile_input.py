@@ -41,6 +41,7 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
+from tests.integration.eligibility_support import Topics, eligibility_worker, read_until
 from tests.integration.ingest_support import AUTH, TOKEN, Ingest, cert_event, ingest, ingest_topic
 from tests.integration.kafka_support import private_topics
 from tests.integration.ledger_support import (
@@ -54,7 +55,6 @@ from tests.integration.ledger_support import (
     worker_settings,
 )
 from tests.integration.ledger_support import Topics as LedgerTopics
-from tests.integration.test_eligibility_stream import Topics, _read_until, _worker
 from tests.unit.factories import bad_check, enterprise_id
 
 __all__ = ["ingest", "ingest_topic"]  # fixtures, imported for pytest to find
@@ -364,15 +364,15 @@ async def test_kafka_dead_letters_every_hostile_record_and_decides_the_good_ones
 
     log = Path(tempfile.mkdtemp()) / "eligibility.log"
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger, batch_size=50)
-    with _worker(kafka_bootstrap, elig, log) as worker:
+    with eligibility_worker(kafka_bootstrap, elig, log) as worker:
         async with running_worker(settings):
             placed = await _produce(kafka_bootstrap, elig.input, records)
             letters = await asyncio.to_thread(
-                _read_until, kafka_bootstrap, elig.dead_letter,
+                read_until, kafka_bootstrap, elig.dead_letter,
                 lambda rs: len(rs) >= len(hostile), 90.0,
             )  # fmt: skip
             outputs = await asyncio.to_thread(
-                _read_until, kafka_bootstrap, elig.output,
+                read_until, kafka_bootstrap, elig.output,
                 lambda rs: len(rs) >= len(records) - len(hostile), 90.0,
             )  # fmt: skip
             await wait_consumed(kafka_bootstrap, elig.output, settings.group_id, 60.0)
