@@ -18,18 +18,22 @@ SUITES: dict[str, Callable[[], dict[str, Any]]] = {"domain": domain.run, "pipeli
 
 def main(names: list[str]) -> None:
     chosen = names or list(SUITES)
-    results = {}
-    for name in chosen:
-        results[name] = SUITES[name]()
     RESULTS.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
-    table = Table("suite", "measure", "value")
-    for name, figures in results.items():
-        for key, value in figures.items():
-            shown = "yes" if value is True else "no" if value is False else value
-            table.add_row(name, key, f"{shown:,}" if isinstance(shown, int) else str(shown))
-    Console().print(table)
+    path = RESULTS / f"{time.strftime('%Y%m%dT%H%M%S')}.json"
+    results: dict[str, Any] = {}
+    try:
+        for name in chosen:
+            results[name] = SUITES[name]()
+            # Saved after each suite: a later one failing keeps what was measured.
+            path.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    finally:
+        table = Table("suite", "measure", "value")
+        for name, figures in results.items():
+            for key, value in figures.items():
+                shown = "yes" if value is True else "no" if value is False else value
+                table.add_row(name, key, f"{shown:,}" if isinstance(shown, int) else str(shown))
+        Console().print(table)
+        Console().print(f"saved in {path.relative_to(RESULTS.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.infra.logging import configure_logging
+from subsidy.infra.scratch_db import drop_database
 from subsidy.infra.settings import CommonSettings
 from subsidy.infra.topics import PARTITIONS
 from subsidy.ingest.service import event_record
@@ -235,23 +236,7 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
         p.stop(console)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(delete_topics, run, p.bootstrap)
-        await _drop_database(settings.database_url, run.database)
-
-
-async def _drop_database(base_url: str, name: str) -> None:
-    admin = await asyncpg.connect(base_url)
-    try:
-        # FORCE cannot end an autovacuum worker for a non-superuser: try again shortly.
-        for attempt in range(20):
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except asyncpg.InsufficientPrivilegeError:
-                if attempt == 19:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
+        await drop_database(settings.database_url, run.database)
 
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:

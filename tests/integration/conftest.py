@@ -10,6 +10,7 @@ from kafka.errors import KafkaError
 
 from subsidy.devstack.endpoints import database_url as _database_url
 from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
+from subsidy.infra.scratch_db import drop_database
 
 HINT = "run make up (or `subsidy dev up`), or set KAFKA_BOOTSTRAP / DATABASE_URL"
 
@@ -55,8 +56,4 @@ async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
         await admin.close()
     base, _, _ = database_url.rpartition("/")
     yield f"{base}/{name}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database(database_url, name)

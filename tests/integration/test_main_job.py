@@ -5,13 +5,13 @@ import socket
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 from rich.console import Console
 
 from subsidy.demo.generator import generate
 from subsidy.demo.runner import Run, run_demo
 from subsidy.domain.catalog import load_catalog
+from subsidy.infra.scratch_db import drop_database
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -35,11 +35,7 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
         with output.open("w", encoding="utf-8") as out:
             ok = await run_demo(feed, load_catalog(), False, Console(file=out, width=120), run)
     finally:
-        admin = await asyncpg.connect(database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{run.database}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(database_url, run.database)
     text = output.read_text("utf-8")
     assert ok, text
     assert "pipeline vs subsidy simulate: match" in text
