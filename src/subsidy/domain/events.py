@@ -263,6 +263,7 @@ def optional_field(payload: Payload, name: str) -> Any:
 _SNAKE: dict[str, str] = {
     to_camel(f): f for f in EnterpriseEvent.model_fields if to_camel(f) in PAYLOAD_TYPES
 }
+_PAYLOAD_ATTRS = frozenset(_SNAKE.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +344,9 @@ def parse_event(data: object) -> EnterpriseEvent:
 
 def _complete(event: EnterpriseEvent) -> bool:
     """The checks the model itself leaves to parse_event: one payload, a review's amount."""
-    if sum(getattr(event, attr) is not None for attr in _SNAKE.values()) != 1:
+    # Only the fields the input named can hold a payload: a set intersection, not ten getattrs.
+    named = event.model_fields_set & _PAYLOAD_ATTRS
+    if sum(getattr(event, attr) is not None for attr in named) != 1:
         return False
     review = event.review_decided
     return review is None or not review.approved or review.approved_amount_fen is not None
