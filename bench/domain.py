@@ -84,7 +84,16 @@ def _stages(lines: list[bytes], catalog: Catalog) -> dict[str, int]:
             with contextlib.suppress(LedgerRejection):
                 ledger.process(evaluation, evaluation.event.content_hash())
 
+    def evaluate_and_decide() -> None:
+        # What the two services do once an event is validated: the target's "eligibility +
+        # ledger decisions", without the JSON validation that ingest did before them.
+        book = InMemoryLedger()
+        for e in events:
+            with contextlib.suppress(LedgerRejection):
+                book.process(evaluate(e, catalog, explain=False), e.content_hash())
+
     return {
+        "validated_evaluate_and_decide_per_s": _rate(n, evaluate_and_decide),
         "stage_parse_per_s": parse_rate,
         "stage_evaluate_per_s": _rate(
             n, lambda: [evaluate(e, catalog, explain=False) for e in events]
