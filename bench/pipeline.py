@@ -27,6 +27,7 @@ from subsidy.demo.runner import (
     create_topics,
     delete_topics,
     fresh_database,
+    print_comparison,
     service_specs,
 )
 from subsidy.devstack.kafka_admin import admin_client
@@ -364,13 +365,7 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
         )
         differences = compare(exported, expected)
         out["export_matches_simulate"] = not differences
-        if differences:
-            console.print("[red]pipeline vs simulate: MISMATCH[/red]")
-            for line in differences[:20]:
-                console.print("  " + line)
-        else:
-            console.print(f"pipeline vs simulate: [green]match[/green] "
-                          f"({len(expected['entitlements']):,} entitlements)")  # fmt: skip
+        print_comparison(console, differences, expected)
         batch = LedgerSettings().batch_size  # type: ignore[call-arg]  # as the worker reads it
         console.print(f"ceiling: {counts['decisions']:,} rows into PostgreSQL, {batch} a batch")
         out |= await postgres_ceiling(p.url, counts["decisions"], batch)

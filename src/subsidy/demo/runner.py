@@ -275,6 +275,18 @@ def compare(pipeline: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     return lines
 
 
+def print_comparison(console: Console, differences: list[str], expected: dict[str, Any]) -> None:
+    """`compare`'s verdict: "match" with the counts, or the first differences."""
+    if differences:
+        console.print("[red]pipeline vs subsidy simulate: MISMATCH[/red]")
+        for line in differences[:20]:
+            console.print("  " + line)
+    else:
+        console.print(f"pipeline vs subsidy simulate: [green]match[/green] "
+                      f"({len(expected['entitlements']):,} entitlements, "
+                      f"{len(expected['rejectedEvents']):,} rejected events)")  # fmt: skip
+
+
 async def run_demo(
     events: Path, catalog: Catalog, keep: bool, console: Console, run: Run | None = None
 ) -> bool:
@@ -333,14 +345,7 @@ async def run_demo(
             lambda: simulate(events.read_bytes().splitlines(), catalog).to_contract()
         )
         differences = compare(pipeline, expected)
-        if differences:
-            console.print("[red]pipeline vs subsidy simulate: MISMATCH[/red]")
-            for line in differences[:20]:
-                console.print("  " + line)
-        else:
-            console.print(f"pipeline vs subsidy simulate: [green]match[/green] "
-                          f"({len(expected['entitlements'])} entitlements, "
-                          f"{len(expected['rejectedEvents'])} rejected events)")  # fmt: skip
+        print_comparison(console, differences, expected)
         if keep:
             stopped = True  # left running on purpose
             _print_where_to_look(run, url, console)
