@@ -1,6 +1,7 @@
 """The ledger service's Prometheus metrics (default registry, `subsidy_ledger_*`)."""
 
 import time
+from collections import Counter as TallyCounter
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -103,19 +104,34 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
     ):
         if n:
             INBOX.labels(result).inc(n)
+    # Summed per label set first: labels() costs a few µs a call, and a batch of 500 decisions
+    # called it some 1,500 times (a tenth of the ledger worker's time).
+    decisions: TallyCounter[tuple[str, str]] = TallyCounter()
+    denials: TallyCounter[tuple[str, str]] = TallyCounter()
+    granted: TallyCounter[tuple[str, str]] = TallyCounter()
+    reversed_: TallyCounter[tuple[str, str]] = TallyCounter()
     for book, outcome in report.outcomes:
         for d in outcome.decisions:
-            DECISIONS.labels(d.status.value, d.state_ent.rule_id).inc()
+            decisions[(d.status.value, d.state_ent.rule_id)] += 1
             for check in d.checks:
                 if check.outcome in _CAP_CHECKS:
-                    CAP_DENIALS.labels(d.state_ent.rule_id, check.outcome).inc()
+                    denials[(d.state_ent.rule_id, check.outcome)] += 1
         for p in outcome.postings:
             s = book.entitlements[p.entitlement_id]
             labels = (str(s.ent.measure), s.district)
             if p.kind is PostingKind.GRANT:
-                GRANTED_FEN.labels(*labels).inc(p.amount_fen)
+                granted[labels] += p.amount_fen
             elif p.kind is not PostingKind.CLAWBACK:
-                REVERSED_FEN.labels(*labels).inc(-p.amount_fen)
+                reversed_[labels] -= p.amount_fen
+    for metric, tally in (
+        (DECISIONS, decisions),
+        (CAP_DENIALS, denials),
+        (GRANTED_FEN, granted),
+        (REVERSED_FEN, reversed_),
+    ):
+        for labels, n in tally.items():
+            if n:
+                metric.labels(*labels).inc(n)
 
 
 def observe_verification(result: VerifyResult) -> None:
