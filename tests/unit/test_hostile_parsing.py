@@ -1,5 +1,6 @@
 """Hostile input at the parser, codec, gRPC-status and dead-letter level (hypothesis)."""
 
+import json
 import time
 
 import pytest
@@ -24,6 +25,7 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
+from tests.unit.factories import event
 
 CATALOG = load_catalog()
 # What gRPC clients accept in trailers without refusing some at random.
@@ -128,9 +130,41 @@ def test_a_dead_letter_of_a_huge_message_fits_the_broker(key: bytes, size: int) 
     assert letter.field_errors
 
 
-@pytest.mark.parametrize("text", ["1e999999", "9e100000", "1" * 100_000, "1e18"])
+@pytest.mark.parametrize("text", ["1" * 100_000, "1" + "0" * 17, "100000000000000000.5"])
 def test_huge_yuan_amounts_are_refused_at_once(text: str) -> None:
     started = time.perf_counter()
     with pytest.raises(ValueError, match="too large"):
         parse_yuan(text)
     assert time.perf_counter() - started < 0.05
+
+
+@pytest.mark.parametrize(
+    "text", ["1e999999", "9e100000", "1e3", "1_000", "١٢٣", "１２３", "Infinity", "NaN", "-5", "+5",
+             "1,000", ".5", "5."]
+)  # fmt: skip
+def test_yuan_amounts_are_plain_ascii_decimals(text: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="not a plain decimal number"):
+        parse_yuan(text)
+    assert time.perf_counter() - started < 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "fen"),
+    [("0", 0), ("1234.5", 123_450), (" 99999999999999999.99 ", 9_999_999_999_999_999_999)],
+)
+def test_plain_yuan_amounts_become_fen(text: str, fen: int) -> None:
+    assert parse_yuan(text) == fen
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_json_line_must_be_utf8(encoding: str) -> None:
+    lab = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "l", "certificateId": "C"}
+    good = json.dumps(
+        event("certificationObtained", lab, enterpriseName="实验室"), ensure_ascii=False
+    )
+    assert parse_event_json(good.encode()).event_id
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event_json(good.encode(encoding))
+    assert [e.field for e in caught.value.errors] == ["event"]
+    assert "utf-8" in str(caught.value)

@@ -363,8 +363,10 @@ def parse_event_json(line: str | bytes) -> EnterpriseEvent:
         if _complete(event):
             return event
     try:
-        data = json.loads(line)
-    # ValueError: also integers past Python's 4300-digit limit; RecursionError: deep nesting.
+        # UTF-8 only, as the contract says: json.loads would also take UTF-16 and UTF-32 bytes.
+        data = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
+    # ValueError: also bad UTF-8 and integers past Python's 4300-digit limit; RecursionError:
+    # deep nesting.
     except (ValueError, RecursionError) as err:
         raise InvalidEvent([FieldError("event", f"not valid JSON: {err}")]) from None
     return parse_event(data)

@@ -1,6 +1,7 @@
 """Money as integer fen: yuan conversion, rates applied with Decimal and rounded down, display."""
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+import re
+from decimal import ROUND_DOWN, Decimal
 
 FEN_PER_YUAN = 100
 INT64_MAX = 2**63 - 1
@@ -11,21 +12,24 @@ def yuan_to_fen(yuan: int) -> int:
     return yuan * FEN_PER_YUAN
 
 
+# What a bureau writes: ASCII digits, a point, decimals. Decimal() alone would also take
+# "1_000", "1e3", "Infinity" and digits of any script ("١٢٣").
+_YUAN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Past int64 fen anyway (and kept short: int() of a huge digit string is slow or refused).
+_MAX_YUAN_DIGITS = 17
+
+
 def parse_yuan(text: str) -> int:
     """A yuan amount with at most two decimals (e.g. "1234.5") to fen; ValueError otherwise."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"not a non-negative amount: {text!r}")
-    # Past int64 fen anyway; refused before the multiplication, which overflows at 1e999999
-    # (decimal.Overflow, not a ValueError) and turns 1e100000 into an int for most of a second.
-    if value.adjusted() > 17:
-        raise ValueError(f"too large: {text!r}")
-    fen = value * FEN_PER_YUAN
+    plain = text.strip()
+    if not _YUAN.fullmatch(plain):
+        raise ValueError(f"not a plain decimal number (digits 0-9 and a point): {text[:40]!r}")
+    whole = plain.partition(".")[0].lstrip("0")
+    if len(whole) > _MAX_YUAN_DIGITS:
+        raise ValueError(f"too large: {text[:40]!r}")
+    fen = Decimal(plain) * FEN_PER_YUAN
     if fen != fen.to_integral_value():
-        raise ValueError(f"more than two decimals: {text!r}")
+        raise ValueError(f"more than two decimals: {text[:40]!r}")
     return int(fen)
 
 
