@@ -5,25 +5,14 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from subsidy.domain.events import InvalidEvent, parse_event_json
-from subsidy.ingest.client import CHUNK, ingest_file
+from subsidy.ingest.client import CHUNK, IngestSummary, ingest_file
 
 # A call that finds Kafka or PostgreSQL away is retried (0.5, 1, 2, 4, then every 5 s): long
 # enough to ride out a broker or database restart, as an operator's ingest job would.
 RETRIES = 40
-
-
-@dataclass
-class Fed:
-    """What the ingest API answered over the whole feed."""
-
-    read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
 
 
 def distinct_events(lines: list[bytes]) -> int:
@@ -47,13 +36,13 @@ def feed(
     seconds: float,
     stop: threading.Event,
     progress: Callable[[int], None],
-) -> Fed:
+) -> IngestSummary:
     """Submit `lines` in slices of the client's chunk size, spread evenly over `seconds`; in
     file order, one slice after the other, as `subsidy ingest` would."""
     work.mkdir(parents=True, exist_ok=True)
     slices = [lines[i : i + CHUNK] for i in range(0, len(lines), CHUNK)]
     began = time.monotonic()
-    fed = Fed()
+    fed = IngestSummary()  # what the ingest API answered over the whole feed
     for n, chunk in enumerate(slices):
         if stop.wait(max(0.0, began + seconds * n / len(slices) - time.monotonic())):
             break
@@ -77,21 +66,21 @@ class FeedThread:
         self.stop = threading.Event()
         self.fed = 0
 
-    def start(self, seconds: float) -> "asyncio.Future[Fed]":
+    def start(self, seconds: float) -> "asyncio.Future[IngestSummary]":
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Fed] = loop.create_future()
+        future: asyncio.Future[IngestSummary] = loop.create_future()
 
-        def settle(result: Fed | None, error: BaseException | None) -> None:
+        def settle(result: IngestSummary | None, error: BaseException | None) -> None:
             if future.done():
                 return
             if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(result or Fed())
+                future.set_result(result or IngestSummary())
 
         def target() -> None:
             lines, work, server, token = self._args
-            result: Fed | None = None
+            result: IngestSummary | None = None
             error: Exception | None = None
             try:
                 result = feed(lines, work, server=server, token=token, seconds=seconds,
