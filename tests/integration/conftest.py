@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 
 from subsidy.devstack.endpoints import database_url as _database_url
 from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
-from subsidy.infra.scratch_db import drop_database
+from subsidy.infra.scratch_db import create_database, drop_database
 
 HINT = "run make up (or `subsidy dev up`), or set KAFKA_BOOTSTRAP / DATABASE_URL"
 
@@ -49,11 +49,5 @@ async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
     """A new, empty database for this test session, dropped at the end: tests never see each
     other's rows, nor those of a `make run` on the same server."""
     name = f"subsidy_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base, _, _ = database_url.rpartition("/")
-    yield f"{base}/{name}"
+    yield await create_database(database_url, name)
     await drop_database(database_url, name)

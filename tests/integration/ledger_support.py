@@ -25,8 +25,10 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
+from subsidy.infra.scratch_db import create_schema
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import verify_chains
+from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
 from subsidy.ledger.worker import LedgerWorker
@@ -403,9 +405,22 @@ class LedgerDb:
     tampered: bool = False
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """The URL with a search_path (asyncpg passes unknown query parameters as settings)."""
-    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+def as_role(url: str, role: str) -> str:
+    """The same server and database as `role` (the devstack trusts loopback logins; the
+    tamper tests act as `postgres`)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
+
+
+async def migrated_ledger_schema(url: str, prefix: str) -> tuple[str, str]:
+    """A new schema in url's database with the ledger's tables: its name and URL."""
+    schema, schema_url = await create_schema(url, prefix)
+    conn = await asyncpg.connect(schema_url)
+    try:
+        await migrate_ledger(conn)
+    finally:
+        await conn.close()
+    return schema, schema_url
 
 
 async def assert_sound(url: str) -> None:

@@ -6,7 +6,6 @@ import email.policy
 import json
 import socket
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,15 +21,8 @@ from subsidy.domain.catalog import Catalog
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.notifier.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-
-def with_search_path(url: str, schema: str) -> str:
-    """The URL with a search_path (asyncpg passes unknown query parameters as settings)."""
-    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
-
-
-def new_schema() -> str:
-    """A schema name private to one test."""
-    return f"notifier_{uuid.uuid4().hex[:12]}"
+# Prefix of the schema private to one notifier test (scratch_db.create_schema).
+NOTIFIER_SCHEMA = "notifier"
 
 
 @dataclass

@@ -31,10 +31,10 @@ from subsidy.domain.events import parse_event
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.auth import token_digest
 from subsidy.infra.grpc_errors import field_violations
+from subsidy.infra.scratch_db import with_search_path
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.api_server import DatabaseRoleError, RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings
-from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
 from tests.integration.ledger_support import (
@@ -42,11 +42,12 @@ from tests.integration.ledger_support import (
     YUAN,
     EventMix,
     LedgerDb,
+    as_role,
     assert_sound,
     fetch,
     jsonl,
+    migrated_ledger_schema,
     replay,
-    with_search_path,
 )
 from tests.unit.factories import enterprise_id
 
@@ -131,16 +132,11 @@ def api_settings(url: str, **overrides: Any) -> LedgerApiSettings:
     return LedgerApiSettings.model_validate(values)
 
 
-def _superuser(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://postgres@{rest.split('@', 1)[-1]}"
-
-
 @pytest.fixture(scope="session")
 async def auditor_role(database_url: str) -> str:
     """The cluster's subsidy_auditor group role, created as the devstack superuser when missing
     (the migrating role `subsidy` may not create roles), before any ledger is migrated."""
-    conn = await asyncpg.connect(_superuser(database_url))
+    conn = await asyncpg.connect(as_role(database_url, "postgres"))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'subsidy_auditor'"):
             # Another test session may create it meanwhile.
@@ -167,20 +163,10 @@ class Ledger:
 async def ledger(
     fresh_database_url: str, auditor_role: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Ledger]:
-    schema = f"ledger_api_{uuid.uuid4().hex[:12]}"
     login = f"ledger_api_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(fresh_database_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
-    owner = with_search_path(fresh_database_url, schema)
-    conn = await asyncpg.connect(owner)
-    try:
-        await migrate_ledger(conn)  # as `subsidy`: grants SELECT to the existing group role
-    finally:
-        await conn.close()
-    admin = await asyncpg.connect(_superuser(fresh_database_url))
+    # Migrated as `subsidy`: grants SELECT to the existing group role.
+    schema, owner = await migrated_ledger_schema(fresh_database_url, "ledger_api")
+    admin = await asyncpg.connect(as_role(fresh_database_url, "postgres"))
     try:
         await admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE {auditor_role}')
     finally:
@@ -194,15 +180,14 @@ async def ledger(
         [str(SUBSIDY), "simulate", "--events", str(path), "--format", "json"],
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
-    scheme, _, rest = fresh_database_url.partition("://")
-    reader = with_search_path(f"{scheme}://{login}@{rest.split('@', 1)[-1]}", schema)
+    reader = with_search_path(as_role(fresh_database_url, login), schema)
     api = await start_api(api_settings(reader))
     try:
         yield Ledger(owner, reader, api, f"127.0.0.1:{api.port}", events, json.loads(done.stdout))
     finally:
         await api.stop(grace=1.0)
         await assert_sound(owner)
-        admin = await asyncpg.connect(_superuser(fresh_database_url))
+        admin = await asyncpg.connect(as_role(fresh_database_url, "postgres"))
         try:
             await admin.execute(f'DROP ROLE "{login}"')
         finally:

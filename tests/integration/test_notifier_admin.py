@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -10,10 +9,11 @@ from pydantic import SecretStr
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.domain.catalog import load_catalog
+from subsidy.infra.scratch_db import create_schema, drop_schema
 from subsidy.notifier.admin import SERVICE_NAME, start_admin_server
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import create_pool
-from tests.integration.notifier_support import new_schema, with_search_path
+from tests.integration.notifier_support import NOTIFIER_SCHEMA
 from tests.unit.factories import enterprise_id
 
 pytestmark = pytest.mark.postgres
@@ -26,14 +26,9 @@ WITHOUT_SECRET = enterprise_id(912)
 @pytest.fixture
 async def stub(fresh_database_url: str) -> AsyncIterator[api_pb2_grpc.NotifierAdminServiceStub]:
     """The admin API on an ephemeral loopback port, over a schema of this test's own."""
-    schema = new_schema()
-    conn = await asyncpg.connect(fresh_database_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
+    schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
     settings = NotifierSettings(  # type: ignore[call-arg]
-        database_url=with_search_path(fresh_database_url, schema),
+        database_url=url,
         admin_token=SecretStr(TOKEN),
         webhook_secrets={WITH_SECRET: SecretStr("whsec-0123456789abcdef")},
     )
@@ -49,11 +44,7 @@ async def stub(fresh_database_url: str) -> AsyncIterator[api_pb2_grpc.NotifierAd
         await channel.close()
         await server.stop(None)
         await pool.close()
-        conn = await asyncpg.connect(fresh_database_url)
-        try:
-            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        finally:
-            await conn.close()
+        await drop_schema(fresh_database_url, schema)
 
 
 AUTH = (("authorization", f"Bearer {TOKEN}"),)

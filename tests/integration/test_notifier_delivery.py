@@ -21,20 +21,20 @@ from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.infra.scratch_db import create_schema, drop_schema
 from subsidy.notifier import repository as repo
 from subsidy.notifier.delivery import message_id
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import run_worker
 from tests.integration.kafka_support import private_topics
 from tests.integration.notifier_support import (
+    NOTIFIER_SCHEMA,
     Hook,
     MailStore,
     WebhookReceiver,
     decision,
     eventually,
-    new_schema,
     start_smtp,
-    with_search_path,
 )
 from tests.unit.factories import enterprise_id
 
@@ -74,18 +74,9 @@ def topic(kafka_bootstrap: str) -> Iterator[str]:
 @pytest.fixture
 async def db_url(fresh_database_url: str) -> AsyncIterator[str]:
     """The session's fresh database, in a schema of this test's own."""
-    schema = new_schema()
-    conn = await asyncpg.connect(fresh_database_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
-    yield with_search_path(fresh_database_url, schema)
-    conn = await asyncpg.connect(fresh_database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
+    yield url
+    await drop_schema(fresh_database_url, schema)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from subsidy.demo.report import print_summary
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import Catalog
-from subsidy.infra.scratch_db import drop_database, url_of
+from subsidy.infra.scratch_db import create_database, drop_database
 from subsidy.infra.settings import CommonSettings
 from subsidy.infra.topics import PARTITIONS, Topic
 from subsidy.ingest.client import IngestSummary, estimate_rows, ingest_file
@@ -81,12 +81,7 @@ class Run:
 async def fresh_database(base_url: str, name: str) -> str:
     """Drop and recreate the run's database, then apply every component's migrations."""
     await drop_database(base_url, name)
-    admin = await asyncpg.connect(base_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = url_of(base_url, name)
+    url = await create_database(base_url, name)
     conn = await asyncpg.connect(url)
     try:
         await migrate_ledger(conn)

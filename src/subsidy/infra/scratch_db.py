@@ -1,8 +1,9 @@
-"""Databases made for one run (the main job, tests, benchmarks): named beside the base URL's,
-dropped patiently."""
+"""Databases and schemas made for one run (the main job, tests, benchmarks): created beside
+the base URL's, dropped patiently."""
 
 import asyncio
 import time
+import uuid
 
 import asyncpg
 
@@ -14,6 +15,38 @@ DROP_PATIENCE_S = 180.0
 def url_of(base_url: str, name: str) -> str:
     """The URL of database `name` on the server (and as the role) of base_url."""
     return f"{base_url.rpartition('/')[0]}/{name}"
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The URL with a search_path (asyncpg passes unknown query parameters as settings)."""
+    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def create_database(base_url: str, name: str) -> str:
+    """CREATE DATABASE name on base_url's server; its URL."""
+    await _execute(base_url, f'CREATE DATABASE "{name}"')
+    return url_of(base_url, name)
+
+
+async def create_schema(url: str, prefix: str) -> tuple[str, str]:
+    """A new schema `<prefix>_<random>` in url's database: its name, and url with it as the
+    search_path (so a test's tables never meet another's)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _execute(url, f'CREATE SCHEMA "{schema}"')
+    return schema, with_search_path(url, schema)
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    """DROP SCHEMA … CASCADE."""
+    await _execute(url, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 async def drop_database(base_url: str, name: str, patience_s: float = DROP_PATIENCE_S) -> None:
