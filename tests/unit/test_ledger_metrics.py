@@ -2,10 +2,14 @@
 
 from prometheus_client import REGISTRY
 
+from subsidy.domain.catalog import load_catalog
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import PostingKind
 from subsidy.ledger.metrics import observe_batch
 from subsidy.ledger.processor import BatchReport
-from tests.unit.test_ledger_rules import Books, invoice
+from tests.unit.factories import event
 
 
 def _sample(name: str, labels: dict[str, str]) -> float:
@@ -13,14 +17,17 @@ def _sample(name: str, labels: dict[str, str]) -> float:
 
 
 def test_a_batch_counts_every_decision_and_every_fen() -> None:
-    books = Books()
+    catalog, ledger = load_catalog(), InMemoryLedger()
+    outcomes = []
     # Three invoices of one enterprise in one year: m05's annual cap binds on the third.
     for n, yuan in enumerate((3_000_000, 4_000_000, 5_000_000)):
-        invoice(books, f"metrics-{n}", yuan)
-    book = next(iter(books.ledger.books.values()))
-    report = BatchReport(outcomes=[(book, o) for o in books.outcomes])
-    decisions = [d for o in books.outcomes for d in o.decisions]
-    grants = [p for o in books.outcomes for p in o.postings if p.kind is PostingKind.GRANT]
+        invoice = {"itemId": f"INV-{n}", "amountFen": yuan * 100}
+        ev = parse_event(event("computeInvoiceFiled", invoice, eventId=f"metrics-{n}"))
+        outcomes.append(ledger.process(evaluate(ev, catalog), ev.content_hash()))
+    book = next(iter(ledger.books.values()))
+    report = BatchReport(outcomes=[(book, o) for o in outcomes])
+    decisions = [d for o in outcomes for d in o.decisions]
+    grants = [p for o in outcomes for p in o.postings if p.kind is PostingKind.GRANT]
     rule = decisions[0].state_ent.rule_id
     measure, district = str(decisions[0].state_ent.measure), decisions[0].district
     status_counts = {
