@@ -27,6 +27,26 @@ def _add(reasons: tuple[Reason, ...], *extra: Reason) -> tuple[Reason, ...]:
     return reasons + tuple(r for r in extra if r not in reasons)
 
 
+def _cap(
+    name: str, reason: Reason, cap: int, used: int, asked: int, checks: list[Check]
+) -> tuple[Reason, int]:
+    """One cap of step 3: its room before this grant, and its check with the figures."""
+    room = max(0, cap - used)
+    checks.append(
+        Check(
+            name,
+            "ok" if room >= asked else reason.value,
+            (
+                ("cap", cap),
+                ("usedBefore", used),
+                ("headroomBefore", room),
+                ("headroomAfter", room - min(room, asked)),
+            ),
+        )
+    )
+    return reason, room
+
+
 class EnterpriseBook:
     """The ledger state of one enterprise and the decisions that change it."""
 
@@ -178,36 +198,12 @@ class EnterpriseBook:
         headroom: list[tuple[Reason, int]] = []
         if e.annual_cap_fen is not None:
             used = self.annual_used[(e.rule_id, e.year)]
-            room = max(0, e.annual_cap_fen - used)
-            headroom.append((Reason.ANNUAL_CAP, room))
-            checks.append(
-                Check(
-                    "annual_cap",
-                    "ok" if room >= asked else "ANNUAL_CAP",
-                    (
-                        ("cap", e.annual_cap_fen),
-                        ("usedBefore", used),
-                        ("headroomBefore", room),
-                        ("headroomAfter", room - min(room, asked)),
-                    ),
-                )
+            headroom.append(
+                _cap("annual_cap", Reason.ANNUAL_CAP, e.annual_cap_fen, used, asked, checks)
             )
         if e.item_cap_fen is not None:
             used = self._item_granted(e.rule_id, e.item_id)
-            room = max(0, e.item_cap_fen - used)
-            headroom.append((Reason.ITEM_CAP, room))
-            checks.append(
-                Check(
-                    "item_cap",
-                    "ok" if room >= asked else "ITEM_CAP",
-                    (
-                        ("cap", e.item_cap_fen),
-                        ("usedBefore", used),
-                        ("headroomBefore", room),
-                        ("headroomAfter", room - min(room, asked)),
-                    ),
-                )
-            )
+            headroom.append(_cap("item_cap", Reason.ITEM_CAP, e.item_cap_fen, used, asked, checks))
         granted = min([asked, *(room for _, room in headroom)])
         binding = [reason for reason, room in headroom if room == granted and room < asked]
         s.capped_fen = granted
