@@ -38,11 +38,22 @@ class SimulationResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def to_contract(self) -> dict[str, Any]:
-        """`{"entitlements": […], "rejectedEvents": […]}` as the contract prints it."""
+        """`{"entitlements": […], "rejectedEvents": […], "parkedEvents": […]}` as the contract
+        prints it."""
         return {
             "entitlements": [entitlement_view(s) for s in self.ledger.states()],
             "rejectedEvents": distinct_rejections(self.rejected),
+            "parkedEvents": parked_view(
+                (r.event.event_id, r.event.payload.event_ref)  # type: ignore[union-attr]
+                for book in self.ledger.books.values()
+                for r in book.parked_reviews()
+            ),
         }
+
+
+def parked_view(parked: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """Reviews waiting for their event, sorted by id like the rest of the export."""
+    return [{"eventId": e, "eventRef": ref} for e, ref in sorted(parked)]
 
 
 def distinct_rejections(rejected: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,7 +76,13 @@ def simulate(lines: Iterable[str | bytes], catalog: Catalog) -> SimulationResult
             continue
         try:
             event = parse_event_json(line)
-            result.ledger.process(evaluate(event, catalog, explain=False), event.content_hash())
+            outcome = result.ledger.process(
+                evaluate(event, catalog, explain=False), event.content_hash()
+            )
+            result.rejected.extend(
+                {"eventId": review_id, "error": error}
+                for review_id, error in outcome.released_rejections
+            )
         except InvalidEvent as err:
             result.rejected.append({"eventId": err.event_id, "error": str(err)})
         except LedgerRejection as err:

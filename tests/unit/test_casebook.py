@@ -42,6 +42,7 @@ def test_case(case: dict[str, Any]) -> None:
     catalog = build_catalog(apply_overlay(raw, case.get("overlay")))
     result = simulate(jsonl([_build(e) for e in case["events"]]), catalog).to_contract()
     assert result["rejectedEvents"] == case.get("rejected", [])
+    assert result["parkedEvents"] == case.get("parked", [])
     got = {e["entitlementId"]: e for e in result["entitlements"]}
     want = {e["entitlementId"]: e for e in case["expect"]}
     assert sorted(got) == sorted(want)

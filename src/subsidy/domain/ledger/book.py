@@ -1,4 +1,4 @@
-"""One enterprise's book: every limit of "How limits combine" (policy-rules.md) applied in order.
+"""One enterprise's book: every limit of "How limits combine" (docs/rules.md) applied in order.
 
 All limits are per enterprise (annual caps per enterprise-year, item caps and 就高不重复 per
 enterprise-item, year limits per enterprise-rule), so the enterprise is the unit of consistency:
@@ -11,7 +11,12 @@ from collections.abc import Iterable
 from subsidy.domain.entitlements import Reason, Status, clip_to_ceiling
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import CertificationRevoked, OtherSupportReceived, ReviewDecided
-from subsidy.domain.ledger.errors import NotPendingReview, UnknownEventRef, UnknownReviewRule
+from subsidy.domain.ledger.errors import (
+    LedgerRejection,
+    NotPendingReview,
+    UnknownEventRef,
+    UnknownReviewRule,
+)
 from subsidy.domain.ledger.records import (
     GRANTED,
     Check,
@@ -21,6 +26,11 @@ from subsidy.domain.ledger.records import (
     Posting,
     PostingKind,
 )
+
+
+# Reviews that may wait for their event per enterprise: enough for any real backlog between two
+# bureaus' feeds, small enough that a feed of stray reviews cannot grow a book without bound.
+PARK_LIMIT = 100
 
 
 def _add(reasons: tuple[Reason, ...], *extra: Reason) -> tuple[Reason, ...]:
@@ -59,6 +69,8 @@ class EnterpriseBook:
         self.other_support: dict[str, int] = {}
         # Granted fen per (rule, year): the annual caps and the year limit read this.
         self.annual_used: dict[tuple[str, int], int] = defaultdict(int)
+        # Reviews waiting for the event they refer to, by that event's id, in arrival order.
+        self.parked: dict[str, list[Evaluation]] = {}
 
     # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
 
@@ -74,13 +86,24 @@ class EnterpriseBook:
         """Remember an event that created no entitlement (a review can still not refer to it)."""
         self.events.setdefault(event_id, ())
 
+    def park(self, review: Evaluation) -> None:
+        """Set a review aside until the event it refers to is applied."""
+        assert isinstance(review.event.payload, ReviewDecided)
+        self.parked.setdefault(review.event.payload.event_ref, []).append(review)
+
+    def parked_reviews(self) -> list[Evaluation]:
+        """The reviews waiting, by the event they wait for, each list in arrival order."""
+        return [r for waiting in self.parked.values() for r in waiting]
+
     # ---- queries ---------------------------------------------------------------------------
 
     def _on_item(self, item_id: str) -> Iterable[EntitlementState]:
         return self.items.get(item_id, ())
 
-    def _gross(self, rule_id: str, item_id: str, exclude: str = "") -> int:
-        """A rule's total on an item after its own caps: what 就高不重复 compares."""
+    def _level(self, rule_id: str, item_id: str, exclude: str = "") -> int:
+        """A rule's level on an item: the capped amounts of its standing entitlements there.
+        就高不重复 compares levels, and the item cap limits the level, not what was paid: a
+        grant absorbed by other support still uses its rule's room on the item."""
         return sum(
             s.capped_fen
             for s in self._on_item(item_id)
@@ -100,7 +123,32 @@ class EnterpriseBook:
     # ---- the one entry point -----------------------------------------------------------------
 
     def apply(self, evaluation: Evaluation) -> Outcome:
-        """Apply one evaluated event. Guard steps raise a LedgerRejection before any change."""
+        """Apply one evaluated event, then the reviews that waited for it. Guard steps raise a
+        LedgerRejection before any change; a review of an event not seen yet is parked."""
+        event = evaluation.event
+        payload = event.payload
+        if isinstance(payload, ReviewDecided) and payload.event_ref not in self.events:
+            if sum(map(len, self.parked.values())) >= PARK_LIMIT:
+                raise UnknownEventRef(
+                    f"no event {payload.event_ref!r} for this enterprise, and {PARK_LIMIT}"
+                    " reviews already wait for theirs"
+                )
+            self.park(evaluation)
+            return Outcome(event.event_id, parked=True)
+        out = self._apply(evaluation)
+        for review in self.parked.pop(event.event_id, ()):
+            review_id = review.event.event_id
+            try:
+                released = self._apply(review)
+            except LedgerRejection as err:
+                out.released_rejections.append((review_id, str(err)))
+                continue
+            out.released.append(review_id)
+            out.decisions.extend(released.decisions)
+            out.postings.extend(released.postings)
+        return out
+
+    def _apply(self, evaluation: Evaluation) -> Outcome:
         event = evaluation.event
         out = Outcome(event.event_id)
         payload = event.payload
@@ -202,7 +250,7 @@ class EnterpriseBook:
                 _cap("annual_cap", Reason.ANNUAL_CAP, e.annual_cap_fen, used, asked, checks)
             )
         if e.item_cap_fen is not None:
-            used = self._item_granted(e.rule_id, e.item_id)
+            used = self._level(e.rule_id, e.item_id)
             headroom.append(_cap("item_cap", Reason.ITEM_CAP, e.item_cap_fen, used, asked, checks))
         granted = min([asked, *(room for _, room in headroom)])
         binding = [reason for reason, room in headroom if room == granted and room < asked]
@@ -225,7 +273,7 @@ class EnterpriseBook:
         stacking comparison, the others are DENIED DUPLICATE_LOWER, whatever their order."""
 
         def total(c: tuple[EntitlementState, int]) -> int:
-            return self._gross(c[0].ent.rule_id, c[0].ent.item_id) + c[1]
+            return self._level(c[0].ent.rule_id, c[0].ent.item_id) + c[1]
 
         if len(candidates) == 1:  # the usual case: nothing to compare, no totals to add up
             best = candidates[0]
@@ -259,7 +307,7 @@ class EnterpriseBook:
         against support from other city programmes. Returns the cash moved: the grant less
         what lower rules had already paid on the item (a top-up)."""
         e = s.ent
-        own = self._gross(e.rule_id, e.item_id, exclude=e.entitlement_id) + granted
+        own = self._level(e.rule_id, e.item_id, exclude=e.entitlement_id) + granted
         others: dict[str, int] = {}
         for o in self._on_item(e.item_id):
             if o.ent.rule_id != e.rule_id and o.counts_for_item:
@@ -283,8 +331,10 @@ class EnterpriseBook:
             s.capped_fen = 0
             return 0
         transferred = 0
+        # Every standing entitlement of a lower rule gives way, money or not: one cut to
+        # nothing by other support would otherwise keep its level and outbid later grants.
         for o in list(self._on_item(e.item_id)):
-            if o.ent.rule_id != e.rule_id and o.status in GRANTED:
+            if o.ent.rule_id != e.rule_id and o.counts_for_item:
                 transferred += o.granted_fen
                 self._post(o, PostingKind.SUPERSEDE, -o.granted_fen, event_id, out)
                 o.status = Status.SUPERSEDED
@@ -343,8 +393,7 @@ class EnterpriseBook:
     # ---- events that change existing entitlements ------------------------------------------
 
     def _review_target(self, review: ReviewDecided) -> EntitlementState:
-        if review.event_ref not in self.events:
-            raise UnknownEventRef(f"no event {review.event_ref!r} for this enterprise")
+        """The entitlement a review decides (its event is known: unknown ones are parked)."""
         target = self.entitlements.get(f"{review.event_ref}/{review.rule_id}")
         if target is None:
             raise UnknownReviewRule(
@@ -422,7 +471,7 @@ class EnterpriseBook:
         for s in granted:
             by_rule[s.ent.rule_id].append(s)
         for rule_id, states in by_rule.items():
-            gross = self._gross(rule_id, p.item_id)
+            gross = self._level(rule_id, p.item_id)
             paid = sum(s.granted_fen for s in states)
             excess = paid - max(0, gross - support)
             for s in reversed(states):  # the latest grant gives way first

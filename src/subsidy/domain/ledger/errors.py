@@ -18,7 +18,7 @@ class DuplicateEventConflict(LedgerRejection):
 
 
 class UnknownEventRef(LedgerRejection):
-    """A review names an event the ledger never saw for this enterprise."""
+    """A review names an event the ledger has not seen for this enterprise, and cannot wait."""
 
     field = "reviewDecided.eventRef"
 

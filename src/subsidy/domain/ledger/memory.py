@@ -31,6 +31,10 @@ class InMemoryLedger:
         self.inbox[event.event_id] = content_hash
         return book.apply(evaluation)
 
+    def parked_ids(self) -> set[str]:
+        """The ids of the reviews still waiting for their event."""
+        return {r.event.event_id for b in self.books.values() for r in b.parked_reviews()}
+
     def states(self) -> list[EntitlementState]:
         """Every entitlement's current state, ordered by entitlement id."""
         found = [s for b in self.books.values() for s in b.entitlements.values()]

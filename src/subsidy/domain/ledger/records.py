@@ -119,9 +119,14 @@ class Decision:
 
 @dataclass(slots=True)
 class Outcome:
-    """What processing one event changed."""
+    """What processing one event changed (and what the reviews it released changed)."""
 
     event_id: str
     decisions: list[Decision] = field(default_factory=list)
     postings: list[Posting] = field(default_factory=list)
     duplicate: bool = False
+    # A review set aside until the event it refers to arrives (nothing changed yet).
+    parked: bool = False
+    # Parked reviews this event released: applied, or refused with the error.
+    released: list[str] = field(default_factory=list)
+    released_rejections: list[tuple[str, str]] = field(default_factory=list)
