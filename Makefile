@@ -5,7 +5,7 @@ UV ?= uv
 SUBSIDY := $(UV) run --frozen subsidy
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-faults up down status proto proto-check lint bench
+.PHONY: help install run test test-faults up down status proto proto-check docs lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 5
 
 proto: install ## Regenerate the Python code from proto/
 	@$(UV) run --frozen python scripts/gen_proto.py
+
+docs: install ## Regenerate docs/rules.md from the catalog and docs/templates/
+	@$(UV) run --frozen python scripts/gen_docs.py
 
 lint: install ## ruff and mypy on the project's own code
 	@$(UV) run --frozen ruff check .
