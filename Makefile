@@ -42,7 +42,7 @@ test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 5
 proto: install ## Regenerate the Python code from proto/
 	@$(UV) run --frozen python scripts/gen_proto.py
 
-docs: install ## Regenerate docs/rules.md from the catalog and docs/templates/
+docs: install ## Regenerate docs/rules.md and docs/contract.md (catalog, proto/, docs/templates/)
 	@$(UV) run --frozen python scripts/gen_docs.py
 
 lint: install ## ruff and mypy on the project's own code

@@ -91,7 +91,7 @@ class Catalog:
         return self._by_trigger.get((payload_type, kind), ())
 
 
-_TRIGGER_KEYS = {
+TRIGGER_KEYS = {
     "payload",
     "kinds",
     "min_model_params_billions_exclusive",
@@ -109,7 +109,7 @@ OVERLAY_RULE_KEYS = frozenset(
     }
 )
 # What a rule in the catalog may say: the keys an overlay may change, and the rest.
-_RULE_KEYS = OVERLAY_RULE_KEYS | {
+RULE_KEYS = OVERLAY_RULE_KEYS | {
     "id",
     "measure",
     "title",
@@ -118,7 +118,7 @@ _RULE_KEYS = OVERLAY_RULE_KEYS | {
     "responsible_units",
     "staged",
 }
-_OVERLAY_KEYS = {"valid_from", "valid_to", "rules"}
+OVERLAY_KEYS = ("valid_from", "valid_to", "rules")
 
 
 def _yuan(where: str, value: Any) -> int | None:
@@ -158,7 +158,7 @@ def _trigger(where: str, raw: Any) -> Trigger:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be a mapping")
     for key in raw:
-        if key not in _TRIGGER_KEYS:
+        if key not in TRIGGER_KEYS:
             raise CatalogError(f"{where}: unknown key {key!r}")
     payload = raw.get("payload")
     if payload not in PAYLOAD_TYPES:
@@ -187,7 +187,7 @@ def _rule(raw: Any, rank: int) -> Rule:
     rid = raw["id"]
     where = f"rule {rid}"
     for key in raw:
-        if key not in _RULE_KEYS:
+        if key not in RULE_KEYS:
             raise CatalogError(f"{where}: unknown key {key!r}")
     for key in ("measure", "title", "clause", "trigger", "award", "responsible_units"):
         if raw.get(key) in (None, "", []):
@@ -287,7 +287,7 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
     if not isinstance(overlay, dict):
         raise CatalogError("overlay: must be a mapping")
     for key in overlay:
-        if key not in _OVERLAY_KEYS:
+        if key not in OVERLAY_KEYS:
             raise CatalogError(f"overlay: unknown key {key!r}")
     merged: dict[str, Any] = json.loads(json.dumps(raw, default=str))
     for key in ("valid_from", "valid_to"):

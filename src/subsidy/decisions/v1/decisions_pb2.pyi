@@ -28,27 +28,48 @@ class _StatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Status.ValueTy
     DESCRIPTOR: _descriptor.EnumDescriptor
     STATUS_UNSPECIFIED: _Status.ValueType  # 0
     PAID: _Status.ValueType  # 1
+    """granted all it is entitled to"""
     PARTIALLY_PAID: _Status.ValueType  # 2
+    """granted part of it; the reasons say what limited it"""
     DENIED: _Status.ValueType  # 3
+    """granted nothing; the reasons say why"""
     PENDING_REVIEW: _Status.ValueType  # 4
+    """waits for a reviewDecided with an approved amount; nothing paid yet"""
     REFERRED: _Status.ValueType  # 5
+    """The policy leaves the amount to another policy: routed to the responsible units, nothing
+    paid here.
+    """
     RECORDED: _Status.ValueType  # 6
+    """a recognition that carries no money"""
     SUPERSEDED: _Status.ValueType  # 7
+    """A higher rule on the same item took its place (就高不重复); its money went to that rule."""
     REVOKED: _Status.ValueType  # 8
+    """Its certification was withdrawn; what had been paid is booked as a clawback receivable."""
     ELIGIBLE: _Status.ValueType  # 9
     """Eligibility's verdict before the ledger has applied limits; never a final status."""
 
-class Status(_Status, metaclass=_StatusEnumTypeWrapper): ...
+class Status(_Status, metaclass=_StatusEnumTypeWrapper):
+    """An entitlement's state."""
 
 STATUS_UNSPECIFIED: Status.ValueType  # 0
 PAID: Status.ValueType  # 1
+"""granted all it is entitled to"""
 PARTIALLY_PAID: Status.ValueType  # 2
+"""granted part of it; the reasons say what limited it"""
 DENIED: Status.ValueType  # 3
+"""granted nothing; the reasons say why"""
 PENDING_REVIEW: Status.ValueType  # 4
+"""waits for a reviewDecided with an approved amount; nothing paid yet"""
 REFERRED: Status.ValueType  # 5
+"""The policy leaves the amount to another policy: routed to the responsible units, nothing
+paid here.
+"""
 RECORDED: Status.ValueType  # 6
+"""a recognition that carries no money"""
 SUPERSEDED: Status.ValueType  # 7
+"""A higher rule on the same item took its place (就高不重复); its money went to that rule."""
 REVOKED: Status.ValueType  # 8
+"""Its certification was withdrawn; what had been paid is booked as a clawback receivable."""
 ELIGIBLE: Status.ValueType  # 9
 """Eligibility's verdict before the ledger has applied limits; never a final status."""
 Global___Status: _TypeAlias = Status  # noqa: Y015
@@ -61,25 +82,42 @@ class _ReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Reason.ValueTy
     DESCRIPTOR: _descriptor.EnumDescriptor
     REASON_UNSPECIFIED: _Reason.ValueType  # 0
     OUTSIDE_WINDOW: _Reason.ValueType  # 1
+    """the event's date lies outside the policy's validity window (G1)"""
     YEAR_LIMIT: _Reason.ValueType  # 2
+    """the rule has already given money in as many calendar years as it allows"""
     ANNUAL_CAP: _Reason.ValueType  # 3
+    """the rule's cap per enterprise and calendar year"""
     ITEM_CAP: _Reason.ValueType  # 4
+    """the rule's cap per item"""
     DUPLICATE_LOWER: _Reason.ValueType  # 5
+    """another rule gives the item as much or more (就高不重复)"""
     OTHER_SUPPORT: _Reason.ValueType  # 6
+    """support from another city programme for the item took its place"""
     CEILING_CLIPPED: _Reason.ValueType  # 7
+    """an approved amount above the rule's ceiling was cut to the ceiling"""
     REVIEW_REJECTED: _Reason.ValueType  # 8
+    """the review refused it"""
 
-class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper): ...
+class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper):
+    """Why an entitlement got less than it asked for, or nothing."""
 
 REASON_UNSPECIFIED: Reason.ValueType  # 0
 OUTSIDE_WINDOW: Reason.ValueType  # 1
+"""the event's date lies outside the policy's validity window (G1)"""
 YEAR_LIMIT: Reason.ValueType  # 2
+"""the rule has already given money in as many calendar years as it allows"""
 ANNUAL_CAP: Reason.ValueType  # 3
+"""the rule's cap per enterprise and calendar year"""
 ITEM_CAP: Reason.ValueType  # 4
+"""the rule's cap per item"""
 DUPLICATE_LOWER: Reason.ValueType  # 5
+"""another rule gives the item as much or more (就高不重复)"""
 OTHER_SUPPORT: Reason.ValueType  # 6
+"""support from another city programme for the item took its place"""
 CEILING_CLIPPED: Reason.ValueType  # 7
+"""an approved amount above the rule's ceiling was cut to the ceiling"""
 REVIEW_REJECTED: Reason.ValueType  # 8
+"""the review refused it"""
 Global___Reason: _TypeAlias = Reason  # noqa: Y015
 
 class _Award:
@@ -95,7 +133,10 @@ class _AwardEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Award.ValueType
     REFERRED_AWARD: _Award.ValueType  # 4
     RECORDED_AWARD: _Award.ValueType  # 5
 
-class Award(_Award, metaclass=_AwardEnumTypeWrapper): ...
+class Award(_Award, metaclass=_AwardEnumTypeWrapper):
+    """How a rule's amount is found (docs/rules.md, "Award kinds"). Enum values share one scope
+    in a proto package, hence the _AWARD suffix where a Status has the same name.
+    """
 
 AWARD_UNSPECIFIED: Award.ValueType  # 0
 CEILING: Award.ValueType  # 1
@@ -116,9 +157,13 @@ class TraceStep(_message.Message):
     LABEL_EN_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """the step's stable name: `rule`, `clause`, `ceiling`, `entitled`…"""
     label_zh: _builtins.str
+    """what the step is, in Chinese"""
     label_en: _builtins.str
+    """and in English"""
     value: _builtins.str
+    """what it found"""
     def __init__(
         self,
         *,
@@ -166,41 +211,64 @@ class Entitlement(_message.Message):
     ITEM_CAP_FEN_FIELD_NUMBER: _builtins.int
     MAX_YEARS_FIELD_NUMBER: _builtins.int
     entitlement_id: _builtins.str
-    """<eventId>/<ruleId>"""
+    """`<eventId>/<ruleId>`"""
     event_id: _builtins.str
+    """the event that triggered the rule"""
     enterprise_id: _builtins.str
+    """the event's enterpriseId"""
     rule_id: _builtins.str
+    """the catalog's rule id"""
     item_id: _builtins.str
+    """the event's itemId"""
     year: _builtins.int
+    """the calendar year of the event's `occurredOn`"""
     occurred_on: _builtins.str
+    """the event's, YYYY-MM-DD"""
     measure: _builtins.int
+    """the policy's measure, 1–12"""
     award: Global___Award.ValueType
+    """the rule's award kind"""
     status: Global___Status.ValueType
     """ELIGIBLE, PENDING_REVIEW, REFERRED or RECORDED"""
     entitled_fen: _builtins.int
+    """What the rule alone gives (ceiling, rate and uplift applied; before caps and stacking); 0
+    while no amount is known.
+    """
     stage: _builtins.int
+    """the certification's stage for a staged rule, else 0"""
     clause: _builtins.str
+    """the policy's words the rule implements"""
     catalog_version: _builtins.str
+    """content version of the catalog that evaluated the event"""
     catalog_rank: _builtins.int
     """Position of the rule in the catalog: breaks ties among candidates of one event."""
     valid_from: _builtins.str
     """The limits the ledger applies, resolved by eligibility from the catalog version above.
-    YYYY-MM-DD, policy window (G1)
+
+    first day of the policy's validity window (G1), YYYY-MM-DD
     """
     valid_to: _builtins.str
+    """its last day, YYYY-MM-DD"""
     ceiling_fen: _builtins.int
     """after any uplift: a later review's amount is clipped to it"""
     annual_cap_fen: _builtins.int
+    """the rule's cap per enterprise and calendar year"""
     item_cap_fen: _builtins.int
+    """the rule's cap per item, after any uplift"""
     max_years: _builtins.int
+    """in how many calendar years one enterprise may get money"""
     @_builtins.property
-    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]: ...
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]:
+        """CEILING_CLIPPED when an approved amount was clipped"""
+
     @_builtins.property
     def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """责任单位 (G3)"""
 
     @_builtins.property
-    def trace(self) -> _containers.RepeatedCompositeFieldContainer[Global___TraceStep]: ...
+    def trace(self) -> _containers.RepeatedCompositeFieldContainer[Global___TraceStep]:
+        """how the amount was found, step by step"""
+
     def __init__(
         self,
         *,
@@ -266,12 +334,19 @@ class Evaluation(_message.Message):
     CATALOG_VERSION_FIELD_NUMBER: _builtins.int
     EVENT_HASH_FIELD_NUMBER: _builtins.int
     catalog_version: _builtins.str
+    """content version of the catalog that evaluated the event"""
     event_hash: _builtins.str
     """SHA-256 of the event's canonical bytes: the ledger's inbox conflict check."""
     @_builtins.property
-    def event(self) -> _events_pb2.EnterpriseEvent: ...
+    def event(self) -> _events_pb2.EnterpriseEvent:
+        """the event, as received"""
+
     @_builtins.property
-    def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entitlement]: ...
+    def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entitlement]:
+        """One per rule the event triggers, in catalog order; none for an event that only changes
+        existing entitlements (a review, a revocation, other support).
+        """
+
     def __init__(
         self,
         *,
@@ -317,33 +392,55 @@ class Decision(_message.Message):
     CATALOG_VERSION_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
-    """<entitlementId>#<revision>"""
+    """`<entitlementId>#<revision>`"""
     entitlement_id: _builtins.str
+    """`<eventId>/<ruleId>`"""
     event_id: _builtins.str
+    """the event that triggered the rule"""
     enterprise_id: _builtins.str
+    """the event's enterpriseId"""
     enterprise_name: _builtins.str
+    """the event's enterpriseName"""
     district: _events_pb2.District.ValueType
+    """the event's district"""
     rule_id: _builtins.str
+    """the catalog's rule id"""
     measure: _builtins.int
+    """the policy's measure, 1–12"""
     item_id: _builtins.str
+    """the event's itemId"""
     year: _builtins.int
+    """the calendar year of the event's `occurredOn`"""
     status: Global___Status.ValueType
+    """the entitlement's state after this decision"""
     entitled_fen: _builtins.int
+    """What the rule alone gives (ceiling, rate and uplift applied; before caps and stacking); 0
+    while no amount is known (PENDING_REVIEW, REFERRED, RECORDED).
+    """
     granted_fen: _builtins.int
+    """what the entitlement holds now; 0 unless PAID or PARTIALLY_PAID"""
     cash_delta_fen: _builtins.int
     """paid (+) or reversed (−) by this decision"""
     clawback_fen: _builtins.int
     """receivable booked by a revocation"""
     revision: _builtins.int
+    """1 for the entitlement's first decision, one more at each change"""
     caused_by_event_id: _builtins.str
+    """the event that brought this revision about"""
     clause: _builtins.str
+    """the policy's words the rule implements"""
     catalog_version: _builtins.str
+    """content version of the catalog that evaluated the event"""
     decided_at: _builtins.str
     """RFC 3339"""
     @_builtins.property
-    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]: ...
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]:
+        """every limit that applied, in the order applied"""
+
     @_builtins.property
-    def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """责任单位 (G3)"""
+
     def __init__(
         self,
         *,

@@ -88,7 +88,7 @@ class _CertificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cer
     TOP_TALENT: _CertificationKind.ValueType  # 22
 
 class CertificationKind(_CertificationKind, metaclass=_CertificationKindEnumTypeWrapper):
-    """What was certified (policy-rules.md, trigger column)."""
+    """What was certified; which rules each kind triggers is in docs/rules.md (the rule table)."""
 
 CERTIFICATION_KIND_UNSPECIFIED: CertificationKind.ValueType  # 0
 NATIONAL_PLATFORM: CertificationKind.ValueType  # 1
@@ -127,7 +127,8 @@ class _StandardLevelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Standar
     INDUSTRY: _StandardLevel.ValueType  # 3
     LOCAL: _StandardLevel.ValueType  # 4
 
-class StandardLevel(_StandardLevel, metaclass=_StandardLevelEnumTypeWrapper): ...
+class StandardLevel(_StandardLevel, metaclass=_StandardLevelEnumTypeWrapper):
+    """The level of a published standard."""
 
 STANDARD_LEVEL_UNSPECIFIED: StandardLevel.ValueType  # 0
 INTERNATIONAL: StandardLevel.ValueType  # 1
@@ -146,7 +147,8 @@ class _StandardRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Standard
     LEAD: _StandardRole.ValueType  # 1
     PARTICIPANT: _StandardRole.ValueType  # 2
 
-class StandardRole(_StandardRole, metaclass=_StandardRoleEnumTypeWrapper): ...
+class StandardRole(_StandardRole, metaclass=_StandardRoleEnumTypeWrapper):
+    """The enterprise's part in drafting a standard."""
 
 STANDARD_ROLE_UNSPECIFIED: StandardRole.ValueType  # 0
 LEAD: StandardRole.ValueType  # 1
@@ -155,6 +157,8 @@ Global___StandardRole: _TypeAlias = StandardRole  # noqa: Y015
 
 @_typing.final
 class CertificationObtained(_message.Message):
+    """A certification or recognition: a lab approved, a product recognised, a title awarded."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
@@ -164,11 +168,21 @@ class CertificationObtained(_message.Message):
     HUMANOID_FIELD_NUMBER: _builtins.int
     APPROVED_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     kind: Global___CertificationKind.ValueType
+    """what was certified"""
     item_id: _builtins.str
+    """The certified thing (a lab, a product, a model, a base). An upgrade of the same lab keeps
+    its itemId, so that 就高不重复 compares the two.
+    """
     certificate_id: _builtins.str
+    """the certificate's number"""
     stage: _builtins.int
+    """≥ 1: which stage of a staged rule this certifies"""
     humanoid: _builtins.bool
+    """a humanoid-robot product: a rule with a humanoid uplift pays more"""
     approved_amount_fen: _builtins.int
+    """The amount a bureau approved: a ceiling rule pays it (clipped to the ceiling) instead of the
+    ceiling; a review rule pays nothing until it has one.
+    """
     def __init__(
         self,
         *,
@@ -200,6 +214,8 @@ Global___CertificationObtained: _TypeAlias = CertificationObtained  # noqa: Y015
 
 @_typing.final
 class ComputeInvoiceFiled(_message.Message):
+    """An AI compute invoice paid."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
@@ -207,10 +223,15 @@ class ComputeInvoiceFiled(_message.Message):
     MODEL_PARAMS_BILLIONS_FIELD_NUMBER: _builtins.int
     APPLICATION_SCENARIOS_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the invoice number"""
     amount_fen: _builtins.int
+    """what was paid for compute: the base of the rate rules"""
     model_params_billions: _builtins.float
-    """Not money: a model size, compared against the 超百亿 threshold."""
+    """The model's size in billions of parameters, compared with a rule's 超百亿 threshold. Not
+    money, so a double.
+    """
     application_scenarios: _builtins.int
+    """how many typical application scenarios, ≥ 0"""
     def __init__(
         self,
         *,
@@ -236,14 +257,19 @@ Global___ComputeInvoiceFiled: _TypeAlias = ComputeInvoiceFiled  # noqa: Y015
 
 @_typing.final
 class StandardPublished(_message.Message):
+    """A standard the enterprise led or took part in drafting."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     LEVEL_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the standard's number"""
     level: Global___StandardLevel.ValueType
+    """international, national, industry or local"""
     role: Global___StandardRole.ValueType
+    """led the drafting, or took part"""
     def __init__(
         self,
         *,
@@ -261,12 +287,16 @@ Global___StandardPublished: _TypeAlias = StandardPublished  # noqa: Y015
 
 @_typing.final
 class ExhibitionHeld(_message.Message):
+    """A professional exhibition, or a national-level congress or contest, held in Suzhou."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     APPROVED_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the exhibition"""
     approved_amount_fen: _builtins.int
+    """without it the entitlement awaits a review"""
     def __init__(
         self,
         *,
@@ -285,14 +315,19 @@ Global___ExhibitionHeld: _TypeAlias = ExhibitionHeld  # noqa: Y015
 
 @_typing.final
 class ServiceReportFiled(_message.Message):
+    """A public service platform's report on a year of service."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     SERVICE_YEAR_FIELD_NUMBER: _builtins.int
     APPROVED_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the platform"""
     service_year: _builtins.int
+    """the year the report covers, 2000–2100"""
     approved_amount_fen: _builtins.int
+    """without it the entitlement awaits a review"""
     def __init__(
         self,
         *,
@@ -312,10 +347,13 @@ Global___ServiceReportFiled: _TypeAlias = ServiceReportFiled  # noqa: Y015
 
 @_typing.final
 class ProjectDesignated(_message.Message):
+    """A major project designated."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the project"""
     def __init__(
         self,
         *,
@@ -331,12 +369,16 @@ Global___ProjectDesignated: _TypeAlias = ProjectDesignated  # noqa: Y015
 
 @_typing.final
 class CapacityInvestmentFiled(_message.Message):
+    """An investment in expanding capacity, filed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     INVESTMENT_FEN_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the investment project"""
     investment_fen: _builtins.int
+    """the amount invested"""
     def __init__(
         self,
         *,
@@ -353,6 +395,10 @@ Global___CapacityInvestmentFiled: _TypeAlias = CapacityInvestmentFiled  # noqa: 
 
 @_typing.final
 class ReviewDecided(_message.Message):
+    """A review's outcome for an entitlement awaiting one (PENDING_REVIEW). Its year, item and
+    window are those of the event under review.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_REF_FIELD_NUMBER: _builtins.int
@@ -360,10 +406,13 @@ class ReviewDecided(_message.Message):
     APPROVED_FIELD_NUMBER: _builtins.int
     APPROVED_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     event_ref: _builtins.str
+    """the eventId of the event under review, of the same enterprise"""
     rule_id: _builtins.str
+    """the rule of the entitlement under review"""
     approved: _builtins.bool
-    """Presence matters: a rejection (false) must still say so explicitly."""
+    """true: approved; false: rejected. Presence matters: a rejection must say so explicitly."""
     approved_amount_fen: _builtins.int
+    """Required when approved; clipped to the rule's ceiling."""
     def __init__(
         self,
         *,
@@ -389,12 +438,16 @@ Global___ReviewDecided: _TypeAlias = ReviewDecided  # noqa: Y015
 
 @_typing.final
 class CertificationRevoked(_message.Message):
+    """A certification withdrawn: every grant on the item is reversed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the item whose certification was withdrawn"""
     reason: _builtins.str
+    """why, as the bureau wrote it"""
     def __init__(
         self,
         *,
@@ -411,14 +464,19 @@ Global___CertificationRevoked: _TypeAlias = CertificationRevoked  # noqa: Y015
 
 @_typing.final
 class OtherSupportReceived(_message.Message):
+    """Support for an item from another city programme: it counts for 就高不重复."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_ID_FIELD_NUMBER: _builtins.int
     PROGRAM_FIELD_NUMBER: _builtins.int
     AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     item_id: _builtins.str
+    """the supported item"""
     program: _builtins.str
+    """the other programme"""
     amount_fen: _builtins.int
+    """what that programme gave for the item"""
     def __init__(
         self,
         *,
@@ -457,13 +515,21 @@ class EnterpriseEvent(_message.Message):
     CERTIFICATION_REVOKED_FIELD_NUMBER: _builtins.int
     OTHER_SUPPORT_RECEIVED_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
+    """Unique at its source. The same id with the same content again changes nothing; with other
+    content it is rejected as a conflict.
+    """
     source: _builtins.str
+    """who reported it: a feed or portal, e.g. `js-provincial-cert-feed`"""
     enterprise_id: _builtins.str
-    """统一社会信用代码, GB 32100-2015"""
+    """统一社会信用代码 (GB 32100-2015): 18 characters whose check character must verify."""
     enterprise_name: _builtins.str
+    """as registered"""
     district: Global___District.ValueType
+    """where the enterprise is registered"""
     occurred_on: _builtins.str
-    """YYYY-MM-DD"""
+    """YYYY-MM-DD, the date of the fact (certificate date, invoice date…): it decides the policy
+    window and the calendar year caps count in.
+    """
     @_builtins.property
     def certification_obtained(self) -> Global___CertificationObtained: ...
     @_builtins.property
@@ -532,16 +598,23 @@ class DeadLetter(_message.Message):
     stage: _builtins.str
     """which service set it aside"""
     topic: _builtins.str
+    """the topic the message was read from"""
     partition: _builtins.int
+    """its partition there"""
     offset: _builtins.int
+    """its offset there"""
     key: _builtins.bytes
+    """its key, untouched"""
     value: _builtins.bytes
     """the original bytes, untouched"""
     error: _builtins.str
+    """why it was set aside"""
     event_id: _builtins.str
     """when it could be read"""
     @_builtins.property
-    def field_errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldError]: ...
+    def field_errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldError]:
+        """for an invalid event: each bad field"""
+
     def __init__(
         self,
         *,
@@ -572,7 +645,9 @@ class FieldError(_message.Message):
     FIELD_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     field: _builtins.str
+    """the field's JSON path"""
     message: _builtins.str
+    """what is wrong with it"""
     def __init__(
         self,
         *,
