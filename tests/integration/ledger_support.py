@@ -48,7 +48,7 @@ def _overlaid(overlay: dict[str, Any]) -> Catalog:
     return build_catalog(apply_overlay(raw, overlay))
 
 
-# A later policy version (contract.md §3): a longer window and tighter limits, so that the
+# A later policy version (docs/contract.md §3): a longer window and tighter limits, so that the
 # year limit binds (four calendar years, two allowed), caps bind more often, and a referred
 # rule pays as a ceiling rule and competes under 就高不重复.
 TIGHT_CATALOG: Catalog = _overlaid({
@@ -103,9 +103,9 @@ _REVIEWED = {"exhibitionHeld": "m06.exhibition", "serviceReportFiled": "m05.serv
 
 class EventMix:
     """A seeded, interleaved stream of events over many enterprises that reaches every limit
-    of policy-rules.md: caps, 就高不重复 both ways, same-event candidates, stages, reviews
-    (approved, rejected, clipped, misdirected), revocations, other support, the window, and
-    repeated and conflicting event ids."""
+    of docs/rules.md: caps, 就高不重复 both ways, same-event candidates, stages, reviews
+    (approved, rejected, clipped, misdirected, before their event), revocations, other
+    support, the window, and repeated and conflicting event ids."""
 
     def __init__(self, seed: int, enterprises: int, events_per_enterprise: int) -> None:
         self.rng = random.Random(seed)
@@ -207,7 +207,12 @@ class EventMix:
                 target.pop("_pending")  # a later review of it is NotPendingReview
             ev["reviewDecided"] = review
         elif roll < 0.81:
-            ref = rng.choice([f"nowhere-{self.counter}", *(p["eventId"] for p in past[-3:])])
+            # Nowhere (it waits for ever), this enterprise's next event (it waits, then is
+            # applied or refused), or a recent one.
+            ref = rng.choice(
+                [f"nowhere-{self.counter}", f"e{n}-{self.counter + 1}",
+                 *(p["eventId"] for p in past[-3:])]
+            )  # fmt: skip
             ev["reviewDecided"] = {"eventRef": ref, "ruleId": "m06.exhibition", "approved": False}
         elif roll < 0.85:
             ev["certificationRevoked"] = {"itemId": rng.choice(labs), "reason": "撤销认定"}

@@ -78,6 +78,7 @@ async def test_pipeline_ends_exactly_where_simulate_does(
     assert (
         worker.stats.applied
         + worker.stats.rejected
+        + worker.stats.parked
         + worker.stats.conflicts
         + worker.stats.duplicates
         == len(records)

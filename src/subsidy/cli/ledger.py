@@ -12,14 +12,16 @@ import asyncpg
 import grpc
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.common import load_settings
 from subsidy.cli.simulate import Format, print_contract
+from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.metrics import start_metrics_server
-from subsidy.ledger import report
+from subsidy.ledger import parking, report
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
@@ -100,6 +102,34 @@ def verify_command() -> None:
     if not chain.ok or violations:
         raise typer.Exit(1)
     typer.echo(f"ok: {chain.entries_checked} entries verified, invariants hold")
+
+
+@app.command("parked")
+def parked_command(
+    output_format: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Reviews waiting for the event they refer to (expired after LEDGER_PARK_TTL_DAYS)."""
+    settings = _settings()
+    reviews = asyncio.run(_with_conn(settings.database_url, parking.waiting))
+    if output_format is Format.json:
+        rows = [
+            {"eventId": r.event_id, "enterpriseId": r.enterprise_id, "eventRef": r.event_ref,
+             "parkedAt": r.parked_at.astimezone(BEIJING).isoformat()}
+            for r in reviews
+        ]  # fmt: skip
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table("评审事件 review", "企业 enterprise", "等待事件 waits for", "入库 parked at")
+    for r in reviews:
+        table.add_row(
+            r.event_id,
+            r.enterprise_id,
+            r.event_ref,
+            beijing_time(r.parked_at),
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"共 {len(reviews)} 条等待中的评审 ({len(reviews)} waiting)")
 
 
 @app.command("worker")

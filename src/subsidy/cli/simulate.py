@@ -35,7 +35,7 @@ def simulate_command(
     ] = None,
     output_format: Annotated[Format, typer.Option("--format")] = Format.json,
 ) -> None:
-    """Decide every event in file order with no broker and no database (contract.md §2)."""
+    """Decide every event in file order with no broker and no database (docs/contract.md §2)."""
     catalog = load_catalog_or_exit(policy_overlay)
     tune_gc()
     with events.open("rb") as lines:
@@ -44,7 +44,7 @@ def simulate_command(
 
 
 def print_contract(result: dict[str, Any], output_format: Format) -> None:
-    """Entitlements and rejected events in the contract's shape (simulate, ledger export)."""
+    """Entitlements, rejected and parked events in the contract's shape (simulate, export)."""
     if output_format is Format.json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
@@ -62,3 +62,5 @@ def print_contract(result: dict[str, Any], output_format: Format) -> None:
     console.print(table)
     for r in result["rejectedEvents"]:
         console.print(f"[red]rejected[/red] {r['eventId']}: {r['error']}")
+    for r in result["parkedEvents"]:
+        console.print(f"[yellow]等待事件 waiting[/yellow] {r['eventId']} → {r['eventRef']}")

@@ -1,16 +1,14 @@
 """The figures as the page and the JSON endpoints show them: labelled in Chinese, amounts as ¥."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
 from typing import Any
 
 from subsidy.dashboard.reader import Figures, LatestDecision, Total
+from subsidy.domain.beijing import beijing_time
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.entitlements import Status
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
-
-# Suzhou's clock (China has no daylight saving time, so a fixed offset is exact).
-CHINA = timezone(timedelta(hours=8), "CST")
 
 # Shown in this order; every status appears, with zero if none has it.
 STATUS_LABELS_ZH: dict[str, str] = {
@@ -41,11 +39,6 @@ def measure_titles(catalog: Catalog) -> dict[int, str]:
 def measure_label(measure: int) -> str:
     """第N条: how the policy's measures are cited."""
     return f"第{measure}条"
-
-
-def shanghai_time(moment: datetime) -> str:
-    """`2025-06-01 14:03:22` in Suzhou time."""
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _money(total: Total) -> Json:
@@ -111,7 +104,7 @@ class DashboardView:
             "id": d.id,
             "decisionId": d.decision_id,
             "decidedAt": d.decided_at.astimezone(UTC).isoformat(),
-            "time": shanghai_time(d.decided_at),
+            "time": beijing_time(d.decided_at),
             "enterpriseId": d.enterprise_id,
             "enterpriseName": d.enterprise_name,
             "ruleId": d.rule_id,

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 # Every table of the ledger's schema (migrations/): the API reads them, and must not write them.
 LEDGER_TABLES = (
     "enterprises", "inbox", "entitlements", "decisions", "entries", "annual_usage",
-    "item_usage", "other_support", "rejected_events", "outbox",
+    "item_usage", "other_support", "rejected_events", "outbox", "parked_reviews",
 )  # fmt: skip
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 
@@ -73,15 +73,21 @@ async def check_role(conn: asyncpg.Connection, allow_writable: bool = False) -> 
         log.warning("ledger_api.writable_role", role=role, privileges=writable)
 
 
-async def refresh_outbox_gauges(conn: asyncpg.Connection) -> None:
-    """Set the outbox backlog gauges from the table."""
-    row = await conn.fetchrow(
-        "SELECT count(*) AS n,"
-        " coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest"
-        " FROM outbox WHERE sent_at IS NULL"
-    )
-    metrics.OUTBOX_BACKLOG.set(row["n"])
-    metrics.OUTBOX_OLDEST_SECONDS.set(row["oldest"])
+async def refresh_backlog_gauges(conn: asyncpg.Connection) -> None:
+    """Set the gauges of what waits: unpublished decisions, parked reviews."""
+    for table, since, pending, count, oldest in (
+        ("outbox", "created_at", "sent_at IS NULL",
+         metrics.OUTBOX_BACKLOG, metrics.OUTBOX_OLDEST_SECONDS),
+        ("parked_reviews", "parked_at", "state = 'waiting'",
+         metrics.PARKED_WAITING, metrics.PARKED_OLDEST_SECONDS),
+    ):  # fmt: skip
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS n,"
+            f" coalesce(extract(epoch FROM now() - min({since})), 0)::float8 AS oldest"
+            f" FROM {table} WHERE {pending}"
+        )
+        count.set(row["n"])
+        oldest.set(row["oldest"])
 
 
 async def _every(
@@ -172,7 +178,7 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog | None = None)
     running = RunningApi(server, port, pool)
     running.tasks.append(
         asyncio.create_task(
-            _every(settings.outbox_poll_seconds, "outbox", pool, refresh_outbox_gauges)
+            _every(settings.outbox_poll_seconds, "backlog", pool, refresh_backlog_gauges)
         )
     )
     if settings.verify_interval_seconds:

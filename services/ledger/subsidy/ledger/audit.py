@@ -61,6 +61,37 @@ INVARIANTS: tuple[tuple[str, str], ...] = (
            FROM item_usage WHERE used_fen > cap_fen OR used_fen < 0""",
     ),
     (
+        "就高不重复: paid on an item + other support <= max(other support, best rule level),"
+        " and no rule's level above its item cap",
+        """WITH levels AS (
+               SELECT enterprise_id, item_id, rule_id, sum(capped_fen) AS level,
+                      max(item_cap_fen) AS cap
+               FROM entitlements
+               WHERE status IN ('PAID', 'PARTIALLY_PAID')
+                  OR (status = 'DENIED' AND 'OTHER_SUPPORT' = ANY(reasons))
+               GROUP BY enterprise_id, item_id, rule_id),
+           items AS (
+               SELECT enterprise_id, item_id, sum(granted_fen) AS paid FROM entitlements
+               GROUP BY enterprise_id, item_id),
+           support AS (
+               SELECT enterprise_id, item_id, sum(amount_fen) AS other FROM other_support
+               GROUP BY enterprise_id, item_id),
+           best AS (
+               SELECT enterprise_id, item_id, max(level) AS level FROM levels
+               GROUP BY enterprise_id, item_id)
+           SELECT i.enterprise_id || ' ' || i.item_id || ': paid ' || i.paid || ' + other '
+                  || coalesce(s.other, 0) || ' > max(other, best level '
+                  || coalesce(b.level, 0) || ')'
+           FROM items i LEFT JOIN support s USING (enterprise_id, item_id)
+                LEFT JOIN best b USING (enterprise_id, item_id)
+           WHERE i.paid + coalesce(s.other, 0)
+                 > greatest(coalesce(s.other, 0), coalesce(b.level, 0))
+           UNION ALL
+           SELECT enterprise_id || ' ' || item_id || ' ' || rule_id || ': level ' || level
+                  || ' > item cap ' || cap
+           FROM levels WHERE level > cap""",
+    ),
+    (
         "each entitlement's row is its latest decision, with one decision per revision",
         """SELECT e.entitlement_id || ': revision ' || e.revision || ', decisions '
                   || count(d.decision_id)

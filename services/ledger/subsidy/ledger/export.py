@@ -5,15 +5,19 @@ from typing import Any
 import asyncpg
 
 from subsidy.ledger.repository import STATE_COLUMNS, state_from_row
-from subsidy.simulation import distinct_rejections, entitlement_view
+from subsidy.simulation import distinct_rejections, entitlement_view, parked_view
 
 
 async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:
-    """`{"entitlements": […], "rejectedEvents": […]}` like `subsidy simulate`, sorted the same
-    way (entitlements by id, distinct rejections by (eventId, error)), from one snapshot."""
+    """`{"entitlements": […], "rejectedEvents": […], "parkedEvents": […]}` like `subsidy
+    simulate`, sorted the same way (entitlements by id, distinct rejections by (eventId,
+    error), parked reviews by id), from one snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         rows = await conn.fetch(f"SELECT {STATE_COLUMNS} FROM entitlements")
         rejected = await conn.fetch("SELECT event_id, error FROM rejected_events")
+        parked = await conn.fetch(
+            "SELECT event_id, event_ref FROM parked_reviews WHERE state = 'waiting'"
+        )
         # The platform's rejections are the ledger's and, where the ingest API shares this
         # database (the embedded default), those it refused at the door.
         if await conn.fetchval("SELECT to_regclass('ingest_rejections') IS NOT NULL"):
@@ -27,4 +31,5 @@ async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:
         "rejectedEvents": distinct_rejections(
             {"eventId": r["event_id"], "error": r["error"]} for r in rejected
         ),
+        "parkedEvents": parked_view((r["event_id"], r["event_ref"]) for r in parked),
     }

@@ -33,7 +33,12 @@ CAP_DENIALS = Counter(
 INBOX = Counter(
     "subsidy_ledger_inbox",
     "Events taken off the input topic, by what the inbox made of them.",
-    ["result"],  # applied, duplicate, conflict, rejected
+    ["result"],  # applied, duplicate, conflict, rejected, parked
+)
+PARKED = Counter(
+    "subsidy_ledger_parked_reviews",
+    "Reviews that arrived before their event, by what became of them.",
+    ["result"],  # parked, released, refused (when released), expired
 )
 DEAD_LETTERS = Counter(
     "subsidy_ledger_dead_letters", "Undecodable messages set aside on the dead-letter topic."
@@ -65,6 +70,13 @@ OUTBOX_BACKLOG = Gauge(
 OUTBOX_OLDEST_SECONDS = Gauge(
     "subsidy_ledger_outbox_oldest_unsent_seconds",
     "Age of the oldest unpublished decision (0 when none).",
+)
+PARKED_WAITING = Gauge(
+    "subsidy_ledger_parked_waiting", "Reviews waiting for the event they refer to."
+)
+PARKED_OLDEST_SECONDS = Gauge(
+    "subsidy_ledger_parked_oldest_seconds",
+    "How long the longest-waiting parked review has waited (0 when none).",
 )
 CHAIN_OK = Gauge(
     "subsidy_ledger_chain_ok",
@@ -101,9 +113,17 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
         ("duplicate", report.duplicates),
         ("conflict", report.conflicts),
         ("rejected", report.rejected),
+        ("parked", report.parked),
     ):
         if n:
             INBOX.labels(result).inc(n)
+    for result, n in (
+        ("parked", report.parked),
+        ("released", report.released),
+        ("refused", report.released_rejected),
+    ):
+        if n:
+            PARKED.labels(result).inc(n)
     # Summed per label set first: labels() costs a few µs a call, and a batch of 500 decisions
     # called it some 1,500 times (a tenth of the ledger worker's time).
     decisions: TallyCounter[tuple[str, str]] = TallyCounter()

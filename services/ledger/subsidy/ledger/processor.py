@@ -42,6 +42,9 @@ class BatchReport:
     duplicates: int = 0
     conflicts: int = 0
     rejected: int = 0
+    parked: int = 0  # reviews set aside until their event arrives
+    released: int = 0  # parked reviews applied now that their event arrived
+    released_rejected: int = 0  # parked reviews refused once their event arrived
     outcomes: list[tuple[EnterpriseBook, Outcome]] = field(default_factory=list)
 
 
@@ -96,10 +99,16 @@ async def apply_batch(
         if outcome.duplicate:
             report.duplicates += 1
             continue
+        if outcome.parked:
+            writer.parked_event(m.evaluation, m.payload_hash, m.source)
+            report.parked += 1
+            continue
         loaded = books[event.enterprise_id]
         writer.applied_event(m.evaluation, m.payload_hash, m.source, m.encoded)
         writer.outcome(loaded, outcome)
         report.applied += 1
+        report.released += len(outcome.released)
+        report.released_rejected += len(outcome.released_rejections)
         report.outcomes.append((loaded.book, outcome))
     await writer.flush(conn, books)
     return PreparedBatch(report, writer, books)

@@ -15,17 +15,24 @@ from typing import Any
 
 import asyncpg
 
-from subsidy.contract.codec import decision_to_proto, entitlement_from_proto, entitlement_to_proto
+from subsidy.contract.codec import (
+    decision_to_proto,
+    decode_event,
+    entitlement_from_proto,
+    entitlement_to_proto,
+    event_to_proto,
+)
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.evaluator import Evaluation
-from subsidy.domain.events import OtherSupportReceived
+from subsidy.domain.events import OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, EntitlementState, Outcome
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 
 APPLIED = "applied"
 REJECTED = "rejected"
+PARKED = "parked"
 
 # Columns that restore an EntitlementState (the loader and the export share them).
 STATE_COLUMNS = (
@@ -156,6 +163,13 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
     ):
         loaded[row["enterprise_id"]].book.restore_event(row["event_id"])
     for row in await conn.fetch(
+        "SELECT enterprise_id, event, catalog_version FROM parked_reviews"
+        " WHERE enterprise_id = ANY($1::text[]) AND state = 'waiting' ORDER BY seq",
+        ids,
+    ):
+        review = Evaluation(decode_event(row["event"]), (), row["catalog_version"])
+        loaded[row["enterprise_id"]].book.park(review)
+    for row in await conn.fetch(
         "SELECT enterprise_id, item_id, sum(amount_fen)::bigint AS amount FROM other_support"
         " WHERE enterprise_id = ANY($1::text[]) GROUP BY enterprise_id, item_id",
         ids,
@@ -241,6 +255,12 @@ class BatchWriter:
         )  # fmt: skip
         self.entries = Table("entries", *ENTRY_FIELDS, "prev_hash", "hash")
         self.outbox = Table("outbox", "decision_id", "enterprise_id")
+        self.parked = Table(
+            "parked_reviews", "event_id", "enterprise_id", "event_ref", "event",
+            "catalog_version", "parked_at",
+        )  # fmt: skip
+        self.released: list[str] = []
+        self.released_rejections: list[tuple[str, str]] = []
         self.annual: Counters = {}
         self.items: Counters = {}
         self.touched: dict[str, set[str]] = defaultdict(set)
@@ -286,9 +306,27 @@ class BatchWriter:
         self.rejected.append((*(row[c] for c in _EVENT_COLUMNS), error, self.decided_at,
                               *(row[c] for c in _SOURCE_COLUMNS)))  # fmt: skip
 
+    def parked_event(self, evaluation: Evaluation, payload_hash: str, src: Source) -> None:
+        """A review set aside until its event arrives: its id is taken, the book changed."""
+        event = evaluation.event
+        assert isinstance(event.payload, ReviewDecided)
+        self.inbox.add(**self._event(evaluation, payload_hash, src), outcome=PARKED,
+                       received_at=self.decided_at)  # fmt: skip
+        self.parked.add(
+            event_id=event.event_id, enterprise_id=event.enterprise_id,
+            event_ref=event.payload.event_ref,
+            event=event_to_proto(event).SerializeToString(),
+            catalog_version=evaluation.catalog_version, parked_at=self.decided_at,
+        )  # fmt: skip
+        self.applied[event.enterprise_id] += 1
+        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+
     def outcome(self, loaded: LoadedBook, outcome: Outcome) -> None:
-        """Decisions, entries (chained) and counter deltas of one applied event."""
+        """Decisions, entries (chained) and counter deltas of one applied event (and of the
+        parked reviews it released)."""
         book = loaded.book
+        self.released.extend(outcome.released)
+        self.released_rejections.extend(outcome.released_rejections)
         for d in outcome.decisions:
             e = d.state_ent
             self.touched[e.enterprise_id].add(e.entitlement_id)
@@ -326,6 +364,8 @@ class BatchWriter:
     async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
         """Write everything gathered, parents before children (foreign keys)."""
         await self.inbox.copy(conn)
+        await self.parked.copy(conn)
+        await self._settle_parked(conn)
         await self.other_support.copy(conn)
         updates = self._entitlement_rows(books)
         await self.entitlements.copy(conn)
@@ -367,6 +407,25 @@ class BatchWriter:
             # Wakes the relay at commit (NOTIFY is transactional); it also polls.
             await conn.execute("NOTIFY ledger_outbox")
 
+    async def _settle_parked(self, conn: asyncpg.Connection) -> None:
+        """Released reviews: applied, or refused (then a rejected event like any other)."""
+        refused = dict(self.released_rejections)
+        settled = [*self.released, *refused]
+        if not settled:
+            return
+        await conn.execute(
+            "UPDATE parked_reviews SET state = 'released', settled_at = $2"
+            " WHERE event_id = ANY($1::text[])",
+            settled, self.decided_at,
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE inbox SET outcome = CASE WHEN event_id = ANY($2::text[]) THEN 'rejected'"
+            " ELSE 'applied' END WHERE event_id = ANY($1::text[])",
+            settled, list(refused),
+        )  # fmt: skip
+        if refused:
+            await record_rejections(conn, refused, self.decided_at)
+
     def _entitlement_rows(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
         """New entitlements as rows (in creation order: their seq); the UPDATEs of the others."""
         updates: list[tuple[Any, ...]] = []
@@ -404,6 +463,17 @@ class BatchWriter:
         """After the commit: the books' versions follow the rows they now match."""
         for enterprise_id, count in self.applied.items():
             books[enterprise_id].version += count
+
+
+async def record_rejections(conn: asyncpg.Connection, errors: dict[str, str], at: datetime) -> None:
+    """Rejected-event rows for events already in the inbox (their hash and source are there)."""
+    await conn.executemany(
+        "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error, rejected_at,"
+        " source_topic, source_partition, source_offset) SELECT event_id, enterprise_id,"
+        " payload_hash, $2, $3, source_topic, source_partition, source_offset FROM inbox"
+        " WHERE event_id = $1 ON CONFLICT DO NOTHING",
+        [(event_id, error, at) for event_id, error in errors.items()],
+    )
 
 
 def _move(counters: Counters, key: tuple[str, str, Any], amount: int, cap: int | None) -> None:

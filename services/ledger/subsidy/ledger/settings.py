@@ -33,6 +33,12 @@ class LedgerSettings(CommonSettings):
     batch_wait_ms: int = Field(200, ge=0, le=60_000, validation_alias=_env("batch_wait_ms"))
     # Books kept in memory between batches (validated against the enterprise row's version).
     book_cache_size: int = Field(10_000, ge=0, validation_alias=_env("book_cache_size"))
+    # How long a review may wait for the event it refers to before it is rejected, and how
+    # often the worker looks for such reviews.
+    park_ttl_days: float = Field(30, gt=0, le=3650, validation_alias=_env("park_ttl_days"))
+    park_sweep_seconds: float = Field(
+        60, gt=0, le=86_400, validation_alias=_env("park_sweep_seconds")
+    )
     relay_batch_size: int = Field(500, ge=1, le=10_000, validation_alias=_env("relay_batch_size"))
     relay_poll_seconds: float = Field(1.0, gt=0, le=60, validation_alias=_env("relay_poll_seconds"))
     # Its own variable first: a worker and a relay on one host must not share a port.

@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -25,7 +26,7 @@ from subsidy.contract.codec import evaluation_from_proto
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.events import InvalidEvent
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.ledger import metrics
+from subsidy.ledger import metrics, parking
 from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
 from subsidy.ledger.repository import BookCache, Source
 from subsidy.ledger.settings import LedgerSettings
@@ -104,6 +105,8 @@ class WorkerStats:
     rejected: int = 0
     dead_letters: int = 0
     retries: int = 0
+    parked: int = 0
+    expired: int = 0
 
 
 class LedgerWorker:
@@ -156,6 +159,7 @@ class LedgerWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; the batch in hand is finished first."""
         assert self._consumer is not None
+        next_sweep = 0.0
         while not stop.is_set():
             fetched = await self._consumer.getmany(
                 timeout_ms=self.settings.batch_wait_ms, max_records=self.settings.batch_size
@@ -163,6 +167,25 @@ class LedgerWorker:
             records = [r for tp_records in fetched.values() for r in tp_records]
             if records:
                 await self.handle(records)
+            if time.monotonic() >= next_sweep:
+                await self.expire_parked()
+                next_sweep = time.monotonic() + self.settings.park_sweep_seconds
+
+    async def expire_parked(self) -> None:
+        """Reject the reviews that waited longer than the parking time for their event."""
+        assert self._pool is not None
+        ttl = timedelta(days=self.settings.park_ttl_days)
+        try:
+            async with self._pool.acquire() as conn:
+                while expired := await parking.expire(conn, ttl, datetime.now(UTC)):
+                    self.cache.drop({r.enterprise_id for r in expired})
+                    metrics.PARKED.labels("expired").inc(len(expired))
+                    self.stats.expired += len(expired)
+                    log.warning("ledger.parked.expired", reviews=[r.event_id for r in expired])
+                    if len(expired) < parking.SWEEP_BATCH:
+                        break
+        except _RETRYABLE as err:  # the next sweep tries again
+            log.warning("ledger.parked.sweep_failed", error=repr(err))
 
     async def handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """One fetched batch: decide and commit it in PostgreSQL, set aside what cannot be
@@ -219,6 +242,7 @@ class LedgerWorker:
         st.duplicates += report.duplicates
         st.conflicts += report.conflicts
         st.rejected += report.rejected
+        st.parked += report.parked
         log.debug(
             "ledger.batch.committed",
             messages=report.messages,
@@ -226,6 +250,7 @@ class LedgerWorker:
             duplicates=report.duplicates,
             conflicts=report.conflicts,
             rejected=report.rejected,
+            parked=report.parked,
             seconds=round(seconds, 4),
         )
 

@@ -27,7 +27,6 @@ from subsidy.domain.ledger.records import (
     PostingKind,
 )
 
-
 # Reviews that may wait for their event per enterprise: enough for any real backlog between two
 # bureaus' feeds, small enough that a feed of stray reviews cannot grow a book without bound.
 PARK_LIMIT = 100
