@@ -2,7 +2,13 @@
 PostgreSQL: parked, applied when the event comes (as `subsidy simulate` does), listed while
 they wait, and rejected by the worker's own sweep when they wait too long."""
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,6 +36,7 @@ pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 YUAN = 100
+SUBSIDY = Path(sys.executable).parent / "subsidy"
 
 
 def _review(event_id: str, ref: str, rule: str = "m06.exhibition", **body: Any) -> dict[str, Any]:
@@ -87,6 +94,14 @@ async def test_the_auditors_cases_decide_as_simulate_does(
             {"eventId": "r1", "eventRef": "s1"},
             {"eventId": "r2", "eventRef": "s2"},
         ]
+        listed = await _cli(ledger_db, "ledger", "parked", "--format", "json")
+        assert [(r["eventId"], r["eventRef"]) for r in json.loads(listed)] == [
+            ("r1", "s1"),
+            ("r2", "s2"),
+        ]
+        assert all(r["parkedAt"].endswith("+08:00") for r in json.loads(listed))
+        table = await _cli(ledger_db, "ledger", "parked")
+        assert "共 2 条等待中的评审" in table
         await produce(kafka_bootstrap, ledger_topics.input, evaluation_records(LATER))
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
 
@@ -185,6 +200,17 @@ async def test_verify_names_an_item_paid_above_its_best_level(
         " no rule's level above its item cap: 91350100M000100Y43 LAB-V: paid 100000000 + other"
         " 150000000 > max(other, best level 100000000)"
     ) in found
+
+
+async def _cli(db: LedgerDb, *args: str) -> str:
+    """Run `subsidy …` against this test's ledger; its standard output."""
+    env = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "COLUMNS": "160"}
+    done = await asyncio.to_thread(
+        subprocess.run, [str(SUBSIDY), *args], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def check_invariants_at(url: str) -> list[str]:
