@@ -1,4 +1,4 @@
-"""The event contract (contract.md §1): JSON ↔ protobuf for every payload, field-named errors."""
+"""The event contract (docs/contract.md §1): JSON ↔ protobuf for every payload, field errors."""
 
 import json
 from typing import Any

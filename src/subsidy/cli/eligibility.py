@@ -24,7 +24,7 @@ app = typer.Typer(no_args_is_help=True)
 OverlayOption = Annotated[
     Path | None,
     typer.Option("--policy-overlay", exists=True, dir_okay=False,
-                 help="YAML that changes the catalog (contract.md §3)."),
+                 help="YAML that changes the catalog (docs/contract.md §3)."),
 ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from subsidy.domain.money import INT64_MAX, yuan_to_fen
 
 
 class Award(StrEnum):
-    """How a rule's amount is found (policy-rules.md, "Award kinds")."""
+    """How a rule's amount is found (docs/rules.md, "Award kinds")."""
 
     CEILING = "ceiling"
     REVIEW = "review"
@@ -44,7 +44,7 @@ class Trigger:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule of policy-rules.md, resolved to fen and Decimal."""
+    """One rule of the catalog (docs/rules.md, "The rules"), resolved to fen and Decimal."""
 
     id: str
     measure: int
@@ -212,8 +212,8 @@ def _rule(raw: Any, rank: int) -> Rule:
         raise CatalogError(f"{where}: a rate rule needs key 'rate'")
     if award is not Award.RATE and rate is not None:
         raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
-    # "per item" in policy-rules.md: unless stated, a ceiling or review rule's item cap is its
-    # ceiling; an explicit null says the rule has no item cap.
+    # A "per item" cap (docs/rules.md, "The rules"): unless stated, a ceiling or review rule's
+    # item cap is its ceiling; an explicit null says the rule has no item cap.
     if "item_cap_yuan" in raw:
         item_cap = _yuan(f"{where}: key 'item_cap_yuan'", raw["item_cap_yuan"])
     else:
@@ -281,7 +281,7 @@ def build_catalog(raw: Any) -> Catalog:
 
 
 def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
-    """A new raw catalog with a policy overlay (contract.md §3) applied; errors name the key."""
+    """A new raw catalog with a policy overlay (docs/contract.md §3) applied; errors name keys."""
     if overlay is None:
         return raw
     if not isinstance(overlay, dict):

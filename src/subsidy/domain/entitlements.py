@@ -9,7 +9,7 @@ from subsidy.domain.record import record
 
 
 class Status(StrEnum):
-    """An entitlement's state (contract.md §2); ELIGIBLE only until the ledger decides."""
+    """An entitlement's state (docs/contract.md §2); ELIGIBLE only until the ledger decides."""
 
     ELIGIBLE = "ELIGIBLE"
     PAID = "PAID"
@@ -23,7 +23,7 @@ class Status(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why an entitlement got less than it asked for, or nothing (contract.md §2)."""
+    """Why an entitlement got less than it asked for, or nothing (docs/contract.md §2)."""
 
     OUTSIDE_WINDOW = "OUTSIDE_WINDOW"
     YEAR_LIMIT = "YEAR_LIMIT"

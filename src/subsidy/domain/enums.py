@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class District(StrEnum):
-    """Suzhou's ten county-level districts (contract.md §1)."""
+    """Suzhou's ten county-level districts (docs/contract.md §1)."""
 
     GUSU = "GUSU"
     HUQIU = "HUQIU"
@@ -33,7 +33,7 @@ DISTRICT_NAMES_ZH: dict[District, str] = {
 
 
 class CertificationKind(StrEnum):
-    """What a certification recognises (policy-rules.md, trigger column)."""
+    """What a certification recognises (docs/rules.md, the rule table's trigger column)."""
 
     NATIONAL_PLATFORM = "NATIONAL_PLATFORM"
     PROVINCIAL_KEY_LAB = "PROVINCIAL_KEY_LAB"

@@ -54,7 +54,7 @@ def _matches(rule: Rule, payload: Payload) -> bool:
 
 
 def _amount(rule: Rule, payload: Payload, uplift: Decimal | None) -> _Amount:
-    """The entitled amount of a matching rule, by award kind (policy-rules.md)."""
+    """The entitled amount of a matching rule, by award kind (docs/rules.md, "Award kinds")."""
     if rule.award is Award.REFERRED:
         return _Amount(Status.REFERRED, 0)
     if rule.award is Award.RECORDED:

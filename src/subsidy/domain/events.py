@@ -1,4 +1,4 @@
-"""Enterprise events (contract.md §1), validated field by field with errors that name the field."""
+"""Enterprise events (docs/contract.md §1), validated field by field, errors naming the field."""
 
 import functools
 import hashlib
@@ -201,7 +201,7 @@ PayloadType = Literal[
 
 PAYLOAD_TYPES: tuple[PayloadType, ...] = PayloadType.__args__  # type: ignore[attr-defined]
 
-# Payloads that create no entitlement of their own: they change existing ones (contract §2).
+# Payloads that create no entitlement of their own: they change existing ones (docs/contract.md §2).
 LEDGER_PAYLOADS: frozenset[str] = frozenset(
     {"reviewDecided", "certificationRevoked", "otherSupportReceived"}
 )

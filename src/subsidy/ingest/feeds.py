@@ -20,7 +20,7 @@ from subsidy.domain.money import parse_yuan
 
 DEFAULT_SOURCE: Final = "js-provincial-cert-feed"
 
-# The provincial feed's columns (contract.md §1), in the documented order.
+# The provincial feed's columns (docs/contract.md §1), in the documented order.
 COL_ENTERPRISE_ID: Final = "统一社会信用代码"
 COL_ENTERPRISE_NAME: Final = "企业名称"
 COL_DISTRICT: Final = "所属地区"

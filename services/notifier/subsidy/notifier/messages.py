@@ -21,7 +21,7 @@ POLICY_NAME: dict[Language, str] = {
     "en": "Suzhou Measures to Support the Embodied-AI Robot Industry (2025)",
 }
 
-# Keyed by the protobuf enum names, which are the contract's codes (contract.md §2).
+# Keyed by the protobuf enum names, which are the contract's codes (docs/contract.md §2).
 STATUS_WORDS: dict[str, dict[Language, str]] = {
     "PAID": {"zh": "已拨付", "en": "Paid"},
     "PARTIALLY_PAID": {"zh": "部分拨付", "en": "Partially paid"},
