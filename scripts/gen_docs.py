@@ -224,15 +224,15 @@ EVENTS = events_pb2.DESCRIPTOR
 DECISIONS = decisions_pb2.DESCRIPTOR
 
 # What the JSON of `subsidy simulate` / `subsidy ledger export` holds, key by key.
-EXPORT_KEYS = {
+EXPORT_MEANINGS = {
     "entitlements": "every entitlement's state, sorted by `entitlementId` (below)",
     "rejectedEvents": 'every event rejected, as `{"eventId", "error"}` (`eventId` null when '
     "the event had no usable id); each distinct pair once, sorted",
     "parkedEvents": "reviews still waiting for the event they refer to, as "
     '`{"eventId", "eventRef"}`, sorted',
 }
-# The catalog's own keys of a rule, and of its trigger (the overlay's are in OVERLAY_RULE_KEYS).
-CATALOG_RULE_KEYS = {
+# The catalog's own keys of a rule, and of its trigger; then the keys an overlay may change.
+CATALOG_RULE_MEANINGS = {
     "id": "`m<measure>.<name>`, unique; an entitlement's id ends with it",
     "measure": "the policy's measure, 1–12",
     "title": "the measure's heading, and which part of it the rule is",
@@ -242,13 +242,13 @@ CATALOG_RULE_KEYS = {
     "staged": "true when each stage of one item is an event of its own, adding up within the "
     "item cap",
 }
-TRIGGER_KEYS = {
+TRIGGER_MEANINGS = {
     "payload": "the payload type (`certificationObtained`, `computeInvoiceFiled`, …)",
     "kinds": "the certification kinds, for `certificationObtained` only",
     "min_model_params_billions_exclusive": "`modelParamsBillions` must be above it",
     "min_application_scenarios": "`applicationScenarios` must be at least it",
 }
-OVERLAY_RULE_KEYS = {
+OVERLAY_RULE_MEANINGS = {
     "award": "the award kind: " + ", ".join(f"`{a.value}`" for a in Award),
     "ceiling_yuan": "the ceiling, whole yuan; given to a referred rule, it makes it pay as a "
     "ceiling rule",
@@ -445,7 +445,7 @@ def feed_values() -> dict[str, str]:
     columns = [*feeds.REQUIRED_COLUMNS, *feeds.OPTIONAL_COLUMNS]
     rows = []
     for column in columns:
-        paths = [p for p, c in feeds._COLUMN_OF_PATH.items() if c == column]
+        paths = [p for p, c in feeds.COLUMN_OF_PATH.items() if c == column]
         rows.append(
             [
                 f"`{column}`",
@@ -466,8 +466,8 @@ def export_values(proto: Proto, catalog: Catalog) -> dict[str, str]:
     """The simulate/export JSON: its keys, its entitlements' fields, and the example's output."""
     lines = (TEMPLATES / "simulate-example.jsonl").read_text("utf-8").splitlines()
     result = simulate(lines, catalog).to_contract()
-    if set(result) != set(EXPORT_KEYS):
-        raise SystemExit(f"simulate now prints {sorted(result)}: describe them in EXPORT_KEYS")
+    if set(result) != set(EXPORT_MEANINGS):
+        raise SystemExit(f"simulate now prints {sorted(result)}: describe them in EXPORT_MEANINGS")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         print_contract(result, Format.json)
@@ -476,7 +476,7 @@ def export_values(proto: Proto, catalog: Catalog) -> dict[str, str]:
     if missing := [k for k in keys if k not in decision]:
         raise SystemExit(f"simulate's entitlements have {missing}, which Decision has not")
     return {
-        "export_keys": table(["key", "holds"], [[f"`{k}`", EXPORT_KEYS[k]] for k in result]),
+        "export_keys": table(["key", "holds"], [[f"`{k}`", EXPORT_MEANINGS[k]] for k in result]),
         "export_entitlement": table(
             ["field", "type", "meaning"],
             [[f"`{k}`", type_name(decision[k]), proto.about(decision[k].full_name)] for k in keys],
@@ -486,27 +486,26 @@ def export_values(proto: Proto, catalog: Catalog) -> dict[str, str]:
     }
 
 
-def _figure(value: object) -> str:
-    """A rule attribute as the effect table shows it."""
+def _figure(attr: str, value: object) -> str:
+    """A Rule attribute as the effect table shows it: fen as yuan, fractions as percentages."""
     if value is None:
         return NONE
-    if isinstance(value, Award):
-        return value.value
+    if attr.endswith("_fen"):
+        assert isinstance(value, int)
+        return yuan(value)
     if isinstance(value, Decimal):
         return percent(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 100:
-        return yuan(value)
-    return str(value)
+    return value.value if isinstance(value, Award) else str(value)
 
 
 def overlay_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
     """Which keys an overlay may hold, and the example overlay with its effect on the catalog."""
-    if set(OVERLAY_RULE_KEYS) != catalog_module.OVERLAY_RULE_KEYS:
-        raise SystemExit("describe every key of catalog.OVERLAY_RULE_KEYS in OVERLAY_RULE_KEYS")
-    if set(CATALOG_RULE_KEYS) != catalog_module.RULE_KEYS - catalog_module.OVERLAY_RULE_KEYS:
-        raise SystemExit("describe every key of catalog.RULE_KEYS in CATALOG_RULE_KEYS")
-    if set(TRIGGER_KEYS) != catalog_module.TRIGGER_KEYS:
-        raise SystemExit("describe every key of catalog.TRIGGER_KEYS in TRIGGER_KEYS")
+    if set(OVERLAY_RULE_MEANINGS) != catalog_module.OVERLAY_RULE_KEYS:
+        raise SystemExit("describe every key of catalog.OVERLAY_RULE_KEYS in OVERLAY_RULE_MEANINGS")
+    if set(CATALOG_RULE_MEANINGS) != catalog_module.RULE_KEYS - catalog_module.OVERLAY_RULE_KEYS:
+        raise SystemExit("describe every key of catalog.RULE_KEYS in CATALOG_RULE_MEANINGS")
+    if set(TRIGGER_MEANINGS) != catalog_module.TRIGGER_KEYS:
+        raise SystemExit("describe every key of catalog.TRIGGER_KEYS in TRIGGER_MEANINGS")
     example = (TEMPLATES / "overlay-example.yaml").read_text("utf-8")
     changed = build_catalog(apply_overlay(raw, yaml.safe_load(example)))
     rows = [
@@ -518,7 +517,7 @@ def overlay_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         for attr, label in RULE_FIGURES.items():
             old, new = getattr(before, attr), getattr(after, attr)
             if old != new:
-                rows.append([f"`{before.id}`", label, _figure(old), _figure(new)])
+                rows.append([f"`{before.id}`", label, _figure(attr, old), _figure(attr, new)])
     rows.append(["(catalog)", "content version", f"`{catalog.version}`", f"`{changed.version}`"])
 
     def described(meanings: Mapping[str, str]) -> str:
@@ -526,10 +525,10 @@ def overlay_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
 
     return {
         "catalog_path": CATALOG_PATH,
-        "catalog_rule_keys": described(CATALOG_RULE_KEYS),
-        "trigger_keys": "; ".join(f"`{k}`: {v}" for k, v in TRIGGER_KEYS.items()),
+        "catalog_rule_keys": described(CATALOG_RULE_MEANINGS),
+        "trigger_keys": "; ".join(f"`{k}`: {v}" for k, v in TRIGGER_MEANINGS.items()),
         "overlay_keys": codes(list(catalog_module.OVERLAY_KEYS)),
-        "overlay_rule_keys": described(OVERLAY_RULE_KEYS),
+        "overlay_rule_keys": described(OVERLAY_RULE_MEANINGS),
         "overlay_example": example.rstrip("\n"),
         "overlay_effect": table(["rule", "what", "catalog", "with the overlay"], rows),
     }

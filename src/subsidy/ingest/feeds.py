@@ -47,7 +47,7 @@ _COLUMN_ORDER: Final = {c: i for i, c in enumerate(REQUIRED_COLUMNS + OPTIONAL_C
 
 # Where each event field comes from, so that a validation error names the column people edit.
 # eventId is derived from the certificate id; source is the feed name checked up front.
-_COLUMN_OF_PATH: Final[Mapping[str, str]] = {
+COLUMN_OF_PATH: Final[Mapping[str, str]] = {
     "eventId": COL_CERTIFICATE_ID,
     "enterpriseId": COL_ENTERPRISE_ID,
     "enterpriseName": COL_ENTERPRISE_NAME,
@@ -128,7 +128,7 @@ def is_tabular(path: Path) -> bool:
 def field_name(path: Path, json_path: str) -> str:
     """How a feed's error report names an event field: its column for CSV/XLSX."""
     if is_tabular(path):
-        return _COLUMN_OF_PATH.get(json_path, json_path)
+        return COLUMN_OF_PATH.get(json_path, json_path)
     return json_path
 
 
@@ -326,7 +326,7 @@ def _column_errors(
     for e in errors:
         if e.field == "eventId" and not derived_id:
             continue
-        column = _COLUMN_OF_PATH.get(e.field, e.field)
+        column = COLUMN_OF_PATH.get(e.field, e.field)
         if column in already:
             continue
         if all((o.field, o.message) != (column, e.message) for o in out):
