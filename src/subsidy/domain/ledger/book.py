@@ -135,7 +135,10 @@ class EnterpriseBook:
             self.park(evaluation)
             return Outcome(event.event_id, parked=True)
         out = self._apply(evaluation)
-        for review in self.parked.pop(event.event_id, ()):
+        # A released review is an applied event too: reviews waiting for it follow, in turn.
+        waiting = list(self.parked.pop(event.event_id, ()))
+        while waiting:
+            review = waiting.pop(0)
             review_id = review.event.event_id
             try:
                 released = self._apply(review)
@@ -145,6 +148,7 @@ class EnterpriseBook:
             out.released.append(review_id)
             out.decisions.extend(released.decisions)
             out.postings.extend(released.postings)
+            waiting.extend(self.parked.pop(review_id, ()))
         return out
 
     def _apply(self, evaluation: Evaluation) -> Outcome:
@@ -312,7 +316,9 @@ class EnterpriseBook:
             if o.ent.rule_id != e.rule_id and o.counts_for_item:
                 others[o.ent.rule_id] = others.get(o.ent.rule_id, 0) + o.capped_fen
         best_rule, best_other = max(others.items(), key=lambda kv: kv[1], default=("-", None))
-        higher = best_other is None or own > best_other
+        # With no other rule the bar is 0: a rule that gives the item nothing (a 1-fen invoice's
+        # 0-fen voucher) is not "paid ¥0.00", it is denied like any amount that beats nothing.
+        higher = own > (best_other or 0)
         checks.append(
             Check(
                 "stacking",
