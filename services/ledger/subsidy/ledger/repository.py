@@ -234,7 +234,9 @@ class BatchWriter:
 
     def __init__(self, decided_at: datetime) -> None:
         self.decided_at = decided_at
-        self.inbox = Table("inbox", *_EVENT_COLUMNS, "outcome", "received_at", *_SOURCE_COLUMNS)
+        self.inbox = Table(
+            "inbox", *_EVENT_COLUMNS, "outcome", "received_at", *_SOURCE_COLUMNS, "event"
+        )
         self.rejected: list[tuple[Any, ...]] = []
         self.other_support = Table(
             "other_support", "event_id", "enterprise_id", "item_id", "program", "amount_fen",
@@ -274,6 +276,8 @@ class BatchWriter:
             "event_id": event.event_id, "enterprise_id": event.enterprise_id,
             "payload_hash": payload_hash, "source_topic": src.topic,
             "source_partition": src.partition, "source_offset": src.offset,
+            # The event as decided, spelled as its content hash is computed (0004_inbox_events).
+            "event": event.model_dump_json(by_alias=True, exclude_none=True),
         }  # fmt: skip
 
     def applied_event(
