@@ -2,7 +2,7 @@
 
 import typer
 
-from subsidy.cli import eligibility, ledger, simulate
+from subsidy.cli import eligibility, ledger, policy, simulate
 from subsidy.dashboard import cli as dashboard
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
@@ -19,6 +19,7 @@ app.add_typer(demo.app, name="demo", help="Generate realistic feeds; run the mai
 app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka and PostgreSQL.")
 app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")
 app.add_typer(ledger.app, name="ledger", help="Query, export and verify the payout ledger.")
+app.add_typer(policy.app, name="policy", help="Policy reforms tried on the platform's history.")
 app.add_typer(ingest.app)  # `subsidy ingest FILE`, `subsidy ingest-server`, `subsidy feeds …`
 app.add_typer(notify.app, name="notify", help="Tell enterprises and bureaus about decisions.")
 app.add_typer(dashboard.app, name="dashboard", help="The live web dashboard over the ledger.")
