@@ -44,12 +44,14 @@ class CdpError(RuntimeError):
 
 
 class Cdp:
-    """One DevTools websocket: commands with ids, answered in any order; events are dropped."""
+    """One DevTools websocket: commands with ids, answered in any order; events are kept in
+    `events` (a test reads the console from them)."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._ws = ws
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.events: list[dict[str, Any]] = []
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -57,6 +59,9 @@ class Cdp:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 break
             data = json.loads(message.data)
+            if "method" in data:
+                self.events.append(data)
+                continue
             future = self._pending.pop(data.get("id", -1), None)
             if future is None or future.done():
                 continue
@@ -131,6 +136,23 @@ class Page:
         await asyncio.to_thread(path.write_bytes, base64.b64decode(result["data"]))
         return path
 
+    def console_errors(self) -> list[str]:
+        """What the page reported as errors so far: uncaught exceptions, console.error, and
+        the browser's own log (a resource that failed to load, a blocked request, …)."""
+        found = []
+        for e in self.cdp.events:
+            if e.get("sessionId") != self.session:
+                continue
+            method, params = e["method"], e.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                found.append(json.dumps(params.get("exceptionDetails", {}))[:500])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append(json.dumps(params.get("args", []))[:500])
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+                entry = params["entry"]
+                found.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+        return found
+
     async def fonts_of(self, selector: str) -> list[dict[str, Any]]:
         """The platform fonts Chromium used for the text of the first node matching
         `selector` (family name and glyph count): shows whether CJK glyphs had a font."""
@@ -185,6 +207,7 @@ async def headless_chromium(profile: Path) -> AsyncIterator[Page]:
         page = Page(cdp, attached["sessionId"])
         await page.send("Page.enable")
         await page.send("Runtime.enable")
+        await page.send("Log.enable")
         yield page
     finally:
         if cdp is not None:

@@ -3,10 +3,11 @@
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
 
 from subsidy.domain.money import format_fen
-from subsidy.reform.labels import compact, percent, signed_fen
+from subsidy.reform.labels import FEN_PER_WAN, FEN_PER_YI, compact, percent, signed_fen
 
 FONT_PX = 13.0
 VALUE_PX = 150  # room after the longest bar for its figure (and its change)
@@ -63,32 +64,66 @@ def fit(text: str, max_px: float, font_px: float = FONT_PX) -> str:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above value (a scale's end; ints only)."""
-    if value <= 0:
+    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above value (ints only)."""
+    if value <= 1:
         return 1
     step = 1
     while True:
         for multiple in (10, 20, 25, 50):
             candidate = step * multiple // 10
             if candidate >= value:
-                return max(candidate, 1)
+                return candidate
         step *= 10
 
 
-def _scale(value: int, top: int, px: float) -> float:
-    return 0.0 if top == 0 else value * px / top
+@dataclass(frozen=True, slots=True)
+class Axis:
+    """A scale from `low` (≤ 0) to `high` (≥ 0) fen, in round steps with a tick at zero."""
+
+    low: int
+    high: int
+    step: int
+
+    @classmethod
+    def around(cls, least: int, most: int) -> "Axis":
+        """The axis of about five round steps that holds every value in [least, most]."""
+        least, most = min(least, 0), max(most, 0)
+        step = nice_ceiling(-(-(most - least) // 5))
+        low = least // step * step  # floor to a step
+        high = -(-most // step) * step  # ceiling to a step
+        if high == low:  # nothing at all: zero alone, at the left
+            return cls(0, 1, 1)
+        return cls(low, high, step)
+
+    def x(self, fen: int, x0: float, px: float) -> float:
+        """Where fen sits on a scale drawn from x0 over px."""
+        return x0 + (fen - self.low) * px / (self.high - self.low)
+
+    def ticks(self) -> range:
+        if (self.low, self.high, self.step) == (0, 1, 1):
+            return range(1)
+        return range(self.low, self.high + 1, self.step)
 
 
-def _grid(x0: float, px: float, top: int, y0: float, y1: float, origin: int = 0) -> list[str]:
-    """Vertical gridlines with their figures at quarters of the scale."""
+def tick_label(fen: int) -> str:
+    """A round figure, short: `25亿`, `2,500万`, `0`."""
+    for unit, name in ((FEN_PER_YI, "亿"), (FEN_PER_WAN, "万")):
+        if abs(fen) >= unit:
+            value = Decimal(fen) / unit
+            text = f"{value:,.2f}".rstrip("0").rstrip(".")
+            return f"{text}{name}"
+    return format_fen(fen).removesuffix(".00") if fen else "0"
+
+
+def _grid(axis: Axis, x0: float, px: float, y0: float, y1: float) -> list[str]:
+    """Vertical gridlines with their figures at each step of the axis."""
     out = []
-    for quarter in range(5):
-        x = x0 + px * quarter / 4
-        figure = origin + top * quarter // 4
+    for figure in axis.ticks():
+        x = axis.x(figure, x0, px)
         out.append(
             f'<line class="grid" x1="{x:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y1:.1f}"/>'
             f'<text class="tick" x="{x:.1f}" y="{y0 - 6:.1f}" text-anchor="middle">'
-            f"{escape(compact(figure) if figure else '0')}</text>"
+            f"{escape(tick_label(figure))}</text>"
         )
     return out
 
@@ -112,8 +147,8 @@ def paired_bars(chart: str, title: str, rows: Sequence[Pair], frame: Frame = HAL
     row_h, bar_h, top_pad = 42, 14, 34
     height = top_pad + row_h * max(len(rows), 1) + 10
     x0, px = frame.label_px, frame.bars_px
-    top = nice_ceiling(max((max(r.baseline_fen, r.reform_fen) for r in rows), default=0))
-    parts = _grid(x0, px, top, top_pad - 6, height - 8)
+    axis = Axis.around(0, max((max(r.baseline_fen, r.reform_fen) for r in rows), default=0))
+    parts = _grid(axis, x0, px, top_pad - 6, height - 8)
     for i, r in enumerate(rows):
         y = top_pad + i * row_h + row_h / 2
         parts.append(_label(frame, y, r.label, r.note))
@@ -122,7 +157,7 @@ def paired_bars(chart: str, title: str, rows: Sequence[Pair], frame: Frame = HAL
             ("baseline", r.baseline_fen, -bar_h - 1),
             ("reform", r.reform_fen, 1),
         ):
-            w = _scale(fen, top, px)
+            w = axis.x(fen, x0, px) - x0
             name = "基线 baseline" if side == "baseline" else "改革 reform"
             parts.append(
                 f'<rect class="bar {side}" x="{x0}" y="{y + dy:.1f}" width="{w:.1f}"'
@@ -150,19 +185,11 @@ def delta_bars(chart: str, title: str, rows: Sequence[Delta], frame: Frame = FUL
     row_h, bar_h, top_pad = 38, 18, 34
     height = top_pad + row_h * max(len(rows), 1) + 10
     x0, px = frame.label_px, frame.bars_px
-    gain = (
-        nice_ceiling(max((r.delta_fen for r in rows), default=0))
-        if any(r.delta_fen > 0 for r in rows)
-        else 0
+    axis = Axis.around(
+        min((r.delta_fen for r in rows), default=0), max((r.delta_fen for r in rows), default=0)
     )
-    loss = (
-        nice_ceiling(max((-r.delta_fen for r in rows), default=0))
-        if any(r.delta_fen < 0 for r in rows)
-        else 0
-    )
-    span = gain + loss or 1
-    zero = x0 + _scale(loss, span, px)
-    parts = _grid(x0, px, span, top_pad - 6, height - 8, origin=-loss)
+    zero = axis.x(0, x0, px)
+    parts = _grid(axis, x0, px, top_pad - 6, height - 8)
     parts.append(
         f'<line class="zero" x1="{zero:.1f}" y1="{top_pad - 6}" x2="{zero:.1f}" y2="{height - 8}"/>'
     )
@@ -175,7 +202,7 @@ def delta_bars(chart: str, title: str, rows: Sequence[Delta], frame: Frame = FUL
     for i, r in enumerate(rows):
         y = top_pad + i * row_h + row_h / 2
         parts.append(_label(frame, y, r.label, r.note))
-        w = _scale(abs(r.delta_fen), span, px)
+        w = abs(axis.x(r.delta_fen, x0, px) - zero)
         side = "gain" if r.delta_fen > 0 else "loss"
         x = zero if r.delta_fen > 0 else zero - w
         anchor, tx = ("start", zero + w + 5) if r.delta_fen > 0 else ("end", zero - w - 5)
