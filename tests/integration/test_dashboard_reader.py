@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from prometheus_client import REGISTRY
 
+from subsidy.dashboard.metrics import REGISTRY
 from subsidy.dashboard.reader import Figures, LedgerReader
 from subsidy.dashboard.server import RunningDashboard, start_dashboard
 from subsidy.domain.money import format_fen

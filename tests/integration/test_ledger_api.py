@@ -20,7 +20,6 @@ import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
@@ -35,6 +34,7 @@ from subsidy.infra.scratch_db import with_search_path
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.api_server import DatabaseRoleError, RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings
+from subsidy.ledger.metrics import API_REGISTRY
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
 from tests.integration.ledger_support import (
@@ -201,7 +201,7 @@ async def stub(ledger: Ledger) -> AsyncIterator["api_pb2_grpc.LedgerServiceAsync
 
 
 def _sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+    return API_REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 # ---- GetStatement ----------------------------------------------------------------------------

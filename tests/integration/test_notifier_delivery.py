@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
@@ -24,6 +23,7 @@ from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.infra.scratch_db import create_schema, drop_schema
 from subsidy.notifier import repository as repo
 from subsidy.notifier.delivery import message_id
+from subsidy.notifier.metrics import REGISTRY
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import run_worker
 from tests.integration.kafka_support import private_topics

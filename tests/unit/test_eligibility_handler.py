@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
-from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -25,7 +24,7 @@ from subsidy.eligibility.handler import (
     Outcome,
     handle_message,
 )
-from subsidy.eligibility.metrics import observe
+from subsidy.eligibility.metrics import REGISTRY, observe
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.events.v1 import events_pb2
 from tests.unit.factories import ENTERPRISE, event

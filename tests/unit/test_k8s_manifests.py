@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
 from subsidy.infra.topics import ALL_TOPICS
 
@@ -312,18 +311,23 @@ def test_every_metrics_port_is_scraped(overlay: str) -> None:
 
 def _code_metric_names() -> set[str]:
     """Every sample name the platform's metrics modules register (with _total, _bucket…)."""
-    import importlib
+    from subsidy.dashboard import metrics as dashboard
+    from subsidy.eligibility import metrics as eligibility
+    from subsidy.ingest import metrics as ingest
+    from subsidy.ledger import metrics as ledger
+    from subsidy.notifier import metrics as notifier
 
-    for module in (
-        "subsidy.eligibility.metrics",
-        "subsidy.ledger.metrics",
-        "subsidy.notifier.metrics",
-        "subsidy.ingest.metrics",
-        "subsidy.dashboard.metrics",
-    ):
-        importlib.import_module(module)
+    registries = (
+        eligibility.REGISTRY,
+        ledger.WORKER_REGISTRY,
+        ledger.RELAY_REGISTRY,
+        ledger.API_REGISTRY,
+        notifier.REGISTRY,
+        ingest.REGISTRY,
+        dashboard.REGISTRY,
+    )
     names: set[str] = set()
-    for metric in REGISTRY.collect():
+    for metric in (m for registry in registries for m in registry.collect()):
         names.add(metric.name)
         names.update(s.name for s in metric.samples)
         if metric.type == "counter":

@@ -1,19 +1,17 @@
 """The ledger worker's metrics count a batch's decisions and money exactly (summed per label)."""
 
-from prometheus_client import REGISTRY
-
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import PostingKind
-from subsidy.ledger.metrics import observe_batch
+from subsidy.ledger.metrics import WORKER_REGISTRY, observe_batch
 from subsidy.ledger.processor import BatchReport
 from tests.unit.factories import event
 
 
 def _sample(name: str, labels: dict[str, str]) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+    return WORKER_REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_a_batch_counts_every_decision_and_every_fen() -> None:

@@ -139,11 +139,12 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     the contract go to the dead-letter topic.
     """
     # Imported here: faust is slow to import, and only this command needs it.
+    from subsidy.eligibility import metrics
     from subsidy.eligibility.worker import run_worker
 
     settings = _settings()
     catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     tune_gc()
     run_worker(settings, catalog)
 

@@ -21,7 +21,7 @@ from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.metrics import start_metrics_server
-from subsidy.ledger import parking, report
+from subsidy.ledger import metrics, parking, report
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
@@ -136,7 +136,7 @@ def parked_command(
 def worker_command() -> None:
     """Consume entitlements.v1 and decide it into the ledger until SIGTERM."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
     asyncio.run(_until_signalled(lambda stop: run_worker(settings, stop)))
 
@@ -145,7 +145,7 @@ def worker_command() -> None:
 def relay_command() -> None:
     """Publish committed decisions from the outbox to decisions.v1 until SIGTERM."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
     asyncio.run(_until_signalled(lambda stop: run_relay(settings, stop)))
 
 

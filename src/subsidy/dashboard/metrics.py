@@ -1,20 +1,30 @@
-"""The dashboard's Prometheus metrics (default registry, `subsidy_dashboard_*`)."""
+"""The dashboard's Prometheus metrics (`subsidy_dashboard_*`, in REGISTRY)."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-CLIENTS = Gauge("subsidy_dashboard_clients", "Browsers connected to the event stream now.")
+REGISTRY = CollectorRegistry()
+
+CLIENTS = Gauge(
+    "subsidy_dashboard_clients", "Browsers connected to the event stream now.", registry=REGISTRY
+)
 REFRESHES = Counter(
-    "subsidy_dashboard_refreshes", "Totals recomputed because new decisions were committed."
+    "subsidy_dashboard_refreshes",
+    "Totals recomputed because new decisions were committed.",
+    registry=REGISTRY,
 )
 POLL_ERRORS = Counter(
-    "subsidy_dashboard_poll_errors", "Looks at the ledger that failed (database unreachable, …)."
+    "subsidy_dashboard_poll_errors",
+    "Looks at the ledger that failed (database unreachable, …).",
+    registry=REGISTRY,
 )
 LAST_POLL = Gauge(
     "subsidy_dashboard_last_poll_timestamp_seconds",
     "When the dashboard last read the ledger successfully (Unix time).",
+    registry=REGISTRY,
 )
 REFRESH_SECONDS = Histogram(
     "subsidy_dashboard_refresh_seconds",
     "Time to read the totals and latest decisions in one snapshot.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
 )

@@ -23,12 +23,14 @@ import asyncpg
 import prometheus_client
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from subsidy.dashboard import metrics
 from subsidy.dashboard.reader import LedgerReader
 from subsidy.dashboard.settings import DashboardSettings
 from subsidy.dashboard.view import DashboardView
 from subsidy.domain.catalog import Catalog
+from subsidy.infra.metrics import service_registry
 
 log = structlog.get_logger(__name__)
 
@@ -173,6 +175,7 @@ class Page:
 HUB = web.AppKey("hub", Hub)
 PAGE = web.AppKey("page", Page)
 SETTINGS = web.AppKey("settings", DashboardSettings)
+METRICS = web.AppKey("metrics", CollectorRegistry)
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -237,9 +240,9 @@ async def _healthz(request: web.Request) -> web.Response:
     return _json(body, status=200 if ok else 503)
 
 
-async def _metrics(_request: web.Request) -> web.Response:
+async def _metrics(request: web.Request) -> web.Response:
     return web.Response(
-        body=prometheus_client.generate_latest(),
+        body=prometheus_client.generate_latest(request.app[METRICS]),
         headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST},
     )
 
@@ -292,6 +295,7 @@ def create_app(
     app[HUB] = hub or Hub()
     app[PAGE] = Page.load()
     app[SETTINGS] = settings
+    app[METRICS] = service_registry(metrics.REGISTRY)
     app.router.add_get("/", _index)
     app.router.add_get("/events", _events)
     app.router.add_get("/api/totals", _totals)

@@ -1,36 +1,50 @@
-"""Prometheus metrics of the ingest API (`subsidy_ingest_*`)."""
+"""Prometheus metrics of the ingest API (`subsidy_ingest_*`, in REGISTRY: what it serves)."""
 
 from typing import get_args
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from subsidy.domain.events import EnterpriseEvent
 
-ACCEPTED = Counter("subsidy_ingest_accepted", "Events accepted and acknowledged by Kafka")
+REGISTRY = CollectorRegistry()
+
+ACCEPTED = Counter(
+    "subsidy_ingest_accepted", "Events accepted and acknowledged by Kafka", registry=REGISTRY
+)
 DUPLICATES = Counter(
-    "subsidy_ingest_duplicates", "Events already accepted with the same content (no-ops)"
+    "subsidy_ingest_duplicates",
+    "Events already accepted with the same content (no-ops)",
+    registry=REGISTRY,
 )
 REJECTED = Counter(
     "subsidy_ingest_rejected",
     "Field errors of rejected events (a conflict counts under eventId)",
     ["field"],
+    registry=REGISTRY,
 )
 PRODUCE_FAILURES = Counter(
-    "subsidy_ingest_produce_failures", "Events Kafka did not acknowledge (client told UNAVAILABLE)"
+    "subsidy_ingest_produce_failures",
+    "Events Kafka did not acknowledge (client told UNAVAILABLE)",
+    registry=REGISTRY,
 )
 UNAUTHENTICATED = Counter(
-    "subsidy_ingest_unauthenticated", "Calls refused for a missing or unknown bearer token"
+    "subsidy_ingest_unauthenticated",
+    "Calls refused for a missing or unknown bearer token",
+    registry=REGISTRY,
 )
 FORBIDDEN = Counter(
-    "subsidy_ingest_forbidden", "Calls refused for a known token of another role (an auditor's)"
+    "subsidy_ingest_forbidden",
+    "Calls refused for a known token of another role (an auditor's)",
+    registry=REGISTRY,
 )
 LATENCY = Histogram(
     "subsidy_ingest_request_seconds",
     "Time to answer one ingest call",
     ["method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
 )
 
 

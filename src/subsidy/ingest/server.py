@@ -12,6 +12,7 @@ from subsidy.api.v1 import api_pb2_grpc
 from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.metrics import start_metrics_server
+from subsidy.ingest import metrics
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import IngestStore, migrate_ingest
@@ -92,5 +93,5 @@ async def _serve(settings: IngestSettings) -> None:
 def serve(settings: IngestSettings) -> None:
     """Run the ingest server until SIGTERM or SIGINT."""
     configure_logging(settings.log_level, settings.log_json)
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     asyncio.run(_serve(settings))

@@ -71,6 +71,7 @@ async def serve(
 ) -> None:
     """Serve the dry run (with health and reflection) until SIGTERM/SIGINT, then stop
     gracefully."""
+    # The dry run counts nothing of its own: its process's metrics only, not the worker's.
     start_metrics_server(metrics_port, metrics_address)
     server, port = await start_server([registration(catalog)], address)
     log.info("eligibility.grpc_serving", address=address, port=port,

@@ -200,5 +200,5 @@ async def _serve(settings: LedgerApiSettings) -> None:
 def serve(settings: LedgerApiSettings) -> None:
     """Run the query API until SIGTERM or SIGINT."""
     configure_logging(settings.log_level, settings.log_json)
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.API_REGISTRY)
     asyncio.run(_serve(settings))

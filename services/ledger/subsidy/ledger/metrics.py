@@ -1,104 +1,145 @@
-"""The ledger service's Prometheus metrics (default registry, `subsidy_ledger_*`)."""
+"""The ledger service's Prometheus metrics (`subsidy_ledger_*`), one registry per process."""
 
 import time
 from collections import Counter as TallyCounter
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from subsidy.domain.ledger.records import PostingKind
 from subsidy.ledger.chain import VerifyResult
 from subsidy.ledger.processor import BatchReport
 
+# The worker, the relay and the query API are one component but three processes: each serves
+# what it measures and nothing else, so the relay and the worker do not export the API's chain
+# and backlog gauges at 0 (a "broken chain" on every target but the API).
+WORKER_REGISTRY = CollectorRegistry()
+RELAY_REGISTRY = CollectorRegistry()
+API_REGISTRY = CollectorRegistry()
+
 DECISIONS = Counter(
     "subsidy_ledger_decisions",
     "Decisions (entitlement revisions) committed, by status and rule.",
     ["status", "rule_id"],
+    registry=WORKER_REGISTRY,
 )
 GRANTED_FEN = Counter(
     "subsidy_ledger_granted_fen",
     "Fen granted (GRANT entries), by measure and district.",
     ["measure", "district"],
+    registry=WORKER_REGISTRY,
 )
 REVERSED_FEN = Counter(
     "subsidy_ledger_reversed_fen",
     "Fen taken back from entitlements (supersede, revoke, other support), by measure and "
     "district; net granted = granted - reversed.",
     ["measure", "district"],
+    registry=WORKER_REGISTRY,
 )
 CAP_DENIALS = Counter(
     "subsidy_ledger_cap_denials",
     "Grants limited or denied by a cap or the year limit, by rule and check.",
     ["rule_id", "check"],
+    registry=WORKER_REGISTRY,
 )
 INBOX = Counter(
     "subsidy_ledger_inbox",
     "Events taken off the input topic, by what the inbox made of them.",
     ["result"],  # applied, duplicate, conflict, rejected, parked
+    registry=WORKER_REGISTRY,
 )
 PARKED = Counter(
     "subsidy_ledger_parked_reviews",
     "Reviews that arrived before their event, by what became of them.",
     ["result"],  # parked, released, refused (when released), expired
+    registry=WORKER_REGISTRY,
+)
+POLICY_REFUSED = Counter(
+    "subsidy_ledger_policy_refused",
+    "Evaluations set aside because they do not follow from the event under the ledger's policy"
+    " (another policy version, or entitlements the policy does not give).",
+    registry=WORKER_REGISTRY,
 )
 DEAD_LETTERS = Counter(
-    "subsidy_ledger_dead_letters", "Undecodable messages set aside on the dead-letter topic."
+    "subsidy_ledger_dead_letters",
+    "Undecodable messages set aside on the dead-letter topic.",
+    registry=WORKER_REGISTRY,
 )
 OFFSET_COMMIT_FAILURES = Counter(
     "subsidy_ledger_offset_commit_failures",
     "Offset commits refused after a rebalance (the records are redelivered and deduplicated).",
+    registry=WORKER_REGISTRY,
 )
 RETRIES = Counter(
-    "subsidy_ledger_batch_retries", "Batch transactions retried, by error.", ["error"]
+    "subsidy_ledger_batch_retries",
+    "Batch transactions retried, by error.",
+    ["error"],
+    registry=WORKER_REGISTRY,
 )
 BATCH_SIZE = Histogram(
     "subsidy_ledger_batch_size",
     "Messages per database transaction.",
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+    registry=WORKER_REGISTRY,
 )
 COMMIT_SECONDS = Histogram(
     "subsidy_ledger_commit_seconds",
     "From taking the enterprise locks to the database commit of a batch.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=WORKER_REGISTRY,
 )
-RELAYED = Counter("subsidy_ledger_relayed_decisions", "Outbox decisions published.")
+RELAYED = Counter(
+    "subsidy_ledger_relayed_decisions", "Outbox decisions published.", registry=RELAY_REGISTRY
+)
 
 # Set by the query API (`subsidy ledger serve`), which watches the outbox from outside the
 # relay: a relay that died cannot report its own backlog.
 OUTBOX_BACKLOG = Gauge(
-    "subsidy_ledger_outbox_backlog", "Committed decisions not yet published on decisions.v1."
+    "subsidy_ledger_outbox_backlog",
+    "Committed decisions not yet published on decisions.v1.",
+    registry=API_REGISTRY,
 )
 OUTBOX_OLDEST_SECONDS = Gauge(
     "subsidy_ledger_outbox_oldest_unsent_seconds",
     "Age of the oldest unpublished decision (0 when none).",
+    registry=API_REGISTRY,
 )
 PARKED_WAITING = Gauge(
-    "subsidy_ledger_parked_waiting", "Reviews waiting for the event they refer to."
+    "subsidy_ledger_parked_waiting",
+    "Reviews waiting for the event they refer to.",
+    registry=API_REGISTRY,
 )
 PARKED_OLDEST_SECONDS = Gauge(
     "subsidy_ledger_parked_oldest_seconds",
     "How long the longest-waiting parked review has waited (0 when none).",
+    registry=API_REGISTRY,
 )
 CHAIN_OK = Gauge(
     "subsidy_ledger_chain_ok",
     "1 if the last verification found every hash chain intact, 0 if it found a broken entry.",
+    registry=API_REGISTRY,
 )
 CHAIN_ENTRIES = Gauge(
-    "subsidy_ledger_chain_entries_checked", "Entries the last chain verification checked."
+    "subsidy_ledger_chain_entries_checked",
+    "Entries the last chain verification checked.",
+    registry=API_REGISTRY,
 )
 CHAIN_VERIFIED_AT = Gauge(
     "subsidy_ledger_chain_verified_timestamp_seconds",
     "When the chains were last verified (Unix time): alert when it grows stale too.",
+    registry=API_REGISTRY,
 )
 API_LATENCY = Histogram(
     "subsidy_ledger_api_request_seconds",
     "Time to answer one LedgerService call, by method.",
     ["method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=API_REGISTRY,
 )
 API_REFUSED = Counter(
     "subsidy_ledger_api_refused",
     "LedgerService calls refused by the token check, by code.",
     ["code"],  # UNAUTHENTICATED, PERMISSION_DENIED
+    registry=API_REGISTRY,
 )
 
 _CAP_CHECKS = frozenset({"ANNUAL_CAP", "ITEM_CAP", "YEAR_LIMIT"})

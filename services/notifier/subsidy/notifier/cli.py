@@ -15,6 +15,7 @@ from rich.table import Table
 from subsidy.cli.common import load_catalog_or_exit, load_settings
 from subsidy.infra.grpc_server import serve_until_signalled
 from subsidy.infra.metrics import start_metrics_server
+from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.admin import start_admin_server
 from subsidy.notifier.settings import NotifierSettings
@@ -54,7 +55,7 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 def worker_command() -> None:
     """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT."""
     settings = _settings()
-    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = load_catalog_or_exit()
 
     async def main() -> None:
@@ -74,6 +75,7 @@ def serve_command() -> None:
     if settings.admin_token is None:
         typer.echo("error: NOTIFIER_ADMIN_TOKEN is required to serve the admin API", err=True)
         raise typer.Exit(2)
+    # The admin API counts nothing of its own: its process's metrics only, not the worker's.
     start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = load_catalog_or_exit()
 
