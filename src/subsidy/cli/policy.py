@@ -77,10 +77,13 @@ def _write(
     if output_format is ReportFormat.table:
         if output is None:
             # Piped output is not cut at the terminal's width: rows stay on their lines.
-            print_report(Console(width=None if sys.stdout.isatty() else 120), report, top)
+            width = None if sys.stdout.isatty() else 120
+            print_report(Console(width=width, soft_wrap=True), report, top)
             return
         with output.open("w", encoding="utf-8") as fh:
-            print_report(Console(file=fh, width=120, color_system=None), report, top)
+            print_report(
+                Console(file=fh, width=120, soft_wrap=True, color_system=None), report, top
+            )
         return
     if output_format is ReportFormat.json:
         text = json.dumps(to_json(report), ensure_ascii=False, indent=1) + "\n"

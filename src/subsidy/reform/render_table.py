@@ -8,8 +8,9 @@ from rich.text import Text
 
 from subsidy.domain.beijing import beijing_time
 from subsidy.domain.money import format_fen
-from subsidy.reform.diff import Cost, Side
+from subsidy.reform.diff import Cost
 from subsidy.reform.labels import (
+    STATUS_ZH,
     channel_label,
     district_label,
     measure_label,
@@ -154,28 +155,29 @@ def _statuses(report: ReformReport, top: int) -> tuple[Table, Table]:
         title_justify="left",
         title_style="bold",
     )
-    table.add_column("资格 entitlement")
+    table.add_column("资格 entitlement", no_wrap=True)
     table.add_column("年度 year", justify="right")
-    table.add_column("状态 status")
+    table.add_column("状态 status", no_wrap=True)
     table.add_column("基线 baseline", justify="right", no_wrap=True)
     table.add_column("改革 reform", justify="right", no_wrap=True)
     table.add_column("差额 difference", justify="right", no_wrap=True)
     for e in changed[:top]:
         before = e.baseline.status if e.baseline else None
         after = e.reform.status if e.reform else None
+        event_id = e.entitlement_id.removesuffix(f"/{e.rule_id}")
+        status = Text(f"{STATUS_ZH.get(before or '', '—')} → {STATUS_ZH.get(after or '', '—')}")
+        status.append(f"\n{before or '—'} → {after or '—'}", style="dim")
+        if e.reform is not None and e.reform.reasons:
+            status.append(f"\n{', '.join(e.reform.reasons)}", style="dim")
         table.add_row(
-            _label(e.entitlement_id, e.enterprise_name),
+            _label(event_id, f"{e.rule_id}\n{e.enterprise_name}"),
             str(e.year),
-            _label(f"{status_label(before)} →", status_label(after) + _reasons(e.reform)),
+            status,
             format_fen(e.baseline_fen),
             format_fen(e.reform_fen),
             _delta(e.delta_fen),
         )
     return moves, table
-
-
-def _reasons(side: Side | None) -> str:
-    return f" [{', '.join(side.reasons)}]" if side is not None and side.reasons else ""
 
 
 def _more(console: Console, shown: int, total: int) -> None:
@@ -214,28 +216,38 @@ def _ledger(console: Console, report: ReformReport) -> None:
 
 
 def print_report(console: Console, report: ReformReport, top: int = 20) -> None:
-    """Header, the reform, totals, the four breakdowns, enterprises, status changes, bad lines."""
+    """Header, the reform, totals, the four breakdowns, enterprises, status changes, bad lines.
+    A console made with soft_wrap=True keeps each line of text whole (tables still fit it)."""
     c = report.comparison
     titles = measure_titles(report.policies.baseline)
     _header(console, report)
     _ledger(console, report)
+    console.print()
     console.print(_changes(report))
+    console.print()
     console.print(_total(report))
     measures = [(measure_label(int(r.key), titles), r) for r in c.by_measure]
     districts = [(district_label(r.key), r) for r in c.by_district]
     channels = [(channel_label(r.key), r) for r in c.by_channel]
     years = [((f"{r.key}年", ""), r) for r in c.by_year]
+    console.print()
     console.print(_cost_table("按措施 By measure", "措施 measure", measures))
+    console.print()
     console.print(_cost_table("按区县 By district", "区县 district", districts))
+    console.print()
     console.print(
         _cost_table("按资金渠道(责任单位) By funding channel", "责任单位 channel", channels)
     )
     console.print(f"[dim]{SHARED_NOTE}[/dim]")
+    console.print()
     console.print(_cost_table("按年度 By year", "年度 year", years))
+    console.print()
     console.print(_enterprises(report, top))
     _more(console, min(top, len(c.enterprises)), len(c.enterprises))
     moves, changed = _statuses(report, top)
+    console.print()
     console.print(moves)
+    console.print()
     console.print(changed)
     status_changed = sum(e.status_changed for e in c.entitlements)
     _more(console, min(top, status_changed), status_changed)
