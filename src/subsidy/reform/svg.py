@@ -10,7 +10,7 @@ from subsidy.domain.money import format_fen
 from subsidy.reform.labels import FEN_PER_WAN, FEN_PER_YI, compact, percent, signed_fen
 
 FONT_PX = 13.0
-VALUE_PX = 150  # room after the longest bar for its figure (and its change)
+VALUE_PX = 140  # room after the longest bar for its figure (and its change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class Frame:
     """A chart's width and its label column, in SVG units (about CSS pixels as laid out)."""
 
     width: int = 600
-    label_px: int = 200
+    label_px: int = 230
 
     @property
     def bars_px(self) -> int:
