@@ -53,7 +53,8 @@ def read_lines(lines: Iterable[str | bytes], source: str, origin: str) -> Histor
 def read_events_file(path: Path) -> History:
     """A JSONL event file, as `subsidy simulate --events` reads it."""
     if not path.is_file():
-        raise ReformInputError(f"events file {path}: no such file")
+        problem = "not a file" if path.exists() else "no such file"
+        raise ReformInputError(f"events file {path}: {problem}")
     try:
         with path.open("rb") as lines:
             return read_lines(lines, EVENTS_FILE, str(path))

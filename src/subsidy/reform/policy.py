@@ -40,7 +40,8 @@ class Policies:
 def _read_overlay(path: Path, what: str) -> Any:
     """A YAML file's document; ReformInputError naming the file (and line) otherwise."""
     if not path.is_file():
-        raise ReformInputError(f"{what} {path}: no such file")
+        problem = "not a file" if path.exists() else "no such file"
+        raise ReformInputError(f"{what} {path}: {problem}")
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as err:
