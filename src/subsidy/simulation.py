@@ -14,7 +14,7 @@ from subsidy.domain.ledger.records import EntitlementState
 
 
 def entitlement_view(s: EntitlementState) -> dict[str, Any]:
-    """An entitlement's final state in the contract's shape (contract.md §2)."""
+    """An entitlement's final state in the contract's shape (docs/contract.md §2)."""
     e = s.ent
     return {
         "entitlementId": e.entitlement_id,

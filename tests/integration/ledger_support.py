@@ -483,9 +483,12 @@ _RUNNING: set[asyncio.Task[None]] = set()
 
 
 @asynccontextmanager
-async def running_worker(settings: LedgerSettings) -> AsyncIterator[LedgerWorker]:
-    """A worker consuming in the background of this event loop until the block ends."""
-    worker = LedgerWorker(settings)
+async def running_worker(
+    settings: LedgerSettings, catalog: Catalog = CATALOG
+) -> AsyncIterator[LedgerWorker]:
+    """A worker on `catalog`'s policy, consuming in the background of this event loop until
+    the block ends."""
+    worker = LedgerWorker(settings, catalog)
     await worker.start()
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

@@ -181,7 +181,7 @@ async def ledger(
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     reader = with_search_path(as_role(fresh_database_url, login), schema)
-    api = await start_api(api_settings(reader))
+    api = await start_api(api_settings(reader), CATALOG)
     try:
         yield Ledger(owner, reader, api, f"127.0.0.1:{api.port}", events, json.loads(done.stdout))
     finally:
@@ -595,8 +595,10 @@ async def test_the_api_role_can_read_but_never_write(ledger: Ledger) -> None:
 
 async def test_the_api_refuses_a_role_that_can_write(ledger: Ledger) -> None:
     with pytest.raises(DatabaseRoleError, match="INSERT on entries"):
-        await start_api(api_settings(ledger.owner_url))
-    allowed = await start_api(api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True))
+        await start_api(api_settings(ledger.owner_url), CATALOG)
+    allowed = await start_api(
+        api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True), CATALOG
+    )
     await allowed.stop(grace=0)
 
 
@@ -618,7 +620,7 @@ async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
     ledger_db: LedgerDb, fresh_database_url: str
 ) -> None:
     await feed(ledger_db.url, known_events()[:5])
-    api = await start_api(api_settings(ledger_db.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True))
+    api = await start_api(api_settings(ledger_db.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True), CATALOG)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{api.port}") as channel:
             stub: Any = api_pb2_grpc.LedgerServiceStub(channel)

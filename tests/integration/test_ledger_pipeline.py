@@ -72,7 +72,7 @@ async def test_pipeline_ends_exactly_where_simulate_does(
     settings = worker_settings(
         ledger_db, kafka_bootstrap, ledger_topics, batch_size=64, book_cache_size=book_cache_size
     )
-    async with running_worker(settings) as worker:
+    async with running_worker(settings, catalog) as worker:
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
     assert worker.stats.dead_letters == 2
     assert (

@@ -12,6 +12,7 @@ from subsidy.demo.generator import generate
 from subsidy.demo.runner import Run, run_demo
 from subsidy.domain.catalog import load_catalog
 from subsidy.infra.scratch_db import drop_database
+from subsidy.simulation import simulate
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -43,3 +44,44 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
     assert "0 repeats" in text  # every webhook arrived once, signed
     assert "sent webhook to enterprise" in text
     assert all(r.process.poll() is not None for r in run.services), "nothing is left running"
+
+
+# Moves the window, turns a referred rule into a paying one, raises a cap, tightens a year
+# limit; with an effective date, the same as a version that starts in the middle of the window.
+REFORM = """\
+{effective}valid_to: 2028-12-31
+rules:
+  m06.enterprise_title: {{award: ceiling, ceiling_yuan: 300000}}
+  m08.compute_voucher: {{annual_cap_yuan: 3000000}}
+  m08.large_model_compute: {{max_years: 1}}
+"""
+
+
+@pytest.mark.parametrize("effective", ["", "effective_from: 2026-07-01\n"],
+                         ids=["overlay", "version-from-2026-07-01"])  # fmt: skip
+async def test_every_service_runs_the_overlay_and_the_export_equals_simulate(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str, effective: str
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(generate(60, seed=7)) + "\n", encoding="utf-8")
+    overlay = tmp_path / "reform.yaml"
+    overlay.write_text(REFORM.format(effective=effective), encoding="utf-8")
+    catalog = load_catalog(overlay=overlay)
+    assert len(catalog.timeline) == (2 if effective else 1)
+    output = tmp_path / "console.txt"
+    run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
+              ingest_address=f"127.0.0.1:{_free_port()}", metrics_ports={},
+              policy_overlay=overlay)  # fmt: skip
+    try:
+        with output.open("w", encoding="utf-8") as out:
+            ok = await run_demo(feed, catalog, False, Console(file=out, width=120), run)
+    finally:
+        await drop_database(database_url, run.database)
+    text = output.read_text("utf-8")
+    assert ok, text
+    assert "pipeline vs subsidy simulate: match" in text
+    # The reform decides differently from the packaged policy on this feed (else the test
+    # would prove nothing about which policy the services ran).
+    baseline = simulate(feed.read_bytes().splitlines(), load_catalog()).to_contract()
+    reformed = simulate(feed.read_bytes().splitlines(), catalog).to_contract()
+    assert baseline["entitlements"] != reformed["entitlements"]

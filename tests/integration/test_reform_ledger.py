@@ -51,7 +51,7 @@ COMPARED = (
 
 async def _diff(database_url: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-    for name in ("POLICY_OVERLAY", "ELIGIBILITY_POLICY_OVERLAY", "POLICY_CATALOG"):
+    for name in ("POLICY_OVERLAY", "POLICY_CATALOG"):
         env.pop(name, None)  # the baseline is the packaged catalog, as the worker's was
     return await asyncio.to_thread(
         subprocess.run,

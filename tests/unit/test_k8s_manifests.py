@@ -438,12 +438,14 @@ def test_the_image_matches_the_manifests() -> None:
         for name, spec in pod_specs(rendered(overlay)):
             assert spec["securityContext"]["runAsUser"] == 10001, name
             for c in containers(spec):
-                for m in c.get("volumeMounts", []):
-                    if "site-packages" in m["mountPath"]:
-                        # The catalog is mounted over the installed package's copy.
-                        assert m["mountPath"].startswith(
-                            f"/opt/venv/lib/python{python[1]}/site-packages/"
-                        ), name
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+                # Nothing is mounted over the installed package; the policy is read from
+                # where POLICY_CATALOG and POLICY_OVERLAY say, and that is mounted.
+                assert not any("site-packages" in path for path in mounts), name
+                for key in ("POLICY_CATALOG", "POLICY_OVERLAY"):
+                    if key in env:
+                        assert mounts.get(str(Path(env[key]).parent)) == "policy", (name, key)
     assert json.loads((SCHEMAS / "SOURCES.json").read_text())["files"]
 
 
@@ -474,3 +476,24 @@ def test_the_alert_rules_parse(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, f"promtool:\n{done.stdout}{done.stderr}"
+
+
+# The commands that judge by the policy (docs/contract.md §3, "One policy in every service").
+_POLICY_COMMANDS = (
+    ["eligibility"], ["ledger", "worker"], ["ledger", "serve"], ["notify"], ["dashboard"],
+)  # fmt: skip
+
+
+def test_every_service_that_judges_by_the_policy_reads_the_same_one() -> None:
+    for overlay in OVERLAYS:
+        seen = 0
+        for name, spec in pod_specs(rendered(overlay)):
+            for c in spec["containers"]:
+                args = c.get("args", [])
+                if not any(args[: len(cmd)] == cmd for cmd in _POLICY_COMMANDS):
+                    continue
+                seen += 1
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                assert env.get("POLICY_CATALOG") == "/etc/subsidy/policy/catalog.yaml", name
+                assert env.get("POLICY_OVERLAY") == "/etc/subsidy/policy/overlay.yaml", name
+        assert seen == 7, overlay

@@ -131,18 +131,22 @@ def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
-        if "configMap" not in volume:
+        # A ConfigMap, or several projected into one directory.
+        sources = (
+            [volume] if "configMap" in volume else volume.get("projected", {}).get("sources", [])
+        )
+        names = {s["configMap"]["name"] for s in sources if "configMap" in s}
+        if not names:
             continue
-        (cm,) = [
-            d
-            for d in of_kind(docs, "ConfigMap")
-            if d["metadata"]["name"] == volume["configMap"]["name"]
-        ]
+        data: dict[str, str] = {}
+        for d in of_kind(docs, "ConfigMap"):
+            if d["metadata"]["name"] in names:
+                data.update(d["data"])
         for name, value in list(env.items()):
             if value.startswith(mount["mountPath"].rstrip("/") + "/"):
                 key = value.removeprefix(mount["mountPath"].rstrip("/") + "/")
                 local = files / f"{mount['name']}-{key}"
-                local.write_text(cm["data"][key])
+                local.write_text(data[key])
                 env[name] = str(local)
     return env
 

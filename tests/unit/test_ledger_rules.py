@@ -8,13 +8,13 @@ from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_c
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
+from subsidy.domain.ledger.book import PARK_LIMIT
 from subsidy.domain.ledger.errors import (
     DuplicateEventConflict,
     NotPendingReview,
     UnknownEventRef,
     UnknownReviewRule,
 )
-from subsidy.domain.ledger.book import PARK_LIMIT
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Outcome, PostingKind
 from subsidy.simulation import entitlement_view
@@ -336,7 +336,8 @@ def test_a_review_before_its_event_waits_for_it_and_is_applied_once() -> None:
     review = {"eventRef": "x1", "ruleId": "m06.exhibition", "approved": True,
               "approvedAmountFen": 300_000 * YUAN}  # fmt: skip
     parked = b.feed("reviewDecided", review, eventId="r1")
-    assert parked.parked and not parked.decisions
+    assert parked.parked
+    assert not parked.decisions
     assert b.ledger.parked_ids() == {"r1"}
     # The identical resend is a no-op: its id is taken, as any applied event's.
     assert b.feed("reviewDecided", review, eventId="r1").duplicate
@@ -355,7 +356,7 @@ def test_reviews_wait_up_to_the_limit_then_are_refused_without_any_change() -> N
     for n in range(PARK_LIMIT):
         b.feed("reviewDecided", {"eventRef": f"s{n}", "ruleId": "m06.exhibition",
                                  "approved": False}, eventId=f"r{n}")  # fmt: skip
-    with pytest.raises(UnknownEventRef, match="reviewDecided.eventRef"):
+    with pytest.raises(UnknownEventRef, match=r"reviewDecided\.eventRef"):
         b.feed("reviewDecided", {"eventRef": "late", "ruleId": "m06.exhibition",
                                  "approved": False}, eventId="r-late")  # fmt: skip
     assert len(b.ledger.parked_ids()) == PARK_LIMIT

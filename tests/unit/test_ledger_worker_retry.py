@@ -7,6 +7,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
+from subsidy.domain.catalog import load_catalog
 from subsidy.ledger import worker as ledger_worker
 from subsidy.ledger.processor import BatchReport, Message, PreparedBatch
 from subsidy.ledger.repository import BookCache
@@ -57,7 +58,7 @@ async def test_a_restarting_database_is_retried(
         return cast(PreparedBatch, _Prepared())
 
     monkeypatch.setattr(ledger_worker, "apply_batch", apply_batch)
-    worker = ledger_worker.LedgerWorker(LedgerSettings())  # type: ignore[call-arg]
+    worker = ledger_worker.LedgerWorker(LedgerSettings(), load_catalog())  # type: ignore[call-arg]
     worker._pool = cast(asyncpg.Pool, _Pool([error, error]))
     await worker._commit_batch([cast(Message, _Message())])
     assert worker.stats.retries == 2

@@ -13,13 +13,20 @@ from subsidy.infra.settings import CommonSettings
 S = TypeVar("S", bound=CommonSettings)
 
 
-def load_catalog_or_exit(overlay: Path | None = None) -> Catalog:
-    """The packaged catalog with an optional overlay; a clear message and exit 2 if invalid."""
+def load_catalog_or_exit(overlay: Path | None = None, path: Path | None = None) -> Catalog:
+    """The catalog (the packaged one by default) with an optional overlay; a clear message and
+    exit 2 if invalid."""
     try:
-        return load_catalog(overlay=overlay)
+        return load_catalog(path, overlay)
     except CatalogError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+def service_policy(settings: CommonSettings, overlay: Path | None = None) -> Catalog:
+    """The policy a service runs: POLICY_CATALOG and POLICY_OVERLAY (or an --policy-overlay
+    given on its command line instead)."""
+    return load_catalog_or_exit(overlay or settings.policy_overlay, settings.policy_catalog)
 
 
 def load_settings(cls: type[S], **overrides: Any) -> S:

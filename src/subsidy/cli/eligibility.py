@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from subsidy.cli.common import load_catalog_or_exit, load_settings
+from subsidy.cli.common import load_catalog_or_exit, load_settings, service_policy
 from subsidy.domain.entitlements import Entitlement
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
@@ -143,7 +143,7 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     from subsidy.eligibility.worker import run_worker
 
     settings = _settings()
-    catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
+    catalog = service_policy(settings, policy_overlay)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     tune_gc()
     run_worker(settings, catalog)
@@ -169,7 +169,7 @@ def serve_command(
         except ValidationError as err:
             typer.echo(f"error: --address: {err.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
-    catalog = load_catalog_or_exit(policy_overlay or settings.policy_overlay)
+    catalog = service_policy(settings, policy_overlay)
     asyncio.run(
         serve(settings.grpc_address, catalog, settings.metrics_port, settings.metrics_address)
     )

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
-from subsidy.cli.common import load_settings
+from subsidy.cli.common import load_settings, service_policy
 from subsidy.cli.simulate import Format, print_contract
 from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.gc_tuning import tune_gc
@@ -138,7 +138,8 @@ def worker_command() -> None:
     settings = _settings()
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
-    asyncio.run(_until_signalled(lambda stop: run_worker(settings, stop)))
+    catalog = service_policy(settings)
+    asyncio.run(_until_signalled(lambda stop: run_worker(settings, catalog, stop)))
 
 
 @app.command("relay")
@@ -240,8 +241,9 @@ def serve_command() -> None:
     from subsidy.ledger.api_server import DatabaseRoleError, serve
 
     settings = load_settings(LedgerApiSettings)
+    catalog = service_policy(settings)
     try:
-        serve(settings)
+        serve(settings, catalog)
     except DatabaseRoleError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

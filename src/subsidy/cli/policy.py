@@ -121,7 +121,7 @@ def diff_command(
         Path | None,
         typer.Option(
             "--baseline-overlay",
-            envvar=["POLICY_OVERLAY", "ELIGIBILITY_POLICY_OVERLAY"],
+            envvar="POLICY_OVERLAY",
             help="The overlay the platform runs, if any: part of the baseline.",
         ),
     ] = None,

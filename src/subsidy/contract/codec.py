@@ -47,6 +47,11 @@ def decode_event(data: bytes) -> EnterpriseEvent:
     return event_from_proto(message)
 
 
+def _day(day: date | None) -> str:
+    """A date as YYYY-MM-DD, or empty for none."""
+    return "" if day is None else day.isoformat()
+
+
 def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
     """An entitlement, its limits and its trace."""
     m = dpb.Entitlement(
@@ -73,6 +78,8 @@ def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
         catalog_rank=e.catalog_rank,
         valid_from=e.valid_from.isoformat(),
         valid_to=e.valid_to.isoformat(),
+        version_from=_day(e.version_from),
+        version_to=_day(e.version_to),
     )
     for name in ("ceiling_fen", "annual_cap_fen", "item_cap_fen", "max_years"):
         value = getattr(e, name)
@@ -106,6 +113,8 @@ def entitlement_from_proto(m: dpb.Entitlement) -> Entitlement:
         annual_cap_fen=m.annual_cap_fen if m.HasField("annual_cap_fen") else None,
         item_cap_fen=m.item_cap_fen if m.HasField("item_cap_fen") else None,
         max_years=m.max_years if m.HasField("max_years") else None,
+        version_from=date.fromisoformat(m.version_from) if m.version_from else None,
+        version_to=date.fromisoformat(m.version_to) if m.version_to else None,
         trace=tuple(TraceStep(t.key, t.label_zh, t.label_en, t.value) for t in m.trace),
     )
 
@@ -160,4 +169,6 @@ def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.De
         clause=e.clause,
         catalog_version=e.catalog_version,
         decided_at=(decided_at or datetime.now(UTC)).isoformat(),
+        version_from=_day(e.version_from),
+        version_to=_day(e.version_to),
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from subsidy.cli.common import load_catalog_or_exit, load_settings
+from subsidy.cli.common import load_settings, service_policy
 from subsidy.dashboard.server import start_dashboard
 from subsidy.dashboard.settings import DashboardSettings
 
@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True)
 
 
 async def _serve(settings: DashboardSettings) -> None:
-    catalog = load_catalog_or_exit()
+    catalog = service_policy(settings)
     dashboard = await start_dashboard(settings, catalog)
     typer.echo(f"dashboard on {dashboard.url}/", err=True)
     stop = asyncio.Event()

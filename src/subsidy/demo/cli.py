@@ -43,11 +43,17 @@ def run_command(
 
     from rich.console import Console
 
-    from subsidy.cli.common import load_catalog_or_exit
-    from subsidy.demo.runner import run_demo
+    from subsidy.cli.common import load_catalog_or_exit, load_settings
+    from subsidy.demo.runner import Run, run_demo
     from subsidy.infra.logging import configure_logging
+    from subsidy.infra.settings import CommonSettings
 
+    # The policy of POLICY_CATALOG / POLICY_OVERLAY, or --policy-overlay: the services and
+    # the comparison with simulate all run it.
+    settings = load_settings(CommonSettings)
     configure_logging("WARNING")
-    catalog = load_catalog_or_exit(policy_overlay)
-    if not asyncio.run(run_demo(events, catalog, keep, Console())):
+    overlay = policy_overlay or settings.policy_overlay
+    catalog = load_catalog_or_exit(overlay, settings.policy_catalog)
+    run = Run(policy_catalog=settings.policy_catalog, policy_overlay=overlay)
+    if not asyncio.run(run_demo(events, catalog, keep, Console(), run)):
         raise typer.Exit(1)

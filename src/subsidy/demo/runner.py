@@ -68,6 +68,8 @@ class Run:
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     services: list[Running] = field(default_factory=list)
     subscribed: list[str] = field(default_factory=list)
+    policy_catalog: Path | None = None
+    policy_overlay: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"demo.{self.stamp}.{name}"
@@ -99,6 +101,11 @@ def service_specs(
     ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
     common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "DATABASE_URL": database_url,
               "LOG_LEVEL": "INFO"}  # fmt: skip
+    # Every service runs the policy simulate is compared under: one catalog, one overlay.
+    for key, path in (("POLICY_CATALOG", run.policy_catalog),
+                      ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
+        if path is not None:
+            common[key] = str(path.resolve())
     ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],

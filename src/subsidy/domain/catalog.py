@@ -2,8 +2,9 @@
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -12,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from subsidy.domain import dated
 from subsidy.domain.enums import CertificationKind
 from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.domain.money import INT64_MAX, yuan_to_fen
@@ -65,7 +67,10 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """The effective policy: validity window, rules in catalog order, and a content version."""
+    """The policy: validity window, rules in catalog order, and a content version. A policy
+    whose terms change on dates holds one Catalog per version in `versions`, each in force over
+    [effective_from, effective_to]; `at(day)` is the one an event of that day is judged by. The
+    policy itself then reads as its first version, with the whole document's hash as version."""
 
     policy_id: str
     title: str
@@ -74,9 +79,28 @@ class Catalog:
     global_clauses: Mapping[str, str]
     rules: tuple[Rule, ...]
     version: str
+    effective_from: date = date.min
+    effective_to: date = date.max
+    versions: tuple["Catalog", ...] = ()
     _by_trigger: Mapping[tuple[str, str | None], tuple[Rule, ...]] = field(
         repr=False, default_factory=dict
     )
+
+    def at(self, day: date) -> "Catalog":
+        """The version in force on `day`."""
+        if not self.versions:
+            return self
+        starts = [v.effective_from for v in self.versions]
+        return self.versions[max(0, bisect_right(starts, day) - 1)]
+
+    @property
+    def timeline(self) -> tuple["Catalog", ...]:
+        """Every version, first to last (the policy alone when its terms never change)."""
+        return self.versions or (self,)
+
+    def holds(self, version: str) -> bool:
+        """Is `version` one of this policy's versions?"""
+        return any(v.version == version for v in self.timeline)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id; KeyError if there is none."""
@@ -118,7 +142,7 @@ RULE_KEYS = OVERLAY_RULE_KEYS | {
     "responsible_units",
     "staged",
 }
-OVERLAY_KEYS = ("valid_from", "valid_to", "rules")
+OVERLAY_KEYS = ("effective_from", "valid_from", "valid_to", "rules")
 
 
 def _yuan(where: str, value: Any) -> int | None:
@@ -246,14 +270,41 @@ def _rule(raw: Any, rank: int) -> Rule:
 
 
 def build_catalog(raw: Any) -> Catalog:
-    """Validate a raw catalog document (as loaded from YAML) into a Catalog."""
+    """Validate a raw catalog document (as loaded from YAML) into a Catalog, one version per
+    span of dates over which no dated value changes."""
     if not isinstance(raw, dict) or not isinstance(raw.get("policy"), dict):
         raise CatalogError("catalog: needs a 'policy' mapping and a 'rules' list")
-    policy = raw["policy"]
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise CatalogError("catalog: 'rules' must be a non-empty list")
-    rules = tuple(_rule(r, rank) for rank, r in enumerate(rules_raw))
+    if not all(isinstance(r, dict) for r in rules_raw):
+        raise CatalogError("catalog: every rule must be a mapping")
+    try:
+        spans = dated.spans(raw)
+        resolved = [(dated.resolved_at(raw, start), start, end) for start, end in spans]
+    except dated.DatedValueError as err:
+        raise CatalogError(str(err)) from None
+    merged: list[tuple[dict[str, Any], date, date]] = []
+    for doc, start, end in resolved:  # neighbours that resolve alike are one version
+        if merged and merged[-1][0] == doc:
+            merged[-1] = (doc, merged[-1][1], end)
+        else:
+            merged.append((doc, start, end))
+    if len(merged) == 1:
+        return _version(merged[0][0])
+    versions = tuple(_version(doc, start, end) for doc, start, end in merged)
+    return replace(versions[0], version=_hash(raw), versions=versions)
+
+
+def _hash(doc: Any) -> str:
+    canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _version(raw: dict[str, Any], start: date = date.min, end: date = date.max) -> Catalog:
+    """One version: a catalog document without dated values, in force over [start, end]."""
+    policy = raw["policy"]
+    rules = tuple(_rule(r, rank) for rank, r in enumerate(raw["rules"]))
     ids = [r.id for r in rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -262,7 +313,6 @@ def build_catalog(raw: Any) -> Catalog:
     valid_to = _date("policy: key 'valid_to'", policy.get("valid_to"))
     if valid_to < valid_from:
         raise CatalogError("policy: 'valid_to' is before 'valid_from'")
-    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
     by_trigger: dict[tuple[str, str | None], tuple[Rule, ...]] = {}
     for rule in rules:
         for kind in rule.trigger.kinds or [None]:
@@ -275,7 +325,12 @@ def build_catalog(raw: Any) -> Catalog:
         valid_to=valid_to,
         global_clauses=dict(policy.get("global_clauses") or {}),
         rules=rules,
-        version=hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        # The content alone: the same terms are the same version whatever days they cover, so
+        # a document that adds a later version keeps the id of every earlier one (a rollout
+        # where one service already holds the new document still agrees on past events).
+        version=_hash(raw),
+        effective_from=start,
+        effective_to=end,
         _by_trigger=by_trigger,
     )
 
@@ -290,9 +345,21 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
         if key not in OVERLAY_KEYS:
             raise CatalogError(f"overlay: unknown key {key!r}")
     merged: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    # With an effective date the overlay is a new version from that date on; without one it
+    # rewrites the policy for every date.
+    start = overlay.get("effective_from")
+    if start is not None:
+        start = _date("overlay: key 'effective_from'", start)
+
+    def put(holder: dict[str, Any], key: str, value: Any) -> None:
+        if start is None:
+            holder[key] = value
+        else:
+            dated.date_from(holder, key, start, value)
+
     for key in ("valid_from", "valid_to"):
         if key in overlay:
-            merged["policy"][key] = str(_date(f"overlay: key {key!r}", overlay[key]))
+            put(merged["policy"], key, str(_date(f"overlay: key {key!r}", overlay[key])))
     rules = {r["id"]: r for r in merged["rules"]}
     changes = overlay.get("rules") or {}
     if not isinstance(changes, dict):
@@ -305,7 +372,7 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
         for key, value in change.items():
             if key not in OVERLAY_RULE_KEYS:
                 raise CatalogError(f"overlay: rule {rule_id}: unknown key {key!r}")
-            rules[rule_id][key] = value
+            put(rules[rule_id], key, value)
     return merged
 
 

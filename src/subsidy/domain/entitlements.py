@@ -73,6 +73,11 @@ class Entitlement:
     annual_cap_fen: int | None = None
     item_cap_fen: int | None = None
     max_years: int | None = None
+    # The days the catalog version is in force (None: unbounded on that side). Information for
+    # readers, not a term: two services holding documents that end the version on different
+    # days still agree on the entitlement.
+    version_from: date | None = field(default=None, compare=False)
+    version_to: date | None = field(default=None, compare=False)
     trace: tuple[TraceStep, ...] = field(default=(), compare=False)
 
     @property

@@ -1,5 +1,6 @@
 """The pure eligibility evaluator: one event in, its entitlements (with traces) out."""
 
+from datetime import date
 from decimal import Decimal
 
 from subsidy.domain.catalog import Award, Catalog, Rule
@@ -133,8 +134,10 @@ def _explain(
 
 
 def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> Evaluation:
-    """The entitlements an event triggers, one per matching rule, in catalog order; with
-    `explain=False` (simulate, benchmarks) the readable trace is left out."""
+    """The entitlements an event triggers, one per matching rule, in catalog order, under the
+    policy version in force on the event's date; with `explain=False` (simulate, benchmarks)
+    the readable trace is left out."""
+    catalog = catalog.at(event.occurred_on)
     payload_type = event.payload_type
     if payload_type in LEDGER_PAYLOADS:
         return Evaluation(event, (), catalog.version)
@@ -176,6 +179,8 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> 
                 annual_cap_fen=rule.annual_cap_fen,
                 item_cap_fen=None if item_cap is None else _uplifted(item_cap, uplift),
                 max_years=rule.max_years,
+                version_from=None if catalog.effective_from == date.min else catalog.effective_from,
+                version_to=None if catalog.effective_to == date.max else catalog.effective_to,
                 trace=_explain(rule, event, uplift, amount) if explain else (),
             )
         )

@@ -1,9 +1,10 @@
 """Typed settings read from the environment, one object per service, failing fast."""
 
 import re
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from subsidy.devstack.endpoints import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
@@ -38,3 +39,15 @@ class CommonSettings(BaseSettings):
     # Loopback by default (a laptop's metrics are nobody else's business); 0.0.0.0 in a pod,
     # where Prometheus scrapes from another address.
     metrics_address: str = Field("127.0.0.1", min_length=1)
+    # The policy every service judges by: the catalog (the packaged one unless POLICY_CATALOG
+    # names another) and an optional overlay (POLICY_OVERLAY). Every service reads the same
+    # two, so eligibility, the ledger, its API and the notifier hold one policy.
+    policy_catalog: Path | None = None
+    policy_overlay: Path | None = None
+
+    @field_validator("policy_catalog", "policy_overlay")
+    @classmethod
+    def _policy_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value

@@ -1,9 +1,8 @@
-"""The eligibility service's settings: topics, consumer group, gRPC address, policy overlay."""
+"""The eligibility service's settings: topics, consumer group, gRPC address."""
 
-from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
 from subsidy.infra.topics import DEAD_LETTERS, ENTERPRISE_EVENTS, ENTITLEMENTS
@@ -33,7 +32,6 @@ class EligibilitySettings(CommonSettings):
     group_id: str = Field(default="subsidy-eligibility", pattern=KAFKA_NAME,
                           validation_alias=_env("group_id"))  # fmt: skip
     grpc_address: HostPort = Field(default="127.0.0.1:50061", validation_alias=_env("grpc_address"))
-    policy_overlay: Path | None = Field(default=None, validation_alias=_env("policy_overlay"))
     # Its own variable first: the worker and the server of one host must not share a port.
     metrics_port: int = Field(
         default=0,
@@ -52,13 +50,6 @@ class EligibilitySettings(CommonSettings):
     # them are committed only once they are, in order. 1 = publish one message at a time.
     publish_window: int = Field(default=1000, ge=1, le=100_000,
                                 validation_alias=_env("publish_window"))  # fmt: skip
-
-    @field_validator("policy_overlay")
-    @classmethod
-    def _check_overlay(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
 
     @model_validator(mode="after")
     def _distinct_topics(self) -> Self:

@@ -9,7 +9,7 @@ import asyncpg
 import grpc
 import structlog
 
-from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.domain.catalog import Catalog
 from subsidy.infra.auth import AUDITOR, BearerAuthInterceptor
 from subsidy.infra.grpc_server import serve_until_signalled, start_server
 from subsidy.infra.logging import configure_logging
@@ -149,7 +149,7 @@ def auth_interceptor(settings: LedgerApiSettings) -> BearerAuthInterceptor:
     )
 
 
-async def start_api(settings: LedgerApiSettings, catalog: Catalog | None = None) -> RunningApi:
+async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi:
     """Connect (sessions read-only), check the role, and serve on settings.grpc_address
     (which may end in :0; the bound port is returned). The API never migrates: its role may
     not, and the worker's `subsidy ledger migrate` owns the schema."""
@@ -166,9 +166,7 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog | None = None)
     try:
         async with pool.acquire() as conn:
             await check_role(conn, settings.allow_writable_role)
-        servicer = LedgerServicer(
-            pool, catalog or load_catalog(), settings.default_page_size, settings.max_page_size
-        )
+        servicer = LedgerServicer(pool, catalog, settings.default_page_size, settings.max_page_size)
         server, port = await start_server(
             [registration(servicer)], settings.grpc_address, [auth_interceptor(settings)]
         )
@@ -189,16 +187,16 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog | None = None)
     return running
 
 
-async def _serve(settings: LedgerApiSettings) -> None:
-    running = await start_api(settings)
+async def _serve(settings: LedgerApiSettings, catalog: Catalog) -> None:
+    running = await start_api(settings, catalog)
     try:
         await serve_until_signalled(running.server)
     finally:
         await running.close()
 
 
-def serve(settings: LedgerApiSettings) -> None:
-    """Run the query API until SIGTERM or SIGINT."""
+def serve(settings: LedgerApiSettings, catalog: Catalog) -> None:
+    """Run the query API on `catalog`'s policy until SIGTERM or SIGINT."""
     configure_logging(settings.log_level, settings.log_json)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.API_REGISTRY)
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, catalog))

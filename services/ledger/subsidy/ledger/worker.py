@@ -24,7 +24,9 @@ from google.protobuf.message import DecodeError
 
 from subsidy.contract.codec import evaluation_from_proto
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import InvalidEvent
+from subsidy.domain.recheck import PolicyMismatch, recheck
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ledger import metrics, parking
 from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
@@ -61,8 +63,9 @@ class Undecodable(ValueError):
         self.event_id = event_id
 
 
-def decode(record: ConsumerRecord[bytes, bytes]) -> Message:
-    """An entitlements.v1 record as a Message; raises Undecodable for anything unusable."""
+def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
+    """An entitlements.v1 record as a Message; raises Undecodable for anything unusable,
+    including an evaluation that does not follow from the event under the ledger's policy."""
     if record.value is None:
         raise Undecodable("no value (tombstone)")
     try:
@@ -85,6 +88,11 @@ def decode(record: ConsumerRecord[bytes, bytes]) -> Message:
     ]
     if strays:
         raise Undecodable(f"entitlements of another event or enterprise: {strays}", event.event_id)
+    try:
+        recheck(evaluation, catalog)
+    except PolicyMismatch as err:
+        metrics.POLICY_REFUSED.inc()
+        raise Undecodable(f"not what the ledger's policy gives: {err}", event.event_id) from None
     return Message(
         evaluation,
         payload_hash,
@@ -112,8 +120,9 @@ class WorkerStats:
 class LedgerWorker:
     """Consumes entitlements.v1 in batches; see the module docstring for the guarantees."""
 
-    def __init__(self, settings: LedgerSettings) -> None:
+    def __init__(self, settings: LedgerSettings, catalog: Catalog) -> None:
         self.settings = settings
+        self.catalog = catalog
         self.cache = BookCache(settings.book_cache_size)
         self.stats = WorkerStats()
         self._pool: asyncpg.Pool | None = None
@@ -194,7 +203,7 @@ class LedgerWorker:
         dead: list[tuple[ConsumerRecord[bytes, bytes], Undecodable]] = []
         for record in records:
             try:
-                messages.append(decode(record))
+                messages.append(decode(record, self.catalog))
             except Undecodable as err:
                 dead.append((record, err))
         if messages:
@@ -305,9 +314,11 @@ class LedgerWorker:
             log.warning("ledger.offset_commit_failed", error=repr(err))
 
 
-async def run_worker(settings: LedgerSettings, stop: asyncio.Event) -> WorkerStats:
+async def run_worker(
+    settings: LedgerSettings, catalog: Catalog, stop: asyncio.Event
+) -> WorkerStats:
     """Start a worker, run it until `stop` is set, stop it; returns its totals."""
-    worker = LedgerWorker(settings)
+    worker = LedgerWorker(settings, catalog)
     await worker.start()
     try:
         await worker.run(stop)

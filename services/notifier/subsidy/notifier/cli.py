@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.cli.common import load_catalog_or_exit, load_settings
+from subsidy.cli.common import load_settings, service_policy
 from subsidy.infra.grpc_server import serve_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.notifier import metrics
@@ -56,7 +56,7 @@ def worker_command() -> None:
     """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT."""
     settings = _settings()
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
-    catalog = load_catalog_or_exit()
+    catalog = service_policy(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -77,7 +77,7 @@ def serve_command() -> None:
         raise typer.Exit(2)
     # The admin API counts nothing of its own: its process's metrics only, not the worker's.
     start_metrics_server(settings.metrics_port, settings.metrics_address)
-    catalog = load_catalog_or_exit()
+    catalog = service_policy(settings)
 
     async def main() -> None:
         pool = await create_pool(settings)
@@ -158,7 +158,7 @@ def load_command(
 ) -> None:
     """Create or replace the subscriptions of a YAML or JSON file (all or none)."""
     settings = _settings()
-    catalog = load_catalog_or_exit()
+    catalog = service_policy(settings)
     try:
         subs = parse_file(
             file,

@@ -210,6 +210,8 @@ class Entitlement(_message.Message):
     ANNUAL_CAP_FEN_FIELD_NUMBER: _builtins.int
     ITEM_CAP_FEN_FIELD_NUMBER: _builtins.int
     MAX_YEARS_FIELD_NUMBER: _builtins.int
+    VERSION_FROM_FIELD_NUMBER: _builtins.int
+    VERSION_TO_FIELD_NUMBER: _builtins.int
     entitlement_id: _builtins.str
     """`<eventId>/<ruleId>`"""
     event_id: _builtins.str
@@ -257,6 +259,11 @@ class Entitlement(_message.Message):
     """the rule's cap per item, after any uplift"""
     max_years: _builtins.int
     """in how many calendar years one enterprise may get money"""
+    version_from: _builtins.str
+    """The days the catalog version above is in force, YYYY-MM-DD: the event's date lies in
+    them. Empty when the policy's terms never changed on that side.
+    """
+    version_to: _builtins.str
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]:
         """CEILING_CLIPPED when an approved amount was clipped"""
@@ -296,10 +303,12 @@ class Entitlement(_message.Message):
         annual_cap_fen: _builtins.int | None = ...,
         item_cap_fen: _builtins.int | None = ...,
         max_years: _builtins.int | None = ...,
+        version_from: _builtins.str = ...,
+        version_to: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "ceiling_fen", b"ceiling_fen", "item_cap_fen", b"item_cap_fen", "max_years", b"max_years"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "ceiling_fen", b"ceiling_fen", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_cap_fen", b"item_cap_fen", "item_id", b"item_id", "max_years", b"max_years", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "stage", b"stage", "status", b"status", "trace", b"trace", "valid_from", b"valid_from", "valid_to", b"valid_to", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "ceiling_fen", b"ceiling_fen", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_cap_fen", b"item_cap_fen", "item_id", b"item_id", "max_years", b"max_years", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "stage", b"stage", "status", b"status", "trace", b"trace", "valid_from", b"valid_from", "valid_to", b"valid_to", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__annual_cap_fen: _TypeAlias = _typing.Literal["annual_cap_fen"]  # noqa: Y015
     _WhichOneofArgType__annual_cap_fen: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen"]  # noqa: Y015
@@ -391,6 +400,8 @@ class Decision(_message.Message):
     CLAUSE_FIELD_NUMBER: _builtins.int
     CATALOG_VERSION_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
+    VERSION_FROM_FIELD_NUMBER: _builtins.int
+    VERSION_TO_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """`<entitlementId>#<revision>`"""
     entitlement_id: _builtins.str
@@ -433,6 +444,10 @@ class Decision(_message.Message):
     """content version of the catalog that evaluated the event"""
     decided_at: _builtins.str
     """RFC 3339"""
+    version_from: _builtins.str
+    """first day that catalog version is in force (empty: no bound)"""
+    version_to: _builtins.str
+    """its last day (empty: no bound)"""
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]:
         """every limit that applied, in the order applied"""
@@ -466,10 +481,12 @@ class Decision(_message.Message):
         clause: _builtins.str = ...,
         catalog_version: _builtins.str = ...,
         decided_at: _builtins.str = ...,
+        version_from: _builtins.str = ...,
+        version_to: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,7 +2,7 @@
 
 
 class LedgerRejection(ValueError):
-    """An event the ledger cannot apply; `field` names the offending field (contract §1)."""
+    """An event the ledger cannot apply; `field` names the offending field (docs/contract.md §1)."""
 
     field: str = "event"
 
