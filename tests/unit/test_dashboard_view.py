@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from subsidy.dashboard.reader import Figures, LatestDecision, Total
 from subsidy.dashboard.server import Hub, Page
-from subsidy.dashboard.view import STATUS_LABELS_ZH, DashboardView, measure_titles
+from subsidy.dashboard.view import DashboardView, measure_titles
 from subsidy.domain.catalog import load_catalog
-from subsidy.domain.entitlements import Status
+from subsidy.domain.entitlements import STATUS_LABELS_ZH, Status
 from subsidy.domain.enums import District
 
 CATALOG = load_catalog()

@@ -6,22 +6,9 @@ from typing import Any
 from subsidy.dashboard.reader import Figures, LatestDecision, Total
 from subsidy.domain.beijing import beijing_time
 from subsidy.domain.catalog import Catalog
-from subsidy.domain.entitlements import Status
+from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
-
-# Shown in this order; every status appears, with zero if none has it.
-STATUS_LABELS_ZH: dict[str, str] = {
-    Status.PAID: "已拨付",
-    Status.PARTIALLY_PAID: "部分拨付",
-    Status.PENDING_REVIEW: "待审核",
-    Status.DENIED: "不予支持",
-    Status.SUPERSEDED: "就高替代",
-    Status.REVOKED: "已撤销",
-    Status.REFERRED: "转责任单位",
-    Status.RECORDED: "已登记",
-    Status.ELIGIBLE: "符合条件",
-}
 
 _DISTRICT_ZH = {d.value: name for d, name in DISTRICT_NAMES_ZH.items()}
 

@@ -22,6 +22,20 @@ class Status(StrEnum):
     REVOKED = "REVOKED"
 
 
+# What a bureau calls each status, in the order a summary lists them.
+STATUS_LABELS_ZH: dict[str, str] = {
+    Status.PAID: "已拨付",
+    Status.PARTIALLY_PAID: "部分拨付",
+    Status.PENDING_REVIEW: "待审核",
+    Status.DENIED: "不予支持",
+    Status.SUPERSEDED: "就高替代",
+    Status.REVOKED: "已撤销",
+    Status.REFERRED: "转责任单位",
+    Status.RECORDED: "已登记",
+    Status.ELIGIBLE: "符合条件",
+}
+
+
 class Reason(StrEnum):
     """Why an entitlement got less than it asked for, or nothing (docs/contract.md §2)."""
 

@@ -3,7 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from subsidy.domain.catalog import Catalog
-from subsidy.domain.entitlements import Status
+from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.enums import DISTRICT_NAMES_ZH
 from subsidy.domain.money import format_fen
 
@@ -53,18 +53,6 @@ CHANNEL_EN: dict[str, str] = {
     "各县级市(区)政府": "County-level city and district governments",
 }
 
-STATUS_ZH: dict[str, str] = {
-    Status.PAID: "已拨付",
-    Status.PARTIALLY_PAID: "部分拨付",
-    Status.PENDING_REVIEW: "待审核",
-    Status.DENIED: "不予支持",
-    Status.SUPERSEDED: "就高替代",
-    Status.REVOKED: "已撤销",
-    Status.REFERRED: "转责任单位",
-    Status.RECORDED: "已登记",
-    Status.ELIGIBLE: "符合条件",
-}
-
 FEN_PER_WAN = 1_000_000  # 1万元 = 10,000 yuan
 FEN_PER_YI = 10_000_000_000  # 1亿元 = 100,000,000 yuan
 
@@ -97,7 +85,7 @@ def status_label(status: str | None) -> str:
     """`已拨付 PAID`; `—` when the entitlement does not exist on that side."""
     if status is None:
         return "—"
-    return f"{STATUS_ZH.get(status, status)} {status}"
+    return f"{STATUS_LABELS_ZH.get(status, status)} {status}"
 
 
 def signed_fen(fen: int) -> str:

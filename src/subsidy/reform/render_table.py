@@ -7,10 +7,10 @@ from rich.table import Table
 from rich.text import Text
 
 from subsidy.domain.beijing import beijing_time
+from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.money import format_fen
 from subsidy.reform.diff import Cost
 from subsidy.reform.labels import (
-    STATUS_ZH,
     channel_label,
     district_label,
     measure_label,
@@ -165,7 +165,9 @@ def _statuses(report: ReformReport, top: int) -> tuple[Table, Table]:
         before = e.baseline.status if e.baseline else None
         after = e.reform.status if e.reform else None
         event_id = e.entitlement_id.removesuffix(f"/{e.rule_id}")
-        status = Text(f"{STATUS_ZH.get(before or '', '—')} → {STATUS_ZH.get(after or '', '—')}")
+        status = Text(
+            f"{STATUS_LABELS_ZH.get(before or '', '—')} → {STATUS_LABELS_ZH.get(after or '', '—')}"
+        )
         status.append(f"\n{before or '—'} → {after or '—'}", style="dim")
         if e.reform is not None and e.reform.reasons:
             status.append(f"\n{', '.join(e.reform.reasons)}", style="dim")
