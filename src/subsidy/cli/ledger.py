@@ -15,12 +15,19 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
-from subsidy.cli.common import load_settings, service_policy
+from subsidy.cli.common import (
+    EXIT_SERVER,
+    EXIT_USAGE,
+    database_command,
+    load_settings,
+    service_policy,
+)
 from subsidy.cli.simulate import Format, print_contract
 from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.metrics import start_metrics_server
+from subsidy.infra.postgres import connect
 from subsidy.ledger import metrics, parking, report
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
@@ -34,6 +41,7 @@ from subsidy.ledger.worker import run_worker
 app = typer.Typer(no_args_is_help=True)
 
 T = TypeVar("T")
+MIGRATED_BY = "subsidy ledger migrate"
 
 
 def _settings() -> LedgerSettings:
@@ -41,7 +49,7 @@ def _settings() -> LedgerSettings:
 
 
 async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    conn = await asyncpg.connect(url)
+    conn = await connect(url)
     try:
         return await work(conn)
     finally:
@@ -58,6 +66,7 @@ async def _until_signalled(run: Callable[[asyncio.Event], Awaitable[Any]]) -> No
 
 
 @app.command("migrate")
+@database_command(MIGRATED_BY)
 def migrate_command() -> None:
     """Apply the ledger's pending schema migrations."""
     settings = _settings()
@@ -74,6 +83,7 @@ def migrate_command() -> None:
 
 
 @app.command("export")
+@database_command(MIGRATED_BY)
 def export_command(
     output_format: Annotated[Format, typer.Option("--format")] = Format.json,
 ) -> None:
@@ -83,6 +93,7 @@ def export_command(
 
 
 @app.command("verify")
+@database_command(MIGRATED_BY)
 def verify_command() -> None:
     """Recompute every hash chain and check the invariants; exit 1 naming the first broken entry."""
     settings = _settings()
@@ -105,6 +116,7 @@ def verify_command() -> None:
 
 
 @app.command("parked")
+@database_command(MIGRATED_BY)
 def parked_command(
     output_format: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
@@ -155,9 +167,9 @@ def relay_command() -> None:
 # checked (an auditor token) and the one read-only database role is used, so an auditor's
 # machine needs no database credentials, and what the CLI shows is exactly what the API answers.
 
+# Their exit statuses: EXIT_NOT_FOUND, and cli.common's EXIT_USAGE (bad options, or the server
+# said INVALID_ARGUMENT) and EXIT_SERVER (the token refused, or the API unreachable).
 EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2  # bad options, or the server said INVALID_ARGUMENT
-EXIT_SERVER = 3  # refused (token) or unreachable
 
 ServerOption = Annotated[
     str, typer.Option("--server", envvar="SUBSIDY_LEDGER_SERVER", help="Ledger API host:port.")

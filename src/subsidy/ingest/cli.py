@@ -8,7 +8,7 @@ import typer
 
 # Heavy modules (grpc, asyncpg, openpyxl) are imported inside the commands, so that every other
 # `subsidy` command starts without paying for them.
-from subsidy.cli.common import load_settings
+from subsidy.cli.common import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 
@@ -18,8 +18,6 @@ feeds_app = typer.Typer(no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds", help="Watch a directory for feed files and ingest them.")
 
 EXIT_REJECTED = 1  # some rows were rejected (see the error report)
-EXIT_USAGE = 2  # the file or the options are unusable
-EXIT_SERVER = 3  # the server refused the call (token) or could not be reached
 
 ServerOption = Annotated[
     str, typer.Option("--server", envvar="SUBSIDY_INGEST_SERVER", help="Ingest API host:port.")
@@ -128,6 +126,7 @@ def ingest_server_command() -> None:
 
 
 @feeds_app.command("watch")
+@database_command()  # the watcher migrates its table itself
 def watch_command(
     directory: Annotated[
         Path,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-import asyncpg
 import structlog
 
+from subsidy.infra.postgres import connect
 from subsidy.ingest.client import IngestCallError, IngestSummary, ingest_file
 from subsidy.ingest.feeds import FEED_SUFFIXES
 from subsidy.ingest.store import FeedFile, FeedFileStore, migrate_ingest
@@ -162,7 +162,7 @@ async def watch(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-    conn = await asyncpg.connect(config.database_url)
+    conn = await connect(config.database_url)
     try:
         await migrate_ingest(conn)
         # Two watchers on one directory would race for the same files; the lock (held for

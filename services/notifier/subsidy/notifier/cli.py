@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.cli.common import load_settings, service_policy
+from subsidy.cli.common import database_command, load_settings, service_policy
 from subsidy.infra.grpc_server import serve_until_signalled
 from subsidy.infra.metrics import start_metrics_server
+from subsidy.infra.postgres import connect
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.admin import start_admin_server
@@ -42,7 +43,7 @@ def _settings() -> NotifierSettings:
 
 
 async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect(settings.database_url)
     await repo.migrate_notifier(conn)
     return conn
 
@@ -91,6 +92,7 @@ def serve_command() -> None:
 
 
 @app.command("failed")
+@database_command()  # no migrate command: these commands migrate the notifier's tables
 def failed_command(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
@@ -133,6 +135,7 @@ def failed_command(
 
 
 @app.command("retry")
+@database_command()
 def retry_command(
     delivery_id: Annotated[int, typer.Argument(help="The ID shown by `subsidy notify failed`.")],
 ) -> None:
@@ -153,6 +156,7 @@ def retry_command(
 
 
 @subscriptions_app.command("load")
+@database_command()
 def load_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
@@ -183,6 +187,7 @@ def load_command(
 
 
 @subscriptions_app.command("list")
+@database_command()
 def list_command(
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:

@@ -1,0 +1,58 @@
+"""Connecting to PostgreSQL so that a failure names the server and what is wrong."""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import asyncpg
+
+# asyncpg waits 60 s by default; a command the operator is waiting on says so sooner.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class DatabaseUnavailable(Exception):
+    """No connection was made; the message is one line naming the server and why."""
+
+
+def server_of(url: str) -> str:
+    """host:port of a postgresql:// URL (port 5432 when it names none), without the role or
+    password."""
+    hosts = urlsplit(url).netloc.rpartition("@")[2] or "localhost"
+    # A port follows the last colon outside an [IPv6] literal.
+    return hosts if ":" in hosts.rpartition("]")[2] else f"{hosts}:5432"
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _why_unreachable(err: OSError) -> str:
+    if isinstance(err, socket.gaierror):
+        return f"cannot resolve the host ({err.strerror})"
+    # asyncpg's own strerror repeats the address ("Connect call failed ('127.0.0.1', 1)").
+    return os.strerror(err.errno) if err.errno else one_line(err)
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """asyncpg.connect(url); DatabaseUnavailable when the server does not answer, has no such
+    database, or does not let the role in."""
+    where = server_of(url)
+    try:
+        return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+    except TimeoutError as err:  # an OSError too: first
+        raise DatabaseUnavailable(
+            f"database unreachable at {where}: no answer within {CONNECT_TIMEOUT_S:g} s"
+        ) from err
+    except OSError as err:
+        raise DatabaseUnavailable(
+            f"database unreachable at {where}: {_why_unreachable(err)}"
+        ) from err
+    except asyncpg.InvalidCatalogNameError as err:
+        raise DatabaseUnavailable(f"no such database on {where}: {one_line(err)}") from err
+    except asyncpg.InvalidAuthorizationSpecificationError as err:  # password, unknown role, hba
+        raise DatabaseUnavailable(f"authentication failed at {where}: {one_line(err)}") from err
+    except asyncpg.PostgresError as err:  # starting up, too many connections, …
+        raise DatabaseUnavailable(
+            f"database at {where} refused the connection: {one_line(err)}"
+        ) from err
