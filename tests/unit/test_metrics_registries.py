@@ -4,6 +4,7 @@ registry's metrics of every component the `subsidy` command imports."""
 import socket
 import urllib.request
 
+import prometheus_client
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,6 +35,12 @@ def test_a_component_registry_holds_its_own_metrics_only(prefix: str) -> None:
         families = _families(registry)
         assert families
         assert all(f.startswith(prefix) for f in families), families
+
+
+def test_no_metric_is_left_in_the_default_registry() -> None:
+    """A metric created without registry= would be served by no service."""
+    stray = _families(prometheus_client.REGISTRY)
+    assert not [f for f in stray if f.startswith("subsidy_")]
 
 
 def test_the_ledger_processes_do_not_share_metrics() -> None:
