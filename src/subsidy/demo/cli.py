@@ -45,13 +45,12 @@ def run_command(
 
     from subsidy.cli.common import load_catalog_or_exit, load_settings
     from subsidy.demo.runner import Run, run_demo
-    from subsidy.infra.logging import configure_logging
     from subsidy.infra.settings import CommonSettings
 
     # The policy of POLICY_CATALOG / POLICY_OVERLAY, or --policy-overlay: the services and
     # the comparison with simulate all run it.
-    settings = load_settings(CommonSettings)
-    configure_logging("WARNING")
+    # The job prints its own progress; the services' and clients' logs go to their files.
+    settings = load_settings(CommonSettings, log_level="WARNING")
     overlay = policy_overlay or settings.policy_overlay
     catalog = load_catalog_or_exit(overlay, settings.policy_catalog)
     run = Run(policy_catalog=settings.policy_catalog, policy_overlay=overlay)
