@@ -374,9 +374,11 @@ class EnterpriseBook:
                     ),
                 )
             )
-        if pay < granted:
+        # Nothing granted is DENIED, never "paid ¥0.00": also a 0-fen amount on an item its rule
+        # already holds (the other support, if any, or the rule's own grants absorb it).
+        if pay < granted or pay == 0:
             s.reasons = _add(s.reasons, Reason.OTHER_SUPPORT)
-        if pay == 0 and granted > 0:
+        if pay == 0:
             s.status = Status.DENIED
             return -transferred
         s.status = Status.PAID if pay == s.entitled_fen else Status.PARTIALLY_PAID
@@ -479,7 +481,7 @@ class EnterpriseBook:
             gross = self._level(rule_id, p.item_id)
             paid = sum(s.granted_fen for s in states)
             excess = paid - max(0, gross - support)
-            for s in reversed(states):  # the latest grant gives way first
+            for s in reversed(states):  # the entitlement created last gives way first
                 if excess <= 0:
                     break
                 cut = min(excess, s.granted_fen)
