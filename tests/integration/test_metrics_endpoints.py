@@ -14,14 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from subsidy.demo.runner import migrate_platform
 from subsidy.infra.scratch_db import create_schema, drop_schema
-from subsidy.ingest.store import migrate_ingest
-from subsidy.ledger.db import migrate_ledger
-from subsidy.notifier.repository import migrate_notifier
 from tests.integration.eligibility_support import free_port
 from tests.integration.kafka_support import private_topics
 
@@ -64,13 +61,7 @@ class Service:
 async def platform_url(fresh_database_url: str) -> AsyncIterator[str]:
     """Every component's tables in a schema of their own."""
     schema, url = await create_schema(fresh_database_url, "metrics")
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate_ledger(conn)
-        await migrate_ingest(conn)
-        await migrate_notifier(conn)
-    finally:
-        await conn.close()
+    await migrate_platform(url)
     yield url
     await drop_schema(fresh_database_url, schema)
 

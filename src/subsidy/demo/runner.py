@@ -80,10 +80,8 @@ class Run:
         return {n: self.topic(n) for n in names}
 
 
-async def fresh_database(base_url: str, name: str) -> str:
-    """Drop and recreate the run's database, then apply every component's migrations."""
-    await drop_database(base_url, name)
-    url = await create_database(base_url, name)
+async def migrate_platform(url: str) -> None:
+    """Apply every component's migrations to the database (and search_path) at url."""
     conn = await asyncpg.connect(url)
     try:
         await migrate_ledger(conn)
@@ -91,6 +89,13 @@ async def fresh_database(base_url: str, name: str) -> str:
         await migrate_notifier(conn)
     finally:
         await conn.close()
+
+
+async def fresh_database(base_url: str, name: str) -> str:
+    """Drop and recreate the run's database, then apply every component's migrations."""
+    await drop_database(base_url, name)
+    url = await create_database(base_url, name)
+    await migrate_platform(url)
     return url
 
 
