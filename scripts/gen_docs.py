@@ -18,7 +18,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from subsidy.contract import codec
 from subsidy.decisions.v1 import decisions_pb2
 from subsidy.domain import catalog as catalog_module
 from subsidy.domain import events as event_models
-from subsidy.domain.catalog import Award, Catalog, Rule, apply_overlay, build_catalog
+from subsidy.domain.catalog import Award, Catalog, Rule, apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.enums import (
     DISTRICT_NAMES_ZH,
@@ -94,8 +93,7 @@ def codes(names: list[str]) -> str:
 def load() -> tuple[dict[str, Any], Catalog]:
     """The catalog the eligibility service loads by default: raw (for what the Catalog does not
     keep, such as the issue date) and validated."""
-    text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
+    raw: dict[str, Any] = raw_catalog()
     return raw, build_catalog(raw)
 
 

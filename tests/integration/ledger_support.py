@@ -11,16 +11,14 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any
 
 import asyncpg
-import yaml
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
 from subsidy.contract.codec import evaluation_to_proto
-from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog
+from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog, raw_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.errors import LedgerRejection
@@ -42,10 +40,7 @@ CATALOG: Catalog = load_catalog()
 
 
 def _overlaid(overlay: dict[str, Any]) -> Catalog:
-    raw = yaml.safe_load(
-        resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    )
-    return build_catalog(apply_overlay(raw, overlay))
+    return build_catalog(apply_overlay(raw_catalog(), overlay))
 
 
 # A later policy version (docs/contract.md §3): a longer window and tighter limits, so that the

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from subsidy.contract.codec import evaluation_to_proto
-from subsidy.domain.catalog import apply_overlay, build_catalog
+from subsidy.domain.catalog import apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.events.v1 import events_pb2 as epb
@@ -53,7 +53,9 @@ async def test_forged_and_foreign_evaluations_are_set_aside_and_pay_nothing(
     forged = event("certificationObtained", {**lab, "itemId": "lab-2"}, eventId="mint-1")
     other = event("certificationObtained", {**lab, "itemId": "lab-3"}, eventId="other-1")
     raised = build_catalog(
-        apply_overlay(_raw(), {"rules": {"m03.municipal_key_lab": {"ceiling_yuan": 5_000_000}}})
+        apply_overlay(
+            raw_catalog(), {"rules": {"m03.municipal_key_lab": {"ceiling_yuan": 5_000_000}}}
+        )
     )
     records = [
         _record(honest),
@@ -82,13 +84,3 @@ async def test_forged_and_foreign_evaluations_are_set_aside_and_pay_nothing(
     assert "entitlements[mint-1/m03.municipal_key_lab]: entitled_fen" in letters[0].error
     assert "catalog_version: judged by policy version" in letters[1].error
     assert "(not held here)" in letters[1].error
-
-
-def _raw() -> dict[str, Any]:
-    from importlib import resources
-
-    import yaml
-
-    text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
-    return raw

@@ -5,13 +5,11 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from typing import Any
 
-import yaml
 from hypothesis import strategies as st
 
-from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog
+from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.evaluator import Evaluation, evaluate
 from subsidy.domain.events import parse_event
 from tests.unit.factories import enterprise_id
@@ -125,8 +123,7 @@ OVERLAYS: dict[str, dict[str, Any]] = {
 
 @functools.cache
 def _raw_catalog() -> dict[str, Any]:
-    text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
+    raw: dict[str, Any] = raw_catalog()
     return raw
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from subsidy.domain.catalog import (
     Award,
@@ -15,6 +14,7 @@ from subsidy.domain.catalog import (
     apply_overlay,
     build_catalog,
     load_catalog,
+    raw_catalog,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,14 +58,6 @@ RULE_IDS = (
     "m12.training_base",
     "m12.talent",
 )
-
-
-def raw_catalog() -> dict[str, Any]:
-    from importlib import resources
-
-    text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
 
 
 def test_the_policy_text_has_twelve_measures_and_a_closing_paragraph() -> None:

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from subsidy.domain.catalog import CatalogError, apply_overlay, build_catalog, load_catalog
+from subsidy.domain.catalog import (
+    CatalogError,
+    apply_overlay,
+    build_catalog,
+    load_catalog,
+    raw_catalog,
+)
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.recheck import PolicyMismatch, recheck
@@ -19,18 +25,8 @@ VOUCHER = "m08.compute_voucher"
 RAISED = {"effective_from": "2026-07-01", "rules": {VOUCHER: {"annual_cap_yuan": 3_000_000}}}
 
 
-def _raw() -> dict[str, Any]:
-    from importlib import resources
-
-    import yaml
-
-    text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
-    return raw
-
-
 def _with_dated_cap() -> dict[str, Any]:
-    raw = _raw()
+    raw: dict[str, Any] = raw_catalog()
     (rule,) = [r for r in raw["rules"] if r["id"] == VOUCHER]
     rule["annual_cap_yuan"] = {"values": {"2025-06-01": 2_000_000, "2026-07-01": 3_000_000}}
     return raw
@@ -53,7 +49,7 @@ def test_a_dated_value_makes_two_versions_each_in_force_over_its_days() -> None:
 
 
 def test_an_overlay_with_an_effective_date_is_the_same_versions_as_dated_values() -> None:
-    by_overlay = build_catalog(apply_overlay(_raw(), RAISED))
+    by_overlay = build_catalog(apply_overlay(raw_catalog(), RAISED))
     by_values = build_catalog(_with_dated_cap())
     assert [v.version for v in by_overlay.timeline] == [v.version for v in by_values.timeline]
     # The first version is the policy as it was: the same rules, only its span is bounded.
@@ -67,7 +63,7 @@ def test_an_undated_policy_is_one_version_as_before() -> None:
 
 
 def test_events_before_and_after_are_judged_by_their_own_version() -> None:
-    policy = build_catalog(apply_overlay(_raw(), RAISED))
+    policy = build_catalog(apply_overlay(raw_catalog(), RAISED))
     events = [
         event("computeInvoiceFiled", {"itemId": "inv-1", "amountFen": 15_000_000 * YUAN},
               eventId="i1", occurredOn="2026-03-01"),  # 3,000,000 asked, cap 2,000,000
@@ -97,7 +93,7 @@ def test_events_before_and_after_are_judged_by_their_own_version() -> None:
 
 def test_a_window_extended_from_a_date_counts_later_events_only_under_the_new_version() -> None:
     policy = build_catalog(
-        apply_overlay(_raw(), {"effective_from": "2027-06-01", "valid_to": "2028-12-31"})
+        apply_overlay(raw_catalog(), {"effective_from": "2027-06-01", "valid_to": "2028-12-31"})
     )
     lab = {"kind": "MUNICIPAL_KEY_LAB", "certificateId": "C"}
     events = [
@@ -124,7 +120,7 @@ def test_a_window_extended_from_a_date_counts_later_events_only_under_the_new_ve
     ],
 )
 def test_bad_dated_values_are_refused_naming_the_rule_and_key(values: Any, named: str) -> None:
-    raw = _raw()
+    raw = raw_catalog()
     (rule,) = [r for r in raw["rules"] if r["id"] == VOUCHER]
     rule["annual_cap_yuan"] = values
     with pytest.raises(CatalogError, match=named):
@@ -133,7 +129,7 @@ def test_bad_dated_values_are_refused_naming_the_rule_and_key(values: Any, named
 
 def test_a_bad_effective_date_is_refused() -> None:
     with pytest.raises(CatalogError, match="overlay: key 'effective_from'"):
-        apply_overlay(_raw(), {"effective_from": "July", "rules": {}})
+        apply_overlay(raw_catalog(), {"effective_from": "July", "rules": {}})
 
 
 def _invoice_evaluation(policy: Any) -> Any:
@@ -143,13 +139,13 @@ def _invoice_evaluation(policy: Any) -> Any:
 
 
 def test_the_ledger_takes_an_evaluation_that_follows_from_its_policy() -> None:
-    policy = build_catalog(apply_overlay(_raw(), RAISED))
+    policy = build_catalog(apply_overlay(raw_catalog(), RAISED))
     evaluation = _invoice_evaluation(policy)
     assert recheck(evaluation, policy) is evaluation
 
 
 def test_the_ledger_refuses_an_evaluation_under_a_version_it_does_not_hold() -> None:
-    raised = build_catalog(apply_overlay(_raw(), RAISED))
+    raised = build_catalog(apply_overlay(raw_catalog(), RAISED))
     with pytest.raises(PolicyMismatch, match=r"catalog_version: .*\(not held here\)"):
         recheck(_invoice_evaluation(raised), load_catalog())
 

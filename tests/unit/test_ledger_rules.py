@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog
+from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_catalog, raw_catalog
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
@@ -108,12 +108,7 @@ def test_same_event_candidates_compare_after_their_own_caps() -> None:
 
 
 def test_large_model_three_year_limit_under_an_extended_window() -> None:
-    raw = __import__("yaml").safe_load(
-        (__import__("importlib").resources.files("subsidy.eligibility") / "catalog.yaml").read_text(
-            "utf-8"
-        )
-    )
-    b = Books(build_catalog(apply_overlay(raw, {"valid_to": "2028-12-31"})))
+    b = Books(build_catalog(apply_overlay(raw_catalog(), {"valid_to": "2028-12-31"})))
     for year in (2025, 2026, 2027, 2028):
         invoice(
             b,

@@ -376,15 +376,21 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
     return merged
 
 
-def load_catalog(path: Path | None = None, overlay: Path | None = None) -> Catalog:
-    """Load the catalog YAML (the eligibility service's by default) and an optional overlay."""
+def raw_catalog(path: Path | None = None) -> Any:
+    """The catalog document as YAML gives it, before validation or any overlay: the packaged
+    one (the eligibility service's) unless `path` names another."""
     from importlib import resources
 
     if path is None:
         text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
     else:
         text = path.read_text("utf-8")
-    raw = yaml.safe_load(text)
+    return yaml.safe_load(text)
+
+
+def load_catalog(path: Path | None = None, overlay: Path | None = None) -> Catalog:
+    """Load the catalog YAML (the eligibility service's by default) and an optional overlay."""
+    raw = raw_catalog(path)
     if overlay is not None:
         try:
             overlay_doc = yaml.safe_load(overlay.read_text("utf-8"))

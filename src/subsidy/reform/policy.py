@@ -2,13 +2,19 @@
 
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from subsidy.domain.catalog import Catalog, CatalogError, Rule, apply_overlay, build_catalog
+from subsidy.domain.catalog import (
+    Catalog,
+    CatalogError,
+    Rule,
+    apply_overlay,
+    build_catalog,
+    raw_catalog,
+)
 
 
 class ReformInputError(ValueError):
@@ -59,8 +65,7 @@ def catalog_document(path: Path | None = None) -> Any:
     """A catalog document before any overlay: the one the eligibility service ships, or
     another the platform was pointed at."""
     if path is None:
-        text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
-        return yaml.safe_load(text)
+        return raw_catalog()
     return _read_overlay(path, "baseline catalog")
 
 
