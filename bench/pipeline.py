@@ -19,31 +19,24 @@ from rich.console import Console
 from bench.ceiling import kafka_ceiling, postgres_ceiling
 from bench.domain import events_file
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.demo import processes
-from subsidy.demo.runner import (
-    Run,
-    await_decisions,
-    compare,
-    create_topics,
-    delete_topics,
-    fresh_database,
-    print_comparison,
-    service_specs,
-)
 from subsidy.devstack.kafka_admin import admin_client
 from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import layout
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.events import InvalidEvent, parse_event_json
+from subsidy.domain.simulate import simulate
+from subsidy.harness import processes
+from subsidy.harness.comparison import compare, print_comparison
+from subsidy.harness.databases import drop_database, fresh_database
+from subsidy.harness.platform import Run, create_topics, delete_topics, service_specs
+from subsidy.harness.waiting import await_decisions
 from subsidy.infra.logging import configure_logging
-from subsidy.infra.scratch_db import drop_database
 from subsidy.infra.settings import CommonSettings
 from subsidy.infra.topics import PARTITIONS
 from subsidy.ingest.service import event_record
 from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
-from subsidy.simulation import simulate
 
 # The services a decision passes through; the notifier only reads what they produced.
 PIPELINE = ("eligibility", "ledger-worker", "ledger-relay")
@@ -241,7 +234,7 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
 
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
-    """The ingest server's producer settings (src/subsidy/ingest/server.py)."""
+    """The ingest server's producer settings (services/ingest/subsidy/ingest/server.py)."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
 
 

@@ -43,16 +43,16 @@ from subsidy.domain.enums import (
     StandardRole,
 )
 from subsidy.domain.money import apply_rate
+from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2
 from subsidy.infra.topics import ALL_TOPICS
 from subsidy.ingest import feeds
-from subsidy.simulation import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TEMPLATES = DOCS / "templates"
 PROTO = ROOT / "proto"
-CATALOG_PATH = "services/eligibility/subsidy/eligibility/catalog.yaml"
+CATALOG_PATH = "src/subsidy/domain/policy/catalog.yaml"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 MEASURES_ZH = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二"]
 NONE = "—"

@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 
 from subsidy.devstack.endpoints import database_url as _database_url
 from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
-from subsidy.infra.scratch_db import create_database, drop_database
+from subsidy.harness.databases import create_database, drop_database
 
 HINT = "run make up (or `subsidy dev up`), or set KAFKA_BOOTSTRAP / DATABASE_URL"
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from subsidy.infra.scratch_db import with_search_path
+from subsidy.harness.databases import with_search_path
 from tests.integration.kafka_support import private_topics
 from tests.integration.ledger_support import (
     PARTITIONS,

@@ -23,7 +23,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
-from subsidy.infra.scratch_db import create_schema
+from subsidy.harness.databases import create_schema
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.db import migrate_ledger

@@ -21,7 +21,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.notifier.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-# Prefix of the schema private to one notifier test (scratch_db.create_schema).
+# Prefix of the schema private to one notifier test (databases.create_schema).
 NOTIFIER_SCHEMA = "notifier"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from subsidy.infra.scratch_db import create_schema, drop_schema, url_of
+from subsidy.harness.databases import create_schema, drop_schema, url_of
 from tests.unit.factories import ENTERPRISE
 
 pytestmark = pytest.mark.postgres

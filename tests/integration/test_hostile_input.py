@@ -22,13 +22,13 @@ from openpyxl import Workbook
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.events import InvalidEvent, parse_event_json
+from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.ingest.client import ingest_file
 from subsidy.ingest.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.ingest.service import SERVICE_NAME
 from subsidy.ingest.store import Rejected
-from subsidy.simulation import simulate
 from tests.hostile_strategies import (
     BAD_DATES,
     ODD_TEXT,

@@ -18,7 +18,8 @@ from typer.testing import CliRunner, Result
 
 from subsidy.cli.main import app
 from subsidy.domain.catalog import load_catalog
-from subsidy.simulation import distinct_rejections, simulate
+from subsidy.domain.export import distinct_rejections
+from subsidy.domain.simulate import simulate
 from tests.integration.ingest_support import (
     TOKEN,
     Ingest,

@@ -28,9 +28,9 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.harness.databases import with_search_path
 from subsidy.infra.auth import token_digest
 from subsidy.infra.grpc_errors import field_violations
-from subsidy.infra.scratch_db import with_search_path
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.api_server import DatabaseRoleError, RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings

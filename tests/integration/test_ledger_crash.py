@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from subsidy.simulation import simulate
+from subsidy.domain.simulate import simulate
 from tests.integration.ledger_support import (
     CATALOG,
     EventMix,

@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from subsidy.domain.simulate import simulate
 from subsidy.ledger import parking
 from subsidy.ledger.audit import check_invariants
-from subsidy.simulation import simulate
 from tests.integration.ledger_support import (
     CATALOG,
     LedgerDb,

@@ -15,10 +15,10 @@ import pytest
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
+from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ledger.relay import run_relay
 from subsidy.ledger.repository import state_from_row
-from subsidy.simulation import simulate
 from tests.integration.ledger_support import (
     CATALOG,
     TIGHT_CATALOG,

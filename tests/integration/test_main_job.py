@@ -9,10 +9,11 @@ import pytest
 from rich.console import Console
 
 from subsidy.demo.generator import generate
-from subsidy.demo.runner import Run, run_demo
+from subsidy.demo.job import run_demo
 from subsidy.domain.catalog import load_catalog
-from subsidy.infra.scratch_db import drop_database
-from subsidy.simulation import simulate
+from subsidy.domain.simulate import simulate
+from subsidy.harness.databases import drop_database
+from subsidy.harness.platform import Run
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

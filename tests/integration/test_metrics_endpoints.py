@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from subsidy.demo.runner import migrate_platform
-from subsidy.infra.scratch_db import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
 from tests.integration.eligibility_support import free_port
 from tests.integration.kafka_support import private_topics
 

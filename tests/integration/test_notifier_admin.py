@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.domain.catalog import load_catalog
-from subsidy.infra.scratch_db import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema
 from subsidy.notifier.admin import SERVICE_NAME, start_admin_server
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import create_pool

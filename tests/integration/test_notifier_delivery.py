@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
-from subsidy.infra.scratch_db import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema
 from subsidy.notifier import repository as repo
 from subsidy.notifier.delivery import message_id
 from subsidy.notifier.metrics import REGISTRY

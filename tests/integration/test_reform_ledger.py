@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from subsidy.infra.scratch_db import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema
 from tests.integration.ledger_support import (
     EventMix,
     LedgerDb,

@@ -8,13 +8,11 @@ import pytest
 import yaml
 
 from subsidy.domain.catalog import apply_overlay, build_catalog
-from subsidy.simulation import simulate
+from subsidy.domain.simulate import simulate
 from tests.unit.factories import event, jsonl
 
 CASEBOOK = Path(__file__).resolve().parent.parent / "casebook"
-CATALOG = (
-    Path(__file__).resolve().parents[2] / "services/eligibility/subsidy/eligibility/catalog.yaml"
-)
+CATALOG = Path(__file__).resolve().parents[2] / "src/subsidy/domain/policy/catalog.yaml"
 
 
 def _cases() -> list[dict[str, Any]]:

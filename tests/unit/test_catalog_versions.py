@@ -17,7 +17,7 @@ from subsidy.domain.catalog import (
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.recheck import PolicyMismatch, recheck
-from subsidy.simulation import simulate
+from subsidy.domain.simulate import simulate
 from tests.unit.factories import event, jsonl
 
 YUAN = 100

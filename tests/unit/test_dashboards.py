@@ -335,7 +335,7 @@ def test_exported_metrics_are_found_with_their_suffixes() -> None:
     assert "subsidy_dashboard_clients" in known
     assert "process_resident_memory_bytes" in known  # the client's default collectors
     # Modules using collections.Counter construct no metric.
-    assert metrics_in_source(ROOT / "src" / "subsidy" / "ingest" / "client.py") == {}
+    assert metrics_in_source(ROOT / "services/ingest/subsidy/ingest/client.py") == {}
 
 
 def test_promql_reading() -> None:

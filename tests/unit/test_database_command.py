@@ -5,7 +5,7 @@ import asyncpg
 import pytest
 import typer
 
-from subsidy.cli.common import EXIT_NOT_MIGRATED, EXIT_SERVER, database_command
+from subsidy.infra.commands import EXIT_NOT_MIGRATED, EXIT_SERVER, database_command
 from subsidy.infra.postgres import DatabaseUnavailable, server_of
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from subsidy.demo.generator import generate
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.events import InvalidEvent, parse_event_json
-from subsidy.simulation import simulate
+from subsidy.domain.simulate import simulate
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
 

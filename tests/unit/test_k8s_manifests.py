@@ -130,7 +130,7 @@ def test_every_container_runs_the_overlays_image(overlay: str) -> None:
 
 def test_the_deployed_catalog_is_the_packaged_one() -> None:
     """kustomize reads no file outside deploy/k8s, so the catalog there is a copy."""
-    source = ROOT / "services/eligibility/subsidy/eligibility/catalog.yaml"
+    source = ROOT / "src/subsidy/domain/policy/catalog.yaml"
     copy = K8S / "base/policy/catalog.yaml"
     assert copy.read_bytes() == source.read_bytes(), f"refresh it: cp {source} {copy}"
 

@@ -12,10 +12,10 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.domain.entitlements import Status
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import InvalidEvent, parse_event
+from subsidy.domain.export import entitlement_view
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, GRANTED
-from subsidy.simulation import entitlement_view
 from tests.unit.factories import enterprise_id
 
 CATALOG = load_catalog()

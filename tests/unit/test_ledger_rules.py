@@ -8,6 +8,7 @@ from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, load_c
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
+from subsidy.domain.export import entitlement_view
 from subsidy.domain.ledger.book import PARK_LIMIT
 from subsidy.domain.ledger.errors import (
     DuplicateEventConflict,
@@ -17,7 +18,6 @@ from subsidy.domain.ledger.errors import (
 )
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Outcome, PostingKind
-from subsidy.simulation import entitlement_view
 from tests.unit.factories import event
 
 YUAN = 100

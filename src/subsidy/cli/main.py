@@ -1,13 +1,16 @@
-"""Root of the `subsidy` command; every subcommand group is registered here."""
+"""Root of the `subsidy` command; every service's and tool's command group is registered here."""
 
 import typer
 
-from subsidy.cli import eligibility, ledger, policy, simulate
+from subsidy.cli import simulate
 from subsidy.dashboard import cli as dashboard
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
+from subsidy.eligibility import cli as eligibility
 from subsidy.ingest import cli as ingest
+from subsidy.ledger import cli as ledger
 from subsidy.notifier import cli as notify
+from subsidy.reform import cli as policy
 
 app = typer.Typer(
     help="Suzhou embodied-AI robot subsidy platform: eligibility, ledger, notifier.",

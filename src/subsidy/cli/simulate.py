@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.cli.common import load_catalog_or_exit
 from subsidy.domain.money import format_fen
+from subsidy.domain.simulate import simulate
+from subsidy.infra.commands import load_catalog_or_exit
 from subsidy.infra.gc_tuning import tune_gc
-from subsidy.simulation import simulate
 
 
 class Format(StrEnum):

@@ -43,8 +43,9 @@ def run_command(
 
     from rich.console import Console
 
-    from subsidy.cli.common import load_catalog_or_exit, load_settings
-    from subsidy.demo.runner import Run, run_demo
+    from subsidy.demo.job import run_demo
+    from subsidy.harness.platform import Run
+    from subsidy.infra.commands import load_catalog_or_exit, load_settings
     from subsidy.infra.settings import CommonSettings
 
     # The policy of POLICY_CATALOG / POLICY_OVERLAY, or --policy-overlay: the services and

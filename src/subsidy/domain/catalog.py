@@ -378,18 +378,20 @@ def apply_overlay(raw: dict[str, Any], overlay: Any) -> dict[str, Any]:
 
 def raw_catalog(path: Path | None = None) -> Any:
     """The catalog document as YAML gives it, before validation or any overlay: the packaged
-    one (the eligibility service's) unless `path` names another."""
+    one (domain/policy/catalog.yaml) unless `path` names another."""
     from importlib import resources
 
     if path is None:
-        text = resources.files("subsidy.eligibility").joinpath("catalog.yaml").read_text("utf-8")
+        text = (
+            resources.files("subsidy.domain").joinpath("policy", "catalog.yaml").read_text("utf-8")
+        )
     else:
         text = path.read_text("utf-8")
     return yaml.safe_load(text)
 
 
 def load_catalog(path: Path | None = None, overlay: Path | None = None) -> Catalog:
-    """Load the catalog YAML (the eligibility service's by default) and an optional overlay."""
+    """Load the catalog YAML (the packaged one by default) and an optional overlay."""
     raw = raw_catalog(path)
     if overlay is not None:
         try:

@@ -6,11 +6,11 @@ from typing import Any
 
 import asyncpg
 
-from subsidy.demo.inboxes import Inboxes
-from subsidy.demo.runner import compare
 from subsidy.faults.deliveries import check_arrivals, delivery_states, unheard_decisions
 from subsidy.faults.strikes import Strike
 from subsidy.faults.supervisor import Exit
+from subsidy.harness.comparison import compare
+from subsidy.harness.inboxes import Inboxes
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.export import export_contract
 from subsidy.notifier.settings import NotifierSettings

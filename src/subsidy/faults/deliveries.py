@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from subsidy.demo.inboxes import Inboxes
+from subsidy.harness.inboxes import Inboxes
 from subsidy.notifier.delivery import message_id
 
 

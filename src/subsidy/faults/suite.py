@@ -16,19 +16,9 @@ from typing import Any, TypeVar
 import asyncpg
 from rich.console import Console
 
-from subsidy.demo import processes
 from subsidy.demo.generator import generate
-from subsidy.demo.inboxes import Inboxes, RunningInboxes, free_port
-from subsidy.demo.runner import (
-    Run,
-    await_decisions,
-    await_notifications,
-    create_topics,
-    fresh_database,
-    service_specs,
-    subscribe,
-)
 from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.domain.simulate import simulate
 from subsidy.faults.checks import final_checks
 from subsidy.faults.feeder import FeedThread, distinct_events
 from subsidy.faults.plan import Fault, plan_faults
@@ -36,8 +26,12 @@ from subsidy.faults.progress import StallWatch
 from subsidy.faults.stack import PrivateStack
 from subsidy.faults.strikes import Strike, strike_all
 from subsidy.faults.supervisor import Supervisor
+from subsidy.harness import processes
+from subsidy.harness.databases import fresh_database
+from subsidy.harness.inboxes import Inboxes, RunningInboxes, free_port
+from subsidy.harness.platform import Run, create_topics, service_specs, subscribe
+from subsidy.harness.waiting import await_decisions, await_notifications
 from subsidy.infra.settings import CommonSettings
-from subsidy.simulation import simulate
 
 T = TypeVar("T")
 # The services the checks depend on; the ledger API and the dashboard only read, and each

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from subsidy.demo import processes
-from subsidy.demo.processes import Running, ServiceFailed, ServiceSpec
 from subsidy.devstack.procs import is_alive
+from subsidy.harness import processes
+from subsidy.harness.processes import Running, ServiceFailed, ServiceSpec
 
 # In the environment of every service the suite starts, so leftovers are recognised as ours.
 MARK = "SUBSIDY_FAULT_SUITE"

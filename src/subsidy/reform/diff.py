@@ -7,8 +7,9 @@ from typing import Any
 
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.enums import District
+from subsidy.domain.export import distinct_rejections
 from subsidy.domain.ledger.records import EntitlementState
-from subsidy.simulation import SimulationResult, distinct_rejections, simulate
+from subsidy.domain.simulate import SimulationResult, simulate
 
 # A payout whose rule names no responsible unit still counts somewhere (the ledger's key too).
 UNATTRIBUTED = "(no responsible unit)"

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from subsidy.domain.beijing import BEIJING
+from subsidy.domain.simulate import SimulationResult
 from subsidy.reform.diff import Comparison, compare, decide_twice
 from subsidy.reform.history import History
 from subsidy.reform.policy import Policies
-from subsidy.simulation import SimulationResult
 
 # Ids listed where the replay and the ledger disagree (the count is always complete).
 SHOWN_IDS = 20

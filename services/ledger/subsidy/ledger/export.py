@@ -4,8 +4,8 @@ from typing import Any
 
 import asyncpg
 
+from subsidy.domain.export import distinct_rejections, entitlement_view, parked_view
 from subsidy.ledger.repository import STATE_COLUMNS, state_from_row
-from subsidy.simulation import distinct_rejections, entitlement_view, parked_view
 
 
 async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.cli.common import database_command, load_settings, service_policy
+from subsidy.infra.commands import database_command, load_settings, service_policy
 from subsidy.infra.grpc_server import serve_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect

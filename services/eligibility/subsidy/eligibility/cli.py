@@ -10,12 +10,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from subsidy.cli.common import load_catalog_or_exit, load_settings, service_policy
 from subsidy.domain.entitlements import Entitlement
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
 from subsidy.domain.money import format_fen
 from subsidy.eligibility.settings import EligibilitySettings
+from subsidy.infra.commands import load_catalog_or_exit, load_settings, service_policy
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.metrics import start_metrics_server
 

@@ -13,7 +13,7 @@ import asyncpg
 import typer
 from rich.console import Console
 
-from subsidy.cli.common import load_settings
+from subsidy.infra.commands import load_settings
 from subsidy.ledger.history import LedgerHistory, NoStoredEvents, read_history
 from subsidy.ledger.settings import LedgerSettings
 from subsidy.reform.history import History, from_ledger, read_events_file

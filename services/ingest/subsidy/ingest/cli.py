@@ -8,7 +8,7 @@ import typer
 
 # Heavy modules (grpc, asyncpg, openpyxl) are imported inside the commands, so that every other
 # `subsidy` command starts without paying for them.
-from subsidy.cli.common import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
+from subsidy.infra.commands import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 

@@ -15,15 +15,15 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
-from subsidy.cli.common import (
+from subsidy.cli.simulate import Format, print_contract
+from subsidy.domain.beijing import BEIJING, beijing_time
+from subsidy.infra.commands import (
     EXIT_SERVER,
     EXIT_USAGE,
     database_command,
     load_settings,
     service_policy,
 )
-from subsidy.cli.simulate import Format, print_contract
-from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.metrics import start_metrics_server

@@ -7,6 +7,10 @@ import uuid
 
 import asyncpg
 
+from subsidy.ingest.store import migrate_ingest
+from subsidy.ledger.db import migrate_ledger
+from subsidy.notifier.repository import migrate_notifier
+
 # An autovacuum worker may be busy in a database just filled (200,000 events: tens of
 # seconds); DROP … WITH (FORCE) may not end it unless we are a superuser, so wait it out.
 DROP_PATIENCE_S = 180.0
@@ -64,3 +68,22 @@ async def drop_database(base_url: str, name: str, patience_s: float = DROP_PATIE
                 await asyncio.sleep(1.0)
     finally:
         await admin.close()
+
+
+async def migrate_platform(url: str) -> None:
+    """Apply every component's migrations to the database (and search_path) at url."""
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate_ledger(conn)
+        await migrate_ingest(conn)
+        await migrate_notifier(conn)
+    finally:
+        await conn.close()
+
+
+async def fresh_database(base_url: str, name: str) -> str:
+    """Drop and recreate the run's database, then apply every component's migrations."""
+    await drop_database(base_url, name)
+    url = await create_database(base_url, name)
+    await migrate_platform(url)
+    return url

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from subsidy.cli.common import load_settings, service_policy
 from subsidy.dashboard.server import start_dashboard
 from subsidy.dashboard.settings import DashboardSettings
+from subsidy.infra.commands import load_settings, service_policy
 
 app = typer.Typer(no_args_is_help=True)
 

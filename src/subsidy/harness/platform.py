@@ -1,0 +1,164 @@
+"""One run of the whole platform: its names, addresses, secrets and services, its topics, and
+the enterprises and bureaus that subscribe. The main job, the benchmark, the fault suite and
+the end-to-end tests each start the platform through it."""
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from subsidy.devstack.kafka_admin import admin_client, ensure_topics
+from subsidy.domain.catalog import Catalog
+from subsidy.harness.processes import Running, ServiceSpec
+from subsidy.infra.settings import CommonSettings
+from subsidy.infra.topics import PARTITIONS, Topic
+from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.subscriptions import Subscription, bureaus_of
+
+DEMO_DATABASE = "subsidy_demo"
+# Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
+INGEST_ADDRESS = "127.0.0.1:50051"
+LEDGER_API_ADDRESS = "127.0.0.1:50081"
+DASHBOARD_PORT = 8088
+METRICS_PORTS = {
+    "eligibility": 9101,
+    "ledger-worker": 9102,
+    "ledger-relay": 9103,
+    "ingest": 9104,
+    "notifier": 9105,
+    "ledger-api": 9106,
+}
+# The enterprises that subscribe to their decisions (webhook and mail), first come in the feed.
+SUBSCRIBED_ENTERPRISES = 20
+
+
+@dataclass
+class Run:
+    """One run's names, addresses, secrets and services."""
+
+    database: str = DEMO_DATABASE
+    ingest_address: str = INGEST_ADDRESS
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_PORTS))
+    stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
+    ledger_api_address: str = LEDGER_API_ADDRESS
+    dashboard_port: int = DASHBOARD_PORT
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    services: list[Running] = field(default_factory=list)
+    subscribed: list[str] = field(default_factory=list)
+    policy_catalog: Path | None = None
+    policy_overlay: Path | None = None
+
+    def topic(self, name: str) -> str:
+        return f"demo.{self.stamp}.{name}"
+
+    @property
+    def topics(self) -> dict[str, str]:
+        names = ("enterprise-events.v1", "entitlements.v1", "decisions.v1", "dead-letters.v1")
+        return {n: self.topic(n) for n in names}
+
+
+def service_specs(
+    run: Run, settings: CommonSettings, database_url: str, smtp_port: int
+) -> list[ServiceSpec]:
+    t = run.topics
+    ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
+    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "DATABASE_URL": database_url,
+              "LOG_LEVEL": "INFO"}  # fmt: skip
+    # Every service runs the policy simulate is compared under: one catalog, one overlay.
+    for key, path in (("POLICY_CATALOG", run.policy_catalog),
+                      ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
+        if path is not None:
+            common[key] = str(path.resolve())
+    ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
+              "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
+              "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+              "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
+    return [
+        ServiceSpec("eligibility", ("eligibility", "worker"), {
+            **common, "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
+            "ELIGIBILITY_OUTPUT_TOPIC": t["entitlements.v1"],
+            "ELIGIBILITY_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+            "ELIGIBILITY_GROUP_ID": f"demo-{run.stamp}-eligibility",
+            "ELIGIBILITY_METRICS_PORT": ports["eligibility"]}),
+        ServiceSpec("ledger-worker", ("ledger", "worker"),
+                    {**ledger, "LEDGER_METRICS_PORT": ports["ledger-worker"]}),
+        ServiceSpec("ledger-relay", ("ledger", "relay"),
+                    {**ledger, "LEDGER_METRICS_PORT": ports["ledger-relay"]}),
+        ServiceSpec("ingest", ("ingest-server",), {
+            **common, "INGEST_TOPIC": t["enterprise-events.v1"], "INGEST_TOKENS": run.token,
+            "INGEST_GRPC_ADDRESS": run.ingest_address,
+            "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
+        ServiceSpec("notifier", ("notify", "worker"), {
+            **common, "NOTIFIER_TOPIC": t["decisions.v1"],
+            "NOTIFIER_GROUP_ID": f"demo-{run.stamp}-notifier",
+            "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp_port),
+            "NOTIFIER_WEBHOOK_SECRETS": json.dumps({e: run.webhook_secret for e in run.subscribed}),
+            "NOTIFIER_MAX_ATTEMPTS": "5", "NOTIFIER_BACKOFF_BASE_SECONDS": "0.5",
+            "NOTIFIER_METRICS_PORT": ports["notifier"]}),
+        # Locally the API shares the ledger's role; in production it connects as the read-only
+        # subsidy_auditor (docs/security.md), and refuses a writable role unless told.
+        ServiceSpec("ledger-api", ("ledger", "serve"), {
+            **common, "LEDGER_API_DATABASE_URL": database_url,
+            "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
+            "LEDGER_API_AUDITOR_TOKENS": run.auditor_token,
+            "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
+            "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
+        ServiceSpec("dashboard", ("dashboard", "serve"), {
+            **common, "DASHBOARD_PORT": str(run.dashboard_port)},
+            health_url=f"http://127.0.0.1:{run.dashboard_port}/healthz"),
+    ]  # fmt: skip
+
+
+def _first_enterprises(events: Path, count: int) -> list[str]:
+    """The first `count` distinct enterprise ids of a feed."""
+    seen: list[str] = []
+    for line in events.read_bytes().splitlines():
+        try:
+            enterprise = json.loads(line).get("enterpriseId")
+        except ValueError:
+            continue
+        if isinstance(enterprise, str) and len(enterprise) == 18 and enterprise not in seen:
+            seen.append(enterprise)
+        if len(seen) == count:
+            break
+    return seen
+
+
+async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook: str) -> None:
+    """The first enterprises of the feed subscribe (webhook and mail, zh or en); every bureau
+    takes its cases by mail."""
+    seen = await asyncio.to_thread(_first_enterprises, events, SUBSCRIBED_ENTERPRISES)
+    run.subscribed = seen
+    subs = [
+        Subscription(
+            "enterprise", e, webhook, f"finance@{e.lower()}.example", "en" if i % 4 == 0 else "zh"
+        )
+        for i, e in enumerate(seen)
+    ]
+    subs += [Subscription("bureau", b, None, f"bureau{i}@gov.example", "zh")
+             for i, b in enumerate(sorted(bureaus_of(catalog)))]  # fmt: skip
+    conn = await asyncpg.connect(url)
+    try:
+        await put_subscriptions(conn, subs)
+    finally:
+        await conn.close()
+
+
+def create_topics(run: Run, bootstrap: str) -> None:
+    ensure_topics(bootstrap, tuple(
+        Topic(name, 1 if "dead-letters" in name else PARTITIONS, "demo") for name in
+        run.topics.values()))  # fmt: skip
+
+
+def delete_topics(run: Run, bootstrap: str) -> None:
+    admin = admin_client(bootstrap)
+    try:
+        admin.delete_topics(list(run.topics.values()), timeout_ms=30_000)
+    finally:
+        admin.close()

@@ -1,0 +1,65 @@
+"""Waiting for the pipeline: until every accepted event is decided and published, and until
+the notifier has settled every delivery — failing as soon as a service dies."""
+
+import asyncio
+import time
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from subsidy.harness import processes
+from subsidy.harness.platform import Run
+
+
+async def await_decisions(
+    url: str, expected: int, run: Run, console: Console, timeout_s: float, poll_s: float = 0.2
+) -> float:
+    """Until the ledger has taken every accepted event (its inbox) and the relay has published
+    every decision (the outbox is empty); returns the seconds it took. Each poll counts the
+    inbox (a full scan): the benchmark polls less often, not to load what it measures."""
+    conn = await asyncpg.connect(url)
+    start = time.monotonic()
+    try:
+        progress = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=console)  # fmt: skip
+        with progress:
+            task = progress.add_task("decide", total=expected)
+            while True:
+                processes.alive(run.services)
+                taken = await conn.fetchval("SELECT count(*) FROM inbox")
+                unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                progress.update(task, completed=taken)
+                if taken >= expected and unsent == 0:
+                    return time.monotonic() - start
+                if time.monotonic() - start > timeout_s:
+                    raise TimeoutError(f"{taken} of {expected} events decided, {unsent} decisions "
+                                       f"unpublished after {timeout_s:.0f}s")  # fmt: skip
+                await asyncio.sleep(poll_s)
+    finally:
+        await conn.close()
+
+
+async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
+    """Until the notifier has taken every published decision and settled every delivery."""
+    conn = await asyncpg.connect(url)
+    start = time.monotonic()
+    try:
+        while True:
+            processes.alive(run.services)
+            published = await conn.fetchval("SELECT count(*) FROM outbox")
+            seen = await conn.fetchval("SELECT count(*) FROM notifier_decisions")
+            rows = await conn.fetch("SELECT state, channel, audience, count(*) n"
+                                    " FROM notifier_deliveries GROUP BY 1, 2, 3")  # fmt: skip
+            pending = sum(r["n"] for r in rows if r["state"] == "pending")
+            if seen >= published and pending == 0:
+                counts = {f"{r['state']} {r['channel']} to {r['audience']}": r["n"] for r in rows}
+                return dict(sorted(counts.items()))
+            if time.monotonic() - start > timeout_s:
+                raise TimeoutError(
+                    f"notifier: {seen} of {published} decisions taken, "
+                    f"{pending} deliveries pending after {timeout_s:.0f}s"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
