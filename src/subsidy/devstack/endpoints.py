@@ -2,16 +2,31 @@
 
 import os
 
-KAFKA_HOST = "127.0.0.1"
-KAFKA_PORT = 19092
-KAFKA_CONTROLLER_PORT = 19093
-POSTGRES_HOST = "127.0.0.1"
-POSTGRES_PORT = 55432
-POSTGRES_DB = "subsidy"
-POSTGRES_ROLE = "subsidy"
+from subsidy.infra.settings import (
+    KAFKA_HOST,
+    KAFKA_PORT,
+    LOCAL_DATABASE_URL,
+    LOCAL_KAFKA_BOOTSTRAP,
+    POSTGRES_DB,
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    POSTGRES_ROLE,
+)
 
-LOCAL_KAFKA_BOOTSTRAP = f"{KAFKA_HOST}:{KAFKA_PORT}"
-LOCAL_DATABASE_URL = f"postgresql://{POSTGRES_ROLE}@{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
+# The local broker's KRaft controller, beside its client port.
+KAFKA_CONTROLLER_PORT = 19093
+
+__all__ = [
+    "KAFKA_CONTROLLER_PORT",
+    "KAFKA_HOST",
+    "KAFKA_PORT",
+    "LOCAL_DATABASE_URL",
+    "LOCAL_KAFKA_BOOTSTRAP",
+    "POSTGRES_DB",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_ROLE",
+]
 
 
 def external_kafka() -> str | None:

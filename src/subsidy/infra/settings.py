@@ -7,8 +7,16 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from subsidy.devstack.endpoints import LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
-
+# Where a service looks when nothing is configured: a broker and a database on this host, at
+# the addresses the local stack (`subsidy dev up`) listens on. A deployment sets both.
+KAFKA_HOST = "127.0.0.1"
+KAFKA_PORT = 19092
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 55432
+POSTGRES_DB = "subsidy"
+POSTGRES_ROLE = "subsidy"
+LOCAL_KAFKA_BOOTSTRAP = f"{KAFKA_HOST}:{KAFKA_PORT}"
+LOCAL_DATABASE_URL = f"postgresql://{POSTGRES_ROLE}@{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
 # Kafka's own rule for topic names (and a safe one for consumer group ids).
 KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
@@ -26,7 +34,7 @@ HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
 class CommonSettings(BaseSettings):
-    """What every service reads. Defaults point at the local devstack (`make up`); none of
+    """What every service reads. Defaults point at this host's Kafka and PostgreSQL; none of
     them is a secret — tokens and passwords have no default (see the services' settings)."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
