@@ -1,26 +1,14 @@
 """`subsidy simulate`: run the policy and the ledger over an event file, in one process."""
 
-import json
-import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from subsidy.domain.money import format_fen
 from subsidy.domain.simulate import simulate
 from subsidy.infra.commands import load_catalog_or_exit
+from subsidy.infra.export_format import Format, print_contract
 from subsidy.infra.gc_tuning import tune_gc
-
-
-class Format(StrEnum):
-    """Output formats."""
-
-    json = "json"
-    table = "table"
 
 
 def simulate_command(
@@ -41,26 +29,3 @@ def simulate_command(
     with events.open("rb") as lines:
         result = simulate(lines, catalog).to_contract()
     print_contract(result, output_format)
-
-
-def print_contract(result: dict[str, Any], output_format: Format) -> None:
-    """Entitlements, rejected and parked events in the contract's shape (simulate, export)."""
-    if output_format is Format.json:
-        json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-        return
-    table = Table("entitlement", "status", "reasons", "entitled", "granted")
-    for e in result["entitlements"]:
-        table.add_row(
-            e["entitlementId"],
-            e["status"],
-            ",".join(e["reasons"]),
-            format_fen(e["entitledFen"]),
-            format_fen(e["grantedFen"]),
-        )
-    console = Console()
-    console.print(table)
-    for r in result["rejectedEvents"]:
-        console.print(f"[red]rejected[/red] {r['eventId']}: {r['error']}")
-    for r in result["parkedEvents"]:
-        console.print(f"[yellow]等待事件 waiting[/yellow] {r['eventId']} → {r['eventRef']}")
