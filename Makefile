@@ -45,10 +45,11 @@ proto: install ## Regenerate the Python code from proto/
 docs: install ## Regenerate docs/rules.md and docs/contract.md (catalog, proto/, docs/templates/)
 	@$(UV) run --frozen python scripts/gen_docs.py
 
-lint: install ## ruff and mypy on the project's own code
+lint: install ## ruff, mypy and the import rules (lint-imports) on the project's own code
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy
+	@$(UV) run --frozen lint-imports --no-cache
 
 bench: install ## Benchmarks (not part of make test); results in bench/results/
 	@scripts/with_stack.sh $(UV) run --frozen python -m bench
