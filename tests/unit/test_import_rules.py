@@ -1,4 +1,4 @@
-"""The layout's import rules (pyproject's [tool.importlinter]) hold: CI runs them, not only make lint."""
+"""The layout's import rules (pyproject's [tool.importlinter]) hold, in CI as in make lint."""
 
 import subprocess
 import sys
