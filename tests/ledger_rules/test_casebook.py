@@ -1,5 +1,5 @@
 """The casebook (tests/casebook/*.yaml): every rule of the catalog, events in, entitlements out,
-through the same code as `subsidy simulate`."""
+on both ledgers (`subsidy simulate`'s in memory and the ledger service's in PostgreSQL)."""
 
 from pathlib import Path
 from typing import Any
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from subsidy.domain.catalog import apply_overlay, build_catalog
-from subsidy.domain.simulate import simulate
+from tests.ledger_rules.backends import Backend
 from tests.unit.factories import event, jsonl
 
 CASEBOOK = Path(__file__).resolve().parent.parent / "casebook"
@@ -33,10 +33,10 @@ def _build(raw_event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_case(case: dict[str, Any]) -> None:
+async def test_case(case: dict[str, Any], backend: Backend) -> None:
     raw = yaml.safe_load(CATALOG.read_text("utf-8"))
     catalog = build_catalog(apply_overlay(raw, case.get("overlay")))
-    result = simulate(jsonl([_build(e) for e in case["events"]]), catalog).to_contract()
+    result = await backend.run(jsonl([_build(e) for e in case["events"]]), catalog)
     assert result["rejectedEvents"] == case.get("rejected", [])
     assert result["parkedEvents"] == case.get("parked", [])
     got = {e["entitlementId"]: e for e in result["entitlements"]}
