@@ -46,8 +46,7 @@ def show(value: Figure) -> str:
 @record
 class Check:
     """One ledger check with its figures, for ExplainDecision. The figures stay raw until
-    someone reads them: most decisions are never explained, and formatting every amount of
-    every check was a third of the ledger's time."""
+    someone reads them: most decisions are never explained, so formatting is left to `numbers`."""
 
     check: str
     outcome: str
