@@ -6,63 +6,40 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from subsidy.domain import dated
-from subsidy.domain.enums import CertificationKind
-from subsidy.domain.events import PAYLOAD_TYPES
-from subsidy.domain.money import INT64_MAX, yuan_to_fen
+from subsidy.domain.catalog_schema import (
+    OVERLAY_RULE_KEYS,
+    RULE_KEYS,
+    TRIGGER_KEYS,
+    Award,
+    CatalogError,
+    Rule,
+    Trigger,
+    build_rule,
+)
 
-
-class Award(StrEnum):
-    """How a rule's amount is found (docs/rules.md, "Award kinds")."""
-
-    CEILING = "ceiling"
-    REVIEW = "review"
-    RATE = "rate"
-    REFERRED = "referred"
-    RECORDED = "recorded"
-
-
-class CatalogError(ValueError):
-    """The catalog or an overlay is invalid; the message names the rule and key."""
-
-
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """Which events a rule reads: a payload type, and for some rules kinds or thresholds."""
-
-    payload: str
-    kinds: frozenset[CertificationKind] = frozenset()
-    # 超百亿: strictly more than this many billion parameters.
-    min_model_params_billions_exclusive: Decimal | None = None
-    min_application_scenarios: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One rule of the catalog (docs/rules.md, "The rules"), resolved to fen and Decimal."""
-
-    id: str
-    measure: int
-    title: str
-    clause: str
-    trigger: Trigger
-    award: Award
-    responsible_units: tuple[str, ...]
-    rank: int
-    ceiling_fen: int | None = None
-    rate: Decimal | None = None
-    annual_cap_fen: int | None = None
-    item_cap_fen: int | None = None
-    max_years: int | None = None
-    humanoid_uplift: Decimal | None = None
-    staged: bool = False
+# The rule's types and keys live in catalog_schema with their validators; this module is
+# where the rest of the code finds them.
+__all__ = [
+    "OVERLAY_KEYS",
+    "OVERLAY_RULE_KEYS",
+    "RULE_KEYS",
+    "TRIGGER_KEYS",
+    "Award",
+    "Catalog",
+    "CatalogError",
+    "Rule",
+    "Trigger",
+    "apply_overlay",
+    "build_catalog",
+    "load_catalog",
+    "raw_catalog",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,58 +92,7 @@ class Catalog:
         return self._by_trigger.get((payload_type, kind), ())
 
 
-TRIGGER_KEYS = {
-    "payload",
-    "kinds",
-    "min_model_params_billions_exclusive",
-    "min_application_scenarios",
-}
-OVERLAY_RULE_KEYS = frozenset(
-    {
-        "award",
-        "ceiling_yuan",
-        "rate",
-        "annual_cap_yuan",
-        "item_cap_yuan",
-        "max_years",
-        "humanoid_uplift",
-    }
-)
-# What a rule in the catalog may say: the keys an overlay may change, and the rest.
-RULE_KEYS = OVERLAY_RULE_KEYS | {
-    "id",
-    "measure",
-    "title",
-    "clause",
-    "trigger",
-    "responsible_units",
-    "staged",
-}
 OVERLAY_KEYS = ("effective_from", "valid_from", "valid_to", "rules")
-
-
-def _yuan(where: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise CatalogError(f"{where}: must be a positive whole number of yuan, got {value!r}")
-    fen = yuan_to_fen(value)
-    if fen > INT64_MAX:
-        raise CatalogError(f"{where}: too large")
-    return fen
-
-
-def _fraction(where: str, value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        # Through str so that a YAML float such as 0.2 becomes exactly Decimal("0.2").
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise CatalogError(f"{where}: not a decimal number: {value!r}") from None
-    if isinstance(value, bool) or not result.is_finite() or not 0 < result <= 1:
-        raise CatalogError(f"{where}: must be a decimal in (0, 1], got {value!r}")
-    return result
 
 
 def _date(where: str, value: Any) -> date:
@@ -176,97 +102,6 @@ def _date(where: str, value: Any) -> date:
         return date.fromisoformat(str(value))
     except ValueError:
         raise CatalogError(f"{where}: not a date YYYY-MM-DD: {value!r}") from None
-
-
-def _trigger(where: str, raw: Any) -> Trigger:
-    if not isinstance(raw, dict):
-        raise CatalogError(f"{where}: must be a mapping")
-    for key in raw:
-        if key not in TRIGGER_KEYS:
-            raise CatalogError(f"{where}: unknown key {key!r}")
-    payload = raw.get("payload")
-    if payload not in PAYLOAD_TYPES:
-        raise CatalogError(f"{where}.payload: unknown payload type {payload!r}")
-    kinds = raw.get("kinds") or []
-    try:
-        kind_set = frozenset(CertificationKind(k) for k in kinds)
-    except ValueError as err:
-        raise CatalogError(f"{where}.kinds: {err}") from None
-    if (payload == "certificationObtained") != bool(kind_set):
-        raise CatalogError(f"{where}.kinds: needed for certificationObtained and only there")
-    scenarios = raw.get("min_application_scenarios")
-    if scenarios is not None and (isinstance(scenarios, bool) or not isinstance(scenarios, int)):
-        raise CatalogError(f"{where}.min_application_scenarios: must be an integer")
-    params = raw.get("min_model_params_billions_exclusive")
-    try:
-        threshold = None if params is None else Decimal(str(params))
-    except InvalidOperation:
-        raise CatalogError(f"{where}.min_model_params_billions_exclusive: not a number") from None
-    return Trigger(payload, kind_set, threshold, scenarios)
-
-
-def _rule(raw: Any, rank: int) -> Rule:
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-        raise CatalogError(f"rules[{rank}]: must be a mapping with an id")
-    rid = raw["id"]
-    where = f"rule {rid}"
-    for key in raw:
-        if key not in RULE_KEYS:
-            raise CatalogError(f"{where}: unknown key {key!r}")
-    for key in ("measure", "title", "clause", "trigger", "award", "responsible_units"):
-        if raw.get(key) in (None, "", []):
-            raise CatalogError(f"{where}: key {key!r} is required")
-    measure = raw["measure"]
-    if isinstance(measure, bool) or not isinstance(measure, int) or not 1 <= measure <= 12:
-        raise CatalogError(f"{where}: key 'measure' must be 1…12, got {measure!r}")
-    try:
-        award = Award(raw["award"])
-    except ValueError:
-        raise CatalogError(
-            f"{where}: key 'award' must be one of {[a.value for a in Award]}, got {raw['award']!r}"
-        ) from None
-    ceiling = _yuan(f"{where}: key 'ceiling_yuan'", raw.get("ceiling_yuan"))
-    # A referred rule that the policy data gives an amount pays as a ceiling rule.
-    if award is Award.REFERRED and ceiling is not None:
-        award = Award.CEILING
-    rate = _fraction(f"{where}: key 'rate'", raw.get("rate"))
-    if award is Award.CEILING and ceiling is None:
-        raise CatalogError(f"{where}: a ceiling rule needs key 'ceiling_yuan'")
-    if award is Award.RATE and rate is None:
-        raise CatalogError(f"{where}: a rate rule needs key 'rate'")
-    if award is not Award.RATE and rate is not None:
-        raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
-    # A "per item" cap (docs/rules.md, "The rules"): unless stated, a ceiling or review rule's
-    # item cap is its ceiling; an explicit null says the rule has no item cap.
-    if "item_cap_yuan" in raw:
-        item_cap = _yuan(f"{where}: key 'item_cap_yuan'", raw["item_cap_yuan"])
-    else:
-        item_cap = ceiling if award in (Award.CEILING, Award.REVIEW) else None
-    max_years = raw.get("max_years")
-    if max_years is not None and (
-        isinstance(max_years, bool) or not isinstance(max_years, int) or max_years < 1
-    ):
-        raise CatalogError(f"{where}: key 'max_years' must be a positive integer")
-    units = raw["responsible_units"]
-    if not isinstance(units, list) or not all(isinstance(u, str) and u for u in units):
-        raise CatalogError(f"{where}: key 'responsible_units' must be a list of names")
-    return Rule(
-        id=rid,
-        measure=measure,
-        title=str(raw["title"]),
-        clause=str(raw["clause"]),
-        trigger=_trigger(f"{where}: key 'trigger'", raw["trigger"]),
-        award=award,
-        responsible_units=tuple(units),
-        rank=rank,
-        ceiling_fen=ceiling,
-        rate=rate,
-        annual_cap_fen=_yuan(f"{where}: key 'annual_cap_yuan'", raw.get("annual_cap_yuan")),
-        item_cap_fen=item_cap,
-        max_years=max_years,
-        humanoid_uplift=_fraction(f"{where}: key 'humanoid_uplift'", raw.get("humanoid_uplift")),
-        staged=bool(raw.get("staged", False)),
-    )
 
 
 def build_catalog(raw: Any) -> Catalog:
@@ -304,7 +139,7 @@ def _hash(doc: Any) -> str:
 def _version(raw: dict[str, Any], start: date = date.min, end: date = date.max) -> Catalog:
     """One version: a catalog document without dated values, in force over [start, end]."""
     policy = raw["policy"]
-    rules = tuple(_rule(r, rank) for rank, r in enumerate(raw["rules"]))
+    rules = tuple(build_rule(r, rank) for rank, r in enumerate(raw["rules"]))
     ids = [r.id for r in rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -1,0 +1,254 @@
+"""A catalog rule's schema: the keys it may hold, one validator per key, the Rule they build."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from subsidy.domain.enums import CertificationKind
+from subsidy.domain.events import PAYLOAD_TYPES
+from subsidy.domain.money import INT64_MAX, yuan_to_fen
+
+
+class Award(StrEnum):
+    """How a rule's amount is found (docs/rules.md, "Award kinds")."""
+
+    CEILING = "ceiling"
+    REVIEW = "review"
+    RATE = "rate"
+    REFERRED = "referred"
+    RECORDED = "recorded"
+
+
+class CatalogError(ValueError):
+    """The catalog or an overlay is invalid; the message names the rule and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """Which events a rule reads: a payload type, and for some rules kinds or thresholds."""
+
+    payload: str
+    kinds: frozenset[CertificationKind] = frozenset()
+    # 超百亿: strictly more than this many billion parameters.
+    min_model_params_billions_exclusive: Decimal | None = None
+    min_application_scenarios: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of the catalog (docs/rules.md, "The rules"), resolved to fen and Decimal."""
+
+    id: str
+    measure: int
+    title: str
+    clause: str
+    trigger: Trigger
+    award: Award
+    responsible_units: tuple[str, ...]
+    rank: int
+    ceiling_fen: int | None = None
+    rate: Decimal | None = None
+    annual_cap_fen: int | None = None
+    item_cap_fen: int | None = None
+    max_years: int | None = None
+    humanoid_uplift: Decimal | None = None
+    staged: bool = False
+
+
+# ---- validators: each takes the field's label ("rule <id>: key '<key>'") and its raw value ----
+
+
+def _yuan(where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise CatalogError(f"{where}: must be a positive whole number of yuan, got {value!r}")
+    fen = yuan_to_fen(value)
+    if fen > INT64_MAX:
+        raise CatalogError(f"{where}: too large")
+    return fen
+
+
+def _fraction(where: str, value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        # Through str so that a YAML float such as 0.2 becomes exactly Decimal("0.2").
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise CatalogError(f"{where}: not a decimal number: {value!r}") from None
+    if isinstance(value, bool) or not result.is_finite() or not 0 < result <= 1:
+        raise CatalogError(f"{where}: must be a decimal in (0, 1], got {value!r}")
+    return result
+
+
+def _is_int(value: Any) -> bool:
+    # YAML's true/false are ints to Python, never a number in the catalog.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _measure(where: str, value: Any) -> int:
+    if not _is_int(value) or not 1 <= value <= 12:
+        raise CatalogError(f"{where} must be 1…12, got {value!r}")
+    return int(value)
+
+
+def _award(where: str, value: Any) -> Award:
+    try:
+        return Award(value)
+    except ValueError:
+        raise CatalogError(
+            f"{where} must be one of {[a.value for a in Award]}, got {value!r}"
+        ) from None
+
+
+def _max_years(where: str, value: Any) -> int | None:
+    if value is not None and (not _is_int(value) or value < 1):
+        raise CatalogError(f"{where} must be a positive integer")
+    return None if value is None else int(value)
+
+
+def _units(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(u, str) and u for u in value):
+        raise CatalogError(f"{where} must be a list of names")
+    return tuple(value)
+
+
+def _text(where: str, value: Any) -> str:
+    return str(value)
+
+
+def _flag(where: str, value: Any) -> bool:
+    return bool(value)
+
+
+TRIGGER_KEYS = {
+    "payload",
+    "kinds",
+    "min_model_params_billions_exclusive",
+    "min_application_scenarios",
+}
+
+
+def _trigger(where: str, raw: Any) -> Trigger:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be a mapping")
+    for key in raw:
+        if key not in TRIGGER_KEYS:
+            raise CatalogError(f"{where}: unknown key {key!r}")
+    payload = raw.get("payload")
+    if payload not in PAYLOAD_TYPES:
+        raise CatalogError(f"{where}.payload: unknown payload type {payload!r}")
+    kinds = raw.get("kinds") or []
+    try:
+        kind_set = frozenset(CertificationKind(k) for k in kinds)
+    except ValueError as err:
+        raise CatalogError(f"{where}.kinds: {err}") from None
+    if (payload == "certificationObtained") != bool(kind_set):
+        raise CatalogError(f"{where}.kinds: needed for certificationObtained and only there")
+    scenarios = raw.get("min_application_scenarios")
+    if scenarios is not None and not _is_int(scenarios):
+        raise CatalogError(f"{where}.min_application_scenarios: must be an integer")
+    params = raw.get("min_model_params_billions_exclusive")
+    try:
+        threshold = None if params is None else Decimal(str(params))
+    except InvalidOperation:
+        raise CatalogError(f"{where}.min_model_params_billions_exclusive: not a number") from None
+    return Trigger(payload, kind_set, threshold, scenarios)
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """How one key of a rule is read: its validator, and whether a rule must give it."""
+
+    validate: Callable[[str, Any], Any]
+    required: bool = False
+    overlay: bool = False  # may a policy overlay change it (docs/contract.md §3)?
+
+
+# Every key a rule may hold, in the order they are checked (the first fault is the one named).
+RULE_FIELDS: dict[str, Field] = {
+    "id": Field(_text),
+    "measure": Field(_measure, required=True),
+    "title": Field(_text, required=True),
+    "clause": Field(_text, required=True),
+    "award": Field(_award, required=True, overlay=True),
+    "ceiling_yuan": Field(_yuan, overlay=True),
+    "rate": Field(_fraction, overlay=True),
+    "item_cap_yuan": Field(_yuan, overlay=True),
+    "max_years": Field(_max_years, overlay=True),
+    "responsible_units": Field(_units, required=True),
+    "trigger": Field(_trigger, required=True),
+    "annual_cap_yuan": Field(_yuan, overlay=True),
+    "humanoid_uplift": Field(_fraction, overlay=True),
+    "staged": Field(_flag),
+}
+OVERLAY_RULE_KEYS = frozenset(key for key, f in RULE_FIELDS.items() if f.overlay)
+RULE_KEYS = frozenset(RULE_FIELDS)
+
+
+def _fields(where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """Every key the rule gives, validated: unknown keys and missing required ones refused."""
+    for key in raw:
+        if key not in RULE_FIELDS:
+            raise CatalogError(f"{where}: unknown key {key!r}")
+    for key, f in RULE_FIELDS.items():
+        if f.required and raw.get(key) in (None, "", []):
+            raise CatalogError(f"{where}: key {key!r} is required")
+    return {
+        key: f.validate(f"{where}: key {key!r}", raw[key])
+        for key, f in RULE_FIELDS.items()
+        if key in raw
+    }
+
+
+def _award_terms(where: str, given: dict[str, Any]) -> tuple[Award, int | None]:
+    """The award kind as paid, checked against the amount keys it needs, and the item cap."""
+    award: Award = given["award"]
+    ceiling = given.get("ceiling_yuan")
+    rate = given.get("rate")
+    # A referred rule that the policy data gives an amount pays as a ceiling rule.
+    if award is Award.REFERRED and ceiling is not None:
+        award = Award.CEILING
+    if award is Award.CEILING and ceiling is None:
+        raise CatalogError(f"{where}: a ceiling rule needs key 'ceiling_yuan'")
+    if award is Award.RATE and rate is None:
+        raise CatalogError(f"{where}: a rate rule needs key 'rate'")
+    if award is not Award.RATE and rate is not None:
+        raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
+    # A "per item" cap (docs/rules.md, "The rules"): unless stated, a ceiling or review rule's
+    # item cap is its ceiling; an explicit null says the rule has no item cap.
+    if "item_cap_yuan" in given:
+        return award, given["item_cap_yuan"]
+    return award, ceiling if award in (Award.CEILING, Award.REVIEW) else None
+
+
+def build_rule(raw: Any, rank: int) -> Rule:
+    """One raw rule of the catalog (the `rank`th) validated into a Rule."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise CatalogError(f"rules[{rank}]: must be a mapping with an id")
+    where = f"rule {raw['id']}"
+    given = _fields(where, raw)
+    award, item_cap = _award_terms(where, given)
+    return Rule(
+        id=given["id"],
+        measure=given["measure"],
+        title=given["title"],
+        clause=given["clause"],
+        trigger=given["trigger"],
+        award=award,
+        responsible_units=given["responsible_units"],
+        rank=rank,
+        ceiling_fen=given.get("ceiling_yuan"),
+        rate=given.get("rate"),
+        annual_cap_fen=given.get("annual_cap_yuan"),
+        item_cap_fen=item_cap,
+        max_years=given.get("max_years"),
+        humanoid_uplift=given.get("humanoid_uplift"),
+        staged=given.get("staged", False),
+    )
