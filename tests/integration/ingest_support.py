@@ -9,7 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.ingest.server import RunningIngest, start_ingest
+from subsidy.ingest.bootstrap import ingest_server
+from subsidy.ingest.server import RunningIngest
 from subsidy.ingest.settings import IngestSettings
 from tests.integration.kafka_support import private_topics
 from tests.unit.factories import enterprise_id as uscc_id
@@ -74,12 +75,9 @@ async def ingest(
             "grpc_address": "127.0.0.1:0",
         }
     )
-    running = await start_ingest(settings)
-    try:
+    async with ingest_server(settings, grace=1.0) as running:
         yield Ingest(running, f"127.0.0.1:{running.port}", ingest_topic, kafka_bootstrap,
                      fresh_database_url)  # fmt: skip
-    finally:
-        await running.stop(grace=1.0)
 
 
 @pytest.fixture

@@ -8,14 +8,8 @@ import pytest
 
 from subsidy.harness.databases import with_search_path
 from tests.integration.kafka_support import private_topics
-from tests.integration.ledger_support import (
-    PARTITIONS,
-    LedgerDb,
-    Topics,
-    as_role,
-    assert_sound,
-    migrated_ledger_schema,
-)
+from tests.integration.ledger_kafka import PARTITIONS, Topics
+from tests.integration.ledger_support import LedgerDb, as_role, assert_sound, migrated_ledger_schema
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
 from tests.integration.chromium_support import Page, headless_chromium
 from tests.integration.dashboard_support import dashboard_settings, decide, mix, totals
-from tests.integration.ledger_support import CATALOG, LedgerDb
+from tests.integration.ledger_events import CATALOG
+from tests.integration.ledger_support import LedgerDb
 
 # The fixture ledger_db.
 pytest_plugins = ["tests.integration.ledger_fixtures"]

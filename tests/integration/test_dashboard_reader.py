@@ -25,7 +25,8 @@ from tests.integration.dashboard_support import (
     open_batch,
     totals,
 )
-from tests.integration.ledger_support import CATALOG, LedgerDb
+from tests.integration.ledger_events import CATALOG
+from tests.integration.ledger_support import LedgerDb
 
 # The fixture ledger_db.
 pytest_plugins = ["tests.integration.ledger_fixtures"]

@@ -25,10 +25,12 @@ from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
+from subsidy.infra.lifecycle import running
 from subsidy.ingest.client import ingest_file
 from subsidy.ingest.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.ingest.service import SERVICE_NAME
 from subsidy.ingest.store import Rejected
+from subsidy.ledger.bootstrap import ledger_worker
 from tests.hostile_strategies import (
     BAD_DATES,
     ODD_TEXT,
@@ -44,17 +46,10 @@ from tests.hostile_strategies import (
 from tests.integration.eligibility_support import Topics, eligibility_worker, read_until
 from tests.integration.ingest_support import AUTH, TOKEN, Ingest, cert_event, ingest, ingest_topic
 from tests.integration.kafka_support import private_topics
-from tests.integration.ledger_support import (
-    CATALOG,
-    EventMix,
-    LedgerDb,
-    export,
-    jsonl,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
-from tests.integration.ledger_support import Topics as LedgerTopics
+from tests.integration.ledger_events import CATALOG, EventMix, jsonl
+from tests.integration.ledger_kafka import Topics as LedgerTopics
+from tests.integration.ledger_kafka import wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, worker_settings
 from tests.unit.factories import bad_check, enterprise_id
 
 __all__ = ["ingest", "ingest_topic"]  # fixtures, imported for pytest to find
@@ -365,7 +360,7 @@ async def test_kafka_dead_letters_every_hostile_record_and_decides_the_good_ones
     log = Path(tempfile.mkdtemp()) / "eligibility.log"
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger, batch_size=50)
     with eligibility_worker(kafka_bootstrap, elig, log) as worker:
-        async with running_worker(settings):
+        async with running(ledger_worker(settings, CATALOG)):
             placed = await _produce(kafka_bootstrap, elig.input, records)
             letters = await asyncio.to_thread(
                 read_until, kafka_bootstrap, elig.dead_letter,

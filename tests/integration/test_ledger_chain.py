@@ -9,19 +9,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from subsidy.infra.lifecycle import running
+from subsidy.ledger.bootstrap import ledger_worker
 from subsidy.ledger.chain import verify_chains
-from tests.integration.ledger_support import (
-    EventMix,
-    LedgerDb,
-    Topics,
-    assert_sound,
-    evaluation_records,
-    fetch,
-    produce,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
+from tests.integration.ledger_events import CATALOG, EventMix, evaluation_records
+from tests.integration.ledger_kafka import Topics, produce, wait_consumed
+from tests.integration.ledger_support import LedgerDb, assert_sound, fetch, worker_settings
 
 # The fixtures ledger_db and ledger_topics.
 pytest_plugins = ["tests.integration.ledger_fixtures"]
@@ -34,7 +27,7 @@ async def _fill(kafka_bootstrap: str, db: LedgerDb, topics: Topics) -> None:
     events = EventMix(seed=31, enterprises=6, events_per_enterprise=40).events()
     await produce(kafka_bootstrap, topics.input, evaluation_records(events))
     settings = worker_settings(db, kafka_bootstrap, topics, batch_size=50)
-    async with running_worker(settings):
+    async with running(ledger_worker(settings, CATALOG)):
         await wait_consumed(kafka_bootstrap, topics.input, settings.group_id)
     await assert_sound(db.url)
 

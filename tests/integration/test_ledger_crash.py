@@ -9,21 +9,9 @@ from pathlib import Path
 import pytest
 
 from subsidy.domain.simulate import simulate
-from tests.integration.ledger_support import (
-    CATALOG,
-    EventMix,
-    LedgerDb,
-    Topics,
-    evaluation_records,
-    export,
-    fetch,
-    jsonl,
-    lag,
-    produce,
-    replay,
-    wait_consumed,
-    worker_settings,
-)
+from tests.integration.ledger_events import CATALOG, EventMix, evaluation_records, jsonl, replay
+from tests.integration.ledger_kafka import Topics, lag, produce, wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, fetch, worker_settings
 
 # The fixtures ledger_db and ledger_topics.
 pytest_plugins = ["tests.integration.ledger_fixtures"]

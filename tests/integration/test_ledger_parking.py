@@ -15,21 +15,13 @@ import asyncpg
 import pytest
 
 from subsidy.domain.simulate import simulate
+from subsidy.infra.lifecycle import running
 from subsidy.ledger import parking
 from subsidy.ledger.audit import check_invariants
-from tests.integration.ledger_support import (
-    CATALOG,
-    LedgerDb,
-    Topics,
-    evaluation_records,
-    export,
-    fetch,
-    jsonl,
-    produce,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
+from subsidy.ledger.bootstrap import ledger_worker
+from tests.integration.ledger_events import CATALOG, evaluation_records, jsonl
+from tests.integration.ledger_kafka import Topics, produce, wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, fetch, worker_settings
 from tests.unit.factories import event
 
 pytest_plugins = ["tests.integration.ledger_fixtures"]
@@ -86,7 +78,7 @@ async def test_the_auditors_cases_decide_as_simulate_does(
     settings = worker_settings(
         ledger_db, kafka_bootstrap, ledger_topics, book_cache_size=book_cache_size
     )
-    async with running_worker(settings):
+    async with running(ledger_worker(settings, CATALOG)):
         await produce(kafka_bootstrap, ledger_topics.input, evaluation_records(FIRST))
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
         middle = await export(ledger_db.url)
@@ -138,7 +130,7 @@ async def test_a_review_that_waits_too_long_is_rejected_by_the_workers_sweep(
     )  # fmt: skip
     review = _review("r9", "s9", approved=True, approvedAmountFen=100_000 * YUAN)
     exhibition = event("exhibitionHeld", {"itemId": "expo-9"}, eventId="s9")
-    async with running_worker(settings) as worker:
+    async with running(ledger_worker(settings, CATALOG)) as worker:
         await produce(kafka_bootstrap, ledger_topics.input, evaluation_records([review]))
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
         conn = await asyncpg.connect(ledger_db.url)
@@ -180,7 +172,7 @@ async def test_verify_names_an_item_paid_above_its_best_level(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger_topics)
-    async with running_worker(settings):
+    async with running(ledger_worker(settings, CATALOG)):
         await produce(kafka_bootstrap, ledger_topics.input, evaluation_records(FIRST[:2]))
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
     assert await check_invariants_at(ledger_db.url) == []

@@ -17,26 +17,19 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.ledger.relay import run_relay
+from subsidy.infra.lifecycle import running
+from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
 from subsidy.ledger.repository import state_from_row
-from tests.integration.ledger_support import (
+from tests.integration.ledger_events import (
     CATALOG,
     TIGHT_CATALOG,
     EventMix,
-    LedgerDb,
-    Topics,
     evaluation_records,
-    export,
-    fetch,
     jsonl,
-    produce,
-    read_all,
     replay,
-    running_worker,
-    snapshot,
-    wait_consumed,
-    worker_settings,
 )
+from tests.integration.ledger_kafka import Topics, produce, read_all, wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, fetch, snapshot, worker_settings
 
 # The fixtures ledger_db and ledger_topics.
 pytest_plugins = ["tests.integration.ledger_fixtures"]
@@ -72,7 +65,7 @@ async def test_pipeline_ends_exactly_where_simulate_does(
     settings = worker_settings(
         ledger_db, kafka_bootstrap, ledger_topics, batch_size=64, book_cache_size=book_cache_size
     )
-    async with running_worker(settings, catalog) as worker:
+    async with running(ledger_worker(settings, catalog)) as worker:
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
     assert worker.stats.dead_letters == 2
     assert (
@@ -183,18 +176,16 @@ async def test_one_relay_publishes_every_decision_once_in_order(
     settings = worker_settings(
         ledger_db, kafka_bootstrap, ledger_topics, batch_size=32, relay_poll_seconds=0.2
     )
-    stop = asyncio.Event()
     # Two relays: one publishes, the other stands by (one enterprise's order needs one relay).
-    relays = [asyncio.create_task(run_relay(settings, stop)) for _ in range(2)]
-    async with running_worker(settings):
-        await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
-    for _ in range(300):
-        unsent = await fetch(ledger_db.url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        if unsent[0][0] == 0:
-            break
-        await asyncio.sleep(0.1)
-    stop.set()
-    published = sorted(await asyncio.gather(*relays))
+    async with running(ledger_relay(settings)) as one, running(ledger_relay(settings)) as two:
+        async with running(ledger_worker(settings, CATALOG)):
+            await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
+        for _ in range(300):
+            unsent = await fetch(ledger_db.url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            if unsent[0][0] == 0:
+                break
+            await asyncio.sleep(0.1)
+    published = sorted([one.published, two.published])
     decisions = await fetch(ledger_db.url, "SELECT decision_id, enterprise_id FROM decisions")
     assert decisions
     assert published == [0, len(decisions)]
@@ -220,7 +211,7 @@ async def test_delivered_twice_changes_nothing(
     assert len(expected["entitlements"]) >= 1_000
 
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger_topics, batch_size=200)
-    async with running_worker(settings) as worker:
+    async with running(ledger_worker(settings, CATALOG)) as worker:
         await produce(kafka_bootstrap, ledger_topics.input, records)
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
         first = await snapshot(ledger_db.url)
@@ -235,7 +226,7 @@ async def test_delivered_twice_changes_nothing(
     assert await export(ledger_db.url) == expected
     # And a replay of the whole topic by a new consumer group (a re-deployed ledger) too.
     replay = settings.model_copy(update={"group_id": settings.group_id + "-replay"})
-    async with running_worker(replay) as again:
+    async with running(ledger_worker(replay, CATALOG)) as again:
         await wait_consumed(kafka_bootstrap, ledger_topics.input, replay.group_id)
     assert again.stats.applied == 0
     assert await snapshot(ledger_db.url) == first

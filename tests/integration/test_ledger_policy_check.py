@@ -11,18 +11,12 @@ from subsidy.domain.catalog import apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.lifecycle import running
 from subsidy.ledger import metrics
-from tests.integration.ledger_support import (
-    CATALOG,
-    LedgerDb,
-    Topics,
-    export,
-    produce,
-    read_all,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
+from subsidy.ledger.bootstrap import ledger_worker
+from tests.integration.ledger_events import CATALOG
+from tests.integration.ledger_kafka import Topics, produce, read_all, wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, worker_settings
 from tests.unit.factories import event
 
 pytest_plugins = ["tests.integration.ledger_fixtures"]
@@ -64,7 +58,7 @@ async def test_forged_and_foreign_evaluations_are_set_aside_and_pay_nothing(
     ]
     before = metrics.POLICY_REFUSED._value.get()
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger_topics)
-    async with running_worker(settings) as worker:
+    async with running(ledger_worker(settings, CATALOG)) as worker:
         await produce(kafka_bootstrap, ledger_topics.input, records)
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
     assert worker.stats.dead_letters == 2

@@ -5,17 +5,11 @@ import uuid
 
 import pytest
 
-from tests.integration.ledger_support import (
-    YUAN,
-    LedgerDb,
-    Topics,
-    evaluation_records,
-    fetch,
-    produce,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
+from subsidy.infra.lifecycle import running
+from subsidy.ledger.bootstrap import ledger_worker
+from tests.integration.ledger_events import CATALOG, YUAN, evaluation_records
+from tests.integration.ledger_kafka import Topics, produce, wait_consumed
+from tests.integration.ledger_support import LedgerDb, fetch, worker_settings
 from tests.unit.factories import enterprise_id
 
 # The fixtures ledger_db and ledger_topics.
@@ -58,9 +52,9 @@ async def test_racing_workers_never_exceed_the_annual_cap(
         ledger_db, kafka_bootstrap, ledger_topics, batch_size=5, batch_wait_ms=10, book_cache_size=0
     )
     async with (
-        running_worker(group_a) as a1,
-        running_worker(group_a) as a2,
-        running_worker(group_b) as b1,
+        running(ledger_worker(group_a, CATALOG)) as a1,
+        running(ledger_worker(group_a, CATALOG)) as a2,
+        running(ledger_worker(group_b, CATALOG)) as b1,
     ):
         for _ in range(200):  # all three hold partitions before anything is sent
             if a1.assignment and a2.assignment and b1.assignment:

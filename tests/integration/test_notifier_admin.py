@@ -10,9 +10,9 @@ from pydantic import SecretStr
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.domain.catalog import load_catalog
 from subsidy.harness.databases import create_schema, drop_schema
-from subsidy.notifier.admin import SERVICE_NAME, start_admin_server
+from subsidy.notifier.admin import SERVICE_NAME
+from subsidy.notifier.bootstrap import admin_server
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.worker import create_pool
 from tests.integration.notifier_support import NOTIFIER_SCHEMA
 from tests.unit.factories import enterprise_id
 
@@ -32,18 +32,16 @@ async def stub(fresh_database_url: str) -> AsyncIterator[api_pb2_grpc.NotifierAd
         admin_token=SecretStr(TOKEN),
         webhook_secrets={WITH_SECRET: SecretStr("whsec-0123456789abcdef")},
     )
-    pool = await create_pool(settings)
-    server, port = await start_admin_server(pool, settings, load_catalog(), "127.0.0.1:0")
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
-        health = health_pb2_grpc.HealthStub(channel)
-        status = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
-        assert status.status == health_pb2.HealthCheckResponse.SERVING
-        yield api_pb2_grpc.NotifierAdminServiceStub(channel)
+        async with (
+            admin_server(settings, load_catalog(), "127.0.0.1:0", grace=None) as (_, port),
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            health = health_pb2_grpc.HealthStub(channel)
+            status = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+            assert status.status == health_pb2.HealthCheckResponse.SERVING
+            yield api_pb2_grpc.NotifierAdminServiceStub(channel)
     finally:
-        await channel.close()
-        await server.stop(None)
-        await pool.close()
         await drop_schema(fresh_database_url, schema)
 
 

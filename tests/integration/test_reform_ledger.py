@@ -14,19 +14,11 @@ from typing import Any
 import pytest
 
 from subsidy.harness.databases import create_schema, drop_schema
-from tests.integration.ledger_support import (
-    EventMix,
-    LedgerDb,
-    Topics,
-    evaluation_records,
-    export,
-    fetch,
-    jsonl,
-    produce,
-    running_worker,
-    wait_consumed,
-    worker_settings,
-)
+from subsidy.infra.lifecycle import running
+from subsidy.ledger.bootstrap import ledger_worker
+from tests.integration.ledger_events import CATALOG, EventMix, evaluation_records, jsonl
+from tests.integration.ledger_kafka import Topics, produce, wait_consumed
+from tests.integration.ledger_support import LedgerDb, export, fetch, worker_settings
 
 # The fixtures ledger_db and ledger_topics.
 pytest_plugins = ["tests.integration.ledger_fixtures"]
@@ -73,7 +65,7 @@ async def test_the_ledger_history_replays_to_the_ledger_and_compares_like_the_fi
     events = EventMix(seed=31, enterprises=14, events_per_enterprise=40).events()
     await produce(kafka_bootstrap, ledger_topics.input, evaluation_records(events))
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger_topics, batch_size=50)
-    async with running_worker(settings):
+    async with running(ledger_worker(settings, CATALOG)):
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
 
     # Every event the ledger took is kept, spelled so that it hashes to what it was decided
@@ -131,7 +123,7 @@ async def test_events_the_ledger_did_not_keep_are_reported(
     events = EventMix(seed=32, enterprises=4, events_per_enterprise=25).events()
     await produce(kafka_bootstrap, ledger_topics.input, evaluation_records(events))
     settings = worker_settings(ledger_db, kafka_bootstrap, ledger_topics)
-    async with running_worker(settings):
+    async with running(ledger_worker(settings, CATALOG)):
         await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
     # An event taken before the ledger kept events (0004): its content is not there.
     (paid,) = await fetch(

@@ -21,7 +21,7 @@ from subsidy.eligibility.handler import (
     INVALID_EVENT,
     NO_VALUE,
     Incoming,
-    Outcome,
+    OutgoingRecord,
     handle_message,
 )
 from subsidy.eligibility.metrics import REGISTRY, observe
@@ -42,17 +42,17 @@ def _bytes(data: dict[str, Any]) -> bytes:
     return json_format.ParseDict(data, events_pb2.EnterpriseEvent()).SerializeToString()
 
 
-def _handle(value: bytes | None, catalog: Catalog, key: bytes | None = b"k") -> Outcome:
+def _handle(value: bytes | None, catalog: Catalog, key: bytes | None = b"k") -> OutgoingRecord:
     message = Incoming(topic=IN, partition=4, offset=1234, key=key, value=value)
     return handle_message(message, catalog, output_topic=OUT, dead_letter_topic=DLQ)
 
 
-def _evaluation(outcome: Outcome) -> decisions_pb2.Evaluation:
+def _evaluation(outcome: OutgoingRecord) -> decisions_pb2.Evaluation:
     assert outcome.topic == OUT, outcome.rejection
     return decisions_pb2.Evaluation.FromString(outcome.value)
 
 
-def _dead_letter(outcome: Outcome) -> events_pb2.DeadLetter:
+def _dead_letter(outcome: OutgoingRecord) -> events_pb2.DeadLetter:
     assert outcome.topic == DLQ
     return events_pb2.DeadLetter.FromString(outcome.value)
 

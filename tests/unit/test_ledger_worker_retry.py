@@ -6,12 +6,13 @@ from typing import Any, cast
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import load_catalog
-from subsidy.ledger import worker as ledger_worker
 from subsidy.ledger.processor import BatchReport, Message, PreparedBatch
 from subsidy.ledger.repository import BookCache
 from subsidy.ledger.settings import LedgerSettings
+from subsidy.ledger.worker import LedgerWorker
 
 
 class _Pool:
@@ -51,15 +52,19 @@ class _Message:
         ConnectionRefusedError(111, "Connect call failed"),
     ],
 )
-async def test_a_restarting_database_is_retried(
-    monkeypatch: pytest.MonkeyPatch, error: Exception
-) -> None:
+async def test_a_restarting_database_is_retried(error: Exception) -> None:
     async def apply_batch(*_: object) -> PreparedBatch:
         return cast(PreparedBatch, _Prepared())
 
-    monkeypatch.setattr(ledger_worker, "apply_batch", apply_batch)
-    worker = ledger_worker.LedgerWorker(LedgerSettings(), load_catalog())  # type: ignore[call-arg]
-    worker._pool = cast(asyncpg.Pool, _Pool([error, error]))
-    await worker._commit_batch([cast(Message, _Message())])
+    # Kafka is not used by a batch's commit: the consumer and producer are never touched.
+    worker = LedgerWorker(
+        LedgerSettings(),  # type: ignore[call-arg]
+        load_catalog(),
+        pool=cast(asyncpg.Pool, _Pool([error, error])),
+        consumer=cast(AIOKafkaConsumer, None),
+        producer=cast(AIOKafkaProducer, None),
+        apply=apply_batch,
+    )
+    await worker.commit_batch([cast(Message, _Message())])
     assert worker.stats.retries == 2
     assert worker.stats.batches == 1

@@ -1,7 +1,5 @@
 """A grpc.aio server with the standard health and reflection services and a graceful stop."""
 
-import asyncio
-import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,14 +41,3 @@ async def start_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("grpc.started", address=address, port=port, services=names)
     return server, port
-
-
-async def serve_until_signalled(server: grpc.aio.Server, grace: float = 5.0) -> None:
-    """Block until SIGTERM or SIGINT, then stop, letting in-flight calls finish within grace."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("grpc.stopping", grace=grace)
-    await server.stop(grace)

@@ -6,6 +6,30 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+# Worth trying again later, the statement itself being fine: the connection or the server
+# failed (a lost connection; 57P01-57P03, a restart or failover), or a concurrent transaction
+# won a race (deadlock, serialization failure, a first sight of one key in two transactions).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+# Anything the database or the way to it may raise: a service logs it and carries on.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
 # asyncpg waits 60 s by default; a command the operator is waiting on says so sooner.
 CONNECT_TIMEOUT_S = 10.0
 

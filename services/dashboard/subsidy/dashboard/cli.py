@@ -1,30 +1,23 @@
 """`subsidy dashboard serve`: the live page over the ledger, until SIGTERM."""
 
 import asyncio
-import signal
 from typing import Annotated, Any
 
 import typer
 
-from subsidy.dashboard.server import start_dashboard
+from subsidy.dashboard import bootstrap
 from subsidy.dashboard.settings import DashboardSettings
 from subsidy.infra.commands import load_settings, service_policy
+from subsidy.infra.lifecycle import stop_on_signal
 
 app = typer.Typer(no_args_is_help=True)
 
 
 async def _serve(settings: DashboardSettings) -> None:
     catalog = service_policy(settings)
-    dashboard = await start_dashboard(settings, catalog)
-    typer.echo(f"dashboard on {dashboard.url}/", err=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    async with stop_on_signal() as stop, bootstrap.dashboard(settings, catalog) as running:
+        typer.echo(f"dashboard on {running.url}/", err=True)
         await stop.wait()
-    finally:
-        await dashboard.stop()
 
 
 @app.command("serve")

@@ -12,7 +12,7 @@ seen are remembered; that set only holds what committed while older transactions
 first look nothing is listed: the transactions running then are watched until they end.
 
 This relies on a ledger transaction having its transaction id before it takes an outbox id,
-which holds: every batch writes the inbox before the outbox (repository.BatchWriter.flush).
+which holds: every batch writes the inbox before the outbox (batch_writer.BatchWriter.flush).
 """
 
 from collections import deque

@@ -139,14 +139,13 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     the contract go to the dead-letter topic.
     """
     # Imported here: faust is slow to import, and only this command needs it.
-    from subsidy.eligibility import metrics
-    from subsidy.eligibility.worker import run_worker
+    from subsidy.eligibility import bootstrap, metrics
 
     settings = _settings()
     catalog = service_policy(settings, policy_overlay)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     tune_gc()
-    run_worker(settings, catalog)
+    bootstrap.run_worker(settings, catalog)
 
 
 @app.command("serve")
@@ -160,7 +159,8 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the gRPC dry run (EligibilityService.Evaluate, health, reflection) until SIGTERM."""
-    from subsidy.eligibility.grpc_service import serve
+    from subsidy.eligibility.bootstrap import dry_run_server
+    from subsidy.infra.lifecycle import wait_until_signalled
 
     settings = _settings()
     if address is not None:
@@ -170,6 +170,6 @@ def serve_command(
             typer.echo(f"error: --address: {err.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
     catalog = service_policy(settings, policy_overlay)
-    asyncio.run(
-        serve(settings.grpc_address, catalog, settings.metrics_port, settings.metrics_address)
-    )
+    # The dry run counts nothing of its own: its process's metrics only, not the worker's.
+    start_metrics_server(settings.metrics_port, settings.metrics_address)
+    asyncio.run(wait_until_signalled(dry_run_server(settings.grpc_address, catalog)))

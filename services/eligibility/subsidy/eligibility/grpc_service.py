@@ -12,8 +12,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import FieldError, InvalidEvent
 from subsidy.infra.grpc_errors import bad_request
-from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
-from subsidy.infra.metrics import start_metrics_server
+from subsidy.infra.grpc_server import Registration
 
 log = structlog.get_logger(__name__)
 
@@ -64,16 +63,3 @@ def registration(catalog: Catalog) -> Registration:
         servicer=servicer,
         service_name=SERVICE_NAME,
     )
-
-
-async def serve(
-    address: str, catalog: Catalog, metrics_port: int = 0, metrics_address: str = "127.0.0.1"
-) -> None:
-    """Serve the dry run (with health and reflection) until SIGTERM/SIGINT, then stop
-    gracefully."""
-    # The dry run counts nothing of its own: its process's metrics only, not the worker's.
-    start_metrics_server(metrics_port, metrics_address)
-    server, port = await start_server([registration(catalog)], address)
-    log.info("eligibility.grpc_serving", address=address, port=port,
-             catalog_version=catalog.version)  # fmt: skip
-    await serve_until_signalled(server)

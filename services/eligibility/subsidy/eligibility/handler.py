@@ -8,7 +8,7 @@ from subsidy.contract.codec import decode_event, evaluation_to_proto
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import FieldError, InvalidEvent
-from subsidy.events.v1 import events_pb2
+from subsidy.infra.dead_letters import dead_letter
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +48,7 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class OutgoingRecord:
     """The one record to publish (topic, key, value), and what it says, for the metrics."""
 
     topic: str
@@ -66,7 +66,7 @@ class Outcome:
 
 def handle_message(
     message: Incoming, catalog: Catalog, *, output_topic: str, dead_letter_topic: str
-) -> Outcome:
+) -> OutgoingRecord:
     """Decode, validate and evaluate one event. A valid event (ledger payloads included, with
     no entitlements) becomes an Evaluation keyed by its enterpriseId; anything else becomes a
     DeadLetter carrying the original bytes. Never raises for a bad message: one bad message
@@ -106,7 +106,7 @@ def handle_message(
             dead_letter_topic,
             Rejection(INTERNAL_ERROR, f"evaluation failed: {exc!r}", (), event.event_id),
         )
-    return Outcome(
+    return OutgoingRecord(
         topic=output_topic,
         # By enterprise, so the ledger sees one enterprise's events in order.
         key=event.enterprise_id.encode(),
@@ -116,14 +116,14 @@ def handle_message(
     )
 
 
-def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outcome:
+def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> OutgoingRecord:
     key, value = message.key or b"", message.value or b""
     error = rejection.error
     if len(value) > MAX_CARRIED_VALUE or len(key) > MAX_CARRIED_KEY:
         error += (f" (carries the first {MAX_CARRIED_KEY} bytes of the {len(key)}-byte key"
                   f" and {MAX_CARRIED_VALUE} of the {len(value)}-byte value)")  # fmt: skip
         key, value = key[:MAX_CARRIED_KEY], value[:MAX_CARRIED_VALUE]
-    letter = events_pb2.DeadLetter(
+    letter = dead_letter(
         stage=STAGE,
         topic=message.topic,
         partition=message.partition,
@@ -131,14 +131,13 @@ def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outcome
         key=key,
         value=value,
         error=error,
-        field_errors=[events_pb2.FieldError(field=e.field, message=e.message)
-                      for e in rejection.errors],
-        event_id=rejection.event_id or "",
-    )  # fmt: skip
+        field_errors=[(e.field, e.message) for e in rejection.errors],
+        event_id=rejection.event_id,
+    )
     log.warning("eligibility.dead_letter", reason=rejection.reason, error=rejection.error,
                 event_id=rejection.event_id, topic=message.topic, partition=message.partition,
                 offset=message.offset)  # fmt: skip
-    return Outcome(
+    return OutgoingRecord(
         topic=topic,
         key=key if message.key is not None else None,
         value=letter.SerializeToString(),

@@ -2,7 +2,7 @@
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from subsidy.eligibility.handler import Outcome
+from subsidy.eligibility.handler import OutgoingRecord
 
 # What `subsidy eligibility worker` serves; the dry-run server counts nothing of its own.
 REGISTRY = CollectorRegistry()
@@ -34,7 +34,7 @@ PROCESSING_SECONDS = Histogram(
 )
 
 
-def observe(outcome: Outcome) -> None:
+def observe(outcome: OutgoingRecord) -> None:
     """Count one handled message."""
     EVENTS_CONSUMED.labels(outcome.payload_type).inc()
     if outcome.rejection is None:

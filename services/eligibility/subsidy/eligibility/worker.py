@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +17,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
-from subsidy.eligibility.handler import Incoming, Outcome, handle_message
+from subsidy.eligibility.handler import Incoming, OutgoingRecord, handle_message
 from subsidy.eligibility.metrics import PROCESSING_SECONDS, observe
 from subsidy.eligibility.settings import EligibilitySettings
 
@@ -43,40 +43,65 @@ def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
     )
 
 
-def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
-    """The faust app with its one agent, configured from settings (tests pass unique topics)."""
-    app = faust.App(
-        settings.group_id,
-        broker=settings.kafka_urls,
+def _app_options(settings: EligibilitySettings) -> dict[str, Any]:
+    """faust's settings for this worker (those that differ from faust's defaults, and why)."""
+    return {
+        "broker": settings.kafka_urls,
         # No tables: nothing to store, nothing to recover on start.
-        store="memory://",
-        autodiscover=False,
+        "store": "memory://",
+        "autodiscover": False,
         # faust writes its data directory even with the memory store; keep it out of the
         # checkout.
-        datadir=Path(tempfile.gettempdir()) / f"subsidy-{settings.group_id}-faust",
-        web_enabled=False,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        "datadir": Path(tempfile.gettempdir()) / f"subsidy-{settings.group_id}-faust",
+        "web_enabled": False,
+        "web_bind": "127.0.0.1",
+        "web_host": "127.0.0.1",
         # Topics are created by `subsidy dev up` / operations, not by the worker; no leader
         # election topic since nothing here runs "on_leader".
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
+        "topic_allow_declare": False,
+        "topic_disable_leader": True,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
         # faust's default is 20 min; a send the broker cannot take should surface (and be
         # retried by the agent, see RETRY_BACKOFF_S) rather than hang silently.
-        producer_request_timeout=30.0,
+        "producer_request_timeout": 30.0,
         # faust's default is 60 s. A worker that died without leaving the group (SIGKILL, OOM,
         # node loss) holds up the rebalance its successor starts until this runs out, and the
-        # whole group consumes nothing meanwhile (seen in the fault suite). 10 s is aiokafka's
-        # default, as the ledger and the notifier use; heartbeats still go every 3 s.
-        broker_session_timeout=10.0,
+        # whole group consumes nothing meanwhile. 10 s is aiokafka's default, as the ledger
+        # and the notifier use; heartbeats still go every 3 s.
+        "broker_session_timeout": 10.0,
         # On stop, commit what is acked and go: faust's default (True) waits in `wait_empty`
         # for every in-flight message to be acked, which never happens while a publish is
-        # failing, so SIGTERM hung until killed. An unacked message is simply redelivered.
-        stream_wait_empty=False,
-        worker_redirect_stdouts=False,
-    )
+        # failing, so SIGTERM would hang until killed. An unacked message is simply
+        # redelivered.
+        "stream_wait_empty": False,
+        "worker_redirect_stdouts": False,
+    }
+
+
+@contextlib.asynccontextmanager
+async def publishing(
+    settings: EligibilitySettings, ack: Callable[[faust.EventT[bytes]], Awaitable[Any]]
+) -> AsyncIterator["_Window"]:
+    """The agent's publishing window, with its own producer started and its idle drain
+    running; on leaving, the producer gets PRODUCER_STOP_S to flush."""
+    producer = _producer(settings)
+    await producer.start()
+    window = _Window(producer, ack, settings.publish_window)
+    drainer = asyncio.create_task(window.drain_idle())
+    try:
+        yield window
+    finally:
+        drainer.cancel()
+        # Unacked events are redelivered, so a flush that does not finish in time (a
+        # publish that is failing) is simply abandoned.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), PRODUCER_STOP_S)
+
+
+def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
+    """The faust app with its one agent, configured from settings (tests pass unique topics)."""
+    app = faust.App(settings.group_id, **_app_options(settings))
     source = _raw_topic(app, settings.input_topic)
 
     # concurrency=1 (the default): one stream, its events acked strictly in the order they
@@ -84,11 +109,7 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
     @app.agent(source, name=AGENT_NAME)
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
         manual = _manual_acks(stream)
-        producer = _producer(settings)
-        await producer.start()
-        window = _Window(producer, manual.ack, settings.publish_window)
-        drainer = asyncio.create_task(window.drain_idle())
-        try:
+        async with publishing(settings, manual.ack) as window:
             async for event in manual.events():
                 started = time.perf_counter()
                 message = event.message
@@ -100,12 +121,6 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
                     dead_letter_topic=settings.dead_letter_topic,
                 )  # fmt: skip
                 await window.submit(event, outcome, started)
-        finally:
-            drainer.cancel()
-            # Unacked events are redelivered, so a flush that does not finish in time (a
-            # publish that is failing) is simply abandoned.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), PRODUCER_STOP_S)
 
     return app
 
@@ -140,7 +155,7 @@ class _InFlight:
     """An event whose output was sent and is not acked yet."""
 
     event: faust.EventT[bytes]
-    outcome: Outcome
+    outcome: OutgoingRecord
     started: float
     sent: "asyncio.Future[Any]"
 
@@ -151,8 +166,7 @@ class _Window:
     Each output is queued in the producer (which batches) and its event acked only once the
     broker acknowledged it (acks=all) and every earlier one. When a send fails, acking stops,
     every send in flight is let settle, and the failed output and all after it are sent again
-    one at a time, in order, each retried with backoff until acknowledged (the old serial
-    behaviour), then acked.
+    one at a time, in order, each retried with backoff until acknowledged, then acked.
 
     Order per key survives this because the producer is idempotent: a record queued after a
     failed one for the same partition is refused by the broker (sequence gap), so it cannot
@@ -175,7 +189,9 @@ class _Window:
         # failure is being repaired, so the resent outputs keep their place.
         self._lock = asyncio.Lock()
 
-    async def submit(self, event: faust.EventT[bytes], outcome: Outcome, started: float) -> None:
+    async def submit(
+        self, event: faust.EventT[bytes], outcome: OutgoingRecord, started: float
+    ) -> None:
         """Send the output of event, waiting first if the window is full."""
         async with self._lock:
             while len(self._pending) >= self._size:
@@ -194,7 +210,7 @@ class _Window:
                 async with self._lock:
                     await self._drain()
 
-    async def _send(self, outcome: Outcome) -> "asyncio.Future[Any]":
+    async def _send(self, outcome: OutgoingRecord) -> "asyncio.Future[Any]":
         """Queue the record in the producer; the future is the broker's acknowledgement."""
         try:
             sent: asyncio.Future[Any] = await self._producer.send(
@@ -244,7 +260,7 @@ def _error(sent: "asyncio.Future[Any]") -> BaseException | None:
 
 
 async def _publish_until_acked(
-    producer: AIOKafkaProducer, outcome: Outcome, failure: BaseException | None = None
+    producer: AIOKafkaProducer, outcome: OutgoingRecord, failure: BaseException | None = None
 ) -> None:
     """Send and wait for the broker's acknowledgement (acks=all), retrying with backoff;
     `failure` is that of an earlier attempt (so this one waits its backoff first)."""
@@ -264,7 +280,7 @@ async def _publish_until_acked(
             failure = exc
 
 
-class _Worker(faust.Worker):
+class DeadlineWorker(faust.Worker):
     """faust's worker with a hard deadline on shutdown.
 
     mode's signal handlers stop the app, then gather every task; a service that does not stop
@@ -295,20 +311,3 @@ class _Worker(faust.Worker):
 def _exit_now(deadline: float) -> None:
     log.error("eligibility.shutdown_deadline_exceeded", deadline_s=deadline)
     os._exit(EXIT_SHUTDOWN_TIMEOUT)
-
-
-def run_worker(settings: EligibilitySettings, catalog: Catalog) -> None:
-    """Run the worker in this process until SIGTERM/SIGINT; exits the process (0 when it
-    stopped cleanly)."""
-    app = create_app(settings, catalog)
-    worker = _Worker(
-        app,
-        loglevel=settings.log_level,
-        # No banner or spinner on stdout; logging is already set up by subsidy.infra.logging
-        # and faust logs through stdlib.
-        quiet=True,
-        redirect_stdouts=False,
-        override_logging=False,
-    )
-    worker.shutdown_deadline = settings.shutdown_timeout
-    worker.execute_from_commandline()

@@ -2,7 +2,7 @@
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ import typer
 from subsidy.infra.commands import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
+
+if TYPE_CHECKING:
+    from subsidy.ingest.watcher import FileResult, WatchConfig
 
 # Commands of this Typer are registered at the root (`subsidy ingest`, `subsidy feeds …`).
 app = typer.Typer()
@@ -119,10 +122,25 @@ def ingest_server_command() -> None:
     INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
     """
 
-    from subsidy.ingest.server import serve
+    from subsidy.infra.lifecycle import wait_until_signalled
+    from subsidy.infra.metrics import start_metrics_server
+    from subsidy.ingest import bootstrap, metrics
     from subsidy.ingest.settings import IngestSettings
 
-    serve(load_settings(IngestSettings))
+    settings = load_settings(IngestSettings)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
+    asyncio.run(wait_until_signalled(bootstrap.ingest_server(settings)))
+
+
+async def _watch(config: "WatchConfig", once: bool) -> "list[FileResult]":
+    """Once, or until SIGTERM or SIGINT."""
+    from subsidy.infra.lifecycle import stop_on_signal
+    from subsidy.ingest.watcher import watch
+
+    if once:
+        return await watch(config, once=True)
+    async with stop_on_signal() as stop:
+        return await watch(config, once=False, stop=stop)
 
 
 @feeds_app.command("watch")
@@ -156,7 +174,7 @@ def watch_command(
     """
     from subsidy.infra.logging import configure_logging
     from subsidy.infra.settings import CommonSettings
-    from subsidy.ingest.watcher import WatchConfig, WatchError, watch
+    from subsidy.ingest.watcher import WatchConfig, WatchError
 
     token = _require_token(token)
     source = _check_source(source)
@@ -165,7 +183,7 @@ def watch_command(
     config = WatchConfig(directory, server, token, source, common.database_url, settle,
                          interval, chunk_size)  # fmt: skip
     try:
-        results = asyncio.run(watch(config, once=once))
+        results = asyncio.run(_watch(config, once))
     except WatchError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

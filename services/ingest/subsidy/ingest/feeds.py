@@ -253,16 +253,15 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _certification_row(number: int, cells: Mapping[str, object], source: str) -> FeedRow:
-    errors: list[FieldError] = []
-    text = {name: _text(value) for name, value in cells.items()}
-    certificate_id = text.get(COL_CERTIFICATE_ID)
-    event_id = derived_event_id(source, certificate_id) if certificate_id else None
-
+def _certification(
+    cells: Mapping[str, object], text: Mapping[str, str | None], errors: list[FieldError]
+) -> dict[str, object]:
+    """The certificationObtained payload of a row's cells; what cannot be converted is left
+    out and reported in `errors`."""
     payload: dict[str, object] = {
         "kind": text.get(COL_KIND),
         "itemId": text.get(COL_ITEM_ID),
-        "certificateId": certificate_id,
+        "certificateId": text.get(COL_CERTIFICATE_ID),
     }
     stage = text.get(COL_STAGE)
     if stage is not None:
@@ -284,16 +283,28 @@ def _certification_row(number: int, cells: Mapping[str, object], source: str) ->
             payload["approvedAmountFen"] = parse_yuan(amount)
         except ValueError as err:
             errors.append(FieldError(COL_AMOUNT, f"yuan with at most two decimals: {err}"))
+    return {k: v for k, v in payload.items() if v is not None}
 
-    district: str | None = None
+
+def _district(text: Mapping[str, str | None], errors: list[FieldError]) -> str | None:
+    """The row's district code, or None (missing, or unknown and reported in `errors`)."""
     district_text = text.get(COL_DISTRICT)
-    if district_text is not None:
-        found = _DISTRICTS.get(district_text)
-        if found is None:
-            errors.append(FieldError(COL_DISTRICT, _unknown_district(district_text)))
-        else:
-            district = found.value
+    if district_text is None:
+        return None
+    found = _DISTRICTS.get(district_text)
+    if found is None:
+        errors.append(FieldError(COL_DISTRICT, _unknown_district(district_text)))
+        return None
+    return found.value
 
+
+def _certification_row(number: int, cells: Mapping[str, object], source: str) -> FeedRow:
+    errors: list[FieldError] = []
+    text = {name: _text(value) for name, value in cells.items()}
+    certificate_id = text.get(COL_CERTIFICATE_ID)
+    event_id = derived_event_id(source, certificate_id) if certificate_id else None
+    certification = _certification(cells, text, errors)
+    district = _district(text, errors)
     data = {
         "eventId": event_id,
         "source": source,
@@ -301,7 +312,7 @@ def _certification_row(number: int, cells: Mapping[str, object], source: str) ->
         "enterpriseName": text.get(COL_ENTERPRISE_NAME),
         "district": district,
         "occurredOn": text.get(COL_DATE),
-        "certificationObtained": {k: v for k, v in payload.items() if v is not None},
+        "certificationObtained": certification,
     }
     event: EnterpriseEvent | None = None
     try:

@@ -1,6 +1,5 @@
 """Running the ingest API: migrations, the idempotent producer, the authenticated gRPC server."""
 
-import asyncio
 from dataclasses import dataclass
 
 import asyncpg
@@ -9,10 +8,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from subsidy.api.v1 import api_pb2_grpc
-from subsidy.infra.grpc_server import Registration, serve_until_signalled, start_server
-from subsidy.infra.logging import configure_logging
-from subsidy.infra.metrics import start_metrics_server
-from subsidy.ingest import metrics
+from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import IngestStore, migrate_ingest
@@ -79,19 +75,3 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         raise
     log.info("ingest.started", port=port, topic=settings.topic)
     return RunningIngest(server, port, producer, pool)
-
-
-async def _serve(settings: IngestSettings) -> None:
-    running = await start_ingest(settings)
-    try:
-        await serve_until_signalled(running.server)
-    finally:
-        await running.producer.stop()
-        await running.pool.close()
-
-
-def serve(settings: IngestSettings) -> None:
-    """Run the ingest server until SIGTERM or SIGINT."""
-    configure_logging(settings.log_level, settings.log_json)
-    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
-    asyncio.run(_serve(settings))

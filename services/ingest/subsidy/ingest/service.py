@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import asyncpg
 import grpc
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -18,6 +17,7 @@ from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, par
 from subsidy.events.v1 import events_pb2
 from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials
 from subsidy.infra.grpc_errors import bad_request
+from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.ingest import metrics
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
@@ -183,7 +183,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                                              delivery.offset))  # fmt: skip
                 await ids.record_accepted(accepted)
             await self._store.record_rejections(rejected)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        except DATABASE_ERRORS as err:
             log.error("ingest.database_failed", error=repr(err))
             raise Unavailable(f"database unavailable: {err}") from err
         if failure is not None:

@@ -3,7 +3,6 @@
 import asyncio
 import hashlib
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,13 +154,9 @@ async def watch(
         raise WatchError(f"not a directory: {directory}")
     for sub in (DONE, FAILED):
         (directory / sub).mkdir(exist_ok=True)
-    if stop is None:
-        stop = asyncio.Event()
-        if not once:
-            # Stop between files, never halfway through one (ingested but not yet recorded).
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
+    # `stop` is looked at between files, never halfway through one (ingested but not yet
+    # recorded).
+    stop = stop or asyncio.Event()
     conn = await connect(config.database_url)
     try:
         await migrate_ingest(conn)

@@ -15,6 +15,7 @@ from subsidy.domain.events import EnterpriseId, FieldError
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.grpc_server import Registration
+from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.ledger import metrics, queries
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.queries import BadPageToken, DecisionFilter
@@ -92,8 +93,7 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
         try:
             async with self._pool.acquire() as conn:
                 return await work(conn)
-        except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError) as err:  # fmt: skip
+        except TRANSIENT_ERRORS as err:
             log.error("ledger_api.database_unavailable", error=repr(err))
             await _abort(context, grpc.StatusCode.UNAVAILABLE, "the ledger database is unavailable")
         except asyncpg.PostgresError as err:

@@ -11,9 +11,8 @@ import structlog
 
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.auth import AUDITOR, BearerAuthInterceptor
-from subsidy.infra.grpc_server import serve_until_signalled, start_server
-from subsidy.infra.logging import configure_logging
-from subsidy.infra.metrics import start_metrics_server
+from subsidy.infra.grpc_server import start_server
+from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.ledger import metrics
 from subsidy.ledger.api import SERVICE_NAME, LedgerServicer, registration
 from subsidy.ledger.api_settings import LedgerApiSettings
@@ -101,7 +100,7 @@ async def _every(
         try:
             async with pool.acquire() as conn:
                 await work(conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        except DATABASE_ERRORS as err:
             log.error("ledger_api.background_failed", task=what, error=repr(err))
         await asyncio.sleep(seconds)
 
@@ -185,18 +184,3 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
         )
     log.info("ledger_api.started", port=port)
     return running
-
-
-async def _serve(settings: LedgerApiSettings, catalog: Catalog) -> None:
-    running = await start_api(settings, catalog)
-    try:
-        await serve_until_signalled(running.server)
-    finally:
-        await running.close()
-
-
-def serve(settings: LedgerApiSettings, catalog: Catalog) -> None:
-    """Run the query API on `catalog`'s policy until SIGTERM or SIGINT."""
-    configure_logging(settings.log_level, settings.log_json)
-    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.API_REGISTRY)
-    asyncio.run(_serve(settings, catalog))

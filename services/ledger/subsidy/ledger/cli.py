@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -15,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
-from subsidy.cli.simulate import Format, print_contract
 from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.commands import (
     EXIT_SERVER,
@@ -24,19 +22,19 @@ from subsidy.infra.commands import (
     load_settings,
     service_policy,
 )
+from subsidy.infra.export_format import Format, print_contract
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_errors import field_violations
+from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
-from subsidy.ledger import metrics, parking, report
+from subsidy.ledger import bootstrap, metrics, parking, report
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.export import export_contract
-from subsidy.ledger.relay import run_relay
 from subsidy.ledger.settings import LedgerSettings
-from subsidy.ledger.worker import run_worker
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,15 +52,6 @@ async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]
         return await work(conn)
     finally:
         await conn.close()
-
-
-async def _until_signalled(run: Callable[[asyncio.Event], Awaitable[Any]]) -> None:
-    """Run a long-lived loop until SIGTERM or SIGINT; it finishes what it holds, then stops."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run(stop)
 
 
 @app.command("migrate")
@@ -151,7 +140,7 @@ def worker_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
     catalog = service_policy(settings)
-    asyncio.run(_until_signalled(lambda stop: run_worker(settings, catalog, stop)))
+    asyncio.run(run_until_signalled(bootstrap.ledger_worker(settings, catalog)))
 
 
 @app.command("relay")
@@ -159,7 +148,7 @@ def relay_command() -> None:
     """Publish committed decisions from the outbox to decisions.v1 until SIGTERM."""
     settings = _settings()
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
-    asyncio.run(_until_signalled(lambda stop: run_relay(settings, stop)))
+    asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
 
 
 # ---- the query API and its clients ------------------------------------------------------------
@@ -250,12 +239,13 @@ def serve_command() -> None:
     LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, and the other
     LEDGER_API_* settings.
     """
-    from subsidy.ledger.api_server import DatabaseRoleError, serve
+    from subsidy.ledger.api_server import DatabaseRoleError
 
     settings = load_settings(LedgerApiSettings)
     catalog = service_policy(settings)
+    start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.API_REGISTRY)
     try:
-        serve(settings, catalog)
+        asyncio.run(wait_until_signalled(bootstrap.ledger_api(settings, catalog)))
     except DatabaseRoleError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -15,7 +15,8 @@ from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import Outcome
-from subsidy.ledger.repository import BatchWriter, BookCache, LoadedBook, Source, lock_and_load
+from subsidy.ledger.batch_writer import BatchWriter, Source
+from subsidy.ledger.repository import BookCache, LoadedBook, lock_and_load
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,42 +59,50 @@ async def relay_once(
     return len(rows)
 
 
-async def run_relay(settings: LedgerSettings, stop: asyncio.Event) -> int:
-    """Relay until `stop` is set: woken by NOTIFY ledger_outbox, polling as a fallback.
-    Returns the number of decisions published."""
-    conn = await asyncpg.connect(settings.database_url)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
-    )
-    wake = asyncio.Event()
-    total = 0
-    try:
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+class Relay:
+    """Publishes the outbox on its connection and producer (`subsidy.ledger.bootstrap` opens,
+    starts and closes them); closing the connection releases the relay lock."""
+
+    def __init__(
+        self, settings: LedgerSettings, conn: asyncpg.Connection, producer: AIOKafkaProducer
+    ) -> None:
+        self.settings = settings
+        self.published = 0
+        self._conn = conn
+        self._producer = producer
+
+    async def _lead(self, stop: asyncio.Event) -> bool:
+        """Wait in standby until this relay holds the lock (True) or `stop` is set (False)."""
+        while not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
             log.info("ledger.relay.standby")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.relay_poll_seconds)
+                await asyncio.wait_for(stop.wait(), self.settings.relay_poll_seconds)
             if stop.is_set():
-                return 0
-        await conn.add_listener("ledger_outbox", lambda *_: wake.set())
-        await producer.start()
-        log.info("ledger.relay.started", topic=settings.decisions_topic)
+                return False
+        return True
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Relay until `stop` is set: woken by NOTIFY ledger_outbox, polling as a fallback.
+        Returns the number of decisions published."""
+        s = self.settings
+        if not await self._lead(stop):
+            return 0
+        wake = asyncio.Event()
+        await self._conn.add_listener("ledger_outbox", lambda *_: wake.set())
+        log.info("ledger.relay.started", topic=s.decisions_topic)
         while not stop.is_set():
             # Cleared before reading, so a NOTIFY during the read is not lost.
             wake.clear()
             sent = await relay_once(
-                conn, producer, settings.decisions_topic, settings.relay_batch_size
+                self._conn, self._producer, s.decisions_topic, s.relay_batch_size
             )
-            total += sent
+            self.published += sent
             if sent:
                 continue
             waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(
-                waiters, timeout=settings.relay_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=s.relay_poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
             for w in waiters:
                 w.cancel()
-    finally:
-        await producer.stop()
-        await conn.close()  # also releases the advisory lock
-    log.info("ledger.relay.stopped", published=total)
-    return total
+        return self.published

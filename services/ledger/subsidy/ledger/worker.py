@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,31 +28,27 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import InvalidEvent
 from subsidy.domain.recheck import PolicyMismatch, recheck
-from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.dead_letters import dead_letter
+from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.ledger import metrics, parking
+from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
-from subsidy.ledger.repository import BookCache, Source
+from subsidy.ledger.repository import BookCache
 from subsidy.ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
 
 STAGE = "ledger"
 
-# Worth another go: lock order races on new rows, a first sight of one event id in two
-# batches at once (the inbox primary key), a lost connection, and a server that is shutting
-# down or not yet accepting connections again (57P01-57P03: a restart or failover).
-_RETRYABLE = (
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.UniqueViolationError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-    ConnectionError,
-    OSError,
-)
+Clock = Callable[[], datetime]
+ApplyBatch = Callable[[asyncpg.Connection, list[Message], BookCache], Awaitable[PreparedBatch]]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
 MAX_ATTEMPTS = 20
 
 
@@ -118,56 +115,39 @@ class WorkerStats:
 
 
 class LedgerWorker:
-    """Consumes entitlements.v1 in batches; see the module docstring for the guarantees."""
+    """Consumes entitlements.v1 in batches; see the module docstring for the guarantees.
 
-    def __init__(self, settings: LedgerSettings, catalog: Catalog) -> None:
+    It is given its pool, consumer and producer already started (`subsidy.ledger.bootstrap`
+    builds, starts and stops them), and the clock that decides when a parked review expired."""
+
+    def __init__(
+        self,
+        settings: LedgerSettings,
+        catalog: Catalog,
+        *,
+        pool: asyncpg.Pool,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        clock: Clock = utc_now,
+        apply: ApplyBatch = apply_batch,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.cache = BookCache(settings.book_cache_size)
         self.stats = WorkerStats()
-        self._pool: asyncpg.Pool | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-
-    async def start(self) -> None:
-        s = self.settings
-        self._pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=1)
-        self._consumer = AIOKafkaConsumer(
-            s.input_topic,
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=s.group_id,
-            enable_auto_commit=False,  # offsets only after the database commit
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=s.batch_size,
-        )
-        # Dead letters only; idempotent so a retried send is not duplicated by the broker.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, enable_idempotence=True, acks="all"
-        )
-        await self._producer.start()
-        await self._consumer.start()
-        log.info(
-            "ledger.worker.started", topic=s.input_topic, group=s.group_id, batch_size=s.batch_size
-        )
+        self._pool = pool
+        self._consumer = consumer
+        self._producer = producer
+        self._clock = clock
+        self._apply = apply
 
     @property
     def assignment(self) -> set[TopicPartition]:
         """The partitions this worker holds now (empty before it joined its group)."""
-        return set(self._consumer.assignment()) if self._consumer is not None else set()
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-        if self._pool is not None:
-            await self._pool.close()
-        log.info("ledger.worker.stopped", **vars(self.stats))
+        return set(self._consumer.assignment())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; the batch in hand is finished first."""
-        assert self._consumer is not None
         next_sweep = 0.0
         while not stop.is_set():
             fetched = await self._consumer.getmany(
@@ -182,18 +162,17 @@ class LedgerWorker:
 
     async def expire_parked(self) -> None:
         """Reject the reviews that waited longer than the parking time for their event."""
-        assert self._pool is not None
         ttl = timedelta(days=self.settings.park_ttl_days)
         try:
             async with self._pool.acquire() as conn:
-                while expired := await parking.expire(conn, ttl, datetime.now(UTC)):
+                while expired := await parking.expire(conn, ttl, self._clock()):
                     self.cache.drop({r.enterprise_id for r in expired})
                     metrics.PARKED.labels("expired").inc(len(expired))
                     self.stats.expired += len(expired)
                     log.warning("ledger.parked.expired", reviews=[r.event_id for r in expired])
                     if len(expired) < parking.SWEEP_BATCH:
                         break
-        except _RETRYABLE as err:  # the next sweep tries again
+        except TRANSIENT_ERRORS as err:  # the next sweep tries again
             log.warning("ledger.parked.sweep_failed", error=repr(err))
 
     async def handle(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -207,7 +186,7 @@ class LedgerWorker:
             except Undecodable as err:
                 dead.append((record, err))
         if messages:
-            await self._commit_batch(messages)
+            await self.commit_batch(messages)
         if self.settings.crash_after_db_commit:
             # Fault injection (tests): die between the database commit and the offset commit.
             os.kill(os.getpid(), signal.SIGKILL)
@@ -215,15 +194,16 @@ class LedgerWorker:
             await self._dead_letter(dead)
         await self._commit_offsets(records)
 
-    async def _commit_batch(self, messages: list[Message]) -> None:
-        assert self._pool is not None
+    async def commit_batch(self, messages: list[Message]) -> None:
+        """Decide the messages in one transaction, again while the database's trouble is
+        transient (see TRANSIENT_ERRORS), with a growing delay."""
         enterprises = {m.enterprise_id for m in messages}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             started = time.perf_counter()
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    prepared: PreparedBatch = await apply_batch(conn, messages, self.cache)
-            except _RETRYABLE as err:
+                    prepared: PreparedBatch = await self._apply(conn, messages, self.cache)
+            except TRANSIENT_ERRORS as err:
                 # The books may have been changed in memory by the rolled-back attempt.
                 self.cache.drop(enterprises)
                 metrics.RETRIES.labels(type(err).__name__).inc()
@@ -266,16 +246,15 @@ class LedgerWorker:
     async def _dead_letter(
         self, dead: list[tuple[ConsumerRecord[bytes, bytes], Undecodable]]
     ) -> None:
-        assert self._producer is not None
         sends = []
         for record, err in dead:
-            letter = epb.DeadLetter(
+            letter = dead_letter(
                 stage=STAGE,
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                key=record.key or b"",
-                value=record.value or b"",
+                key=record.key,
+                value=record.value,
                 error=str(err),
                 event_id=err.event_id,
             )
@@ -299,7 +278,6 @@ class LedgerWorker:
         self.stats.dead_letters += len(dead)
 
     async def _commit_offsets(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        assert self._consumer is not None
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
@@ -312,16 +290,3 @@ class LedgerWorker:
             # already-applied events no-ops.
             metrics.OFFSET_COMMIT_FAILURES.inc()
             log.warning("ledger.offset_commit_failed", error=repr(err))
-
-
-async def run_worker(
-    settings: LedgerSettings, catalog: Catalog, stop: asyncio.Event
-) -> WorkerStats:
-    """Start a worker, run it until `stop` is set, stop it; returns its totals."""
-    worker = LedgerWorker(settings, catalog)
-    await worker.start()
-    try:
-        await worker.run(stop)
-    finally:
-        await worker.stop()
-    return worker.stats

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import signal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,15 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.infra.commands import database_command, load_settings, service_policy
-from subsidy.infra.grpc_server import serve_until_signalled
+from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
-from subsidy.notifier import metrics
+from subsidy.notifier import bootstrap, metrics
 from subsidy.notifier import repository as repo
-from subsidy.notifier.admin import start_admin_server
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.subscriptions import SubscriptionError, bureaus_of, parse_file
-from subsidy.notifier.worker import create_pool, run_worker
 
 app = typer.Typer(no_args_is_help=True)
 subscriptions_app = typer.Typer(no_args_is_help=True)
@@ -59,14 +56,7 @@ def worker_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = service_policy(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop, catalog=catalog)
-
-    asyncio.run(main())
+    asyncio.run(run_until_signalled(bootstrap.notifier_worker(settings, catalog)))
 
 
 @app.command("serve")
@@ -80,15 +70,7 @@ def serve_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = service_policy(settings)
 
-    async def main() -> None:
-        pool = await create_pool(settings)
-        try:
-            server, _ = await start_admin_server(pool, settings, catalog)
-            await serve_until_signalled(server)
-        finally:
-            await pool.close()
-
-    asyncio.run(main())
+    asyncio.run(wait_until_signalled(bootstrap.admin_server(settings, catalog)))
 
 
 @app.command("failed")

@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
+from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.planner import Planned, needs_people, plan, responsible_units
@@ -49,7 +50,8 @@ def decode(record: ConsumerRecord[bytes, bytes]) -> dpb.Decision | None:
 
 
 class DecisionConsumer:
-    """One member of the notifier's consumer group."""
+    """One member of the notifier's consumer group, on a consumer started for it
+    (`subsidy.notifier.bootstrap`)."""
 
     def __init__(
         self,
@@ -57,60 +59,46 @@ class DecisionConsumer:
         pool: asyncpg.Pool,
         catalog: Catalog,
         on_planned: Callable[[], None],
-        client_id: str,
+        consumer: AIOKafkaConsumer,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._catalog = catalog
         self._on_planned = on_planned
-        self._client_id = client_id
+        self._consumer = consumer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`, one planning transaction and one offset commit per batch."""
         s = self._settings
-        consumer = AIOKafkaConsumer(
-            s.topic,
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=s.group_id,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # The ledger may publish from a transactional outbox relay: never act on a
-            # decision whose transaction was aborted.
-            isolation_level="read_committed",
-        )
-        await consumer.start()
+        consumer = self._consumer
         failures = 0
-        try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=s.batch_size)
-                if not batches:
-                    continue
-                try:
-                    await self.handle(batches)
-                except repo.DB_ERRORS as err:
-                    # Not planned, so not committed: rewind and try the same records again.
-                    failures += 1
-                    delay = min(_RETRY_MAX_SECONDS, 0.5 * 2**failures)
-                    log.warning("notifier.plan_failed", error=str(err), retry_in=delay)
-                    for tp, records in batches.items():
-                        try:
-                            consumer.seek(tp, records[0].offset)
-                        except Exception as seek_err:  # revoked meanwhile: the new owner reads it
-                            log.info("notifier.seek_skipped", partition=tp.partition,
-                                     error=str(seek_err))  # fmt: skip
-                    await asyncio.sleep(delay)
-                    continue
-                failures = 0
-                offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-                try:
-                    await consumer.commit(offsets)
-                except KafkaError as err:
-                    # A rebalance took the partitions: their new owner re-reads the records,
-                    # and planning them again inserts nothing.
-                    log.warning("notifier.commit_failed", error=str(err))
-        finally:
-            await consumer.stop()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=s.batch_size)
+            if not batches:
+                continue
+            try:
+                await self.handle(batches)
+            except DATABASE_ERRORS as err:
+                # Not planned, so not committed: rewind and try the same records again.
+                failures += 1
+                delay = min(_RETRY_MAX_SECONDS, 0.5 * 2**failures)
+                log.warning("notifier.plan_failed", error=str(err), retry_in=delay)
+                for tp, records in batches.items():
+                    try:
+                        consumer.seek(tp, records[0].offset)
+                    except Exception as seek_err:  # revoked meanwhile: the new owner reads it
+                        log.info("notifier.seek_skipped", partition=tp.partition,
+                                 error=str(seek_err))  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+            try:
+                await consumer.commit(offsets)
+            except KafkaError as err:
+                # A rebalance took the partitions: their new owner re-reads the records,
+                # and planning them again inserts nothing.
+                log.warning("notifier.commit_failed", error=str(err))
 
     async def handle(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]

@@ -18,6 +18,7 @@ import aiosmtplib
 import asyncpg
 import structlog
 
+from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.repository import Claimed
@@ -32,8 +33,8 @@ _THROTTLED = frozenset({429, 503})
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt achieved. `permanent`: retrying cannot help (no secret, a 5xx SMTP
+class SendResult:
+    """What one attempt to send achieved. `permanent`: retrying cannot help (no secret, a 5xx SMTP
     refusal), so the delivery is dead at once."""
 
     ok: bool
@@ -45,7 +46,7 @@ class Outcome:
 class Sender(Protocol):
     """One channel's way of making one attempt."""
 
-    async def send(self, delivery: Claimed) -> Outcome:
+    async def send(self, delivery: Claimed) -> SendResult:
         """Try once; exceptions are treated as retryable failures by the caller."""
         ...
 
@@ -77,11 +78,11 @@ class WebhookSender:
         self._settings = settings
         self._clock = clock
 
-    async def send(self, delivery: Claimed) -> Outcome:
+    async def send(self, delivery: Claimed) -> SendResult:
         """One signed POST; a 2xx is success, anything else (redirects too) a failure."""
         secret = self._settings.webhook_secret(delivery.subscriber)
         if secret is None:
-            return Outcome(
+            return SendResult(
                 False, f"no webhook secret configured for {delivery.subscriber}", permanent=True
             )
         body = delivery.body.encode("utf-8")
@@ -102,13 +103,13 @@ class WebhookSender:
                 allow_redirects=False,
             ) as response:  # fmt: skip
                 if 200 <= response.status < 300:
-                    return Outcome(True, f"HTTP {response.status}")
+                    return SendResult(True, f"HTTP {response.status}")
                 retry_after = None
                 if response.status in _THROTTLED:
                     retry_after = _retry_after(response.headers.get("Retry-After"))
-                return Outcome(False, f"HTTP {response.status}", retry_after=retry_after)
+                return SendResult(False, f"HTTP {response.status}", retry_after=retry_after)
         except aiohttp.ClientError as err:
-            return Outcome(False, f"{type(err).__name__}: {err}")
+            return SendResult(False, f"{type(err).__name__}: {err}")
 
 
 def message_id(decision_id: str, recipient: str, sender: str) -> str:
@@ -141,7 +142,7 @@ class EmailSender:
         msg.set_content(delivery.body, charset="utf-8")
         return msg
 
-    async def send(self, delivery: Claimed) -> Outcome:
+    async def send(self, delivery: Claimed) -> SendResult:
         """One SMTP transaction; a 5xx reply is a permanent refusal (RFC 5321 §4.2.1)."""
         s = self._settings
         try:
@@ -157,12 +158,12 @@ class EmailSender:
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             permanent = bool(codes) and min(codes) >= 500
-            return Outcome(False, f"recipient refused: {err}", permanent=permanent)
+            return SendResult(False, f"recipient refused: {err}", permanent=permanent)
         except aiosmtplib.SMTPResponseException as err:
-            return Outcome(False, f"SMTP {err.code}: {err.message}", permanent=err.code >= 500)
+            return SendResult(False, f"SMTP {err.code}: {err.message}", permanent=err.code >= 500)
         except (aiosmtplib.SMTPException, OSError) as err:
-            return Outcome(False, f"{type(err).__name__}: {err}")
-        return Outcome(True, "accepted by the relay")
+            return SendResult(False, f"{type(err).__name__}: {err}")
+        return SendResult(True, "accepted by the relay")
 
 
 class DeliveryEngine:
@@ -225,7 +226,7 @@ class DeliveryEngine:
                     lease_seconds=s.lease_seconds,
                     max_attempts=s.max_attempts,
                 )
-        except repo.DB_ERRORS as err:
+        except DATABASE_ERRORS as err:
             # The database is away: nothing is lost (the rows wait), try again next poll.
             log.warning("notifier.claim_failed", error=str(err))
             return
@@ -251,34 +252,11 @@ class DeliveryEngine:
         self.kick()
 
     async def _attempt(self, delivery: Claimed) -> None:
-        s = self._settings
         started_at = datetime.now(UTC)
         began = time.monotonic()
-        sender = self._senders[delivery.channel]
-        try:
-            # The senders time out on their own; this bound also covers DNS, TLS and
-            # anything else they might wait on.
-            async with asyncio.timeout(s.attempt_timeout_seconds):
-                outcome = await sender.send(delivery)
-        except TimeoutError:
-            outcome = Outcome(False, f"timed out after {s.attempt_timeout_seconds:g}s")
-        except Exception as err:  # a sender bug must not kill the engine; it is retried
-            log.exception("notifier.sender_error", delivery_id=delivery.id)
-            outcome = Outcome(False, f"{type(err).__name__}: {err}")
+        result = await self._send(delivery)
         seconds = time.monotonic() - began
-        if outcome.ok:
-            state = "sent"
-            delay = 0.0
-        elif outcome.permanent or delivery.attempt >= s.max_attempts:
-            state = "dead"
-            delay = 0.0
-        else:
-            state = "retry"
-            delay = backoff_seconds(
-                delivery.attempt, s.backoff_base_seconds, s.backoff_cap_seconds, self._rng
-            )
-            if outcome.retry_after is not None:
-                delay = max(delay, min(outcome.retry_after, s.backoff_cap_seconds))
+        state, delay = self._verdict(delivery, result)
         metrics.ATTEMPT_SECONDS.labels(delivery.channel, state).observe(seconds)
         try:
             async with self._pool.acquire() as conn:
@@ -289,34 +267,44 @@ class DeliveryEngine:
                     started_at=started_at,
                     duration_ms=round(seconds * 1000),
                     outcome=state,
-                    detail=outcome.detail,
+                    detail=result.detail,
                     retry_in_seconds=delay,
                 )
-        except repo.DB_ERRORS as err:
+        except DATABASE_ERRORS as err:
             # The lease runs out and another attempt follows: at least once, never lost.
             log.warning("notifier.record_failed", delivery_id=delivery.id, error=str(err))
             return
-        fields = {
-            "delivery_id": delivery.id,
-            "decision_id": delivery.decision_id,
-            "channel": delivery.channel,
-            "recipient": delivery.recipient,
-            "attempt": delivery.attempt,
-            "detail": outcome.detail,
-        }
-        if planned_at is None:
-            log.warning("notifier.lease_lost", **fields)
-        if state == "sent":
-            metrics.SENT.labels(delivery.channel).inc()
-            latency = (datetime.now(UTC) - delivery.created_at).total_seconds()
-            metrics.DELIVERY_LATENCY.labels(delivery.channel).observe(max(latency, 0.0))
-            log.info("notifier.sent", **fields)
-        elif state == "retry":
-            metrics.RETRIED.labels(delivery.channel).inc()
-            log.info("notifier.retry", retry_in=round(delay, 3), **fields)
-        else:
-            metrics.DEAD.labels(delivery.channel).inc()
-            log.warning("notifier.dead", **fields)
+        _report(delivery, result, state, delay, lease_lost=planned_at is None)
+
+    async def _send(self, delivery: Claimed) -> SendResult:
+        """One attempt through the delivery's channel; a timeout or a sender's error is a
+        retryable failure."""
+        timeout = self._settings.attempt_timeout_seconds
+        sender = self._senders[delivery.channel]
+        try:
+            # The senders time out on their own; this bound also covers DNS, TLS and
+            # anything else they might wait on.
+            async with asyncio.timeout(timeout):
+                return await sender.send(delivery)
+        except TimeoutError:
+            return SendResult(False, f"timed out after {timeout:g}s")
+        except Exception as err:  # a sender bug must not kill the engine; it is retried
+            log.exception("notifier.sender_error", delivery_id=delivery.id)
+            return SendResult(False, f"{type(err).__name__}: {err}")
+
+    def _verdict(self, delivery: Claimed, result: SendResult) -> tuple[str, float]:
+        """sent, dead or retry, and in how many seconds to retry."""
+        s = self._settings
+        if result.ok:
+            return "sent", 0.0
+        if result.permanent or delivery.attempt >= s.max_attempts:
+            return "dead", 0.0
+        delay = backoff_seconds(
+            delivery.attempt, s.backoff_base_seconds, s.backoff_cap_seconds, self._rng
+        )
+        if result.retry_after is not None:
+            delay = max(delay, min(result.retry_after, s.backoff_cap_seconds))
+        return "retry", delay
 
     async def _drain(self) -> None:
         if not self._inflight:
@@ -331,6 +319,33 @@ class DeliveryEngine:
             try:
                 async with self._pool.acquire() as conn:
                     await repo.release(conn, abandoned, self._worker)
-            except repo.DB_ERRORS as err:
+            except DATABASE_ERRORS as err:
                 log.warning("notifier.release_failed", error=str(err), ids=abandoned)
             log.info("notifier.released", ids=abandoned)
+
+
+def _report(
+    delivery: Claimed, result: SendResult, state: str, delay: float, *, lease_lost: bool
+) -> None:
+    """Count and log a recorded attempt."""
+    fields = {
+        "delivery_id": delivery.id,
+        "decision_id": delivery.decision_id,
+        "channel": delivery.channel,
+        "recipient": delivery.recipient,
+        "attempt": delivery.attempt,
+        "detail": result.detail,
+    }
+    if lease_lost:
+        log.warning("notifier.lease_lost", **fields)
+    if state == "sent":
+        metrics.SENT.labels(delivery.channel).inc()
+        latency = (datetime.now(UTC) - delivery.created_at).total_seconds()
+        metrics.DELIVERY_LATENCY.labels(delivery.channel).observe(max(latency, 0.0))
+        log.info("notifier.sent", **fields)
+    elif state == "retry":
+        metrics.RETRIED.labels(delivery.channel).inc()
+        log.info("notifier.retry", retry_in=round(delay, 3), **fields)
+    else:
+        metrics.DEAD.labels(delivery.channel).inc()
+        log.warning("notifier.dead", **fields)

@@ -15,8 +15,6 @@ from subsidy.notifier.subscriptions import Kind, Subscription
 
 COMPONENT = "notifier"
 MIGRATIONS = "subsidy.notifier.migrations"
-# What a lost or restarting database raises: the callers wait and try again.
-DB_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 async def migrate_notifier(conn: asyncpg.Connection) -> list[str]:
@@ -194,6 +192,31 @@ def _claimed(row: asyncpg.Record) -> Claimed:
     )
 
 
+def _choose(
+    rows: list[asyncpg.Record],
+    limit: int,
+    room: dict[str, int],
+    endpoint_limit: int,
+    max_attempts: int,
+) -> tuple[list[int], list[int]]:
+    """The candidates to lease (within `limit` and each endpoint's room), and those that
+    already had their attempts."""
+    chosen: list[int] = []
+    exhausted: list[int] = []
+    free = dict(room)
+    for row in rows:
+        if row["attempts"] >= max_attempts:
+            # Its last attempt was cut short by a crash: it has had its N attempts.
+            exhausted.append(row["id"])
+            continue
+        left = free.get(row["endpoint"], endpoint_limit)
+        if left <= 0 or len(chosen) >= limit:
+            continue
+        free[row["endpoint"]] = left - 1
+        chosen.append(row["id"])
+    return chosen, exhausted
+
+
 async def claim(
     conn: asyncpg.Connection,
     *,
@@ -223,19 +246,7 @@ async def claim(
             # Over-fetch: some candidates may be skipped for their endpoint's limit.
             limit * 4,
         )
-        chosen: list[int] = []
-        exhausted: list[int] = []
-        free = dict(room)
-        for row in rows:
-            if row["attempts"] >= max_attempts:
-                # Its last attempt was cut short by a crash: it has had its N attempts.
-                exhausted.append(row["id"])
-                continue
-            left = free.get(row["endpoint"], endpoint_limit)
-            if left <= 0 or len(chosen) >= limit:
-                continue
-            free[row["endpoint"]] = left - 1
-            chosen.append(row["id"])
+        chosen, exhausted = _choose(rows, limit, room, endpoint_limit, max_attempts)
         if exhausted:
             await conn.execute(
                 """

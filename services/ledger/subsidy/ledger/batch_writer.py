@@ -1,0 +1,358 @@
+"""Writing one batch's outcomes in the caller's transaction, in a handful of round trips.
+
+Everything of one batch is written together: entitlement rows, decisions, journal entries with
+their hash chain, cap counters, other-programme support, the inbox, rejected events and the
+outbox. Rows are gathered in memory while the batch is decided and written with
+COPY/executemany at the end.
+"""
+
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from subsidy.contract.codec import (
+    decision_to_proto,
+    entitlement_to_proto,
+    event_to_proto,
+)
+from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import OtherSupportReceived, ReviewDecided
+from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
+from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
+from subsidy.ledger.repository import LoadedBook
+
+APPLIED = "applied"
+REJECTED = "rejected"
+PARKED = "parked"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a message came from (kept on the inbox and rejection rows, for audits)."""
+
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+Row = dict[str, Any]
+
+
+class Table:
+    """A table the batch appends to: its columns, and rows gathered as dicts keyed by column
+    (so a row cannot put a value in the wrong column), written with one COPY."""
+
+    def __init__(self, name: str, *columns: str) -> None:
+        self.name = name
+        self.columns = columns
+        self.rows: list[Row] = []
+
+    def add(self, **row: Any) -> None:
+        self.rows.append(row)
+
+    async def copy(self, conn: asyncpg.Connection) -> None:
+        if self.rows:
+            records = [tuple(row[c] for c in self.columns) for row in self.rows]
+            await conn.copy_records_to_table(self.name, records=records, columns=self.columns)
+
+
+def _checks_json(d: Decision) -> str:
+    return json.dumps(
+        [{"check": c.check, "outcome": c.outcome, "numbers": c.numbers} for c in d.checks],
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+# (enterprise, rule, year) or (enterprise, rule, item) → [delta, cap of the last raise]
+Counters = dict[tuple[str, str, Any], list[Any]]
+
+_EVENT_COLUMNS = ("event_id", "enterprise_id", "payload_hash")
+_SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset")
+
+
+class BatchWriter:
+    """Rows of one batch, gathered while its events are decided, written by `flush`."""
+
+    def __init__(self, decided_at: datetime) -> None:
+        self.decided_at = decided_at
+        self.inbox = Table(
+            "inbox", *_EVENT_COLUMNS, "outcome", "received_at", *_SOURCE_COLUMNS, "event"
+        )
+        self.rejected: list[tuple[Any, ...]] = []
+        self.other_support = Table(
+            "other_support", "event_id", "enterprise_id", "item_id", "program", "amount_fen",
+            "received_at",
+        )  # fmt: skip
+        self.entitlements = Table(
+            "entitlements", "entitlement_id", "enterprise_id", "seq", "event_id", "rule_id",
+            "measure", "item_id", "year", "occurred_on", "stage", "enterprise_name", "district",
+            "funding_channels", "clause", "catalog_version", "status", "reasons",
+            "entitled_fen", "capped_fen", "granted_fen", "clawback_fen", "revision",
+            "annual_cap_fen", "item_cap_fen", "entitlement", "updated_at",
+        )  # fmt: skip
+        self.decisions = Table(
+            "decisions", "decision_id", "entitlement_id", "revision", "enterprise_id", "rule_id",
+            "measure", "item_id", "year", "district", "status", "reasons", "entitled_fen",
+            "granted_fen", "cash_delta_fen", "clawback_fen", "caused_by_event_id", "checks",
+            "decided_at", "message",
+        )  # fmt: skip
+        self.entries = Table("entries", *ENTRY_FIELDS, "prev_hash", "hash")
+        self.outbox = Table("outbox", "decision_id", "enterprise_id")
+        self.parked = Table(
+            "parked_reviews", "event_id", "enterprise_id", "event_ref", "event",
+            "catalog_version", "parked_at",
+        )  # fmt: skip
+        self.released: list[str] = []
+        self.released_rejections: list[tuple[str, str]] = []
+        self.annual: Counters = {}
+        self.items: Counters = {}
+        self.touched: dict[str, set[str]] = defaultdict(set)
+        self.applied: dict[str, int] = defaultdict(int)
+        self.names: dict[str, tuple[str, str]] = {}
+        self.encoded: dict[str, bytes] = {}
+
+    def _event(self, evaluation: Evaluation, payload_hash: str, src: Source) -> Row:
+        event = evaluation.event
+        return {
+            "event_id": event.event_id, "enterprise_id": event.enterprise_id,
+            "payload_hash": payload_hash, "source_topic": src.topic,
+            "source_partition": src.partition, "source_offset": src.offset,
+            # The event as decided, spelled as its content hash is computed (0004_inbox_events).
+            "event": event.model_dump_json(by_alias=True, exclude_none=True),
+        }  # fmt: skip
+
+    def applied_event(
+        self, evaluation: Evaluation, payload_hash: str, src: Source, encoded: dict[str, bytes]
+    ) -> None:
+        """An event applied: its inbox row (and its other-programme support, if that is it).
+        `encoded` holds its entitlements' protobuf bytes as received, stored as they are."""
+        event = evaluation.event
+        self.inbox.add(**self._event(evaluation, payload_hash, src), outcome=APPLIED,
+                       received_at=self.decided_at)  # fmt: skip
+        self.encoded.update(encoded)
+        self.applied[event.enterprise_id] += 1
+        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        payload = event.payload
+        if isinstance(payload, OtherSupportReceived):
+            self.other_support.add(
+                event_id=event.event_id, enterprise_id=event.enterprise_id,
+                item_id=payload.item_id, program=payload.program, amount_fen=payload.amount_fen,
+                received_at=self.decided_at,
+            )  # fmt: skip
+
+    def rejected_event(
+        self, evaluation: Evaluation, payload_hash: str, error: str, src: Source, *,
+        first_sight: bool,
+    ) -> None:  # fmt: skip
+        """A refused event; on first sight it also enters the inbox (a repeat is a no-op)."""
+        row = self._event(evaluation, payload_hash, src)
+        if first_sight:
+            self.inbox.add(**row, outcome=REJECTED, received_at=self.decided_at)
+        self.rejected.append((*(row[c] for c in _EVENT_COLUMNS), error, self.decided_at,
+                              *(row[c] for c in _SOURCE_COLUMNS)))  # fmt: skip
+
+    def parked_event(self, evaluation: Evaluation, payload_hash: str, src: Source) -> None:
+        """A review set aside until its event arrives: its id is taken, the book changed."""
+        event = evaluation.event
+        assert isinstance(event.payload, ReviewDecided)
+        self.inbox.add(**self._event(evaluation, payload_hash, src), outcome=PARKED,
+                       received_at=self.decided_at)  # fmt: skip
+        self.parked.add(
+            event_id=event.event_id, enterprise_id=event.enterprise_id,
+            event_ref=event.payload.event_ref,
+            event=event_to_proto(event).SerializeToString(),
+            catalog_version=evaluation.catalog_version, parked_at=self.decided_at,
+        )  # fmt: skip
+        self.applied[event.enterprise_id] += 1
+        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+
+    def outcome(self, loaded: LoadedBook, outcome: Outcome) -> None:
+        """Decisions, entries (chained) and counter deltas of one applied event (and of the
+        parked reviews it released)."""
+        book = loaded.book
+        self.released.extend(outcome.released)
+        self.released_rejections.extend(outcome.released_rejections)
+        for d in outcome.decisions:
+            e = d.state_ent
+            self.touched[e.enterprise_id].add(e.entitlement_id)
+            self.decisions.add(
+                decision_id=d.decision_id, entitlement_id=e.entitlement_id, revision=d.revision,
+                enterprise_id=e.enterprise_id, rule_id=e.rule_id, measure=e.measure,
+                item_id=e.item_id, year=e.year, district=d.district, status=d.status.value,
+                reasons=[r.value for r in d.reasons], entitled_fen=d.entitled_fen,
+                granted_fen=d.granted_fen, cash_delta_fen=d.cash_delta_fen,
+                clawback_fen=d.clawback_fen, caused_by_event_id=d.caused_by_event_id,
+                checks=_checks_json(d), decided_at=self.decided_at,
+                message=decision_to_proto(d, self.decided_at).SerializeToString(),
+            )  # fmt: skip
+            self.outbox.add(decision_id=d.decision_id, enterprise_id=e.enterprise_id)
+        for p in outcome.postings:
+            s = book.entitlements[p.entitlement_id]
+            e = s.ent
+            fields = EntryFields(
+                enterprise_id=book.enterprise_id, seq=loaded.head_seq + 1,
+                entitlement_id=e.entitlement_id, kind=p.kind.value, amount_fen=p.amount_fen,
+                rule_id=e.rule_id, measure=e.measure, item_id=e.item_id, year=e.year,
+                district=s.district, clause=e.clause, funding_channels=e.funding_channels,
+                catalog_version=e.catalog_version, caused_by_event_id=p.event_id,
+                booked_at=self.decided_at,
+            )  # fmt: skip
+            digest = entry_hash(loaded.head_hash, fields)
+            self.entries.add(**fields.columns(), prev_hash=loaded.head_hash, hash=digest)
+            loaded.head_seq, loaded.head_hash = fields.seq, digest
+            if p.kind in GRANT_ACCOUNT:
+                _move(self.annual, (book.enterprise_id, e.rule_id, e.year), p.amount_fen,
+                      e.annual_cap_fen)  # fmt: skip
+                _move(self.items, (book.enterprise_id, e.rule_id, e.item_id), p.amount_fen,
+                      e.item_cap_fen)  # fmt: skip
+
+    async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
+        """Write everything gathered, parents before children (foreign keys)."""
+        await self.inbox.copy(conn)
+        await self.parked.copy(conn)
+        await self._settle_parked(conn)
+        await self.other_support.copy(conn)
+        updates = self._entitlement_rows(books)
+        await self.entitlements.copy(conn)
+        if updates:
+            await conn.executemany(
+                "UPDATE entitlements SET status = $2, reasons = $3, entitled_fen = $4,"
+                " capped_fen = $5, granted_fen = $6, clawback_fen = $7, revision = $8,"
+                " updated_at = $9 WHERE entitlement_id = $1",
+                updates,
+            )
+        await self.decisions.copy(conn)
+        await self.entries.copy(conn)
+        await self.outbox.copy(conn)
+        await _bump(conn, "annual_usage", "year", "integer", self.annual)
+        await _bump(conn, "item_usage", "item_id", "text", self.items)
+        # A refusal delivered again (same id, same content) is the same refusal: not twice.
+        if self.rejected:
+            await conn.executemany(
+                "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error,"
+                " rejected_at, source_topic, source_partition, source_offset)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (event_id, payload_hash) DO NOTHING",
+                self.rejected,
+            )
+        heads = []
+        for enterprise_id, count in self.applied.items():
+            loaded = books[enterprise_id]
+            heads.append((enterprise_id, loaded.version + count, len(loaded.book.entitlements),
+                          loaded.head_seq, loaded.head_hash, *self.names[enterprise_id],
+                          self.decided_at))  # fmt: skip
+        if heads:
+            await conn.executemany(
+                "UPDATE enterprises SET version = $2, entitlements = $3, head_seq = $4,"
+                " head_hash = $5, enterprise_name = $6, district = $7, updated_at = $8"
+                " WHERE enterprise_id = $1",
+                heads,
+            )
+        if self.outbox.rows:
+            # Wakes the relay at commit (NOTIFY is transactional); it also polls.
+            await conn.execute("NOTIFY ledger_outbox")
+
+    async def _settle_parked(self, conn: asyncpg.Connection) -> None:
+        """Released reviews: applied, or refused (then a rejected event like any other)."""
+        refused = dict(self.released_rejections)
+        settled = [*self.released, *refused]
+        if not settled:
+            return
+        await conn.execute(
+            "UPDATE parked_reviews SET state = 'released', settled_at = $2"
+            " WHERE event_id = ANY($1::text[])",
+            settled, self.decided_at,
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE inbox SET outcome = CASE WHEN event_id = ANY($2::text[]) THEN 'rejected'"
+            " ELSE 'applied' END WHERE event_id = ANY($1::text[])",
+            settled, list(refused),
+        )  # fmt: skip
+        if refused:
+            await record_rejections(conn, refused, self.decided_at)
+
+    def _entitlement_rows(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
+        """New entitlements as rows (in creation order: their seq); the UPDATEs of the others."""
+        updates: list[tuple[Any, ...]] = []
+        for enterprise_id, ids in self.touched.items():
+            loaded = books[enterprise_id]
+            entitlements = loaded.book.entitlements
+            fresh = dict.fromkeys(itertools.islice(entitlements, loaded.stored, None))
+            for seq, eid in enumerate(fresh, start=loaded.stored):
+                s = entitlements[eid]
+                e = s.ent
+                self.entitlements.add(
+                    entitlement_id=eid, enterprise_id=enterprise_id, seq=seq,
+                    event_id=e.event_id, rule_id=e.rule_id, measure=e.measure,
+                    item_id=e.item_id, year=e.year, occurred_on=e.occurred_on, stage=e.stage,
+                    enterprise_name=s.enterprise_name, district=s.district,
+                    funding_channels=list(e.funding_channels), clause=e.clause,
+                    catalog_version=e.catalog_version, status=s.status.value,
+                    reasons=[r.value for r in s.reasons], entitled_fen=s.entitled_fen,
+                    capped_fen=s.capped_fen, granted_fen=s.granted_fen,
+                    clawback_fen=s.clawback_fen, revision=s.revision,
+                    annual_cap_fen=e.annual_cap_fen, item_cap_fen=e.item_cap_fen,
+                    entitlement=self.encoded.get(eid)
+                    or entitlement_to_proto(e).SerializeToString(),
+                    updated_at=self.decided_at,
+                )  # fmt: skip
+            for eid in ids - fresh.keys():
+                s = entitlements[eid]
+                updates.append((eid, s.status.value, [r.value for r in s.reasons],
+                                s.entitled_fen, s.capped_fen, s.granted_fen, s.clawback_fen,
+                                s.revision, self.decided_at))  # fmt: skip
+            loaded.stored = len(entitlements)
+        return updates
+
+    def commit_books(self, books: dict[str, LoadedBook]) -> None:
+        """After the commit: the books' versions follow the rows they now match."""
+        for enterprise_id, count in self.applied.items():
+            books[enterprise_id].version += count
+
+
+async def record_rejections(conn: asyncpg.Connection, errors: dict[str, str], at: datetime) -> None:
+    """Rejected-event rows for events already in the inbox (their hash and source are there)."""
+    await conn.executemany(
+        "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error, rejected_at,"
+        " source_topic, source_partition, source_offset) SELECT event_id, enterprise_id,"
+        " payload_hash, $2, $3, source_topic, source_partition, source_offset FROM inbox"
+        " WHERE event_id = $1 ON CONFLICT DO NOTHING",
+        [(event_id, error, at) for event_id, error in errors.items()],
+    )
+
+
+def _move(counters: Counters, key: tuple[str, str, Any], amount: int, cap: int | None) -> None:
+    slot = counters.setdefault(key, [0, None])
+    slot[0] += amount
+    if amount > 0:
+        slot[1] = cap  # the cap the domain checked this raise against
+
+
+async def _bump(
+    conn: asyncpg.Connection, table: str, column: str, sql_type: str, counters: Counters
+) -> None:
+    """Add the batch's deltas to the counters. Added in SQL, not overwritten: were two writers
+    ever to decide one enterprise from the same stale state, their grants would add up and
+    trip the CHECK (used ≤ cap) instead of one silently overwriting the other."""
+    rows = [(*key, delta, cap) for key, (delta, cap) in counters.items() if delta]
+    if not rows:
+        return
+    # Created at zero first, then moved: an INSERT … ON CONFLICT would test its CHECK against
+    # the delta itself, which is negative for a reversal.
+    await conn.executemany(
+        f"INSERT INTO {table} (enterprise_id, rule_id, {column}, used_fen)"
+        f" VALUES ($1, $2, $3::{sql_type}, 0) ON CONFLICT DO NOTHING",
+        [row[:3] for row in rows],
+    )
+    await conn.executemany(
+        f"UPDATE {table} SET used_fen = used_fen + $4,"
+        f" cap_fen = CASE WHEN $4 > 0 THEN $5 ELSE cap_fen END"
+        f" WHERE enterprise_id = $1 AND rule_id = $2 AND {column} = $3::{sql_type}",
+        rows,
+    )

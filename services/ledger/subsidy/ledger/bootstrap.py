@@ -1,0 +1,94 @@
+"""The ledger's composition root: the worker, the relay and the query API built from their
+settings; their pools, consumer, producers and clock made, started and stopped here."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from subsidy.domain.catalog import Catalog
+from subsidy.ledger.api_server import RunningApi, start_api
+from subsidy.ledger.api_settings import LedgerApiSettings
+from subsidy.ledger.relay import Relay
+from subsidy.ledger.settings import LedgerSettings
+from subsidy.ledger.worker import Clock, LedgerWorker, utc_now
+
+log = structlog.get_logger(__name__)
+
+
+def entitlements_consumer(settings: LedgerSettings) -> AIOKafkaConsumer:
+    """The worker's consumer: offsets committed by hand, only after the database commit."""
+    return AIOKafkaConsumer(
+        settings.input_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=settings.batch_size,
+    )
+
+
+def idempotent_producer(settings: LedgerSettings) -> AIOKafkaProducer:
+    """Idempotent and acks=all, so a retried send is neither lost nor duplicated by the broker."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+
+
+@asynccontextmanager
+async def ledger_worker(
+    settings: LedgerSettings, catalog: Catalog, *, clock: Clock = utc_now
+) -> AsyncIterator[LedgerWorker]:
+    """A worker with its pool, its consumer and its dead-letter producer started; `run` it.
+    On leaving, the consumer stops first (leaving its group), then the producer, then the pool."""
+    async with AsyncExitStack() as stack:
+        # One connection: the worker applies one batch at a time.
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+        stack.push_async_callback(pool.close)
+        producer = idempotent_producer(settings)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        consumer = entitlements_consumer(settings)
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)
+        worker = LedgerWorker(
+            settings, catalog, pool=pool, consumer=consumer, producer=producer, clock=clock
+        )
+        log.info("ledger.worker.started", topic=settings.input_topic, group=settings.group_id,
+                 batch_size=settings.batch_size)  # fmt: skip
+        try:
+            yield worker
+        finally:
+            log.info("ledger.worker.stopped", **vars(worker.stats))
+
+
+@asynccontextmanager
+async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
+    """A relay with its connection (which holds the relay lock) and its producer started."""
+    async with AsyncExitStack() as stack:
+        conn = await asyncpg.connect(settings.database_url)
+        stack.push_async_callback(conn.close)
+        producer = idempotent_producer(settings)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        relay = Relay(settings, conn, producer)
+        try:
+            yield relay
+        finally:
+            log.info("ledger.relay.stopped", published=relay.published)
+
+
+@asynccontextmanager
+async def ledger_api(
+    settings: LedgerApiSettings, catalog: Catalog, grace: float = 5.0
+) -> AsyncIterator[RunningApi]:
+    """The query API serving (read-only pool, role checked: DatabaseRoleError otherwise); on
+    leaving, in-flight calls get `grace` seconds, then the pool closes."""
+    api = await start_api(settings, catalog)
+    try:
+        yield api
+    finally:
+        await api.stop(grace)

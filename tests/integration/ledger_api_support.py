@@ -1,0 +1,186 @@
+"""The fed ledger the query API tests share: known events decided into a schema of its own,
+a read-only login, the API serving it, and what `subsidy simulate` makes of the same events."""
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from subsidy.api.v1 import api_pb2_grpc
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.harness.databases import with_search_path
+from subsidy.infra.auth import token_digest
+from subsidy.infra.grpc_errors import field_violations
+from subsidy.ledger.api_server import RunningApi
+from subsidy.ledger.api_settings import LedgerApiSettings
+from subsidy.ledger.bootstrap import ledger_api
+from subsidy.ledger.metrics import API_REGISTRY
+from subsidy.ledger.processor import Message, apply_batch
+from subsidy.ledger.repository import BookCache
+from tests.integration.ledger_events import CATALOG, YUAN, EventMix, jsonl
+from tests.integration.ledger_support import as_role, assert_sound, migrated_ledger_schema
+from tests.unit.factories import enterprise_id
+
+SUBSIDY = Path(sys.executable).parent / "subsidy"
+AUDITOR_TOKEN = "auditor-" + uuid.uuid4().hex
+WRITER_TOKEN = "writer-" + uuid.uuid4().hex
+AUDITOR = (("authorization", f"Bearer {AUDITOR_TOKEN}"),)
+MAX_PAGE = 50
+
+TOP_UP = enterprise_id(900_001)  # municipal key lab, then provincial on the same lab
+REVOKED = enterprise_id(900_002)  # a training base paid, then revoked
+STRANGER = enterprise_id(900_003)  # never seen by the ledger
+MUNICIPAL = "api-topup-1/m03.municipal_key_lab"
+PROVINCIAL = "api-topup-2/m03.provincial_key_lab"
+
+
+def violated_fields(err: grpc.RpcError) -> list[str]:
+    """The fields named by the error's google.rpc.BadRequest."""
+    return [field for field, _ in field_violations(err)]
+
+
+def feed_event(event_id: str, enterprise: str, district: str, day: str, **payload: Any) -> Any:
+    """One event of the fed ledger, with the fields every event has."""
+    return {"eventId": event_id, "source": "sz-miit-portal", "enterpriseId": enterprise,
+            "enterpriseName": f"苏州{event_id}机器人有限公司", "district": district,
+            "occurredOn": day, **payload}  # fmt: skip
+
+
+def known_events() -> list[dict[str, Any]]:
+    """A top-up, a revocation, then a seeded mix that reaches every status and limit."""
+    lab = {"itemId": "lab-X", "certificateId": "C-1"}
+    return [
+        feed_event("api-topup-1", TOP_UP, "SIP", "2025-07-01",
+               certificationObtained={"kind": "MUNICIPAL_KEY_LAB", **lab}),
+        feed_event("api-rev-1", REVOKED, "KUNSHAN", "2025-08-01",
+               certificationObtained={"kind": "TRAINING_BASE", "itemId": "base-1",
+                                      "certificateId": "T-1"}),
+        feed_event("api-topup-2", TOP_UP, "SIP", "2025-09-01",
+               certificationObtained={"kind": "PROVINCIAL_KEY_LAB", **lab, "certificateId": "C-2"}),
+        feed_event("api-topup-3", TOP_UP, "SIP", "2026-03-01",
+               computeInvoiceFiled={"itemId": "INV-1", "amountFen": 1_000_000 * YUAN}),
+        feed_event("api-rev-2", REVOKED, "KUNSHAN", "2025-10-01",
+               certificationRevoked={"itemId": "base-1", "reason": "撤销认定"}),
+        *EventMix(seed=41, enterprises=12, events_per_enterprise=30).events(),
+    ]  # fmt: skip
+
+
+async def feed(url: str, events: list[dict[str, Any]], batch: int = 40) -> None:
+    """Decide the events into the ledger as the worker does (batches, one transaction each),
+    without Kafka: the repository directly."""
+    messages = []
+    for raw in events:
+        event = parse_event(raw)
+        messages.append(Message(evaluate(event, CATALOG), event.content_hash()))
+    cache = BookCache(10_000)
+    conn = await asyncpg.connect(url)
+    try:
+        for start in range(0, len(messages), batch):
+            async with conn.transaction():
+                prepared = await apply_batch(conn, messages[start : start + batch], cache)
+            prepared.committed(cache)
+    finally:
+        await conn.close()
+
+
+def api_settings(url: str, **overrides: Any) -> LedgerApiSettings:
+    """The API's settings on `url`: both auditor tokens, a writer's digest, small pages."""
+    values: dict[str, Any] = {
+        "LEDGER_API_DATABASE_URL": url,
+        "LEDGER_API_GRPC_ADDRESS": "127.0.0.1:0",
+        "LEDGER_API_AUDITOR_TOKENS": f"{AUDITOR_TOKEN},second-{AUDITOR_TOKEN}",
+        "LEDGER_API_WRITER_TOKEN_SHA256": token_digest(WRITER_TOKEN),
+        "LEDGER_API_MAX_PAGE_SIZE": MAX_PAGE,
+        "LEDGER_API_DEFAULT_PAGE_SIZE": 20,
+        "LEDGER_API_OUTBOX_POLL_SECONDS": 0.1,
+        "LEDGER_API_VERIFY_INTERVAL_SECONDS": 0,
+    }
+    values.update(overrides)
+    # model_validate, not the constructor: the environment of whoever runs the tests stays out.
+    return LedgerApiSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+async def auditor_role(database_url: str) -> str:
+    """The cluster's subsidy_auditor group role, created as the devstack superuser when missing
+    (the migrating role `subsidy` may not create roles), before any ledger is migrated."""
+    conn = await asyncpg.connect(as_role(database_url, "postgres"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'subsidy_auditor'"):
+            # Another test session may create it meanwhile.
+            with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                await conn.execute("CREATE ROLE subsidy_auditor NOLOGIN")
+    finally:
+        await conn.close()
+    return "subsidy_auditor"
+
+
+@dataclass
+class Ledger:
+    """The fed ledger, the API serving it as a read-only role, and what was fed."""
+
+    owner_url: str
+    reader_url: str
+    api: RunningApi
+    address: str
+    events: list[dict[str, Any]]
+    contract: dict[str, Any]  # `subsidy simulate --format json` of the same events
+
+
+@pytest.fixture(scope="session")
+async def ledger(
+    fresh_database_url: str, auditor_role: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Ledger]:
+    login = f"ledger_api_test_{uuid.uuid4().hex[:12]}"
+    # Migrated as `subsidy`: grants SELECT to the existing group role.
+    schema, owner = await migrated_ledger_schema(fresh_database_url, "ledger_api")
+    admin = await asyncpg.connect(as_role(fresh_database_url, "postgres"))
+    try:
+        await admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE {auditor_role}')
+    finally:
+        await admin.close()
+    events = known_events()
+    await feed(owner, events)
+    path = tmp_path_factory.mktemp("api") / "events.jsonl"
+    path.write_text("\n".join(jsonl(events)) + "\n", encoding="utf-8")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(SUBSIDY), "simulate", "--events", str(path), "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    reader = with_search_path(as_role(fresh_database_url, login), schema)
+    try:
+        async with ledger_api(api_settings(reader), CATALOG, grace=1.0) as api:
+            yield Ledger(
+                owner, reader, api, f"127.0.0.1:{api.port}", events, json.loads(done.stdout)
+            )
+    finally:
+        await assert_sound(owner)
+        admin = await asyncpg.connect(as_role(fresh_database_url, "postgres"))
+        try:
+            await admin.execute(f'DROP ROLE "{login}"')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def stub(ledger: Ledger) -> AsyncIterator["api_pb2_grpc.LedgerServiceAsyncStub"]:
+    """A client of the fed ledger's API."""
+    async with grpc.aio.insecure_channel(ledger.address) as channel:
+        yield api_pb2_grpc.LedgerServiceStub(channel)  # type: ignore[misc]
+
+
+def api_sample(name: str, **labels: str) -> float:
+    """A sample of the query API's registry (0 before its first increment)."""
+    return API_REGISTRY.get_sample_value(name, labels) or 0.0

@@ -1,0 +1,133 @@
+"""What the notifier's end-to-end tests share: their topic, schema and SMTP server, the
+subscribers and their secrets, the `subsidy notify` command, and queries of the tables."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.harness.databases import create_schema, drop_schema
+from subsidy.notifier.metrics import REGISTRY
+from tests.integration.kafka_support import private_topics
+from tests.integration.notifier_support import NOTIFIER_SCHEMA, MailStore, start_smtp
+from tests.unit.factories import enterprise_id
+
+PARTITIONS = 3
+TIMEOUT = 1.0  # per attempt
+HANG = 3.0  # how long a hanging endpoint takes: longer than the timeout
+SENDER = "notifier@subsidy.example.cn"
+SUBSIDY = str(Path(sys.executable).parent / "subsidy")
+
+A, B, C = enterprise_id(901), enterprise_id(902), enterprise_id(903)
+SECRETS = {
+    A: "whsec-a-0123456789abcdef",
+    B: "whsec-b-0123456789abcdef",
+    C: "whsec-c-0123456789abcdef",
+}
+BUREAUS = ("市工信局", "市科技局", "市财政局", "市发改委", "市商务局")
+MAIL = {
+    A: "ops@alpha.example.cn",
+    B: "ops@beta.example.cn",
+    "市工信局": "gx@sz.example.cn",
+    "市科技局": "kj@sz.example.cn",
+    "市财政局": "cz@sz.example.cn",
+    "市发改委": "fg@sz.example.cn",
+    "市商务局": "sw@sz.example.cn",
+}
+
+
+@pytest.fixture
+def topic(kafka_bootstrap: str) -> Iterator[str]:
+    """A decisions topic for this test only."""
+    name = f"test.notifier.decisions.{uuid.uuid4().hex[:12]}"
+    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
+        yield name
+
+
+@pytest.fixture
+async def db_url(fresh_database_url: str) -> AsyncIterator[str]:
+    """The session's fresh database, in a schema of this test's own."""
+    schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
+    yield url
+    await drop_schema(fresh_database_url, schema)
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailStore]:
+    """An SMTP server keeping what it is sent."""
+    controller, store = start_smtp()
+    try:
+        yield store
+    finally:
+        controller.stop()
+
+
+def notify_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `subsidy notify …` command, as an operator runs it."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "NOTIFIER_WEBHOOK_SECRETS": json.dumps(SECRETS),
+        "COLUMNS": "400",  # rich wraps to the terminal; keep each row on one line
+    }
+    return subprocess.run(
+        [SUBSIDY, "notify", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def publish(bootstrap: str, topic: str, decisions: list[dpb.Decision]) -> None:
+    """Put the decisions on the topic, keyed by enterprise as the ledger's relay does."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for d in decisions:
+            await producer.send_and_wait(
+                topic, key=d.enterprise_id.encode(), value=d.SerializeToString()
+            )
+    finally:
+        await producer.stop()
+
+
+def metric(name: str, **labels: str) -> float:
+    """A sample of the notifier's registry (0 before its first increment)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class Db:
+    """Queries the tests make against the notifier's tables."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+        finally:
+            await conn.close()
+
+    async def states(self) -> Counter[str]:
+        rows = await self.rows("SELECT state, count(*) AS n FROM notifier_deliveries GROUP BY 1")
+        return Counter({r["state"]: r["n"] for r in rows})
+
+    async def delivery(self, decision_id: str, channel: str, recipient: str) -> asyncpg.Record:
+        rows = await self.rows(
+            "SELECT * FROM notifier_deliveries"
+            " WHERE decision_id = $1 AND channel = $2 AND recipient = $3",
+            decision_id,
+            channel,
+            recipient,
+        )
+        assert len(rows) == 1, (decision_id, channel, recipient)
+        return rows[0]

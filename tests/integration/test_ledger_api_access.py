@@ -1,0 +1,290 @@
+"""LedgerService beyond its queries: the chain check, who may call, the read-only role,
+metrics, and the `subsidy ledger` commands that call it."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from typer.testing import CliRunner
+
+from subsidy.api.v1 import api_pb2, api_pb2_grpc
+from subsidy.cli.main import app
+from subsidy.ledger.api import SERVICE_NAME
+from subsidy.ledger.api_server import DatabaseRoleError
+from subsidy.ledger.bootstrap import ledger_api
+from tests.integration.ledger_api_support import (
+    AUDITOR,
+    AUDITOR_TOKEN,
+    MUNICIPAL,
+    PROVINCIAL,
+    REVOKED,
+    SUBSIDY,
+    TOP_UP,
+    WRITER_TOKEN,
+    Ledger,
+    api_sample,
+    api_settings,
+    auditor_role,
+    feed,
+    known_events,
+    ledger,
+    stub,
+)
+from tests.integration.ledger_events import CATALOG, YUAN
+from tests.integration.ledger_support import LedgerDb, fetch
+
+__all__ = ["auditor_role", "ledger", "stub"]  # fixtures, imported for pytest to find
+
+# The fixture ledger_db (for the tamper test).
+pytest_plugins = ["tests.integration.ledger_fixtures"]
+pytestmark = [pytest.mark.postgres]
+
+# ---- VerifyChain, auth, the read-only role, metrics --------------------------------------------
+
+
+async def test_verify_chain_is_ok_and_sets_the_gauge(stub: Any, ledger: Ledger) -> None:
+    result = await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=AUDITOR)
+    entries = await fetch(ledger.owner_url, "SELECT count(*) FROM entries")
+    assert (result.ok, result.entries_checked, result.first_broken_entry) == (
+        True, entries[0][0], "")  # fmt: skip
+    assert api_sample("subsidy_ledger_chain_ok") == 1
+    assert api_sample("subsidy_ledger_chain_entries_checked") == entries[0][0]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer not-a-token"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", f"Basic {AUDITOR_TOKEN}"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", f"Bearer {WRITER_TOKEN}"),), grpc.StatusCode.PERMISSION_DENIED),
+    ],
+    ids=["none", "unknown", "not-bearer", "writer"],
+)
+async def test_only_auditors_may_call(
+    stub: Any, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode
+) -> None:
+    before = api_sample("subsidy_ledger_api_refused_total", code=code.name)
+    for call in (
+        stub.GetStatement(api_pb2.GetStatementRequest(enterprise_id=TOP_UP), metadata=metadata),
+        stub.ListDecisions(api_pb2.ListDecisionsRequest(), metadata=metadata),
+        stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=metadata),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == code
+    assert api_sample("subsidy_ledger_api_refused_total", code=code.name) == before + 3
+
+
+async def test_every_auditor_token_works_and_health_is_open(ledger: Ledger) -> None:
+    async with grpc.aio.insecure_channel(ledger.address) as channel:
+        stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
+        s = await stub.GetStatement(
+            api_pb2.GetStatementRequest(enterprise_id=REVOKED),
+            metadata=(("authorization", f"bearer second-{AUDITOR_TOKEN}"),),
+        )
+        assert s.clawback_fen == 1_000_000 * YUAN
+        health = health_pb2_grpc.HealthStub(channel)
+        checked = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+        assert checked.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_the_api_role_can_read_but_never_write(ledger: Ledger) -> None:
+    conn = await asyncpg.connect(ledger.reader_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM entries") > 0
+        for statement in (
+            "INSERT INTO enterprises (enterprise_id) VALUES ('91320500MA9999999X')",
+            "UPDATE entitlements SET granted_fen = granted_fen + 1",
+            "DELETE FROM outbox",
+            "TRUNCATE inbox",
+            "CREATE TABLE mine (x int)",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def test_the_api_refuses_a_role_that_can_write(ledger: Ledger) -> None:
+    with pytest.raises(DatabaseRoleError, match="INSERT on entries"):
+        async with ledger_api(api_settings(ledger.owner_url), CATALOG):
+            pass
+    writable = api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    async with ledger_api(writable, CATALOG, grace=0):
+        pass
+
+
+async def test_metrics_latency_by_method_and_outbox_backlog(stub: Any, ledger: Ledger) -> None:
+    before = api_sample("subsidy_ledger_api_request_seconds_count", method="GetTotals")
+    await stub.GetTotals(api_pb2.GetTotalsRequest(group_by=api_pb2.RULE), metadata=AUDITOR)
+    assert api_sample("subsidy_ledger_api_request_seconds_count", method="GetTotals") == before + 1
+    unsent = await fetch(ledger.owner_url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+    assert unsent[0][0] > 0  # no relay ran: every decision waits
+    for _ in range(100):
+        if api_sample("subsidy_ledger_outbox_backlog") == unsent[0][0]:
+            break
+        await asyncio.sleep(0.05)
+    assert api_sample("subsidy_ledger_outbox_backlog") == unsent[0][0]
+    assert api_sample("subsidy_ledger_outbox_oldest_unsent_seconds") > 0
+
+
+async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
+    ledger_db: LedgerDb, fresh_database_url: str
+) -> None:
+    await feed(ledger_db.url, known_events()[:5])
+    writable = api_settings(ledger_db.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    async with (
+        ledger_api(writable, CATALOG, grace=0) as api,
+        grpc.aio.insecure_channel(f"127.0.0.1:{api.port}") as channel,
+    ):
+        stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
+        assert (await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=AUDITOR)).ok
+        ledger_db.tampered = True
+        conn = await asyncpg.connect(ledger_db.superuser_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_append_only")
+                await conn.execute(
+                    "UPDATE entries SET amount_fen = amount_fen + 100 WHERE enterprise_id = $1"
+                    " AND seq = 1",
+                    TOP_UP,
+                )
+                await conn.execute("ALTER TABLE entries ENABLE TRIGGER entries_append_only")
+        finally:
+            await conn.close()
+        result = await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=AUDITOR)
+    assert not result.ok
+    assert result.first_broken_entry == f"{TOP_UP}#1"
+    assert "altered" in result.detail
+    assert api_sample("subsidy_ledger_chain_ok") == 0
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+
+async def _cli(ledger: Ledger, *args: str, token: str | None = AUDITOR_TOKEN) -> Any:
+    env = {"SUBSIDY_LEDGER_TOKEN": token} if token else {"SUBSIDY_LEDGER_TOKEN": ""}
+    return await asyncio.to_thread(
+        CliRunner().invoke, app, ["ledger", *args, "--server", ledger.address], env=env
+    )
+
+
+async def test_cli_statement_table_and_json(ledger: Ledger) -> None:
+    result = await _cli(ledger, "statement", TOP_UP)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in (
+        "m03.municipal_key_lab",
+        "SUPERSEDED",
+        "m03.provincial_key_lab",
+        "PAID",
+        "¥20,000,000.00",
+        "¥1,000,000.00",
+        "m08.compute_voucher",
+        "¥200,000.00",
+        "3 entitlement(s); granted 已拨付 ¥20,200,000.00, clawback 应追回 ¥0.00",
+    ):
+        assert text in out, text  # fmt: skip
+    row = next(line for line in out.splitlines() if "m03.provincial_key_lab" in line)
+    assert all(cell in row for cell in ("lab-X", "2025", "PAID", "¥20,000,000.00"))
+
+    result = await _cli(ledger, "statement", REVOKED, "--year", "2025", "--format", "json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["grantedFen"], body["clawbackFen"]) == (0, 1_000_000 * YUAN)
+    (entitlement,) = body["entitlements"]
+    assert entitlement["status"] == "REVOKED"
+    assert entitlement["clawbackFen"] == 1_000_000 * YUAN
+
+
+async def test_cli_explain_reads_like_an_audit_trail(ledger: Ledger) -> None:
+    result = await _cli(ledger, "explain", PROVINCIAL)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in (
+        f"Entitlement 资格 {PROVINCIAL}",
+        "#1 就高不重复 / no stacking (G2): ok",
+        "bestOtherRule: m03.municipal_key_lab",
+        "thisRuleTotal: ¥20,000,000.00",
+        "#1 补差 / top-up: ok",
+        "cashMoved: ¥19,000,000.00",
+        "cash +¥19,000,000.00",
+        f"{MUNICIPAL} #2 SUPERSEDED",
+        "Eligibility trace 资格判定",
+    ):
+        assert text in out, text
+    trace = out.split("Eligibility trace 资格判定\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert trace
+    assert all(" / " in line and ": " in line for line in trace)
+
+
+async def test_cli_totals_and_errors(ledger: Ledger) -> None:
+    result = await _cli(ledger, "totals", "--by", "channel")
+    assert result.exit_code == 0, result.output
+    assert "市科技局" in result.output
+    assert "listed in full under each" in result.output
+    result = await _cli(ledger, "totals", "--by", "measure", "--format", "json")
+    assert json.loads(result.stdout)["grantedFen"] == sum(
+        e["grantedFen"] for e in ledger.contract["entitlements"]
+    )
+    unknown = await _cli(ledger, "explain", "nowhere/m03.municipal_key_lab")
+    assert unknown.exit_code == 1
+    assert "NOT_FOUND" in unknown.output
+    bad = await _cli(ledger, "statement", "not-an-id")
+    assert bad.exit_code == 2
+    assert "enterpriseId:" in bad.output
+    refused = await _cli(ledger, "statement", TOP_UP, token=WRITER_TOKEN)
+    assert refused.exit_code == 3
+    assert "PERMISSION_DENIED" in refused.output
+    missing = await _cli(ledger, "statement", TOP_UP, token=None)
+    assert missing.exit_code == 2
+    assert "no token" in missing.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_subsidy_ledger_serve_answers_and_stops_on_sigterm(ledger: Ledger) -> None:
+    port = _free_port()
+    env = {**os.environ, "LEDGER_API_DATABASE_URL": ledger.reader_url,
+           "LEDGER_API_AUDITOR_TOKENS": AUDITOR_TOKEN, "LEDGER_API_GRPC_ADDRESS":
+           f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        str(SUBSIDY), "ledger", "serve", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await asyncio.wait_for(channel.channel_ready(), timeout=60)
+            stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
+            t = await stub.GetTotals(
+                api_pb2.GetTotalsRequest(group_by=api_pb2.YEAR), metadata=AUDITOR
+            )
+            assert t.granted_fen > 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+
+
+async def test_subsidy_ledger_serve_needs_its_settings(ledger: Ledger) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_API_")}
+    env["DATABASE_URL"] = ledger.owner_url  # the worker's URL is not the API's
+    done = await asyncio.to_thread(
+        subprocess.run, [str(SUBSIDY), "ledger", "serve"], env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
