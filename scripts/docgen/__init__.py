@@ -1,0 +1,1 @@
+"""The parts of scripts/gen_docs.py: what fills each placeholder of docs/templates/*.tmpl."""
