@@ -162,32 +162,51 @@ def _trigger(where: str, raw: Any) -> Trigger:
 # ---- the table ---------------------------------------------------------------------------
 
 
+def _award_fits(where: str, given: dict[str, Any]) -> None:
+    """The award kind against the amount keys it needs; records the kind as paid."""
+    award: Award = given["award"]
+    ceiling = given.get("ceiling_yuan")
+    rate = given.get("rate")
+    # A referred rule that the policy data gives an amount pays as a ceiling rule.
+    if award is Award.REFERRED and ceiling is not None:
+        award = given["award"] = Award.CEILING
+    if award is Award.CEILING and ceiling is None:
+        raise CatalogError(f"{where}: a ceiling rule needs key 'ceiling_yuan'")
+    if award is Award.RATE and rate is None:
+        raise CatalogError(f"{where}: a rate rule needs key 'rate'")
+    if award is not Award.RATE and rate is not None:
+        raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
-    """How one key of a rule is read: its validator, and whether a rule must give it."""
+    """How one key of a rule is read: its validator, and a check across keys to run once it
+    is read (the check reads only keys read before it)."""
 
     validate: Callable[[str, Any], Any]
-    required: bool = False
     overlay: bool = False  # may a policy overlay change it (docs/contract.md §3)?
+    then: Callable[[str, dict[str, Any]], None] | None = None
 
 
 # Every key a rule may hold, in the order they are checked (the first fault is the one named).
 RULE_FIELDS: dict[str, Field] = {
     "id": Field(_text),
-    "measure": Field(_measure, required=True),
-    "title": Field(_text, required=True),
-    "clause": Field(_text, required=True),
-    "award": Field(_award, required=True, overlay=True),
+    "measure": Field(_measure),
+    "title": Field(_text),
+    "clause": Field(_text),
+    "award": Field(_award, overlay=True),
     "ceiling_yuan": Field(_yuan, overlay=True),
-    "rate": Field(_fraction, overlay=True),
+    "rate": Field(_fraction, overlay=True, then=_award_fits),
     "item_cap_yuan": Field(_yuan, overlay=True),
     "max_years": Field(_max_years, overlay=True),
-    "responsible_units": Field(_units, required=True),
-    "trigger": Field(_trigger, required=True),
+    "responsible_units": Field(_units),
+    "trigger": Field(_trigger),
     "annual_cap_yuan": Field(_yuan, overlay=True),
     "humanoid_uplift": Field(_fraction, overlay=True),
     "staged": Field(_flag),
 }
+# Keys every rule must give, in the order a missing one is named.
+REQUIRED_KEYS = ("measure", "title", "clause", "trigger", "award", "responsible_units")
 OVERLAY_RULE_KEYS = frozenset(key for key, f in RULE_FIELDS.items() if f.overlay)
 RULE_KEYS = frozenset(RULE_FIELDS)
 
@@ -197,35 +216,25 @@ def _fields(where: str, raw: dict[str, Any]) -> dict[str, Any]:
     for key in raw:
         if key not in RULE_FIELDS:
             raise CatalogError(f"{where}: unknown key {key!r}")
-    for key, f in RULE_FIELDS.items():
-        if f.required and raw.get(key) in (None, "", []):
+    for key in REQUIRED_KEYS:
+        if raw.get(key) in (None, "", []):
             raise CatalogError(f"{where}: key {key!r} is required")
-    return {
-        key: f.validate(f"{where}: key {key!r}", raw[key])
-        for key, f in RULE_FIELDS.items()
-        if key in raw
-    }
+    given: dict[str, Any] = {}
+    for key, f in RULE_FIELDS.items():
+        if key in raw:
+            given[key] = f.validate(f"{where}: key {key!r}", raw[key])
+        if f.then is not None:
+            f.then(where, given)
+    return given
 
 
-def _award_terms(where: str, given: dict[str, Any]) -> tuple[Award, int | None]:
-    """The award kind as paid, checked against the amount keys it needs, and the item cap."""
-    award: Award = given["award"]
-    ceiling = given.get("ceiling_yuan")
-    rate = given.get("rate")
-    # A referred rule that the policy data gives an amount pays as a ceiling rule.
-    if award is Award.REFERRED and ceiling is not None:
-        award = Award.CEILING
-    if award is Award.CEILING and ceiling is None:
-        raise CatalogError(f"{where}: a ceiling rule needs key 'ceiling_yuan'")
-    if award is Award.RATE and rate is None:
-        raise CatalogError(f"{where}: a rate rule needs key 'rate'")
-    if award is not Award.RATE and rate is not None:
-        raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
-    # A "per item" cap (docs/rules.md, "The rules"): unless stated, a ceiling or review rule's
-    # item cap is its ceiling; an explicit null says the rule has no item cap.
+def _item_cap(given: dict[str, Any]) -> int | None:
+    """A "per item" cap (docs/rules.md, "The rules"): unless stated, a ceiling or review
+    rule's item cap is its ceiling; an explicit null says the rule has no item cap."""
     if "item_cap_yuan" in given:
-        return award, given["item_cap_yuan"]
-    return award, ceiling if award in (Award.CEILING, Award.REVIEW) else None
+        cap: int | None = given["item_cap_yuan"]
+        return cap
+    return given.get("ceiling_yuan") if given["award"] in (Award.CEILING, Award.REVIEW) else None
 
 
 def build_rule(raw: Any, rank: int) -> Rule:
@@ -234,20 +243,19 @@ def build_rule(raw: Any, rank: int) -> Rule:
         raise CatalogError(f"rules[{rank}]: must be a mapping with an id")
     where = f"rule {raw['id']}"
     given = _fields(where, raw)
-    award, item_cap = _award_terms(where, given)
     return Rule(
         id=given["id"],
         measure=given["measure"],
         title=given["title"],
         clause=given["clause"],
         trigger=given["trigger"],
-        award=award,
+        award=given["award"],
         responsible_units=given["responsible_units"],
         rank=rank,
         ceiling_fen=given.get("ceiling_yuan"),
         rate=given.get("rate"),
         annual_cap_fen=given.get("annual_cap_yuan"),
-        item_cap_fen=item_cap,
+        item_cap_fen=_item_cap(given),
         max_years=given.get("max_years"),
         humanoid_uplift=given.get("humanoid_uplift"),
         staged=given.get("staged", False),
