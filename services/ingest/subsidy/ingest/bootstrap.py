@@ -1,10 +1,14 @@
-"""The ingest service's composition root: the gRPC API started from its settings and stopped."""
+"""The ingest service's composition root: the gRPC API and the feed watcher, started from their
+settings and stopped."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from subsidy.infra.postgres import connect
 from subsidy.ingest.server import RunningIngest, start_ingest
 from subsidy.ingest.settings import IngestSettings
+from subsidy.ingest.store import FeedFileStore, migrate_ingest
+from subsidy.ingest.watcher import DONE, FAILED, FeedWatcher, WatchConfig, WatchError
 
 
 @asynccontextmanager
@@ -18,3 +22,27 @@ async def ingest_server(
         yield running
     finally:
         await running.stop(grace)
+
+
+@asynccontextmanager
+async def feeds_watcher(config: WatchConfig) -> AsyncIterator[FeedWatcher]:
+    """A watcher on the directory (with its done/ and failed/), holding the directory's lock
+    on its own connection; the lock goes with the connection."""
+    directory = config.directory
+    if not directory.is_dir():
+        raise WatchError(f"not a directory: {directory}")
+    for sub in (DONE, FAILED):
+        (directory / sub).mkdir(exist_ok=True)
+    conn = await connect(config.database_url)
+    try:
+        await migrate_ingest(conn)
+        # Two watchers on one directory would race for the same files; the lock (held for
+        # this session) keeps the second out.
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+            f"subsidy-feeds-watch:{directory.resolve()}",
+        ):
+            raise WatchError(f"another watcher is running on {directory}")
+        yield FeedWatcher(config, FeedFileStore(conn))
+    finally:
+        await conn.close()

@@ -135,12 +135,13 @@ def ingest_server_command() -> None:
 async def _watch(config: "WatchConfig", once: bool) -> "list[FileResult]":
     """Once, or until SIGTERM or SIGINT."""
     from subsidy.infra.lifecycle import stop_on_signal
-    from subsidy.ingest.watcher import watch
+    from subsidy.ingest.bootstrap import feeds_watcher
 
     if once:
-        return await watch(config, once=True)
-    async with stop_on_signal() as stop:
-        return await watch(config, once=False, stop=stop)
+        async with feeds_watcher(config) as watcher:
+            return await watcher.run(asyncio.Event(), once=True)
+    async with stop_on_signal() as stop, feeds_watcher(config) as watcher:
+        return await watcher.run(stop)
 
 
 @feeds_app.command("watch")

@@ -10,10 +10,9 @@ from typing import Final, Literal
 
 import structlog
 
-from subsidy.infra.postgres import connect
 from subsidy.ingest.client import IngestCallError, IngestSummary, ingest_file
 from subsidy.ingest.feeds import FEED_SUFFIXES
-from subsidy.ingest.store import FeedFile, FeedFileStore, migrate_ingest
+from subsidy.ingest.store import FeedFile, FeedFileStore
 
 log = structlog.get_logger(__name__)
 
@@ -145,36 +144,26 @@ async def _process_safely(path: Path, config: WatchConfig, files: FeedFileStore)
         return FileResult(path.name, "retry", repr(err))
 
 
-async def watch(
-    config: WatchConfig, once: bool, stop: asyncio.Event | None = None
-) -> list[FileResult]:
-    """Scan until `stop` is set, or once; with once, returns every file's result."""
-    directory = config.directory
-    if not directory.is_dir():
-        raise WatchError(f"not a directory: {directory}")
-    for sub in (DONE, FAILED):
-        (directory / sub).mkdir(exist_ok=True)
-    # `stop` is looked at between files, never halfway through one (ingested but not yet
-    # recorded).
-    stop = stop or asyncio.Event()
-    conn = await connect(config.database_url)
-    try:
-        await migrate_ingest(conn)
-        # Two watchers on one directory would race for the same files; the lock (held for
-        # this session) keeps the second out.
-        if not await conn.fetchval(
-            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-            f"subsidy-feeds-watch:{directory.resolve()}",
-        ):
-            raise WatchError(f"another watcher is running on {directory}")
-        files = FeedFileStore(conn)
+class FeedWatcher:
+    """Ingests the files dropped into the configured directory, recording each in `files`
+    (`subsidy.ingest.bootstrap.feeds_watcher` opens its connection and takes its lock)."""
+
+    def __init__(self, config: WatchConfig, files: FeedFileStore) -> None:
+        self.config = config
+        self._files = files
+
+    async def run(self, stop: asyncio.Event, once: bool = False) -> list[FileResult]:
+        """Scan until `stop` is set, or once; with once, returns every file's result.
+        `stop` is looked at between files, never halfway through one (ingested but not yet
+        recorded)."""
+        config = self.config
         results: list[FileResult] = []
-        log.info("feeds.watching", directory=str(directory), once=once)
+        log.info("feeds.watching", directory=str(config.directory), once=once)
         while True:
-            for path in candidates(directory, config.settle_s):
+            for path in candidates(config.directory, config.settle_s):
                 if stop.is_set():
                     return results
-                result = await _process_safely(path, config, files)
+                result = await _process_safely(path, config, self._files)
                 if once:  # a long-running watcher keeps nothing: its log is the record
                     results.append(result)
             if once or stop.is_set():
@@ -184,5 +173,3 @@ async def watch(
             except TimeoutError:
                 continue
             return results
-    finally:
-        await conn.close()
