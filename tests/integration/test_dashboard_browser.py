@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import structlog
 
-from subsidy.dashboard.server import start_dashboard
+from subsidy.dashboard import bootstrap
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
 from tests.integration.chromium_support import Page, headless_chromium
@@ -74,39 +74,36 @@ async def _assert_shows_ledger(page: Page, url: str) -> dict[str, Any]:
 async def test_page_shows_and_follows_the_ledger(ledger_db: LedgerDb, tmp_path: Path) -> None:
     url = ledger_db.url
     await decide(url, mix(seed=201, enterprises=8, events_per_enterprise=12))
-    dashboard = await start_dashboard(dashboard_settings(url), CATALOG)
-    try:
-        async with headless_chromium(tmp_path / "profile") as page:
-            await page.navigate(f"{dashboard.url}/")
-            await page.wait_for("document.getElementById('live').className.includes('on')")
-            await page.wait_for("Number(document.body.dataset.version) > 0")
-            first = await _assert_shows_ledger(page, url)
-            assert first["latest"], "no latest decisions shown"
-            newest = first["latest"][0]
-            assert newest["cells"][5].startswith("¥")  # granted, as ¥1,234,567.89
+    async with (
+        bootstrap.dashboard(dashboard_settings(url), CATALOG) as dashboard,
+        headless_chromium(tmp_path / "profile") as page,
+    ):
+        await page.navigate(f"{dashboard.url}/")
+        await page.wait_for("document.getElementById('live').className.includes('on')")
+        await page.wait_for("Number(document.body.dataset.version) > 0")
+        first = await _assert_shows_ledger(page, url)
+        assert first["latest"], "no latest decisions shown"
+        newest = first["latest"][0]
+        assert newest["cells"][5].startswith("¥")  # granted, as ¥1,234,567.89
 
-            # Chinese is drawn with a CJK font, not as empty boxes.
-            fonts = await page.fonts_of("header h1")
-            cjk = [f for f in fonts if "CJK" in f["familyName"] or "CJK" in f["postScriptName"]]
-            assert cjk, (
-                f"no CJK font renders the title ({fonts}): run scripts/bootstrap.sh chromium"
-            )
+        # Chinese is drawn with a CJK font, not as empty boxes.
+        fonts = await page.fonts_of("header h1")
+        cjk = [f for f in fonts if "CJK" in f["familyName"] or "CJK" in f["postScriptName"]]
+        assert cjk, f"no CJK font renders the title ({fonts}): run scripts/bootstrap.sh chromium"
 
-            # New decisions while the page is open: it follows without a reload.
-            await page.evaluate("window.__notReloaded = true")
-            await decide(url, mix(seed=202, enterprises=4, events_per_enterprise=12))
-            expected = await totals(url)
-            await page.wait_for(
-                f"document.getElementById('total-decisions').textContent"
-                f" === {json.dumps(_count(expected['decisions']))}"
-            )
-            assert await page.evaluate("window.__notReloaded === true")
-            later = await _assert_shows_ledger(page, url)
-            assert later["version"] > first["version"]
-            assert later["latest"][0]["id"] > newest["id"]
-            assert later["latest"][0]["fresh"]  # new rows are highlighted
-            shot = await page.screenshot(tmp_path / "dashboard.png")
-            assert shot.stat().st_size > 10_000
-            log.info("dashboard.screenshot", path=str(shot))
-    finally:
-        await dashboard.stop()
+        # New decisions while the page is open: it follows without a reload.
+        await page.evaluate("window.__notReloaded = true")
+        await decide(url, mix(seed=202, enterprises=4, events_per_enterprise=12))
+        expected = await totals(url)
+        await page.wait_for(
+            f"document.getElementById('total-decisions').textContent"
+            f" === {json.dumps(_count(expected['decisions']))}"
+        )
+        assert await page.evaluate("window.__notReloaded === true")
+        later = await _assert_shows_ledger(page, url)
+        assert later["version"] > first["version"]
+        assert later["latest"][0]["id"] > newest["id"]
+        assert later["latest"][0]["fresh"]  # new rows are highlighted
+        shot = await page.screenshot(tmp_path / "dashboard.png")
+        assert shot.stat().st_size > 10_000
+        log.info("dashboard.screenshot", path=str(shot))

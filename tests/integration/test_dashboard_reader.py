@@ -14,9 +14,10 @@ import aiohttp
 import asyncpg
 import pytest
 
+from subsidy.dashboard import bootstrap
 from subsidy.dashboard.metrics import REGISTRY
 from subsidy.dashboard.reader import Figures, LedgerReader
-from subsidy.dashboard.server import RunningDashboard, start_dashboard
+from subsidy.dashboard.server import RunningDashboard
 from subsidy.domain.money import format_fen
 from tests.integration.dashboard_support import (
     dashboard_settings,
@@ -117,11 +118,8 @@ async def test_figures_match_the_ledger(ledger_db: LedgerDb) -> None:
 
 @pytest.fixture
 async def dashboard(ledger_db: LedgerDb) -> AsyncIterator[RunningDashboard]:
-    running = await start_dashboard(dashboard_settings(ledger_db.url), CATALOG)
-    try:
+    async with bootstrap.dashboard(dashboard_settings(ledger_db.url), CATALOG) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
@@ -210,22 +208,20 @@ async def test_server_streams_new_decisions(
 
 async def test_unhealthy_without_a_ledger(fresh_database_url: str) -> None:
     """No ledger schema: /healthz says 503 with the database's error, the API has no state."""
-    running = await start_dashboard(
-        dashboard_settings(f"{fresh_database_url}?search_path=nowhere"), CATALOG
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                status, body = await _get(session, f"{running.url}/healthz")
-                if body["error"]:
-                    break
-                await asyncio.sleep(0.1)
-            assert status == 503
-            assert "outbox" in body["error"]
-            status, _ = await _get(session, f"{running.url}/api/totals")
-            assert status == 503
-    finally:
-        await running.stop()
+    settings = dashboard_settings(f"{fresh_database_url}?search_path=nowhere")
+    async with (
+        bootstrap.dashboard(settings, CATALOG) as running,
+        aiohttp.ClientSession() as session,
+    ):
+        for _ in range(100):
+            status, body = await _get(session, f"{running.url}/healthz")
+            if body["error"]:
+                break
+            await asyncio.sleep(0.1)
+        assert status == 503
+        assert "outbox" in body["error"]
+        status, _ = await _get(session, f"{running.url}/api/totals")
+        assert status == 503
 
 
 async def test_cli_serves_and_stops_on_sigterm(ledger_db: LedgerDb) -> None:

@@ -18,10 +18,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.decisions.v1 import decisions_pb2
 from subsidy.domain.catalog import load_catalog
-from subsidy.eligibility.grpc_service import SERVICE_NAME, registration
+from subsidy.eligibility.bootstrap import dry_run_server
+from subsidy.eligibility.grpc_service import SERVICE_NAME
 from subsidy.events.v1 import events_pb2
 from subsidy.infra.grpc_errors import field_violations
-from subsidy.infra.grpc_server import start_server
 from tests.unit.factories import ENTERPRISE, event
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
@@ -46,12 +46,11 @@ def _fields(err: grpc.RpcError) -> list[str]:
 
 @pytest.fixture
 async def channel() -> AsyncIterator[grpc.aio.Channel]:
-    server, port = await start_server([registration(load_catalog())], "127.0.0.1:0")
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
-            yield ch
-    finally:
-        await server.stop(None)
+    async with (
+        dry_run_server("127.0.0.1:0", load_catalog(), grace=None) as (_, port),
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch,
+    ):
+        yield ch
 
 
 async def test_evaluate_returns_entitlements_with_traces(channel: grpc.aio.Channel) -> None:

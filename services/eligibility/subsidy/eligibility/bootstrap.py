@@ -51,10 +51,10 @@ def run_worker(settings: EligibilitySettings, catalog: Catalog) -> None:
 
 @asynccontextmanager
 async def dry_run_server(
-    address: str, catalog: Catalog, grace: float = 5.0
+    address: str, catalog: Catalog, grace: float | None = 5.0
 ) -> AsyncIterator[tuple[grpc.aio.Server, int]]:
     """EligibilityService (with health and reflection) serving on address; the server and its
-    bound port. On leaving, in-flight calls get `grace` seconds."""
+    bound port. On leaving, in-flight calls get `grace` seconds (None: cancelled at once)."""
     server, port = await start_server([registration(catalog)], address)
     log.info("eligibility.grpc_serving", address=address, port=port,
              catalog_version=catalog.version)  # fmt: skip
