@@ -130,7 +130,28 @@ class _Story:
             )
 
 
+# Certifications that come once and alone, with how likely an enterprise is to hold each.
+_SIMPLE = [
+    ("HIGH_TECH_ENTERPRISE", 0.3),
+    ("SPECIALIZED_SME", 0.2),
+    ("GAZELLE", 0.05),
+    ("SINGLE_CHAMPION", 0.02),
+    ("UNICORN", 0.01),
+    ("TYPICAL_SCENARIO", 0.1),
+    ("VERTICAL_LLM", 0.05),
+    ("INNOVATION_CONSORTIUM", 0.03),
+    ("KEY_COMPONENT_PROJECT", 0.1),
+    ("OVERSEAS_EXPANSION", 0.1),
+    ("HIGH_VALUE_PATENT", 0.1),
+    ("TRAINING_BASE", 0.03),
+    ("TOP_TALENT", 0.05),
+    ("LISTED_COMPANY", 0.01),
+]
+
+
 def _story(n: int, seed: int) -> _Story:
+    """Enterprise n's events. Every helper draws from the same generator in a fixed order, so
+    the order of the calls below is part of what a seed produces."""
     rng = random.Random(f"{seed}:{n}")
     s = _Story(
         n,
@@ -139,7 +160,19 @@ def _story(n: int, seed: int) -> _Story:
         f"苏州{rng.choice(_NAMES_A)}{rng.choice(_NAMES_B)}有限公司{n}",
         rng.choice(_DISTRICTS).value,
     )
-    # Labs and platforms, some upgraded later on the same item.
+    _labs(s)
+    _national_platform(s)
+    _compute(s)
+    _first_units(s)
+    _reviewed_items(s)
+    _recognitions(s)
+    _projects(s)
+    return s
+
+
+def _labs(s: _Story) -> None:
+    """Labs and platforms, some upgraded later on the same item."""
+    n, rng = s.n, s.rng
     if rng.random() < 0.35:
         lab = f"lab-{n}"
         first = s.day(START, date(2026, 6, 1))
@@ -175,6 +208,11 @@ def _story(n: int, seed: int) -> _Story:
                     "amountFen": rng.randrange(1, 30) * 10_000_000,
                 },
             )
+
+
+def _national_platform(s: _Story) -> None:
+    """A rare national platform, certified in three stages, each reviewed."""
+    n, rng = s.n, s.rng
     if rng.random() < 0.03:
         platform = f"np-{n}"
         on = s.day(START, date(2026, 1, 1))
@@ -182,7 +220,11 @@ def _story(n: int, seed: int) -> _Story:
             ref = s.cert(on, "NATIONAL_PLATFORM", platform, stage=stage)
             s.review_later(ref, on, "m03.national_platform", 90_000_000)
             on += timedelta(days=rng.randrange(120, 300))
-    # Compute: many enterprises file invoices; a few build large models over several years.
+
+
+def _compute(s: _Story) -> None:
+    """Compute: many enterprises file invoices; a few build large models over several years."""
+    n, rng = s.n, s.rng
     if rng.random() < 0.6:
         builder = rng.random() < 0.15
         for year, share in ((2025, 0.9), (2026, 1.0), (2027, 1.0), (2028, 0.1)):
@@ -196,6 +238,11 @@ def _story(n: int, seed: int) -> _Story:
                     invoice["modelParamsBillions"] = rng.choice([7, 10, 13, 34, 70, 175])
                     invoice["applicationScenarios"] = rng.randrange(3, 9)
                 s.add(on, "computeInvoiceFiled", invoice)
+
+
+def _first_units(s: _Story) -> None:
+    """First units of equipment, some humanoid, some with the amount already approved."""
+    n, rng = s.n, s.rng
     for k in range(rng.randrange(0, 3) if rng.random() < 0.3 else 0):
         s.cert(
             s.day(),
@@ -208,6 +255,11 @@ def _story(n: int, seed: int) -> _Story:
                 else {}
             ),
         )
+
+
+def _reviewed_items(s: _Story) -> None:
+    """Exhibitions and yearly service reports, each decided by a bureau's review."""
+    n, rng = s.n, s.rng
     if rng.random() < 0.08:
         on = s.day()
         ref = s.add(on, "exhibitionHeld", {"itemId": f"expo-{n}"})
@@ -217,25 +269,18 @@ def _story(n: int, seed: int) -> _Story:
             on = s.day(date(year, 2, 1), date(year, 6, 30))
             ref = s.add(on, "serviceReportFiled", {"itemId": f"plat-{n}", "serviceYear": year - 1})
             s.review_later(ref, on, "m05.service_platform", 2_000_000)
-    simple = [
-        ("HIGH_TECH_ENTERPRISE", 0.3),
-        ("SPECIALIZED_SME", 0.2),
-        ("GAZELLE", 0.05),
-        ("SINGLE_CHAMPION", 0.02),
-        ("UNICORN", 0.01),
-        ("TYPICAL_SCENARIO", 0.1),
-        ("VERTICAL_LLM", 0.05),
-        ("INNOVATION_CONSORTIUM", 0.03),
-        ("KEY_COMPONENT_PROJECT", 0.1),
-        ("OVERSEAS_EXPANSION", 0.1),
-        ("HIGH_VALUE_PATENT", 0.1),
-        ("TRAINING_BASE", 0.03),
-        ("TOP_TALENT", 0.05),
-        ("LISTED_COMPANY", 0.01),
-    ]
-    for kind, p in simple:
-        if rng.random() < p:
-            s.cert(s.day(), kind, f"{kind.lower()}-{n}")
+
+
+def _recognitions(s: _Story) -> None:
+    """The certifications of _SIMPLE, each drawn on its own."""
+    for kind, p in _SIMPLE:
+        if s.rng.random() < p:
+            s.cert(s.day(), kind, f"{kind.lower()}-{s.n}")
+
+
+def _projects(s: _Story) -> None:
+    """Standards, designated projects and capacity investments."""
+    n, rng = s.n, s.rng
     if rng.random() < 0.1:
         s.add(
             s.day(),
@@ -254,7 +299,6 @@ def _story(n: int, seed: int) -> _Story:
             "capacityInvestmentFiled",
             {"itemId": f"cap-{n}", "investmentFen": rng.randrange(1, 50) * 100_000_000},
         )
-    return s
 
 
 def _malformed(rng: random.Random, good: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import asyncio
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from rich.console import Console
@@ -25,7 +26,7 @@ from subsidy.harness.platform import Run, create_topics, delete_topics, service_
 from subsidy.harness.waiting import await_decisions, await_notifications
 from subsidy.infra.settings import CommonSettings
 from subsidy.ingest.client import IngestSummary, estimate_rows, ingest_file
-from subsidy.ledger.chain import verify_chains
+from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.export import export_contract
 
 
@@ -73,28 +74,8 @@ async def run_demo(
         console.print(f"every event decided {waited:.1f}s after ingest finished; "
                       f"{summary.accepted / elapsed:,.0f} events/s from first ingest to last "
                       f"decision published")  # fmt: skip
-        notified = await await_notifications(url, run, timeout_s=300)
-        received = inboxes.inboxes
-        console.print(
-            "notifications: " + ", ".join(f"{n} {k}" for k, n in notified.items())
-            + f"; at the receivers: {len(received.webhooks)} webhooks (signatures checked, "
-            f"{received.duplicate_webhooks} repeats), {len(received.mails)} mails"
-        )  # fmt: skip
-        conn = await asyncpg.connect(url)
-        try:
-            chain = await verify_chains(conn)
-            console.print(
-                f"ledger chain: {'verified' if chain.ok else 'BROKEN'} "
-                f"({chain.entries_checked} entries)"
-                + ("" if chain.ok else f" at {chain.first_broken_entry}: {chain.detail}")
-            )
-            await print_summary(conn, catalog, console)
-            console.print(f"rejected events: {summary.rejected} at ingest, "
-                          f"{await conn.fetchval('SELECT count(*) FROM rejected_events')} "
-                          "by the ledger")  # fmt: skip
-            pipeline = await export_contract(conn)
-        finally:
-            await conn.close()
+        received = await _notifications(url, run, inboxes, console)
+        chain, pipeline = await _read_ledger(url, catalog, summary, console)
         expected = await asyncio.to_thread(
             lambda: simulate(events.read_bytes().splitlines(), catalog).to_contract()
         )
@@ -112,6 +93,39 @@ async def run_demo(
             if killed:
                 console.print(f"[yellow]had to kill: {', '.join(killed)}[/yellow]")
             await asyncio.to_thread(delete_topics, run, settings.kafka_bootstrap)
+
+
+async def _notifications(url: str, run: Run, inboxes: RunningInboxes, console: Console) -> Inboxes:
+    """Once the notifier has settled every delivery: what it sent and what the receivers got."""
+    notified = await await_notifications(url, run, timeout_s=300)
+    received = inboxes.inboxes
+    console.print(
+        "notifications: " + ", ".join(f"{n} {k}" for k, n in notified.items())
+        + f"; at the receivers: {len(received.webhooks)} webhooks (signatures checked, "
+        f"{received.duplicate_webhooks} repeats), {len(received.mails)} mails"
+    )  # fmt: skip
+    return received
+
+
+async def _read_ledger(
+    url: str, catalog: Catalog, summary: IngestSummary, console: Console
+) -> tuple[VerifyResult, dict[str, Any]]:
+    """The chain verified and the summary printed; the chain's verdict and the ledger's export."""
+    conn = await asyncpg.connect(url)
+    try:
+        chain = await verify_chains(conn)
+        console.print(
+            f"ledger chain: {'verified' if chain.ok else 'BROKEN'} "
+            f"({chain.entries_checked} entries)"
+            + ("" if chain.ok else f" at {chain.first_broken_entry}: {chain.detail}")
+        )
+        await print_summary(conn, catalog, console)
+        console.print(f"rejected events: {summary.rejected} at ingest, "
+                      f"{await conn.fetchval('SELECT count(*) FROM rejected_events')} "
+                      "by the ledger")  # fmt: skip
+        return chain, await export_contract(conn)
+    finally:
+        await conn.close()
 
 
 def _print_where_to_look(run: Run, url: str, console: Console) -> None:

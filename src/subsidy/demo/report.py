@@ -16,12 +16,33 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
+# bigint: sum() of bigint is numeric in PostgreSQL, and money stays integer fen here.
+_GRANTED = "coalesce(sum(granted_fen) FILTER (WHERE granted_fen > 0), 0)::bigint"
+
+
 async def print_summary(conn: asyncpg.Connection, catalog: Catalog, console: Console) -> None:
     """Granted by measure, district, year and funding channel; denials by reason; pending
     reviews; referred cases by bureau; rejected events."""
+    by_measure, by_district, by_year, by_channel = await _granted_tables(conn, catalog)
+    denials, statuses, referred = await _case_tables(conn)
+    pending = await conn.fetchval(
+        "SELECT count(*) FROM entitlements WHERE status = 'PENDING_REVIEW'"
+    )
+    clawback = await conn.fetchval(
+        "SELECT coalesce(sum(clawback_fen), 0)::bigint FROM entitlements"
+    )
+    total = await conn.fetchval("SELECT coalesce(sum(granted_fen), 0)::bigint FROM entitlements")
+    for table in (statuses, by_measure, by_district, by_year, by_channel, denials, referred):
+        console.print(table)
+    console.print(f"Pending reviews (待评审): {pending}    Clawbacks booked (应追回): "
+                  f"{format_fen(clawback)}    Total granted (合计): "
+                  f"{format_fen(total)}")  # fmt: skip
+
+
+async def _granted_tables(conn: asyncpg.Connection, catalog: Catalog) -> tuple[Table, ...]:
+    """What was granted, by measure, district, year and funding channel."""
     titles = {r.measure: r.title.split(" · ")[0] for r in catalog.rules}
-    # bigint: sum() of bigint is numeric in PostgreSQL, and money stays integer fen here.
-    granted = "coalesce(sum(granted_fen) FILTER (WHERE granted_fen > 0), 0)::bigint"
+    granted = _GRANTED
     by_measure = _table("Granted by measure (按条款)", "measure", "entitlements paid", "granted")
     for r in await conn.fetch(
         f"SELECT measure, count(*) FILTER (WHERE granted_fen > 0) n, {granted} g"
@@ -50,6 +71,11 @@ async def print_summary(conn: asyncpg.Connection, catalog: Catalog, console: Con
         " GROUP BY c ORDER BY g DESC"
     ):
         by_channel.add_row(r["c"], format_fen(r["g"] or 0))
+    return by_measure, by_district, by_year, by_channel
+
+
+async def _case_tables(conn: asyncpg.Connection) -> tuple[Table, ...]:
+    """Denials by reason, entitlements by status, and referred cases by bureau."""
     denials = _table("Denials by reason (未获支持原因)", "reason", "entitlements")
     for r in await conn.fetch(
         "SELECT unnest(reasons) reason, count(*) n FROM entitlements"
@@ -68,15 +94,4 @@ async def print_summary(conn: asyncpg.Connection, catalog: Catalog, console: Con
         " WHERE status = 'REFERRED' GROUP BY c ORDER BY n DESC"
     ):
         referred.add_row(r["c"], str(r["n"]))
-    pending = await conn.fetchval(
-        "SELECT count(*) FROM entitlements WHERE status = 'PENDING_REVIEW'"
-    )
-    clawback = await conn.fetchval(
-        "SELECT coalesce(sum(clawback_fen), 0)::bigint FROM entitlements"
-    )
-    total = await conn.fetchval("SELECT coalesce(sum(granted_fen), 0)::bigint FROM entitlements")
-    for table in (statuses, by_measure, by_district, by_year, by_channel, denials, referred):
-        console.print(table)
-    console.print(f"Pending reviews (待评审): {pending}    Clawbacks booked (应追回): "
-                  f"{format_fen(clawback)}    Total granted (合计): "
-                  f"{format_fen(total)}")  # fmt: skip
+    return denials, statuses, referred

@@ -95,6 +95,36 @@ def _write(
         output.write_text(text, encoding="utf-8")
 
 
+# The longer options of `policy diff`, declared apart so that its signature stays readable.
+FromLedgerOption = Annotated[
+    bool,
+    typer.Option(
+        "--from-ledger",
+        help="The history: every event the ledger took, in the order it took them (DATABASE_URL).",
+    ),
+]
+BaselineOverlayOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline-overlay",
+        envvar="POLICY_OVERLAY",
+        help="The overlay the platform runs, if any: part of the baseline.",
+    ),
+]
+BaselineCatalogOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline-catalog",
+        envvar="POLICY_CATALOG",
+        help="The catalog the platform runs, when not the packaged one.",
+    ),
+]
+TopOption = Annotated[
+    int,
+    typer.Option("--top", min=1, help="Rows of enterprises and entitlements in table/html."),
+]
+
+
 @app.command("diff")
 def diff_command(
     reform: Annotated[
@@ -105,38 +135,14 @@ def diff_command(
         Path | None,
         typer.Option("--events", help="The history: events, one JSON object per line."),
     ] = None,
-    from_ledger_: Annotated[
-        bool,
-        typer.Option(
-            "--from-ledger",
-            help="The history: every event the ledger took, in the order it took them"
-            " (DATABASE_URL).",
-        ),
-    ] = False,
+    from_ledger_: FromLedgerOption = False,
     output_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the report here, not to stdout.")
     ] = None,
-    baseline_overlay: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline-overlay",
-            envvar="POLICY_OVERLAY",
-            help="The overlay the platform runs, if any: part of the baseline.",
-        ),
-    ] = None,
-    baseline_catalog: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline-catalog",
-            envvar="POLICY_CATALOG",
-            help="The catalog the platform runs, when not the packaged one.",
-        ),
-    ] = None,
-    top: Annotated[
-        int,
-        typer.Option("--top", min=1, help="Rows of enterprises and entitlements in table/html."),
-    ] = 20,
+    baseline_overlay: BaselineOverlayOption = None,
+    baseline_catalog: BaselineCatalogOption = None,
+    top: TopOption = 20,
 ) -> None:
     """Decide a history under the current policy and under a reform, and compare the cost.
 
