@@ -1,0 +1,70 @@
+"""What the deploy/k8s tests share: the pinned tools, each overlay rendered, ways to look in it."""
+
+import functools
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+SCHEMAS = ROOT / "deploy" / "schemas"
+OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
+
+Doc = dict[str, Any]
+
+
+@functools.cache
+def tool_bin() -> Path:
+    """Where the pinned kustomize and kubeconform are (built on first use)."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "k8s_tools.sh")], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"scripts/k8s_tools.sh failed:\n{done.stderr}"
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@functools.cache
+def rendered_text(overlay: str) -> str:
+    """`kustomize build deploy/k8s/overlays/<overlay>`."""
+    done = subprocess.run(
+        [str(tool_bin() / "kustomize"), "build", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"kustomize build {overlay} failed:\n{done.stderr}"
+    return done.stdout
+
+
+def rendered(overlay: str) -> list[Doc]:
+    """The overlay's objects (parsed afresh: callers may not change the cache)."""
+    return [d for d in yaml.safe_load_all(rendered_text(overlay)) if d]
+
+
+def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def by_name(docs: list[Doc], kind: str, name: str) -> Doc:
+    found = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
+    """(Deployment name, pod spec) of every workload."""
+    for d in of_kind(docs, "Deployment"):
+        yield d["metadata"]["name"], d["spec"]["template"]["spec"]
+
+
+def containers(spec: Doc) -> list[Doc]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def kubernetes_version() -> str:
+    """The Kubernetes version whose schemas are vendored (deploy/schemas/kubernetes/v*)."""
+    (folder,) = (SCHEMAS / "kubernetes").glob("v*-standalone-strict")
+    return folder.name.removeprefix("v").removesuffix("-standalone-strict")
