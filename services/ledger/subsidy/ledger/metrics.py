@@ -165,8 +165,8 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
     ):
         if n:
             PARKED.labels(result).inc(n)
-    # Summed per label set first: labels() costs a few µs a call, and a batch of 500 decisions
-    # called it some 1,500 times (a tenth of the ledger worker's time).
+    # Summed per label set first: labels() is costly, and a batch would otherwise call it
+    # several times per decision.
     decisions: TallyCounter[tuple[str, str]] = TallyCounter()
     denials: TallyCounter[tuple[str, str]] = TallyCounter()
     granted: TallyCounter[tuple[str, str]] = TallyCounter()
