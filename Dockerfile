@@ -17,7 +17,7 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder
-# The uv of scripts/bootstrap.sh (tests/unit/test_k8s_manifests.py keeps the two equal), from
+# The uv of scripts/bootstrap.sh (tests/deploy/test_k8s_manifests.py keeps the two equal), from
 # PyPI like everything else.
 ARG UV_VERSION=0.13.8
 RUN pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"

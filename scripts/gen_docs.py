@@ -8,7 +8,7 @@ descriptors of the generated modules with the comments of their .proto source, t
 models, the feed reader, the topics, and `subsidy simulate` run on an example. A template may use
 only the names this script fills, and must use all of them, so that nothing new goes unsaid.
 What fills them comes from the modules of scripts/docgen/, one per part of the docs.
-tests/unit/test_generated_docs.py runs this into a temporary directory and fails when the
+tests/project/test_generated_docs.py runs this into a temporary directory and fails when the
 committed docs differ from what it writes.
 """
 

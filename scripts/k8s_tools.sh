@@ -4,7 +4,7 @@
 # GitHub). Both are built from source through the Go module proxy, the one source of Go code
 # the machines reach; a prebuilt release download would not work here. Idempotent: prints the
 # bin directory and does nothing else when the right versions are already there.
-# Called by tests/unit/test_k8s_manifests.py, so `make test` needs nothing more.
+# Called by tests/deploy/test_k8s_manifests.py, so `make test` needs nothing more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from subsidy.domain.enums import CertificationKind, District
 from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.events.v1 import events_pb2 as epb
-from tests.unit.factories import bad_check, enterprise_id
+from tests.factories import bad_check, enterprise_id
 
 # HOSTILE_SCALE=50 multiplies every budget and draws fresh examples (a deeper local search);
 # by default the examples are derandomized, so CI sees the same ones every run.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from subsidy.harness.databases import create_schema, drop_schema, url_of
-from tests.unit.factories import ENTERPRISE
+from tests.factories import ENTERPRISE
 
 pytestmark = pytest.mark.postgres
 

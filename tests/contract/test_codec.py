@@ -19,7 +19,7 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import PAYLOAD_TYPES, InvalidEvent, parse_event, parse_event_json
 from subsidy.events.v1 import events_pb2
-from tests.unit.factories import event
+from tests.factories import event
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "certificationObtained": {

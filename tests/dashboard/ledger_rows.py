@@ -11,7 +11,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
-from tests.integration.ledger_events import CATALOG, EventMix
+from tests.ledger.events import CATALOG, EventMix
 
 
 def mix(seed: int, enterprises: int, events_per_enterprise: int) -> list[dict[str, Any]]:

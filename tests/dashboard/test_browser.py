@@ -11,13 +11,12 @@ import structlog
 from subsidy.dashboard import bootstrap
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
-from tests.integration.chromium_support import Page, headless_chromium
-from tests.integration.dashboard_support import dashboard_settings, decide, mix, totals
-from tests.integration.ledger_events import CATALOG
-from tests.integration.ledger_support import LedgerDb
+from tests.dashboard.ledger_rows import dashboard_settings, decide, mix, totals
+from tests.ledger.database import LedgerDb
+from tests.ledger.events import CATALOG
+from tests.support.chromium import Page, headless_chromium
 
 # The fixture ledger_db.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = pytest.mark.postgres
 
 log = structlog.get_logger(__name__)

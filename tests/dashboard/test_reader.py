@@ -19,18 +19,17 @@ from subsidy.dashboard.metrics import REGISTRY
 from subsidy.dashboard.reader import Figures, LedgerReader
 from subsidy.dashboard.server import RunningDashboard
 from subsidy.domain.money import format_fen
-from tests.integration.dashboard_support import (
+from tests.dashboard.ledger_rows import (
     dashboard_settings,
     decide,
     mix,
     open_batch,
     totals,
 )
-from tests.integration.ledger_events import CATALOG
-from tests.integration.ledger_support import LedgerDb
+from tests.ledger.database import LedgerDb
+from tests.ledger.events import CATALOG
 
 # The fixture ledger_db.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = pytest.mark.postgres
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"

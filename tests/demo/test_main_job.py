@@ -1,7 +1,6 @@
 """The main job's path (`make run`) on a smaller generated feed: every service as a real
 process, the feed through the ingest API, and the pipeline's export equal to `simulate`."""
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -14,15 +13,9 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.domain.simulate import simulate
 from subsidy.harness.databases import drop_database
 from subsidy.harness.platform import Run
+from subsidy.harness.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_pipeline_matches_simulate_on_a_generated_feed(
@@ -32,7 +25,7 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
     feed.write_text("\n".join(generate(80, seed=2026)) + "\n", encoding="utf-8")
     output = tmp_path / "console.txt"
     run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
-              ingest_address=f"127.0.0.1:{_free_port()}", metrics_ports={})  # fmt: skip
+              ingest_address=f"127.0.0.1:{free_port()}", metrics_ports={})  # fmt: skip
     try:
         with output.open("w", encoding="utf-8") as out:
             ok = await run_demo(feed, load_catalog(), False, Console(file=out, width=120), run)
@@ -71,7 +64,7 @@ async def test_every_service_runs_the_overlay_and_the_export_equals_simulate(
     assert len(catalog.timeline) == (2 if effective else 1)
     output = tmp_path / "console.txt"
     run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
-              ingest_address=f"127.0.0.1:{_free_port()}", metrics_ports={},
+              ingest_address=f"127.0.0.1:{free_port()}", metrics_ports={},
               policy_overlay=overlay)  # fmt: skip
     try:
         with output.open("w", encoding="utf-8") as out:

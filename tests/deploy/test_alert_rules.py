@@ -2,7 +2,7 @@
 and alerts-kafka-exporter.yml (Strimzi's Kafka Exporter, Kubernetes only). The Kubernetes
 PrometheusRule is generated from them by scripts/gen_prometheusrule.py and cannot drift; the
 Kafka Exporter's alerts pass promtool and fire as they should. (alerts.yml itself is checked
-against the code and its promtool tests by test_dashboards.py.)"""
+against the code and its promtool tests by test_grafana_dashboards.py.)"""
 
 import difflib
 import importlib.util

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.unit.dashboard_support import (
+from tests.deploy.monitoring import (
     ALERT_TESTS,
     ALERTS,
     PROMETHEUS_CONFIG,

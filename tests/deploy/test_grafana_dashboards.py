@@ -6,7 +6,7 @@ import yaml
 from subsidy.dashboard.view import measure_titles
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.enums import DISTRICT_NAMES_ZH
-from tests.unit.dashboard_support import (
+from tests.deploy.monitoring import (
     ALERT_TESTS,
     ROOT,
     alert_rules,

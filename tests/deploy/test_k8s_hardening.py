@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.k8s_support import K8S, OVERLAYS, Doc, containers, of_kind, pod_specs, rendered
+from tests.deploy.k8s import K8S, OVERLAYS, Doc, containers, of_kind, pod_specs, rendered
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from subsidy.infra.topics import ALL_TOPICS
-from tests.unit.k8s_support import (
+from tests.deploy.k8s import (
     K8S,
     OVERLAYS,
     ROOT,

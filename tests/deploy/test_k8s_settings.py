@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from subsidy.cli.main import app
-from tests.unit.k8s_support import OVERLAYS, Doc, containers, of_kind, rendered
+from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, rendered
 
 # Which settings class each command reads (the CLI builds exactly this one).
 SETTINGS: dict[tuple[str, ...], str] = {

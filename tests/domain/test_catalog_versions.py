@@ -18,7 +18,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.recheck import PolicyMismatch, recheck
 from subsidy.domain.simulate import simulate
-from tests.unit.factories import event, jsonl
+from tests.factories import event, jsonl
 
 YUAN = 100
 VOUCHER = "m08.compute_voucher"

@@ -3,7 +3,7 @@
 import pytest
 
 from subsidy.domain.events import InvalidEvent, parse_event
-from tests.unit.factories import enterprise_id, event
+from tests.factories import enterprise_id, event
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "91320500MA00000010", enterprise_id(12345)])

@@ -3,7 +3,7 @@
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
-from tests.unit.factories import event
+from tests.factories import event
 
 CATALOG = load_catalog()
 

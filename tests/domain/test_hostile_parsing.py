@@ -14,6 +14,7 @@ from subsidy.domain.money import parse_yuan
 from subsidy.eligibility.handler import Incoming, handle_message
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import bad_request
+from tests.factories import event
 from tests.hostile_strategies import (
     Hostile,
     HostileProto,
@@ -25,7 +26,6 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
-from tests.unit.factories import event
 
 CATALOG = load_catalog()
 # What gRPC clients accept in trailers without refusing some at random.

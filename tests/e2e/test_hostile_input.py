@@ -31,6 +31,8 @@ from subsidy.ingest.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.ingest.service import SERVICE_NAME
 from subsidy.ingest.store import Rejected
 from subsidy.ledger.bootstrap import ledger_worker
+from tests.eligibility.worker import Topics, eligibility_worker, read_until
+from tests.factories import bad_check, enterprise_id
 from tests.hostile_strategies import (
     BAD_DATES,
     ODD_TEXT,
@@ -43,19 +45,14 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
-from tests.integration.eligibility_support import Topics, eligibility_worker, read_until
-from tests.integration.ingest_support import AUTH, TOKEN, Ingest, cert_event, ingest, ingest_topic
-from tests.integration.kafka_support import private_topics
-from tests.integration.ledger_events import CATALOG, EventMix, jsonl
-from tests.integration.ledger_kafka import Topics as LedgerTopics
-from tests.integration.ledger_kafka import wait_consumed
-from tests.integration.ledger_support import LedgerDb, export, worker_settings
-from tests.unit.factories import bad_check, enterprise_id
-
-__all__ = ["ingest", "ingest_topic"]  # fixtures, imported for pytest to find
+from tests.ingest.server import AUTH, TOKEN, Ingest, cert_event
+from tests.ledger.database import LedgerDb, export, worker_settings
+from tests.ledger.events import CATALOG, EventMix, jsonl
+from tests.ledger.topics import Topics as LedgerTopics
+from tests.ledger.topics import wait_consumed
+from tests.support.topics import private_topics
 
 # The fixture ledger_db.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 # gRPC's default limit on a request the server accepts.

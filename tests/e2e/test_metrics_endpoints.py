@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
-from tests.integration.eligibility_support import free_port
-from tests.integration.kafka_support import private_topics
+from subsidy.harness.processes import free_port
+from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
 from subsidy.events.v1 import events_pb2
-from tests.integration.kafka_support import private_topics
+from tests.support.topics import private_topics
 
 ENTERPRISE_ID = "91320594MA1X7K2Q8F"  # a well-formed 统一社会信用代码 (check digit F)
 PARTITIONS = 3

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -21,8 +20,9 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.eligibility.bootstrap import dry_run_server
 from subsidy.eligibility.grpc_service import SERVICE_NAME
 from subsidy.events.v1 import events_pb2
+from subsidy.harness.processes import free_port
 from subsidy.infra.grpc_errors import field_violations
-from tests.unit.factories import ENTERPRISE, event
+from tests.factories import ENTERPRISE, event
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
 LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
@@ -104,14 +104,8 @@ async def test_health_reports_the_service_serving(channel: grpc.aio.Channel) -> 
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_the_serve_command_answers_and_stops_gracefully(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(

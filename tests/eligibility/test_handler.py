@@ -27,7 +27,7 @@ from subsidy.eligibility.handler import (
 from subsidy.eligibility.metrics import REGISTRY, observe
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.events.v1 import events_pb2
-from tests.unit.factories import ENTERPRISE, event
+from tests.factories import ENTERPRISE, event
 
 IN, OUT, DLQ = "enterprise-events.v1", "entitlements.v1", "dead-letters.v1"
 

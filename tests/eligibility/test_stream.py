@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from subsidy.decisions.v1 import decisions_pb2
 from subsidy.events.v1 import events_pb2
-from tests.integration.eligibility_support import (
+from tests.eligibility.worker import (
     STOP_WITHIN_S,
     WAIT_S,
     Record,
@@ -27,8 +27,8 @@ from tests.integration.eligibility_support import (
     read_all,
     read_until,
 )
-from tests.integration.kafka_support import create_topics
-from tests.unit.factories import enterprise_id, event
+from tests.factories import enterprise_id, event
+from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.integration.kafka_support import create_topics, delete_topics
+from subsidy.harness.processes import free_port
+from tests.support.topics import create_topics, delete_topics
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
 STOP_WITHIN_S = 10.0
@@ -54,12 +54,6 @@ def eligibility_topics(bootstrap: str, label: str, with_output: bool = True) -> 
         yield topics
     finally:
         delete_eligibility_topics(bootstrap, topics)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

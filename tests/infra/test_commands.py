@@ -1,5 +1,5 @@
 """How a database failure becomes one line and an exit status (without a server; the real
-server and executable are in tests/integration/test_cli_database_errors.py)."""
+server and executable are in tests/cli/test_database_errors.py)."""
 
 import asyncpg
 import pytest

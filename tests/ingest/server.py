@@ -1,19 +1,13 @@
-"""Shared pieces of the ingest integration tests: a topic, a running ingest server, Kafka reads."""
+"""The ingest tests' pieces: a topic, a running ingest server, Kafka reads."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import grpc
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.server import RunningIngest
-from subsidy.ingest.settings import IngestSettings
-from tests.integration.kafka_support import private_topics
-from tests.unit.factories import enterprise_id as uscc_id
+from tests.factories import enterprise_id as uscc_id
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
@@ -49,42 +43,6 @@ class Ingest:
     topic: str
     bootstrap: str
     database_url: str
-
-
-@pytest.fixture(scope="session")
-def ingest_topic(kafka_bootstrap: str) -> Iterator[str]:
-    """A topic of this session only, deleted afterwards."""
-    name = f"test.ingest.{uuid.uuid4().hex}"
-    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
-        yield name
-
-
-@pytest.fixture(scope="session")
-async def ingest(
-    fresh_database_url: str, kafka_bootstrap: str, ingest_topic: str
-) -> AsyncIterator[Ingest]:
-    """The ingest server on a free port, producing to this session's topic."""
-    # model_validate, not the constructor: the environment of whoever runs the tests (say an
-    # INGEST_TOPIC of a live `make run`) must not leak in.
-    settings = IngestSettings.model_validate(
-        {
-            "kafka_bootstrap": kafka_bootstrap,
-            "database_url": fresh_database_url,
-            "topic": ingest_topic,
-            "tokens": f"{TOKEN},{OTHER_TOKEN}",
-            "grpc_address": "127.0.0.1:0",
-        }
-    )
-    async with ingest_server(settings, grace=1.0) as running:
-        yield Ingest(running, f"127.0.0.1:{running.port}", ingest_topic, kafka_bootstrap,
-                     fresh_database_url)  # fmt: skip
-
-
-@pytest.fixture
-async def channel(ingest: Ingest) -> AsyncIterator[grpc.aio.Channel]:
-    """An async channel to the ingest server."""
-    async with grpc.aio.insecure_channel(ingest.address) as ch:
-        yield ch
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, bytes, epb.EnterpriseEvent]]:

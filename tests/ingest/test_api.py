@@ -21,20 +21,15 @@ from subsidy.ingest.service import (
     auth_interceptor,
 )
 from subsidy.ingest.store import IngestStore
-from tests.integration.ingest_support import (
+from tests.factories import bad_check
+from tests.ingest.server import (
     AUTH,
     OTHER_TOKEN,
     TOKEN,
     Ingest,
     cert_event,
-    channel,
-    ingest,
-    ingest_topic,
     read_topic,
 )
-from tests.unit.factories import bad_check
-
-__all__ = ["channel", "ingest", "ingest_topic"]  # fixtures, imported for pytest to find
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -20,18 +20,13 @@ from subsidy.cli.main import app
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.export import distinct_rejections
 from subsidy.domain.simulate import simulate
-from tests.integration.ingest_support import (
+from tests.factories import bad_check
+from tests.factories import enterprise_id as uscc_id
+from tests.ingest.server import (
     TOKEN,
     Ingest,
-    channel,
-    ingest,
-    ingest_topic,
     read_topic,
 )
-from tests.unit.factories import bad_check
-from tests.unit.factories import enterprise_id as uscc_id
-
-__all__ = ["channel", "ingest", "ingest_topic"]  # fixtures, imported for pytest to find
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -15,9 +15,9 @@ from subsidy.ingest.feeds import (
     check_source,
     read_csv,
 )
-from tests.unit.factories import bad_check
-from tests.unit.factories import enterprise_id as uscc_id
-from tests.unit.feed_support import HEADER, fields, rows, write_csv
+from tests.factories import bad_check
+from tests.factories import enterprise_id as uscc_id
+from tests.ingest.feed_files import HEADER, fields, rows, write_csv
 
 
 @pytest.mark.parametrize("bom", [False, True])

@@ -18,9 +18,9 @@ from subsidy.ingest.feeds import (
     read_jsonl,
     read_xlsx,
 )
-from tests.unit.factories import bad_check
-from tests.unit.factories import enterprise_id as uscc_id
-from tests.unit.feed_support import HEADER, fields, rows, write_csv
+from tests.factories import bad_check
+from tests.factories import enterprise_id as uscc_id
+from tests.ingest.feed_files import HEADER, fields, rows, write_csv
 
 
 def _workbook(path: Path, rows_: list[list[object]], header: list[str] | None = None) -> Path:

@@ -13,7 +13,7 @@ from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
-from tests.integration.ledger_kafka import Topics
+from tests.ledger.topics import Topics
 
 # ---- the ledger database -----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
 
 YUAN = 100
 

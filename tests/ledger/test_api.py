@@ -12,7 +12,7 @@ import pytest
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.events.v1 import events_pb2 as epb
-from tests.integration.ledger_api_support import (
+from tests.ledger.api import (
     AUDITOR,
     MAX_PAGE,
     MUNICIPAL,
@@ -21,14 +21,9 @@ from tests.integration.ledger_api_support import (
     STRANGER,
     TOP_UP,
     Ledger,
-    auditor_role,
-    ledger,
-    stub,
     violated_fields,
 )
-from tests.integration.ledger_events import CATALOG, YUAN, replay
-
-__all__ = ["auditor_role", "ledger", "stub"]  # fixtures, imported for pytest to find
+from tests.ledger.events import CATALOG, YUAN, replay
 
 pytestmark = [pytest.mark.postgres]
 

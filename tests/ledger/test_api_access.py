@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 from typing import Any
 
@@ -17,10 +16,11 @@ from typer.testing import CliRunner
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.main import app
+from subsidy.harness.processes import free_port
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.api_server import DatabaseRoleError
 from subsidy.ledger.bootstrap import ledger_api
-from tests.integration.ledger_api_support import (
+from tests.ledger.api import (
     AUDITOR,
     AUDITOR_TOKEN,
     MUNICIPAL,
@@ -32,19 +32,13 @@ from tests.integration.ledger_api_support import (
     Ledger,
     api_sample,
     api_settings,
-    auditor_role,
     feed,
     known_events,
-    ledger,
-    stub,
 )
-from tests.integration.ledger_events import CATALOG, YUAN
-from tests.integration.ledger_support import LedgerDb, fetch
-
-__all__ = ["auditor_role", "ledger", "stub"]  # fixtures, imported for pytest to find
+from tests.ledger.database import LedgerDb, fetch
+from tests.ledger.events import CATALOG, YUAN
 
 # The fixture ledger_db (for the tamper test).
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.postgres]
 
 # ---- VerifyChain, auth, the read-only role, metrics --------------------------------------------
@@ -250,15 +244,8 @@ async def test_cli_totals_and_errors(ledger: Ledger) -> None:
     assert "no token" in missing.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def test_subsidy_ledger_serve_answers_and_stops_on_sigterm(ledger: Ledger) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LEDGER_API_DATABASE_URL": ledger.reader_url,
            "LEDGER_API_AUDITOR_TOKENS": AUDITOR_TOKEN, "LEDGER_API_GRPC_ADDRESS":
            f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}  # fmt: skip

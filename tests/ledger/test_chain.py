@@ -12,12 +12,11 @@ import pytest
 from subsidy.infra.lifecycle import running
 from subsidy.ledger.bootstrap import ledger_worker
 from subsidy.ledger.chain import verify_chains
-from tests.integration.ledger_events import CATALOG, EventMix, evaluation_records
-from tests.integration.ledger_kafka import Topics, produce, wait_consumed
-from tests.integration.ledger_support import LedgerDb, assert_sound, fetch, worker_settings
+from tests.ledger.database import LedgerDb, assert_sound, fetch, worker_settings
+from tests.ledger.events import CATALOG, EventMix, evaluation_records
+from tests.ledger.topics import Topics, produce, wait_consumed
 
 # The fixtures ledger_db and ledger_topics.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"

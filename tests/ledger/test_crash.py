@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from subsidy.domain.simulate import simulate
-from tests.integration.ledger_events import CATALOG, EventMix, evaluation_records, jsonl, replay
-from tests.integration.ledger_kafka import Topics, lag, produce, wait_consumed
-from tests.integration.ledger_support import LedgerDb, export, fetch, worker_settings
+from tests.ledger.database import LedgerDb, export, fetch, worker_settings
+from tests.ledger.events import CATALOG, EventMix, evaluation_records, jsonl, replay
+from tests.ledger.topics import Topics, lag, produce, wait_consumed
 
 # The fixtures ledger_db and ledger_topics.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"

@@ -7,7 +7,7 @@ from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import PostingKind
 from subsidy.ledger.metrics import WORKER_REGISTRY, observe_batch
 from subsidy.ledger.processor import BatchReport
-from tests.unit.factories import event
+from tests.factories import event
 
 
 def _sample(name: str, labels: dict[str, str]) -> float:

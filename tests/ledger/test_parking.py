@@ -19,12 +19,11 @@ from subsidy.infra.lifecycle import running
 from subsidy.ledger import parking
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.bootstrap import ledger_worker
-from tests.integration.ledger_events import CATALOG, evaluation_records, jsonl
-from tests.integration.ledger_kafka import Topics, produce, wait_consumed
-from tests.integration.ledger_support import LedgerDb, export, fetch, worker_settings
-from tests.unit.factories import event
+from tests.factories import event
+from tests.ledger.database import LedgerDb, export, fetch, worker_settings
+from tests.ledger.events import CATALOG, evaluation_records, jsonl
+from tests.ledger.topics import Topics, produce, wait_consumed
 
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 YUAN = 100

@@ -20,7 +20,8 @@ from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.lifecycle import running
 from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
 from subsidy.ledger.repository import state_from_row
-from tests.integration.ledger_events import (
+from tests.ledger.database import LedgerDb, export, fetch, snapshot, worker_settings
+from tests.ledger.events import (
     CATALOG,
     TIGHT_CATALOG,
     EventMix,
@@ -28,11 +29,9 @@ from tests.integration.ledger_events import (
     jsonl,
     replay,
 )
-from tests.integration.ledger_kafka import Topics, produce, read_all, wait_consumed
-from tests.integration.ledger_support import LedgerDb, export, fetch, snapshot, worker_settings
+from tests.ledger.topics import Topics, produce, read_all, wait_consumed
 
 # The fixtures ledger_db and ledger_topics.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"

@@ -14,12 +14,11 @@ from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.lifecycle import running
 from subsidy.ledger import metrics
 from subsidy.ledger.bootstrap import ledger_worker
-from tests.integration.ledger_events import CATALOG
-from tests.integration.ledger_kafka import Topics, produce, read_all, wait_consumed
-from tests.integration.ledger_support import LedgerDb, export, worker_settings
-from tests.unit.factories import event
+from tests.factories import event
+from tests.ledger.database import LedgerDb, export, worker_settings
+from tests.ledger.events import CATALOG
+from tests.ledger.topics import Topics, produce, read_all, wait_consumed
 
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 YUAN = 100

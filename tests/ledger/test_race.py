@@ -7,13 +7,12 @@ import pytest
 
 from subsidy.infra.lifecycle import running
 from subsidy.ledger.bootstrap import ledger_worker
-from tests.integration.ledger_events import CATALOG, YUAN, evaluation_records
-from tests.integration.ledger_kafka import Topics, produce, wait_consumed
-from tests.integration.ledger_support import LedgerDb, fetch, worker_settings
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
+from tests.ledger.database import LedgerDb, fetch, worker_settings
+from tests.ledger.events import CATALOG, YUAN, evaluation_records
+from tests.ledger.topics import Topics, produce, wait_consumed
 
 # The fixtures ledger_db and ledger_topics.
-pytest_plugins = ["tests.integration.ledger_fixtures"]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 ENTERPRISE = enterprise_id(4242)

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from subsidy.domain.catalog import apply_overlay, build_catalog
+from tests.factories import event, jsonl
 from tests.ledger_rules.backends import Backend
-from tests.unit.factories import event, jsonl
 
 CASEBOOK = Path(__file__).resolve().parent.parent / "casebook"
 CATALOG = Path(__file__).resolve().parents[2] / "src/subsidy/domain/policy/catalog.yaml"

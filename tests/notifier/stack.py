@@ -5,22 +5,16 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.harness.databases import create_schema, drop_schema
 from subsidy.notifier.metrics import REGISTRY
-from tests.integration.kafka_support import private_topics
-from tests.integration.notifier_support import NOTIFIER_SCHEMA, MailStore, start_smtp
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
 
 PARTITIONS = 3
 TIMEOUT = 1.0  # per attempt
@@ -44,32 +38,6 @@ MAIL = {
     "市发改委": "fg@sz.example.cn",
     "市商务局": "sw@sz.example.cn",
 }
-
-
-@pytest.fixture
-def topic(kafka_bootstrap: str) -> Iterator[str]:
-    """A decisions topic for this test only."""
-    name = f"test.notifier.decisions.{uuid.uuid4().hex[:12]}"
-    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
-        yield name
-
-
-@pytest.fixture
-async def db_url(fresh_database_url: str) -> AsyncIterator[str]:
-    """The session's fresh database, in a schema of this test's own."""
-    schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
-    yield url
-    await drop_schema(fresh_database_url, schema)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailStore]:
-    """An SMTP server keeping what it is sent."""
-    controller, store = start_smtp()
-    try:
-        yield store
-    finally:
-        controller.stop()
 
 
 def notify_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ from subsidy.harness.databases import create_schema, drop_schema
 from subsidy.notifier.admin import SERVICE_NAME
 from subsidy.notifier.bootstrap import admin_server
 from subsidy.notifier.settings import NotifierSettings
-from tests.integration.notifier_support import NOTIFIER_SCHEMA
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
+from tests.notifier.receivers import NOTIFIER_SCHEMA
 
 pytestmark = pytest.mark.postgres
 

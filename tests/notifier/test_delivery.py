@@ -24,7 +24,14 @@ from subsidy.notifier import repository as repo
 from subsidy.notifier.bootstrap import notifier_worker
 from subsidy.notifier.delivery import message_id
 from subsidy.notifier.settings import NotifierSettings
-from tests.integration.notifier_stack import (
+from tests.notifier.receivers import (
+    Hook,
+    MailStore,
+    WebhookReceiver,
+    decision,
+    eventually,
+)
+from tests.notifier.stack import (
     BUREAUS,
     HANG,
     MAIL,
@@ -35,24 +42,13 @@ from tests.integration.notifier_stack import (
     B,
     C,
     Db,
-    db_url,
     metric,
     notify_cli,
     publish,
-    smtp,
-    topic,
-)
-from tests.integration.notifier_support import (
-    Hook,
-    MailStore,
-    WebhookReceiver,
-    decision,
-    eventually,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-__all__ = ["db_url", "smtp", "topic"]  # fixtures, imported for pytest to find
 
 CATALOG: Catalog = load_catalog()
 COUNTERS = ("sent", "retried", "dead")

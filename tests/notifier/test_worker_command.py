@@ -12,22 +12,17 @@ import pytest
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import load_catalog
-from tests.integration.notifier_stack import (
+from tests.notifier.receivers import MailStore, decision, eventually
+from tests.notifier.stack import (
     MAIL,
     SENDER,
     SUBSIDY,
     A,
-    db_url,
     notify_cli,
     publish,
-    smtp,
-    topic,
 )
-from tests.integration.notifier_support import MailStore, decision, eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-__all__ = ["db_url", "smtp", "topic"]  # fixtures
 
 
 async def test_worker_command_delivers_and_stops_on_sigterm(

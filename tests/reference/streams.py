@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.evaluator import Evaluation, evaluate
 from subsidy.domain.events import parse_event
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
 
 # HYPOTHESIS_EXAMPLES=20000 (and HYPOTHESIS_SEED unset) for a deep search; the default keeps
 # make test fast and, derandomized, the same examples every run.

@@ -10,7 +10,7 @@ import structlog
 from typer.testing import CliRunner
 
 from subsidy.cli.main import app
-from tests.integration.chromium_support import headless_chromium
+from tests.support.chromium import headless_chromium
 
 log = structlog.get_logger(__name__)
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from subsidy.cli.main import app
-from tests.unit.factories import enterprise_id, event, jsonl
-from tests.unit.test_reform_diff import HISTORY, WAN
+from tests.factories import enterprise_id, event, jsonl
+from tests.reform.test_diff import HISTORY, WAN
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from subsidy.reform.diff import Cost
 from subsidy.reform.history import read_events_file, read_lines
 from subsidy.reform.policy import Change, ReformInputError, load_policies
 from subsidy.reform.report import ReformReport, build_report
-from tests.unit.factories import enterprise_id, event, jsonl
+from tests.factories import enterprise_id, event, jsonl
 
 YUAN = 100
 WAN = 10_000 * YUAN

@@ -15,8 +15,8 @@ from subsidy.reform.render_html import to_html
 from subsidy.reform.render_json import to_json
 from subsidy.reform.render_table import print_report
 from subsidy.reform.report import ReformReport, build_report
-from tests.unit.factories import jsonl
-from tests.unit.test_reform_diff import HISTORY, WAN
+from tests.factories import jsonl
+from tests.reform.test_diff import HISTORY, WAN
 
 DECIDED = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 

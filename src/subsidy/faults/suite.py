@@ -28,8 +28,9 @@ from subsidy.faults.strikes import Strike, strike_all
 from subsidy.faults.supervisor import Supervisor
 from subsidy.harness import processes
 from subsidy.harness.databases import fresh_database
-from subsidy.harness.inboxes import Inboxes, RunningInboxes, free_port
+from subsidy.harness.inboxes import Inboxes, RunningInboxes
 from subsidy.harness.platform import Run, create_topics, service_specs, subscribe
+from subsidy.harness.processes import free_port
 from subsidy.harness.waiting import await_decisions, await_notifications
 from subsidy.infra.settings import CommonSettings
 

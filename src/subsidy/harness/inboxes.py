@@ -1,7 +1,6 @@
 """Stand-ins for the enterprises' and bureaus' inboxes in the main job: a webhook receiver that
 checks every signature, and an SMTP server that keeps the mail. Loopback only."""
 
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from subsidy.harness.processes import free_port
 from subsidy.notifier.signing import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -48,13 +48,6 @@ class Inboxes:
     @property
     def duplicate_webhooks(self) -> int:
         return sum(n - 1 for n in self.webhooks.values() if n > 1)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (aiosmtpd's controller needs one up front)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningInboxes:

@@ -2,7 +2,9 @@
 
 import asyncio
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +15,23 @@ from pathlib import Path
 import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+# Below Linux's ephemeral range (32768-60999): a port the kernel handed out for binding to 0 is
+# free only until the next outgoing connection (every Kafka client makes many) takes it.
+FREE_PORTS = range(20_000, 32_768)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for a server that must be told its port up front."""
+    for _ in range(100):
+        port = random.choice(FREE_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free loopback port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")
 
 
 @dataclass(frozen=True, slots=True)

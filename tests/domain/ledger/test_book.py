@@ -18,7 +18,7 @@ from subsidy.domain.ledger.errors import (
 )
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Outcome, PostingKind
-from tests.unit.factories import event
+from tests.factories import event
 
 YUAN = 100
 

@@ -16,7 +16,7 @@ from subsidy.domain.export import entitlement_view
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, GRANTED
-from tests.unit.factories import enterprise_id
+from tests.factories import enterprise_id
 
 CATALOG = load_catalog()
 ENTERPRISES = [enterprise_id(1), enterprise_id(2)]

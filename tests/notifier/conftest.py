@@ -1,0 +1,38 @@
+"""Fixtures of the notifier tests: a decisions topic and a schema of the test's own, and an SMTP
+server keeping what it is sent."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from subsidy.harness.databases import create_schema, drop_schema
+from tests.notifier.receivers import NOTIFIER_SCHEMA, MailStore, start_smtp
+from tests.notifier.stack import PARTITIONS
+from tests.support.topics import private_topics
+
+
+@pytest.fixture
+def topic(kafka_bootstrap: str) -> Iterator[str]:
+    """A decisions topic for this test only."""
+    name = f"test.notifier.decisions.{uuid.uuid4().hex[:12]}"
+    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
+        yield name
+
+
+@pytest.fixture
+async def db_url(fresh_database_url: str) -> AsyncIterator[str]:
+    """The session's fresh database, in a schema of this test's own."""
+    schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
+    yield url
+    await drop_schema(fresh_database_url, schema)
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailStore]:
+    """An SMTP server keeping what it is sent."""
+    controller, store = start_smtp()
+    try:
+        yield store
+    finally:
+        controller.stop()
