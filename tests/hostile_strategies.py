@@ -35,19 +35,23 @@ def budget(examples: int, *, shrink: bool = True) -> settings:
 
 # ---- good events -------------------------------------------------------------------------
 
-# Text that is valid but odd: CJK, emoji, right-to-left and bidi overrides, zero-width and
-# combining characters. No control characters, no lone surrogates: those are invalid.
+# Text that is valid but odd: CJK, emoji, right-to-left letters and digits, combining
+# characters, other spaces. No control characters, lone surrogates or invisible formatting
+# characters (bidi controls, zero-width ones): those are invalid (INVISIBLE).
 ODD_TEXT = (
     st.lists(
-        st.sampled_from(["苏", "州", "机", "器", "人", "🤖", "👩‍🔬", "\u202e", "\u200f", "\u200b",
-                         "\u2066", "\u0301", "\u0663", "ﷺ", "a", "Z", "-", " ",
-                         "\U0001f1e8\U0001f1f3", "\ufeff"]),
+        st.sampled_from(["苏", "州", "机", "器", "人", "🤖", "👩", "\u05d0", "\u0627", "\u3000",
+                         "\u00a0", "\u0301", "\u0663", "ﷺ", "a", "Z", "-", " ",
+                         "\U0001f1e8\U0001f1f3"]),
         min_size=1,
         max_size=12,
     )
     .map("".join)
     .filter(lambda s: s.strip() != "")
 )  # fmt: skip
+# Bidi overrides and isolates, zero-width characters, the BOM, a C1 control, a line separator.
+INVISIBLE = ["\u202e", "\u202a", "\u2067", "\u2069", "\u200b", "\u200d", "\u200f", "\u2060",
+             "\ufeff", "\x85", "\x9b", "\u2028"]  # fmt: skip
 PAYING_KINDS = ["MUNICIPAL_KEY_LAB", "PROVINCIAL_KEY_LAB", "FIRST_UNIT_EQUIPMENT", "VERTICAL_LLM",
                 "HIGH_TECH_ENTERPRISE", "TRAINING_BASE"]  # fmt: skip
 FEN = st.integers(min_value=1, max_value=2**63 - 1)
@@ -151,7 +155,9 @@ def hostile_events(draw: st.DrawFn, huge: tuple[int, int] = (300, 5_000)) -> Hos
         _set(event, field, unit * (draw(st.integers(*huge)) // len(unit) + 1))
     elif how == "control":
         field = draw(st.sampled_from(TEXT_FIELDS))
-        bad = draw(st.sampled_from(["\x00", "\x1f", "\x7f", "\n", "\r", "\t", "\x1b[31m"]))
+        bad = draw(
+            st.sampled_from(["\x00", "\x1f", "\x7f", "\n", "\r", "\t", "\x1b[31m", *INVISIBLE])
+        )
         _set(event, field, draw(ODD_TEXT) + bad + draw(ODD_TEXT))
     elif how == "surrogate":
         field = draw(st.sampled_from(TEXT_FIELDS))

@@ -4,6 +4,7 @@ import functools
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -70,10 +71,28 @@ def _enterprise_id(value: str) -> str:
         raise ValueError(f"not a valid 统一社会信用代码: {err}") from None
 
 
-# Text fields: bounded, and free of control characters (they end up in logs, mail and CSV).
-_TEXT = r"^[^\x00-\x1f\x7f]+$"
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=_TEXT, strict=True)]
-Text = Annotated[str, Field(min_length=1, max_length=256, pattern=_TEXT, strict=True)]
+# Text fields: bounded, and free of control characters (they end up in logs, mail and CSV)
+# and of invisible ones that make a name read as something else: bidi overrides and isolates,
+# zero-width characters, the BOM (all Cf), lone surrogates and line separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _visible(value: str) -> str:
+    """Text a person reads as it is: no control or invisible formatting characters."""
+    if value.isprintable():  # the common case; only other spaces, Co and Cn look closer
+        return value
+    for position, char in enumerate(value, 1):
+        if unicodedata.category(char) in _HIDDEN:
+            name = unicodedata.name(char, "(a control character)")
+            raise ValueError(
+                "must not contain control or invisible characters (bidi controls, zero-width"
+                f" characters): U+{ord(char):04X} {name} at character {position}"
+            )
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=128, strict=True), AfterValidator(_visible)]
+Text = Annotated[str, Field(min_length=1, max_length=256, strict=True), AfterValidator(_visible)]
 Fen = Annotated[int, BeforeValidator(_fen)]
 EnterpriseId = Annotated[str, Field(strict=True), AfterValidator(_enterprise_id)]
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
@@ -291,7 +310,6 @@ class InvalidEvent(ValueError):
 # and cut, and an event gets at most MAX_ERRORS errors.
 MAX_ERRORS = 40
 _SHOWN = 64
-_PLAIN = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
 
 
 def _shown(part: object) -> str:
@@ -300,6 +318,16 @@ def _shown(part: object) -> str:
         return text
     text = ascii(text)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _reported_id(value: object) -> str | None:
+    """An eventId as rejections report it: None unless it is itself a valid id."""
+    if not isinstance(value, str) or not 0 < len(value) <= 128:
+        return None
+    try:
+        return _visible(value)
+    except ValueError:
+        return None
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -312,8 +340,7 @@ def parse_event(data: object) -> EnterpriseEvent:
     if not isinstance(data, dict):
         raise InvalidEvent([FieldError("event", "must be a JSON object")])
     # An empty, non-string or itself invalid id is no id: rejections report it as null.
-    event_id = data.get("eventId")
-    event_id = event_id if isinstance(event_id, str) and _PLAIN.fullmatch(event_id) else None
+    event_id = _reported_id(data.get("eventId"))
     errors: list[FieldError] = []
     present = [name for name in PAYLOAD_TYPES if data.get(name) is not None]
     if not present:
