@@ -12,6 +12,7 @@ import grpc
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_to_proto
 from subsidy.events.v1.events_pb2 import FieldError
+from subsidy.infra.spreadsheet_cells import safe_row
 from subsidy.ingest.feeds import (
     DEFAULT_SOURCE,
     FeedError,
@@ -233,5 +234,6 @@ def write_report(path: Path, errors: Sequence[ReportLine]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(REPORT_COLUMNS)
+        # Ids, column names and messages quote the feed's own text, which may be a formula.
         for line in sorted(errors, key=lambda e: e.row):
-            writer.writerow([line.row, line.event_id, line.field, line.message])
+            writer.writerow(safe_row([line.row, line.event_id, line.field, line.message]))
