@@ -77,7 +77,7 @@ def _enterprise_id(value: str) -> str:
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
-def _visible(value: str) -> str:
+def visible_text(value: str) -> str:
     """Text a person reads as it is: no control or invisible formatting characters."""
     if value.isprintable():  # the common case; only other spaces, Co and Cn look closer
         return value
@@ -91,8 +91,9 @@ def _visible(value: str) -> str:
     return value
 
 
-Id = Annotated[str, Field(min_length=1, max_length=128, strict=True), AfterValidator(_visible)]
-Text = Annotated[str, Field(min_length=1, max_length=256, strict=True), AfterValidator(_visible)]
+_VISIBLE = AfterValidator(visible_text)
+Id = Annotated[str, Field(min_length=1, max_length=128, strict=True), _VISIBLE]
+Text = Annotated[str, Field(min_length=1, max_length=256, strict=True), _VISIBLE]
 Fen = Annotated[int, BeforeValidator(_fen)]
 EnterpriseId = Annotated[str, Field(strict=True), AfterValidator(_enterprise_id)]
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
@@ -325,7 +326,7 @@ def _reported_id(value: object) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= 128:
         return None
     try:
-        return _visible(value)
+        return visible_text(value)
     except ValueError:
         return None
 

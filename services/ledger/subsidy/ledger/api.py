@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
-from subsidy.domain.events import EnterpriseId, FieldError
+from subsidy.domain.events import EnterpriseId, FieldError, visible_text
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.grpc_server import Registration
@@ -31,6 +31,18 @@ _ENTERPRISE_ID: TypeAdapter[str] = TypeAdapter(EnterpriseId)
 _YEARS = range(1, 10_000)
 _GROUPS = ("MEASURE", "RULE", "DISTRICT", "YEAR", "FUNDING_CHANNEL")
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
+# An entitlement id is an event id (at most 128 characters), "/" and a rule id; a decision id
+# adds "#<revision>". Anything longer is no id of this ledger.
+MAX_ID = 256
+_SHOWN = 64
+
+
+def shown(value: str) -> str:
+    """A caller's id as answers and logs quote it: escaped (NUL, bidi controls), and a long one
+    cut to its first characters and its length, so a megabyte never comes back whole."""
+    if len(value) <= _SHOWN:
+        return repr(value)
+    return f"{value[:_SHOWN]!r}… ({len(value)} characters)"
 
 
 async def _abort(
@@ -44,12 +56,14 @@ async def _abort_invalid(
     context: grpc.aio.ServicerContext, errors: Sequence[FieldError]
 ) -> NoReturn:
     """INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad request field."""
+    log.info("ledger_api.invalid_request", errors=[str(e) for e in errors])
     await context.abort_with_status(bad_request(errors))
     raise AssertionError("abort_with_status returns only by raising")
 
 
 class _Checker:
-    """Collects every bad field of a request, so one answer names them all."""
+    """Collects every bad field of a request, so one answer names them all. Every id a request
+    carries goes through here before it reaches a query."""
 
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
@@ -63,6 +77,20 @@ class _Checker:
         except ValidationError as err:
             self.fail(field, err.errors()[0]["msg"].removeprefix("Value error, "))
             return None
+
+    def id(self, value: str, field: str) -> str | None:
+        """An entitlement, rule or decision id: 1 to MAX_ID characters, none of them a control
+        or invisible one (PostgreSQL refuses NUL in text: the query itself would fail)."""
+        if not value:
+            self.fail(field, "required")
+        elif len(value) > MAX_ID:
+            self.fail(field, f"at most {MAX_ID} characters, got {shown(value)}")
+        else:
+            try:
+                return visible_text(value)
+            except ValueError as err:
+                self.fail(field, f"{err}, in {shown(value)}")
+        return None
 
     def year(self, value: int, field: str = "year") -> int | None:
         if value not in _YEARS:
@@ -130,6 +158,8 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
                     after = queries.decode_page_token(request.page_token, filters)
                 except BadPageToken as err:
                     check.fail("pageToken", str(err))
+                else:  # anyone can write a token: its decision id is the caller's text too
+                    after = after if check.id(after.decision_id, "pageToken") else None
             if check.errors or filters is None:
                 await _abort_invalid(context, check.errors)
             decisions, cursor = await self._read(
@@ -143,8 +173,9 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
     ) -> DecisionFilter | None:
         before = len(check.errors)
         enterprise_id = check.enterprise(request.enterprise_id) if request.enterprise_id else None
-        if request.rule_id and request.rule_id not in self._rules:
-            check.fail("ruleId", f"unknown rule {request.rule_id!r}")
+        rule_id = check.id(request.rule_id, "ruleId") if request.rule_id else None
+        if rule_id is not None and rule_id not in self._rules:
+            check.fail("ruleId", f"unknown rule {shown(rule_id)}")
         if request.measure and request.measure not in self._measures:
             check.fail("measure", f"a measure number {min(self._measures)}…"
                                   f"{max(self._measures)}, got {request.measure}")  # fmt: skip
@@ -167,7 +198,7 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
             return None
         return DecisionFilter(
             enterprise_id=enterprise_id,
-            rule_id=request.rule_id or None,
+            rule_id=rule_id,
             measure=request.measure or None,
             district=district,
             year=year,
@@ -188,12 +219,15 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
         """The entitlement's eligibility trace, its ledger checks with their numbers, every
         revision, and the other decisions on its item."""
         with metrics.API_LATENCY.labels("ExplainDecision").time():
-            entitlement_id = request.entitlement_id
-            if not entitlement_id:
-                await _abort_invalid(context, [FieldError("entitlementId", "required")])
+            check = _Checker()
+            entitlement_id = check.id(request.entitlement_id, "entitlementId")
+            if check.errors or entitlement_id is None:
+                await _abort_invalid(context, check.errors)
             found = await self._read(context, lambda c: queries.explain(c, entitlement_id))
             if found is None:
-                await _abort(context, NOT_FOUND, f"the ledger has no entitlement {entitlement_id}")
+                await _abort(
+                    context, NOT_FOUND, f"the ledger has no entitlement {shown(entitlement_id)}"
+                )
             return found
 
     async def GetTotals(
