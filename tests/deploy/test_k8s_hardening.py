@@ -197,6 +197,8 @@ def test_no_secret_is_committed(overlay: str) -> None:
                 parent in ("accessKeyId", "secretAccessKey") and "key" in node
             ):
                 referenced.add(node["name"])
+            if parent == "secret" and "secretName" in node:  # a Secret mounted as files
+                referenced.add(node["secretName"])
             for key, value in node.items():
                 walk(value, key)
         elif isinstance(node, list):

@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from subsidy.cli.main import app
+from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, rendered
 
 # Which settings class each command reads (the CLI builds exactly this one).
@@ -60,6 +61,8 @@ SECRET_VALUES = {
     "admin-token": "admin-token-0123456789abcdef",
     "webhook-secrets": '{"91320594MA1X7K2Q8F": "hmac-key-0123456789abcdef"}',
 }
+# Well-formed stand-ins for Secrets mounted as files, by key: the files a pod would see.
+SECRET_FILES = {"private-key": PRIVATE_KEY_NAME, "public-key": PUBLIC_KEY_NAME}
 LOOPBACK = re.compile(r"127\.0\.0\.1|localhost|\[::1\]")
 
 
@@ -131,6 +134,9 @@ def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
+        if "secret" in volume:
+            _secret_files(env, mount["mountPath"], volume["secret"], files)
+            continue
         # A ConfigMap, or several projected into one directory.
         sources = (
             [volume] if "configMap" in volume else volume.get("projected", {}).get("sources", [])
@@ -149,6 +155,20 @@ def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict
                 local.write_text(data[key])
                 env[name] = str(local)
     return env
+
+
+def _secret_files(env: dict[str, str], mount_path: str, secret: Doc, files: Path) -> None:
+    """Variables naming files of a mounted Secret point at stand-ins (a fresh key pair)."""
+    keys = files / "secret-keys"
+    if not keys.exists():
+        write_key_pair(keys)
+    prefix = mount_path.rstrip("/") + "/"
+    paths = {item["path"]: item["key"] for item in secret.get("items", [])}
+    for name, value in list(env.items()):
+        if value.startswith(prefix):
+            key = paths.get(value.removeprefix(prefix), value.removeprefix(prefix))
+            assert key in SECRET_FILES, f"no stand-in for Secret file {key}"
+            env[name] = str(keys / SECRET_FILES[key])
 
 
 @pytest.mark.parametrize(("overlay", "name", "container", "spec", "docs"), CASES, ids=IDS)

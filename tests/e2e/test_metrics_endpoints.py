@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
 from subsidy.harness.processes import free_port
+from subsidy.infra.signing_keys import write_key_pair
 from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -29,7 +30,7 @@ PROCESS_PREFIXES = ("process_", "python_")
 
 # The ledger's three processes share the subsidy_ledger_ prefix; each exports what it
 # measures. The query API watches the outbox and verifies the chains from outside the relay.
-LEDGER_RELAY = {"subsidy_ledger_relayed_decisions"}
+LEDGER_RELAY = {"subsidy_ledger_relayed_decisions", "subsidy_ledger_anchors"}
 LEDGER_API = {
     "subsidy_ledger_outbox_backlog",
     "subsidy_ledger_outbox_oldest_unsent_seconds",
@@ -65,8 +66,9 @@ async def platform_url(fresh_database_url: str) -> AsyncIterator[str]:
     await drop_schema(fresh_database_url, schema)
 
 
-def _services(bootstrap: str, url: str, topics: dict[str, str]) -> list[Service]:
+def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> list[Service]:
     tag = uuid.uuid4().hex[:12]
+    private_key, _public_key = write_key_pair(files / "keys")
     common = {"KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
     ledger = {**common, "LEDGER_INPUT_TOPIC": topics["entitlements"],
               "LEDGER_DECISIONS_TOPIC": topics["decisions"],
@@ -106,7 +108,10 @@ def _services(bootstrap: str, url: str, topics: dict[str, str]) -> list[Service]
             frozenset({"subsidy_ledger_decisions", "subsidy_ledger_inbox"}),
             frozenset(LEDGER_API | LEDGER_RELAY)),
         Service("ledger-relay", ("ledger", "relay"), {
-            **ledger, "LEDGER_METRICS_PORT": str(ports["ledger-relay"])},
+            **ledger, "LEDGER_SIGNING_KEY_FILE": str(private_key),
+            "LEDGER_ANCHOR_FILE": str(files / "anchors.jsonl"),
+            "LEDGER_ANCHOR_TOPIC": topics["anchors"],
+            "LEDGER_METRICS_PORT": str(ports["ledger-relay"])},
             metrics("ledger-relay"), "subsidy_ledger_", frozenset(LEDGER_RELAY)),
         Service("ledger-api", ("ledger", "serve"), {
             **common, "LEDGER_API_DATABASE_URL": url, "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
@@ -182,8 +187,9 @@ def test_each_service_serves_only_its_own_metrics(
 ) -> None:
     tag = uuid.uuid4().hex[:12]
     topics = {name: f"test.metrics.{name}.{tag}"
-              for name in ("events", "entitlements", "decisions", "dead_letters")}  # fmt: skip
-    services = _services(kafka_bootstrap, platform_url, topics)
+              for name in ("events", "entitlements", "decisions", "dead_letters",
+                           "anchors")}  # fmt: skip
+    services = _services(kafka_bootstrap, platform_url, topics, tmp_path)
     with (
         private_topics(kafka_bootstrap, dict.fromkeys(topics.values(), 1)),
         _running(services, tmp_path) as procs,

@@ -46,13 +46,13 @@ def test_no_metric_is_left_in_the_default_registry() -> None:
 def test_the_ledger_processes_do_not_share_metrics() -> None:
     worker, relay, api = (_families(r) for r in REGISTRIES["subsidy_ledger_"])
     assert len(worker) + len(relay) + len(api) == len(worker | relay | api)
-    assert relay == {"subsidy_ledger_relayed_decisions"}
+    assert relay == {"subsidy_ledger_relayed_decisions", "subsidy_ledger_anchors"}
     assert {"subsidy_ledger_chain_ok", "subsidy_ledger_outbox_backlog"} <= api
 
 
 def test_a_service_registry_adds_the_process_collectors_only() -> None:
     served = _families(service_registry(ledger.RELAY_REGISTRY))
-    others = served - {"subsidy_ledger_relayed_decisions"}
+    others = served - {"subsidy_ledger_relayed_decisions", "subsidy_ledger_anchors"}
     assert others
     assert all(f.startswith(("process_", "python_")) for f in others), others
     assert not any(f.startswith(("process_", "python_")) for f in _families(ledger.API_REGISTRY))

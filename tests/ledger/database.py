@@ -1,13 +1,17 @@
 """The ledger database in the integration tests: a migrated schema per test, its soundness
 checks, exports, snapshots and queries, and the settings of a worker on it."""
 
+import functools
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from subsidy.harness.databases import create_schema
+from subsidy.infra.signing_keys import write_key_pair
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.db import migrate_ledger
@@ -80,11 +84,21 @@ async def fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
 # ---- workers -----------------------------------------------------------------------------
 
 
+@functools.cache
+def signing_keys() -> tuple[Path, Path]:
+    """The session's ledger key pair (private, public), in a directory of its own."""
+    return write_key_pair(Path(tempfile.mkdtemp(prefix="subsidy-test-keys-")))
+
+
 def worker_settings(
     db: LedgerDb, bootstrap: str, topics: Topics, **overrides: Any
 ) -> LedgerSettings:
-    """Settings of a worker on this test's schema and topics."""
+    """Settings of a worker (or relay) on this test's schema and topics; the relay signs with
+    the session's key and anchors into a file of its own and the test's anchors topic."""
     values: dict[str, Any] = {
+        "signing_key_file": signing_keys()[0],
+        "anchor_file": Path(tempfile.mkdtemp(prefix="subsidy-test-anchors-")) / "anchors.jsonl",
+        "anchor_topic": topics.anchors,
         "database_url": db.url,
         "kafka_bootstrap": bootstrap,
         "input_topic": topics.input,

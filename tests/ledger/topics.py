@@ -23,8 +23,13 @@ class Topics:
     dead_letters: str
 
     @property
+    def anchors(self) -> str:
+        """The relay's anchor log topic, beside the decisions."""
+        return f"{self.decisions}.anchors"
+
+    @property
     def all(self) -> list[str]:
-        return [self.input, self.decisions, self.dead_letters]
+        return [self.input, self.decisions, self.dead_letters, self.anchors]
 
 
 async def produce(

@@ -12,9 +12,12 @@ from pathlib import Path
 import asyncpg
 
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
+from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import Catalog
+from subsidy.harness.principals import Principal, auditors_json, credentials_json, demo_principals
 from subsidy.harness.processes import Running, ServiceSpec
 from subsidy.infra.settings import CommonSettings
+from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from subsidy.infra.topics import PARTITIONS, Topic
 from subsidy.notifier.repository import put_subscriptions
 from subsidy.notifier.subscriptions import Subscription, bureaus_of
@@ -46,21 +49,40 @@ class Run:
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
     ledger_api_address: str = LEDGER_API_ADDRESS
     dashboard_port: int = DASHBOARD_PORT
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The submitters: a credential per feed, and the reviewer's (subsidy.harness.principals).
+    principals: dict[str, Principal] = field(default_factory=demo_principals)
     auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     services: list[Running] = field(default_factory=list)
     subscribed: list[str] = field(default_factory=list)
     policy_catalog: Path | None = None
     policy_overlay: Path | None = None
+    # The run's own files: the ledger's key pair and its anchor log (default .run/runs/<stamp>).
+    directory: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"demo.{self.stamp}.{name}"
 
     @property
     def topics(self) -> dict[str, str]:
-        names = ("enterprise-events.v1", "entitlements.v1", "decisions.v1", "dead-letters.v1")
+        names = ("enterprise-events.v1", "entitlements.v1", "decisions.v1", "dead-letters.v1",
+                 "ledger-anchors.v1")  # fmt: skip
         return {n: self.topic(n) for n in names}
+
+    @property
+    def files(self) -> Path:
+        return self.directory or layout().run / "runs" / self.stamp
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.files / "anchors.jsonl"
+
+    def signing_keys(self) -> tuple[Path, Path]:
+        """The run's ledger key pair (private, public), made on first use: a key per run."""
+        private, public = self.files / PRIVATE_KEY_NAME, self.files / PUBLIC_KEY_NAME
+        if not private.exists():
+            write_key_pair(self.files)
+        return private, public
 
 
 def service_specs(
@@ -75,10 +97,16 @@ def service_specs(
                       ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
         if path is not None:
             common[key] = str(path.resolve())
+    private_key, _public_key = run.signing_keys()
     ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+              "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
               "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
+    # Only the relay signs (decisions and anchors): the worker never holds the key.
+    relay = {**ledger, "LEDGER_SIGNING_KEY_FILE": str(private_key),
+             "LEDGER_ANCHOR_FILE": str(run.anchor_file),
+             "LEDGER_METRICS_PORT": ports["ledger-relay"]}  # fmt: skip
     return [
         ServiceSpec("eligibility", ("eligibility", "worker"), {
             **common, "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
@@ -88,10 +116,10 @@ def service_specs(
             "ELIGIBILITY_METRICS_PORT": ports["eligibility"]}),
         ServiceSpec("ledger-worker", ("ledger", "worker"),
                     {**ledger, "LEDGER_METRICS_PORT": ports["ledger-worker"]}),
-        ServiceSpec("ledger-relay", ("ledger", "relay"),
-                    {**ledger, "LEDGER_METRICS_PORT": ports["ledger-relay"]}),
+        ServiceSpec("ledger-relay", ("ledger", "relay"), relay),
         ServiceSpec("ingest", ("ingest-server",), {
-            **common, "INGEST_TOPIC": t["enterprise-events.v1"], "INGEST_TOKENS": run.token,
+            **common, "INGEST_TOPIC": t["enterprise-events.v1"],
+            "INGEST_CREDENTIALS": credentials_json(run.principals.values()),
             "INGEST_GRPC_ADDRESS": run.ingest_address,
             "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
         ServiceSpec("notifier", ("notify", "worker"), {
@@ -106,7 +134,7 @@ def service_specs(
         ServiceSpec("ledger-api", ("ledger", "serve"), {
             **common, "LEDGER_API_DATABASE_URL": database_url,
             "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
-            "LEDGER_API_AUDITOR_TOKENS": run.auditor_token,
+            "LEDGER_API_AUDITOR_TOKENS": auditors_json(run.auditor_token),
             "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
             "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
         ServiceSpec("dashboard", ("dashboard", "serve"), {
@@ -151,9 +179,10 @@ async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook:
 
 
 def create_topics(run: Run, bootstrap: str) -> None:
+    single = ("dead-letters", "ledger-anchors")
     ensure_topics(bootstrap, tuple(
-        Topic(name, 1 if "dead-letters" in name else PARTITIONS, "demo") for name in
-        run.topics.values()))  # fmt: skip
+        Topic(name, 1 if any(s in name for s in single) else PARTITIONS, "demo")
+        for name in run.topics.values()))  # fmt: skip
 
 
 def delete_topics(run: Run, bootstrap: str) -> None:

@@ -20,5 +20,11 @@ ENTERPRISE_EVENTS = Topic("enterprise-events.v1", PARTITIONS, "EnterpriseEvent (
 ENTITLEMENTS = Topic("entitlements.v1", PARTITIONS, "Evaluation: an event and its entitlements")
 DECISIONS = Topic("decisions.v1", PARTITIONS, "Decision out, from the ledger's outbox")
 DEAD_LETTERS = Topic("dead-letters.v1", 1, "DeadLetter: messages set aside, with the error")
+# One partition: the anchor log is read whole, in the order the ledger signed it.
+LEDGER_ANCHORS = Topic(
+    "ledger-anchors.v1", 1, "Signed chain heads (JSON, RFC 8785), written by the ledger only"
+)
 
-ALL_TOPICS: tuple[Topic, ...] = (ENTERPRISE_EVENTS, ENTITLEMENTS, DECISIONS, DEAD_LETTERS)
+ALL_TOPICS: tuple[Topic, ...] = (
+    ENTERPRISE_EVENTS, ENTITLEMENTS, DECISIONS, DEAD_LETTERS, LEDGER_ANCHORS,
+)  # fmt: skip

@@ -9,6 +9,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
+from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.api_server import RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings
 from subsidy.ledger.relay import Relay
@@ -67,14 +68,21 @@ async def ledger_worker(
 
 @asynccontextmanager
 async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
-    """A relay with its connection (which holds the relay lock) and its producer started."""
+    """A relay with its connection (which holds the relay lock) and its producer started, its
+    signing key loaded and its anchor log opened (both required: ValueError naming them)."""
+    signer = settings.signer()
+    if settings.anchor_file is None:
+        raise ValueError("LEDGER_ANCHOR_FILE is required (the relay's anchor log)")
     async with AsyncExitStack() as stack:
         conn = await asyncpg.connect(settings.database_url)
         stack.push_async_callback(conn.close)
         producer = idempotent_producer(settings)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        relay = Relay(settings, conn, producer)
+        anchorer = Anchorer(
+            signer, AnchorLog(settings.anchor_file, producer, settings.anchor_topic)
+        )
+        relay = Relay(settings, conn, producer, signer, anchorer)
         try:
             yield relay
         finally:

@@ -9,6 +9,7 @@ caps and the chain, and writers of different enterprises never touch each other'
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -105,10 +106,17 @@ class _Broken(Exception):
 
 
 class _ChainWalker:
-    """Walks entries in (enterprise, seq) order, checking each link against the last."""
+    """Walks entries in (enterprise, seq) order, checking each link against the last and, when
+    given signed anchors, each anchored entry against the hash the ledger signed."""
 
-    def __init__(self, heads: dict[str, tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        heads: dict[str, tuple[int, str]],
+        anchored: Mapping[str, Mapping[int, str]] | None = None,
+    ) -> None:
         self.heads = heads
+        self.anchored = anchored or {}
+        self.seen: set[str] = set()
         self.enterprise: str | None = None
         self.seq = 0
         self.hash = GENESIS
@@ -121,6 +129,7 @@ class _ChainWalker:
             if fields.enterprise_id not in self.heads:
                 raise _Broken(fields.name, "entry of an enterprise the ledger does not know")
             self.enterprise, self.seq, self.hash = fields.enterprise_id, 0, GENESIS
+            self.seen.add(fields.enterprise_id)
         expected = self.seq + 1
         if fields.seq != expected:
             raise _Broken(
@@ -131,6 +140,14 @@ class _ChainWalker:
             raise _Broken(fields.name, "prev_hash does not match the hash of the entry before it")
         if entry_hash(row["prev_hash"], fields) != row["hash"]:
             raise _Broken(fields.name, "hash does not match the entry's content (it was altered)")
+        signed = self.anchored.get(fields.enterprise_id, {}).get(fields.seq)
+        if signed is not None and signed != row["hash"]:
+            raise _Broken(
+                fields.name,
+                f"与签名锚点不符，该分录被改写且其后的链被重算 (differs from the signed anchor: "
+                f"the ledger signed {signed[:12]}…, the entry now hashes to {row['hash'][:12]}…; "
+                f"it was rewritten and the chain recomputed after it)",
+            )
         self.seq, self.hash = fields.seq, row["hash"]
         self.checked += 1
 
@@ -150,6 +167,7 @@ class _ChainWalker:
                 f"{self.enterprise}#{head_seq + 1}",
                 f"entry beyond the enterprise's head #{head_seq}: {ends}",
             )
+        self._anchored_beyond(self.enterprise, self.seq)
         if head_hash != self.hash:
             raise _Broken(
                 f"{self.enterprise}#{self.seq}",
@@ -157,8 +175,19 @@ class _ChainWalker:
             )
         self.enterprise = None
 
+    def _anchored_beyond(self, enterprise: str, last: int) -> None:
+        anchored = self.anchored.get(enterprise)
+        if anchored and max(anchored) > last:
+            raise _Broken(
+                f"{enterprise}#{last + 1}",
+                f"已签名锚定的分录不见了 (an anchored entry is missing: the anchors cover "
+                f"#{max(anchored)} but the chain ends at #{last})",
+            )
+
     def leftovers(self) -> None:
-        """Enterprises with a head but no entries at all."""
+        """Enterprises with a head but no entries at all, and anchored chains that vanished."""
+        for enterprise_id in sorted(set(self.anchored) - self.seen):
+            self._anchored_beyond(enterprise_id, 0)
         for enterprise_id, (head_seq, _) in sorted(self.heads.items()):
             if head_seq != 0:
                 raise _Broken(
@@ -167,14 +196,18 @@ class _ChainWalker:
                 )
 
 
-async def verify_chains(conn: asyncpg.Connection) -> VerifyResult:
-    """Recompute every enterprise's chain in one snapshot; name the first broken entry."""
+async def verify_chains(
+    conn: asyncpg.Connection, anchored: Mapping[str, Mapping[int, str]] | None = None
+) -> VerifyResult:
+    """Recompute every enterprise's chain in one snapshot; name the first broken entry. With
+    `anchored` (entry hashes by chain and seq, from signed anchors), an entry whose hash is not
+    the one signed is broken too, even when the chain after it was recomputed."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         heads = {
             r["enterprise_id"]: (r["head_seq"], r["head_hash"])
             for r in await conn.fetch("SELECT enterprise_id, head_seq, head_hash FROM enterprises")
         }
-        walker = _ChainWalker(heads)
+        walker = _ChainWalker(heads, anchored)
         try:
             async for row in conn.cursor(
                 "SELECT * FROM entries ORDER BY enterprise_id, seq", prefetch=2_000

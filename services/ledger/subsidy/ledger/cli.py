@@ -5,6 +5,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -28,7 +29,10 @@ from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
+from subsidy.infra.signing_keys import KeyFileError, Verifier, write_key_pair
 from subsidy.ledger import bootstrap, metrics, parking, report
+from subsidy.ledger.anchoring import Anchorer, AnchorLog
+from subsidy.ledger.anchors import AnchorError, load_signed_anchors
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
@@ -81,18 +85,72 @@ def export_command(
     print_contract(asyncio.run(_with_conn(settings.database_url, export_contract)), output_format)
 
 
+def _vouched(anchors: Path | None, public_key: Path | None) -> dict[str, dict[int, str]] | None:
+    """The entry hashes the anchor file vouches for, every signature checked; exit 1 on a
+    forged or malformed anchor, 2 on unusable options."""
+    if anchors is None and public_key is None:
+        return None
+    if anchors is None or public_key is None:
+        typer.echo("error: --anchors and --public-key go together", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        return load_signed_anchors(anchors, Verifier.from_file(public_key))
+    except (KeyFileError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except AnchorError as err:
+        typer.echo(f"锚点无效，拒绝采信 (anchor refused): {anchors} {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _anchor_now(settings: LedgerSettings, conn: asyncpg.Connection) -> int:
+    """Anchor the heads verify just checked, when this ledger holds the signing key."""
+    if settings.signing_key_file is None or settings.anchor_file is None:
+        return 0
+    producer = bootstrap.idempotent_producer(settings)
+    await producer.start()
+    try:
+        log = AnchorLog(settings.anchor_file, producer, settings.anchor_topic)
+        return await Anchorer(settings.signer(), log).anchor(conn)
+    finally:
+        await producer.stop()
+
+
 @app.command("verify")
 @database_command(MIGRATED_BY)
-def verify_command() -> None:
-    """Recompute every hash chain and check the invariants; exit 1 naming the first broken entry."""
+def verify_command(
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors", help="The anchor log (JSON lines): also check the chains against it."
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="The ledger's Ed25519 public key (PEM) the anchors are signed by."
+        ),
+    ] = None,
+) -> None:
+    """Recompute every hash chain and check the invariants; exit 1 naming the first broken entry.
+
+    With --anchors and --public-key (an auditor, on a read-only login): every anchor's signature
+    is checked and every anchored entry must still hash to what the ledger signed. Without
+    them, and with LEDGER_SIGNING_KEY_FILE and LEDGER_ANCHOR_FILE set, the verified heads are
+    anchored."""
+    vouched = _vouched(anchors, public_key)
     settings = _settings()
 
-    async def work(conn: asyncpg.Connection) -> tuple[VerifyResult, list[str]]:
-        return await verify_chains(conn), await check_invariants(conn)
+    async def work(conn: asyncpg.Connection) -> tuple[VerifyResult, list[str], int]:
+        chain, violations = await verify_chains(conn, vouched), await check_invariants(conn)
+        ok = chain.ok and not violations
+        anchored = await _anchor_now(settings, conn) if ok and vouched is None else 0
+        return chain, violations, anchored
 
-    chain, violations = asyncio.run(_with_conn(settings.database_url, work))
+    chain, violations, anchored = asyncio.run(_with_conn(settings.database_url, work))
     if not chain.ok:
         typer.echo(
+            f"账本校验失败，第一条不同的分录 {chain.first_broken_entry} / "
             f"chain broken at entry {chain.first_broken_entry}: {chain.detail} "
             f"({chain.entries_checked} entries verified before it)",
             err=True,
@@ -101,7 +159,29 @@ def verify_command() -> None:
         typer.echo(f"invariant violated: {violation}", err=True)
     if not chain.ok or violations:
         raise typer.Exit(1)
-    typer.echo(f"ok: {chain.entries_checked} entries verified, invariants hold")
+    against = f", {sum(map(len, vouched.values()))} anchored hashes match" if vouched else ""
+    typer.echo(
+        f"ok: {chain.entries_checked} entries verified, invariants hold{against}"
+        + (f"; {anchored} heads anchored" if anchored else "")
+    )
+
+
+@app.command("keygen")
+def keygen_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the new key pair.")],
+) -> None:
+    """Make the ledger's Ed25519 signing key pair: ledger-signing.pem (0600, the secret for
+    LEDGER_SIGNING_KEY_FILE) and ledger-signing.pub.pem (for auditors and the notifier)."""
+    try:
+        private, public = write_key_pair(out)
+    except FileExistsError as err:
+        typer.echo(f"error: {err.filename} exists; a key is never overwritten", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as err:
+        typer.echo(f"error: {out}: {err.strerror or err}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"私钥 private key: {private} (0600)\n公钥 public key: {public}\n"
+               f"key id {Verifier.from_file(public).key_id}")  # fmt: skip
 
 
 @app.command("parked")
@@ -145,8 +225,15 @@ def worker_command() -> None:
 
 @app.command("relay")
 def relay_command() -> None:
-    """Publish committed decisions from the outbox to decisions.v1 until SIGTERM."""
+    """Publish committed decisions from the outbox to decisions.v1, signed, and anchor the
+    chains' heads every LEDGER_ANCHOR_SECONDS, until SIGTERM (needs LEDGER_SIGNING_KEY_FILE and
+    LEDGER_ANCHOR_FILE)."""
     settings = _settings()
+    for name, value in (("LEDGER_SIGNING_KEY_FILE", settings.signing_key_file),
+                        ("LEDGER_ANCHOR_FILE", settings.anchor_file)):  # fmt: skip
+        if value is None:
+            typer.echo(f"error: LedgerSettings: {name} is required by the relay", err=True)
+            raise typer.Exit(EXIT_USAGE)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
     asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
 

@@ -90,6 +90,11 @@ COMMIT_SECONDS = Histogram(
 RELAYED = Counter(
     "subsidy_ledger_relayed_decisions", "Outbox decisions published.", registry=RELAY_REGISTRY
 )
+ANCHORS = Counter(
+    "subsidy_ledger_anchors",
+    "Signed chain heads appended to the anchor log (file and topic).",
+    registry=RELAY_REGISTRY,
+)
 
 # Set by the query API (`subsidy ledger serve`), which watches the outbox from outside the
 # relay: a relay that died cannot report its own backlog.

@@ -5,16 +5,24 @@ the deciding transaction, and this relay publishes committed rows afterwards, so
 dual write. A crash between the broker's ack and marking the rows sent publishes them again
 on restart (at-least-once); the idempotent producer removes the broker-side retries and
 consumers deduplicate on decision_id (`<entitlementId>#<revision>`).
+
+Each record is signed with the ledger's Ed25519 key over its exact value bytes (headers
+`subsidy-signature`, `subsidy-key-id`), so the notifier acts only on what the ledger decided,
+not on whatever a Kafka writer put on the topic. Being the one active instance, the relay also
+anchors the chains' heads at a fixed cadence (`subsidy.ledger.anchoring`).
 """
 
 import asyncio
 import contextlib
+import time
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from subsidy.infra.signing_keys import Signer
 from subsidy.ledger import metrics
+from subsidy.ledger.anchoring import Anchorer
 from subsidy.ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -23,9 +31,18 @@ log = structlog.get_logger(__name__)
 # taking alternate rows could publish one enterprise's decisions out of order.
 _RELAY_LOCK = 0x1ED6E5
 
+SIGNATURE_HEADER = "subsidy-signature"
+KEY_ID_HEADER = "subsidy-key-id"
+
+
+def signed_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a signed decision: the raw 64-byte Ed25519 signature over the
+    value, and the signing key's id."""
+    return [(SIGNATURE_HEADER, signer.sign(value)), (KEY_ID_HEADER, signer.key_id.encode())]
+
 
 async def relay_once(
-    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int
+    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int, signer: Signer
 ) -> int:
     """Publish up to `limit` unsent outbox rows in outbox order; returns how many."""
     async with conn.transaction():
@@ -47,7 +64,12 @@ async def relay_once(
         # Keyed by enterprise (like every topic of the platform): one enterprise's decisions
         # stay in order on one partition.
         sends = [
-            await producer.send(topic, key=r["enterprise_id"].encode(), value=r["message"])
+            await producer.send(
+                topic,
+                key=r["enterprise_id"].encode(),
+                value=r["message"],
+                headers=signed_headers(signer, r["message"]),
+            )
             for r in rows
         ]
         await asyncio.gather(*sends)  # acks=all for every one before they count as sent
@@ -61,15 +83,32 @@ async def relay_once(
 
 class Relay:
     """Publishes the outbox on its connection and producer (`subsidy.ledger.bootstrap` opens,
-    starts and closes them); closing the connection releases the relay lock."""
+    starts and closes them), signing with `signer` and anchoring with `anchorer`; closing the
+    connection releases the relay lock."""
 
     def __init__(
-        self, settings: LedgerSettings, conn: asyncpg.Connection, producer: AIOKafkaProducer
+        self,
+        settings: LedgerSettings,
+        conn: asyncpg.Connection,
+        producer: AIOKafkaProducer,
+        signer: Signer,
+        anchorer: Anchorer,
     ) -> None:
         self.settings = settings
         self.published = 0
         self._conn = conn
         self._producer = producer
+        self._signer = signer
+        self._anchorer = anchorer
+        self._next_anchor = 0.0
+
+    async def _anchor_if_due(self) -> float:
+        """Anchor when the cadence says so; seconds until the next anchor."""
+        now = time.monotonic()
+        if now >= self._next_anchor:
+            await self._anchorer.anchor(self._conn)
+            self._next_anchor = now + self.settings.anchor_seconds
+        return self._next_anchor - now
 
     async def _lead(self, stop: asyncio.Event) -> bool:
         """Wait in standby until this relay holds the lock (True) or `stop` is set (False)."""
@@ -87,22 +126,28 @@ class Relay:
         s = self.settings
         if not await self._lead(stop):
             return 0
+        self._anchorer.resume()
         wake = asyncio.Event()
         await self._conn.add_listener("ledger_outbox", lambda *_: wake.set())
-        log.info("ledger.relay.started", topic=s.decisions_topic)
+        log.info("ledger.relay.started", topic=s.decisions_topic, anchors=str(s.anchor_file))
         while not stop.is_set():
             # Cleared before reading, so a NOTIFY during the read is not lost.
             wake.clear()
             sent = await relay_once(
-                self._conn, self._producer, s.decisions_topic, s.relay_batch_size
+                self._conn, self._producer, s.decisions_topic, s.relay_batch_size, self._signer
             )
             self.published += sent
+            until_anchor = await self._anchor_if_due()
             if sent:
                 continue
             waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(
-                waiters, timeout=s.relay_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                waiters,
+                timeout=min(s.relay_poll_seconds, until_anchor),
+                return_when=asyncio.FIRST_COMPLETED,
             )
             for w in waiters:
                 w.cancel()
+        # The heads as they are at a clean stop, so nothing decided goes unanchored for long.
+        await self._anchorer.anchor(self._conn)
         return self.published

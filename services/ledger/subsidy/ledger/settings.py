@@ -1,11 +1,13 @@
 """The ledger service's settings: topics, consumer group, batch sizes, relay and cache limits."""
 
+from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings
-from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS
+from subsidy.infra.signing_keys import KeyFileError, Signer
+from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS, LEDGER_ANCHORS
 
 
 def _env(name: str) -> AliasChoices:
@@ -49,13 +51,43 @@ class LedgerSettings(CommonSettings):
         description="0 = no metrics endpoint",
         validation_alias=AliasChoices("LEDGER_METRICS_PORT", "METRICS_PORT", "metrics_port"),
     )
+    # The ledger's Ed25519 private key (PEM): signs the anchors and the decisions the relay
+    # publishes. A secret: no default, never in the database; the relay refuses to start
+    # without it, and an unreadable file fails at start (docs/security.md).
+    signing_key_file: Path | None = Field(None, validation_alias=_env("signing_key_file"))
+    # The anchor log outside PostgreSQL: an append-only JSON-lines file and a topic only the
+    # ledger writes; the relay anchors every chain whose head moved each anchor_seconds.
+    anchor_file: Path | None = Field(None, validation_alias=_env("anchor_file"))
+    anchor_topic: str = Field(
+        LEDGER_ANCHORS.name, pattern=KAFKA_NAME, validation_alias=_env("anchor_topic")
+    )
+    anchor_seconds: float = Field(60, gt=0, le=86_400, validation_alias=_env("anchor_seconds"))
     # Fault injection for the exactly-once test: SIGKILL the worker right after a database
     # commit, before the Kafka offsets are committed. Never set it in production.
     crash_after_db_commit: bool = Field(False, validation_alias=_env("crash_after_db_commit"))
 
+    @field_validator("signing_key_file")
+    @classmethod
+    def _readable_key(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                Signer.from_file(value)
+            except KeyFileError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    def signer(self) -> Signer:
+        """The signing key; a settings error when none is configured (the relay needs it)."""
+        if self.signing_key_file is None:
+            raise ValueError("LEDGER_SIGNING_KEY_FILE is required (the ledger's Ed25519 key)")
+        return Signer.from_file(self.signing_key_file)
+
     @model_validator(mode="after")
     def _distinct_topics(self) -> Self:
-        topics = [self.input_topic, self.decisions_topic, self.dead_letter_topic]
+        topics = [self.input_topic, self.decisions_topic, self.dead_letter_topic,
+                  self.anchor_topic]  # fmt: skip
         if len(set(topics)) != len(topics):
-            raise ValueError(f"input, decisions and dead-letter topics must differ, got {topics}")
+            raise ValueError(
+                f"input, decisions, dead-letter and anchor topics must differ, got {topics}"
+            )
         return self

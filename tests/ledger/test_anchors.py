@@ -1,0 +1,209 @@
+"""Red team: the database owner rewrites an entry's amount, makes every table agree with it and
+re-chains every later hash and the head. Plain `verify` cannot see it (its chain lives in the
+same database); `verify --anchors`, run by an auditor's read-only login with the public key
+only, names the entry. A forged anchor is refused."""
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from subsidy.harness.databases import with_search_path
+from subsidy.infra.lifecycle import running
+from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
+from subsidy.ledger.chain import entry_hash, fields_from_row
+from subsidy.ledger.settings import LedgerSettings
+from tests.ledger.database import LedgerDb, as_role, assert_sound, fetch, worker_settings
+from tests.ledger.events import CATALOG, EventMix, evaluation_records
+from tests.ledger.topics import Topics, produce, wait_consumed
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+SUBSIDY = Path(sys.executable).parent / "subsidy"
+CUT_FEN = 100
+
+
+async def _fill_and_anchor(bootstrap: str, db: LedgerDb, topics: Topics) -> LedgerSettings:
+    """A fed ledger, and the relay run once: it publishes the decisions and anchors the heads."""
+    events = EventMix(seed=47, enterprises=6, events_per_enterprise=30).events()
+    await produce(bootstrap, topics.input, evaluation_records(events))
+    settings = worker_settings(db, bootstrap, topics, batch_size=50)
+    async with running(ledger_worker(settings, CATALOG)):
+        await wait_consumed(bootstrap, topics.input, settings.group_id)
+    await assert_sound(db.url)
+    async with running(ledger_relay(settings)):
+        pass
+    return settings
+
+
+def _topic_lines(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record on the topic (the test's has several partitions; production's one)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = sum(consumer.end_offsets(partitions).values())
+        lines: list[bytes] = []
+        while len(lines) < end:
+            for records in consumer.poll(timeout_ms=1_000).values():
+                lines += [r.value for r in records]
+        return lines
+    finally:
+        consumer.close()
+
+
+async def _victim(url: str) -> tuple[str, int, str]:
+    """A paid entry with entries after it in its chain: (enterprise, seq, entitlement)."""
+    rows = await fetch(
+        url,
+        "SELECT x.enterprise_id, x.seq, x.entitlement_id FROM entries x"
+        " JOIN enterprises n USING (enterprise_id)"
+        " WHERE x.kind <> 'CLAWBACK' AND x.amount_fen > $1 AND x.seq < n.head_seq - 1"
+        " ORDER BY n.head_seq DESC, x.seq LIMIT 1",
+        CUT_FEN,
+    )
+    assert rows, "the mix pays some entry in the middle of a chain"
+    return rows[0]["enterprise_id"], rows[0]["seq"], rows[0]["entitlement_id"]
+
+
+async def _rewrite_and_rechain(db: LedgerDb, enterprise: str, seq: int, entitlement: str) -> None:
+    """What a hostile owner does: triggers off, the amount cut, every derived row made to agree,
+    the chain recomputed from the entry on and the head moved to the new hash."""
+    conn = await asyncpg.connect(db.superuser_url)
+    try:
+        async with conn.transaction():
+            for table in ("entries", "decisions"):
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+            row = await conn.fetchrow(
+                "UPDATE entries SET amount_fen = amount_fen - $3"
+                " WHERE enterprise_id = $1 AND seq = $2 RETURNING rule_id, year, item_id",
+                enterprise, seq, CUT_FEN,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE entitlements SET granted_fen = granted_fen - $2 WHERE entitlement_id = $1",
+                entitlement, CUT_FEN,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE decisions d SET granted_fen = d.granted_fen - $2 FROM entitlements e"
+                " WHERE d.entitlement_id = $1 AND e.entitlement_id = $1"
+                " AND d.revision = e.revision",
+                entitlement, CUT_FEN,
+            )  # fmt: skip
+            for table, key in (("annual_usage", "year"), ("item_usage", "item_id")):
+                await conn.execute(
+                    f"UPDATE {table} SET used_fen = used_fen - $4"
+                    f" WHERE enterprise_id = $1 AND rule_id = $2 AND {key} = $3",
+                    enterprise, row["rule_id"], row[key], CUT_FEN,
+                )  # fmt: skip
+            prev = await conn.fetchval(
+                "SELECT prev_hash FROM entries WHERE enterprise_id = $1 AND seq = $2",
+                enterprise, seq,
+            )  # fmt: skip
+            later = await conn.fetch(
+                "SELECT * FROM entries WHERE enterprise_id = $1 AND seq >= $2 ORDER BY seq",
+                enterprise, seq,
+            )  # fmt: skip
+            for entry in later:
+                new_hash = entry_hash(prev, fields_from_row(entry))
+                await conn.execute(
+                    "UPDATE entries SET prev_hash = $3, hash = $4"
+                    " WHERE enterprise_id = $1 AND seq = $2",
+                    enterprise, entry["seq"], prev, new_hash,
+                )  # fmt: skip
+                prev = new_hash
+            await conn.execute(
+                "UPDATE enterprises SET head_hash = $2 WHERE enterprise_id = $1", enterprise, prev
+            )
+            for table in ("entries", "decisions"):
+                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+    finally:
+        await conn.close()
+
+
+async def _auditor_login(db: LedgerDb, auditor_role: str) -> tuple[str, str]:
+    """A read-only login in the auditor group: (its name, its URL on this test's schema)."""
+    login = f"ledger_auditor_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(db.superuser_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE {auditor_role}')
+    finally:
+        await admin.close()
+    return login, with_search_path(as_role(db.url.split("?")[0], login), db.schema)
+
+
+async def _verify(url: str, *options: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    process = await asyncio.create_subprocess_exec(
+        str(SUBSIDY), "ledger", "verify", *options,
+        env={**env, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode() + stderr.decode()
+
+
+async def test_a_rechained_rewrite_is_named_by_the_anchors(
+    kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics, auditor_role: str
+) -> None:
+    settings = await _fill_and_anchor(kafka_bootstrap, ledger_db, ledger_topics)
+    assert settings.anchor_file is not None
+    assert settings.signing_key_file is not None
+    anchors = settings.anchor_file
+    public_key = settings.signing_key_file.with_name("ledger-signing.pub.pem")
+    # The topic holds the same anchors as the file, line for line.
+    lines = anchors.read_bytes().splitlines()
+    assert lines
+    assert sorted(_topic_lines(kafka_bootstrap, ledger_topics.anchors)) == sorted(lines)
+    login, auditor_url = await _auditor_login(ledger_db, auditor_role)
+    try:
+        options = ("--anchors", str(anchors), "--public-key", str(public_key))
+        code, output = await _verify(auditor_url, *options)
+        assert (code, output.startswith("ok:")) == (0, True), output
+
+        enterprise, seq, entitlement = await _victim(ledger_db.url)
+        ledger_db.tampered = True
+        await _rewrite_and_rechain(ledger_db, enterprise, seq, entitlement)
+
+        # The old hole: the chain and every invariant agree with the rewrite.
+        code, output = await _verify(ledger_db.url)
+        assert (code, output.startswith("ok:")) == (0, True), output
+        # The anchors were signed outside the database: the rewritten entry is named.
+        code, output = await _verify(auditor_url, *options)
+        assert code == 1, output
+        assert f"第一条不同的分录 {enterprise}#{seq} / chain broken at entry {enterprise}#{seq}:" \
+            in output  # fmt: skip
+        assert "与签名锚点不符" in output
+        assert "differs from the signed anchor" in output
+    finally:
+        admin = await asyncpg.connect(ledger_db.superuser_url)
+        try:
+            await admin.execute(f'DROP ROLE "{login}"')
+        finally:
+            await admin.close()
+
+
+async def test_a_forged_anchor_is_refused_by_verify(
+    kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
+) -> None:
+    settings = await _fill_and_anchor(kafka_bootstrap, ledger_db, ledger_topics)
+    assert settings.anchor_file is not None
+    assert settings.signing_key_file is not None
+    public_key = settings.signing_key_file.with_name("ledger-signing.pub.pem")
+    first, *rest = settings.anchor_file.read_bytes().splitlines()
+    forged = json.loads(first)
+    forged["entryHashes"][0] = "0" * 64
+    settings.anchor_file.write_bytes(b"\n".join([json.dumps(forged).encode(), *rest]) + b"\n")
+    code, output = await _verify(
+        ledger_db.url, "--anchors", str(settings.anchor_file), "--public-key", str(public_key)
+    )
+    assert code == 1, output
+    assert "锚点无效，拒绝采信 (anchor refused)" in output
+    assert "line 1: bad signature" in output
