@@ -17,8 +17,8 @@ from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
 from subsidy.harness.databases import create_database, drop_database, with_search_path
 from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.settings import IngestSettings
-from tests.ingest.server import OTHER_TOKEN, TOKEN, Ingest
 from tests.ingest.server import PARTITIONS as INGEST_PARTITIONS
+from tests.ingest.server import Ingest, writers
 from tests.ledger.database import LedgerDb, as_role, assert_sound, migrated_ledger_schema
 from tests.ledger.topics import PARTITIONS, Topics
 from tests.support.topics import private_topics
@@ -116,7 +116,7 @@ async def ingest(
             "kafka_bootstrap": kafka_bootstrap,
             "database_url": fresh_database_url,
             "topic": ingest_topic,
-            "tokens": f"{TOKEN},{OTHER_TOKEN}",
+            "credentials": writers(),
             "grpc_address": "127.0.0.1:0",
         }
     )

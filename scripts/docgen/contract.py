@@ -19,8 +19,10 @@ from subsidy.domain.enums import (
     StandardLevel,
     StandardRole,
 )
+from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.topics import ALL_TOPICS
 from subsidy.ingest import feeds
+from subsidy.ingest.permissions import CHANNELS
 
 
 def payloads(proto: Proto) -> tuple[list[FieldDescriptor], str]:
@@ -106,6 +108,15 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
     return {
         "envelope": proto.message(
             EVENTS.message_types_by_name["EnterpriseEvent"], event_models.EnterpriseEvent
+        ),
+        "provenance": "\n\n".join(
+            [
+                proto.section(EVENTS.message_types_by_name["Provenance"]),
+                proto.enum(
+                    EVENTS.enum_types_by_name["SubmissionChannel"],
+                    [epb.SubmissionChannel.Name(v) for v in CHANNELS.values()],
+                ),
+            ]
         ),
         "payload_list": ", ".join(f"`{f.json_name}`" for f in payload_fields),
         "payloads": payload_sections,

@@ -98,6 +98,11 @@ def type_name(field: FieldDescriptor) -> str:
     return f"list of {base}" if field.is_repeated else base
 
 
+# Fields the platform sets, which the JSON a client sends does not have (and the pydantic model
+# does not validate): what the `required` column says of them instead.
+PLATFORM_SET = {"subsidy.events.v1.EnterpriseEvent.submitted_by": "set by ingest"}
+
+
 class Proto:
     """The generated modules' descriptors, read with the comments of their source."""
 
@@ -122,14 +127,15 @@ class Proto:
                 for f in fields
             ]
             return table(["field", "type", "meaning"], rows)
-        wanted = {f.name for f in m.fields}
+        wanted = {f.name for f in m.fields if f.full_name not in PLATFORM_SET}
         if set(model.model_fields) != wanted:
             raise SystemExit(f"{m.name}: {model.__name__} validates {sorted(model.model_fields)}")
         rows = [
             [
                 f"`{f.json_name}`",
                 type_name(f),
-                "yes" if model.model_fields[f.name].is_required() else "no",
+                PLATFORM_SET.get(f.full_name)
+                or ("yes" if model.model_fields[f.name].is_required() else "no"),
                 self.about(f.full_name),
             ]
             for f in fields

@@ -54,8 +54,9 @@ UNUSED: dict[tuple[str, ...], set[str]] = {
 # Well-formed stand-ins for what Secrets hold, by key.
 SECRET_VALUES = {
     "uri": "postgresql://user:password@subsidy-db-rw:5432/subsidy",
-    "tokens": "writer-token-0123456789abcdef",
-    "auditor-tokens": "auditor-token-0123456789abcdef",
+    "credentials": '{"js-provincial-cert-feed": {"token_sha256": ["' + "c" * 64 + '"],'
+    ' "event_types": ["certificationObtained"], "sources": ["js-provincial-cert-feed"]}}',
+    "auditor-tokens": '{"auditor-li": {"tokens": ["auditor-token-0123456789abcdef"]}}',
     "auditor-token-sha256": "a" * 64,
     "writer-token-sha256": "b" * 64,
     "admin-token": "admin-token-0123456789abcdef",

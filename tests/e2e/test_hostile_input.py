@@ -45,7 +45,7 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
-from tests.ingest.server import AUTH, TOKEN, Ingest, cert_event
+from tests.ingest.server import AUTH, SOURCES, TOKEN, Ingest, cert_event
 from tests.ledger.database import LedgerDb, export, worker_settings
 from tests.ledger.events import CATALOG, EventMix, jsonl
 from tests.ledger.topics import Topics as LedgerTopics
@@ -106,6 +106,12 @@ async def _serving(ch: grpc.aio.Channel) -> None:
 # ---- door 1: the ingest API --------------------------------------------------------------
 
 
+def _bound(event: dict[str, Any]) -> dict[str, Any]:
+    """A good event under a source the tests' writer is bound to: a source the credential may
+    not claim is refused (tests/redteam), however well-formed."""
+    return {**event, "source": SOURCES[0]}
+
+
 @budget(2, shrink=False)
 @given(st.data())
 async def test_the_ingest_api_refuses_every_hostile_event_and_keeps_serving(
@@ -115,7 +121,7 @@ async def test_the_ingest_api_refuses_every_hostile_event_and_keeps_serving(
     protos = data.draw(st.lists(hostile_protos(), min_size=10, max_size=10))
     garbage = data.draw(st.lists(st.binary(min_size=1, max_size=100), min_size=5, max_size=5))
     tag = uuid.uuid4().hex[:8]
-    good = [data.draw(good_events(800 + i, f"{tag}-good-{i}")) for i in range(6)]
+    good = [_bound(data.draw(good_events(800 + i, f"{tag}-good-{i}"))) for i in range(6)]
 
     async with grpc.aio.insecure_channel(ingest.address) as ch:
         stub = _stub(ch)
@@ -239,7 +245,8 @@ async def test_feed_files_report_every_hostile_row_and_take_the_good_ones(
             lambda h: h.raw.strip() != b"" and b"\n" not in h.raw and b"\r" not in h.raw
         )
         hostile: list[Hostile] = data.draw(st.lists(one_line, min_size=20, max_size=20))
-        good = [line(data.draw(good_events(820 + i, f"{tag}-jsonl-{i}"))) for i in range(5)]
+        good = [line(_bound(data.draw(good_events(820 + i, f"{tag}-jsonl-{i}"))))
+                for i in range(5)]  # fmt: skip
         lines: list[bytes] = []
         expected: dict[int, str | None] = {}
         for i, h in enumerate(hostile):

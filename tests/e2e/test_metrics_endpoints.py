@@ -68,7 +68,7 @@ async def platform_url(fresh_database_url: str) -> AsyncIterator[str]:
 
 def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> list[Service]:
     tag = uuid.uuid4().hex[:12]
-    private_key, _public_key = write_key_pair(files / "keys")
+    private_key, public_key = write_key_pair(files / "keys")
     common = {"KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
     ledger = {**common, "LEDGER_INPUT_TOPIC": topics["entitlements"],
               "LEDGER_DECISIONS_TOPIC": topics["decisions"],
@@ -122,6 +122,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
         Service("notifier-worker", ("notify", "worker"), {
             **common, "NOTIFIER_TOPIC": topics["decisions"],
             "NOTIFIER_GROUP_ID": f"test-metrics-notifier-{tag}",
+            "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_METRICS_PORT": str(ports["notifier-worker"])},
             metrics("notifier-worker"), "subsidy_notifier_",
             frozenset({"subsidy_notifier_sent", "subsidy_notifier_in_flight"})),

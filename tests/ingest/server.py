@@ -2,9 +2,11 @@
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ingest.server import RunningIngest
 from tests.factories import enterprise_id as uscc_id
@@ -13,6 +15,24 @@ TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
 PARTITIONS = 3
+# The session server's one writer: bound to every event type and the sources the tests send,
+# with two tokens (a rotation under way).
+PRINCIPAL = "test-writer"
+SOURCES = ("integration-test", "sz-miit-portal", "js-provincial-cert-feed")
+
+
+def writers(
+    principal: str = PRINCIPAL,
+    tokens: tuple[str, ...] = (TOKEN, OTHER_TOKEN),
+    event_types: tuple[str, ...] = PAYLOAD_TYPES,
+    sources: tuple[str, ...] = SOURCES,
+) -> dict[str, Any]:
+    """INGEST_CREDENTIALS with one principal (add others with `|`)."""
+    return {
+        principal: {
+            "tokens": list(tokens), "event_types": list(event_types), "sources": list(sources),
+        }
+    }  # fmt: skip
 
 
 def cert_event(

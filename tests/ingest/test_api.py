@@ -13,6 +13,7 @@ from subsidy.domain.events import EnterpriseEvent, InvalidEvent
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.grpc_server import Registration, start_server
+from subsidy.ingest.permissions import Submitters
 from subsidy.ingest.service import (
     SERVICE_NAME,
     Delivery,
@@ -20,6 +21,7 @@ from subsidy.ingest.service import (
     Unavailable,
     auth_interceptor,
 )
+from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import IngestStore
 from tests.factories import bad_check
 from tests.ingest.server import (
@@ -29,6 +31,7 @@ from tests.ingest.server import (
     Ingest,
     cert_event,
     read_topic,
+    writers,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -211,7 +214,9 @@ async def test_submit_batch_reports_rejections_by_index_and_keeps_order(
 class _BrokenKafka:
     """A sink whose every send fails, as when Kafka is down."""
 
-    async def send_all(self, events: Sequence[EnterpriseEvent]) -> list[Delivery | Exception]:
+    async def send_all(
+        self, events: Sequence[EnterpriseEvent], provenance: epb.Provenance | None = None
+    ) -> list[Delivery | Exception]:
         return [ConnectionError("broker down") for _ in events]
 
 
@@ -220,16 +225,20 @@ async def test_nothing_is_recorded_when_kafka_does_not_acknowledge(
 ) -> None:
     pool = await asyncpg.create_pool(ingest.database_url, min_size=1, max_size=2)
     try:
-        servicer = IngestServicer(IngestStore(pool), _BrokenKafka(), ingest.topic)
+        grants = IngestSettings.model_validate({"credentials": writers()}).writers
+        submitters = Submitters(grants)
+        servicer = IngestServicer(IngestStore(pool), _BrokenKafka(), ingest.topic, submitters)
         sent = cert_event(enterprise=18)
+        submitter = submitters.of(AUTH)
+        assert submitter is not None
         with pytest.raises(Unavailable):
-            await servicer.process([api_pb2.SubmitRequest(event=sent)])
+            await servicer.process([api_pb2.SubmitRequest(event=sent)], submitter)
 
         server, port = await start_server(
             [Registration(lambda _, s: api_pb2_grpc.add_IngestServiceServicer_to_server(
                 servicer, s), servicer, SERVICE_NAME)],
             "127.0.0.1:0",
-            [auth_interceptor([TOKEN])],
+            [auth_interceptor(grants)],
         )  # fmt: skip
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as broken:

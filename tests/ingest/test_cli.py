@@ -20,9 +20,11 @@ from subsidy.cli.main import app
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.export import distinct_rejections
 from subsidy.domain.simulate import simulate
+from subsidy.events.v1 import events_pb2 as epb
 from tests.factories import bad_check
 from tests.factories import enterprise_id as uscc_id
 from tests.ingest.server import (
+    PRINCIPAL,
     TOKEN,
     Ingest,
     read_topic,
@@ -100,6 +102,19 @@ async def _kafka_ids(ingest: Ingest, prefix: str) -> list[str]:
     return [e.event_id for _, _, e in records if e.event_id.startswith(prefix)]
 
 
+async def _channels(ingest: Ingest, prefix: str) -> set[tuple[str, str]]:
+    """(principal, channel) of the accepted events whose id starts with `prefix`."""
+    conn = await asyncpg.connect(ingest.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT submitted_by, channel FROM ingest_accepted_events WHERE event_id LIKE $1",
+            prefix + "%",
+        )
+    finally:
+        await conn.close()
+    return {(r["submitted_by"], r["channel"]) for r in rows}
+
+
 @pytest.mark.parametrize("make", [_csv, _xlsx], ids=["csv", "xlsx"])
 async def test_ingest_a_provincial_feed_then_again(
     ingest: Ingest, tmp_path: Path, make: object
@@ -119,6 +134,12 @@ async def test_ingest_a_provincial_feed_then_again(
     records = await read_topic(ingest.bootstrap, ingest.topic)
     keys = {e.event_id: k for _, k, e in records if e.event_id.startswith(prefix)}
     assert keys[prefix + "D"] == uscc_id(34).encode()
+    # Each record names its submitter and channel, outside the event's content.
+    sent = [e for _, _, e in records if e.event_id.startswith(prefix)]
+    assert {(e.submitted_by.principal, e.submitted_by.channel) for e in sent} == {
+        (PRINCIPAL, epb.CLI_FILE)
+    }
+    assert await _channels(ingest, prefix) == {(PRINCIPAL, "CLI_FILE")}
 
     second = await _run("ingest", str(feed), "--server", ingest.address)
 
@@ -228,6 +249,7 @@ async def test_the_watcher_ingests_each_content_once_and_leaves_partial_files(
         await conn.close()
     assert [tuple(r) for r in files] == [("a-clean.csv", "done", 2, 0),
                                          ("c-mixed.xlsx", "failed", 3, 5)]  # fmt: skip
+    assert await _channels(ingest, prefix + tag) == {(PRINCIPAL, "FEED_WATCHER")}
 
     # The partial file is renamed into place (same rows as a-clean), and a-clean is dropped
     # again: both are skipped, and the second a-clean is moved aside under a new name.

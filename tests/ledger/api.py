@@ -1,6 +1,7 @@
 """The fed ledger the query API tests share: known events decided into a schema of its own,
 a read-only login, the API serving it, and what `subsidy simulate` makes of the same events."""
 
+import json
 import sys
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,14 @@ SUBSIDY = Path(sys.executable).parent / "subsidy"
 AUDITOR_TOKEN = "auditor-" + uuid.uuid4().hex
 WRITER_TOKEN = "writer-" + uuid.uuid4().hex
 AUDITOR = (("authorization", f"Bearer {AUDITOR_TOKEN}"),)
+AUDITOR_PRINCIPAL = "auditor-li"
+
+
+def auditors(*tokens: str) -> str:
+    """LEDGER_API_AUDITOR_TOKENS: one auditor principal with these tokens."""
+    return json.dumps({AUDITOR_PRINCIPAL: {"tokens": list(tokens)}})
+
+
 MAX_PAGE = 50
 
 TOP_UP = enterprise_id(900_001)  # municipal key lab, then provincial on the same lab
@@ -89,7 +98,7 @@ def api_settings(url: str, **overrides: Any) -> LedgerApiSettings:
     values: dict[str, Any] = {
         "LEDGER_API_DATABASE_URL": url,
         "LEDGER_API_GRPC_ADDRESS": "127.0.0.1:0",
-        "LEDGER_API_AUDITOR_TOKENS": f"{AUDITOR_TOKEN},second-{AUDITOR_TOKEN}",
+        "LEDGER_API_AUDITOR_TOKENS": auditors(AUDITOR_TOKEN, f"second-{AUDITOR_TOKEN}"),
         "LEDGER_API_WRITER_TOKEN_SHA256": token_digest(WRITER_TOKEN),
         "LEDGER_API_MAX_PAGE_SIZE": MAX_PAGE,
         "LEDGER_API_DEFAULT_PAGE_SIZE": 20,

@@ -12,6 +12,7 @@ import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
@@ -22,6 +23,7 @@ from subsidy.ledger.api_server import DatabaseRoleError
 from subsidy.ledger.bootstrap import ledger_api
 from tests.ledger.api import (
     AUDITOR,
+    AUDITOR_PRINCIPAL,
     AUDITOR_TOKEN,
     MUNICIPAL,
     PROVINCIAL,
@@ -32,6 +34,7 @@ from tests.ledger.api import (
     Ledger,
     api_sample,
     api_settings,
+    auditors,
     feed,
     known_events,
 )
@@ -167,9 +170,27 @@ async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
 
 async def _cli(ledger: Ledger, *args: str, token: str | None = AUDITOR_TOKEN) -> Any:
     env = {"SUBSIDY_LEDGER_TOKEN": token} if token else {"SUBSIDY_LEDGER_TOKEN": ""}
-    return await asyncio.to_thread(
-        CliRunner().invoke, app, ["ledger", *args, "--server", ledger.address], env=env
-    )
+    # The API serves in this process: its log lines (each read is logged) are kept out of the
+    # CLI's captured output.
+    with capture_logs():
+        return await asyncio.to_thread(
+            CliRunner().invoke, app, ["ledger", *args, "--server", ledger.address], env=env
+        )
+
+
+async def test_every_read_is_logged_with_the_readers_principal(ledger: Ledger) -> None:
+    with capture_logs() as logs:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["ledger", "statement", TOP_UP, "--server", ledger.address],
+            env={"SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN},
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    reads = [e for e in logs if e["event"] == "api.read"]
+    assert reads == [
+        {"event": "api.read", "log_level": "info", "principal": AUDITOR_PRINCIPAL,
+         "method": "/subsidy.api.v1.LedgerService/GetStatement", "enterprise_id": TOP_UP}
+    ]  # fmt: skip
+    assert AUDITOR_TOKEN not in repr(logs)
 
 
 async def test_cli_statement_table_and_json(ledger: Ledger) -> None:
@@ -247,7 +268,7 @@ async def test_cli_totals_and_errors(ledger: Ledger) -> None:
 async def test_subsidy_ledger_serve_answers_and_stops_on_sigterm(ledger: Ledger) -> None:
     port = free_port()
     env = {**os.environ, "LEDGER_API_DATABASE_URL": ledger.reader_url,
-           "LEDGER_API_AUDITOR_TOKENS": AUDITOR_TOKEN, "LEDGER_API_GRPC_ADDRESS":
+           "LEDGER_API_AUDITOR_TOKENS": auditors(AUDITOR_TOKEN), "LEDGER_API_GRPC_ADDRESS":
            f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         str(SUBSIDY), "ledger", "serve", env=env,

@@ -1,10 +1,12 @@
 """What the notifier's end-to-end tests share: their topic, schema and SMTP server, the
 subscribers and their secrets, the `subsidy notify` command, and queries of the tables."""
 
+import functools
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.infra.signing_keys import Signer, write_key_pair
+from subsidy.ledger.relay import signed_headers
 from subsidy.notifier.metrics import REGISTRY
 from tests.factories import enterprise_id
 
@@ -40,6 +44,17 @@ MAIL = {
 }
 
 
+@functools.cache
+def ledger_keys() -> tuple[Path, Path]:
+    """The ledger's key pair of this session (private, public): the relay's stand-in signs the
+    decisions `publish` puts on the topic, the notifier checks them with the public key."""
+    return write_key_pair(Path(tempfile.mkdtemp(prefix="subsidy-test-ledger-keys-")))
+
+
+def ledger_signer() -> Signer:
+    return Signer.from_file(ledger_keys()[0])
+
+
 def notify_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The real `subsidy notify …` command, as an operator runs it."""
     env = {
@@ -53,15 +68,23 @@ def notify_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def publish(bootstrap: str, topic: str, decisions: list[dpb.Decision]) -> None:
-    """Put the decisions on the topic, keyed by enterprise as the ledger's relay does."""
+async def publish(
+    bootstrap: str,
+    topic: str,
+    decisions: list[dpb.Decision],
+    headers: list[list[tuple[str, bytes]]] | None = None,
+) -> None:
+    """Put the decisions on the topic as the ledger's relay does: keyed by enterprise, signed
+    with the session's ledger key (or with the `headers` given, one list per decision)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for d in decisions:
+        for n, d in enumerate(decisions):
+            value = d.SerializeToString()
             await producer.send_and_wait(
-                topic, key=d.enterprise_id.encode(), value=d.SerializeToString()
-            )
+                topic, key=d.enterprise_id.encode(), value=value,
+                headers=headers[n] if headers else signed_headers(ledger_signer(), value),
+            )  # fmt: skip
     finally:
         await producer.stop()
 

@@ -42,6 +42,7 @@ from tests.notifier.stack import (
     B,
     C,
     Db,
+    ledger_keys,
     metric,
     notify_cli,
     publish,
@@ -177,6 +178,7 @@ def settings(kafka_bootstrap: str, topic: str, db_url: str, smtp: MailStore) -> 
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_sender=SENDER,
+        ledger_public_key_file=ledger_keys()[1],
     )
 
 

@@ -18,6 +18,7 @@ from tests.notifier.stack import (
     SENDER,
     SUBSIDY,
     A,
+    ledger_keys,
     notify_cli,
     publish,
 )
@@ -47,6 +48,7 @@ async def test_worker_command_delivers_and_stops_on_sigterm(
         "NOTIFIER_SMTP_PORT": str(smtp.port),
         "NOTIFIER_SMTP_SENDER": SENDER,
         "NOTIFIER_POLL_SECONDS": "0.2",
+        "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(ledger_keys()[1]),
     }
     log = (tmp_path / "worker.log").open("w")
     process = await asyncio.create_subprocess_exec(

@@ -33,8 +33,23 @@ def event_to_proto(event: EnterpriseEvent) -> epb.EnterpriseEvent:
 
 
 def event_from_proto(message: epb.EnterpriseEvent) -> EnterpriseEvent:
-    """Validate a protobuf event with the same rules as JSON input (raises InvalidEvent)."""
-    return parse_event(json_format.MessageToDict(message))
+    """Validate a protobuf event with the same rules as JSON input (raises InvalidEvent).
+    Its provenance is not content (see `provenance_of`) and is left out."""
+    data = json_format.MessageToDict(message)
+    data.pop("submittedBy", None)
+    return parse_event(data)
+
+
+def provenance_of(message: epb.EnterpriseEvent) -> epb.Provenance | None:
+    """Who submitted the event, as the ingest API recorded it (None if it carries none)."""
+    return message.submitted_by if message.HasField("submitted_by") else None
+
+
+def provenance_json(provenance: epb.Provenance | None) -> str | None:
+    """A provenance in the contract's JSON mapping (as the ledger stores it), or None."""
+    if provenance is None:
+        return None
+    return json_format.MessageToJson(provenance, indent=None, sort_keys=True)
 
 
 def decode_event(data: bytes) -> EnterpriseEvent:

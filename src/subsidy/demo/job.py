@@ -23,23 +23,25 @@ from subsidy.harness.comparison import compare, print_comparison
 from subsidy.harness.databases import fresh_database
 from subsidy.harness.inboxes import Inboxes, RunningInboxes
 from subsidy.harness.platform import Run, create_topics, delete_topics, service_specs, subscribe
+from subsidy.harness.principals import ingest_as_principals
 from subsidy.harness.waiting import await_decisions, await_notifications
 from subsidy.infra.settings import CommonSettings
-from subsidy.ingest.client import IngestSummary, estimate_rows, ingest_file
+from subsidy.ingest.client import IngestSummary, estimate_rows
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.export import export_contract
 
 
 def _ingest(events: Path, work: Path, run: Run, console: Console) -> IngestSummary:
-    """The feed through the ingest API, with a progress bar; the error report beside a copy."""
+    """The feed through the ingest API, each event under its feed's credential (or the
+    reviewer's), with a progress bar; the error report beside a copy."""
     copy = work / events.name
     shutil.copyfile(events, copy)
     progress = Progress("[progress.description]{task.description}", BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console)  # fmt: skip
     with progress:
         task = progress.add_task(f"ingest {events.name}", total=estimate_rows(copy))
-        return ingest_file(copy, server=run.ingest_address, token=run.token,
-                           on_progress=lambda n: progress.advance(task, n))  # fmt: skip
+        return ingest_as_principals(copy, work, run.ingest_address, run.principals,
+                                    on_progress=lambda n: progress.advance(task, n))  # fmt: skip
 
 
 async def run_demo(
@@ -130,7 +132,11 @@ async def _read_ledger(
 
 def _print_where_to_look(run: Run, url: str, console: Console) -> None:
     console.rule("left running (KEEP=1): stop with `make down` and `pkill -f subsidy.cli`")
-    console.print(f"ingest API (gRPC)      {run.ingest_address}   writer token: {run.token}")
+    console.print(f"ingest API (gRPC)      {run.ingest_address}   writer tokens:")
+    for p in run.principals.values():
+        console.print(
+            f"  {p.name:<24} {p.token}  ({', '.join(p.event_types)}; {', '.join(p.sources)})"
+        )
     console.print(
         f"ledger API (gRPC)      {run.ledger_api_address}   auditor token: {run.auditor_token}"
     )

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from subsidy.domain.events import InvalidEvent, parse_event_json
-from subsidy.ingest.client import CHUNK, IngestSummary, ingest_file
+from subsidy.harness.principals import Principal, ingest_as_principals
+from subsidy.ingest.client import CHUNK, IngestSummary
 
 # A call that finds Kafka or PostgreSQL away is retried (0.5, 1, 2, 4, then every 5 s): long
 # enough to ride out a broker or database restart, as an operator's ingest job would.
@@ -32,7 +33,7 @@ def feed(
     work: Path,
     *,
     server: str,
-    token: str,
+    principals: dict[str, Principal],
     seconds: float,
     stop: threading.Event,
     progress: Callable[[int], None],
@@ -48,7 +49,7 @@ def feed(
             break
         path = work / f"slice-{n:04d}.jsonl"
         path.write_bytes(b"\n".join(chunk) + b"\n")
-        summary = ingest_file(path, server=server, token=token, retries=RETRIES)
+        summary = ingest_as_principals(path, work, server, principals, retries=RETRIES)
         fed.read += summary.read
         fed.accepted += summary.accepted
         fed.duplicates += summary.duplicates
@@ -61,8 +62,10 @@ class FeedThread:
     """`feed` in a daemon thread (a retry that is still waiting must not hold the process at
     exit), its result an asyncio future, its progress readable at any time."""
 
-    def __init__(self, lines: list[bytes], work: Path, server: str, token: str) -> None:
-        self._args = (lines, work, server, token)
+    def __init__(
+        self, lines: list[bytes], work: Path, server: str, principals: dict[str, Principal]
+    ) -> None:
+        self._args = (lines, work, server, principals)
         self.stop = threading.Event()
         self.fed = 0
 
@@ -79,11 +82,11 @@ class FeedThread:
                 future.set_result(result or IngestSummary())
 
         def target() -> None:
-            lines, work, server, token = self._args
+            lines, work, server, principals = self._args
             result: IngestSummary | None = None
             error: Exception | None = None
             try:
-                result = feed(lines, work, server=server, token=token, seconds=seconds,
+                result = feed(lines, work, server=server, principals=principals, seconds=seconds,
                               stop=self.stop, progress=self._progress)  # fmt: skip
             except Exception as err:  # handed to the event loop, which raises it
                 error = err

@@ -155,7 +155,9 @@ async def _prepare(s: _Session) -> Catalog:
 async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> list[Strike]:
     """Feed at the configured pace while the faults strike; then wait for every decision and
     every notification."""
-    feeder = FeedThread(s.lines, s.stack.layout.run / "feed", s.run.ingest_address, s.run.token)
+    feeder = FeedThread(
+        s.lines, s.stack.layout.run / "feed", s.run.ingest_address, s.run.principals
+    )
     stalls = StallWatch(s.url, expected, s.clock)
     sampling = asyncio.create_task(stalls.run())
     try:

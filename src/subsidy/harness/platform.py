@@ -97,7 +97,7 @@ def service_specs(
                       ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
         if path is not None:
             common[key] = str(path.resolve())
-    private_key, _public_key = run.signing_keys()
+    private_key, public_key = run.signing_keys()
     ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
@@ -125,6 +125,8 @@ def service_specs(
         ServiceSpec("notifier", ("notify", "worker"), {
             **common, "NOTIFIER_TOPIC": t["decisions.v1"],
             "NOTIFIER_GROUP_ID": f"demo-{run.stamp}-notifier",
+            "NOTIFIER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+            "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp_port),
             "NOTIFIER_WEBHOOK_SECRETS": json.dumps({e: run.webhook_secret for e in run.subscribed}),
             "NOTIFIER_MAX_ATTEMPTS": "5", "NOTIFIER_BACKOFF_BASE_SECONDS": "0.5",

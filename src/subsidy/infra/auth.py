@@ -1,13 +1,17 @@
-"""Bearer tokens with roles for the gRPC APIs: which role may call which service, and refusals."""
+"""Bearer tokens with roles and principals for the gRPC APIs: which role may call which
+service, who called, and refusals."""
 
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 import grpc
 import structlog
-from pydantic import AfterValidator, SecretStr
+from pydantic import AfterValidator
+
+from subsidy.infra.principals import Grant
 
 log = structlog.get_logger(__name__)
 
@@ -20,15 +24,6 @@ AUDITOR = "auditor"
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _check_tokens(value: SecretStr) -> SecretStr:
-    tokens = value.get_secret_value().split(",")
-    if not all(t.strip() for t in tokens):
-        raise ValueError("comma-separated bearer tokens, none of them empty")
-    if any(re.search(r"\s", t.strip()) for t in tokens):
-        raise ValueError("a bearer token cannot contain whitespace")
-    return value
-
-
 def _check_digests(value: str) -> str:
     if value.strip() and not all(_DIGEST.fullmatch(d.strip()) for d in value.split(",")):
         raise ValueError(
@@ -38,16 +33,8 @@ def _check_digests(value: str) -> str:
     return value
 
 
-# A settings field of comma-separated tokens (several, so that a new token can be rolled out
-# before the old one is withdrawn). Declare it without a default: a server never starts open.
-BearerTokens = Annotated[SecretStr, AfterValidator(_check_tokens)]
 # A settings field of SHA-256 digests of another role's tokens (empty: none known).
 TokenDigests = Annotated[str, AfterValidator(_check_digests)]
-
-
-def token_set(value: SecretStr) -> frozenset[str]:
-    """The tokens of a BearerTokens field."""
-    return frozenset(t.strip() for t in value.get_secret_value().split(","))
 
 
 def digest_set(value: str) -> frozenset[str]:
@@ -60,37 +47,66 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who presented a token: its role, and the principal it was issued to (None for a token
+    this server knows only as another role's digest)."""
+
+    role: str
+    principal: str | None
+
+
+def grant_digests(grant: Grant) -> frozenset[str]:
+    """The digests of every token of a principal, given as a token or as a digest."""
+    return frozenset(token_digest(t.get_secret_value()) for t in grant.tokens) | frozenset(
+        grant.token_sha256
+    )
+
+
 class Credentials:
-    """The role of every token a server knows. A server gets the tokens of the role it serves
-    and, optionally, only the digests of other roles' tokens: enough to answer a caller with
-    the wrong role PERMISSION_DENIED (not UNAUTHENTICATED), never enough to act as that role.
+    """The role and principal of every token a server knows. A server gets the principals of
+    the role it serves and, optionally, only the digests of other roles' tokens: enough to
+    answer a caller with the wrong role PERMISSION_DENIED (not UNAUTHENTICATED), never enough
+    to act as that role.
 
     Lookups are by digest: timing can at most reveal something about a digest, and a digest
     is no credential (finding a token from it means inverting SHA-256)."""
 
     def __init__(
         self,
-        tokens: Mapping[str, Collection[str]] | None = None,
+        principals: Mapping[str, Mapping[str, Grant]] | None = None,
         digests: Mapping[str, Collection[str]] | None = None,
     ) -> None:
-        self._roles: dict[str, str] = {}
-        for role, known in (tokens or {}).items():
-            for token in known:
-                self._add(token_digest(token), role)
+        self._callers: dict[str, Caller] = {}
+        for role, grants in (principals or {}).items():
+            for principal, grant in grants.items():
+                for digest in grant_digests(grant):
+                    self._add(digest, Caller(role, principal))
         for role, known in (digests or {}).items():
             for digest in known:
-                self._add(digest, role)
+                self._add(digest, Caller(role, None))
 
-    def _add(self, digest: str, role: str) -> None:
-        if self._roles.setdefault(digest, role) != role:
+    def _add(self, digest: str, caller: Caller) -> None:
+        prior = self._callers.setdefault(digest, caller)
+        if prior.role != caller.role:
             raise ValueError(
-                f"one token is configured for two roles ({self._roles[digest]} and {role}):"
+                f"one token is configured for two roles ({prior.role} and {caller.role}):"
                 " roles must use different tokens"
             )
+        if prior.principal != caller.principal and None not in (prior.principal, caller.principal):
+            raise ValueError(
+                f"one token is configured for two principals ({prior.principal} and"
+                f" {caller.principal}): each principal needs its own tokens"
+            )
+
+    def caller_of(self, token: str) -> Caller | None:
+        """Who the token was issued to, or None for a token nobody issued."""
+        return self._callers.get(token_digest(token))
 
     def role_of(self, token: str) -> str | None:
         """The token's role, or None for a token nobody issued."""
-        return self._roles.get(token_digest(token))
+        caller = self.caller_of(token)
+        return None if caller is None else caller.role
 
 
 def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
@@ -116,10 +132,14 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         credentials: Credentials,
         grants: Mapping[str, str],
         on_refused: Callable[[grpc.StatusCode], None] | None = None,
+        logged_roles: Collection[str] = (AUDITOR,),
     ) -> None:
         self._credentials = credentials
         self._grants = {f"/{service}/": role for service, role in grants.items()}
         self._on_refused = on_refused
+        # Every call of these roles is logged with its principal: an auditor's read of
+        # enterprise data leaves a trace naming who read what (never the token).
+        self._logged_roles = frozenset(logged_roles)
 
     async def intercept_service(
         self,
@@ -133,8 +153,11 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or needed is None:
             return handler
         token = bearer_token(handler_call_details.invocation_metadata)
-        role = None if token is None else self._credentials.role_of(token)
-        if role == needed:
+        caller = None if token is None else self._credentials.caller_of(token)
+        role = None if caller is None else caller.role
+        if caller is not None and role == needed:
+            if role in self._logged_roles:
+                return _logged(handler, method, caller.principal)
             return handler
         if role is None:
             code = grpc.StatusCode.UNAUTHENTICATED
@@ -146,6 +169,49 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if self._on_refused is not None:
             self._on_refused(code)
         return _refusal(handler, code, message)
+
+
+# Request fields that name whose data a call reads: logged with the reader's principal.
+_SUBJECT_FIELDS = ("enterprise_id", "entitlement_id", "rule_id", "year", "group_by")
+
+
+# An id is logged up to this many characters: a hostile caller's megabyte id is refused by
+# the API, and must not fill the log on the way.
+_LOGGED_ID = 80
+
+
+def _subject(request: object) -> dict[str, object]:
+    """The identifying fields a request sets (protobuf messages only), long ones cut."""
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    if descriptor is None:
+        return {}
+    found: dict[str, object] = {}
+    for name in _SUBJECT_FIELDS:
+        if name in descriptor.fields_by_name and (value := getattr(request, name)):
+            if isinstance(value, str) and len(value) > _LOGGED_ID:
+                value = f"{value[:_LOGGED_ID]}… ({len(value)} characters)"
+            found[name] = value
+    return found
+
+
+def _logged(
+    handler: grpc.RpcMethodHandler, method: str, principal: str | None
+) -> grpc.RpcMethodHandler:
+    """`handler`, logging each call with the caller's principal and what it asked for."""
+    if handler.unary_unary is None:
+        log.info("api.read", method=method, principal=principal)
+        return handler
+    behavior = handler.unary_unary
+
+    async def logged(request: object, context: grpc.aio.ServicerContext) -> object:
+        log.info("api.read", method=method, principal=principal, **_subject(request))
+        return await behavior(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        logged,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _refusal(

@@ -1,10 +1,11 @@
-"""INVALID_ARGUMENT with a google.rpc.BadRequest naming each bad field: made and read here."""
+"""INVALID_ARGUMENT (or PERMISSION_DENIED) with a google.rpc.BadRequest naming each bad field:
+made and read here."""
 
 from collections.abc import Sequence
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from grpc_status import rpc_status
 
 from subsidy.domain.events import FieldError
@@ -20,10 +21,14 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def bad_request(errors: Sequence[FieldError], message: str | None = None) -> grpc.Status:
+def bad_request(
+    errors: Sequence[FieldError],
+    message: str | None = None,
+    code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT,
+) -> grpc.Status:
     """The status to abort with: one field violation per bad field, named by its JSON path,
     as many as fit in the trailers; the message defaults to the errors joined as
-    `field: message; …`."""
+    `field: message; …`. `code`: PERMISSION_DENIED for fields the caller may not submit."""
     bad = error_details_pb2.BadRequest()
     for e in errors:
         violation = bad.field_violations.add(
@@ -35,7 +40,7 @@ def bad_request(errors: Sequence[FieldError], message: str | None = None) -> grp
     detail = any_pb2.Any()
     detail.Pack(bad)
     text = _cut(message if message is not None else "; ".join(str(e) for e in errors), MAX_MESSAGE)
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=text, details=[detail])
+    status = status_pb2.Status(code=code.value[0], message=text, details=[detail])
     return rpc_status.to_status(status)
 
 

@@ -13,6 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 PRIVATE_KEY_NAME = "ledger-signing.pem"
 PUBLIC_KEY_NAME = "ledger-signing.pub.pem"
+# The Kafka headers of a signed record: the raw 64-byte signature over the exact value bytes,
+# and the id of the key that made it.
+SIGNATURE_HEADER = "subsidy-signature"
+KEY_ID_HEADER = "subsidy-key-id"
 
 
 class KeyFileError(ValueError):

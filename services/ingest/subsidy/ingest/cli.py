@@ -117,7 +117,8 @@ def ingest_command(
 def ingest_server_command() -> None:
     """Run the ingest gRPC API (IngestService) until SIGTERM or SIGINT.
 
-    Reads INGEST_TOKENS (writers' tokens: required, comma-separated),
+    Reads INGEST_CREDENTIALS (required: JSON, each writer principal with its tokens or
+    their SHA-256 digests and the event types and sources it may submit; see README),
     INGEST_AUDITOR_TOKEN_SHA256 (optional: auditors are told PERMISSION_DENIED),
     INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
     """

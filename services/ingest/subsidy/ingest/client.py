@@ -21,6 +21,7 @@ from subsidy.ingest.feeds import (
     is_tabular,
     read_feed,
 )
+from subsidy.ingest.permissions import CHANNEL_HEADER, CLI_FILE
 
 CHUNK = 500
 # Worth retrying: the server tells UNAVAILABLE when Kafka or PostgreSQL failed, and nothing is
@@ -117,10 +118,12 @@ class _InFlight:
 
 class _Submitter:
     def __init__(self, path: Path, channel: grpc.Channel, token: str, *, retries: int,
-                 timeout_s: float, summary: IngestSummary) -> None:  # fmt: skip
+                 timeout_s: float, summary: IngestSummary, via: str) -> None:  # fmt: skip
         self._path = path
         self._stub = api_pb2_grpc.IngestServiceStub(channel)
-        self._metadata = (("authorization", f"Bearer {token}"),)
+        # The channel is declared, for the provenance the server records; the token is what
+        # names the principal.
+        self._metadata = (("authorization", f"Bearer {token}"), (CHANNEL_HEADER, via))
         self._retries = retries
         self._timeout_s = timeout_s
         self._summary = summary
@@ -172,18 +175,20 @@ def ingest_file(
     on_progress: Callable[[int], None] | None = None,
     retries: int = 3,
     timeout_s: float = 120.0,
+    via: str = CLI_FILE,
 ) -> IngestSummary:
     """Ingest one feed file and write its error report (`report`, by default beside the file;
     a stale one is removed when there are no errors). Chunks go one after the other, so the
     file's order is the order on Kafka; the next chunk is read while the server works on the
-    current one. Raises IngestCallError when the server refuses a call."""
+    current one. `via`: the channel the server records with each accepted event (the feed
+    watcher says FEED_WATCHER). Raises IngestCallError when the server refuses a call."""
     summary = IngestSummary()
     summary.report = report or report_path_for(path)
     # Answers list every rejection of a chunk; allow large ones.
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
     with grpc.insecure_channel(server, options=options) as channel:
         submitter = _Submitter(path, channel, token, retries=retries, timeout_s=timeout_s,
-                               summary=summary)  # fmt: skip
+                               summary=summary, via=via)  # fmt: skip
         in_flight: _InFlight | None = None
         try:
             for rows in _chunks(read_feed(path, source), chunk_size):

@@ -39,6 +39,12 @@ FORBIDDEN = Counter(
     "Calls refused for a known token of another role (an auditor's)",
     registry=REGISTRY,
 )
+FORBIDDEN_EVENTS = Counter(
+    "subsidy_ingest_forbidden_events",
+    "Events refused because the submitter's credential is not bound to their type or source",
+    ["binding"],
+    registry=REGISTRY,
+)
 LATENCY = Histogram(
     "subsidy_ingest_request_seconds",
     "Time to answer one ingest call",

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from subsidy.api.v1 import api_pb2_grpc
 from subsidy.infra.grpc_server import Registration, start_server
+from subsidy.ingest.permissions import Submitters
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import IngestStore, migrate_ingest
@@ -58,6 +59,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             IngestStore(pool),
             KafkaEventSink(producer, settings.topic, settings.produce_timeout_ms / 1000),
             settings.topic,
+            Submitters(settings.writers),
         )
         registration = Registration(
             # Registration takes any servicer; the generated function wants this one's type.
@@ -67,7 +69,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             servicer=servicer,
             service_name=SERVICE_NAME,
         )
-        auth = auth_interceptor(settings.token_set, settings.auditor_digests)
+        auth = auth_interceptor(settings.writers, settings.auditor_digests)
         server, port = await start_server([registration], settings.grpc_address, [auth])
     except BaseException:
         await producer.stop()

@@ -1,9 +1,10 @@
-"""The IngestService: validate, de-duplicate by eventId + content hash, produce, then record."""
+"""The IngestService: validate, check the caller's binding, de-duplicate by eventId + content
+hash, produce with the submitter's provenance, then record."""
 
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -18,7 +19,9 @@ from subsidy.events.v1 import events_pb2
 from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.postgres import DATABASE_ERRORS
+from subsidy.infra.principals import WriterGrant
 from subsidy.ingest import metrics
+from subsidy.ingest.permissions import Submitter, Submitters
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
 log = structlog.get_logger(__name__)
@@ -32,7 +35,7 @@ MAX_BATCH = 10_000
 # lists it as `subsidy simulate` does.
 CONFLICT = FieldError("eventId", "an earlier event with this id has different content")
 
-Outcome = Literal["accepted", "duplicate", "invalid", "conflict"]
+Outcome = Literal["accepted", "duplicate", "invalid", "conflict", "forbidden"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +58,11 @@ class Delivery:
 class EventSink(Protocol):
     """Where accepted events go (Kafka); results are in the order of the events."""
 
-    async def send_all(self, events: Sequence[EnterpriseEvent]) -> list[Delivery | Exception]:
-        """Send in order and wait for every acknowledgement (or failure)."""
+    async def send_all(
+        self, events: Sequence[EnterpriseEvent], provenance: events_pb2.Provenance | None = None
+    ) -> list[Delivery | Exception]:
+        """Send in order, each with `provenance`, and wait for every acknowledgement (or
+        failure)."""
         ...
 
 
@@ -65,9 +71,16 @@ class Unavailable(Exception):
     so the client may retry."""
 
 
-def event_record(event: EnterpriseEvent) -> tuple[bytes, bytes]:
-    """An accepted event as its enterprise-events.v1 record: (key, value), no headers."""
-    return event.enterprise_id.encode(), event_to_proto(event).SerializeToString(deterministic=True)
+def event_record(
+    event: EnterpriseEvent, provenance: events_pb2.Provenance | None = None
+) -> tuple[bytes, bytes]:
+    """An accepted event as its enterprise-events.v1 record: (key, value), no headers. The
+    provenance travels in the value (outside the content hash), so eligibility carries it on
+    to the ledger with the event's bytes."""
+    message = event_to_proto(event)
+    if provenance is not None:
+        message.submitted_by.CopyFrom(provenance)
+    return event.enterprise_id.encode(), message.SerializeToString(deterministic=True)
 
 
 class KafkaEventSink:
@@ -84,14 +97,16 @@ class KafkaEventSink:
         """The topic events are produced to."""
         return self._topic
 
-    async def send_all(self, events: Sequence[EnterpriseEvent]) -> list[Delivery | Exception]:
+    async def send_all(
+        self, events: Sequence[EnterpriseEvent], provenance: events_pb2.Provenance | None = None
+    ) -> list[Delivery | Exception]:
         """Queue every event, then wait for all acknowledgements together (one round trip per
         partition batch, not per event)."""
         futures: list[asyncio.Future[Any]] = []
         results: list[Delivery | Exception] = []
         for event in events:
             try:
-                key, value = event_record(event)
+                key, value = event_record(event, provenance)
                 futures.append(await self._producer.send(self._topic, value=value, key=key))
             except Exception as err:
                 # Later events of the same enterprise must not overtake this one, so stop.
@@ -132,29 +147,43 @@ def _event_of(request: api_pb2.SubmitRequest) -> EnterpriseEvent:
 class IngestServicer(api_pb2_grpc.IngestServiceServicer):
     """Submit and SubmitBatch over one shared pipeline (see `process`)."""
 
-    def __init__(self, store: IngestStore, sink: EventSink, topic: str) -> None:
+    def __init__(
+        self, store: IngestStore, sink: EventSink, topic: str, submitters: Submitters
+    ) -> None:
         self._store = store
         self._sink = sink
         self._topic = topic
+        self._submitters = submitters
 
-    async def process(self, requests: Sequence[api_pb2.SubmitRequest]) -> list[Result]:
-        """Validate, then under per-id locks: find which ids are known, produce the new events,
-        await Kafka's acknowledgement and only then record them. Raises Unavailable if Kafka
-        or PostgreSQL failed; events acknowledged before the failure are still recorded, so a
-        retry finds them as duplicates."""
+    async def process(
+        self, requests: Sequence[api_pb2.SubmitRequest], submitter: Submitter
+    ) -> list[Result]:
+        """Validate and check the submitter's binding, then under per-id locks: find which ids
+        are known, produce the new events with the submitter's provenance, await Kafka's
+        acknowledgement and only then record them. Raises Unavailable if Kafka or PostgreSQL
+        failed; events acknowledged before the failure are still recorded, so a retry finds
+        them as duplicates."""
         results: list[Result | None] = [None] * len(requests)
         rejected: list[Rejected] = []
         valid: list[tuple[int, EnterpriseEvent]] = []
         digests = [_request_digest(r) for r in requests]
         for i, request in enumerate(requests):
             try:
-                valid.append((i, _event_of(request)))
+                event = _event_of(request)
             except InvalidEvent as err:
                 # err.event_id, not the request's: an id that is itself invalid (NUL, too
                 # long) is not reported, or storing the rejection would fail.
                 errors = tuple(err.errors)
                 results[i] = Result("invalid", err.event_id or "", errors)
                 rejected.append(Rejected(err.event_id, errors, digests[i]))
+                continue
+            if refusals := submitter.refusals(event):
+                results[i] = Result("forbidden", event.event_id, refusals)
+                rejected.append(Rejected(event.event_id, refusals, digests[i]))
+                _forbidden(submitter, refusals)
+                continue
+            valid.append((i, event))
+        provenance = submitter.provenance()
         failure: Exception | None = None
         try:
             async with self._store.locked([e.event_id for _, e in valid]) as ids:
@@ -171,7 +200,9 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                     else:
                         results[i] = Result("conflict", event.event_id, (CONFLICT,))
                         rejected.append(Rejected(event.event_id, (CONFLICT,), digests[i]))
-                deliveries = await self._sink.send_all([e for _, e, _ in new]) if new else []
+                deliveries = (
+                    await self._sink.send_all([e for _, e, _ in new], provenance) if new else []
+                )
                 accepted: list[Accepted] = []
                 for (i, event, digest), delivery in zip(new, deliveries, strict=True):
                     if isinstance(delivery, Exception):
@@ -180,7 +211,8 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                     results[i] = Result("accepted", event.event_id)
                     accepted.append(Accepted(event.event_id, digest, event.enterprise_id,
                                              event.source, self._topic, delivery.partition,
-                                             delivery.offset))  # fmt: skip
+                                             delivery.offset, submitter.principal,
+                                             provenance.channel))  # fmt: skip
                 await ids.record_accepted(accepted)
             await self._store.record_rejections(rejected)
         except DATABASE_ERRORS as err:
@@ -201,12 +233,17 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         """One event: accepted, duplicate, INVALID_ARGUMENT, ALREADY_EXISTS or UNAVAILABLE."""
         start = time.perf_counter()
         try:
+            submitter = await self._submitter(context)
             try:
-                (result,) = await self.process([request])
+                (result,) = await self.process([request], submitter)
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
             if result.outcome == "invalid":
                 await context.abort_with_status(bad_request(result.errors))
+            if result.outcome == "forbidden":
+                await context.abort_with_status(
+                    bad_request(result.errors, code=grpc.StatusCode.PERMISSION_DENIED)
+                )
             if result.outcome == "conflict":
                 await context.abort(grpc.StatusCode.ALREADY_EXISTS, _joined(result.errors))
             return api_pb2.SubmitResponse(
@@ -226,6 +263,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         chunk: list[api_pb2.SubmitRequest] = []
         base = 0
         try:
+            submitter = await self._submitter(context)
             try:
                 async for request in request_iterator:
                     if base + len(chunk) >= MAX_BATCH:
@@ -236,15 +274,25 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                         )
                     chunk.append(request)
                     if len(chunk) == CHUNK:
-                        self._add(response, base, await self.process(chunk))
+                        self._add(response, base, await self.process(chunk, submitter))
                         base, chunk = base + len(chunk), []
                 if chunk:
-                    self._add(response, base, await self.process(chunk))
+                    self._add(response, base, await self.process(chunk, submitter))
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
             return response
         finally:
             metrics.LATENCY.labels("SubmitBatch").observe(time.perf_counter() - start)
+
+    async def _submitter(self, context: grpc.aio.ServicerContext) -> Submitter:
+        """The caller's principal and binding (the interceptor let only writers through)."""
+        submitter = self._submitters.of(context.invocation_metadata())
+        if submitter is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "a writer's bearer token is required"
+            )
+        assert submitter is not None  # abort raises
+        return submitter
 
     @staticmethod
     def _add(response: api_pb2.SubmitBatchResponse, base: int, results: list[Result]) -> None:
@@ -270,9 +318,18 @@ def _count(results: Sequence[Result]) -> None:
             metrics.ACCEPTED.inc()
         elif r.outcome == "duplicate":
             metrics.DUPLICATES.inc()
+        elif r.outcome == "forbidden":
+            for e in r.errors:
+                metrics.FORBIDDEN_EVENTS.labels("source" if e.field == "source" else "type").inc()
         else:
             for e in r.errors:
                 metrics.REJECTED.labels(metrics.field_label(e.field)).inc()
+
+
+def _forbidden(submitter: Submitter, refusals: Sequence[FieldError]) -> None:
+    """Log an event refused for its submitter's binding (never the token)."""
+    log.warning("ingest.event_forbidden", principal=submitter.principal,
+                fields=[e.field for e in refusals])  # fmt: skip
 
 
 def _joined(errors: Sequence[FieldError]) -> str:
@@ -280,7 +337,7 @@ def _joined(errors: Sequence[FieldError]) -> str:
 
 
 def auth_interceptor(
-    writer_tokens: Collection[str], auditor_digests: Collection[str] = ()
+    writers: Mapping[str, WriterGrant], auditor_digests: Collection[str] = ()
 ) -> BearerAuthInterceptor:
     """IngestService for writer tokens only; an auditor token (recognised by its digest) is
     PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
@@ -291,5 +348,5 @@ def auth_interceptor(
         else:
             metrics.FORBIDDEN.inc()
 
-    credentials = Credentials({WRITER: writer_tokens}, {AUDITOR: auditor_digests})
+    credentials = Credentials({WRITER: writers}, {AUDITOR: auditor_digests})
     return BearerAuthInterceptor(credentials, {SERVICE_NAME: WRITER}, on_refused=refused)

@@ -1,18 +1,13 @@
-"""The ingest API's settings: gRPC address, output topic, writers' bearer tokens (no default)."""
+"""The ingest API's settings: gRPC address, output topic, the writers' principals with their
+tokens and what each may submit (no default)."""
 
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from subsidy.infra.auth import (
-    AUDITOR,
-    WRITER,
-    BearerTokens,
-    Credentials,
-    TokenDigests,
-    digest_set,
-    token_set,
-)
+from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
+from subsidy.infra.principals import Writers
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
 from subsidy.infra.topics import ENTERPRISE_EVENTS
 
@@ -27,11 +22,17 @@ def _env(name: str) -> AliasChoices:
 class IngestSettings(CommonSettings):
     """What the ingest server reads (INGEST_* variables, plus KAFKA_BOOTSTRAP, DATABASE_URL…)."""
 
+    # A refused credential setting must not be echoed into a log.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     grpc_address: HostPort = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
     topic: str = Field(ENTERPRISE_EVENTS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
-    # Writers' tokens, a secret: no default, so a server never starts open by accident.
-    # Comma-separated, so that a new token can be rolled out before the old one is withdrawn.
-    tokens: BearerTokens = Field(validation_alias=_env("tokens"))
+    # The writers, a secret: no default, so a server never starts open by accident. JSON,
+    # principal → {tokens | token_sha256, event_types, sources} (subsidy.infra.principals):
+    # each credential names who submits and is bound to the event types and sources it may
+    # submit. Several tokens per principal, so that a new one can be rolled out before the
+    # old one is withdrawn.
+    writers: Writers = Field(validation_alias=_env("credentials"))
     # SHA-256 digests of the auditors' tokens (LEDGER_API_AUDITOR_TOKENS), optional: an auditor
     # is then told PERMISSION_DENIED instead of UNAUTHENTICATED. Digests, not the tokens: this
     # server has no business holding read access to the ledger.
@@ -55,15 +56,10 @@ class IngestSettings(CommonSettings):
         return self
 
     @property
-    def token_set(self) -> frozenset[str]:
-        """The accepted bearer tokens."""
-        return token_set(self.tokens)
-
-    @property
     def auditor_digests(self) -> frozenset[str]:
         """Digests of the auditors' tokens (refused with PERMISSION_DENIED)."""
         return digest_set(self.auditor_token_sha256)
 
     def credentials(self) -> Credentials:
         """Every token this server knows, with its role."""
-        return Credentials({WRITER: self.token_set}, {AUDITOR: self.auditor_digests})
+        return Credentials({WRITER: self.writers}, {AUDITOR: self.auditor_digests})

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from subsidy.domain.events import FieldError
+from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.migrate import migrate
 
 COMPONENT = "ingest"
@@ -22,7 +23,7 @@ async def migrate_ingest(conn: asyncpg.Connection) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """An event Kafka acknowledged, with where it landed."""
+    """An event Kafka acknowledged, with where it landed and who submitted it how."""
 
     event_id: str
     content_hash: str
@@ -31,6 +32,8 @@ class Accepted:
     topic: str
     partition: int
     offset: int
+    principal: str
+    channel: epb.SubmissionChannel.ValueType
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +91,10 @@ class LockedIds:
         await self._conn.execute(
             """
             INSERT INTO ingest_accepted_events (event_id, content_hash, enterprise_id, source,
-                                                topic, kafka_partition, kafka_offset)
+                                                topic, kafka_partition, kafka_offset,
+                                                submitted_by, channel)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::int[], $7::bigint[])
+                                 $6::int[], $7::bigint[], $8::text[], $9::text[])
             ON CONFLICT (event_id) DO NOTHING
             """,
             [a.event_id for a in accepted],
@@ -100,6 +104,8 @@ class LockedIds:
             [a.topic for a in accepted],
             [a.partition for a in accepted],
             [a.offset for a in accepted],
+            [a.principal for a in accepted],
+            [epb.SubmissionChannel.Name(a.channel) for a in accepted],
         )
 
 

@@ -12,6 +12,7 @@ import structlog
 
 from subsidy.ingest.client import IngestCallError, IngestSummary, ingest_file
 from subsidy.ingest.feeds import FEED_SUFFIXES
+from subsidy.ingest.permissions import FEED_WATCHER
 from subsidy.ingest.store import FeedFile, FeedFileStore
 
 log = structlog.get_logger(__name__)
@@ -110,7 +111,7 @@ async def process_file(path: Path, config: WatchConfig, files: FeedFileStore) ->
     try:
         summary = await asyncio.to_thread(
             ingest_file, path, server=config.server, token=config.token, source=config.source,
-            chunk_size=config.chunk_size, report=report,
+            chunk_size=config.chunk_size, report=report, via=FEED_WATCHER,
         )  # fmt: skip
     except IngestCallError as err:
         log.error("feeds.ingest_refused", file=path.name, error=str(err))

@@ -3,16 +3,10 @@
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from subsidy.infra.auth import (
-    AUDITOR,
-    WRITER,
-    BearerTokens,
-    Credentials,
-    TokenDigests,
-    digest_set,
-    token_set,
-)
+from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
+from subsidy.infra.principals import Readers
 from subsidy.infra.settings import CommonSettings, HostPort
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50081"
@@ -27,13 +21,18 @@ def _env(name: str) -> AliasChoices:
 class LedgerApiSettings(CommonSettings):
     """What `subsidy ledger serve` reads (LEDGER_API_* variables, plus LOG_LEVEL, LOG_JSON)."""
 
+    # A refused credential setting must not be echoed into a log.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     # Its own URL, required: the API connects as a member of the read-only subsidy_auditor
     # role, not as the ledger's owner (the worker's DATABASE_URL). See docs/security.md.
     database_url: str = Field(pattern=r"^postgres(ql)?://", validation_alias=_env("database_url"))
     grpc_address: HostPort = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
-    # The auditors' tokens, a secret: no default, so the API never starts open.
-    auditor_tokens: BearerTokens = Field(validation_alias=_env("auditor_tokens"))
-    # SHA-256 digests of the writers' tokens (INGEST_TOKENS), optional: a writer is then told
+    # The auditors, a secret: no default, so the API never starts open. JSON, principal →
+    # {tokens | token_sha256} (subsidy.infra.principals): every read is logged with the
+    # reader's principal.
+    auditors: Readers = Field(validation_alias=_env("auditor_tokens"))
+    # SHA-256 digests of the writers' tokens (INGEST_CREDENTIALS), optional: a writer is then told
     # PERMISSION_DENIED instead of UNAUTHENTICATED. Digests only: a read-only service must not
     # hold credentials that can write.
     writer_token_sha256: TokenDigests = Field("", validation_alias=_env("writer_token_sha256"))
@@ -69,6 +68,6 @@ class LedgerApiSettings(CommonSettings):
     def credentials(self) -> Credentials:
         """Every token this server knows, with its role."""
         return Credentials(
-            {AUDITOR: token_set(self.auditor_tokens)},
+            {AUDITOR: self.auditors},
             {WRITER: digest_set(self.writer_token_sha256)},
         )

@@ -33,11 +33,13 @@ PARKED = "parked"
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where a message came from (kept on the inbox and rejection rows, for audits)."""
+    """Where a message came from (kept on the inbox and rejection rows, for audits), and who
+    submitted its event: the provenance's JSON (0005_provenance), None if it carries none."""
 
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    submitted_by: str | None = None
 
 
 Row = dict[str, Any]
@@ -82,7 +84,13 @@ class BatchWriter:
     def __init__(self, decided_at: datetime) -> None:
         self.decided_at = decided_at
         self.inbox = Table(
-            "inbox", *_EVENT_COLUMNS, "outcome", "received_at", *_SOURCE_COLUMNS, "event"
+            "inbox",
+            *_EVENT_COLUMNS,
+            "outcome",
+            "received_at",
+            *_SOURCE_COLUMNS,
+            "event",
+            "submitted_by",
         )
         self.rejected: list[tuple[Any, ...]] = []
         self.other_support = Table(
@@ -125,6 +133,7 @@ class BatchWriter:
             "source_partition": src.partition, "source_offset": src.offset,
             # The event as decided, spelled as its content hash is computed (0004_inbox_events).
             "event": event.model_dump_json(by_alias=True, exclude_none=True),
+            "submitted_by": src.submitted_by,
         }  # fmt: skip
 
     def applied_event(

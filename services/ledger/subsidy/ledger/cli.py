@@ -322,7 +322,7 @@ def serve_command() -> None:
     """Serve the read-only query API (LedgerService, health, reflection) until SIGTERM.
 
     Reads LEDGER_API_DATABASE_URL (required: a read-only role, docs/security.md),
-    LEDGER_API_AUDITOR_TOKENS (required, comma-separated), LEDGER_API_WRITER_TOKEN_SHA256,
+    LEDGER_API_AUDITOR_TOKENS (required, JSON: principal → tokens), LEDGER_API_WRITER_TOKEN_SHA256,
     LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, and the other
     LEDGER_API_* settings.
     """

@@ -13,6 +13,7 @@ import asyncpg
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
+from subsidy.ledger.provenance import submitters
 
 # Statuses that hold money: what totals add up.
 _GRANTED = sorted(s.value for s in GRANTED)
@@ -195,7 +196,11 @@ async def explain(
             row["item_id"],
             entitlement_id,
         )
-    history = [_decision(r["message"]) for r in revisions]
+        history = [_decision(r["message"]) for r in revisions]
+        item_history = [_decision(r["message"]) for r in item]
+        submitted_by = await submitters(
+            conn, {d.caused_by_event_id for d in history + item_history}
+        )
     checks = [
         api_pb2.LedgerCheck(
             check=c["check"], outcome=c["outcome"], numbers=c["numbers"], revision=r["revision"]
@@ -208,7 +213,8 @@ async def explain(
         eligibility_trace=dpb.Entitlement.FromString(row["entitlement"]).trace,
         checks=checks,
         history=history,
-        item_history=[_decision(r["message"]) for r in item],
+        item_history=item_history,
+        submitted_by=submitted_by,
     )
 
 

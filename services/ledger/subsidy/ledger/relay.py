@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from subsidy.infra.signing_keys import Signer
+from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer
 from subsidy.ledger import metrics
 from subsidy.ledger.anchoring import Anchorer
 from subsidy.ledger.settings import LedgerSettings
@@ -30,9 +30,6 @@ log = structlog.get_logger(__name__)
 # Only one relay publishes at a time (the others wait on this session lock): two relays
 # taking alternate rows could publish one enterprise's decisions out of order.
 _RELAY_LOCK = 0x1ED6E5
-
-SIGNATURE_HEADER = "subsidy-signature"
-KEY_ID_HEADER = "subsidy-key-id"
 
 
 def signed_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:

@@ -1,6 +1,7 @@
 """LedgerService answers for people: statement and totals tables, readable explanations, JSON."""
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import json_format
@@ -93,13 +94,31 @@ def print_statement(console: Console, s: api_pb2.GetStatementResponse, year: int
     )
 
 
-def _decision_line(d: dpb.Decision) -> str:
+# How an event reached the ingest API, for people.
+CHANNEL_LABELS: dict[int, str] = {
+    epb.GRPC_API: "gRPC API 接口",
+    epb.FEED_WATCHER: "feed watcher 目录监听",
+    epb.CLI_FILE: "CLI file 命令行文件",
+}
+
+
+def submitter(provenance: epb.Provenance | None) -> str:
+    """Who submitted an event and how, for people; a note when the ledger has no record."""
+    if provenance is None:
+        return "提交方未记录 submitter not recorded"
+    channel = CHANNEL_LABELS.get(provenance.channel, "channel unknown 渠道未知")
+    return f"提交方 submitted by {provenance.principal} via {channel}"
+
+
+def _decision_line(d: dpb.Decision, submitted_by: Mapping[str, epb.Provenance]) -> str:
     reasons = f" [{_reasons(d)}]" if d.reasons else ""
+    who = submitter(submitted_by.get(d.caused_by_event_id))
     return (
         f"#{d.revision} {dpb.Status.Name(d.status)}{reasons}:"
         f" entitled {format_fen(d.entitled_fen)},"
         f" granted {format_fen(d.granted_fen)}, cash {_signed(d.cash_delta_fen)},"
-        f" clawback {format_fen(d.clawback_fen)} (event {d.caused_by_event_id}, {d.decided_at})"
+        f" clawback {format_fen(d.clawback_fen)} (event {d.caused_by_event_id}, {d.decided_at};"
+        f" {who})"
     )
 
 
@@ -135,11 +154,11 @@ def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> N
             out(f"      {key}: {c.numbers[key]}")
     out("\nHistory 变更记录")
     for h in x.history:
-        out(f"  {_decision_line(h)}")
+        out(f"  {_decision_line(h, x.submitted_by)}")
     if x.item_history:
         out(f"\nSame item 同一项目 {d.item_id} (就高不重复)")
         for h in x.item_history:
-            out(f"  {h.entitlement_id} {_decision_line(h)}")
+            out(f"  {h.entitlement_id} {_decision_line(h, x.submitted_by)}")
 
 
 def print_totals(console: Console, t: api_pb2.GetTotalsResponse, by: str) -> None:

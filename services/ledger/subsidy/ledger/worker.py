@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from google.protobuf.message import DecodeError
 
-from subsidy.contract.codec import evaluation_from_proto
+from subsidy.contract.codec import evaluation_from_proto, provenance_json, provenance_of
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import InvalidEvent
@@ -90,10 +90,11 @@ def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
     except PolicyMismatch as err:
         metrics.POLICY_REFUSED.inc()
         raise Undecodable(f"not what the ledger's policy gives: {err}", event.event_id) from None
+    submitted_by = provenance_json(provenance_of(proto.event))
     return Message(
         evaluation,
         payload_hash,
-        Source(record.topic, record.partition, record.offset),
+        Source(record.topic, record.partition, record.offset, submitted_by),
         {e.entitlement_id: e.SerializeToString() for e in proto.entitlements},
     )
 

@@ -8,7 +8,7 @@ import aiohttp
 import asyncpg
 import grpc
 import structlog
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
 from subsidy.notifier.admin import start_admin_server
@@ -64,8 +64,10 @@ def decisions_consumer(settings: NotifierSettings, client_id: str) -> AIOKafkaCo
 async def notifier_worker(
     settings: NotifierSettings, catalog: Catalog, *, worker_id: str | None = None
 ) -> AsyncIterator[NotifierWorker]:
-    """A worker with its pool, HTTP session and consumer started; `run` it."""
+    """A worker with its pool, HTTP session, consumer and dead-letter producer started, and
+    the ledger's public key loaded (required: ValueError naming it); `run` it."""
     worker = worker_id or new_worker_id()
+    verifier = settings.ledger_verifier()
     async with AsyncExitStack() as stack:
         pool = await stack.enter_async_context(notifier_pool(settings))
         session = await stack.enter_async_context(http_session(settings))
@@ -74,10 +76,17 @@ async def notifier_worker(
             "email": EmailSender(settings),
         }
         engine = DeliveryEngine(pool, settings, senders, worker)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+        )
+        await producer.start()
+        stack.push_async_callback(producer.stop)
         kafka = decisions_consumer(settings, worker)
         await kafka.start()
         stack.push_async_callback(kafka.stop)
-        consumer = DecisionConsumer(settings, pool, catalog, engine.kick, kafka)
+        consumer = DecisionConsumer(
+            settings, pool, catalog, engine.kick, kafka, verifier=verifier, producer=producer
+        )
         log.info("notifier.started", worker=worker, topic=settings.topic,
                  group=settings.group_id)  # fmt: skip
         try:

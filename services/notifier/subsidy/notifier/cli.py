@@ -51,8 +51,12 @@ def _print_json(rows: list[dict[str, Any]]) -> None:
 
 @app.command("worker")
 def worker_command() -> None:
-    """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT."""
+    """Consume decisions and deliver webhooks and mail until SIGTERM or SIGINT; only decisions
+    signed by the ledger's key (NOTIFIER_LEDGER_PUBLIC_KEY_FILE, required)."""
     settings = _settings()
+    if settings.ledger_public_key_file is None:
+        typer.echo("error: NOTIFIER_LEDGER_PUBLIC_KEY_FILE is required by the worker", err=True)
+        raise typer.Exit(2)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = service_policy(settings)
 

@@ -4,6 +4,11 @@ aiokafka rather than faust: the notifier needs no stream tables, windows or chan
 full control over *when* an offset is committed — strictly after the PostgreSQL transaction
 that planned the batch has committed. faust acknowledges and commits offsets on its own
 schedule, which would let a crash between its commit and ours lose a decision.
+
+Any Kafka writer can put a record on decisions.v1, so a decision counts only when the ledger's
+relay signed it: an Ed25519 signature over the exact value bytes in the `subsidy-signature`
+header, by the key named in `subsidy-key-id`. Anything else is dead-lettered with the reason,
+counted and alerted on, and never notified.
 """
 
 import asyncio
@@ -11,13 +16,15 @@ from collections.abc import Callable
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from google.protobuf.message import DecodeError
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
+from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import DATABASE_ERRORS
+from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Verifier
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.planner import Planned, needs_people, plan, responsible_units
@@ -26,6 +33,28 @@ from subsidy.notifier.settings import NotifierSettings
 log = structlog.get_logger(__name__)
 
 _RETRY_MAX_SECONDS = 30.0
+STAGE = "notifier"
+
+
+def refusal(record: ConsumerRecord[bytes, bytes], verifier: Verifier) -> str | None:
+    """Why the record is not a decision of the ledger (a metric label), or None when the
+    ledger's key signed its exact value bytes."""
+    headers = dict(record.headers or ())
+    signature, key_id = headers.get(SIGNATURE_HEADER), headers.get(KEY_ID_HEADER)
+    if not signature or not key_id:
+        return "unsigned"
+    if key_id != verifier.key_id.encode():
+        return "unknown_key"
+    if not verifier.valid(signature, record.value or b""):
+        return "bad_signature"
+    return None
+
+
+_REFUSED = {
+    "unsigned": "not signed by the ledger (no subsidy-signature / subsidy-key-id header)",
+    "unknown_key": "signed by a key that is not the ledger's",
+    "bad_signature": "the signature does not match the record: forged or altered",
+}
 
 
 def decode(record: ConsumerRecord[bytes, bytes]) -> dpb.Decision | None:
@@ -60,12 +89,16 @@ class DecisionConsumer:
         catalog: Catalog,
         on_planned: Callable[[], None],
         consumer: AIOKafkaConsumer,
+        verifier: Verifier,
+        producer: AIOKafkaProducer,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self._catalog = catalog
         self._on_planned = on_planned
         self._consumer = consumer
+        self._verifier = verifier
+        self._producer = producer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`, one planning transaction and one offset commit per batch."""
@@ -106,9 +139,14 @@ class DecisionConsumer:
         """Plan one batch; returns how many deliveries were newly planned."""
         consumed: list[repo.Consumed] = []
         seen: set[str] = set()
+        refused: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
         for records in batches.values():
             for record in records:
                 metrics.DECISIONS_CONSUMED.inc()
+                reason = refusal(record, self._verifier)
+                if reason is not None:
+                    refused.append((record, reason))
+                    continue
                 decision = decode(record)
                 # A duplicate inside one batch is skipped here; across batches by the table.
                 if decision is None or decision.decision_id in seen:
@@ -117,6 +155,7 @@ class DecisionConsumer:
                 assert record.value is not None  # decode() returned a decision
                 consumed.append(repo.Consumed(decision, record.value, record.partition,
                                               record.offset))  # fmt: skip
+        await self._dead_letter(refused)
         if not consumed:
             return 0
         enterprise_ids = {c.decision.enterprise_id for c in consumed}
@@ -146,3 +185,20 @@ class DecisionConsumer:
             log.info("notifier.planned", decisions=len(consumed), deliveries=len(fresh))
             self._on_planned()
         return len(fresh)
+
+    async def _dead_letter(self, refused: list[tuple[ConsumerRecord[bytes, bytes], str]]) -> None:
+        """Set the refused records aside, acknowledged before their offsets are committed."""
+        sends = []
+        for record, reason in refused:
+            metrics.FORGED.labels(reason).inc()
+            log.error("notifier.decision_refused", reason=reason, topic=record.topic,
+                      partition=record.partition, offset=record.offset)  # fmt: skip
+            letter = dead_letter(
+                stage=STAGE, topic=record.topic, partition=record.partition,
+                offset=record.offset, key=record.key, value=record.value,
+                error=f"decision refused: {_REFUSED[reason]}",
+            )  # fmt: skip
+            topic = self._settings.dead_letter_topic
+            value = letter.SerializeToString()
+            sends.append(await self._producer.send(topic, key=record.key, value=value))
+        await asyncio.gather(*sends)

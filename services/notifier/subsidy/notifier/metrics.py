@@ -15,6 +15,13 @@ UNDECODABLE = Counter(
     "Records on the decisions topic that are not a Decision (skipped, logged with offset).",
     registry=REGISTRY,
 )
+FORGED = Counter(
+    "subsidy_notifier_forged_decisions",
+    "Records on the decisions topic not signed by the ledger's key, by reason (unsigned,"
+    " unknown_key, bad_signature): dead-lettered, never notified.",
+    ["reason"],
+    registry=REGISTRY,
+)
 PLANNED = Counter(
     "subsidy_notifier_planned",
     "Deliveries planned (each decision, channel and recipient once), by channel and audience.",

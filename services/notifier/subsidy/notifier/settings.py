@@ -1,12 +1,14 @@
 """The notifier's settings: topic, consumer group, retry policy, timeouts, SMTP, admin API."""
 
 import re
+from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
-from subsidy.infra.topics import DECISIONS
+from subsidy.infra.signing_keys import KeyFileError, Verifier
+from subsidy.infra.topics import DEAD_LETTERS, DECISIONS
 
 _SENDER = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
 # Shorter HMAC keys are guessable; receivers are told to generate 32 random bytes.
@@ -26,6 +28,16 @@ class NotifierSettings(CommonSettings):
     topic: str = Field(DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
     group_id: str = Field("subsidy-notifier", pattern=KAFKA_NAME,
                           validation_alias=_env("group_id"))  # fmt: skip
+    # Where a decision that is not the ledger's (unsigned, or not signed by its key) goes.
+    dead_letter_topic: str = Field(
+        DEAD_LETTERS.name, pattern=KAFKA_NAME, validation_alias=_env("dead_letter_topic")
+    )
+    # The ledger's Ed25519 public key (PEM): the worker acts only on decisions it signed.
+    # Required by `subsidy notify worker`, which refuses to start without it; a file that is
+    # not such a key fails at start.
+    ledger_public_key_file: Path | None = Field(
+        None, validation_alias=_env("ledger_public_key_file")
+    )
     # Records per planning transaction: one commit per batch instead of one per decision.
     batch_size: int = Field(200, ge=1, le=10_000, validation_alias=_env("batch_size"))
 
@@ -96,6 +108,22 @@ class NotifierSettings(CommonSettings):
                     f"secret for {subscriber!r} is shorter than {MIN_SECRET_LENGTH} characters"
                 )
         return value
+
+    @field_validator("ledger_public_key_file")
+    @classmethod
+    def _readable_key(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                Verifier.from_file(value)
+            except KeyFileError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    def ledger_verifier(self) -> Verifier:
+        """The ledger's public key; a settings error when none is configured."""
+        if self.ledger_public_key_file is None:
+            raise ValueError("NOTIFIER_LEDGER_PUBLIC_KEY_FILE is required (the ledger's key)")
+        return Verifier.from_file(self.ledger_public_key_file)
 
     @field_validator("admin_token")
     @classmethod

@@ -398,11 +398,33 @@ Global___LedgerCheck: _TypeAlias = LedgerCheck  # noqa: Y015
 class ExplainDecisionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class SubmittedByEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _events_pb2.Provenance: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _events_pb2.Provenance | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     DECISION_FIELD_NUMBER: _builtins.int
     ELIGIBILITY_TRACE_FIELD_NUMBER: _builtins.int
     CHECKS_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     ITEM_HISTORY_FIELD_NUMBER: _builtins.int
+    SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def decision(self) -> _decisions_pb2.Decision:
         """the latest revision"""
@@ -425,6 +447,13 @@ class ExplainDecisionResponse(_message.Message):
         were decided: what 就高不重复 compared this one with (e.g. the grant a top-up superseded).
         """
 
+    @_builtins.property
+    def submitted_by(self) -> _containers.MessageMap[_builtins.str, _events_pb2.Provenance]:
+        """Who submitted each event that caused a decision above (history and item_history), keyed by
+        its eventId (causedByEventId): the principal and channel the ingest API recorded. An event
+        taken before the ledger kept provenance has no entry.
+        """
+
     def __init__(
         self,
         *,
@@ -433,10 +462,11 @@ class ExplainDecisionResponse(_message.Message):
         checks: _abc.Iterable[Global___LedgerCheck] | None = ...,
         history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
         item_history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
+        submitted_by: _abc.Mapping[_builtins.str, _events_pb2.Provenance] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "history", b"history", "item_history", b"item_history"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "history", b"history", "item_history", b"item_history", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

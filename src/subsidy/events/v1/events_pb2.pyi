@@ -155,6 +155,34 @@ LEAD: StandardRole.ValueType  # 1
 PARTICIPANT: StandardRole.ValueType  # 2
 Global___StandardRole: _TypeAlias = StandardRole  # noqa: Y015
 
+class _SubmissionChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SubmissionChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SubmissionChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUBMISSION_CHANNEL_UNSPECIFIED: _SubmissionChannel.ValueType  # 0
+    GRPC_API: _SubmissionChannel.ValueType  # 1
+    """a client calling IngestService directly"""
+    FEED_WATCHER: _SubmissionChannel.ValueType  # 2
+    """`subsidy feeds watch`: a feed file dropped into a watched directory"""
+    CLI_FILE: _SubmissionChannel.ValueType  # 3
+    """`subsidy ingest FILE`: a file sent by hand"""
+
+class SubmissionChannel(_SubmissionChannel, metaclass=_SubmissionChannelEnumTypeWrapper):
+    """How an event reached the ingest API, as the submitting client declared it (gRPC metadata
+    `x-subsidy-channel`); the principal, not the channel, is what the credential proves.
+    """
+
+SUBMISSION_CHANNEL_UNSPECIFIED: SubmissionChannel.ValueType  # 0
+GRPC_API: SubmissionChannel.ValueType  # 1
+"""a client calling IngestService directly"""
+FEED_WATCHER: SubmissionChannel.ValueType  # 2
+"""`subsidy feeds watch`: a feed file dropped into a watched directory"""
+CLI_FILE: SubmissionChannel.ValueType  # 3
+"""`subsidy ingest FILE`: a file sent by hand"""
+Global___SubmissionChannel: _TypeAlias = SubmissionChannel  # noqa: Y015
+
 @_typing.final
 class CertificationObtained(_message.Message):
     """A certification or recognition: a lab approved, a product recognised, a title awarded."""
@@ -514,6 +542,7 @@ class EnterpriseEvent(_message.Message):
     REVIEW_DECIDED_FIELD_NUMBER: _builtins.int
     CERTIFICATION_REVOKED_FIELD_NUMBER: _builtins.int
     OTHER_SUPPORT_RECEIVED_FIELD_NUMBER: _builtins.int
+    SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique at its source. The same id with the same content again changes nothing; with other
     content it is rejected as a conflict.
@@ -550,6 +579,14 @@ class EnterpriseEvent(_message.Message):
     def certification_revoked(self) -> Global___CertificationRevoked: ...
     @_builtins.property
     def other_support_received(self) -> Global___OtherSupportReceived: ...
+    @_builtins.property
+    def submitted_by(self) -> Global___Provenance:
+        """Who submitted the event and through which channel. Not part of the event's content: the
+        content hash leaves it out, so the same event resubmitted by another principal is a
+        duplicate and keeps its first provenance. The ingest API sets it from the caller's
+        credential (a value a client sends is replaced); the JSON form of an event has no such field.
+        """
+
     def __init__(
         self,
         *,
@@ -569,16 +606,52 @@ class EnterpriseEvent(_message.Message):
         review_decided: Global___ReviewDecided | None = ...,
         certification_revoked: Global___CertificationRevoked | None = ...,
         other_support_received: Global___OtherSupportReceived | None = ...,
+        submitted_by: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "exhibition_held", b"exhibition_held", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "exhibition_held", b"exhibition_held", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "exhibition_held", b"exhibition_held", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "exhibition_held", b"exhibition_held", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___EnterpriseEvent: _TypeAlias = EnterpriseEvent  # noqa: Y015
+
+@_typing.final
+class Provenance(_message.Message):
+    """Who submitted an event: recorded by the ingest API with the accepted event, carried on
+    enterprise-events.v1 and entitlements.v1, stored by the ledger and shown by
+    `subsidy ledger explain` for every step of a payout.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ACCEPTED_AT_FIELD_NUMBER: _builtins.int
+    principal: _builtins.str
+    """The principal of the credential that submitted the event (INGEST_CREDENTIALS), e.g.
+    `js-provincial-cert-feed` or `reviewer-wang`.
+    """
+    channel: Global___SubmissionChannel.ValueType
+    """the channel it came through"""
+    accepted_at: _builtins.str
+    """when the ingest API accepted it, ISO-8601 with offset"""
+    def __init__(
+        self,
+        *,
+        principal: _builtins.str = ...,
+        channel: Global___SubmissionChannel.ValueType = ...,
+        accepted_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "channel", b"channel", "principal", b"principal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Provenance: _TypeAlias = Provenance  # noqa: Y015
 
 @_typing.final
 class DeadLetter(_message.Message):

@@ -1,0 +1,154 @@
+"""Red team: someone with write access to decisions.v1 (but not the ledger's key) publishes a
+decision. Unsigned, signed by another key under the ledger's key id, or a genuine decision with
+its amount raised after signing: each is dead-lettered with the reason and counted, and no
+webhook or mail goes out for it; the genuine decision behind them is delivered."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from pydantic import SecretStr
+
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.lifecycle import running
+from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer, write_key_pair
+from subsidy.notifier.bootstrap import notifier_pool, notifier_worker
+from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.subscriptions import Subscription
+from tests.notifier.receivers import Hook, MailStore, WebhookReceiver, decision, eventually
+from tests.notifier.stack import (
+    MAIL,
+    SECRETS,
+    SENDER,
+    A,
+    ledger_keys,
+    ledger_signer,
+    metric,
+    publish,
+)
+from tests.support.topics import private_topics
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+CATALOG: Catalog = load_catalog()
+
+
+@pytest.fixture
+def dead_letters(kafka_bootstrap: str) -> Iterator[str]:
+    name = f"test.notifier.dlq.{uuid.uuid4().hex[:12]}"
+    with private_topics(kafka_bootstrap, {name: 1}):
+        yield name
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    peer = WebhookReceiver({"a": Hook(SECRETS[A].encode())}, hang_seconds=1.0)
+    await peer.start()
+    try:
+        yield peer
+    finally:
+        await peer.stop()
+
+
+def _dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        letters: list[epb.DeadLetter] = []
+        for _ in range(100):
+            for records in consumer.poll(timeout_ms=200).values():
+                letters += [epb.DeadLetter.FromString(r.value) for r in records]
+            if len(letters) >= count:
+                break
+        return letters
+    finally:
+        consumer.close()
+
+
+def _paid(event_id: str, granted_fen: int) -> dpb.Decision:
+    return decision(CATALOG, A, event_id, "m12.training_base", dpb.PAID,
+                    granted_fen=granted_fen, cash_delta_fen=granted_fen)  # fmt: skip
+
+
+async def test_a_forged_decision_is_dead_lettered_and_never_notified(
+    kafka_bootstrap: str,
+    topic: str,
+    dead_letters: str,
+    db_url: str,
+    smtp: MailStore,
+    receiver: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    settings = NotifierSettings(  # type: ignore[call-arg]
+        kafka_bootstrap=kafka_bootstrap, database_url=db_url, topic=topic,
+        dead_letter_topic=dead_letters, group_id=f"test-notifier-{uuid.uuid4().hex[:12]}",
+        poll_seconds=0.2, webhook_secrets={A: SecretStr(SECRETS[A])},
+        smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
+        ledger_public_key_file=ledger_keys()[1],
+    )  # fmt: skip
+    async with notifier_pool(settings) as pool, pool.acquire() as conn:
+        await put_subscriptions(conn, [Subscription("enterprise", A, receiver.url("a"),
+                                                    MAIL[A], "zh")])  # fmt: skip
+    impostor = Signer.from_file(write_key_pair(tmp_path / "impostor")[0])
+    unsigned, other_key, raised, genuine = (
+        _paid("ev-forged-1", 900_000_000), _paid("ev-forged-2", 900_000_000),
+        _paid("ev-forged-3", 100_000_000), _paid("ev-genuine", 100_000_000),
+    )  # fmt: skip
+    # The genuine decision's signature, on a copy whose amount was raised afterwards.
+    signed_small = ledger_signer().sign(raised.SerializeToString())
+    raised.granted_fen = raised.cash_delta_fen = 900_000_000
+    own_id = ledger_signer().key_id.encode()
+    headers = [
+        [],
+        [(SIGNATURE_HEADER, impostor.sign(other_key.SerializeToString())), (KEY_ID_HEADER, own_id)],
+        [(SIGNATURE_HEADER, signed_small), (KEY_ID_HEADER, own_id)],
+        [(SIGNATURE_HEADER, ledger_signer().sign(genuine.SerializeToString())),
+         (KEY_ID_HEADER, own_id)],
+    ]  # fmt: skip
+    before = {r: metric("subsidy_notifier_forged_decisions_total", reason=r)
+              for r in ("unsigned", "bad_signature")}  # fmt: skip
+
+    async with running(notifier_worker(settings, CATALOG)):
+        # One enterprise, one partition: the forged records are read before the genuine one.
+        await publish(kafka_bootstrap, topic, [unsigned, other_key, raised, genuine], headers)
+
+        async def genuine_delivered() -> bool:
+            return bool(receiver.keys("a")) and bool(smtp.to(MAIL[A]))
+
+        await eventually(genuine_delivered, what="the genuine decision's webhook and mail")
+
+    assert receiver.keys("a") == {genuine.decision_id}
+    assert [m["X-Subsidy-Decision-Id"] for m in smtp.to(MAIL[A])] == [genuine.decision_id]
+    letters = _dead_letters(kafka_bootstrap, dead_letters, 3)
+    forged = "decision refused: the signature does not match the record: forged or altered"
+    assert [(d.stage, d.error) for d in letters] == [
+        ("notifier", "decision refused: not signed by the ledger (no subsidy-signature / "
+                     "subsidy-key-id header)"),
+        ("notifier", forged),
+        ("notifier", forged),
+    ]  # fmt: skip
+    assert [dpb.Decision.FromString(d.value).decision_id for d in letters] == [
+        unsigned.decision_id,
+        other_key.decision_id,
+        raised.decision_id,
+    ]
+    assert metric("subsidy_notifier_forged_decisions_total", reason="unsigned") \
+        == before["unsigned"] + 1  # fmt: skip
+    assert metric("subsidy_notifier_forged_decisions_total", reason="bad_signature") \
+        == before["bad_signature"] + 2  # fmt: skip
+
+
+def test_the_worker_needs_the_ledger_public_key(tmp_path: Path) -> None:
+    not_a_key = tmp_path / "key.pem"
+    not_a_key.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    with pytest.raises(ValueError, match="not a PEM public key"):
+        NotifierSettings(ledger_public_key_file=not_a_key)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="NOTIFIER_LEDGER_PUBLIC_KEY_FILE is required"):
+        NotifierSettings().ledger_verifier()  # type: ignore[call-arg]
