@@ -1,6 +1,7 @@
 """Each long-running service's /metrics, scraped over HTTP from the real `subsidy` process,
 holds its own metric families and its process's, never another component's or process's."""
 
+import json
 import os
 import secrets
 import signal
@@ -87,7 +88,10 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
     return [
         Service("ingest", ("ingest-server",), {
             **common, "INGEST_TOPIC": topics["events"],
-            "INGEST_TOKENS": secrets.token_urlsafe(24), "INGEST_GRPC_ADDRESS": grpc(),
+            "INGEST_CREDENTIALS": json.dumps({"test-feed": {
+                "tokens": [secrets.token_urlsafe(24)], "event_types": ["certificationObtained"],
+                "sources": ["test-feed"]}}),
+            "INGEST_GRPC_ADDRESS": grpc(),
             "INGEST_METRICS_PORT": str(ports["ingest"])},
             metrics("ingest"), "subsidy_ingest_", frozenset({"subsidy_ingest_accepted"})),
         Service("eligibility-worker", ("eligibility", "worker"), {
@@ -115,7 +119,8 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             metrics("ledger-relay"), "subsidy_ledger_", frozenset(LEDGER_RELAY)),
         Service("ledger-api", ("ledger", "serve"), {
             **common, "LEDGER_API_DATABASE_URL": url, "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
-            "LEDGER_API_AUDITOR_TOKENS": secrets.token_urlsafe(24),
+            "LEDGER_API_AUDITOR_TOKENS": json.dumps(
+                {"test-auditor": {"tokens": [secrets.token_urlsafe(24)]}}),
             "LEDGER_API_GRPC_ADDRESS": grpc(),
             "LEDGER_API_METRICS_PORT": str(ports["ledger-api"])},
             metrics("ledger-api"), "subsidy_ledger_", frozenset(LEDGER_API)),
