@@ -138,11 +138,11 @@ async def _auditor_login(db: LedgerDb, auditor_role: str) -> tuple[str, str]:
     return login, with_search_path(as_role(db.url.split("?")[0], login), db.schema)
 
 
-async def _verify(url: str, *options: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+async def _verify(url: str, *options: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     process = await asyncio.create_subprocess_exec(
         str(SUBSIDY), "ledger", "verify", *options,
-        env={**env, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
+        env={**inherited, **(env or {}), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
@@ -207,3 +207,33 @@ async def test_a_forged_anchor_is_refused_by_verify(
     assert code == 1, output
     assert "锚点无效，拒绝采信 (anchor refused)" in output
     assert "line 1: bad signature" in output
+
+
+async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
+    kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
+) -> None:
+    settings = await _fill_and_anchor(kafka_bootstrap, ledger_db, ledger_topics)
+    assert settings.anchor_file is not None
+    assert settings.signing_key_file is not None
+    anchored = settings.anchor_file.read_bytes()
+    env = {
+        "LEDGER_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        "LEDGER_ANCHOR_FILE": str(settings.anchor_file),
+        "LEDGER_ANCHOR_TOPIC": ledger_topics.anchors,
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+    }
+    # Nothing moved since the relay's anchors: the file is read back, nothing is signed again.
+    code, output = await _verify(ledger_db.url, env=env)
+    assert (code, output.strip()) == (
+        0,
+        f"ok: {output.split()[1]} entries verified, invariants hold",
+    )
+    assert settings.anchor_file.read_bytes() == anchored
+    # A fresh file: verify anchors every chain from its first entry.
+    fresh = settings.anchor_file.with_name("fresh.jsonl")
+    code, output = await _verify(ledger_db.url, env={**env, "LEDGER_ANCHOR_FILE": str(fresh)})
+    assert code == 0, output
+    assert output.rstrip().endswith(f"; {len(anchored.splitlines())} heads anchored")
+    assert sorted(json.loads(line)["chain"] for line in fresh.read_bytes().splitlines()) == sorted(
+        json.loads(line)["chain"] for line in anchored.splitlines()
+    )
