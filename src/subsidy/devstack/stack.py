@@ -13,6 +13,7 @@ from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import Layout
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.devstack.procs import port_open
+from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 
 KAFKA_READY_TIMEOUT_S = 120.0
 
@@ -39,12 +40,20 @@ def redact(url: str) -> str:
 
 
 def write_stack_env(layout: Layout) -> None:
-    """Record where the stack is, for Makefiles and shells: `. .run/stack.env`."""
+    """Record where the stack is, for Makefiles and shells: `. .run/stack.env`; with the local
+    ledger key pair (made once in .run/ledger-key/) the relay signs with and the notifier
+    checks, and the local anchor log."""
     layout.run.mkdir(parents=True, exist_ok=True)
+    keys = layout.run / "ledger-key"
+    if not (keys / PRIVATE_KEY_NAME).exists():
+        write_key_pair(keys)
     layout.stack_env.write_text(
         "# Written by `subsidy dev up`: where this checkout's Kafka and PostgreSQL are.\n"
         f"KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap()}\n"
         f"DATABASE_URL={endpoints.database_url()}\n"
+        f"LEDGER_SIGNING_KEY_FILE={keys / PRIVATE_KEY_NAME}\n"
+        f"LEDGER_ANCHOR_FILE={layout.run / 'ledger-anchors.jsonl'}\n"
+        f"NOTIFIER_LEDGER_PUBLIC_KEY_FILE={keys / PUBLIC_KEY_NAME}\n"
     )
 
 
