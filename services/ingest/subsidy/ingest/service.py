@@ -144,6 +144,33 @@ def _event_of(request: api_pb2.SubmitRequest) -> EnterpriseEvent:
     return event_from_proto(request.event)
 
 
+def _screen(
+    requests: Sequence[api_pb2.SubmitRequest], submitter: Submitter
+) -> tuple[list[Result | None], list[Rejected], list[tuple[int, EnterpriseEvent]]]:
+    """Each request validated and checked against the submitter's binding: the outcomes of
+    those refused (by index, None for the others), their rejections, and the valid events."""
+    results: list[Result | None] = [None] * len(requests)
+    rejected: list[Rejected] = []
+    valid: list[tuple[int, EnterpriseEvent]] = []
+    for i, request in enumerate(requests):
+        try:
+            event = _event_of(request)
+        except InvalidEvent as err:
+            # err.event_id, not the request's: an id that is itself invalid (NUL, too
+            # long) is not reported, or storing the rejection would fail.
+            errors = tuple(err.errors)
+            results[i] = Result("invalid", err.event_id or "", errors)
+            rejected.append(Rejected(err.event_id, errors, _request_digest(request)))
+            continue
+        if refusals := submitter.refusals(event):
+            results[i] = Result("forbidden", event.event_id, refusals)
+            rejected.append(Rejected(event.event_id, refusals, _request_digest(request)))
+            _forbidden(submitter, refusals)
+            continue
+        valid.append((i, event))
+    return results, rejected, valid
+
+
 class IngestServicer(api_pb2_grpc.IngestServiceServicer):
     """Submit and SubmitBatch over one shared pipeline (see `process`)."""
 
@@ -163,26 +190,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         acknowledgement and only then record them. Raises Unavailable if Kafka or PostgreSQL
         failed; events acknowledged before the failure are still recorded, so a retry finds
         them as duplicates."""
-        results: list[Result | None] = [None] * len(requests)
-        rejected: list[Rejected] = []
-        valid: list[tuple[int, EnterpriseEvent]] = []
-        digests = [_request_digest(r) for r in requests]
-        for i, request in enumerate(requests):
-            try:
-                event = _event_of(request)
-            except InvalidEvent as err:
-                # err.event_id, not the request's: an id that is itself invalid (NUL, too
-                # long) is not reported, or storing the rejection would fail.
-                errors = tuple(err.errors)
-                results[i] = Result("invalid", err.event_id or "", errors)
-                rejected.append(Rejected(err.event_id, errors, digests[i]))
-                continue
-            if refusals := submitter.refusals(event):
-                results[i] = Result("forbidden", event.event_id, refusals)
-                rejected.append(Rejected(event.event_id, refusals, digests[i]))
-                _forbidden(submitter, refusals)
-                continue
-            valid.append((i, event))
+        results, rejected, valid = _screen(requests, submitter)
         provenance = submitter.provenance()
         failure: Exception | None = None
         try:
@@ -199,7 +207,9 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                         results[i] = Result("duplicate", event.event_id)
                     else:
                         results[i] = Result("conflict", event.event_id, (CONFLICT,))
-                        rejected.append(Rejected(event.event_id, (CONFLICT,), digests[i]))
+                        rejected.append(
+                            Rejected(event.event_id, (CONFLICT,), _request_digest(requests[i]))
+                        )
                 deliveries = (
                     await self._sink.send_all([e for _, e, _ in new], provenance) if new else []
                 )
