@@ -16,6 +16,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from subsidy.harness.databases import with_search_path
 from subsidy.infra.lifecycle import running
+from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Verifier
+from subsidy.ledger.anchors import anchored_heads, load_signed_anchors
 from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
 from subsidy.ledger.chain import entry_hash, fields_from_row
 from subsidy.ledger.settings import LedgerSettings
@@ -236,4 +238,59 @@ async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
     assert output.rstrip().endswith(f"; {len(anchored.splitlines())} heads anchored")
     assert sorted(json.loads(line)["chain"] for line in fresh.read_bytes().splitlines()) == sorted(
         json.loads(line)["chain"] for line in anchored.splitlines()
+    )
+
+
+async def _until_anchored(path: Path, heads: dict[str, int], within: float = 30.0) -> None:
+    """Until the anchor file covers exactly these heads (the relay anchors at its cadence)."""
+    for _ in range(int(within / 0.1)):
+        if await asyncio.to_thread(anchored_heads, path) == heads:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the relay did not anchor {heads} within {within:.0f}s")
+
+
+async def test_a_running_relay_anchors_at_its_cadence_and_signs_what_it_publishes(
+    kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
+) -> None:
+    events = EventMix(seed=53, enterprises=5, events_per_enterprise=30).events()
+    records = evaluation_records(events)
+    settings = worker_settings(
+        ledger_db, kafka_bootstrap, ledger_topics, batch_size=20, anchor_seconds=0.2,
+        relay_poll_seconds=0.1,
+    )  # fmt: skip
+    assert settings.anchor_file is not None
+    assert settings.signing_key_file is not None
+    verifier = Verifier.from_file(settings.signing_key_file.with_name("ledger-signing.pub.pem"))
+    async with running(ledger_relay(settings)), running(ledger_worker(settings, CATALOG)):
+        # In two halves, so the heads move while the relay runs.
+        for half in (records[: len(records) // 2], records[len(records) // 2 :]):
+            await produce(kafka_bootstrap, ledger_topics.input, half)
+            await wait_consumed(kafka_bootstrap, ledger_topics.input, settings.group_id)
+            heads = {
+                r["enterprise_id"]: r["head_seq"]
+                for r in await fetch(
+                    ledger_db.url,
+                    "SELECT enterprise_id, head_seq FROM enterprises WHERE head_seq > 0",
+                )
+            }
+            await _until_anchored(settings.anchor_file, heads)
+    # Several anchors for one chain, together vouching for every entry, all signed.
+    vouched = load_signed_anchors(settings.anchor_file, verifier)
+    entries = await fetch(ledger_db.url, "SELECT enterprise_id, seq, hash FROM entries")
+    assert {(e["enterprise_id"], e["seq"]): e["hash"] for e in entries} == {
+        (chain, seq): h for chain, hashes in vouched.items() for seq, h in hashes.items()
+    }
+    assert len(settings.anchor_file.read_bytes().splitlines()) > len(vouched)
+    # Every decision on the topic carries the ledger's signature over its exact bytes.
+    consumer = KafkaConsumer(ledger_topics.decisions, bootstrap_servers=kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3_000)  # fmt: skip
+    try:
+        signed = [(dict(r.headers), r.value) for r in consumer]
+    finally:
+        consumer.close()
+    assert signed
+    assert all(
+        h[KEY_ID_HEADER] == verifier.key_id.encode() and verifier.valid(h[SIGNATURE_HEADER], v)
+        for h, v in signed
     )
