@@ -9,6 +9,7 @@ import pytest
 import structlog
 
 from subsidy.dashboard import bootstrap
+from subsidy.dashboard.metrics import REGISTRY
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
 from tests.dashboard.ledger_rows import dashboard_settings, decide, mix, totals
@@ -106,3 +107,54 @@ async def test_page_shows_and_follows_the_ledger(ledger_db: LedgerDb, tmp_path: 
         shot = await page.screenshot(tmp_path / "dashboard.png")
         assert shot.stat().st_size > 10_000
         log.info("dashboard.screenshot", path=str(shot))
+
+
+# Counts the page's event streams as they open, installed before the page's own script runs.
+_COUNT_STREAMS = """(function () {
+  var Real = window.EventSource;
+  window.__streamsOpened = 0;
+  function Counted(url, options) {
+    var source = new Real(url, options);
+    source.addEventListener("open", function () { window.__streamsOpened += 1; });
+    return source;
+  }
+  Counted.prototype = Real.prototype;
+  Counted.CONNECTING = Real.CONNECTING; Counted.OPEN = Real.OPEN; Counted.CLOSED = Real.CLOSED;
+  window.EventSource = Counted;
+})();"""
+
+
+def _refused() -> float:
+    name = "subsidy_dashboard_streams_refused_total"
+    return REGISTRY.get_sample_value(name, {"reason": "per_client"}) or 0.0
+
+
+async def test_page_keeps_following_when_its_stream_ends(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    """Streams end after their lifetime: the page's EventSource opens the next one by itself,
+    within the address's limit of one stream, and shows what was committed meanwhile."""
+    url = ledger_db.url
+    await decide(url, mix(seed=211, enterprises=3, events_per_enterprise=8))
+    settings = dashboard_settings(url, stream_lifetime_seconds=2.0, streams_per_client=1)
+    refused = _refused()
+    async with (
+        bootstrap.dashboard(settings, CATALOG) as dashboard,
+        headless_chromium(tmp_path / "profile") as page,
+    ):
+        await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": _COUNT_STREAMS})
+        await page.navigate(f"{dashboard.url}/")
+        await page.wait_for("Number(document.body.dataset.version) > 0")
+        await page.evaluate("window.__notReloaded = true")
+        # The first stream ended and the next ones opened, with no reload.
+        await page.wait_for("window.__streamsOpened >= 3", timeout_s=30)
+        await decide(url, mix(seed=212, enterprises=2, events_per_enterprise=8))
+        expected = await totals(url)
+        await page.wait_for(
+            f"document.getElementById('total-decisions').textContent"
+            f" === {json.dumps(_count(expected['decisions']))}"
+        )
+        await page.wait_for("document.getElementById('live').className.includes('on')")
+        assert await page.evaluate("window.__notReloaded === true")
+        assert not [e for e in page.console_errors() if "/events" in e]  # no stream refused
+    assert _refused() == refused

@@ -13,11 +13,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
 from subsidy.dashboard import bootstrap
 from subsidy.dashboard.metrics import REGISTRY
 from subsidy.dashboard.reader import Figures, LedgerReader
-from subsidy.dashboard.server import RunningDashboard
+from subsidy.dashboard.server import LEDGER_UNREADABLE, RunningDashboard
 from subsidy.domain.money import format_fen
 from tests.dashboard.ledger_rows import (
     dashboard_settings,
@@ -205,22 +206,32 @@ async def test_server_streams_new_decisions(
     assert _gauge("subsidy_dashboard_clients") == 0
 
 
-async def test_unhealthy_without_a_ledger(fresh_database_url: str) -> None:
-    """No ledger schema: /healthz says 503 with the database's error, the API has no state."""
+async def test_unhealthy_without_a_ledger_and_never_shows_why(fresh_database_url: str) -> None:
+    """No ledger schema: 503 with a fixed message; the database's words go to the log."""
     settings = dashboard_settings(f"{fresh_database_url}?search_path=nowhere")
-    async with (
-        bootstrap.dashboard(settings, CATALOG) as running,
-        aiohttp.ClientSession() as session,
-    ):
-        for _ in range(100):
-            status, body = await _get(session, f"{running.url}/healthz")
-            if body["error"]:
-                break
-            await asyncio.sleep(0.1)
-        assert status == 503
-        assert "outbox" in body["error"]
-        status, _ = await _get(session, f"{running.url}/api/totals")
-        assert status == 503
+    with capture_logs() as logs:
+        async with (
+            bootstrap.dashboard(settings, CATALOG) as running,
+            aiohttp.ClientSession() as session,
+        ):
+            for _ in range(100):
+                async with session.get(f"{running.url}/healthz") as response:
+                    status, text = response.status, await response.text()
+                    body = await response.json()
+                if body["error"]:
+                    break
+                await asyncio.sleep(0.1)
+            async with session.get(f"{running.url}/api/totals") as response:
+                totals_status, totals = response.status, await response.text()
+    assert status == 503
+    assert body["error"] == LEDGER_UNREADABLE
+    for shown in (text, totals):
+        assert "outbox" not in shown
+        assert "nowhere" not in shown
+    assert totals_status == 503
+    failures = [e for e in logs if e["event"] == "dashboard.ledger_unavailable"]
+    assert failures
+    assert "outbox" in failures[0]["error"]
 
 
 async def test_cli_serves_and_stops_on_sigterm(ledger_db: LedgerDb) -> None:

@@ -28,3 +28,9 @@ REFRESH_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=REGISTRY,
 )
+STREAMS_REFUSED = Counter(
+    "subsidy_dashboard_streams_refused",
+    "Event streams refused: too many from one client address (per_client), or in all (total).",
+    ["reason"],
+    registry=REGISTRY,
+)

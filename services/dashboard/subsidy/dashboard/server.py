@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from subsidy.dashboard import metrics
 from subsidy.dashboard.reader import LedgerReader
 from subsidy.dashboard.settings import DashboardSettings
+from subsidy.dashboard.streams import StreamGate, parse_networks, refused
 from subsidy.dashboard.view import DashboardView
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.metrics import service_registry
@@ -36,6 +37,9 @@ log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "ledger_outbox"  # what the ledger's BatchWriter.flush notifies
 _RECONNECT_MAX_S = 30.0
+# What /healthz and the API say while the ledger cannot be read; the database's own words
+# (host names, roles, schema) go to the log only.
+LEDGER_UNREADABLE = "the ledger cannot be read (the dashboard's log says why)"
 
 
 class Hub:
@@ -48,9 +52,8 @@ class Hub:
         self.as_of: str | None = None
         self.frame = b""  # the state as one server-sent event, encoded once for everybody
         self.last_look: float | None = None  # monotonic time of the last successful look
-        self.error: str | None = None
+        self.error: str | None = None  # the last look's failure, for the log only
         self.closed = False
-        self.clients = 0  # streams open now
         self._changed = asyncio.Event()
 
     def publish(self, totals: dict[str, Any], latest: list[dict[str, Any]]) -> None:
@@ -175,6 +178,7 @@ class Page:
 HUB = web.AppKey("hub", Hub)
 PAGE = web.AppKey("page", Page)
 SETTINGS = web.AppKey("settings", DashboardSettings)
+GATE = web.AppKey("gate", StreamGate)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -201,7 +205,8 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 def _not_ready(hub: Hub) -> web.Response:
-    return _json({"error": "no state yet", "detail": hub.error}, status=503)
+    detail = None if hub.error is None else LEDGER_UNREADABLE
+    return _json({"error": "no state yet", "detail": detail}, status=503)
 
 
 async def _totals(request: web.Request) -> web.Response:
@@ -225,7 +230,7 @@ async def _latest(request: web.Request) -> web.Response:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    """200 while the ledger was read recently; 503 otherwise (with the last error)."""
+    """200 while the ledger was read recently; 503 otherwise (the cause is logged)."""
     hub, settings = request.app[HUB], request.app[SETTINGS]
     stale_after = max(10.0, 3 * settings.poll_seconds)
     age = None if hub.last_look is None else time.monotonic() - hub.last_look
@@ -234,8 +239,8 @@ async def _healthz(request: web.Request) -> web.Response:
         "status": "ok" if ok else "unavailable",
         "version": hub.version,
         "lastLookSecondsAgo": None if age is None else round(age, 3),
-        "error": hub.error,
-        "clients": hub.clients,
+        "error": None if hub.error is None else LEDGER_UNREADABLE,
+        "clients": request.app[GATE].open,
     }
     return _json(body, status=200 if ok else 503)
 
@@ -248,10 +253,23 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    """The state now, then each newer one, as server-sent events; comments keep it open."""
-    hub, settings = request.app[HUB], request.app[SETTINGS]
-    if hub.clients >= settings.max_clients:
-        return _json({"error": "too many clients"}, status=503)
+    """The state now, then each newer one, as server-sent events; comments keep it open. The
+    stream ends after the configured lifetime: the browser's EventSource reconnects."""
+    hub, settings, gate = request.app[HUB], request.app[SETTINGS], request.app[GATE]
+    client = gate.client(request)
+    refusal = gate.admit(client)
+    if refusal is not None:
+        log.info("dashboard.stream_refused", client=client, reason=refusal)
+        return refused(refusal)
+    try:
+        return await _stream(request, hub, settings)
+    finally:
+        gate.release(client)
+
+
+async def _stream(
+    request: web.Request, hub: Hub, settings: DashboardSettings
+) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -260,12 +278,12 @@ async def _events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    hub.clients += 1
     metrics.CLIENTS.inc()
     try:
         await response.write(b"retry: 2000\n\n")
         sent, quiet_since = 0, time.monotonic()
-        while not hub.closed:
+        ends = quiet_since + settings.stream_lifetime_seconds
+        while not hub.closed and time.monotonic() < ends:
             if hub.version != sent:
                 sent = hub.version
                 await response.write(hub.frame)
@@ -282,7 +300,6 @@ async def _events(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the browser went away
     finally:
-        hub.clients -= 1
         metrics.CLIENTS.dec()
     return response
 
@@ -295,6 +312,9 @@ def create_app(
     app[HUB] = hub or Hub()
     app[PAGE] = Page.load()
     app[SETTINGS] = settings
+    app[GATE] = StreamGate(
+        settings.max_clients, settings.streams_per_client, parse_networks(settings.trusted_proxies)
+    )
     app[METRICS] = service_registry(metrics.REGISTRY)
     app.router.add_get("/", _index)
     app.router.add_get("/events", _events)
