@@ -13,7 +13,7 @@ import binascii
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,11 +72,7 @@ def sign_anchor(
         now.astimezone(UTC).isoformat(timespec="seconds"), signer.key_id,
     )  # fmt: skip
     signature = base64.b64encode(signer.sign(unsigned.signed_bytes())).decode("ascii")
-    return Anchor(**{**_as_kwargs(unsigned), "signature": signature})
-
-
-def _as_kwargs(anchor: Anchor) -> dict[str, Any]:
-    return {name: getattr(anchor, name) for name in Anchor.__slots__}
+    return replace(unsigned, signature=signature)
 
 
 class AnchorError(ValueError):
