@@ -11,14 +11,18 @@ from subsidy.infra.auth import token_digest
 from subsidy.ingest.client import IngestSummary, ingest_file, report_path_for, write_report
 
 REVIEW = "reviewDecided"
-# What the sample's feeds send (data/sample-events.jsonl): every type of fact, each under its
-# own source. Reviews come from the reviewers' principal whatever source they name.
-FEED_SOURCES = ("js-provincial-cert-feed", "sz-miit-portal", "sz-sci-tech-portal")
 FACT_TYPES = (
     "certificationObtained", "computeInvoiceFiled", "standardPublished", "exhibitionHeld",
     "serviceReportFiled", "projectDesignated", "capacityInvestmentFiled",
     "certificationRevoked", "otherSupportReceived",
 )  # fmt: skip
+# The sample's feeds (data/sample-events.jsonl, made by subsidy.demo.generator): each sends
+# facts of every type under its own source. Reviews come from the reviewer's principal,
+# whichever feed's source they name.
+FEEDS: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("js-provincial-cert-feed", "sz-miit-portal", "sz-sci-tech-portal"), FACT_TYPES
+)
+FEED_SOURCES = tuple(FEEDS)
 REVIEWER = "reviewer-wang"
 
 
@@ -35,7 +39,7 @@ class Principal:
 def demo_principals() -> dict[str, Principal]:
     """A fresh token for each feed (bound to its own source) and for the reviewer (bound to
     reviewDecided only, under any of the feeds' sources, as the sample's reviews name them)."""
-    feeds = {s: Principal(s, secrets.token_urlsafe(24), FACT_TYPES, (s,)) for s in FEED_SOURCES}
+    feeds = {s: Principal(s, secrets.token_urlsafe(24), types, (s,)) for s, types in FEEDS.items()}
     reviewer = Principal(REVIEWER, secrets.token_urlsafe(24), (REVIEW,), FEED_SOURCES)
     return {**feeds, REVIEWER: reviewer}
 

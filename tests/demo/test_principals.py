@@ -1,0 +1,56 @@
+"""The main job's submitters: their bindings admit what the sample feed sends and no other type
+or source, and the sample goes out in file order under each line's own credential."""
+
+import json
+from pathlib import Path
+
+from subsidy.harness.principals import REVIEWER, demo_principals, waves
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
+ENVELOPE = {"eventId", "source", "enterpriseId", "enterpriseName", "district", "occurredOn"}
+
+
+def _sent() -> set[tuple[str, str]]:
+    """(payload type, source) of every event-shaped line of the sample."""
+    pairs: set[tuple[str, str]] = set()
+    for line in SAMPLE.read_bytes().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            pairs |= {(key, str(event.get("source"))) for key in event.keys() - ENVELOPE}
+    return pairs
+
+
+def test_the_bindings_admit_what_the_sample_sends_and_nothing_else() -> None:
+    principals = demo_principals()
+    admitted = {(t, s) for p in principals.values() for t in p.event_types for s in p.sources}
+    sent = _sent()
+    assert sent <= admitted
+    # No type and no source that the sample never sends.
+    assert {t for t, _ in admitted} == {t for t, _ in sent}
+    assert {s for _, s in admitted} == {s for _, s in sent}
+    assert principals[REVIEWER].event_types == ("reviewDecided",)
+    assert all("reviewDecided" not in p.event_types for n, p in principals.items() if n != REVIEWER)
+    assert len({p.token for p in principals.values()}) == len(principals)
+
+
+def test_every_line_goes_once_under_its_principal_and_each_enterprise_in_file_order() -> None:
+    principals = demo_principals()
+    lines = SAMPLE.read_bytes().splitlines()
+    sent = [(row, who) for wave in waves(lines, principals) for who, part in wave.items()
+            for row, _ in part]  # fmt: skip
+    assert sorted(row for row, _ in sent) == [i for i, ln in enumerate(lines, 1) if ln.strip()]
+    order: dict[str, list[int]] = {}
+    for row, who in sent:
+        try:
+            event = json.loads(lines[row - 1])
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        expected = REVIEWER if "reviewDecided" in event else event.get("source")
+        assert who == expected or event.keys() <= ENVELOPE, (row, who)
+        order.setdefault(str(event.get("enterpriseId")), []).append(row)
+    assert all(rows == sorted(rows) for rows in order.values())
