@@ -83,6 +83,23 @@ def services(proto: Proto) -> str:
     return "\n\n".join(parts)
 
 
+def _district_name(value: str) -> str:
+    return DISTRICT_NAMES_ZH[District(value)]
+
+
+def provenance_values(proto: Proto) -> str:
+    """The Provenance message and its channels, as ingest sets them."""
+    return "\n\n".join(
+        [
+            proto.section(EVENTS.message_types_by_name["Provenance"]),
+            proto.enum(
+                EVENTS.enum_types_by_name["SubmissionChannel"],
+                [epb.SubmissionChannel.Name(v) for v in CHANNELS.values()],
+            ),
+        ]
+    )
+
+
 def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
     """What docs/templates/contract.md.tmpl is filled with."""
     proto = Proto()
@@ -109,22 +126,12 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         "envelope": proto.message(
             EVENTS.message_types_by_name["EnterpriseEvent"], event_models.EnterpriseEvent
         ),
-        "provenance": "\n\n".join(
-            [
-                proto.section(EVENTS.message_types_by_name["Provenance"]),
-                proto.enum(
-                    EVENTS.enum_types_by_name["SubmissionChannel"],
-                    [epb.SubmissionChannel.Name(v) for v in CHANNELS.values()],
-                ),
-            ]
-        ),
+        "provenance": provenance_values(proto),
         "payload_list": ", ".join(f"`{f.json_name}`" for f in payload_fields),
         "payloads": payload_sections,
         "enums": "\n\n".join(
             [
-                proto.enum(
-                    enums["District"], District, ("名称", lambda v: DISTRICT_NAMES_ZH[District(v)])
-                ),
+                proto.enum(enums["District"], District, ("名称", _district_name)),
                 proto.enum(enums["CertificationKind"], CertificationKind, ("triggers", rules_of)),
                 proto.enum(enums["StandardLevel"], StandardLevel),
                 proto.enum(enums["StandardRole"], StandardRole),
