@@ -5,7 +5,7 @@ UV ?= uv
 SUBSIDY := $(UV) run --frozen subsidy
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-faults up down status proto proto-check docs lint bench
+.PHONY: help install run test test-faults test-redteam up down status proto proto-check docs lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ test: install ## Run the test suite against the real Kafka and PostgreSQL
 # .run/faults/report.txt.
 test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 50,000 events
 	@$(UV) run --frozen pytest tests/faults -m faults $(PYTEST_ARGS)
+
+# The attacks of an insider (a Kafka writer, a database owner, a feed or reviewer credential)
+# against the real stack; each must fail or be detected. Also part of `make test`.
+test-redteam: install ## The red-team suite: forged messages, rewritten history, misused credentials
+	@scripts/with_stack.sh $(UV) run --frozen pytest -m redteam $(PYTEST_ARGS)
 
 proto: install ## Regenerate the Python code from proto/
 	@$(UV) run --frozen python scripts/gen_proto.py

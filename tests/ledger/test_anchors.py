@@ -152,6 +152,7 @@ async def _verify(url: str, *options: str, env: dict[str, str] | None = None) ->
     return process.returncode, stdout.decode() + stderr.decode()
 
 
+@pytest.mark.redteam
 async def test_a_rechained_rewrite_is_named_by_the_anchors(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics, auditor_role: str
 ) -> None:
@@ -192,6 +193,7 @@ async def test_a_rechained_rewrite_is_named_by_the_anchors(
             await admin.close()
 
 
+@pytest.mark.redteam
 async def test_a_forged_anchor_is_refused_by_verify(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:

@@ -78,6 +78,7 @@ async def test_verify_passes_on_an_untouched_ledger(
     assert "ok:" in output
 
 
+@pytest.mark.redteam
 async def test_entries_and_decisions_refuse_update_and_delete(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:

@@ -38,6 +38,7 @@ def _uncapped(evaluation: Any) -> Any:
     return dataclasses.replace(evaluation, entitlements=(minted,))
 
 
+@pytest.mark.redteam
 async def test_forged_and_foreign_evaluations_are_set_aside_and_pay_nothing(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:

@@ -77,6 +77,7 @@ def _paid(event_id: str, granted_fen: int) -> dpb.Decision:
                     granted_fen=granted_fen, cash_delta_fen=granted_fen)  # fmt: skip
 
 
+@pytest.mark.redteam
 async def test_a_forged_decision_is_dead_lettered_and_never_notified(
     kafka_bootstrap: str,
     topic: str,
