@@ -51,6 +51,9 @@ OVERLAY_RULE_MEANINGS = {
     "max_years": "in how many distinct calendar years one enterprise may get money under the rule",
     "humanoid_uplift": "how much more a humanoid product gets (amount and item cap), a decimal "
     "in (0, 1]",
+    "second_review_from_yuan": "a review rule's four-eyes threshold, whole yuan: an approval of "
+    "at least it needs two distinct reviewers; `null` for one reviewer at any amount (unset, "
+    "the policy's default)",
 }
 # The Rule attributes an overlay can change, as the effect table names and shows them.
 RULE_FIGURES = {
@@ -61,6 +64,7 @@ RULE_FIGURES = {
     "item_cap_fen": "item cap (yuan)",
     "max_years": "years",
     "humanoid_uplift": "humanoid uplift",
+    "second_review_from_fen": "two reviewers from (yuan)",
 }
 
 

@@ -98,9 +98,12 @@ def type_name(field: FieldDescriptor) -> str:
     return f"list of {base}" if field.is_repeated else base
 
 
-# Fields the platform sets, which the JSON a client sends does not have (and the pydantic model
-# does not validate): what the `required` column says of them instead.
-PLATFORM_SET = {"subsidy.events.v1.EnterpriseEvent.submitted_by": "set by ingest"}
+# Fields the platform sets, whatever the JSON a client sends says (the pydantic model reads
+# them, for `simulate` files): what the `required` column says of them instead.
+PLATFORM_SET = {
+    "subsidy.events.v1.EnterpriseEvent.submitted_by": "set by ingest (a `simulate` file may"
+    " state it)"
+}
 
 
 class Proto:
@@ -127,7 +130,7 @@ class Proto:
                 for f in fields
             ]
             return table(["field", "type", "meaning"], rows)
-        wanted = {f.name for f in m.fields if f.full_name not in PLATFORM_SET}
+        wanted = {f.name for f in m.fields}
         if set(model.model_fields) != wanted:
             raise SystemExit(f"{m.name}: {model.__name__} validates {sorted(model.model_fields)}")
         rows = [

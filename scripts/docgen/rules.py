@@ -71,9 +71,19 @@ def caps(rule: Rule) -> str:
     return "; ".join(parts) or NONE
 
 
+def four_eyes(rule: Rule) -> str:
+    """From which approved amount a review of the rule needs a second reviewer."""
+    if rule.award is not Award.REVIEW:
+        return NONE
+    if rule.second_review_from_fen is None:
+        return "never (one reviewer)"
+    return f"from {yuan(rule.second_review_from_fen)}"
+
+
 def rule_table(catalog: Catalog) -> str:
     """One row per rule, in catalog order."""
-    header = ["rule", "measure", "trigger", "award", "amount (yuan)", "caps (yuan)", "years"]
+    header = ["rule", "measure", "trigger", "award", "amount (yuan)", "caps (yuan)", "years",
+              "two reviewers (yuan)"]  # fmt: skip
     rows = [
         [
             f"`{r.id}`",
@@ -83,6 +93,7 @@ def rule_table(catalog: Catalog) -> str:
             amount(r),
             caps(r),
             NONE if r.max_years is None else str(r.max_years),
+            four_eyes(r),
             "、".join(r.responsible_units),
         ]
         for r in catalog.rules
@@ -99,6 +110,14 @@ def clauses(catalog: Catalog) -> str:
         f"- {codes([r.id for r in rules])} ({MEASURES_ZH[rules[0].measure - 1]}): {clause}"
         for clause, rules in by_clause.items()
     )
+
+
+def _second_review_default(raw: dict[str, Any]) -> str:
+    """The policy's default four-eyes threshold, as the catalog document states it."""
+    value = raw["policy"].get("second_review_from_yuan")
+    if not isinstance(value, int):
+        raise SystemExit("catalog: policy.second_review_from_yuan must state the default")
+    return yuan(value * 100)
 
 
 def rules_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
@@ -120,6 +139,7 @@ def rules_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         "rule_count": str(len(catalog.rules)),
         "rule_table": rule_table(catalog),
         "clauses": clauses(catalog),
+        "second_review_default": _second_review_default(raw),
     }
     values |= {f"g{n}_clause": catalog.global_clauses[f"G{n}"] for n in (1, 2, 3)}
     for award in Award:

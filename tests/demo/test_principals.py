@@ -4,10 +4,12 @@ or source, and the sample goes out in file order under each line's own credentia
 import json
 from pathlib import Path
 
-from subsidy.harness.principals import REVIEWER, demo_principals, waves
+from subsidy.harness.principals import REVIEWER, REVIEWERS, SECOND_REVIEWER, demo_principals, waves
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
-ENVELOPE = {"eventId", "source", "enterpriseId", "enterpriseName", "district", "occurredOn"}
+ENVELOPE = {
+    "eventId", "source", "enterpriseId", "enterpriseName", "district", "occurredOn", "submittedBy"
+}  # fmt: skip
 
 
 def _sent() -> set[tuple[str, str]]:
@@ -31,8 +33,10 @@ def test_the_bindings_admit_what_the_sample_sends_and_nothing_else() -> None:
     # No type and no source that the sample never sends.
     assert {t for t, _ in admitted} == {t for t, _ in sent}
     assert {s for _, s in admitted} == {s for _, s in sent}
-    assert principals[REVIEWER].event_types == ("reviewDecided",)
-    assert all("reviewDecided" not in p.event_types for n, p in principals.items() if n != REVIEWER)
+    assert all(principals[r].event_types == ("reviewDecided",) for r in REVIEWERS)
+    assert all(
+        "reviewDecided" not in p.event_types for n, p in principals.items() if n not in REVIEWERS
+    )
     assert len({p.token for p in principals.values()}) == len(principals)
 
 
@@ -43,6 +47,7 @@ def test_every_line_goes_once_under_its_principal_and_each_enterprise_in_file_or
             for row, _ in part]  # fmt: skip
     assert sorted(row for row, _ in sent) == [i for i, ln in enumerate(lines, 1) if ln.strip()]
     order: dict[str, list[int]] = {}
+    reviewers: dict[str, int] = {}
     for row, who in sent:
         try:
             event = json.loads(lines[row - 1])
@@ -50,7 +55,12 @@ def test_every_line_goes_once_under_its_principal_and_each_enterprise_in_file_or
             continue
         if not isinstance(event, dict):
             continue
-        expected = REVIEWER if "reviewDecided" in event else event.get("source")
+        expected = event.get("source")
+        if "reviewDecided" in event:
+            # Its reviewer: the first, or the second for the second approval of a large one.
+            expected = event.get("submittedBy", {}).get("principal", REVIEWER)
+            reviewers[expected] = reviewers.get(expected, 0) + 1
         assert who == expected or event.keys() <= ENVELOPE, (row, who)
         order.setdefault(str(event.get("enterpriseId")), []).append(row)
     assert all(rows == sorted(rows) for rows in order.values())
+    assert reviewers[REVIEWER] > reviewers[SECOND_REVIEWER] > 0

@@ -25,9 +25,17 @@ def _cases() -> list[dict[str, Any]]:
 CASES = _cases()
 
 
+# Top-level fields that are mappings but no payload.
+_NOT_PAYLOAD = {"submittedBy"}
+
+
 def _build(raw_event: dict[str, Any]) -> dict[str, Any]:
-    top = {k: v for k, v in raw_event.items() if k[0].islower() and not isinstance(v, dict)}
-    payloads = {k: v for k, v in raw_event.items() if isinstance(v, dict)}
+    top = {
+        k: v
+        for k, v in raw_event.items()
+        if k[0].islower() and (not isinstance(v, dict) or k in _NOT_PAYLOAD)
+    }
+    payloads = {k: v for k, v in raw_event.items() if isinstance(v, dict) and k not in top}
     ((payload_type, payload),) = payloads.items()
     return event(payload_type, payload, **top)
 

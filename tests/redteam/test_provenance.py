@@ -173,7 +173,7 @@ async def _submit_all(feeds: Feeds, tmp_path: Path) -> tuple[str, str]:
         "enterpriseId": expo.enterprise_id, "enterpriseName": expo.enterprise_name,
         "district": "WUZHONG", "occurredOn": "2025-07-01",
         "reviewDecided": {"eventRef": expo.event_id, "ruleId": "m06.exhibition",
-                          "approved": True, "approvedAmountFen": 150_000_000},
+                          "approved": True, "approvedAmountFen": 80_000_000},
     }  # fmt: skip
     path = tmp_path / "reviews.jsonl"
     path.write_text(json.dumps(review, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,9 +13,12 @@ from subsidy.domain.entitlements import Entitlement, Reason, Status, clip_to_cei
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import CertificationRevoked, OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.errors import (
+    ApprovalMismatch,
     DuplicateEventConflict,
     LedgerRejection,
+    NoReviewer,
     NotPendingReview,
+    SameReviewer,
     UnknownEventRef,
     UnknownReviewRule,
 )
@@ -65,6 +68,16 @@ class _Ent:
         self.add_reason(reason)
 
 
+@dataclass
+class _FirstApproval:
+    """Four eyes: an approval of S/R that reached the threshold, and whether it still waits."""
+
+    entitlement_id: str
+    reviewer: str
+    amount_fen: int
+    waiting: bool = True
+
+
 @dataclass(frozen=True)
 class _Support:
     enterprise_id: str
@@ -79,6 +92,7 @@ class ReferenceLedger:
     _ents: list[_Ent] = field(default_factory=list)
     _support: list[_Support] = field(default_factory=list)
     _parked: list[Evaluation] = field(default_factory=list)
+    _first_approvals: list[_FirstApproval] = field(default_factory=list)
     # Every id that arrived (applied, parked or refused) and its content hash.
     _hashes: dict[str, str] = field(default_factory=dict)
     # (enterprise, event id) of every event applied: what a review may refer to.
@@ -154,7 +168,8 @@ class ReferenceLedger:
         event = evaluation.event
         payload = event.payload
         if isinstance(payload, ReviewDecided):
-            self._review(event.enterprise_id, payload)
+            reviewer = event.submitted_by.principal if event.submitted_by else None
+            self._review(event.enterprise_id, payload, reviewer)
         elif isinstance(payload, CertificationRevoked):
             self._revoke(event.enterprise_id, payload.item_id)
         elif isinstance(payload, OtherSupportReceived):
@@ -295,8 +310,15 @@ class ReferenceLedger:
 
     # --- events that change what exists: steps 6 to 8 ---
 
-    def _review(self, enterprise_id: str, review: ReviewDecided) -> None:
-        """6. The review of S/R: only an entitlement waiting for one."""
+    def _waiting_approval(self, entitlement_id: str) -> _FirstApproval | None:
+        for a in self._first_approvals:
+            if a.entitlement_id == entitlement_id and a.waiting:
+                return a
+        return None
+
+    def _review(self, enterprise_id: str, review: ReviewDecided, reviewer: str | None) -> None:
+        """6. The review of S/R: only an entitlement waiting for one; four eyes for large
+        approvals."""
         wanted = f"{review.event_ref}/{review.rule_id}"
         found = [x for x in self._ents if x.ent.entitlement_id == wanted]
         if not found or found[0].ent.enterprise_id != enterprise_id:
@@ -304,11 +326,31 @@ class ReferenceLedger:
         x = found[0]
         if x.status is not Status.PENDING_REVIEW:
             raise NotPendingReview(f"{wanted} is {x.status.value}, not awaiting a review")
+        first = self._waiting_approval(wanted)
         if not review.approved:
+            if first is not None:
+                first.waiting = False
             x.deny(Reason.REVIEW_REJECTED)
             return
         assert review.approved_amount_fen is not None
         amount, clipped = clip_to_ceiling(review.approved_amount_fen, x.ent.ceiling_fen)
+        threshold = x.ent.second_review_from_fen
+        large = threshold is not None and amount >= threshold
+        if first is not None or large:
+            # Four eyes: a first approval waits; only a second one by another reviewer with
+            # the same amount goes on.
+            if reviewer is None:
+                raise NoReviewer(f"{wanted}: a large approval with no reviewer")
+            if first is None:
+                self._first_approvals.append(
+                    _FirstApproval(wanted, reviewer, review.approved_amount_fen)
+                )
+                return
+            if reviewer == first.reviewer:
+                raise SameReviewer(f"{wanted}: {reviewer} approved it already")
+            if review.approved_amount_fen != first.amount_fen:
+                raise ApprovalMismatch(f"{wanted}: {first.amount_fen} approved first")
+            first.waiting = False
         x.entitled_fen = amount
         if clipped:
             x.add_reason(Reason.CEILING_CLIPPED)
@@ -320,6 +362,9 @@ class ReferenceLedger:
         """7. Everything standing or awaiting review on the item is revoked, money clawed."""
         for x in self._on_item(enterprise_id, item_id):
             if x.stands or x.status is Status.PENDING_REVIEW:
+                first = self._waiting_approval(x.ent.entitlement_id)
+                if first is not None:
+                    first.waiting = False
                 x.clawback_fen += x.granted_fen
                 x.granted_fen = 0
                 x.status = Status.REVOKED

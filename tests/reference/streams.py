@@ -42,6 +42,7 @@ KINDS = [
     "TYPICAL_SCENARIO",
 ]
 REVIEW_RULES = ["m03.national_platform", "m06.exhibition", "m05.service_platform"]
+REVIEWERS = ["reviewer-a", "reviewer-b", "reviewer-a", "reviewer-b", None]
 # Mostly the window's years (annual caps bite within a year), its edges, and now and then any
 # day, years only a longer window reaches included.
 _IN_WINDOW = st.sampled_from(
@@ -219,6 +220,11 @@ def _review(draw: st.DrawFn) -> _Step:
         draw(AMOUNTS),
         # The target's enterprise, mostly.
         draw(st.sampled_from([None, None, None, None, *ENTERPRISES])),
+        # Its reviewer (four eyes): mostly one of two, now and then none.
+        draw(st.sampled_from(REVIEWERS)),
+        # Now and then the last review again (same target, rule and amount) by this reviewer:
+        # the second approval four eyes waits for, or the same reviewer's second try.
+        draw(st.integers(0, 2)) == 0,
     )
 
 
@@ -306,6 +312,7 @@ def streams(draw: st.DrawFn) -> Stream:
         and (rule := _awaits_review(step[0], step[1])) is not None
     ]
     events: list[dict[str, Any]] = []
+    last_review: dict[str, Any] | None = None
     for n, step in enumerate(steps):
         head = heads[n]
         if step[0] == "resend":
@@ -317,7 +324,11 @@ def streams(draw: st.DrawFn) -> Stream:
             events.append(again)
             continue
         if step[0] == "review":
-            _, aim, pick, rule, approved, amount, enterprise = step
+            _, aim, pick, rule, approved, amount, enterprise, reviewer, again = step
+            reviewed = {"submittedBy": {"principal": reviewer}} if reviewer else {}
+            if again and last_review is not None:
+                events.append({**last_review, "eventId": head["eventId"], **reviewed})
+                continue
             if aim == "pending" and targets:
                 target, right_rule = targets[pick % len(targets)]
             elif aim == "ghost" or len(steps) < 2:
@@ -335,7 +346,8 @@ def streams(draw: st.DrawFn) -> Stream:
             if approved:
                 review["approvedAmountFen"] = amount
             owner = heads[target]["enterpriseId"] if target >= 0 else head["enterpriseId"]
-            events.append({**head, "enterpriseId": enterprise or owner, "reviewDecided": review})
+            last_review = {**head, "enterpriseId": enterprise or owner, "reviewDecided": review}
+            events.append({**last_review, **reviewed})
             continue
         events.append({**head, step[0]: step[1]})
     return Stream(overlays, tuple(events))

@@ -27,17 +27,23 @@ _AWARD_TO_PB = {
 _AWARD_FROM_PB = {v: k for k, v in _AWARD_TO_PB.items()}
 
 
-def event_to_proto(event: EnterpriseEvent) -> epb.EnterpriseEvent:
-    """A validated event as its protobuf message."""
-    return json_format.ParseDict(event.to_json_dict(), epb.EnterpriseEvent())
+def event_to_proto(event: EnterpriseEvent, *, submitter: bool = False) -> epb.EnterpriseEvent:
+    """A validated event as its protobuf message; with `submitter`, also who submitted it (a
+    review the ledger keeps for later). Without, a submitter a client claimed is dropped: only
+    the ingest API sets `submitted_by`, from the caller's credential."""
+    message = json_format.ParseDict(event.to_json_dict(), epb.EnterpriseEvent())
+    if submitter and event.submitted_by is not None:
+        json_format.ParseDict(
+            event.submitted_by.model_dump(by_alias=True, exclude_none=True),
+            message.submitted_by,
+        )
+    return message
 
 
 def event_from_proto(message: epb.EnterpriseEvent) -> EnterpriseEvent:
-    """Validate a protobuf event with the same rules as JSON input (raises InvalidEvent).
-    Its provenance is not content (see `provenance_of`) and is left out."""
-    data = json_format.MessageToDict(message)
-    data.pop("submittedBy", None)
-    return parse_event(data)
+    """Validate a protobuf event with the same rules as JSON input (raises InvalidEvent). Its
+    provenance is not content: the domain event carries it as `submitted_by`, unhashed."""
+    return parse_event(json_format.MessageToDict(message))
 
 
 def provenance_of(message: epb.EnterpriseEvent) -> epb.Provenance | None:
@@ -65,6 +71,10 @@ def decode_event(data: bytes) -> EnterpriseEvent:
 def _day(day: date | None) -> str:
     """A date as YYYY-MM-DD, or empty for none."""
     return "" if day is None else day.isoformat()
+
+
+# An entitlement's optional terms: unset in the message when the rule has none.
+TERMS = ("ceiling_fen", "annual_cap_fen", "item_cap_fen", "max_years", "second_review_from_fen")
 
 
 def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
@@ -96,7 +106,7 @@ def entitlement_to_proto(e: Entitlement) -> dpb.Entitlement:
         version_from=_day(e.version_from),
         version_to=_day(e.version_to),
     )
-    for name in ("ceiling_fen", "annual_cap_fen", "item_cap_fen", "max_years"):
+    for name in TERMS:
         value = getattr(e, name)
         if value is not None:
             setattr(m, name, value)
@@ -128,6 +138,9 @@ def entitlement_from_proto(m: dpb.Entitlement) -> Entitlement:
         annual_cap_fen=m.annual_cap_fen if m.HasField("annual_cap_fen") else None,
         item_cap_fen=m.item_cap_fen if m.HasField("item_cap_fen") else None,
         max_years=m.max_years if m.HasField("max_years") else None,
+        second_review_from_fen=(
+            m.second_review_from_fen if m.HasField("second_review_from_fen") else None
+        ),
         version_from=date.fromisoformat(m.version_from) if m.version_from else None,
         version_to=date.fromisoformat(m.version_to) if m.version_to else None,
         trace=tuple(TraceStep(t.key, t.label_zh, t.label_en, t.value) for t in m.trace),
@@ -145,7 +158,7 @@ def evaluation_to_proto(ev: Evaluation, event_bytes: bytes | None = None) -> dpb
         event_hash=ev.event.content_hash(),
     )
     if event_bytes is None:
-        m.event.CopyFrom(event_to_proto(ev.event))
+        m.event.CopyFrom(event_to_proto(ev.event, submitter=True))
     else:
         m.event.ParseFromString(event_bytes)
     return m

@@ -13,13 +13,18 @@ from typing import Any
 
 from stdnum.cn import uscc
 
+from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.domain.entitlements import clip_to_ceiling
 from subsidy.domain.enums import District
+from subsidy.harness.principals import REVIEWER, SECOND_REVIEWER
 
 START = date(2025, 2, 1)
 END = date(2028, 2, 28)
 CHUNK = 500
 MALFORMED_RATE = 0.01
 DUPLICATE_RATE = 0.005
+# A second reviewer approves a large amount (four eyes, docs/rules.md) this long after the first.
+SECOND_REVIEW_AFTER = timedelta(days=7)
 
 _NAMES_A = [
     "智元",
@@ -78,29 +83,38 @@ class _Story:
     code: str
     name: str
     district: str
+    catalog: Catalog
     events: list[tuple[date, int, dict[str, Any]]] = field(default_factory=list)
+    numbered: int = 0  # events numbered in their ids (a second approval takes its first's)
 
     def day(self, lo: date = START, hi: date = END) -> date:
         return lo + timedelta(days=self.rng.randrange(max(1, (hi - lo).days)))
 
-    def add(self, on: date, payload_type: str, payload: dict[str, Any]) -> str:
-        eid = f"{self.rng.choice(_SOURCES)}:{self.n}:{len(self.events)}"
-        self.events.append(
-            (
-                on,
-                len(self.events),
-                {
-                    "eventId": eid,
-                    "source": eid.split(":", 1)[0],
-                    "enterpriseId": self.code,
-                    "enterpriseName": self.name,
-                    "district": self.district,
-                    "occurredOn": on.isoformat(),
-                    payload_type: payload,
-                },
-            )
-        )
-        return eid
+    def add(
+        self,
+        on: date,
+        payload_type: str,
+        payload: dict[str, Any],
+        reviewer: str | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """One event; a review names its `reviewer`. An `event_id` given draws nothing."""
+        if event_id is None:
+            event_id = f"{self.rng.choice(_SOURCES)}:{self.n}:{self.numbered}"
+            self.numbered += 1
+        event = {
+            "eventId": event_id,
+            "source": event_id.split(":", 1)[0],
+            "enterpriseId": self.code,
+            "enterpriseName": self.name,
+            "district": self.district,
+            "occurredOn": on.isoformat(),
+            payload_type: payload,
+        }
+        if reviewer is not None:
+            event["submittedBy"] = {"principal": reviewer}
+        self.events.append((on, len(self.events), event))
+        return event_id
 
     def cert(self, on: date, kind: str, item: str, **extra: Any) -> str:
         return self.add(
@@ -120,14 +134,22 @@ class _Story:
             return  # still pending, or outside the window: nothing for a bureau to review
         later = on + timedelta(days=self.rng.randrange(20, 120))
         if roll < 0.35:
-            self.add(later, "reviewDecided", {"eventRef": ref, "ruleId": rule, "approved": False})
-        else:
-            amount = self.rng.randrange(ceiling_yuan // 10, ceiling_yuan * 11 // 10) * 100
-            self.add(
-                later,
-                "reviewDecided",
-                {"eventRef": ref, "ruleId": rule, "approved": True, "approvedAmountFen": amount},
-            )
+            review = {"eventRef": ref, "ruleId": rule, "approved": False}
+            self.add(later, "reviewDecided", review, REVIEWER)
+            return
+        amount = self.rng.randrange(ceiling_yuan // 10, ceiling_yuan * 11 // 10) * 100
+        review = {"eventRef": ref, "ruleId": rule, "approved": True, "approvedAmountFen": amount}
+        first = self.add(later, "reviewDecided", review, REVIEWER)
+        if self.needs_second(rule, later, amount):
+            second = later + SECOND_REVIEW_AFTER
+            self.add(second, "reviewDecided", review, SECOND_REVIEWER, f"{first}:second")
+
+    def needs_second(self, rule_id: str, on: date, amount_fen: int) -> bool:
+        """Does an approval of this much need a second reviewer under the policy of `on`?"""
+        rule = self.catalog.at(on).rule(rule_id)
+        threshold = rule.second_review_from_fen
+        clipped, _ = clip_to_ceiling(amount_fen, rule.ceiling_fen)
+        return threshold is not None and clipped >= threshold
 
 
 # Certifications that come once and alone, with how likely an enterprise is to hold each.
@@ -149,7 +171,7 @@ _SIMPLE = [
 ]
 
 
-def _story(n: int, seed: int) -> _Story:
+def _story(n: int, seed: int, catalog: Catalog) -> _Story:
     """Enterprise n's events. Every helper draws from the same generator in a fixed order, so
     the order of the calls below is part of what a seed produces."""
     rng = random.Random(f"{seed}:{n}")
@@ -159,6 +181,7 @@ def _story(n: int, seed: int) -> _Story:
         enterprise_code(n),
         f"苏州{rng.choice(_NAMES_A)}{rng.choice(_NAMES_B)}有限公司{n}",
         rng.choice(_DISTRICTS).value,
+        catalog,
     )
     _labs(s)
     _national_platform(s)
@@ -331,10 +354,11 @@ def generate(enterprises: int, seed: int = 7) -> Iterator[str]:
     """JSONL lines: the events of `enterprises` enterprises, about 1% malformed and a few
     exact repeats (feeds redeliver)."""
     rng = random.Random(seed)
+    catalog = load_catalog()
     for lo in range(1, enterprises + 1, CHUNK):
         chunk: list[tuple[date, int, int, dict[str, Any]]] = []
         for n in range(lo, min(lo + CHUNK, enterprises + 1)):
-            chunk.extend((on, n, k, ev) for on, k, ev in _story(n, seed).events)
+            chunk.extend((on, n, k, ev) for on, k, ev in _story(n, seed, catalog).events)
         chunk.sort(key=lambda t: (t[0], t[1], t[2]))
         for _, _, _, ev in chunk:
             line = json.dumps(ev, ensure_ascii=False)

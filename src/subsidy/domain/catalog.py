@@ -21,6 +21,7 @@ from subsidy.domain.catalog_schema import (
     Rule,
     Trigger,
     build_rule,
+    yuan_term,
 )
 
 # The rule's types and keys live in catalog_schema with their validators; this module is
@@ -93,6 +94,8 @@ class Catalog:
 
 
 OVERLAY_KEYS = ("effective_from", "valid_from", "valid_to", "rules")
+# The policy's default four-eyes threshold, in yuan (docs/rules.md, "Four eyes").
+SECOND_REVIEW = "second_review_from_yuan"
 
 
 def _date(where: str, value: Any) -> date:
@@ -139,7 +142,8 @@ def _hash(doc: Any) -> str:
 def _version(raw: dict[str, Any], start: date = date.min, end: date = date.max) -> Catalog:
     """One version: a catalog document without dated values, in force over [start, end]."""
     policy = raw["policy"]
-    rules = tuple(build_rule(r, rank) for rank, r in enumerate(raw["rules"]))
+    four_eyes = yuan_term("policy: key 'second_review_from_yuan'", policy.get(SECOND_REVIEW))
+    rules = tuple(build_rule(r, rank, four_eyes) for rank, r in enumerate(raw["rules"]))
     ids = [r.id for r in rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -55,12 +55,14 @@ class Rule:
     max_years: int | None = None
     humanoid_uplift: Decimal | None = None
     staged: bool = False
+    second_review_from_fen: int | None = None
 
 
 # ---- validators: each takes the field's label ("rule <id>: key '<key>'") and its raw value ----
 
 
-def _yuan(where: str, value: Any) -> int | None:
+def yuan_term(where: str, value: Any) -> int | None:
+    """A term in whole yuan (a rule's or the policy's), as fen; None stays None."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -195,15 +197,16 @@ RULE_FIELDS: dict[str, Field] = {
     "title": Field(_text),
     "clause": Field(_text),
     "award": Field(_award, overlay=True),
-    "ceiling_yuan": Field(_yuan, overlay=True),
+    "ceiling_yuan": Field(yuan_term, overlay=True),
     "rate": Field(_fraction, overlay=True, then=_award_fits),
-    "item_cap_yuan": Field(_yuan, overlay=True),
+    "item_cap_yuan": Field(yuan_term, overlay=True),
     "max_years": Field(_max_years, overlay=True),
     "responsible_units": Field(_units),
     "trigger": Field(_trigger),
-    "annual_cap_yuan": Field(_yuan, overlay=True),
+    "annual_cap_yuan": Field(yuan_term, overlay=True),
     "humanoid_uplift": Field(_fraction, overlay=True),
     "staged": Field(_flag),
+    "second_review_from_yuan": Field(yuan_term, overlay=True),
 }
 # Keys every rule must give, in the order a missing one is named.
 REQUIRED_KEYS = ("measure", "title", "clause", "trigger", "award", "responsible_units")
@@ -237,8 +240,21 @@ def _item_cap(given: dict[str, Any]) -> int | None:
     return given.get("ceiling_yuan") if given["award"] in (Award.CEILING, Award.REVIEW) else None
 
 
-def build_rule(raw: Any, rank: int) -> Rule:
-    """One raw rule of the catalog (the `rank`th) validated into a Rule."""
+def _second_review(given: dict[str, Any], default: int | None) -> int | None:
+    """Four eyes (docs/rules.md): from which approved amount a review rule needs a second
+    reviewer; the policy's default unless the rule says, an explicit null never. Only a review
+    rule's entitlements are approved by anyone."""
+    if given["award"] is not Award.REVIEW:
+        return None
+    if "second_review_from_yuan" in given:
+        threshold: int | None = given["second_review_from_yuan"]
+        return threshold
+    return default
+
+
+def build_rule(raw: Any, rank: int, second_review_from_fen: int | None = None) -> Rule:
+    """One raw rule of the catalog (the `rank`th) validated into a Rule; the policy's default
+    four-eyes threshold applies to a review rule that gives none of its own."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise CatalogError(f"rules[{rank}]: must be a mapping with an id")
     where = f"rule {raw['id']}"
@@ -259,4 +275,5 @@ def build_rule(raw: Any, rank: int) -> Rule:
         max_years=given.get("max_years"),
         humanoid_uplift=given.get("humanoid_uplift"),
         staged=given.get("staged", False),
+        second_review_from_fen=_second_review(given, second_review_from_fen),
     )

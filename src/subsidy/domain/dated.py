@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 # The keys of a raw catalog whose values may be dated: the policy's window and a rule's terms.
-POLICY_DATED = ("valid_from", "valid_to")
+POLICY_DATED = ("valid_from", "valid_to", "second_review_from_yuan")
 # A key that an overlay dates but the catalog left out: left out again before that date (an
 # absent item cap means "the ceiling", which no value written in its place would say).
 _ABSENT = "(absent)"

@@ -87,6 +87,8 @@ class Entitlement:
     annual_cap_fen: int | None = None
     item_cap_fen: int | None = None
     max_years: int | None = None
+    # An approval of at least this much acts only once two distinct reviewers gave it.
+    second_review_from_fen: int | None = None
     # The days the catalog version is in force (None: unbounded on that side). Information for
     # readers, not a term: two services holding documents that end the version on different
     # days still agree on the entitlement.

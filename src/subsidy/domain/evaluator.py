@@ -179,6 +179,7 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> 
                 annual_cap_fen=rule.annual_cap_fen,
                 item_cap_fen=None if item_cap is None else _uplifted(item_cap, uplift),
                 max_years=rule.max_years,
+                second_review_from_fen=rule.second_review_from_fen,
                 version_from=None if catalog.effective_from == date.min else catalog.effective_from,
                 version_to=None if catalog.effective_to == date.max else catalog.effective_to,
                 trace=_explain(rule, event, uplift, amount) if explain else (),

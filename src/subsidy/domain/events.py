@@ -25,6 +25,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from subsidy.domain.enums import CertificationKind, District, StandardLevel, StandardRole
 from subsidy.domain.money import INT64_MAX
+from subsidy.domain.submitter import Submitter
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DIGITS = re.compile(r"[0-9]+")
@@ -246,6 +247,8 @@ class EnterpriseEvent(_Model):
     review_decided: ReviewDecided | None = None
     certification_revoked: CertificationRevoked | None = None
     other_support_received: OtherSupportReceived | None = None
+    # Who submitted it (docs/security.md, Provenance): not content, so never hashed or dumped.
+    submitted_by: Submitter | None = Field(default=None, exclude=True)
 
     @functools.cached_property
     def payload_type(self) -> PayloadType:
@@ -258,8 +261,7 @@ class EnterpriseEvent(_Model):
     @property
     def payload(self) -> Payload:
         """The one payload this event carries."""
-        value: Payload = getattr(self, _SNAKE[self.payload_type])
-        return value
+        return getattr(self, _SNAKE[self.payload_type])  # type: ignore[no-any-return]
 
     def to_json_dict(self) -> dict[str, Any]:
         """The event in the contract's JSON shape (camelCase, absent fields left out)."""
@@ -306,9 +308,8 @@ class InvalidEvent(ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
-# Error fields and ids are stored, logged and sent back in gRPC trailers (8 KB): an unknown key
-# or a bad id is the sender's text (NUL, lone surrogates, megabytes), so it is only shown escaped
-# and cut, and an event gets at most MAX_ERRORS errors.
+# Error fields and ids are stored, logged and sent in gRPC trailers (8 KB): a bad key or id is
+# the sender's text (NUL, surrogates, megabytes), so shown escaped and cut, MAX_ERRORS at most.
 MAX_ERRORS = 40
 _SHOWN = 64
 
@@ -393,8 +394,7 @@ def parse_event_json(line: str | bytes) -> EnterpriseEvent:
     try:
         # UTF-8 only, as the contract says: json.loads would also take UTF-16 and UTF-32 bytes.
         data = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
-    # ValueError: also bad UTF-8 and integers past Python's 4300-digit limit; RecursionError:
-    # deep nesting.
+    # ValueError: also bad UTF-8 and integers past 4300 digits; RecursionError: deep nesting.
     except (ValueError, RecursionError) as err:
         raise InvalidEvent([FieldError("event", f"not valid JSON: {err}")]) from None
     return parse_event(data)

@@ -24,6 +24,9 @@ FEEDS: dict[str, tuple[str, ...]] = dict.fromkeys(
 )
 FEED_SOURCES = tuple(FEEDS)
 REVIEWER = "reviewer-wang"
+# A large approval needs a second reviewer (four eyes, docs/rules.md): the sample's second one.
+SECOND_REVIEWER = "reviewer-li"
+REVIEWERS = (REVIEWER, SECOND_REVIEWER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +40,13 @@ class Principal:
 
 
 def demo_principals() -> dict[str, Principal]:
-    """A fresh token for each feed (bound to its own source) and for the reviewer (bound to
+    """A fresh token for each feed (bound to its own source) and for each reviewer (bound to
     reviewDecided only, under any of the feeds' sources, as the sample's reviews name them)."""
     feeds = {s: Principal(s, secrets.token_urlsafe(24), types, (s,)) for s, types in FEEDS.items()}
-    reviewer = Principal(REVIEWER, secrets.token_urlsafe(24), (REVIEW,), FEED_SOURCES)
-    return {**feeds, REVIEWER: reviewer}
+    reviewers = {
+        r: Principal(r, secrets.token_urlsafe(24), (REVIEW,), FEED_SOURCES) for r in REVIEWERS
+    }
+    return {**feeds, **reviewers}
 
 
 def credentials_json(principals: Iterable[Principal]) -> str:
@@ -59,8 +64,9 @@ def credentials_json(principals: Iterable[Principal]) -> str:
 
 
 def _principal_of(line: bytes, principals: dict[str, Principal], prior: str) -> str:
-    """Whose line this is: the reviewer's for a review, else its source's feed. A line that
-    is not an event object goes with the line before: it is rejected whoever sends it."""
+    """Whose line this is: for a review, the reviewer its `submittedBy` names (the first
+    reviewer's if it names none of the run's), else its source's feed. A line that is not an
+    event object goes with the line before: it is rejected whoever sends it."""
     try:
         event = json.loads(line)
     except ValueError:
@@ -68,7 +74,9 @@ def _principal_of(line: bytes, principals: dict[str, Principal], prior: str) -> 
     if not isinstance(event, dict):
         return prior
     if REVIEW in event:
-        return REVIEWER
+        named = event.get("submittedBy")
+        who = named.get("principal") if isinstance(named, dict) else None
+        return who if who in REVIEWERS and who in principals else REVIEWER
     source = event.get("source")
     return source if isinstance(source, str) and source in principals else prior
 

@@ -37,6 +37,11 @@ class Books:
         self.outcomes.append(out)
         return out
 
+    def approve(self, payload: dict[str, Any]) -> Outcome:
+        """A large approval given by two reviewers (four eyes): the second's outcome."""
+        self.feed("reviewDecided", payload, submittedBy={"principal": "reviewer-wang"})
+        return self.feed("reviewDecided", payload, submittedBy={"principal": "reviewer-li"})
+
     def view(self, entitlement_id: str) -> dict[str, Any]:
         for s in self.ledger.states():
             if s.ent.entitlement_id == entitlement_id:
@@ -243,8 +248,7 @@ def test_staged_national_platform_hits_the_item_cap() -> None:
     b = Books()
     for stage, eid in ((1, "s1"), (2, "s2"), (3, "s3")):
         cert(b, eid, "NATIONAL_PLATFORM", "np-1", stage=stage)
-    b.feed(
-        "reviewDecided",
+    b.approve(
         {
             "eventRef": "s1",
             "ruleId": "m03.national_platform",
@@ -252,8 +256,7 @@ def test_staged_national_platform_hits_the_item_cap() -> None:
             "approvedAmountFen": 120_000_000 * YUAN,
         },
     )
-    b.feed(
-        "reviewDecided",
+    b.approve(
         {
             "eventRef": "s2",
             "ruleId": "m03.national_platform",
@@ -261,8 +264,7 @@ def test_staged_national_platform_hits_the_item_cap() -> None:
             "approvedAmountFen": 100_000_000 * YUAN,
         },
     )
-    b.feed(
-        "reviewDecided",
+    b.approve(
         {
             "eventRef": "s3",
             "ruleId": "m03.national_platform",
@@ -285,8 +287,7 @@ def test_review_approved_and_rejected() -> None:
     b = Books()
     b.feed("exhibitionHeld", {"itemId": "expo-1"}, eventId="x1")
     b.feed("exhibitionHeld", {"itemId": "expo-2"}, eventId="x2")
-    b.feed(
-        "reviewDecided",
+    b.approve(
         {
             "eventRef": "x1",
             "ruleId": "m06.exhibition",

@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 LEDGER_TABLES = (
     "enterprises", "inbox", "entitlements", "decisions", "entries", "annual_usage",
     "item_usage", "other_support", "rejected_events", "outbox", "parked_reviews",
+    "review_approvals",
 )  # fmt: skip
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 

@@ -23,6 +23,7 @@ from subsidy.contract.codec import (
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
+from subsidy.ledger.approvals import ApprovalRows
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.repository import LoadedBook
 
@@ -116,6 +117,7 @@ class BatchWriter:
             "parked_reviews", "event_id", "enterprise_id", "event_ref", "event",
             "catalog_version", "parked_at",
         )  # fmt: skip
+        self.approvals = ApprovalRows()
         self.released: list[str] = []
         self.released_rejections: list[tuple[str, str]] = []
         self.annual: Counters = {}
@@ -175,7 +177,7 @@ class BatchWriter:
         self.parked.add(
             event_id=event.event_id, enterprise_id=event.enterprise_id,
             event_ref=event.payload.event_ref,
-            event=event_to_proto(event).SerializeToString(),
+            event=event_to_proto(event, submitter=True).SerializeToString(),
             catalog_version=evaluation.catalog_version, parked_at=self.decided_at,
         )  # fmt: skip
         self.applied[event.enterprise_id] += 1
@@ -185,6 +187,7 @@ class BatchWriter:
         """Decisions, entries (chained) and counter deltas of one applied event (and of the
         parked reviews it released)."""
         book = loaded.book
+        self.approvals.add(book.enterprise_id, outcome)
         self.released.extend(outcome.released)
         self.released_rejections.extend(outcome.released_rejections)
         for d in outcome.decisions:
@@ -236,6 +239,7 @@ class BatchWriter:
                 " updated_at = $9 WHERE entitlement_id = $1",
                 updates,
             )
+        await self.approvals.flush(conn, self.decided_at)
         await self.decisions.copy(conn)
         await self.entries.copy(conn)
         await self.outbox.copy(conn)

@@ -53,6 +53,13 @@ PARKED = Counter(
     ["result"],  # parked, released, refused (when released), expired
     registry=WORKER_REGISTRY,
 )
+FOUR_EYES = Counter(
+    "subsidy_ledger_four_eyes",
+    "Large review approvals (four eyes, docs/rules.md), by step: a first approval recorded, or a"
+    " second one refused because it names no reviewer, the first's reviewer, or another amount.",
+    ["result"],  # first_approval, no_reviewer, same_reviewer, amount_mismatch
+    registry=WORKER_REGISTRY,
+)
 POLICY_REFUSED = Counter(
     "subsidy_ledger_policy_refused",
     "Evaluations set aside because they do not follow from the event under the ledger's policy"
@@ -170,6 +177,8 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
     ):
         if n:
             PARKED.labels(result).inc(n)
+    for result, n in report.four_eyes.items():
+        FOUR_EYES.labels(result).inc(n)
     # Summed per label set first: labels() is costly, and a batch would otherwise call it
     # several times per decision.
     decisions: TallyCounter[tuple[str, str]] = TallyCounter()

@@ -5,6 +5,7 @@ and inbox rows this batch locked and loaded, so the service and `subsidy simulat
 drift apart: same id and hash → no-op; same id, other hash → DuplicateEventConflict.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,7 +13,12 @@ import asyncpg
 
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.ledger.book import EnterpriseBook
-from subsidy.domain.ledger.errors import LedgerRejection
+from subsidy.domain.ledger.errors import (
+    ApprovalMismatch,
+    LedgerRejection,
+    NoReviewer,
+    SameReviewer,
+)
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import Outcome
 from subsidy.ledger.batch_writer import BatchWriter, Source
@@ -46,7 +52,17 @@ class BatchReport:
     parked: int = 0  # reviews set aside until their event arrives
     released: int = 0  # parked reviews applied now that their event arrived
     released_rejected: int = 0  # parked reviews refused once their event arrived
+    # Four eyes: first approvals recorded, second approvals refused (by why).
+    four_eyes: Counter[str] = field(default_factory=Counter)
     outcomes: list[tuple[EnterpriseBook, Outcome]] = field(default_factory=list)
+
+
+# The four-eyes refusals, as subsidy_ledger_four_eyes_total counts them.
+FOUR_EYES_REFUSALS: dict[type[LedgerRejection], str] = {
+    NoReviewer: "no_reviewer",
+    SameReviewer: "same_reviewer",
+    ApprovalMismatch: "amount_mismatch",
+}
 
 
 @dataclass
@@ -94,6 +110,8 @@ async def apply_batch(
             )
             if first_sight:
                 report.rejected += 1
+                if type(err) in FOUR_EYES_REFUSALS:
+                    report.four_eyes[FOUR_EYES_REFUSALS[type(err)]] += 1
             else:
                 report.conflicts += 1
             continue
@@ -110,6 +128,8 @@ async def apply_batch(
         report.applied += 1
         report.released += len(outcome.released)
         report.released_rejected += len(outcome.released_rejections)
+        if outcome.approvals:
+            report.four_eyes["first_approval"] += len(outcome.approvals)
         report.outcomes.append((loaded.book, outcome))
     await writer.flush(conn, books)
     return PreparedBatch(report, writer, books)

@@ -122,6 +122,27 @@ def _decision_line(d: dpb.Decision, submitted_by: Mapping[str, epb.Provenance]) 
     )
 
 
+def four_eyes(x: api_pb2.ExplainDecisionResponse) -> str | None:
+    """Who approved a large review (four eyes, docs/rules.md): the first reviewer while the
+    entitlement awaits a second, both once the second acted; None if no review needed two."""
+    reviews = [c for c in x.checks if c.check == "review"]
+    if not reviews:
+        return None
+    last = reviews[-1].numbers
+    if reviews[-1].outcome == "AWAITING_SECOND_APPROVAL":
+        return (
+            f"双人复核 four eyes: {last['reviewer']} 已批准 approved {last['approvedAmount']}"
+            f" ({last['reviewEvent']}); 待另一位审核人复核 awaits a second approval by another"
+            " reviewer"
+        )
+    if "firstReviewer" in last:
+        return (
+            f"双人复核 four eyes: approved by {last['firstReviewer']} ({last['firstReviewEvent']})"
+            f" and {last['reviewer']} ({last['reviewEvent']})"
+        )
+    return None
+
+
 def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> None:
     """The decision, the eligibility trace, each ledger check with its numbers, the revisions
     and what else happened on the same item. Plain text (no markup): ids contain brackets."""
@@ -139,7 +160,8 @@ def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> N
         + f"; entitled {format_fen(d.entitled_fen)}; granted {format_fen(d.granted_fen)};"
         f" clawback {format_fen(d.clawback_fen)}",
     ]
-    for line in lines:
+    approvals = four_eyes(x)
+    for line in [*lines, *([approvals] if approvals else [])]:
         out(f"  {line}")
     out("\nEligibility trace 资格判定")
     for t in x.eligibility_trace:

@@ -212,6 +212,7 @@ class Entitlement(_message.Message):
     MAX_YEARS_FIELD_NUMBER: _builtins.int
     VERSION_FROM_FIELD_NUMBER: _builtins.int
     VERSION_TO_FIELD_NUMBER: _builtins.int
+    SECOND_REVIEW_FROM_FEN_FIELD_NUMBER: _builtins.int
     entitlement_id: _builtins.str
     """`<eventId>/<ruleId>`"""
     event_id: _builtins.str
@@ -264,6 +265,10 @@ class Entitlement(_message.Message):
     them. Empty when the policy's terms never changed on that side.
     """
     version_to: _builtins.str
+    second_review_from_fen: _builtins.int
+    """An approval of at least this much needs two distinct reviewers (docs/rules.md, "Four
+    eyes"); unset: one reviewer decides any amount (a rule without reviews, or none asked).
+    """
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___Reason.ValueType]:
         """CEILING_CLIPPED when an approved amount was clipped"""
@@ -305,10 +310,11 @@ class Entitlement(_message.Message):
         max_years: _builtins.int | None = ...,
         version_from: _builtins.str = ...,
         version_to: _builtins.str = ...,
+        second_review_from_fen: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "ceiling_fen", b"ceiling_fen", "item_cap_fen", b"item_cap_fen", "max_years", b"max_years"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "_second_review_from_fen", b"_second_review_from_fen", "annual_cap_fen", b"annual_cap_fen", "ceiling_fen", b"ceiling_fen", "item_cap_fen", b"item_cap_fen", "max_years", b"max_years", "second_review_from_fen", b"second_review_from_fen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "annual_cap_fen", b"annual_cap_fen", "award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "ceiling_fen", b"ceiling_fen", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_cap_fen", b"item_cap_fen", "item_id", b"item_id", "max_years", b"max_years", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "stage", b"stage", "status", b"status", "trace", b"trace", "valid_from", b"valid_from", "valid_to", b"valid_to", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen", "_ceiling_fen", b"_ceiling_fen", "_item_cap_fen", b"_item_cap_fen", "_max_years", b"_max_years", "_second_review_from_fen", b"_second_review_from_fen", "annual_cap_fen", b"annual_cap_fen", "award", b"award", "catalog_rank", b"catalog_rank", "catalog_version", b"catalog_version", "ceiling_fen", b"ceiling_fen", "clause", b"clause", "enterprise_id", b"enterprise_id", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "item_cap_fen", b"item_cap_fen", "item_id", b"item_id", "max_years", b"max_years", "measure", b"measure", "occurred_on", b"occurred_on", "reasons", b"reasons", "rule_id", b"rule_id", "second_review_from_fen", b"second_review_from_fen", "stage", b"stage", "status", b"status", "trace", b"trace", "valid_from", b"valid_from", "valid_to", b"valid_to", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__annual_cap_fen: _TypeAlias = _typing.Literal["annual_cap_fen"]  # noqa: Y015
     _WhichOneofArgType__annual_cap_fen: _TypeAlias = _typing.Literal["_annual_cap_fen", b"_annual_cap_fen"]  # noqa: Y015
@@ -318,6 +324,8 @@ class Entitlement(_message.Message):
     _WhichOneofArgType__item_cap_fen: _TypeAlias = _typing.Literal["_item_cap_fen", b"_item_cap_fen"]  # noqa: Y015
     _WhichOneofReturnType__max_years: _TypeAlias = _typing.Literal["max_years"]  # noqa: Y015
     _WhichOneofArgType__max_years: _TypeAlias = _typing.Literal["_max_years", b"_max_years"]  # noqa: Y015
+    _WhichOneofReturnType__second_review_from_fen: _TypeAlias = _typing.Literal["second_review_from_fen"]  # noqa: Y015
+    _WhichOneofArgType__second_review_from_fen: _TypeAlias = _typing.Literal["_second_review_from_fen", b"_second_review_from_fen"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__annual_cap_fen) -> _WhichOneofReturnType__annual_cap_fen | None: ...
     @_typing.overload
@@ -326,6 +334,8 @@ class Entitlement(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__item_cap_fen) -> _WhichOneofReturnType__item_cap_fen | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_years) -> _WhichOneofReturnType__max_years | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__second_review_from_fen) -> _WhichOneofReturnType__second_review_from_fen | None: ...
 
 Global___Entitlement: _TypeAlias = Entitlement  # noqa: Y015
 

@@ -12,15 +12,28 @@ from collections import defaultdict
 
 from subsidy.domain.entitlements import Reason, Status, clip_to_ceiling
 from subsidy.domain.evaluator import Evaluation
-from subsidy.domain.events import CertificationRevoked, OtherSupportReceived, ReviewDecided
+from subsidy.domain.events import (
+    CertificationRevoked,
+    EnterpriseEvent,
+    OtherSupportReceived,
+    ReviewDecided,
+)
 from subsidy.domain.ledger import checks as check
+from subsidy.domain.ledger import four_eyes
 from subsidy.domain.ledger.errors import (
     LedgerRejection,
     NotPendingReview,
     UnknownEventRef,
     UnknownReviewRule,
 )
-from subsidy.domain.ledger.records import GRANTED, Check, EntitlementState, Outcome, PostingKind
+from subsidy.domain.ledger.records import (
+    GRANTED,
+    Approval,
+    Check,
+    EntitlementState,
+    Outcome,
+    PostingKind,
+)
 from subsidy.domain.ledger.stacking import stack
 from subsidy.domain.ledger.state import BookState, add_reasons, deny
 
@@ -80,6 +93,8 @@ class EnterpriseBook(BookState):
             out.released.append(review_id)
             out.decisions.extend(released.decisions)
             out.postings.extend(released.postings)
+            out.approvals.extend(released.approvals)
+            out.approvals_settled.extend(released.approvals_settled)
             waiting.extend(self.parked.pop(review_id, ()))
 
     def _apply(self, evaluation: Evaluation) -> Outcome:
@@ -88,7 +103,7 @@ class EnterpriseBook(BookState):
         out = Outcome(event.event_id)
         payload = event.payload
         if isinstance(payload, ReviewDecided):
-            self._on_review(payload, event.event_id, out)
+            self._on_review(payload, event, out)
         elif isinstance(payload, CertificationRevoked):
             self.events[event.event_id] = ()
             self._revoke(payload.item_id, event.event_id, out)
@@ -219,13 +234,35 @@ class EnterpriseBook(BookState):
 
     # ---- events that change existing entitlements ------------------------------------------
 
-    def _on_review(self, review: ReviewDecided, event_id: str, out: Outcome) -> None:
+    def _on_review(self, review: ReviewDecided, event: EnterpriseEvent, out: Outcome) -> None:
         """A bureau's review of an entitlement PENDING_REVIEW (its event is known: unknown
-        ones are parked)."""
+        ones are parked). A large approval acts only as the second of two (four eyes)."""
+        event_id = event.event_id
         target = self._guard_review_rule(review)
         self._guard_pending_review(target)
+        principal = event.submitted_by.principal if event.submitted_by else None
+        eid = target.ent.entitlement_id
+        step = four_eyes.judge(target, review, event_id, principal, self.awaiting.get(eid))
         self.events[event_id] = ()
-        self._review(target, review, event_id, out)
+        if step is four_eyes.Step.FIRST:
+            assert principal is not None
+            self._first_approval(target, review, event_id, principal, out)
+            return
+        first = self.settle_approval(eid, event_id, out)
+        self._review(
+            target, review, event_id, out, check.review(review, event_id, principal, first)
+        )
+
+    def _first_approval(
+        self, s: EntitlementState, review: ReviewDecided, event_id: str, who: str, out: Outcome
+    ) -> None:
+        """Four eyes: the first of two approvals is recorded, and a decision says that the
+        entitlement, still PENDING_REVIEW, awaits a second reviewer."""
+        assert review.approved_amount_fen is not None
+        approval = Approval(s.ent.entitlement_id, event_id, who, review.approved_amount_fen)
+        self.await_second(approval, out)
+        limit = four_eyes.threshold(s, review) or 0
+        self.emit(s, out, event_id, [check.first_approval(approval, limit)])
 
     def _guard_review_rule(self, review: ReviewDecided) -> EntitlementState:
         """The review names a rule its event triggered: the entitlement it decides."""
@@ -245,10 +282,11 @@ class EnterpriseBook(BookState):
             )
 
     def _review(
-        self, s: EntitlementState, review: ReviewDecided, event_id: str, out: Outcome
+        self, s: EntitlementState, review: ReviewDecided, event_id: str, out: Outcome, seen: Check
     ) -> None:
-        """A rejection denies; an approval sets the amount, then the limits and step 4."""
-        checks = [check.review(review, event_id)]
+        """A rejection denies; an approval sets the amount, then the limits and step 4.
+        `seen`: the review check, with who reviewed."""
+        checks = [seen]
         cash = 0
         if not review.approved:
             deny(s, Reason.REVIEW_REJECTED)
@@ -270,6 +308,7 @@ class EnterpriseBook(BookState):
         for s in list(self.on_item(item_id)):
             if not (s.counts_for_item or s.status is Status.PENDING_REVIEW):
                 continue
+            self.settle_approval(s.ent.entitlement_id, event_id, out)
             paid = s.granted_fen
             if paid:
                 self.post(s, PostingKind.REVOKE, -paid, event_id, out)

@@ -4,7 +4,7 @@ from datetime import date
 
 from subsidy.domain.entitlements import Entitlement, Reason
 from subsidy.domain.events import ReviewDecided
-from subsidy.domain.ledger.records import Check
+from subsidy.domain.ledger.records import Approval, Check, Figure
 
 
 def window(e: Entitlement, ok: bool) -> Check:
@@ -110,14 +110,32 @@ def top_up(pay: int, transferred: int) -> Check:
     )
 
 
-def review(r: ReviewDecided, event_id: str) -> Check:
-    """The bureau's review decision and the amount it approved."""
+def review(
+    r: ReviewDecided, event_id: str, principal: str | None, first: Approval | None = None
+) -> Check:
+    """The bureau's review decision, the amount it approved and who gave it; for the second
+    of two approvals (four eyes), the first one and its reviewer too."""
+    figures: tuple[tuple[str, Figure], ...] = (
+        ("reviewEvent", event_id),
+        ("approvedAmount", r.approved_amount_fen or 0),
+        ("reviewer", principal),
+    )
+    if first is not None:
+        figures += (("firstReviewEvent", first.event_id), ("firstReviewer", first.principal))
+    return Check("review", "approved" if r.approved else "REVIEW_REJECTED", figures)
+
+
+def first_approval(a: Approval, threshold: int) -> Check:
+    """Four eyes: the first of two approvals, recorded; the entitlement awaits the second."""
     return Check(
         "review",
-        "approved" if r.approved else "REVIEW_REJECTED",
+        "AWAITING_SECOND_APPROVAL",
         (
-            ("reviewEvent", event_id),
-            ("approvedAmount", r.approved_amount_fen or 0),
+            ("reviewEvent", a.event_id),
+            ("approvedAmount", a.amount_fen),
+            ("reviewer", a.principal),
+            ("secondReviewFrom", threshold),
+            ("awaiting", "a second approval of the same amount by another reviewer"),
         ),
     )
 

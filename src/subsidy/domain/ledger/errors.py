@@ -33,3 +33,22 @@ class NotPendingReview(LedgerRejection):
     """A review for an entitlement that is not waiting for one."""
 
     field = "reviewDecided.eventRef"
+
+
+class NoReviewer(LedgerRejection):
+    """A large approval that names no reviewer principal: it cannot count as either of the
+    two approvals four eyes need (docs/rules.md)."""
+
+    field = "submittedBy.principal"
+
+
+class SameReviewer(LedgerRejection):
+    """A second approval by the reviewer who gave the first."""
+
+    field = "submittedBy.principal"
+
+
+class ApprovalMismatch(LedgerRejection):
+    """A second approval that approves another amount than the first (which still waits)."""
+
+    field = "reviewDecided.approvedAmountFen"

@@ -116,6 +116,16 @@ class Decision:
         return f"{self.state_ent.entitlement_id}#{self.revision}"
 
 
+@record
+class Approval:
+    """A first approval at or above the rule's four-eyes threshold, awaiting a second one."""
+
+    entitlement_id: str
+    event_id: str  # the review that gave it
+    principal: str  # who gave it
+    amount_fen: int  # the amount it approved, as the review stated it
+
+
 @dataclass(slots=True)
 class Outcome:
     """What processing one event changed (and what the reviews it released changed)."""
@@ -129,3 +139,7 @@ class Outcome:
     # Parked reviews this event released: applied, or refused with the error.
     released: list[str] = field(default_factory=list)
     released_rejections: list[tuple[str, str]] = field(default_factory=list)
+    # First approvals recorded (four eyes), and entitlements whose first approval ended: a
+    # second approval acted on it, a rejection or a revocation made it moot.
+    approvals: list[Approval] = field(default_factory=list)
+    approvals_settled: list[tuple[str, str]] = field(default_factory=list)  # (entitlement, by)

@@ -8,6 +8,7 @@ from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import ReviewDecided
 from subsidy.domain.ledger.records import (
     GRANTED,
+    Approval,
     Check,
     Decision,
     EntitlementState,
@@ -43,6 +44,8 @@ class BookState:
         self.annual_used: dict[tuple[str, int], int] = defaultdict(int)
         # Reviews waiting for the event they refer to, by that event's id, in arrival order.
         self.parked: dict[str, list[Evaluation]] = {}
+        # First approvals awaiting a second reviewer (four eyes), by entitlement id.
+        self.awaiting: dict[str, Approval] = {}
 
     # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
 
@@ -65,6 +68,19 @@ class BookState:
     def parked_reviews(self) -> list[Evaluation]:
         """The reviews waiting, by the event they wait for, each list in arrival order."""
         return [r for waiting in self.parked.values() for r in waiting]
+
+    def await_second(self, approval: Approval, out: Outcome) -> None:
+        """Hold a first approval until a second reviewer gives the same one."""
+        self.awaiting[approval.entitlement_id] = approval
+        out.approvals.append(approval)
+
+    def settle_approval(self, entitlement_id: str, event_id: str, out: Outcome) -> Approval | None:
+        """End the wait of an entitlement's first approval, if one waits, for `event_id`: the
+        first approval."""
+        first = self.awaiting.pop(entitlement_id, None)
+        if first is not None:
+            out.approvals_settled.append((entitlement_id, event_id))
+        return first
 
     # ---- queries ---------------------------------------------------------------------------
 

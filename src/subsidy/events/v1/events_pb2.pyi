@@ -584,7 +584,9 @@ class EnterpriseEvent(_message.Message):
         """Who submitted the event and through which channel. Not part of the event's content: the
         content hash leaves it out, so the same event resubmitted by another principal is a
         duplicate and keeps its first provenance. The ingest API sets it from the caller's
-        credential (a value a client sends is replaced); the JSON form of an event has no such field.
+        credential (a value a client sends is replaced). In a `subsidy simulate` file an event may
+        state it (`"submittedBy": {"principal": "reviewer-wang"}`): a review's principal is its
+        reviewer, whom the ledger's four-eyes rule counts (docs/rules.md, step 6).
         """
 
     def __init__(

@@ -1,0 +1,23 @@
+"""Who submitted an event: the contract's `submittedBy` (subsidy.events.v1.Provenance) as the
+domain reads it. Not content: the event's hash leaves it out, and only the ingest API sets it."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# As INGEST_CREDENTIALS names principals (subsidy.infra.principals.PrincipalName).
+Principal = Annotated[str, Field(strict=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class Submitter(BaseModel):
+    """The principal whose credential submitted the event, and how it came (as recorded).
+    Fields the contract may add later are ignored here rather than refusing the event."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    principal: Principal
+    channel: Annotated[str, Field(max_length=64)] | None = None
+    accepted_at: Annotated[str, Field(max_length=64)] | None = None
