@@ -27,6 +27,7 @@ from tests.factories import bad_check
 from tests.ingest.server import (
     AUTH,
     OTHER_TOKEN,
+    PRINCIPAL,
     TOKEN,
     Ingest,
     cert_event,
@@ -70,7 +71,11 @@ async def test_submit_puts_the_event_on_kafka_keyed_by_enterprise(
     assert len(records) == 1
     key, received = records[0]
     assert key == sent.enterprise_id.encode()
-    assert event_from_proto(received) == event_from_proto(sent)
+    got = event_from_proto(received)
+    # The same event, and ingest's record of who sent it (the client sent none).
+    assert got.model_copy(update={"submitted_by": None}) == event_from_proto(sent)
+    assert got.submitted_by is not None
+    assert got.submitted_by.principal == PRINCIPAL
 
     conn = await asyncpg.connect(ingest.database_url)
     try:
