@@ -19,20 +19,18 @@ from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.eligibility.handler import Incoming, handle_message
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
-from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.client import ingest_file
 from subsidy.ingest.metrics import REGISTRY as INGEST_REGISTRY
-from subsidy.ingest.settings import IngestSettings
 from subsidy.ledger.bootstrap import ledger_api
 from subsidy.ledger.processor import apply_batch
 from subsidy.ledger.repository import BookCache
 from subsidy.ledger.worker import decode
 from tests.factories import enterprise_id
-from tests.ingest.server import PARTITIONS, cert_event, read_topic
+from tests.ingest.server import cert_event, read_topic
 from tests.ledger.api import AUDITOR_TOKEN, SUBSIDY, api_settings
 from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
-from tests.support.topics import private_topics
+from tests.redteam.ingest import ingest_with
 
 CERT_FEED = "js-provincial-cert-feed"
 EXPO = "sz-commerce-expo"
@@ -73,14 +71,8 @@ class Feeds:
 
 @pytest.fixture
 async def feeds(fresh_database_url: str, kafka_bootstrap: str) -> AsyncIterator[Feeds]:
-    topic = f"test.redteam.{uuid.uuid4().hex}"
-    settings = IngestSettings.model_validate({
-        "kafka_bootstrap": kafka_bootstrap, "database_url": fresh_database_url, "topic": topic,
-        "credentials": json.dumps(CREDENTIALS), "grpc_address": "127.0.0.1:0",
-    })  # fmt: skip
-    with private_topics(kafka_bootstrap, {topic: PARTITIONS}):
-        async with ingest_server(settings, grace=1.0) as running:
-            yield Feeds(f"127.0.0.1:{running.port}", topic, kafka_bootstrap, fresh_database_url)
+    async with ingest_with(CREDENTIALS, fresh_database_url, kafka_bootstrap) as (address, topic):
+        yield Feeds(address, topic, kafka_bootstrap, fresh_database_url)
 
 
 def _stub(channel: grpc.aio.Channel) -> Any:

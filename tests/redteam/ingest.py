@@ -1,0 +1,28 @@
+"""The red team's ingest server: the real server with the given credentials, producing to a
+topic of its own."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from subsidy.ingest.bootstrap import ingest_server
+from subsidy.ingest.settings import IngestSettings
+from tests.ingest.server import PARTITIONS
+from tests.support.topics import private_topics
+
+
+@asynccontextmanager
+async def ingest_with(
+    credentials: Mapping[str, Any], database_url: str, bootstrap: str
+) -> AsyncIterator[tuple[str, str]]:
+    """The server's address and its topic while the block runs."""
+    topic = f"test.redteam.{uuid.uuid4().hex}"
+    settings = IngestSettings.model_validate({
+        "kafka_bootstrap": bootstrap, "database_url": database_url, "topic": topic,
+        "credentials": json.dumps(credentials), "grpc_address": "127.0.0.1:0",
+    })  # fmt: skip
+    with private_topics(bootstrap, {topic: PARTITIONS}):
+        async with ingest_server(settings, grace=1.0) as running:
+            yield f"127.0.0.1:{running.port}", topic
