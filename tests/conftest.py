@@ -14,7 +14,7 @@ from kafka.errors import KafkaError
 
 from subsidy.devstack.endpoints import database_url as _database_url
 from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
-from subsidy.harness.databases import create_database, drop_database, with_search_path
+from subsidy.harness.databases import create_database, drop_database, migrate_platform
 from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.settings import IngestSettings
 from tests.ingest.server import PARTITIONS as INGEST_PARTITIONS
@@ -66,10 +66,14 @@ async def database_url() -> str:
 
 @pytest.fixture(scope="session")
 async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
-    """A new, empty database for this test session, dropped at the end: tests never see each
-    other's rows, nor those of a `make run` on the same server."""
+    """A new database for this test session, migrated (`subsidy db migrate`, as the owner)
+    in its public schema, dropped at the end: tests never see each other's rows, nor those of
+    a `make run` on the same server. The URL is the owner's; services get their own logins
+    (as_role). Tests that want a schema of their own make one (create_schema)."""
     name = f"subsidy_test_{uuid.uuid4().hex[:12]}"
-    yield await create_database(database_url, name)
+    url = await create_database(database_url, name)
+    await migrate_platform(url)
+    yield url
     await drop_database(database_url, name)
 
 
@@ -89,8 +93,8 @@ async def ledger_db(fresh_database_url: str) -> AsyncIterator[LedgerDb]:
     """A migrated ledger in its own schema of the session's fresh database, so tests never see
     each other's rows; afterwards the invariants and every hash chain are checked (unless the
     test tampered with the ledger on purpose)."""
-    schema, url = await migrated_ledger_schema(fresh_database_url, "ledger")
-    db = LedgerDb(url, schema, with_search_path(as_role(fresh_database_url, "postgres"), schema))
+    schema, owner = await migrated_ledger_schema(fresh_database_url, "ledger")
+    db = LedgerDb(as_role(owner, "ledger_worker"), schema, owner)
     yield db
     if not db.tampered:
         await assert_sound(db.url)
@@ -114,7 +118,7 @@ async def ingest(
     settings = IngestSettings.model_validate(
         {
             "kafka_bootstrap": kafka_bootstrap,
-            "database_url": fresh_database_url,
+            "database_url": as_role(fresh_database_url, "ingest_server"),
             "topic": ingest_topic,
             "credentials": writers(),
             "grpc_address": "127.0.0.1:0",

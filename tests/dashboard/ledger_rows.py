@@ -11,6 +11,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
+from tests.ledger.database import as_role
 from tests.ledger.events import CATALOG, EventMix
 
 
@@ -114,9 +115,10 @@ async def totals(url: str) -> dict[str, Any]:
 
 
 def dashboard_settings(url: str, **overrides: Any) -> DashboardSettings:
-    """A dashboard on this test's ledger, on a free loopback port, looking often."""
+    """A dashboard on this test's ledger (as the dashboard's login, a member of
+    subsidy_auditor), on a free loopback port, looking often."""
     values: dict[str, Any] = {
-        "database_url": url,
+        "database_url": as_role(url, "dashboard"),
         "host": "127.0.0.1",
         "port": 0,
         "poll_seconds": 0.5,

@@ -27,7 +27,7 @@ from tests.dashboard.ledger_rows import (
     open_batch,
     totals,
 )
-from tests.ledger.database import LedgerDb
+from tests.ledger.database import LedgerDb, as_role
 from tests.ledger.events import CATALOG
 
 # The fixture ledger_db.
@@ -238,7 +238,8 @@ async def test_cli_serves_and_stops_on_sigterm(ledger_db: LedgerDb) -> None:
     """`subsidy dashboard serve` answers, and SIGTERM ends it promptly with a stream open."""
     process = await asyncio.create_subprocess_exec(
         str(SUBSIDY), "dashboard", "serve", "--port", "0",
-        env={**os.environ, "DATABASE_URL": ledger_db.url, "LOG_LEVEL": "WARNING"},
+        env={**os.environ, "DATABASE_URL": as_role(ledger_db.url, "dashboard"),
+             "LOG_LEVEL": "WARNING"},
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

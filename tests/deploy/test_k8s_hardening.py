@@ -183,6 +183,44 @@ def test_network_exposure(overlay: str) -> None:
     assert {"podSelector": {"matchLabels": {"subsidy.io/kafka-client": "true"}}} in peers
 
 
+# Each workload's own PostgreSQL login (docs/security.md, Database roles).
+DB_LOGINS = {
+    "ledger-worker": "subsidy-db-ledger-worker",
+    "ledger-relay": "subsidy-db-ledger-relay",
+    "ingest": "subsidy-db-ingest-server",
+    "notifier-worker": "subsidy-db-notifier-worker",
+    "notifier-admin": "subsidy-db-notifier-worker",
+    "ledger-api": "subsidy-db-ledger-api",
+    "dashboard": "subsidy-db-dashboard",
+}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_migration_runs_as_the_database_owner(overlay: str) -> None:
+    """The owner's Secret goes to `subsidy db migrate` alone; every service container logs in
+    as its own role, which CloudNativePG manages in the service's group."""
+    docs = rendered(overlay)
+    owners = []
+    for name, spec in pod_specs(docs):
+        for c in containers(spec):
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name", "")
+                if ref == "subsidy-db-app":
+                    owners.append((name, c.get("args")))
+                elif ref.startswith("subsidy-db"):
+                    assert ref == DB_LOGINS[name], f"{name}/{c['name']} reads {ref}"
+    assert owners == [("ledger-worker", ["db", "migrate"])]
+    cluster = of_kind(docs, "Cluster")[0]["spec"]["managed"]["roles"]
+    groups = {r["name"] for r in cluster if not r["login"]}
+    assert groups == {"subsidy_ledger_writer", "subsidy_ingest", "subsidy_notifier",
+                      "subsidy_auditor"}  # fmt: skip
+    logins = {r["passwordSecret"]["name"]: r for r in cluster if r["login"]}
+    assert set(logins) == set(DB_LOGINS.values())
+    for login in logins.values():
+        (group,) = login["inRoles"]
+        assert group in groups
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_no_secret_is_committed(overlay: str) -> None:
     """Secrets are referenced, never rendered; each one referenced is documented."""

@@ -29,7 +29,7 @@ SETTINGS: dict[tuple[str, ...], str] = {
     ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilitySettings",
     ("ledger", "worker"): "subsidy.ledger.settings:LedgerSettings",
     ("ledger", "relay"): "subsidy.ledger.settings:LedgerSettings",
-    ("ledger", "migrate"): "subsidy.ledger.settings:LedgerSettings",
+    ("db", "migrate"): "subsidy.infra.settings:CommonSettings",
     ("ledger", "serve"): "subsidy.ledger.api_settings:LedgerApiSettings",
     ("notify", "worker"): "subsidy.notifier.settings:NotifierSettings",
     ("notify", "serve"): "subsidy.notifier.settings:NotifierSettings",
@@ -43,7 +43,7 @@ UNUSED: dict[tuple[str, ...], set[str]] = {
     ("eligibility", "worker"): {"grpc_address", "database_url"},
     ("eligibility", "serve"): {"database_url"},
     # A one-shot init container: no metrics server.
-    ("ledger", "migrate"): {"metrics_port", "metrics_address"},
+    ("db", "migrate"): {"metrics_port", "metrics_address"},
     # The admin API sends no mail.
     ("notify", "serve"): {"smtp_host", "smtp_sender"},
     ("notify", "worker"): {"grpc_address"},

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
 from subsidy.harness.processes import free_port
 from subsidy.infra.signing_keys import write_key_pair
+from tests.ledger.database import as_role
 from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -70,8 +71,12 @@ async def platform_url(fresh_database_url: str) -> AsyncIterator[str]:
 def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> list[Service]:
     tag = uuid.uuid4().hex[:12]
     private_key, public_key = write_key_pair(files / "keys")
-    common = {"KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
-    ledger = {**common, "LEDGER_INPUT_TOPIC": topics["entitlements"],
+    common = {"KAFKA_BOOTSTRAP": bootstrap, "LOG_LEVEL": "INFO"}
+
+    def db(login: str) -> dict[str, str]:  # each service as its own role, never the owner
+        return {"DATABASE_URL": as_role(url, login)}
+
+    ledger = {**common, **db("ledger_worker"), "LEDGER_INPUT_TOPIC": topics["entitlements"],
               "LEDGER_DECISIONS_TOPIC": topics["decisions"],
               "LEDGER_DEAD_LETTER_TOPIC": topics["dead_letters"],
               "LEDGER_GROUP_ID": f"test-metrics-ledger-{tag}"}  # fmt: skip
@@ -87,7 +92,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
 
     return [
         Service("ingest", ("ingest-server",), {
-            **common, "INGEST_TOPIC": topics["events"],
+            **common, **db("ingest_server"), "INGEST_TOPIC": topics["events"],
             "INGEST_CREDENTIALS": json.dumps({"test-feed": {
                 "tokens": [secrets.token_urlsafe(24)], "event_types": ["certificationObtained"],
                 "sources": ["test-feed"]}}),
@@ -112,33 +117,33 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             frozenset({"subsidy_ledger_decisions", "subsidy_ledger_inbox"}),
             frozenset(LEDGER_API | LEDGER_RELAY)),
         Service("ledger-relay", ("ledger", "relay"), {
-            **ledger, "LEDGER_SIGNING_KEY_FILE": str(private_key),
+            **ledger, **db("ledger_relay"), "LEDGER_SIGNING_KEY_FILE": str(private_key),
             "LEDGER_ANCHOR_FILE": str(files / "anchors.jsonl"),
             "LEDGER_ANCHOR_TOPIC": topics["anchors"],
             "LEDGER_METRICS_PORT": str(ports["ledger-relay"])},
             metrics("ledger-relay"), "subsidy_ledger_", frozenset(LEDGER_RELAY)),
         Service("ledger-api", ("ledger", "serve"), {
-            **common, "LEDGER_API_DATABASE_URL": url, "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
+            **common, "LEDGER_API_DATABASE_URL": as_role(url, "ledger_api"),
             "LEDGER_API_AUDITOR_TOKENS": json.dumps(
                 {"test-auditor": {"tokens": [secrets.token_urlsafe(24)]}}),
             "LEDGER_API_GRPC_ADDRESS": grpc(),
             "LEDGER_API_METRICS_PORT": str(ports["ledger-api"])},
             metrics("ledger-api"), "subsidy_ledger_", frozenset(LEDGER_API)),
         Service("notifier-worker", ("notify", "worker"), {
-            **common, "NOTIFIER_TOPIC": topics["decisions"],
+            **common, **db("notifier_worker"), "NOTIFIER_TOPIC": topics["decisions"],
             "NOTIFIER_GROUP_ID": f"test-metrics-notifier-{tag}",
             "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_METRICS_PORT": str(ports["notifier-worker"])},
             metrics("notifier-worker"), "subsidy_notifier_",
             frozenset({"subsidy_notifier_sent", "subsidy_notifier_in_flight"})),
         Service("notifier-admin", ("notify", "serve"), {
-            **common, "NOTIFIER_ADMIN_TOKEN": secrets.token_urlsafe(24),
+            **common, **db("notifier_worker"), "NOTIFIER_ADMIN_TOKEN": secrets.token_urlsafe(24),
             "NOTIFIER_GRPC_ADDRESS": grpc(),
             "NOTIFIER_METRICS_PORT": str(ports["notifier-admin"])},
             metrics("notifier-admin"), None),
         # The dashboard serves /metrics on its own web port.
         Service("dashboard", ("dashboard", "serve"), {
-            **common, "DASHBOARD_PORT": str(ports["dashboard"])},
+            **common, **db("dashboard"), "DASHBOARD_PORT": str(ports["dashboard"])},
             metrics("dashboard"), "subsidy_dashboard_",
             frozenset({"subsidy_dashboard_last_poll_timestamp_seconds"})),
     ]  # fmt: skip

@@ -29,6 +29,7 @@ from tests.ingest.server import (
     Ingest,
     read_topic,
 )
+from tests.ledger.database import as_role
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -186,7 +187,9 @@ def _watch(ingest: Ingest, directory: Path, *extra: str) -> subprocess.Completed
     """The real `subsidy` entry point, in its own process (it configures logging globally)."""
     subsidy = shutil.which("subsidy", path=str(Path(sys.executable).parent))
     assert subsidy is not None
-    env = {**os.environ, "DATABASE_URL": ingest.database_url, "SUBSIDY_INGEST_TOKEN": TOKEN}
+    # The watcher logs in as ingest's own role, never the owner's.
+    watcher = as_role(ingest.database_url, "ingest_server")
+    env = {**os.environ, "DATABASE_URL": watcher, "SUBSIDY_INGEST_TOKEN": TOKEN}
     return subprocess.run(
         [subsidy, "feeds", "watch", str(directory), "--once", "--server", ingest.address,
          "--settle", "30", *extra],

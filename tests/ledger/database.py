@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from subsidy.devstack.db_logins import login_url
 from subsidy.harness.databases import create_schema
 from subsidy.infra.signing_keys import write_key_pair
 from subsidy.ledger.audit import check_invariants
@@ -24,20 +25,21 @@ from tests.ledger.topics import Topics
 
 @dataclass
 class LedgerDb:
-    """One test's ledger: its own schema in the session's fresh database."""
+    """One test's ledger: its own schema in the session's fresh database; `url` is the
+    worker's login (a member of subsidy_ledger_writer), `owner_url` the migrating owner's,
+    which the tamper tests act as (the threat model's hostile owner)."""
 
     url: str
     schema: str
-    superuser_url: str
+    owner_url: str
     # Set by a test that breaks the ledger on purpose (the tamper test): skips the checks.
     tampered: bool = False
 
 
 def as_role(url: str, role: str) -> str:
-    """The same server and database as `role` (the devstack trusts loopback logins; the
-    tamper tests act as `postgres`)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
+    """The same server, database and search_path as `role`, one of the logins `subsidy dev
+    up` made (subsidy.devstack.db_logins), with its password."""
+    return login_url(url, role)
 
 
 async def migrated_ledger_schema(url: str, prefix: str) -> tuple[str, str]:

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.main import app
 from subsidy.harness.processes import free_port
+from subsidy.infra.db_roles import DatabaseRoleError
 from subsidy.ledger.api import SERVICE_NAME
-from subsidy.ledger.api_server import DatabaseRoleError
 from subsidy.ledger.bootstrap import ledger_api
 from tests.ledger.api import (
     AUDITOR,
@@ -38,7 +38,7 @@ from tests.ledger.api import (
     feed,
     known_events,
 )
-from tests.ledger.database import LedgerDb, fetch
+from tests.ledger.database import LedgerDb, as_role, fetch
 from tests.ledger.events import CATALOG, YUAN
 
 # The fixture ledger_db (for the tamper test).
@@ -112,12 +112,18 @@ async def test_the_api_role_can_read_but_never_write(ledger: Ledger) -> None:
 
 
 async def test_the_api_refuses_a_role_that_can_write(ledger: Ledger) -> None:
+    writer = as_role(ledger.owner_url, "ledger_worker")
     with pytest.raises(DatabaseRoleError, match="INSERT on entries"):
-        async with ledger_api(api_settings(ledger.owner_url), CATALOG):
+        async with ledger_api(api_settings(writer), CATALOG):
             pass
-    writable = api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    writable = api_settings(writer, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     async with ledger_api(writable, CATALOG, grace=0):
         pass
+    # The owner never, whatever the setting: it could disable the journal's triggers.
+    owner = api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    with pytest.raises(DatabaseRoleError, match="owns"):
+        async with ledger_api(owner, CATALOG):
+            pass
 
 
 async def test_metrics_latency_by_method_and_outbox_backlog(stub: Any, ledger: Ledger) -> None:
@@ -146,7 +152,7 @@ async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
         stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
         assert (await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=AUDITOR)).ok
         ledger_db.tampered = True
-        conn = await asyncpg.connect(ledger_db.superuser_url)
+        conn = await asyncpg.connect(ledger_db.owner_url)
         try:
             async with conn.transaction():
                 await conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_append_only")

@@ -58,7 +58,7 @@ async def _middle_entry(url: str) -> tuple[str, int]:
 
 async def _as_superuser(db: LedgerDb, *statements: str) -> None:
     """Run statements as postgres, with the append-only trigger switched off around them."""
-    conn = await asyncpg.connect(db.superuser_url)
+    conn = await asyncpg.connect(db.owner_url)
     try:
         async with conn.transaction():
             await conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_append_only")
@@ -83,7 +83,9 @@ async def test_entries_and_decisions_refuse_update_and_delete(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:
     await _fill(kafka_bootstrap, ledger_db, ledger_topics)
-    conn = await asyncpg.connect(ledger_db.url)
+    # The writer may not even try (tests/redteam/test_database_roles.py); the owner, who holds
+    # every privilege on the tables, is still stopped by their triggers.
+    conn = await asyncpg.connect(ledger_db.owner_url)
     try:
         for statement in (
             "UPDATE entries SET amount_fen = amount_fen + 1",

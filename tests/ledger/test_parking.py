@@ -177,7 +177,7 @@ async def test_verify_names_an_item_paid_above_its_best_level(
     assert await check_invariants_at(ledger_db.url) == []
     # The database owner marks the absorbed municipal lab grant paid after all.
     ledger_db.tampered = True
-    conn = await asyncpg.connect(ledger_db.superuser_url)
+    conn = await asyncpg.connect(ledger_db.owner_url)
     try:
         await conn.execute(
             "UPDATE entitlements SET status = 'PAID', granted_fen = capped_fen"

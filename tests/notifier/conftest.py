@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from subsidy.harness.databases import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
+from tests.ledger.database import as_role
 from tests.notifier.receivers import NOTIFIER_SCHEMA, MailStore, start_smtp
 from tests.notifier.stack import PARTITIONS
 from tests.support.topics import private_topics
@@ -22,9 +23,11 @@ def topic(kafka_bootstrap: str) -> Iterator[str]:
 
 @pytest.fixture
 async def db_url(fresh_database_url: str) -> AsyncIterator[str]:
-    """The session's fresh database, in a schema of this test's own."""
+    """The session's fresh database, in a migrated schema of this test's own, as the
+    notifier's login (it never migrates, and never runs as the owner)."""
     schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
-    yield url
+    await migrate_platform(url)
+    yield as_role(url, "notifier_worker")
     await drop_schema(fresh_database_url, schema)
 
 

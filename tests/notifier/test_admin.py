@@ -9,11 +9,12 @@ from pydantic import SecretStr
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.domain.catalog import load_catalog
-from subsidy.harness.databases import create_schema, drop_schema
+from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
 from subsidy.notifier.admin import SERVICE_NAME
 from subsidy.notifier.bootstrap import admin_server
 from subsidy.notifier.settings import NotifierSettings
 from tests.factories import enterprise_id
+from tests.ledger.database import as_role
 from tests.notifier.receivers import NOTIFIER_SCHEMA
 
 pytestmark = pytest.mark.postgres
@@ -27,8 +28,9 @@ WITHOUT_SECRET = enterprise_id(912)
 async def stub(fresh_database_url: str) -> AsyncIterator[api_pb2_grpc.NotifierAdminServiceStub]:
     """The admin API on an ephemeral loopback port, over a schema of this test's own."""
     schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
+    await migrate_platform(url)
     settings = NotifierSettings(  # type: ignore[call-arg]
-        database_url=url,
+        database_url=as_role(url, "notifier_worker"),
         admin_token=SecretStr(TOKEN),
         webhook_secrets={WITH_SECRET: SecretStr("whsec-0123456789abcdef")},
     )

@@ -10,6 +10,7 @@ from typing import Any
 from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.settings import IngestSettings
 from tests.ingest.server import PARTITIONS
+from tests.ledger.database import as_role
 from tests.support.topics import private_topics
 
 
@@ -17,10 +18,12 @@ from tests.support.topics import private_topics
 async def ingest_with(
     credentials: Mapping[str, Any], database_url: str, bootstrap: str
 ) -> AsyncIterator[tuple[str, str]]:
-    """The server's address and its topic while the block runs."""
+    """The server's address and its topic while the block runs; it logs in to database_url's
+    database as ingest's own role, never as the owner."""
     topic = f"test.redteam.{uuid.uuid4().hex}"
     settings = IngestSettings.model_validate({
-        "kafka_bootstrap": bootstrap, "database_url": database_url, "topic": topic,
+        "kafka_bootstrap": bootstrap, "topic": topic,
+        "database_url": as_role(database_url, "ingest_server"),
         "credentials": json.dumps(credentials), "grpc_address": "127.0.0.1:0",
     })  # fmt: skip
     with private_topics(bootstrap, {topic: PARTITIONS}):

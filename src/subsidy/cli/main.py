@@ -2,7 +2,7 @@
 
 import typer
 
-from subsidy.cli import simulate
+from subsidy.cli import db, simulate
 from subsidy.dashboard import cli as dashboard
 from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate")(simulate.simulate_command)
+app.add_typer(db.app, name="db", help="Migrate the schema, as the database owner.")
 app.add_typer(demo.app, name="demo", help="Generate realistic feeds; run the main job.")
 app.add_typer(dev.app, name="dev", help="Start, stop and inspect the local Kafka and PostgreSQL.")
 app.add_typer(eligibility.app, name="eligibility", help="Evaluate events against the policy.")

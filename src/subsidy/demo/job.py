@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from subsidy.demo.report import print_summary
+from subsidy.devstack.endpoints import database_url
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.simulate import simulate
@@ -54,7 +55,7 @@ async def run_demo(
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     console.rule("Suzhou embodied-AI robot subsidies: the main job")
-    url = await fresh_database(settings.database_url, run.database)
+    url = await fresh_database(database_url(), run.database)
     await asyncio.to_thread(create_topics, run, settings.kafka_bootstrap)
     console.print(f"database {run.database}, topics demo.{run.stamp}.*")
     stopped = False

@@ -45,5 +45,12 @@ def kafka_bootstrap() -> str:
 
 
 def database_url() -> str:
-    """PostgreSQL URL: $DATABASE_URL if set, else the local server's `subsidy` database."""
-    return external_database() or LOCAL_DATABASE_URL
+    """PostgreSQL URL: $DATABASE_URL if set, else the local server's `subsidy` database as
+    its owner, with the password `subsidy dev up` keeps in .run/."""
+    external = external_database()
+    if external:
+        return external
+    from subsidy.devstack import db_logins  # it needs this module's names
+
+    password = db_logins.read_passwords().get(POSTGRES_ROLE)
+    return db_logins.with_login(LOCAL_DATABASE_URL, POSTGRES_ROLE, password)

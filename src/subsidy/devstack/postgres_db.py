@@ -1,23 +1,19 @@
-"""Talking to PostgreSQL: waiting until it accepts connections, creating the role and database."""
+"""Talking to PostgreSQL: waiting until it accepts connections, creating the roles and database."""
 
 import asyncio
 import time
+from pathlib import Path
 
 import asyncpg
 
-from subsidy.devstack import endpoints
+from subsidy.devstack import db_logins, endpoints
 from subsidy.devstack.errors import DevstackError
 
 
-def superuser_url(port: int = endpoints.POSTGRES_PORT) -> str:
-    """The local server's superuser connection (trusted on loopback)."""
-    return f"postgresql://postgres@{endpoints.POSTGRES_HOST}:{port}/postgres"
-
-
-def local_url(port: int = endpoints.POSTGRES_PORT) -> str:
-    """The platform's role and database on the local server listening on port."""
+def local_url(port: int = endpoints.POSTGRES_PORT, password: str | None = None) -> str:
+    """The platform's owner role and database on the local server listening on port."""
     role, host, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_HOST, endpoints.POSTGRES_DB
-    return f"postgresql://{role}@{host}:{port}/{db}"
+    return db_logins.with_login(f"postgresql://{host}:{port}/{db}", role, password)
 
 
 async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
@@ -33,19 +29,19 @@ async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
             await asyncio.sleep(0.2)
 
 
-async def _ensure_database(timeout_s: float, port: int) -> None:
-    admin = await _connect_within(superuser_url(port), timeout_s)
+async def _ensure_database(superuser_url: str, passwords: Path, timeout_s: float, port: int) -> str:
+    kept = db_logins.ensure_passwords(passwords)
+    admin = await _connect_within(superuser_url, timeout_s)
     try:
+        await db_logins.ensure_roles(admin, kept)
         role, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_DB
-        if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-            await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        # CREATEDB: integration tests each work in a database of their own.
-        await admin.execute(f'ALTER ROLE "{role}" CREATEDB')
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", db):
             await admin.execute(f'CREATE DATABASE "{db}" OWNER "{role}" ENCODING \'UTF8\'')
     finally:
         await admin.close()
-    await _check(local_url(port), 10)
+    url = local_url(port, kept[endpoints.POSTGRES_ROLE])
+    await _check(url, 10)
+    return url
 
 
 async def _check(url: str, timeout_s: float) -> None:
@@ -56,9 +52,16 @@ async def _check(url: str, timeout_s: float) -> None:
         await conn.close()
 
 
-def ensure_database(timeout_s: float = 60.0, port: int = endpoints.POSTGRES_PORT) -> None:
-    """Wait for the local server, then create role and database `subsidy` if missing."""
-    asyncio.run(_ensure_database(timeout_s, port))
+def ensure_database(
+    superuser_url: str,
+    passwords: Path,
+    timeout_s: float = 60.0,
+    port: int = endpoints.POSTGRES_PORT,
+) -> str:
+    """Wait for the local server, then make the group roles, the owner `subsidy` and each
+    service's login (passwords generated once into `passwords`, 0600) and the database
+    `subsidy`; the owner's URL."""
+    return asyncio.run(_ensure_database(superuser_url, passwords, timeout_s, port))
 
 
 def check_reachable(url: str, timeout_s: float = 10.0) -> None:

@@ -17,9 +17,13 @@ from subsidy.devstack.procs import is_alive, port_open, read_pid, tail, write_pi
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 PG_HBA = """\
-# Written by `subsidy dev up`: trust, and only from this machine (listen_addresses=127.0.0.1).
-local all all trust
-host  all all 127.0.0.1/32 trust
+# Written by `subsidy dev up`: only from this machine (listen_addresses=127.0.0.1), every role
+# with its password (scram-sha-256, kept in .run/postgres-passwords.json); the superuser only
+# over the Unix socket in .run/, never over TCP.
+local all postgres trust
+local all all scram-sha-256
+host  all postgres 127.0.0.1/32 reject
+host  all all 127.0.0.1/32 scram-sha-256
 """
 _MAX_SOCKET_PATH = 100  # Linux's sun_path is 108 bytes, with room for ".s.PGSQL.55432"
 
@@ -121,12 +125,32 @@ class PostgresServer:
         self._run(
             "initdb",
             ["-D", str(self.data_dir), "-U", SUPERUSER, "--encoding=UTF8", "--locale=C",
-             "--auth-local=trust", "--auth-host=trust"],
+             "--auth-local=trust", "--auth-host=scram-sha-256"],
             user, timeout_s=300,
         )  # fmt: skip
+
+    def write_hba(self, user: str | None) -> bool:
+        """Write pg_hba.conf unless it is already ours; True if it changed (reload then). A
+        data dir made before passwords were required is upgraded this way."""
         hba = self.data_dir / "pg_hba.conf"
+        if hba.is_file() and hba.read_text() == PG_HBA:
+            return False
         hba.write_text(PG_HBA)
         _chown(hba, user)
+        return True
+
+    def upgrade_hba(self) -> bool:
+        """Rewrite pg_hba.conf if it is not ours and have the running server reread it; True
+        if it was rewritten."""
+        user = _system_user()
+        if not self.write_hba(user):
+            return False
+        self._run("pg_ctl", ["-D", str(self.data_dir), "reload"], user, timeout_s=60)
+        return True
+
+    def superuser_url(self) -> str:
+        """The superuser's connection: over the Unix socket only (pg_hba refuses it on TCP)."""
+        return f"postgresql://{SUPERUSER}@/postgres?host={self.socket_dir()}&port={self.port}"
 
     def start(self) -> int:
         """Init if needed, start detached with pg_ctl -w; returns the postmaster's pid."""
@@ -140,6 +164,7 @@ class PostgresServer:
         for folder in (self.layout.run, self.layout.logs):
             folder.mkdir(parents=True, exist_ok=True)
         self._init(user)
+        self.write_hba(user)
         sockets = self.socket_dir()
         sockets.mkdir(parents=True, exist_ok=True)
         _chown(sockets, user)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
-from subsidy.devstack import endpoints, kafka_admin, postgres_db
+from subsidy.devstack import db_logins, endpoints, kafka_admin, postgres_db
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import Layout
@@ -47,10 +47,23 @@ def write_stack_env(layout: Layout) -> None:
     keys = layout.run / "ledger-key"
     if not (keys / PRIVATE_KEY_NAME).exists():
         write_key_pair(keys)
+    url = endpoints.database_url()
+    logins = "".join(
+        f"DATABASE_URL_{login.upper()}={db_logins.login_url(url, login)}\n"
+        for login in db_logins.LOGINS
+        if login in db_logins.read_passwords()
+    )
+    # Passwords are in it: only this user may read it.
+    layout.stack_env.touch(mode=0o600)
+    layout.stack_env.chmod(0o600)
     layout.stack_env.write_text(
         "# Written by `subsidy dev up`: where this checkout's Kafka and PostgreSQL are.\n"
+        "# DATABASE_URL is the owner's (`subsidy db migrate`, tools, tests); each service logs\n"
+        "# in as its own role (DATABASE_URL_<LOGIN>, docs/security.md).\n"
         f"KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap()}\n"
-        f"DATABASE_URL={endpoints.database_url()}\n"
+        f"DATABASE_URL={url}\n"
+        f"{db_logins.PASSWORDS_ENV}={db_logins.passwords_path()}\n"
+        f"{logins}"
         f"LEDGER_SIGNING_KEY_FILE={keys / PRIVATE_KEY_NAME}\n"
         f"LEDGER_ANCHOR_FILE={layout.run / 'ledger-anchors.jsonl'}\n"
         f"NOTIFIER_LEDGER_PUBLIC_KEY_FILE={keys / PUBLIC_KEY_NAME}\n"
@@ -107,8 +120,19 @@ def _up_postgres(layout: Layout, console: Console) -> bool:
     else:
         url = endpoints.LOCAL_DATABASE_URL
         console.print(f"postgres: already running (pid {running}) at {url}")
-    postgres_db.ensure_database()
+    if prepare_postgres(server, layout):
+        console.print("postgres: pg_hba.conf now requires passwords (scram-sha-256)")
     return running is None
+
+
+def prepare_postgres(server: PostgresServer, layout: Layout) -> bool:
+    """On the running server: the roles, their passwords (.run/, 0600) and the database, then
+    pg_hba.conf with passwords required; True if pg_hba.conf was upgraded (a data dir from
+    before passwords: its roles were made while the old one still let the superuser in)."""
+    postgres_db.ensure_database(
+        server.superuser_url(), layout.run / db_logins.PASSWORDS_FILE, port=server.port
+    )
+    return server.upgrade_hba()
 
 
 def up(layout: Layout, console: Console) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from subsidy.devstack import kafka_admin, postgres_db
+from subsidy.devstack import db_logins, kafka_admin, postgres_db
 from subsidy.devstack.endpoints import KAFKA_HOST
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_broker import Broker
@@ -51,7 +51,12 @@ class PrivateStack:
 
     @property
     def database_url(self) -> str:
-        return postgres_db.local_url(POSTGRES_PORT)
+        password = db_logins.read_passwords(self.passwords).get(db_logins.OWNER)
+        return postgres_db.local_url(POSTGRES_PORT, password)
+
+    @property
+    def passwords(self) -> Path:
+        return self.layout.run / db_logins.PASSWORDS_FILE
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -79,7 +84,9 @@ class PrivateStack:
         self._start_broker()
         self.postgres.start()
         self._wait_kafka()
-        postgres_db.ensure_database(READY_TIMEOUT_S, POSTGRES_PORT)
+        postgres_db.ensure_database(
+            self.postgres.superuser_url(), self.passwords, READY_TIMEOUT_S, POSTGRES_PORT
+        )
 
     def _start_broker(self) -> int:
         # Broker.start lets go of its Popen, the broker being meant to outlive `subsidy dev up`;

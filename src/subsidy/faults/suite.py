@@ -143,7 +143,7 @@ async def _prepare(s: _Session) -> Catalog:
     settings = CommonSettings(  # type: ignore[call-arg]  # the rest from the environment
         kafka_bootstrap=s.stack.kafka_bootstrap, database_url=s.url
     )
-    for spec in service_specs(s.run, settings, s.url, s.inboxes.smtp_port):
+    for spec in service_specs(s.run, settings, s.url, s.inboxes.smtp_port, s.stack.passwords):
         if spec.name in UNDER_TEST:
             s.supervisor.start(spec)
     await asyncio.gather(*(processes.wait_ready(r) for r in s.supervisor.services.values()))

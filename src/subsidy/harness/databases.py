@@ -4,6 +4,8 @@ the base URL's, dropped patiently."""
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
@@ -70,13 +72,19 @@ async def drop_database(base_url: str, name: str, patience_s: float = DROP_PATIE
         await admin.close()
 
 
-async def migrate_platform(url: str) -> None:
-    """Apply every component's migrations to the database (and search_path) at url."""
+async def migrate_platform(
+    url: str, on_notice: Callable[[asyncpg.Connection, Any], None] | None = None
+) -> list[str]:
+    """Apply every component's migrations to the database (and search_path) at url, as its
+    owner; the files applied. on_notice hears the server's warnings."""
     conn = await asyncpg.connect(url)
     try:
-        await migrate_ledger(conn)
-        await migrate_ingest(conn)
-        await migrate_notifier(conn)
+        if on_notice is not None:
+            conn.add_log_listener(on_notice)
+        applied = [*await migrate_ledger(conn), *await migrate_ingest(conn)]
+        applied += await migrate_notifier(conn)
+        await asyncio.sleep(0)  # let the listener's callbacks run before the connection closes
+        return applied
     finally:
         await conn.close()
 

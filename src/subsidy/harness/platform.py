@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from subsidy.devstack.db_logins import login_url
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import Catalog
@@ -86,25 +87,34 @@ class Run:
 
 
 def service_specs(
-    run: Run, settings: CommonSettings, database_url: str, smtp_port: int
+    run: Run,
+    settings: CommonSettings,
+    database_url: str,
+    smtp_port: int,
+    passwords: Path | None = None,
 ) -> list[ServiceSpec]:
+    """Each process of the platform, each logged in to database_url's database as its own
+    role (subsidy.devstack.db_logins; passwords from `passwords`), never as the owner."""
     t = run.topics
     ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
-    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "DATABASE_URL": database_url,
-              "LOG_LEVEL": "INFO"}  # fmt: skip
+    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "LOG_LEVEL": "INFO"}
+
+    def db(login: str) -> dict[str, str]:
+        return {"DATABASE_URL": login_url(database_url, login, passwords)}
+
     # Every service runs the policy simulate is compared under: one catalog, one overlay.
     for key, path in (("POLICY_CATALOG", run.policy_catalog),
                       ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
         if path is not None:
             common[key] = str(path.resolve())
     private_key, public_key = run.signing_keys()
-    ledger = {**common, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
+    ledger = {**common, **db("ledger_worker"), "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
               "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
               "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
     # Only the relay signs (decisions and anchors): the worker never holds the key.
-    relay = {**ledger, "LEDGER_SIGNING_KEY_FILE": str(private_key),
+    relay = {**ledger, **db("ledger_relay"), "LEDGER_SIGNING_KEY_FILE": str(private_key),
              "LEDGER_ANCHOR_FILE": str(run.anchor_file),
              "LEDGER_METRICS_PORT": ports["ledger-relay"]}  # fmt: skip
     return [
@@ -118,12 +128,12 @@ def service_specs(
                     {**ledger, "LEDGER_METRICS_PORT": ports["ledger-worker"]}),
         ServiceSpec("ledger-relay", ("ledger", "relay"), relay),
         ServiceSpec("ingest", ("ingest-server",), {
-            **common, "INGEST_TOPIC": t["enterprise-events.v1"],
+            **common, **db("ingest_server"), "INGEST_TOPIC": t["enterprise-events.v1"],
             "INGEST_CREDENTIALS": credentials_json(run.principals.values()),
             "INGEST_GRPC_ADDRESS": run.ingest_address,
             "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
         ServiceSpec("notifier", ("notify", "worker"), {
-            **common, "NOTIFIER_TOPIC": t["decisions.v1"],
+            **common, **db("notifier_worker"), "NOTIFIER_TOPIC": t["decisions.v1"],
             "NOTIFIER_GROUP_ID": f"demo-{run.stamp}-notifier",
             "NOTIFIER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
             "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
@@ -131,16 +141,14 @@ def service_specs(
             "NOTIFIER_WEBHOOK_SECRETS": json.dumps({e: run.webhook_secret for e in run.subscribed}),
             "NOTIFIER_MAX_ATTEMPTS": "5", "NOTIFIER_BACKOFF_BASE_SECONDS": "0.5",
             "NOTIFIER_METRICS_PORT": ports["notifier"]}),
-        # Locally the API shares the ledger's role; in production it connects as the read-only
-        # subsidy_auditor (docs/security.md), and refuses a writable role unless told.
+        # The API and the dashboard read as members of subsidy_auditor (docs/security.md).
         ServiceSpec("ledger-api", ("ledger", "serve"), {
-            **common, "LEDGER_API_DATABASE_URL": database_url,
-            "LEDGER_API_ALLOW_WRITABLE_ROLE": "true",
+            **common, "LEDGER_API_DATABASE_URL": db("ledger_api")["DATABASE_URL"],
             "LEDGER_API_AUDITOR_TOKENS": auditors_json(run.auditor_token),
             "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
             "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
         ServiceSpec("dashboard", ("dashboard", "serve"), {
-            **common, "DASHBOARD_PORT": str(run.dashboard_port)},
+            **common, **db("dashboard"), "DASHBOARD_PORT": str(run.dashboard_port)},
             health_url=f"http://127.0.0.1:{run.dashboard_port}/healthz"),
     ]  # fmt: skip
 

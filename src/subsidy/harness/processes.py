@@ -16,6 +16,8 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from subsidy.devstack.db_logins import PASSWORDS_ENV
+
 # Below Linux's ephemeral range (32768-60999): a port the kernel handed out for binding to 0 is
 # free only until the next outgoing connection (every Kafka client makes many) takes it.
 FREE_PORTS = range(20_000, 32_768)
@@ -63,7 +65,10 @@ def start(spec: ServiceSpec, logs: Path, prefix: str = "demo") -> Running:
     """Start `subsidy <args>` with the spec's environment; output to logs/<prefix>-<name>.log."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{prefix}-{spec.name}.log"
-    env = {**os.environ, **spec.env}
+    # No process inherits the owner's URL or the passwords file: each gets its own login only.
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith("DATABASE_URL") and k != PASSWORDS_ENV}  # fmt: skip
+    env = {**inherited, **spec.env}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "subsidy.cli", *spec.args],

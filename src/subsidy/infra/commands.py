@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from subsidy.domain.catalog import Catalog, CatalogError, load_catalog
+from subsidy.infra.db_roles import DatabaseRoleError
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.migrate import MigrationError
 from subsidy.infra.postgres import DatabaseUnavailable, one_line
@@ -82,6 +83,8 @@ def database_command(migrated_by: str | None = None) -> Iterator[None]:
         raise _error(
             f"schema not migrated: table {table} does not exist{run}", EXIT_NOT_MIGRATED
         ) from None
+    except DatabaseRoleError as err:
+        raise _error(str(err), EXIT_NOT_MIGRATED) from None
     except MigrationError as err:
         raise _error(f"schema: {err}", EXIT_NOT_MIGRATED) from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as err:

@@ -47,6 +47,12 @@ def _files(package: str) -> list[tuple[int, str, str]]:
     return found
 
 
+def latest_version(package: str) -> int:
+    """The highest version among `package`'s migration files (0 if it has none)."""
+    found = _files(package)
+    return found[-1][0] if found else 0
+
+
 async def migrate(conn: asyncpg.Connection, component: str, package: str) -> list[str]:
     """Apply the component's pending migrations from `package`; returns the files applied."""
     applied_now: list[str] = []

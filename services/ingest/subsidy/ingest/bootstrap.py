@@ -4,10 +4,11 @@ settings and stopped."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
 from subsidy.ingest.server import RunningIngest, start_ingest
 from subsidy.ingest.settings import IngestSettings
-from subsidy.ingest.store import FeedFileStore, migrate_ingest
+from subsidy.ingest.store import ROLE, FeedFileStore
 from subsidy.ingest.watcher import DONE, FAILED, FeedWatcher, WatchConfig, WatchError
 
 
@@ -15,7 +16,7 @@ from subsidy.ingest.watcher import DONE, FAILED, FeedWatcher, WatchConfig, Watch
 async def ingest_server(
     settings: IngestSettings, grace: float = 5.0
 ) -> AsyncIterator[RunningIngest]:
-    """The API serving (schema migrated, producer and pool started); on leaving, in-flight
+    """The API serving (schema and role checked, producer and pool started); on leaving, in-flight
     calls get `grace` seconds, then the producer is flushed and the pool closed."""
     running = await start_ingest(settings)
     try:
@@ -35,7 +36,7 @@ async def feeds_watcher(config: WatchConfig) -> AsyncIterator[FeedWatcher]:
         (directory / sub).mkdir(exist_ok=True)
     conn = await connect(config.database_url)
     try:
-        await migrate_ingest(conn)
+        await check_role(conn, ROLE)
         # Two watchers on one directory would race for the same files; the lock (held for
         # this session) keeps the second out.
         if not await conn.fetchval(

@@ -9,6 +9,7 @@ import typer
 # Heavy modules (grpc, asyncpg, openpyxl) are imported inside the commands, so that every other
 # `subsidy` command starts without paying for them.
 from subsidy.infra.commands import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
+from subsidy.infra.db_roles import MIGRATE_COMMAND
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 
@@ -146,7 +147,7 @@ async def _watch(config: "WatchConfig", once: bool) -> "list[FileResult]":
 
 
 @feeds_app.command("watch")
-@database_command()  # the watcher migrates its table itself
+@database_command(MIGRATE_COMMAND)
 def watch_command(
     directory: Annotated[
         Path,

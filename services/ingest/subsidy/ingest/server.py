@@ -8,11 +8,12 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from subsidy.api.v1 import api_pb2_grpc
+from subsidy.infra.db_roles import check_role
 from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.ingest.permissions import Submitters
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
-from subsidy.ingest.store import IngestStore, migrate_ingest
+from subsidy.ingest.store import ROLE, IngestStore
 
 log = structlog.get_logger(__name__)
 
@@ -34,13 +35,14 @@ class RunningIngest:
 
 
 async def start_ingest(settings: IngestSettings) -> RunningIngest:
-    """Migrate, connect to Kafka and PostgreSQL, and serve on settings.grpc_address (which may
-    end in :0; the bound port is returned)."""
+    """Check the schema and the role (DatabaseRoleError: ingest never migrates), connect to
+    Kafka and PostgreSQL, and serve on settings.grpc_address (which may end in :0; the bound
+    port is returned)."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1,
                                      max_size=settings.db_pool_size)  # fmt: skip
     try:
         async with pool.acquire() as conn:
-            await migrate_ingest(conn)
+            await check_role(conn, ROLE)
         # acks=all + idempotence: a retried send after a lost acknowledgement is not written
         # twice, and per-partition order holds across retries.
         producer = AIOKafkaProducer(

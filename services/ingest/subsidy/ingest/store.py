@@ -10,10 +10,17 @@ import asyncpg
 
 from subsidy.domain.events import FieldError
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.db_roles import LEDGER_TABLES, RoleNeeds
 from subsidy.infra.migrate import migrate
 
 COMPONENT = "ingest"
 MIGRATIONS = "subsidy.ingest.migrations"
+# The API and the watcher: members of subsidy_ingest (migration 0003), kept off the ledger.
+ROLE = RoleNeeds(
+    "ingest", COMPONENT, MIGRATIONS,
+    ("ingest_accepted_events", "ingest_rejections", "ingest_feed_files"),
+    append_only=(), forbidden=LEDGER_TABLES,
+)  # fmt: skip
 
 
 async def migrate_ingest(conn: asyncpg.Connection) -> list[str]:

@@ -11,6 +11,7 @@ import structlog
 
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.auth import AUDITOR, BearerAuthInterceptor
+from subsidy.infra.db_roles import LEDGER_TABLES, DatabaseRoleError, owned_tables
 from subsidy.infra.grpc_server import start_server
 from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.ledger import metrics
@@ -20,17 +21,7 @@ from subsidy.ledger.chain import verify_chains
 
 log = structlog.get_logger(__name__)
 
-# Every table of the ledger's schema (migrations/): the API reads them, and must not write them.
-LEDGER_TABLES = (
-    "enterprises", "inbox", "entitlements", "decisions", "entries", "annual_usage",
-    "item_usage", "other_support", "rejected_events", "outbox", "parked_reviews",
-    "review_approvals",
-)  # fmt: skip
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
-
-
-class DatabaseRoleError(RuntimeError):
-    """The API's database role is not the read-only one it must be (docs/security.md)."""
 
 
 async def check_role(conn: asyncpg.Connection, allow_writable: bool = False) -> None:
@@ -48,6 +39,12 @@ async def check_role(conn: asyncpg.Connection, allow_writable: bool = False) -> 
             f"no ledger tables {', '.join(missing)} on the search_path of role {role}: run"
             " `subsidy ledger migrate` as the ledger's owner, and give LEDGER_API_DATABASE_URL"
             " the same search_path"
+        )
+    owned = await owned_tables(conn, LEDGER_TABLES)
+    if owned:
+        raise DatabaseRoleError(
+            f"role {role} owns {', '.join(owned)}: the query API must connect as a member of"
+            " subsidy_auditor, never as the ledger's owner (docs/security.md)"
         )
     rows = await conn.fetch(
         "SELECT t, p, has_table_privilege(t, p) AS granted"

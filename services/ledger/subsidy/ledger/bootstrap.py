@@ -9,9 +9,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
+from subsidy.infra.db_roles import check_role
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.api_server import RunningApi, start_api
 from subsidy.ledger.api_settings import LedgerApiSettings
+from subsidy.ledger.db import WRITER
 from subsidy.ledger.relay import Relay
 from subsidy.ledger.settings import LedgerSettings
 from subsidy.ledger.worker import Clock, LedgerWorker, utc_now
@@ -49,6 +51,8 @@ async def ledger_worker(
         # One connection: the worker applies one batch at a time.
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         stack.push_async_callback(pool.close)
+        async with pool.acquire() as conn:
+            await check_role(conn, WRITER)  # never migrates; never as the tables' owner
         producer = idempotent_producer(settings)
         await producer.start()
         stack.push_async_callback(producer.stop)
@@ -76,6 +80,7 @@ async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
     async with AsyncExitStack() as stack:
         conn = await asyncpg.connect(settings.database_url)
         stack.push_async_callback(conn.close)
+        await check_role(conn, WRITER)
         producer = idempotent_producer(settings)
         await producer.start()
         stack.push_async_callback(producer.stop)

@@ -326,7 +326,7 @@ def serve_command() -> None:
     LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, and the other
     LEDGER_API_* settings.
     """
-    from subsidy.ledger.api_server import DatabaseRoleError
+    from subsidy.infra.db_roles import DatabaseRoleError
 
     settings = load_settings(LedgerApiSettings)
     catalog = service_policy(settings)

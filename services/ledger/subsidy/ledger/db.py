@@ -2,10 +2,13 @@
 
 import asyncpg
 
+from subsidy.infra.db_roles import LEDGER_TABLES, RoleNeeds
 from subsidy.infra.migrate import migrate
 
 COMPONENT = "ledger"
 MIGRATIONS = "subsidy.ledger.migrations"
+# The worker and the relay: members of subsidy_ledger_writer (migration 0006).
+WRITER = RoleNeeds("ledger", COMPONENT, MIGRATIONS, LEDGER_TABLES)
 
 
 async def migrate_ledger(conn: asyncpg.Connection) -> list[str]:

@@ -11,10 +11,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
+from subsidy.infra.db_roles import check_role
 from subsidy.notifier.admin import start_admin_server
 from subsidy.notifier.consumer import DecisionConsumer
 from subsidy.notifier.delivery import DeliveryEngine, EmailSender, Sender, WebhookSender
-from subsidy.notifier.repository import migrate_notifier
+from subsidy.notifier.repository import ROLE
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import NotifierWorker, new_worker_id
 
@@ -23,13 +24,14 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def notifier_pool(settings: NotifierSettings) -> AsyncIterator[asyncpg.Pool]:
-    """A connection pool sized for the delivery tasks, with the schema migrated."""
+    """A connection pool sized for the delivery tasks, its schema and role checked
+    (DatabaseRoleError otherwise: the notifier never migrates)."""
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=1, max_size=min(settings.concurrency, 16) + 2
     )
     try:
         async with pool.acquire() as conn:
-            await migrate_notifier(conn)
+            await check_role(conn, ROLE)
         yield pool
     finally:
         await pool.close()

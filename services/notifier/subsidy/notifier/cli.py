@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from subsidy.infra.commands import database_command, load_settings, service_policy
+from subsidy.infra.db_roles import MIGRATE_COMMAND, check_role
 from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
@@ -41,7 +42,11 @@ def _settings() -> NotifierSettings:
 
 async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
     conn = await connect(settings.database_url)
-    await repo.migrate_notifier(conn)
+    try:
+        await check_role(conn, repo.ROLE)
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
@@ -78,7 +83,7 @@ def serve_command() -> None:
 
 
 @app.command("failed")
-@database_command()  # no migrate command: these commands migrate the notifier's tables
+@database_command(MIGRATE_COMMAND)
 def failed_command(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
@@ -121,7 +126,7 @@ def failed_command(
 
 
 @app.command("retry")
-@database_command()
+@database_command(MIGRATE_COMMAND)
 def retry_command(
     delivery_id: Annotated[int, typer.Argument(help="The ID shown by `subsidy notify failed`.")],
 ) -> None:
@@ -142,7 +147,7 @@ def retry_command(
 
 
 @subscriptions_app.command("load")
-@database_command()
+@database_command(MIGRATE_COMMAND)
 def load_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
@@ -173,7 +178,7 @@ def load_command(
 
 
 @subscriptions_app.command("list")
-@database_command()
+@database_command(MIGRATE_COMMAND)
 def list_command(
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:

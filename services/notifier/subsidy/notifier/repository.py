@@ -8,6 +8,7 @@ from typing import Any, cast
 import asyncpg
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.infra.db_roles import LEDGER_TABLES, RoleNeeds
 from subsidy.infra.migrate import migrate
 from subsidy.notifier.messages import Language
 from subsidy.notifier.planner import Channel, Planned
@@ -15,6 +16,12 @@ from subsidy.notifier.subscriptions import Kind, Subscription
 
 COMPONENT = "notifier"
 MIGRATIONS = "subsidy.notifier.migrations"
+# The worker, the admin API and the commands: members of subsidy_notifier (migration 0002).
+ROLE = RoleNeeds(
+    "notifier", COMPONENT, MIGRATIONS,
+    ("notifier_subscriptions", "notifier_decisions", "notifier_deliveries", "notifier_attempts"),
+    append_only=(), forbidden=LEDGER_TABLES,
+)  # fmt: skip
 
 
 async def migrate_notifier(conn: asyncpg.Connection) -> list[str]:
