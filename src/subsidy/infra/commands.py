@@ -68,6 +68,16 @@ def _error(message: str, code: int) -> typer.Exit:
 
 
 @contextmanager
+def role_checked() -> Iterator[None]:
+    """Around a service's run: a schema not migrated or a role that may do too much (checked
+    at start, subsidy.infra.db_roles) is one line on stderr and exit status 4, no traceback."""
+    try:
+        yield
+    except DatabaseRoleError as err:
+        raise _error(str(err), EXIT_NOT_MIGRATED) from None
+
+
+@contextmanager
 def database_command(migrated_by: str | None = None) -> Iterator[None]:
     """Decorates a command that goes to PostgreSQL (connecting with infra.postgres.connect):
     what is wrong with the database is one line on stderr and an exit status, not a traceback.

@@ -79,7 +79,13 @@ async def check_role(conn: asyncpg.Connection, needs: RoleNeeds) -> None:
     hint = "connect as a login role in the service's group (docs/security.md, Database roles)"
     if await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         raise DatabaseRoleError(f"{needs.service}: role {role} is a superuser: {hint}")
-    owned = await owned_tables(conn, needs.tables + needs.append_only + needs.forbidden)
+    uses = tuple(dict.fromkeys(needs.tables + needs.append_only))
+    unreadable = [t for t in uses if t not in await _granted(conn, uses, "SELECT")]
+    if unreadable:
+        raise DatabaseRoleError(
+            f"{needs.service}: role {role} cannot read {', '.join(unreadable)}: {hint}"
+        )
+    owned = await owned_tables(conn, tuple(dict.fromkeys(uses + needs.forbidden)))
     if owned:
         raise DatabaseRoleError(
             f"{needs.service}: role {role} owns {', '.join(owned)} (it could ALTER them or"

@@ -7,7 +7,7 @@ import typer
 
 from subsidy.dashboard import bootstrap
 from subsidy.dashboard.settings import DashboardSettings
-from subsidy.infra.commands import load_settings, service_policy
+from subsidy.infra.commands import load_settings, role_checked, service_policy
 from subsidy.infra.lifecycle import stop_on_signal
 
 app = typer.Typer(no_args_is_help=True)
@@ -38,4 +38,5 @@ def serve_command(
         k: v for k, v in {"port": port, "host": host}.items() if v is not None
     }
     settings = load_settings(DashboardSettings, **overrides)  # the rest from the environment
-    asyncio.run(_serve(settings))
+    with role_checked():
+        asyncio.run(_serve(settings))

@@ -8,7 +8,13 @@ import typer
 
 # Heavy modules (grpc, asyncpg, openpyxl) are imported inside the commands, so that every other
 # `subsidy` command starts without paying for them.
-from subsidy.infra.commands import EXIT_SERVER, EXIT_USAGE, database_command, load_settings
+from subsidy.infra.commands import (
+    EXIT_SERVER,
+    EXIT_USAGE,
+    database_command,
+    load_settings,
+    role_checked,
+)
 from subsidy.infra.db_roles import MIGRATE_COMMAND
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
@@ -131,7 +137,8 @@ def ingest_server_command() -> None:
 
     settings = load_settings(IngestSettings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
-    asyncio.run(wait_until_signalled(bootstrap.ingest_server(settings)))
+    with role_checked():
+        asyncio.run(wait_until_signalled(bootstrap.ingest_server(settings)))
 
 
 async def _watch(config: "WatchConfig", once: bool) -> "list[FileResult]":

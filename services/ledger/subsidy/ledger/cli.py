@@ -21,6 +21,7 @@ from subsidy.infra.commands import (
     EXIT_USAGE,
     database_command,
     load_settings,
+    role_checked,
     service_policy,
 )
 from subsidy.infra.export_format import Format, print_contract
@@ -220,7 +221,8 @@ def worker_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
     catalog = service_policy(settings)
-    asyncio.run(run_until_signalled(bootstrap.ledger_worker(settings, catalog)))
+    with role_checked():
+        asyncio.run(run_until_signalled(bootstrap.ledger_worker(settings, catalog)))
 
 
 @app.command("relay")
@@ -235,7 +237,8 @@ def relay_command() -> None:
             typer.echo(f"error: LedgerSettings: {name} is required by the relay", err=True)
             raise typer.Exit(EXIT_USAGE)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
-    asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
+    with role_checked():
+        asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
 
 
 # ---- the query API and its clients ------------------------------------------------------------

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.infra.commands import database_command, load_settings, service_policy
+from subsidy.infra.commands import database_command, load_settings, role_checked, service_policy
 from subsidy.infra.db_roles import MIGRATE_COMMAND, check_role
 from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
@@ -65,7 +65,8 @@ def worker_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = service_policy(settings)
 
-    asyncio.run(run_until_signalled(bootstrap.notifier_worker(settings, catalog)))
+    with role_checked():
+        asyncio.run(run_until_signalled(bootstrap.notifier_worker(settings, catalog)))
 
 
 @app.command("serve")
@@ -79,7 +80,8 @@ def serve_command() -> None:
     start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = service_policy(settings)
 
-    asyncio.run(wait_until_signalled(bootstrap.admin_server(settings, catalog)))
+    with role_checked():
+        asyncio.run(wait_until_signalled(bootstrap.admin_server(settings, catalog)))
 
 
 @app.command("failed")
