@@ -20,6 +20,7 @@ from bench.ceiling import kafka_ceiling, postgres_ceiling
 from bench.domain import events_file
 from bench.procstats import cpu_seconds, peak_rss_mib, stack_pids
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.devstack.endpoints import database_url
 from subsidy.devstack.kafka_admin import admin_client
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import load_catalog
@@ -156,7 +157,8 @@ def _stable(group: dict[str, Any]) -> bool:
 async def platform(label: str, console: Console, notifier: bool) -> AsyncIterator[Platform]:
     """A fresh database and topics with the pipeline services running on them; everything
     stopped, deleted and dropped afterwards, also on failure."""
-    settings = CommonSettings()  # type: ignore[call-arg]  # from the environment
+    # From the environment; the local owner's URL (with its kept password) when none is set.
+    settings = CommonSettings(database_url=database_url())  # type: ignore[call-arg]
     tag = uuid.uuid4().hex[:6]
     run = Run(database=f"subsidy_bench_{tag}", stamp=f"bench-{time.strftime('%H%M%S')}-{tag}",
               metrics_ports={})  # fmt: skip  # no metrics endpoints: no fixed ports to clash

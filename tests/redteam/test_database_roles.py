@@ -126,8 +126,8 @@ async def test_no_role_gets_in_over_tcp_without_its_password(
         ("subsidy", WRITER, "owns"),  # the owner could disable the journal's triggers
         ("subsidy", INGEST, "owns"),
         ("subsidy", NOTIFIER, "owns"),
-        ("ledger_worker", INGEST, "has privileges on"),  # ingest may not reach the ledger
-        ("ledger_worker", NOTIFIER, "has privileges on"),
+        ("ledger_worker", INGEST, "cannot read ingest_accepted_events"),  # the wrong group
+        ("ledger_worker", NOTIFIER, "cannot read notifier_subscriptions"),
     ],
 )
 async def test_services_refuse_to_start_as_a_role_that_can_do_too_much(
@@ -139,6 +139,27 @@ async def test_services_refuse_to_start_as_a_role_that_can_do_too_much(
             await check_role(conn, needs)
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("login", "needs"), [("ingest_server", INGEST), ("notifier_worker", NOTIFIER)]
+)
+async def test_ingest_and_the_notifier_refuse_to_start_if_granted_a_ledger_table(
+    owner_url: str, login: str, needs: RoleNeeds
+) -> None:
+    group = {"ingest_server": "subsidy_ingest", "notifier_worker": "subsidy_notifier"}[login]
+    owner = await asyncpg.connect(owner_url)
+    try:
+        await owner.execute(f"GRANT SELECT ON entries TO {group}")  # a careless grant
+        conn = await asyncpg.connect(as_role(owner_url, login))
+        try:
+            with pytest.raises(DatabaseRoleError, match="has privileges on entries"):
+                await check_role(conn, needs)
+        finally:
+            await conn.close()
+    finally:
+        await owner.execute(f"REVOKE SELECT ON entries FROM {group}")
+        await owner.close()
 
 
 @pytest.mark.parametrize(
