@@ -86,6 +86,34 @@ class Run:
         return private, public
 
 
+def _common_env(run: Run, settings: CommonSettings) -> dict[str, str]:
+    """What every process gets: the broker, the log level, and the policy simulate is compared
+    under (one catalog, one overlay)."""
+    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "LOG_LEVEL": "INFO"}
+    for key, path in (("POLICY_CATALOG", run.policy_catalog),
+                      ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
+        if path is not None:
+            common[key] = str(path.resolve())
+    return common
+
+
+def _ledger_envs(
+    run: Run, common: dict[str, str], worker_db: dict[str, str], relay_db: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The ledger worker's and the relay's environments. Only the relay signs (decisions and
+    anchors): the worker never holds the key."""
+    t = run.topics
+    private_key, _ = run.signing_keys()
+    ledger = {**common, **worker_db, "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
+              "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
+              "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
+              "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
+              "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
+    relay = {**ledger, **relay_db, "LEDGER_SIGNING_KEY_FILE": str(private_key),
+             "LEDGER_ANCHOR_FILE": str(run.anchor_file)}  # fmt: skip
+    return ledger, relay
+
+
 def service_specs(
     run: Run,
     settings: CommonSettings,
@@ -97,26 +125,14 @@ def service_specs(
     role (subsidy.devstack.db_logins; passwords from `passwords`), never as the owner."""
     t = run.topics
     ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
-    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "LOG_LEVEL": "INFO"}
+    common = _common_env(run, settings)
 
     def db(login: str) -> dict[str, str]:
         return {"DATABASE_URL": login_url(database_url, login, passwords)}
 
-    # Every service runs the policy simulate is compared under: one catalog, one overlay.
-    for key, path in (("POLICY_CATALOG", run.policy_catalog),
-                      ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
-        if path is not None:
-            common[key] = str(path.resolve())
-    private_key, public_key = run.signing_keys()
-    ledger = {**common, **db("ledger_worker"), "LEDGER_INPUT_TOPIC": t["entitlements.v1"],
-              "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
-              "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
-              "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
-              "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
-    # Only the relay signs (decisions and anchors): the worker never holds the key.
-    relay = {**ledger, **db("ledger_relay"), "LEDGER_SIGNING_KEY_FILE": str(private_key),
-             "LEDGER_ANCHOR_FILE": str(run.anchor_file),
-             "LEDGER_METRICS_PORT": ports["ledger-relay"]}  # fmt: skip
+    ledger, relay = _ledger_envs(run, common, db("ledger_worker"), db("ledger_relay"))
+    relay["LEDGER_METRICS_PORT"] = ports["ledger-relay"]
+    _, public_key = run.signing_keys()
     return [
         ServiceSpec("eligibility", ("eligibility", "worker"), {
             **common, "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
