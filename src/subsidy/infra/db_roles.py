@@ -80,7 +80,8 @@ async def check_role(conn: asyncpg.Connection, needs: RoleNeeds) -> None:
     if await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         raise DatabaseRoleError(f"{needs.service}: role {role} is a superuser: {hint}")
     uses = tuple(dict.fromkeys(needs.tables + needs.append_only))
-    unreadable = [t for t in uses if t not in await _granted(conn, uses, "SELECT")]
+    readable = set(await _granted(conn, uses, "SELECT"))
+    unreadable = [t for t in uses if t not in readable]
     if unreadable:
         raise DatabaseRoleError(
             f"{needs.service}: role {role} cannot read {', '.join(unreadable)}: {hint}"
