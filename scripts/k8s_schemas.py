@@ -9,9 +9,10 @@ machines do reach (run it after changing a version below, then commit deploy/sch
   each kind we use is rewritten as a standalone file carrying only the definitions it needs;
 - Strimzi: the CRDs Strimzi's own build generates into the `tests` jar of `io.strimzi:api`
   (Maven Central) — Strimzi is Java, so it has no Go module to take them from;
-- CloudNativePG, its Barman Cloud plugin, KEDA and prometheus-operator: the CRD YAMLs in those
-  projects' own Go modules (the Go module proxy), turned into JSON schemas the way kubeconform's
-  openapi2jsonschema does, with unknown fields refused (strict), so a misspelt key fails.
+- CloudNativePG, its Barman Cloud plugin, KEDA, prometheus-operator and cert-manager: the CRD
+  YAMLs in those projects' own Go modules (the Go module proxy), turned into JSON schemas the
+  way kubeconform's openapi2jsonschema does, with unknown fields refused (strict), so a misspelt
+  key fails.
 
 Usage: `uv run python scripts/k8s_schemas.py` (needs python3 -m pip, mvn and go on PATH).
 """
@@ -42,6 +43,7 @@ CNPG = "v1.29.0"
 BARMAN_CLOUD = "v0.15.0"
 KEDA = "v2.21.0"
 PROMETHEUS_OPERATOR = "v0.85.0"
+CERT_MANAGER = "v1.21.2"
 
 # Kinds of the core API the manifests use: (kind, group prefix as kubeconform names files, version).
 CORE_KINDS = [
@@ -58,6 +60,7 @@ CORE_KINDS = [
 STRIMZI_CRDS = [
     "crds/v1/040-Crd-kafka.yaml",
     "crds/v1/043-Crd-kafkatopic.yaml",
+    "crds/v1/044-Crd-kafkauser.yaml",
     "crds/v1/045-Crd-kafkanodepool.yaml",
 ]
 GO_CRDS = {
@@ -70,11 +73,15 @@ GO_CRDS = {
     ],
     f"github.com/kedacore/keda/v2@{KEDA}": [
         "config/crd/bases/keda.sh_scaledobjects.yaml",
+        "config/crd/bases/keda.sh_triggerauthentications.yaml",
     ],
     f"github.com/prometheus-operator/prometheus-operator@{PROMETHEUS_OPERATOR}": [
         "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
         "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",
         "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
+    ],
+    f"github.com/cert-manager/cert-manager@{CERT_MANAGER}": [
+        "deploy/crds/cert-manager.io_certificates.yaml",
     ],
 }
 
