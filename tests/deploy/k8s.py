@@ -68,3 +68,38 @@ def kubernetes_version() -> str:
     """The Kubernetes version whose schemas are vendored (deploy/schemas/kubernetes/v*)."""
     (folder,) = (SCHEMAS / "kubernetes").glob("v*-standalone-strict")
     return folder.name.removeprefix("v").removesuffix("-standalone-strict")
+
+
+def main_container(spec: Doc) -> Doc:
+    """The workload's own container (the first; init containers are apart)."""
+    container: Doc = spec["containers"][0]
+    return container
+
+
+def env_vars(container: Doc) -> dict[str, Doc]:
+    """The container's variables by name, as written (value or valueFrom)."""
+    return {var["name"]: var for var in container.get("env", [])}
+
+
+def secret_ref(var: Doc) -> tuple[str, str] | None:
+    """(Secret, key) a variable is read from, or None for a literal value."""
+    ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+    return (ref["name"], ref["key"]) if ref else None
+
+
+def mounted_secret_file(spec: Doc, container: Doc, path: str) -> tuple[str, str, int] | None:
+    """(Secret, key, file mode) of the file at path in the container, if a Secret mounted
+    there holds it; None otherwise."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None or not path.startswith(prefix):
+            continue
+        relative = path.removeprefix(prefix)
+        items = {item["path"]: item["key"] for item in secret.get("items", [])}
+        if secret.get("items") and relative not in items:
+            return None
+        mode = int(secret.get("defaultMode", 0o644))
+        return secret["secretName"], items.get(relative, relative), mode
+    return None

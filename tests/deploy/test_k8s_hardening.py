@@ -1,4 +1,5 @@
-"""deploy/k8s runs safely: pods locked down, probes and budgets, metrics scraped, sound alerts."""
+"""deploy/k8s runs safely: pods locked down, probes and budgets, metrics scraped, sound alerts.
+Who may reach whom: test_k8s_network.py; encryption and logins: test_k8s_transport.py."""
 
 import re
 import shutil
@@ -49,9 +50,10 @@ def test_every_workload_has_probes_a_budget_and_a_sane_grace(overlay: str) -> No
             assert probe in main, f"{name}: no {probe}"
         grpc_ports = [p for p in main["ports"] if p["name"] == "grpc"]
         if grpc_ports:
-            # The servers register grpc.health.v1: the kubelet asks it directly.
+            # The gRPC port serves TLS only, which the kubelet's gRPC probe cannot speak: the
+            # probes connect to it (the server listens once it is SERVING).
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                assert main[probe]["grpc"]["port"] == grpc_ports[0]["containerPort"], name
+                assert main[probe]["tcpSocket"]["port"] == grpc_ports[0]["containerPort"], name
         grace = spec["terminationGracePeriodSeconds"]
         env = {e["name"]: e.get("value") for e in main.get("env", [])}
         pre_stop = main.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
@@ -139,50 +141,6 @@ def test_alerts_use_metrics_that_exist() -> None:
         assert wanted in names
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_network_exposure(overlay: str) -> None:
-    """Only ingest and the query APIs take traffic from other namespaces; only the services
-    that own tables (and the read-only readers) may reach PostgreSQL."""
-    docs = rendered(overlay)
-    policies = of_kind(docs, "NetworkPolicy")
-    deny = [p for p in policies if p["spec"]["podSelector"] == {}]
-    assert deny, "no default deny"
-    assert "ingress" not in deny[0]["spec"], "the default deny lets something in"
-    public = {
-        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-        for p in policies
-        for rule in p["spec"].get("ingress", [])
-        for peer in rule.get("from", [])
-        if peer.get("namespaceSelector") == {} and "podSelector" not in peer
-    }
-    assert public == {"ingest", "ledger-api", "eligibility-api"}
-    db_clients = {
-        d["metadata"]["name"]
-        for d in of_kind(docs, "Deployment")
-        if d["spec"]["template"]["metadata"]["labels"].get("subsidy.io/postgres-client") == "true"
-    }
-    assert db_clients <= {
-        "ledger-worker",
-        "ledger-relay",
-        "ledger-api",
-        "notifier-worker",
-        "notifier-admin",
-        "ingest",
-        "dashboard",
-    }
-    for name, spec in pod_specs(docs):
-        secrets = {
-            (e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name", "")
-            for c in containers(spec)
-            for e in c.get("env", [])
-        }
-        uses_db = any(s.startswith("subsidy-db") for s in secrets)
-        assert uses_db == (name in db_clients), f"{name}: database access and label disagree"
-    kafka = of_kind(docs, "Kafka")[0]["spec"]["kafka"]["listeners"]
-    peers = [peer for listener in kafka for peer in listener["networkPolicyPeers"]]
-    assert {"podSelector": {"matchLabels": {"subsidy.io/kafka-client": "true"}}} in peers
-
-
 # Each workload's own PostgreSQL login (docs/security.md, Database roles).
 DB_LOGINS = {
     "ledger-worker": "subsidy-db-ledger-worker",
@@ -231,7 +189,7 @@ def test_no_secret_is_committed(overlay: str) -> None:
 
     def walk(node: Any, parent: str = "") -> None:
         if isinstance(node, dict):
-            if parent in ("secretKeyRef", "passwordSecret") or (
+            if parent in ("secretKeyRef", "passwordSecret", "secretTargetRef") or (
                 parent in ("accessKeyId", "secretAccessKey") and "key" in node
             ):
                 referenced.add(node["name"])

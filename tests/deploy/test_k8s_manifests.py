@@ -147,13 +147,15 @@ def test_production_is_replicated() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_autoscaling_stays_within_the_partitions(overlay: str) -> None:
     """A consumer beyond the partition count holds nothing; KEDA must reach the brokers from
-    its own namespace, so the bootstrap address names this overlay's namespace."""
+    its own namespace, so the bootstrap address names this overlay's namespace (and the TLS
+    listener's port)."""
     docs = rendered(overlay)
     partitions = {
         d["spec"]["topicName"]: d["spec"]["partitions"] for d in of_kind(docs, "KafkaTopic")
     }
     namespace = of_kind(docs, "Namespace")[0]["metadata"]["name"]
     kafka = of_kind(docs, "Kafka")[0]["metadata"]["name"]
+    (listener,) = of_kind(docs, "Kafka")[0]["spec"]["kafka"]["listeners"]
     scaled = {d["spec"]["scaleTargetRef"]["name"]: d for d in of_kind(docs, "ScaledObject")}
     for name, obj in scaled.items():
         deployment = by_name(docs, "Deployment", name)
@@ -166,7 +168,8 @@ def test_autoscaling_stays_within_the_partitions(overlay: str) -> None:
                 continue
             meta = trigger["metadata"]
             assert spec["maxReplicaCount"] <= partitions[meta["topic"]], name
-            assert meta["bootstrapServers"] == f"{kafka}-kafka-bootstrap.{namespace}.svc:9092"
+            bootstrap = f"{kafka}-kafka-bootstrap.{namespace}.svc:{listener['port']}"
+            assert meta["bootstrapServers"] == bootstrap, name
             env = {
                 e["name"]: e.get("value")
                 for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]

@@ -3,12 +3,15 @@ its settings class reads, sets every one it must, and its ports are the ones the
 
 The settings classes are introspected (pydantic-settings: field aliases, or env_prefix + field
 name; required fields), then instantiated from the manifest's own values — Secrets replaced by
-well-formed stand-ins, mounted ConfigMap files by their rendered content — so a value the
-service would refuse at start fails here instead.
+well-formed stand-ins (certificates by real ones a stand-in CA signed), mounted ConfigMap files
+by their rendered content, `$(VAR)` references expanded as the kubelet does — so a value the
+service would refuse at start fails here instead. A gRPC server's transport is built from its
+settings, and must be TLS with a certificate that loads.
 """
 
 import importlib
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,12 @@ from pydantic_settings import BaseSettings
 from subsidy.cli.main import app
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, rendered
+from tests.deploy.pki import write_tls_files
 
 # Which settings class each command reads (the CLI builds exactly this one).
 SETTINGS: dict[tuple[str, ...], str] = {
     ("eligibility", "worker"): "subsidy.eligibility.settings:EligibilitySettings",
-    ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilitySettings",
+    ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilityApiSettings",
     ("ledger", "worker"): "subsidy.ledger.settings:LedgerSettings",
     ("ledger", "relay"): "subsidy.ledger.settings:LedgerSettings",
     ("db", "migrate"): "subsidy.infra.settings:CommonSettings",
@@ -61,10 +65,21 @@ SECRET_VALUES = {
     "writer-token-sha256": "b" * 64,
     "admin-token": "admin-token-0123456789abcdef",
     "webhook-secrets": '{"91320594MA1X7K2Q8F": "hmac-key-0123456789abcdef"}',
+    # A KafkaUser's SCRAM password (the User Operator's Secret).
+    "password": "scram-password-0123456789",
 }
-# Well-formed stand-ins for Secrets mounted as files, by key: the files a pod would see.
-SECRET_FILES = {"private-key": PRIVATE_KEY_NAME, "public-key": PUBLIC_KEY_NAME}
+# Well-formed stand-ins for Secrets mounted as files, by key: the files a pod would see (a
+# fresh signing key pair; a CA, and a server certificate and key it signed).
+SECRET_FILES = {
+    "private-key": PRIVATE_KEY_NAME,
+    "public-key": PUBLIC_KEY_NAME,
+    "ca.crt": "ca.crt",
+    "tls.crt": "tls.crt",
+    "tls.key": "tls.key",
+}
 LOOPBACK = re.compile(r"127\.0\.0\.1|localhost|\[::1\]")
+# A reference the kubelet expands in a variable's value: $(NAME), NAME defined before it.
+REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def settings_class(command: tuple[str, ...]) -> type[BaseSettings]:
@@ -112,6 +127,20 @@ CASES = list(workloads())
 IDS = [f"{o}:{n}" for o, n, *_ in CASES]
 
 
+def references(container: Doc) -> set[str]:
+    """The variables other variables' values refer to as $(NAME): inputs of the kubelet's
+    expansion, which no settings class need read."""
+    return {
+        name for var in container.get("env", []) for name in REFERENCE.findall(var.get("value", ""))
+    }
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's expansion: $(NAME) becomes NAME's value if NAME is defined (earlier in
+    the list), and stays as written otherwise."""
+    return REFERENCE.sub(lambda m: env.get(m[1], m[0]), value)
+
+
 def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict[str, str]:
     """What the container's process finds in its environment, Secrets stood in for."""
     env: dict[str, str] = {}
@@ -124,7 +153,7 @@ def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict
         env.update(cm["data"])
     for var in container.get("env", []):
         if "value" in var:
-            env[var["name"]] = str(var["value"])
+            env[var["name"]] = expand(str(var["value"]), env)
             continue
         ref = var["valueFrom"]["secretKeyRef"]
         if ref.get("optional"):
@@ -159,10 +188,13 @@ def environment(container: Doc, spec: Doc, docs: list[Doc], files: Path) -> dict
 
 
 def _secret_files(env: dict[str, str], mount_path: str, secret: Doc, files: Path) -> None:
-    """Variables naming files of a mounted Secret point at stand-ins (a fresh key pair)."""
+    """Variables naming files of a mounted Secret point at stand-ins (a fresh key pair, a
+    CA and a certificate it signed)."""
     keys = files / "secret-keys"
     if not keys.exists():
         write_key_pair(keys)
+        for key, path in write_tls_files(files / "tls").items():
+            shutil.copy(path, keys / SECRET_FILES[key])
     prefix = mount_path.rstrip("/") + "/"
     paths = {item["path"]: item["key"] for item in secret.get("items", [])}
     for name, value in list(env.items()):
@@ -191,8 +223,10 @@ def test_container_settings(
 
     read = {n: env_names(cls, n, f) for n, f in cls.model_fields.items()}
     known = set().union(*read.values())
-    # A variable the class does not read is a typo, or a setting that moved.
-    assert not set(env) - known, f"{name}: {sorted(set(env) - known)} are read by nobody"
+    # A variable the class does not read is a typo, or a setting that moved (unless it is
+    # only there to be expanded into another: a Secret's value completed in the manifest).
+    unread = set(env) - known - references(container)
+    assert not unread, f"{name}: {sorted(unread)} are read by nobody"
     for field, names in read.items():
         info = cls.model_fields[field]
         given = names & set(env)
@@ -217,6 +251,22 @@ def test_container_settings(
     except ValidationError as err:
         pytest.fail(f"{name}: the service would refuse its settings:\n{err}")
     check_ports(name, container, settings, unused)
+    check_grpc_transport(name, container, settings, unused)
+
+
+def check_grpc_transport(name: str, container: Doc, settings: Any, unused: set[str]) -> None:
+    """A container that serves gRPC serves it over TLS: the transport its settings give is a
+    certificate (never plaintext), and the certificate and key load as server credentials."""
+    if "grpc_address" not in type(settings).model_fields or "grpc_address" in unused:
+        return
+    if not any(p["name"] == "grpc" for p in container.get("ports", [])):
+        return
+    assert hasattr(settings, "grpc_transport"), f"{name}: its settings know no gRPC transport"
+    from subsidy.infra.grpc_tls import ServerTls
+
+    transport = settings.grpc_transport()
+    assert isinstance(transport, ServerTls), f"{name}: gRPC served as {transport!r}, not TLS"
+    assert transport.credentials() is not None, f"{name}: the certificate does not load"
 
 
 def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> None:
@@ -237,6 +287,9 @@ def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> N
             continue
         if "grpc" in probe:
             assert probe["grpc"]["port"] == ports["grpc"], f"{name}: {probe_name}"
+        elif "tcpSocket" in probe:
+            # A TLS gRPC port, which the kubelet's (plaintext) gRPC probe cannot ask.
+            assert probe["tcpSocket"]["port"] == ports["grpc"], f"{name}: {probe_name}"
         elif probe["httpGet"]["port"] == "metrics":
             # A consumer is probed on its metrics endpoint, which must then face the pod.
             assert ports["metrics"] == settings.metrics_port, f"{name}: {probe_name} port"

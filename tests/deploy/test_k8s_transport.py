@@ -1,0 +1,214 @@
+"""deploy/k8s encrypts and authenticates every connection: Kafka over TLS with one SCRAM login per
+service, PostgreSQL with the server verified (verify-full), gRPC over TLS with cert-manager's
+certificates; and production runs pinned images only."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from subsidy.infra.kafka_access import (
+    ELIGIBILITY,
+    INGEST,
+    LEDGER_RELAY,
+    LEDGER_WORKER,
+    NOTIFIER,
+    SERVICES,
+)
+from tests.deploy.k8s import (
+    OVERLAYS,
+    Doc,
+    by_name,
+    containers,
+    env_vars,
+    main_container,
+    mounted_secret_file,
+    of_kind,
+    pod_specs,
+    rendered,
+    secret_ref,
+)
+
+# The Kafka versions Strimzi 0.51 (the schemas in deploy/schemas) runs: its kafka-versions.yaml.
+STRIMZI = "0.51.0"
+STRIMZI_KAFKA_VERSIONS = {"4.1.0", "4.1.1", "4.2.0"}
+# Who each Kafka-using command logs in as (src/subsidy/infra/kafka_access.py).
+PRINCIPALS = {
+    ("ingest-server",): INGEST,
+    ("eligibility", "worker"): ELIGIBILITY,
+    ("ledger", "worker"): LEDGER_WORKER,
+    ("ledger", "relay"): LEDGER_RELAY,
+    ("notify", "worker"): NOTIFIER,
+}
+SHA256 = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _kafka(docs: list[Doc]) -> Doc:
+    (kafka,) = of_kind(docs, "Kafka")
+    return kafka
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_listens_only_with_tls_and_scram_and_authorizes(overlay: str) -> None:
+    spec = _kafka(rendered(overlay))["spec"]
+    listeners = spec["kafka"]["listeners"]
+    assert listeners, "no listener"
+    for listener in listeners:
+        assert listener["tls"] is True, listener["name"]
+        assert listener["authentication"] == {"type": "scram-sha-512"}, listener["name"]
+    assert spec["kafka"]["authorization"]["type"] == "simple"
+    assert not spec["kafka"]["authorization"].get("superUsers"), "no service is a super user"
+    assert spec["kafka"]["version"] in STRIMZI_KAFKA_VERSIONS, "Kafka's version is set explicitly"
+    assert spec["entityOperator"]["userOperator"]["secretPrefix"] == "kafka-"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_kafka_client_logs_in_as_its_own_principal(overlay: str) -> None:
+    """SASL_SSL, SCRAM-SHA-512, its own KafkaUser's name and password, the cluster CA mounted;
+    no two workloads share a principal; a workload without Kafka has no login at all."""
+    docs = rendered(overlay)
+    kafka = _kafka(docs)
+    name = kafka["metadata"]["name"]
+    prefix = kafka["spec"]["entityOperator"]["userOperator"]["secretPrefix"]
+    users = {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+    (port,) = {listener["port"] for listener in kafka["spec"]["kafka"]["listeners"]}
+    (common,) = [c for c in of_kind(docs, "ConfigMap") if "KAFKA_BOOTSTRAP" in c.get("data", {})]
+    assert common["data"]["KAFKA_BOOTSTRAP"] == f"{name}-kafka-bootstrap:{port}"
+    seen: dict[str, str] = {}
+    for workload, spec in pod_specs(docs):
+        for c in containers(spec):
+            env = env_vars(c)
+            client = c is main_container(spec) and tuple(c["args"]) in PRINCIPALS
+            labels = by_name(docs, "Deployment", workload)["spec"]["template"]["metadata"]["labels"]
+            labelled = labels.get("subsidy.io/kafka-client") == "true"
+            if not client:
+                assert not {k for k in env if k.startswith("KAFKA_")}, f"{workload}/{c['name']}"
+                continue
+            assert labelled, f"{workload}: a Kafka client without the kafka-client label"
+            principal = PRINCIPALS[tuple(c["args"])]
+            assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL", workload
+            assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512", workload
+            assert env["KAFKA_SASL_USERNAME"]["value"] == principal, workload
+            assert principal in users, f"{workload}: no KafkaUser {principal}"
+            assert secret_ref(env["KAFKA_SASL_PASSWORD"]) == (prefix + principal, "password")
+            cafile = env["KAFKA_SSL_CAFILE"]["value"]
+            found = mounted_secret_file(spec, c, cafile)
+            assert found is not None, f"{workload}: {cafile} is not mounted from a Secret"
+            assert found[:2] == (f"{name}-cluster-ca-cert", "ca.crt"), workload
+            assert principal not in seen, f"{workload} and {seen.get(principal)} share {principal}"
+            seen[principal] = workload
+    assert set(seen) == set(SERVICES), "every service principal is some workload's"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_keda_reads_the_lag_over_tls_as_its_own_user(overlay: str) -> None:
+    docs = rendered(overlay)
+    kafka = _kafka(docs)
+    prefix = kafka["spec"]["entityOperator"]["userOperator"]["secretPrefix"]
+    auths = {a["metadata"]["name"]: a["spec"] for a in of_kind(docs, "TriggerAuthentication")}
+    for scaled in of_kind(docs, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            if trigger["type"] != "kafka":
+                continue
+            assert trigger["metadata"]["sasl"] == "scram_sha512"
+            assert trigger["metadata"]["tls"] == "enable"
+            auth = auths[trigger["authenticationRef"]["name"]]
+            secrets = {r["parameter"]: (r["name"], r["key"]) for r in auth["secretTargetRef"]}
+            maps = {r["parameter"]: (r["name"], r["key"]) for r in auth["configMapTargetRef"]}
+            config = by_name(docs, "ConfigMap", maps["username"][0])
+            user = config["data"][maps["username"][1]]
+            assert secrets["password"] == (prefix + user, "password")
+            assert secrets["ca"] == (f"{kafka['metadata']['name']}-cluster-ca-cert", "ca.crt")
+            assert user in {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+
+
+def _database_urls(docs: list[Doc]) -> list[tuple[str, Doc, Doc, Doc, str]]:
+    """(workload, pod spec, container, variable, the login Secret it completes) per URL."""
+    found = []
+    for workload, spec in pod_specs(docs):
+        for c in containers(spec):
+            env = env_vars(c)
+            for name, var in env.items():
+                if not name.endswith("DATABASE_URL"):
+                    continue
+                assert "value" in var, f"{workload}: {name} taken whole from a Secret"
+                (login,) = re.findall(r"^\$\((\w+)\)\?", var["value"])
+                ref = secret_ref(env[login])
+                assert ref is not None, f"{workload}: {login} is no Secret's"
+                assert ref[1] == "uri", f"{workload}: {login} is no login URI"
+                found.append((workload, spec, c, var, ref[0]))
+    return found
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_database_url_verifies_the_server(overlay: str) -> None:
+    """sslmode=verify-full against CloudNativePG's CA, mounted from its Secret; and the server
+    refuses connections without TLS."""
+    docs = rendered(overlay)
+    (cluster,) = of_kind(docs, "Cluster")
+    urls = _database_urls(docs)
+    assert len(urls) >= 8, "every database client is checked"
+    for workload, spec, c, var, _ in urls:
+        query = parse_qs(urlsplit(var["value"]).query, strict_parsing=True)
+        assert query["sslmode"] == ["verify-full"], workload
+        (root,) = query["sslrootcert"]
+        found = mounted_secret_file(spec, c, root)
+        assert found is not None, f"{workload}: {root} is not mounted from a Secret"
+        assert found[:2] == (f"{cluster['metadata']['name']}-ca", "ca.crt"), workload
+    assert "hostnossl all all all reject" in cluster["spec"]["postgresql"]["pg_hba"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_grpc_server_serves_its_certificate(overlay: str) -> None:
+    """GRPC_TLS_CERT and GRPC_TLS_KEY name files of the Secret of a cert-manager Certificate
+    for the Service's names; the key is not world-readable; no server is plaintext."""
+    docs = rendered(overlay)
+    namespace = of_kind(docs, "Namespace")[0]["metadata"]["name"]
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(docs, "Certificate")}
+    servers = 0
+    for workload, spec in pod_specs(docs):
+        c = main_container(spec)
+        env = env_vars(c)
+        grpc = [p["containerPort"] for p in c.get("ports", []) if p["name"] == "grpc"]
+        if not grpc:
+            assert "GRPC_TLS_CERT" not in env, workload
+            continue
+        servers += 1
+        assert "GRPC_PLAINTEXT" not in env, workload
+        cert = mounted_secret_file(spec, c, env["GRPC_TLS_CERT"]["value"])
+        key = mounted_secret_file(spec, c, env["GRPC_TLS_KEY"]["value"])
+        assert cert is not None, f"{workload}: GRPC_TLS_CERT is not mounted from a Secret"
+        assert key is not None, f"{workload}: GRPC_TLS_KEY is not mounted from a Secret"
+        assert cert[0] == key[0], workload
+        assert (cert[1], key[1]) == ("tls.crt", "tls.key"), workload
+        assert key[2] & 0o007 == 0, f"{workload}: the private key is world-readable"
+        certificate = certificates[cert[0]]
+        assert certificate["issuerRef"]["name"] == "subsidy-grpc", workload
+        service = by_name(docs, "Service", workload)
+        assert {workload, f"{workload}.{namespace}.svc"} <= set(certificate["dnsNames"])
+        assert "server auth" in certificate["usages"], workload
+        for port in service["spec"]["ports"]:
+            assert port.get("appProtocol") != "kubernetes.io/h2c", f"{workload}: cleartext h2c"
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["tcpSocket"]["port"] == grpc[0], f"{workload}: {probe}"
+    assert servers == 4, "ingest, ledger-api, eligibility-api, notifier-admin"
+
+
+def test_production_runs_pinned_images() -> None:
+    """The platform's and PostgreSQL's images by digest; Strimzi's broker image by its exact
+    release tag for the Kafka version it runs (no digest of it could be had offline)."""
+    docs = rendered("prod")
+    for workload, spec in pod_specs(docs):
+        for c in containers(spec):
+            assert SHA256.search(c["image"]), f"{workload}/{c['name']}: {c['image']}"
+    (cluster,) = of_kind(docs, "Cluster")
+    assert SHA256.search(cluster["spec"]["imageName"]), cluster["spec"]["imageName"]
+    kafka = _kafka(docs)["spec"]["kafka"]
+    wanted = f"quay.io/strimzi/kafka:{STRIMZI}-kafka-{kafka['version']}"
+    assert kafka["image"] == wanted or SHA256.search(kafka["image"]), kafka["image"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_postgres_image_names_a_full_version(overlay: str) -> None:
+    (cluster,) = of_kind(rendered(overlay), "Cluster")
+    assert re.search(r":\d+\.\d+-", cluster["spec"]["imageName"]), cluster["spec"]["imageName"]
