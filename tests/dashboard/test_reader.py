@@ -20,6 +20,7 @@ from subsidy.dashboard.metrics import REGISTRY
 from subsidy.dashboard.reader import Figures, LedgerReader
 from subsidy.dashboard.server import LEDGER_UNREADABLE, RunningDashboard
 from subsidy.domain.money import format_fen
+from subsidy.harness.databases import with_search_path
 from tests.dashboard.ledger_rows import (
     dashboard_settings,
     decide,
@@ -208,7 +209,7 @@ async def test_server_streams_new_decisions(
 
 async def test_unhealthy_without_a_ledger_and_never_shows_why(fresh_database_url: str) -> None:
     """No ledger schema: 503 with a fixed message; the database's words go to the log."""
-    settings = dashboard_settings(f"{fresh_database_url}?search_path=nowhere")
+    settings = dashboard_settings(with_search_path(fresh_database_url, "nowhere"))
     with capture_logs() as logs:
         async with (
             bootstrap.dashboard(settings, CATALOG) as running,

@@ -5,7 +5,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -68,6 +68,19 @@ def with_login(url: str, role: str, password: str | None) -> str:
     auth = f"{user}:{quote(password, safe='')}" if password else user
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{auth}@{host}"))
+
+
+def with_tls(url: str, ca: Path) -> str:
+    """url (its other parameters kept) with TLS required and the server checked: its
+    certificate against the CA in ca, its name against the URL's host (sslmode=verify-full)."""
+    parts = urlsplit(url)
+    kept = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key not in ("sslmode", "sslrootcert")
+    ]
+    query = [*kept, ("sslmode", "verify-full"), ("sslrootcert", str(ca))]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/", quote_via=quote)))
 
 
 def login_url(url: str, role: str, passwords: Path | None = None) -> str:

@@ -8,12 +8,19 @@ import asyncpg
 
 from subsidy.devstack import db_logins, endpoints
 from subsidy.devstack.errors import DevstackError
+from subsidy.devstack.paths import layout
+from subsidy.devstack.postgres_config import ca_file
 
 
-def local_url(port: int = endpoints.POSTGRES_PORT, password: str | None = None) -> str:
-    """The platform's owner role and database on the local server listening on port."""
+def local_url(
+    port: int = endpoints.POSTGRES_PORT, password: str | None = None, ca: Path | None = None
+) -> str:
+    """The platform's owner role and database on the local server listening on port, over TLS
+    checked against ca (default: this checkout's local CA, .run/tls/ca.pem)."""
     role, host, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_HOST, endpoints.POSTGRES_DB
-    return db_logins.with_login(f"postgresql://{host}:{port}/{db}", role, password)
+    url = f"postgresql://{host}:{port}/{db}"
+    url = db_logins.with_tls(url, ca or ca_file(layout().tls_dir))
+    return db_logins.with_login(url, role, password)
 
 
 async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
@@ -29,7 +36,9 @@ async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
             await asyncio.sleep(0.2)
 
 
-async def _ensure_database(superuser_url: str, passwords: Path, timeout_s: float, port: int) -> str:
+async def _ensure_database(
+    superuser_url: str, passwords: Path, timeout_s: float, port: int, ca: Path | None
+) -> str:
     kept = db_logins.ensure_passwords(passwords)
     admin = await _connect_within(superuser_url, timeout_s)
     try:
@@ -39,7 +48,7 @@ async def _ensure_database(superuser_url: str, passwords: Path, timeout_s: float
             await admin.execute(f'CREATE DATABASE "{db}" OWNER "{role}" ENCODING \'UTF8\'')
     finally:
         await admin.close()
-    url = local_url(port, kept[endpoints.POSTGRES_ROLE])
+    url = local_url(port, kept[endpoints.POSTGRES_ROLE], ca)
     await _check(url, 10)
     return url
 
@@ -57,11 +66,12 @@ def ensure_database(
     passwords: Path,
     timeout_s: float = 60.0,
     port: int = endpoints.POSTGRES_PORT,
+    ca: Path | None = None,
 ) -> str:
     """Wait for the local server, then make the group roles, the owner `subsidy` and each
     service's login (passwords generated once into `passwords`, 0600) and the database
-    `subsidy`; the owner's URL."""
-    return asyncio.run(_ensure_database(superuser_url, passwords, timeout_s, port))
+    `subsidy`; the owner's URL (TLS checked against ca, as local_url)."""
+    return asyncio.run(_ensure_database(superuser_url, passwords, timeout_s, port, ca))
 
 
 def check_reachable(url: str, timeout_s: float = 10.0) -> None:

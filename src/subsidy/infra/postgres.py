@@ -2,6 +2,7 @@
 
 import os
 import socket
+import ssl
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -54,6 +55,10 @@ def one_line(err: BaseException) -> str:
 def _why_unreachable(err: OSError) -> str:
     if isinstance(err, socket.gaierror):
         return f"cannot resolve the host ({err.strerror})"
+    if isinstance(err, ssl.SSLCertVerificationError):  # sslmode=verify-full, another CA
+        return f"its TLS certificate is not trusted ({err.verify_message})"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS failed ({err.reason or one_line(err)})"
     # asyncpg's own strerror repeats the address ("Connect call failed ('127.0.0.1', 1)").
     return os.strerror(err.errno) if err.errno else one_line(err)
 
