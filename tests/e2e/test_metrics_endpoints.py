@@ -22,6 +22,7 @@ from subsidy.harness.databases import create_schema, drop_schema, migrate_platfo
 from subsidy.harness.processes import free_port
 from subsidy.infra.signing_keys import write_key_pair
 from tests.ledger.database import as_role
+from tests.support.grpc_tls import GrpcTls
 from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -68,7 +69,10 @@ async def platform_url(fresh_database_url: str) -> AsyncIterator[str]:
     await drop_schema(fresh_database_url, schema)
 
 
-def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> list[Service]:
+def _services(
+    bootstrap: str, url: str, topics: dict[str, str], files: Path, tls: dict[str, str]
+) -> list[Service]:
+    """Every long-running command; the gRPC servers serve TLS (`tls`: their GRPC_TLS_*)."""
     tag = uuid.uuid4().hex[:12]
     private_key, public_key = write_key_pair(files / "keys")
     common = {"KAFKA_BOOTSTRAP": bootstrap, "LOG_LEVEL": "INFO"}
@@ -96,7 +100,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             "INGEST_CREDENTIALS": json.dumps({"test-feed": {
                 "tokens": [secrets.token_urlsafe(24)], "event_types": ["certificationObtained"],
                 "sources": ["test-feed"]}}),
-            "INGEST_GRPC_ADDRESS": grpc(),
+            "INGEST_GRPC_ADDRESS": grpc(), **tls,
             "INGEST_METRICS_PORT": str(ports["ingest"])},
             metrics("ingest"), "subsidy_ingest_", frozenset({"subsidy_ingest_accepted"})),
         Service("eligibility-worker", ("eligibility", "worker"), {
@@ -108,7 +112,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             metrics("eligibility-worker"), "subsidy_eligibility_",
             frozenset({"subsidy_eligibility_events_consumed"})),
         Service("eligibility-api", ("eligibility", "serve"), {
-            **common, "ELIGIBILITY_GRPC_ADDRESS": grpc(),
+            **common, "ELIGIBILITY_GRPC_ADDRESS": grpc(), **tls,
             "ELIGIBILITY_METRICS_PORT": str(ports["eligibility-api"])},
             metrics("eligibility-api"), None),
         Service("ledger-worker", ("ledger", "worker"), {
@@ -126,7 +130,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             **common, "LEDGER_API_DATABASE_URL": as_role(url, "ledger_api"),
             "LEDGER_API_AUDITOR_TOKENS": json.dumps(
                 {"test-auditor": {"tokens": [secrets.token_urlsafe(24)]}}),
-            "LEDGER_API_GRPC_ADDRESS": grpc(),
+            "LEDGER_API_GRPC_ADDRESS": grpc(), **tls,
             "LEDGER_API_METRICS_PORT": str(ports["ledger-api"])},
             metrics("ledger-api"), "subsidy_ledger_", frozenset(LEDGER_API)),
         Service("notifier-worker", ("notify", "worker"), {
@@ -138,7 +142,7 @@ def _services(bootstrap: str, url: str, topics: dict[str, str], files: Path) -> 
             frozenset({"subsidy_notifier_sent", "subsidy_notifier_in_flight"})),
         Service("notifier-admin", ("notify", "serve"), {
             **common, **db("notifier_worker"), "NOTIFIER_ADMIN_TOKEN": secrets.token_urlsafe(24),
-            "NOTIFIER_GRPC_ADDRESS": grpc(),
+            "NOTIFIER_GRPC_ADDRESS": grpc(), **tls,
             "NOTIFIER_METRICS_PORT": str(ports["notifier-admin"])},
             metrics("notifier-admin"), None),
         # The dashboard serves /metrics on its own web port.
@@ -194,13 +198,13 @@ def _scrape(
 
 
 def test_each_service_serves_only_its_own_metrics(
-    kafka_bootstrap: str, platform_url: str, tmp_path: Path
+    kafka_bootstrap: str, platform_url: str, tmp_path: Path, grpc_tls: GrpcTls
 ) -> None:
     tag = uuid.uuid4().hex[:12]
     topics = {name: f"test.metrics.{name}.{tag}"
               for name in ("events", "entitlements", "decisions", "dead_letters",
                            "anchors")}  # fmt: skip
-    services = _services(kafka_bootstrap, platform_url, topics, tmp_path)
+    services = _services(kafka_bootstrap, platform_url, topics, tmp_path, grpc_tls.env())
     with (
         private_topics(kafka_bootstrap, dict.fromkeys(topics.values(), 1)),
         _running(services, tmp_path) as procs,

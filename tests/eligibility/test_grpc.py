@@ -1,4 +1,5 @@
-"""EligibilityService.Evaluate over real channels: in-process, and `subsidy eligibility serve`."""
+"""EligibilityService.Evaluate over real channels (TLS): in-process, and `subsidy eligibility
+serve`."""
 
 import asyncio
 import os
@@ -23,6 +24,7 @@ from subsidy.events.v1 import events_pb2
 from subsidy.harness.processes import free_port
 from subsidy.infra.grpc_errors import field_violations
 from tests.factories import ENTERPRISE, event
+from tests.support.grpc_tls import GrpcTls
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
 LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
@@ -45,11 +47,9 @@ def _fields(err: grpc.RpcError) -> list[str]:
 
 
 @pytest.fixture
-async def channel() -> AsyncIterator[grpc.aio.Channel]:
-    async with (
-        dry_run_server("127.0.0.1:0", load_catalog(), grace=None) as (_, port),
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch,
-    ):
+async def channel(grpc_tls: GrpcTls) -> AsyncIterator[grpc.aio.Channel]:
+    server = dry_run_server("127.0.0.1:0", load_catalog(), grpc_tls.server_tls(), grace=None)
+    async with server as (_, port), grpc_tls.channel(f"127.0.0.1:{port}") as ch:
         yield ch
 
 
@@ -104,18 +104,20 @@ async def test_health_reports_the_service_serving(channel: grpc.aio.Channel) -> 
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
 
-async def test_the_serve_command_answers_and_stops_gracefully(tmp_path: Path) -> None:
+async def test_the_serve_command_answers_and_stops_gracefully(
+    tmp_path: Path, grpc_tls: GrpcTls
+) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             str(SUBSIDY), "eligibility", "serve", "--address", f"127.0.0.1:{port}",
-            env={**os.environ, "LOG_LEVEL": "INFO"},
+            env={**os.environ, "LOG_LEVEL": "INFO", **grpc_tls.env()},
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        async with grpc_tls.channel(f"127.0.0.1:{port}") as ch:
             health = health_pb2_grpc.HealthStub(ch)
             deadline = time.monotonic() + 30
             while True:

@@ -18,6 +18,7 @@ from subsidy.ingest.settings import IngestSettings
 from subsidy.ledger import api as ledger_api
 from subsidy.ledger.api_server import auth_interceptor as ledger_auth
 from subsidy.ledger.api_settings import LedgerApiSettings
+from tests.support.grpc_tls import GrpcTls
 
 WRITER_TOKEN = "w-" + uuid.uuid4().hex
 AUDITOR_TOKEN = "a-" + uuid.uuid4().hex
@@ -66,7 +67,7 @@ def _bare(servicer_class: Any, add: Any, service_name: str) -> Registration:
 
 
 @pytest.fixture
-async def servers() -> AsyncIterator[tuple[str, str]]:
+async def servers(grpc_tls: GrpcTls) -> AsyncIterator[tuple[str, str]]:
     """An ingest server and a ledger API, each with its production interceptor and a servicer
     that implements nothing: a call let through answers UNIMPLEMENTED."""
     ingest_settings = _ingest_settings(auditor_token_sha256=token_digest(AUDITOR_TOKEN))
@@ -76,12 +77,14 @@ async def servers() -> AsyncIterator[tuple[str, str]]:
                ingest.SERVICE_NAME)],
         "127.0.0.1:0",
         [ingest.auth_interceptor(ingest_settings.writers, ingest_settings.auditor_digests)],
+        transport=grpc_tls.server_tls(),
     )  # fmt: skip
     ledger_server, ledger_port = await start_server(
         [_bare(api_pb2_grpc.LedgerServiceServicer, api_pb2_grpc.add_LedgerServiceServicer_to_server,
                ledger_api.SERVICE_NAME)],
         "127.0.0.1:0",
         [ledger_auth(ledger_settings)],
+        transport=grpc_tls.server_tls(),
     )  # fmt: skip
     try:
         yield f"127.0.0.1:{ingest_port}", f"127.0.0.1:{ledger_port}"
@@ -90,8 +93,8 @@ async def servers() -> AsyncIterator[tuple[str, str]]:
         await ledger_server.stop(None)
 
 
-async def _ingest_code(address: str, metadata: Any) -> grpc.StatusCode:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _ingest_code(address: str, metadata: Any, tls: GrpcTls) -> grpc.StatusCode:
+    async with tls.channel(address) as channel:
         stub: Any = api_pb2_grpc.IngestServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.Submit(api_pb2.SubmitRequest(), metadata=metadata)
@@ -99,8 +102,8 @@ async def _ingest_code(address: str, metadata: Any) -> grpc.StatusCode:
     return code
 
 
-async def _ledger_code(address: str, metadata: Any) -> grpc.StatusCode:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _ledger_code(address: str, metadata: Any, tls: GrpcTls) -> grpc.StatusCode:
+    async with tls.channel(address) as channel:
         stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=metadata)
@@ -108,28 +111,33 @@ async def _ledger_code(address: str, metadata: Any) -> grpc.StatusCode:
     return code
 
 
-async def test_each_role_passes_only_its_own_door(servers: tuple[str, str]) -> None:
+async def test_each_role_passes_only_its_own_door(
+    servers: tuple[str, str], grpc_tls: GrpcTls
+) -> None:
     ingest_at, ledger_at = servers
     codes = grpc.StatusCode
-    assert await _ingest_code(ingest_at, _bearer(WRITER_TOKEN)) == codes.UNIMPLEMENTED
-    assert await _ingest_code(ingest_at, _bearer(AUDITOR_TOKEN)) == codes.PERMISSION_DENIED
-    assert await _ingest_code(ingest_at, _bearer("guess")) == codes.UNAUTHENTICATED
-    assert await _ingest_code(ingest_at, ()) == codes.UNAUTHENTICATED
-    assert await _ledger_code(ledger_at, _bearer(AUDITOR_TOKEN)) == codes.UNIMPLEMENTED
-    assert await _ledger_code(ledger_at, _bearer(WRITER_TOKEN)) == codes.PERMISSION_DENIED
-    assert await _ledger_code(ledger_at, _bearer("guess")) == codes.UNAUTHENTICATED
-    assert await _ledger_code(ledger_at, (("authorization", "Bearer "),)) == codes.UNAUTHENTICATED
+    tls = grpc_tls
+    assert await _ingest_code(ingest_at, _bearer(WRITER_TOKEN), tls) == codes.UNIMPLEMENTED
+    assert await _ingest_code(ingest_at, _bearer(AUDITOR_TOKEN), tls) == codes.PERMISSION_DENIED
+    assert await _ingest_code(ingest_at, _bearer("guess"), tls) == codes.UNAUTHENTICATED
+    assert await _ingest_code(ingest_at, (), tls) == codes.UNAUTHENTICATED
+    assert await _ledger_code(ledger_at, _bearer(AUDITOR_TOKEN), tls) == codes.UNIMPLEMENTED
+    assert await _ledger_code(ledger_at, _bearer(WRITER_TOKEN), tls) == codes.PERMISSION_DENIED
+    assert await _ledger_code(ledger_at, _bearer("guess"), tls) == codes.UNAUTHENTICATED
+    empty = (("authorization", "Bearer "),)
+    assert await _ledger_code(ledger_at, empty, tls) == codes.UNAUTHENTICATED
 
 
-async def test_without_the_writers_digests_a_writer_is_a_stranger() -> None:
+async def test_without_the_writers_digests_a_writer_is_a_stranger(grpc_tls: GrpcTls) -> None:
     server, port = await start_server(
         [_bare(api_pb2_grpc.LedgerServiceServicer, api_pb2_grpc.add_LedgerServiceServicer_to_server,
                ledger_api.SERVICE_NAME)],
         "127.0.0.1:0",
         [ledger_auth(_ledger_settings())],
+        transport=grpc_tls.server_tls(),
     )  # fmt: skip
     try:
-        code = await _ledger_code(f"127.0.0.1:{port}", _bearer(WRITER_TOKEN))
+        code = await _ledger_code(f"127.0.0.1:{port}", _bearer(WRITER_TOKEN), grpc_tls)
         assert code == grpc.StatusCode.UNAUTHENTICATED
     finally:
         await server.stop(None)

@@ -10,6 +10,6 @@ from tests.ingest.server import Ingest
 
 @pytest.fixture
 async def channel(ingest: Ingest) -> AsyncIterator[grpc.aio.Channel]:
-    """An async channel to the ingest server."""
-    async with grpc.aio.insecure_channel(ingest.address) as ch:
+    """An async channel to the ingest server, checking its certificate against the CA."""
+    async with ingest.tls.channel(ingest.address) as ch:
         yield ch

@@ -244,9 +244,12 @@ async def test_nothing_is_recorded_when_kafka_does_not_acknowledge(
                 servicer, s), servicer, SERVICE_NAME)],
             "127.0.0.1:0",
             [auth_interceptor(grants)],
+            transport=ingest.tls.server_tls(),
         )  # fmt: skip
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as broken:
+            async with ingest.tls.channel(f"127.0.0.1:{port}") as broken:
+                # The channel is up (TLS and all): the UNAVAILABLE below is the broker's.
+                await health_pb2_grpc.HealthStub(broken).Check(health_pb2.HealthCheckRequest())
                 with pytest.raises(grpc.aio.AioRpcError) as err:
                     await _stub(broken).Submit(api_pb2.SubmitRequest(event=sent), metadata=AUTH)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -21,6 +21,7 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.domain.export import distinct_rejections
 from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.grpc_tls import CA_ENV, PLAINTEXT_ENV
 from tests.factories import bad_check
 from tests.factories import enterprise_id as uscc_id
 from tests.ingest.server import (
@@ -86,10 +87,10 @@ def _xlsx(path: Path, rows: list[list[str]]) -> Path:
 
 
 async def _run(*args: str) -> Result:
-    """`subsidy …` in a worker thread: the server answers from this thread's event loop."""
-    return await asyncio.to_thread(
-        CliRunner().invoke, app, list(args), env={"SUBSIDY_INGEST_TOKEN": TOKEN}
-    )
+    """`subsidy …` in a worker thread: the server answers from this thread's event loop. The
+    TLS options are the arguments' alone, whatever the shell has set."""
+    env = {"SUBSIDY_INGEST_TOKEN": TOKEN, CA_ENV: None, PLAINTEXT_ENV: None}
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
 
 
 def _report(path: Path) -> list[tuple[str, str]]:
@@ -126,7 +127,7 @@ async def test_ingest_a_provincial_feed_then_again(
     report = tmp_path / f"feed{suffix}.errors.csv"
     prefix = f"js-provincial-cert-feed:{tag}-"
 
-    first = await _run("ingest", str(feed), "--server", ingest.address)
+    first = await _run("ingest", str(feed), "--server", ingest.address, *ingest.tls.cli_args())
 
     assert first.exit_code == 1, first.output
     assert "read 8, accepted 3, duplicates 0, rejected 5" in first.output
@@ -142,7 +143,7 @@ async def test_ingest_a_provincial_feed_then_again(
     }
     assert await _channels(ingest, prefix) == {(PRINCIPAL, "CLI_FILE")}
 
-    second = await _run("ingest", str(feed), "--server", ingest.address)
+    second = await _run("ingest", str(feed), "--server", ingest.address, *ingest.tls.cli_args())
 
     assert second.exit_code == 1, second.output
     assert "read 8, accepted 0, duplicates 3, rejected 5" in second.output
@@ -165,7 +166,8 @@ async def test_a_clean_jsonl_file_exits_zero_and_leaves_no_report(
     stale = tmp_path / "events.jsonl.errors.csv"
     stale.write_text("row,eventId,field,message\n")
 
-    result = await _run("ingest", str(feed), "--server", ingest.address, "--chunk-size", "2")
+    result = await _run("ingest", str(feed), "--server", ingest.address, "--chunk-size", "2",
+                        *ingest.tls.cli_args())  # fmt: skip
 
     assert result.exit_code == 0, result.output
     assert "read 3, accepted 3, duplicates 0, rejected 0" in result.output
@@ -177,10 +179,27 @@ async def test_a_wrong_token_exits_three(ingest: Ingest, tmp_path: Path) -> None
     feed = _csv(tmp_path / "feed.csv", _rows(uuid.uuid4().hex[:8])[:1])
     result = await asyncio.to_thread(
         CliRunner().invoke, app, ["ingest", str(feed), "--server", ingest.address,
-                                  "--token", "not-the-token"],
+                                  "--token", "not-the-token", *ingest.tls.cli_args()],
     )  # fmt: skip
     assert result.exit_code == 3
     assert "UNAUTHENTICATED" in result.output
+
+
+async def test_without_the_servers_ca_nothing_is_sent(ingest: Ingest, tmp_path: Path) -> None:
+    """The system's trust store does not vouch for the server: the handshake fails, exit 3;
+    plaintext to a TLS server fails too, and --plaintext with --cacert is refused outright."""
+    feed = _csv(tmp_path / "feed.csv", _rows(uuid.uuid4().hex[:8])[:1])
+    unchecked = await _run("ingest", str(feed), "--server", ingest.address)
+    assert unchecked.exit_code == 3, unchecked.output
+    assert "UNAVAILABLE" in unchecked.output
+    assert "handshake failed" in unchecked.output.lower()
+    plain = await _run("ingest", str(feed), "--server", ingest.address, "--plaintext")
+    assert plain.exit_code == 3, plain.output
+    both = await _run("ingest", str(feed), "--server", ingest.address, "--plaintext",
+                      *ingest.tls.cli_args())  # fmt: skip
+    assert both.exit_code == 2
+    assert "--plaintext contradicts --cacert" in both.output
+    assert not (tmp_path / "feed.csv.errors.csv").exists()
 
 
 def _watch(ingest: Ingest, directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -189,7 +208,9 @@ def _watch(ingest: Ingest, directory: Path, *extra: str) -> subprocess.Completed
     assert subsidy is not None
     # The watcher logs in as ingest's own role, never the owner's.
     watcher = as_role(ingest.database_url, "ingest_server")
-    env = {**os.environ, "DATABASE_URL": watcher, "SUBSIDY_INGEST_TOKEN": TOKEN}
+    # The CA by its variable (the other tests pass --cacert).
+    env = {**os.environ, "DATABASE_URL": watcher, "SUBSIDY_INGEST_TOKEN": TOKEN,
+           CA_ENV: str(ingest.tls.ca)}  # fmt: skip
     return subprocess.run(
         [subsidy, "feeds", "watch", str(directory), "--once", "--server", ingest.address,
          "--settle", "30", *extra],
@@ -293,8 +314,8 @@ async def test_bad_jsonl_lines_are_judged_and_recorded_by_the_server_as_simulate
     feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     expected = simulate(feed.read_bytes().splitlines(), load_catalog()).to_contract()
 
-    first = await _run("ingest", str(feed), "--server", ingest.address)
-    again = await _run("ingest", str(feed), "--server", ingest.address)
+    first = await _run("ingest", str(feed), "--server", ingest.address, *ingest.tls.cli_args())
+    again = await _run("ingest", str(feed), "--server", ingest.address, *ingest.tls.cli_args())
 
     assert first.exit_code == again.exit_code == 1, first.output
     assert "read 7, accepted 1, duplicates 0, rejected 6" in first.output

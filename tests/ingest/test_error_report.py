@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from subsidy.infra.grpc_tls import ClientTls
 from subsidy.infra.spreadsheet_cells import FORMULA_STARTS, neutralise
 from subsidy.ingest.client import REPORT_COLUMNS, ReportLine, ingest_file, write_report
 
@@ -53,7 +54,7 @@ def test_a_feed_with_a_formula_for_a_column_name_reports_it_quoted(tmp_path: Pat
     with feed.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerow(["统一社会信用代码", formula])
 
-    summary = ingest_file(feed, server="127.0.0.1:9", token="unused")
+    summary = ingest_file(feed, server="127.0.0.1:9", token="unused", transport=ClientTls())
 
     assert summary.file_error is not None
     assert summary.report == tmp_path / "feed.csv.errors.csv"

@@ -22,6 +22,7 @@ from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
 from tests.factories import enterprise_id
 from tests.ledger.events import CATALOG, YUAN, EventMix
+from tests.support.grpc_tls import GrpcTls
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"
 AUDITOR_TOKEN = "auditor-" + uuid.uuid4().hex
@@ -93,9 +94,11 @@ async def feed(url: str, events: list[dict[str, Any]], batch: int = 40) -> None:
         await conn.close()
 
 
-def api_settings(url: str, **overrides: Any) -> LedgerApiSettings:
-    """The API's settings on `url`: both auditor tokens, a writer's digest, small pages."""
+def api_settings(url: str, tls: GrpcTls, **overrides: Any) -> LedgerApiSettings:
+    """The API's settings on `url`: both auditor tokens, a writer's digest, small pages, and
+    the tests' TLS certificate."""
     values: dict[str, Any] = {
+        **tls.env(),
         "LEDGER_API_DATABASE_URL": url,
         "LEDGER_API_GRPC_ADDRESS": "127.0.0.1:0",
         "LEDGER_API_AUDITOR_TOKENS": auditors(AUDITOR_TOKEN, f"second-{AUDITOR_TOKEN}"),
@@ -112,7 +115,7 @@ def api_settings(url: str, **overrides: Any) -> LedgerApiSettings:
 
 @dataclass
 class Ledger:
-    """The fed ledger, the API serving it as a read-only role, and what was fed."""
+    """The fed ledger, the API serving it as a read-only role (over TLS), and what was fed."""
 
     owner_url: str
     reader_url: str
@@ -120,6 +123,7 @@ class Ledger:
     address: str
     events: list[dict[str, Any]]
     contract: dict[str, Any]  # `subsidy simulate --format json` of the same events
+    tls: GrpcTls
 
 
 def api_sample(name: str, **labels: str) -> float:

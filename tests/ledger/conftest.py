@@ -7,7 +7,6 @@ import subprocess
 from collections.abc import AsyncIterator
 
 import asyncpg
-import grpc
 import pytest
 
 from subsidy.api.v1 import api_pb2_grpc
@@ -15,6 +14,7 @@ from subsidy.ledger.bootstrap import ledger_api
 from tests.ledger.api import SUBSIDY, Ledger, api_settings, feed, known_events
 from tests.ledger.database import as_role, assert_sound, migrated_ledger_schema
 from tests.ledger.events import CATALOG, jsonl
+from tests.support.grpc_tls import GrpcTls
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,10 @@ async def auditor_role(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 async def ledger(
-    fresh_database_url: str, auditor_role: str, tmp_path_factory: pytest.TempPathFactory
+    fresh_database_url: str,
+    auditor_role: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    grpc_tls: GrpcTls,
 ) -> AsyncIterator[Ledger]:
     # Migrated as `subsidy`: grants SELECT to the existing group role.
     _, owner = await migrated_ledger_schema(fresh_database_url, "ledger_api")
@@ -46,16 +49,15 @@ async def ledger(
     )  # fmt: skip
     reader = as_role(owner, "ledger_api")
     try:
-        async with ledger_api(api_settings(reader), CATALOG, grace=1.0) as api:
-            yield Ledger(
-                owner, reader, api, f"127.0.0.1:{api.port}", events, json.loads(done.stdout)
-            )
+        async with ledger_api(api_settings(reader, grpc_tls), CATALOG, grace=1.0) as api:
+            address = f"127.0.0.1:{api.port}"
+            yield Ledger(owner, reader, api, address, events, json.loads(done.stdout), grpc_tls)
     finally:
         await assert_sound(owner)
 
 
 @pytest.fixture
 async def stub(ledger: Ledger) -> AsyncIterator["api_pb2_grpc.LedgerServiceAsyncStub"]:
-    """A client of the fed ledger's API."""
-    async with grpc.aio.insecure_channel(ledger.address) as channel:
+    """A client of the fed ledger's API, checking its certificate against the CA."""
+    async with ledger.tls.channel(ledger.address) as channel:
         yield api_pb2_grpc.LedgerServiceStub(channel)  # type: ignore[misc]

@@ -19,6 +19,7 @@ from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.main import app
 from subsidy.harness.processes import free_port
 from subsidy.infra.db_roles import DatabaseRoleError
+from subsidy.infra.grpc_tls import CA_ENV, PLAINTEXT_ENV
 from subsidy.ledger.api import SERVICE_NAME
 from subsidy.ledger.bootstrap import ledger_api
 from tests.ledger.api import (
@@ -40,6 +41,7 @@ from tests.ledger.api import (
 )
 from tests.ledger.database import LedgerDb, as_role, fetch
 from tests.ledger.events import CATALOG, YUAN
+from tests.support.grpc_tls import GrpcTls
 
 # The fixture ledger_db (for the tamper test).
 pytestmark = [pytest.mark.postgres]
@@ -82,7 +84,7 @@ async def test_only_auditors_may_call(
 
 
 async def test_every_auditor_token_works_and_health_is_open(ledger: Ledger) -> None:
-    async with grpc.aio.insecure_channel(ledger.address) as channel:
+    async with ledger.tls.channel(ledger.address) as channel:
         stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
         s = await stub.GetStatement(
             api_pb2.GetStatementRequest(enterprise_id=REVOKED),
@@ -114,13 +116,13 @@ async def test_the_api_role_can_read_but_never_write(ledger: Ledger) -> None:
 async def test_the_api_refuses_a_role_that_can_write(ledger: Ledger) -> None:
     writer = as_role(ledger.owner_url, "ledger_worker")
     with pytest.raises(DatabaseRoleError, match="INSERT on entries"):
-        async with ledger_api(api_settings(writer), CATALOG):
+        async with ledger_api(api_settings(writer, ledger.tls), CATALOG):
             pass
-    writable = api_settings(writer, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    writable = api_settings(writer, ledger.tls, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     async with ledger_api(writable, CATALOG, grace=0):
         pass
     # The owner never, whatever the setting: it could disable the journal's triggers.
-    owner = api_settings(ledger.owner_url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    owner = api_settings(ledger.owner_url, ledger.tls, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     with pytest.raises(DatabaseRoleError, match="owns"):
         async with ledger_api(owner, CATALOG):
             pass
@@ -141,13 +143,13 @@ async def test_metrics_latency_by_method_and_outbox_backlog(stub: Any, ledger: L
 
 
 async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
-    ledger_db: LedgerDb, fresh_database_url: str
+    ledger_db: LedgerDb, fresh_database_url: str, grpc_tls: GrpcTls
 ) -> None:
     await feed(ledger_db.url, known_events()[:5])
-    writable = api_settings(ledger_db.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    writable = api_settings(ledger_db.url, grpc_tls, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     async with (
         ledger_api(writable, CATALOG, grace=0) as api,
-        grpc.aio.insecure_channel(f"127.0.0.1:{api.port}") as channel,
+        grpc_tls.channel(f"127.0.0.1:{api.port}") as channel,
     ):
         stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
         assert (await stub.VerifyChain(api_pb2.VerifyChainRequest(), metadata=AUDITOR)).ok
@@ -174,20 +176,23 @@ async def test_a_tampered_chain_is_reported_and_the_gauge_drops(
 # ---- the CLI ---------------------------------------------------------------------------------
 
 
-async def _cli(ledger: Ledger, *args: str, token: str | None = AUDITOR_TOKEN) -> Any:
-    env = {"SUBSIDY_LEDGER_TOKEN": token} if token else {"SUBSIDY_LEDGER_TOKEN": ""}
+async def _cli(
+    ledger: Ledger, *args: str, token: str | None = AUDITOR_TOKEN, tls: bool = True
+) -> Any:
+    # The TLS options are the arguments' alone (with tls, the CA), whatever the shell has set.
+    env = {"SUBSIDY_LEDGER_TOKEN": token or "", CA_ENV: None, PLAINTEXT_ENV: None}
+    where = ["--server", ledger.address, *(ledger.tls.cli_args() if tls else [])]
     # The API serves in this process: its log lines (each read is logged) are kept out of the
     # CLI's captured output.
     with capture_logs():
-        return await asyncio.to_thread(
-            CliRunner().invoke, app, ["ledger", *args, "--server", ledger.address], env=env
-        )
+        return await asyncio.to_thread(CliRunner().invoke, app, ["ledger", *args, *where], env=env)
 
 
 async def test_every_read_is_logged_with_the_readers_principal(ledger: Ledger) -> None:
     with capture_logs() as logs:
         result = await asyncio.to_thread(
-            CliRunner().invoke, app, ["ledger", "statement", TOP_UP, "--server", ledger.address],
+            CliRunner().invoke, app, ["ledger", "statement", TOP_UP, "--server", ledger.address,
+                                      *ledger.tls.cli_args()],
             env={"SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN},
         )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -269,19 +274,26 @@ async def test_cli_totals_and_errors(ledger: Ledger) -> None:
     missing = await _cli(ledger, "statement", TOP_UP, token=None)
     assert missing.exit_code == 2
     assert "no token" in missing.output
+    # Without the CA the server's certificate vouches for nothing: no call, exit 3.
+    unchecked = await _cli(ledger, "statement", TOP_UP, tls=False)
+    assert unchecked.exit_code == 3, unchecked.output
+    assert "handshake failed" in unchecked.output.lower()
+    plain = await _cli(ledger, "statement", TOP_UP, "--plaintext", tls=False)
+    assert plain.exit_code == 3, plain.output
+    assert "UNAVAILABLE" in plain.output
 
 
 async def test_subsidy_ledger_serve_answers_and_stops_on_sigterm(ledger: Ledger) -> None:
     port = free_port()
     env = {**os.environ, "LEDGER_API_DATABASE_URL": ledger.reader_url,
            "LEDGER_API_AUDITOR_TOKENS": auditors(AUDITOR_TOKEN), "LEDGER_API_GRPC_ADDRESS":
-           f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}  # fmt: skip
+           f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING", **ledger.tls.env()}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         str(SUBSIDY), "ledger", "serve", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with ledger.tls.channel(f"127.0.0.1:{port}") as channel:
             await asyncio.wait_for(channel.channel_ready(), timeout=60)
             stub: Any = api_pb2_grpc.LedgerServiceStub(channel)
             t = await stub.GetTotals(

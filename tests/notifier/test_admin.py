@@ -16,6 +16,7 @@ from subsidy.notifier.settings import NotifierSettings
 from tests.factories import enterprise_id
 from tests.ledger.database import as_role
 from tests.notifier.receivers import NOTIFIER_SCHEMA
+from tests.support.grpc_tls import GrpcTls
 
 pytestmark = pytest.mark.postgres
 
@@ -25,19 +26,23 @@ WITHOUT_SECRET = enterprise_id(912)
 
 
 @pytest.fixture
-async def stub(fresh_database_url: str) -> AsyncIterator[api_pb2_grpc.NotifierAdminServiceStub]:
-    """The admin API on an ephemeral loopback port, over a schema of this test's own."""
+async def stub(
+    fresh_database_url: str, grpc_tls: GrpcTls
+) -> AsyncIterator[api_pb2_grpc.NotifierAdminServiceStub]:
+    """The admin API on an ephemeral loopback port (TLS), over a schema of this test's own."""
     schema, url = await create_schema(fresh_database_url, NOTIFIER_SCHEMA)
     await migrate_platform(url)
     settings = NotifierSettings(  # type: ignore[call-arg]
         database_url=as_role(url, "notifier_worker"),
         admin_token=SecretStr(TOKEN),
         webhook_secrets={WITH_SECRET: SecretStr("whsec-0123456789abcdef")},
+        grpc_tls_cert=grpc_tls.server.cert,
+        grpc_tls_key=grpc_tls.server.key,
     )
     try:
         async with (
             admin_server(settings, load_catalog(), "127.0.0.1:0", grace=None) as (_, port),
-            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+            grpc_tls.channel(f"127.0.0.1:{port}") as channel,
         ):
             health = health_pb2_grpc.HealthStub(channel)
             status = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-import grpc
 import pytest
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
@@ -31,6 +30,7 @@ from tests.ledger.api import AUDITOR_TOKEN, SUBSIDY, api_settings
 from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
 from tests.redteam.ingest import ingest_with
+from tests.support.grpc_tls import GrpcTls
 
 EXPO = "sz-commerce-expo"
 BOARD = "district-review-board"
@@ -52,12 +52,15 @@ LARGE = 150_000_000
 class Stack:
     """The ingest server with the principals above, the topic it produces to, the ledger."""
 
-    def __init__(self, address: str, topic: str, bootstrap: str, ledger: LedgerDb) -> None:
+    def __init__(
+        self, address: str, topic: str, bootstrap: str, ledger: LedgerDb, tls: GrpcTls
+    ) -> None:
         self.address, self.topic, self.bootstrap, self.ledger = address, topic, bootstrap, ledger
+        self.tls = tls  # the servers' certificates, checked against its CA
         self.taken: set[str] = set()  # event ids already through the ledger
 
     async def submit(self, who: str, event: epb.EnterpriseEvent) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with self.tls.channel(self.address) as channel:
             answer = await api_pb2_grpc.IngestServiceStub(channel).Submit(
                 api_pb2.SubmitRequest(event=event),
                 metadata=(("authorization", f"Bearer {TOKENS[who]}"),),
@@ -102,10 +105,11 @@ class Stack:
 
 @pytest.fixture
 async def stack(
-    fresh_database_url: str, kafka_bootstrap: str, ledger_db: LedgerDb
+    fresh_database_url: str, kafka_bootstrap: str, ledger_db: LedgerDb, grpc_tls: GrpcTls
 ) -> AsyncIterator[Stack]:
-    async with ingest_with(CREDENTIALS, fresh_database_url, kafka_bootstrap) as (address, topic):
-        yield Stack(address, topic, kafka_bootstrap, ledger_db)
+    server = ingest_with(CREDENTIALS, fresh_database_url, kafka_bootstrap, grpc_tls)
+    async with server as (address, topic):
+        yield Stack(address, topic, kafka_bootstrap, ledger_db, grpc_tls)
 
 
 def _counted(result: str) -> float:
@@ -146,13 +150,13 @@ async def _state(stack: Stack, expo: epb.EnterpriseEvent) -> tuple[str, int, int
 
 
 async def _explain(stack: Stack, entitlement_id: str) -> str:
-    settings = api_settings(stack.ledger.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    settings = api_settings(stack.ledger.url, stack.tls, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     async with ledger_api(settings, CATALOG, grace=1.0) as api:
         env = {**os.environ, "SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN}
         done = await asyncio.to_thread(
             subprocess.run,
             [str(SUBSIDY), "ledger", "explain", entitlement_id,
-             "--server", f"127.0.0.1:{api.port}"],
+             "--server", f"127.0.0.1:{api.port}", *stack.tls.cli_args()],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -200,7 +204,11 @@ async def test_a_reviewer_approving_twice_is_refused_whatever_its_file_claims(
     path = tmp_path / "again.jsonl"
     path.write_text(json.dumps(second, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = await asyncio.to_thread(
-        ingest_file, path, server=stack.address, token=TOKENS["reviewer-wang"]
+        ingest_file,
+        path,
+        server=stack.address,
+        token=TOKENS["reviewer-wang"],
+        transport=stack.tls.client_tls,
     )
     assert (summary.accepted, summary.rejected) == (1, 0), summary.errors
     report = await stack.through_the_ledger()

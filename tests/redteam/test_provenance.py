@@ -31,6 +31,7 @@ from tests.ledger.api import AUDITOR_TOKEN, SUBSIDY, api_settings
 from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
 from tests.redteam.ingest import ingest_with
+from tests.support.grpc_tls import GrpcTls
 
 CERT_FEED = "js-provincial-cert-feed"
 EXPO = "sz-commerce-expo"
@@ -64,15 +65,20 @@ def _forbidden(binding: str) -> float:
 class Feeds:
     """The ingest server of these tests, with the principals above, and where it produces."""
 
-    def __init__(self, address: str, topic: str, bootstrap: str, database_url: str) -> None:
+    def __init__(
+        self, address: str, topic: str, bootstrap: str, database_url: str, tls: GrpcTls
+    ) -> None:
         self.address, self.topic = address, topic
-        self.bootstrap, self.database_url = bootstrap, database_url
+        self.bootstrap, self.database_url, self.tls = bootstrap, database_url, tls
 
 
 @pytest.fixture
-async def feeds(fresh_database_url: str, kafka_bootstrap: str) -> AsyncIterator[Feeds]:
-    async with ingest_with(CREDENTIALS, fresh_database_url, kafka_bootstrap) as (address, topic):
-        yield Feeds(address, topic, kafka_bootstrap, fresh_database_url)
+async def feeds(
+    fresh_database_url: str, kafka_bootstrap: str, grpc_tls: GrpcTls
+) -> AsyncIterator[Feeds]:
+    server = ingest_with(CREDENTIALS, fresh_database_url, kafka_bootstrap, grpc_tls)
+    async with server as (address, topic):
+        yield Feeds(address, topic, kafka_bootstrap, fresh_database_url, grpc_tls)
 
 
 def _stub(channel: grpc.aio.Channel) -> Any:
@@ -81,7 +87,7 @@ def _stub(channel: grpc.aio.Channel) -> Any:
 
 async def _refused(feeds: Feeds, who: str, event: epb.EnterpriseEvent) -> list[str]:
     """Submit as `who`; the call must be PERMISSION_DENIED: the fields it names."""
-    async with grpc.aio.insecure_channel(feeds.address) as channel:
+    async with feeds.tls.channel(feeds.address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await _stub(channel).Submit(api_pb2.SubmitRequest(event=event), metadata=_auth(who))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, err.value.details()
@@ -129,7 +135,7 @@ async def test_a_certification_feed_cannot_claim_another_source(feeds: Feeds) ->
         for event in (spoofed, honest):
             yield api_pb2.SubmitRequest(event=event)
 
-    async with grpc.aio.insecure_channel(feeds.address) as channel:
+    async with feeds.tls.channel(feeds.address) as channel:
         response = await _stub(channel).SubmitBatch(requests(), metadata=_auth("cert-feed"))
     assert response.accepted == 1
     (rejection,) = response.rejected
@@ -153,7 +159,7 @@ async def _submit_all(feeds: Feeds, tmp_path: Path) -> tuple[str, str]:
     """The exhibition by the expo bureau (gRPC), again by its backup (a duplicate), and its
     review by reviewer Wang from a file (the CLI's path); the two event ids."""
     expo = _exhibition()
-    async with grpc.aio.insecure_channel(feeds.address) as channel:
+    async with feeds.tls.channel(feeds.address) as channel:
         for who, duplicate in (("expo-bureau", False), ("expo-backup", True)):
             answer = await _stub(channel).Submit(
                 api_pb2.SubmitRequest(event=expo), metadata=_auth(who)
@@ -170,7 +176,11 @@ async def _submit_all(feeds: Feeds, tmp_path: Path) -> tuple[str, str]:
     path = tmp_path / "reviews.jsonl"
     path.write_text(json.dumps(review, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = await asyncio.to_thread(
-        ingest_file, path, server=feeds.address, token=TOKENS["reviewer-wang"]
+        ingest_file,
+        path,
+        server=feeds.address,
+        token=TOKENS["reviewer-wang"],
+        transport=feeds.tls.client_tls,
     )
     assert (summary.accepted, summary.rejected) == (1, 0), summary.errors
     return expo.event_id, review_id
@@ -216,13 +226,13 @@ async def test_ledger_explain_names_who_submitted_each_step(
     assert dict(stored) == {"submitted_by": "expo-bureau", "channel": "GRPC_API"}
 
     await _through_the_ledger(feeds, ledger_db, {expo_id, review_id})
-    settings = api_settings(ledger_db.url, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
+    settings = api_settings(ledger_db.url, feeds.tls, LEDGER_API_ALLOW_WRITABLE_ROLE=True)
     async with ledger_api(settings, CATALOG, grace=1.0) as api:
         env = {**os.environ, "SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN}
         done = await asyncio.to_thread(
             subprocess.run,
             [str(SUBSIDY), "ledger", "explain", f"{expo_id}/m06.exhibition",
-             "--server", f"127.0.0.1:{api.port}"],
+             "--server", f"127.0.0.1:{api.port}", *feeds.tls.cli_args()],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr

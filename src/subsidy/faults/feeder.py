@@ -9,6 +9,7 @@ from pathlib import Path
 
 from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.harness.principals import Principal, ingest_as_principals
+from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import CHUNK, IngestSummary
 
 # A call that finds Kafka or PostgreSQL away is retried (0.5, 1, 2, 4, then every 5 s): long
@@ -34,6 +35,7 @@ def feed(
     *,
     server: str,
     principals: dict[str, Principal],
+    transport: ClientTransport,
     seconds: float,
     stop: threading.Event,
     progress: Callable[[int], None],
@@ -49,7 +51,8 @@ def feed(
             break
         path = work / f"slice-{n:04d}.jsonl"
         path.write_bytes(b"\n".join(chunk) + b"\n")
-        summary = ingest_as_principals(path, work, server, principals, retries=RETRIES)
+        summary = ingest_as_principals(path, work, server, principals, transport,
+                                       retries=RETRIES)  # fmt: skip
         fed.read += summary.read
         fed.accepted += summary.accepted
         fed.duplicates += summary.duplicates
@@ -63,9 +66,14 @@ class FeedThread:
     exit), its result an asyncio future, its progress readable at any time."""
 
     def __init__(
-        self, lines: list[bytes], work: Path, server: str, principals: dict[str, Principal]
+        self,
+        lines: list[bytes],
+        work: Path,
+        server: str,
+        principals: dict[str, Principal],
+        transport: ClientTransport,
     ) -> None:
-        self._args = (lines, work, server, principals)
+        self._args = (lines, work, server, principals, transport)
         self.stop = threading.Event()
         self.fed = 0
 
@@ -82,12 +90,13 @@ class FeedThread:
                 future.set_result(result or IngestSummary())
 
         def target() -> None:
-            lines, work, server, principals = self._args
+            lines, work, server, principals, transport = self._args
             result: IngestSummary | None = None
             error: Exception | None = None
             try:
-                result = feed(lines, work, server=server, principals=principals, seconds=seconds,
-                              stop=self.stop, progress=self._progress)  # fmt: skip
+                result = feed(lines, work, server=server, principals=principals,
+                              transport=transport, seconds=seconds, stop=self.stop,
+                              progress=self._progress)  # fmt: skip
             except Exception as err:  # handed to the event loop, which raises it
                 error = err
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from subsidy.infra.auth import token_digest
+from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import IngestSummary, ingest_file, report_path_for, write_report
 
 REVIEW = "reviewDecided"
@@ -126,12 +127,13 @@ def ingest_as_principals(
     work: Path,
     server: str,
     principals: dict[str, Principal],
+    transport: ClientTransport,
     on_progress: Callable[[int], None] | None = None,
     retries: int = 3,
 ) -> IngestSummary:
-    """Send a JSONL feed through the ingest API, each line under its principal's credential
-    (see `waves`); the answers added up, and every rejection in one report beside the file,
-    by its line in the file."""
+    """Send a JSONL feed through the ingest API (its certificate checked as `transport` says),
+    each line under its principal's credential (see `waves`); the answers added up, and every
+    rejection in one report beside the file, by its line in the file."""
     work.mkdir(parents=True, exist_ok=True)
     report = report_path_for(path)
     total = IngestSummary(report=report)
@@ -140,7 +142,8 @@ def ingest_as_principals(
         for name, lines in wave.items():
             part.write_bytes(b"\n".join(line for _, line in lines) + b"\n")
             summary = ingest_file(part, server=server, token=principals[name].token,
-                                  on_progress=on_progress, retries=retries)  # fmt: skip
+                                  transport=transport, on_progress=on_progress,
+                                  retries=retries)  # fmt: skip
             total.read += summary.read
             total.accepted += summary.accepted
             total.duplicates += summary.duplicates

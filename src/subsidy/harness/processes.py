@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from subsidy.devstack.db_logins import PASSWORDS_ENV
+from subsidy.infra.grpc_tls import PLAINTEXT, SERVER_VARIABLES, ClientTls, aio_channel
 
 # Below Linux's ephemeral range (32768-60999): a port the kernel handed out for binding to 0 is
 # free only until the next outgoing connection (every Kafka client makes many) takes it.
@@ -44,6 +45,8 @@ class ServiceSpec:
     args: tuple[str, ...]
     env: Mapping[str, str]
     grpc_address: str | None = None  # ready when its gRPC health service says SERVING
+    # The CA its gRPC certificate is checked against (None: it serves plaintext).
+    grpc_ca: Path | None = None
     health_url: str | None = None  # ready when this answers 200
 
 
@@ -65,9 +68,11 @@ def start(spec: ServiceSpec, logs: Path, prefix: str = "demo") -> Running:
     """Start `subsidy <args>` with the spec's environment; output to logs/<prefix>-<name>.log."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{prefix}-{spec.name}.log"
-    # No process inherits the owner's URL or the passwords file: each gets its own login only.
+    # No process inherits the owner's URL or the passwords file: each gets its own login only;
+    # nor a gRPC transport of the shell's: a server's is in its spec, or it has none.
     inherited = {k: v for k, v in os.environ.items()
-                 if not k.startswith("DATABASE_URL") and k != PASSWORDS_ENV}  # fmt: skip
+                 if not k.startswith("DATABASE_URL") and k != PASSWORDS_ENV
+                 and k not in SERVER_VARIABLES}  # fmt: skip
     env = {**inherited, **spec.env}
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -103,7 +108,8 @@ async def wait_ready(running: Running, timeout_s: float = 60.0) -> None:
 async def _healthy(spec: ServiceSpec) -> bool:
     try:
         if spec.grpc_address is not None:
-            async with grpc.aio.insecure_channel(spec.grpc_address) as channel:
+            transport = ClientTls(spec.grpc_ca) if spec.grpc_ca is not None else PLAINTEXT
+            async with aio_channel(spec.grpc_address, transport) as channel:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(service=""), timeout=1.0
                 )

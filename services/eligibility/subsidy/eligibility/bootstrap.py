@@ -18,6 +18,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.eligibility.grpc_service import registration
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.infra.grpc_server import start_server
+from subsidy.infra.grpc_tls import ServerTransport
 
 if TYPE_CHECKING:
     from subsidy.eligibility.worker import DeadlineWorker
@@ -51,11 +52,12 @@ def run_worker(settings: EligibilitySettings, catalog: Catalog) -> None:
 
 @asynccontextmanager
 async def dry_run_server(
-    address: str, catalog: Catalog, grace: float | None = 5.0
+    address: str, catalog: Catalog, transport: ServerTransport, grace: float | None = 5.0
 ) -> AsyncIterator[tuple[grpc.aio.Server, int]]:
-    """EligibilityService (with health and reflection) serving on address; the server and its
-    bound port. On leaving, in-flight calls get `grace` seconds (None: cancelled at once)."""
-    server, port = await start_server([registration(catalog)], address)
+    """EligibilityService (with health and reflection) serving on address over the transport;
+    the server and its bound port. On leaving, in-flight calls get `grace` seconds (None:
+    cancelled at once)."""
+    server, port = await start_server([registration(catalog)], address, transport=transport)
     log.info("eligibility.grpc_serving", address=address, port=port,
              catalog_version=catalog.version)  # fmt: skip
     try:

@@ -12,6 +12,7 @@ import grpc
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_to_proto
 from subsidy.events.v1.events_pb2 import FieldError
+from subsidy.infra.grpc_tls import ClientTransport, channel
 from subsidy.infra.spreadsheet_cells import safe_row
 from subsidy.ingest.feeds import (
     DEFAULT_SOURCE,
@@ -169,6 +170,7 @@ def ingest_file(
     *,
     server: str,
     token: str,
+    transport: ClientTransport,
     source: str = DEFAULT_SOURCE,
     chunk_size: int = CHUNK,
     report: Path | None = None,
@@ -181,13 +183,15 @@ def ingest_file(
     a stale one is removed when there are no errors). Chunks go one after the other, so the
     file's order is the order on Kafka; the next chunk is read while the server works on the
     current one. `via`: the channel the server records with each accepted event (the feed
-    watcher says FEED_WATCHER). Raises IngestCallError when the server refuses a call."""
+    watcher says FEED_WATCHER). The server is checked as `transport` says (its CA; plaintext
+    only when asked for). Raises IngestCallError when the server refuses a call (a failed TLS
+    handshake is UNAVAILABLE)."""
     summary = IngestSummary()
     summary.report = report or report_path_for(path)
     # Answers list every rejection of a chunk; allow large ones.
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-    with grpc.insecure_channel(server, options=options) as channel:
-        submitter = _Submitter(path, channel, token, retries=retries, timeout_s=timeout_s,
+    with channel(server, transport, options) as opened:
+        submitter = _Submitter(path, opened, token, retries=retries, timeout_s=timeout_s,
                                summary=summary, via=via)  # fmt: skip
         in_flight: _InFlight | None = None
         try:

@@ -7,8 +7,9 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
+from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.principals import Writers
-from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
+from subsidy.infra.settings import KAFKA_NAME, HostPort
 from subsidy.infra.topics import ENTERPRISE_EVENTS
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
@@ -19,8 +20,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(f"INGEST_{name.upper()}", name)
 
 
-class IngestSettings(CommonSettings):
-    """What the ingest server reads (INGEST_* variables, plus KAFKA_BOOTSTRAP, DATABASE_URL…)."""
+class IngestSettings(GrpcServerSettings):
+    """What the ingest server reads (INGEST_* variables, plus KAFKA_BOOTSTRAP, DATABASE_URL,
+    GRPC_TLS_CERT…)."""
 
     # A refused credential setting must not be echoed into a log.
     model_config = SettingsConfigDict(hide_input_in_errors=True)

@@ -10,6 +10,7 @@ from typing import Final, Literal
 
 import structlog
 
+from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import IngestCallError, IngestSummary, ingest_file
 from subsidy.ingest.feeds import FEED_SUFFIXES
 from subsidy.ingest.permissions import FEED_WATCHER
@@ -30,6 +31,7 @@ class WatchConfig:
     directory: Path
     server: str
     token: str
+    transport: ClientTransport  # how the server is checked (its CA), subsidy.infra.grpc_tls
     source: str
     database_url: str
     # A file is taken only once unmodified this long: writers that copy in place are done.
@@ -110,7 +112,8 @@ async def process_file(path: Path, config: WatchConfig, files: FeedFileStore) ->
     report = directory / FAILED / f"{name}.errors.csv"
     try:
         summary = await asyncio.to_thread(
-            ingest_file, path, server=config.server, token=config.token, source=config.source,
+            ingest_file, path, server=config.server, token=config.token,
+            transport=config.transport, source=config.source,
             chunk_size=config.chunk_size, report=report, via=FEED_WATCHER,
         )  # fmt: skip
     except IngestCallError as err:

@@ -149,7 +149,9 @@ def auth_interceptor(settings: LedgerApiSettings) -> BearerAuthInterceptor:
 async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi:
     """Connect (sessions read-only), check the role, and serve on settings.grpc_address
     (which may end in :0; the bound port is returned). The API never migrates: its role may
-    not, and the worker's `subsidy ledger migrate` owns the schema."""
+    not, and the worker's `subsidy ledger migrate` owns the schema. GrpcTlsError, before
+    anything is started, without a transport."""
+    transport = settings.grpc_transport()
     pool = await asyncpg.create_pool(
         settings.database_url,
         min_size=1,
@@ -165,7 +167,10 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
             await check_role(conn, settings.allow_writable_role)
         servicer = LedgerServicer(pool, catalog, settings.default_page_size, settings.max_page_size)
         server, port = await start_server(
-            [registration(servicer)], settings.grpc_address, [auth_interceptor(settings)]
+            [registration(servicer)],
+            settings.grpc_address,
+            [auth_interceptor(settings)],
+            transport=transport,
         )
     except BaseException:
         await pool.close()

@@ -6,8 +6,9 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
+from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.principals import Readers
-from subsidy.infra.settings import CommonSettings, HostPort
+from subsidy.infra.settings import HostPort
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50081"
 
@@ -18,8 +19,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(f"LEDGER_API_{name.upper()}")
 
 
-class LedgerApiSettings(CommonSettings):
-    """What `subsidy ledger serve` reads (LEDGER_API_* variables, plus LOG_LEVEL, LOG_JSON)."""
+class LedgerApiSettings(GrpcServerSettings):
+    """What `subsidy ledger serve` reads (LEDGER_API_* variables, plus LOG_LEVEL, LOG_JSON and
+    the servers' GRPC_TLS_CERT…, which carry no prefix)."""
 
     # A refused credential setting must not be echoed into a log.
     model_config = SettingsConfigDict(hide_input_in_errors=True)

@@ -67,7 +67,9 @@ class NotifierAdmin(api_pb2_grpc.NotifierAdminServiceServicer):
 async def start_admin_server(
     pool: asyncpg.Pool, settings: NotifierSettings, catalog: Catalog, address: str | None = None
 ) -> tuple[grpc.aio.Server, int]:
-    """Serve the admin API (with health and reflection); ValueError without an admin token."""
+    """Serve the admin API (with health and reflection); ValueError without an admin token,
+    GrpcTlsError (a ValueError) without a transport."""
+    transport = settings.grpc_transport()
     if settings.admin_token is None:
         raise ValueError("NOTIFIER_ADMIN_TOKEN is required to serve the admin API")
     servicer = NotifierAdmin(pool, settings, catalog, settings.admin_token.get_secret_value())
@@ -79,4 +81,4 @@ async def start_admin_server(
         servicer=servicer,
         service_name=SERVICE_NAME,
     )
-    return await start_server([registration], address or settings.grpc_address)
+    return await start_server([registration], address or settings.grpc_address, transport=transport)

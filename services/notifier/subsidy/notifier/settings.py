@@ -6,7 +6,8 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
-from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
+from subsidy.infra.grpc_tls import GrpcServerSettings
+from subsidy.infra.settings import KAFKA_NAME, HostPort
 from subsidy.infra.signing_keys import KeyFileError, Verifier
 from subsidy.infra.topics import DEAD_LETTERS, DECISIONS
 
@@ -21,9 +22,10 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(f"NOTIFIER_{name.upper()}", name)
 
 
-class NotifierSettings(CommonSettings):
+class NotifierSettings(GrpcServerSettings):
     """What the notifier worker, its admin gRPC server and the `subsidy notify` CLI read
-    (NOTIFIER_* variables, plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
+    (NOTIFIER_* variables, plus the common ones: DATABASE_URL, KAFKA_BOOTSTRAP, LOG_LEVEL, …,
+    and the admin server's GRPC_TLS_CERT…)."""
 
     topic: str = Field(DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
     group_id: str = Field("subsidy-notifier", pattern=KAFKA_NAME,
