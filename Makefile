@@ -11,7 +11,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .venv/.installed: pyproject.toml uv.lock scripts/bootstrap.sh
-	@scripts/bootstrap.sh promtool chromium
+	@scripts/bootstrap.sh promtool chromium kcat
 	@touch $@
 
 install: .venv/.installed ## Install Java 17, Maven, uv and the locked Python environment

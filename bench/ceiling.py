@@ -12,6 +12,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.topics import PARTITIONS, Topic
 
 # Rows of the pipeline's decisions table cycled through by the PostgreSQL ceiling: real widths
@@ -19,9 +20,9 @@ from subsidy.infra.topics import PARTITIONS, Topic
 SAMPLE_ROWS = 5_000
 
 
-async def _consume(bootstrap: str, topic: str, count: int, pipe: Connection) -> None:
+async def _consume(kafka: KafkaConnection, topic: str, count: int, pipe: Connection) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -44,10 +45,10 @@ async def _consume(bootstrap: str, topic: str, count: int, pipe: Connection) -> 
         await consumer.stop()
 
 
-def _consumer_process(bootstrap: str, topic: str, count: int, pipe: Connection) -> None:
+def _consumer_process(kafka: KafkaConnection, topic: str, count: int, pipe: Connection) -> None:
     """The consumer in a process of its own, as every service is: it does not share a core
     (or the GIL) with the producer."""
-    asyncio.run(_consume(bootstrap, topic, count, pipe))
+    asyncio.run(_consume(kafka, topic, count, pipe))
 
 
 async def _recv(pipe: Connection, timeout_s: float, what: str) -> Any:
@@ -56,22 +57,23 @@ async def _recv(pipe: Connection, timeout_s: float, what: str) -> Any:
     return pipe.recv()
 
 
-async def kafka_ceiling(bootstrap: str, records: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+async def kafka_ceiling(
+    kafka: KafkaConnection, records: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
     """Produce `records` to a fresh topic (the pipeline's partitions, producer settings of the
     ingest server) as fast as possible while one consumer reads them; rates from the first
     send to the last send acknowledged, and to the last record received."""
     topic = f"bench.ceiling.{uuid.uuid4().hex[:10]}"
-    await asyncio.to_thread(ensure_topics, bootstrap, (Topic(topic, PARTITIONS, "bench"),))
+    await asyncio.to_thread(ensure_topics, kafka, (Topic(topic, PARTITIONS, "bench"),))
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     consumer = context.Process(
-        target=_consumer_process, args=(bootstrap, topic, len(records), theirs), daemon=True
+        target=_consumer_process, args=(kafka, topic, len(records), theirs), daemon=True
     )
     consumer.start()
     try:
         await _recv(ours, 60, "get ready")
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                    enable_idempotence=True)  # fmt: skip
+        producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             t0 = time.time()
@@ -85,7 +87,7 @@ async def kafka_ceiling(bootstrap: str, records: list[tuple[bytes, bytes]]) -> d
         if consumer.is_alive():
             consumer.terminate()
         consumer.join(10)
-        admin = admin_client(bootstrap)
+        admin = admin_client(kafka)
         try:
             await asyncio.to_thread(admin.delete_topics, [topic], 30_000)
         finally:

@@ -20,7 +20,7 @@ from bench.ceiling import kafka_ceiling, postgres_ceiling
 from bench.domain import events_file
 from bench.procstats import cpu_seconds, peak_rss_mib, stack_pids
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.devstack.endpoints import database_url
+from subsidy.devstack.endpoints import database_url, kafka_connection
 from subsidy.devstack.kafka_admin import admin_client
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import load_catalog
@@ -31,8 +31,8 @@ from subsidy.harness.comparison import compare, print_comparison
 from subsidy.harness.databases import drop_database, fresh_database
 from subsidy.harness.platform import Run, create_topics, delete_topics, service_specs
 from subsidy.harness.waiting import await_decisions
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.logging import configure_logging
-from subsidy.infra.settings import CommonSettings
 from subsidy.infra.topics import PARTITIONS
 from subsidy.ingest.service import event_record
 from subsidy.ledger.export import export_contract
@@ -95,7 +95,7 @@ class Platform:
 
     run: Run
     url: str
-    bootstrap: str
+    kafka: KafkaConnection
     services: list[processes.Running] = field(default_factory=list)
     rss_mib: dict[str, float] = field(default_factory=dict)
 
@@ -118,10 +118,10 @@ class Platform:
         self.services = []
 
 
-def _log_append_time(bootstrap: str, topics: list[str]) -> None:
+def _log_append_time(kafka: KafkaConnection, topics: list[str]) -> None:
     """The broker stamps records as it appends them, so that ingest and decision times are
     both "appended to the topic", on one clock."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     try:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, t,
                                             configs={"message.timestamp.type": "LogAppendTime"})
@@ -133,7 +133,7 @@ def _log_append_time(bootstrap: str, topics: list[str]) -> None:
 async def _await_groups(platform: Platform, groups: list[str], timeout_s: float = 120) -> None:
     """Until every consumer group has joined and holds its partitions: otherwise the first
     seconds of a phase would measure the services' start, not their work."""
-    admin = admin_client(platform.bootstrap)
+    admin = admin_client(platform.kafka)
     deadline = time.monotonic() + timeout_s
     try:
         while True:
@@ -158,25 +158,25 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
     """A fresh database and topics with the pipeline services running on them; everything
     stopped, deleted and dropped afterwards, also on failure."""
     # From the environment; the local owner's URL (with its kept password) when none is set.
-    settings = CommonSettings(database_url=database_url())  # type: ignore[call-arg]
+    owner_url, kafka = database_url(), kafka_connection()
     tag = uuid.uuid4().hex[:6]
     run = Run(database=f"subsidy_bench_{tag}", stamp=f"bench-{time.strftime('%H%M%S')}-{tag}",
               metrics_ports={})  # fmt: skip  # no metrics endpoints: no fixed ports to clash
     wanted = (*PIPELINE, "notifier") if notifier else PIPELINE
-    url = await fresh_database(settings.database_url, run.database)
-    p = Platform(run, url, settings.kafka_bootstrap)
+    url = await fresh_database(owner_url, run.database)
+    p = Platform(run, url, kafka)
     try:
-        await asyncio.to_thread(create_topics, run, p.bootstrap)
-        await asyncio.to_thread(_log_append_time, p.bootstrap,
+        await asyncio.to_thread(create_topics, run, kafka)
+        await asyncio.to_thread(_log_append_time, kafka,
                                 [p.events_topic, p.decisions_topic])  # fmt: skip
         # SMTP port 1: nobody subscribes in the bench, so the notifier never sends.
-        for spec in service_specs(run, settings, url, smtp_port=1):
+        for spec in service_specs(run, kafka, url, smtp_port=1):
             if spec.name in wanted:
                 p.services.append(processes.start(spec, layout().logs, prefix="bench"))
         await asyncio.gather(*(processes.wait_ready(r) for r in p.services))
-        groups = [f"demo-{run.stamp}-eligibility", f"demo-{run.stamp}-ledger"]
+        groups = [run.group("eligibility"), run.group("ledger")]
         if notifier:
-            groups.append(f"demo-{run.stamp}-notifier")
+            groups.append(run.group("notifier"))
         await _await_groups(p, groups)
         console.print(
             f"{label}: database {run.database}, topics demo.{run.stamp}.*, "
@@ -186,13 +186,13 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
     finally:
         p.stop(console)
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(delete_topics, run, p.bootstrap)
-        await drop_database(settings.database_url, run.database)
+            await asyncio.to_thread(delete_topics, run, kafka)
+        await drop_database(owner_url, run.database)
 
 
-def _producer(bootstrap: str) -> AIOKafkaProducer:
+def _producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """The ingest server's producer settings (services/ingest/subsidy/ingest/server.py)."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    return AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
 
 
 async def _produce(
@@ -200,7 +200,7 @@ async def _produce(
 ) -> list[int]:
     """Produce every record, as fast as possible or at `rate` per second; returns each one's
     append time (ms, broker clock)."""
-    producer = _producer(p.bootstrap)
+    producer = _producer(p.kafka)
     await producer.start()
     try:
         sends, t0, step = [], time.monotonic(), max(1, len(records) // 10)
@@ -223,7 +223,7 @@ async def _produce(
 async def _read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
     """Every record of the decisions topic: (append time in ms, the event that caused it).
     Read after the phase, so the bench takes no core from the services while they work."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=p.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**p.kafka.aiokafka(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(p.decisions_topic, i) for i in range(PARTITIONS)]
@@ -316,7 +316,8 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
         differences = compare(exported, expected)
         out["export_matches_simulate"] = not differences
         print_comparison(console, differences, expected)
-        batch = LedgerSettings().batch_size  # type: ignore[call-arg]  # as the worker reads it
+        # As the worker reads it (the environment's LEDGER_BATCH_SIZE); no Kafka login needed.
+        batch = LedgerSettings(kafka_security_protocol="PLAINTEXT").batch_size  # type: ignore[call-arg]
         console.print(f"ceiling: {counts['decisions']:,} rows into PostgreSQL, {batch} a batch")
         out |= await postgres_ceiling(p.url, counts["decisions"], batch)
     return out
@@ -365,8 +366,7 @@ async def _run(opts: Options, console: Console) -> dict[str, Any]:
     out = await _throughput(work, opts, console)
     out |= await _latency(work, opts, console)
     console.print(f"ceiling: {len(work.records):,} messages through Kafka, no logic")
-    out |= await kafka_ceiling(CommonSettings().kafka_bootstrap,  # type: ignore[call-arg]
-                               work.records)  # fmt: skip
+    out |= await kafka_ceiling(kafka_connection(), work.records)
     # Both ceilings in decisions/s: Kafka carries events, each worth this many decisions.
     per_event = out["decisions"] / max(1, out["events"])
     ceiling = min(out["kafka_end_to_end_per_s"] * per_event, out["postgres_rows_per_s"])

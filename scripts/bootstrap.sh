@@ -18,6 +18,8 @@ command -v mvn >/dev/null 2>&1 || need_apt maven
 for extra in "$@"; do
   case "$extra" in
     promtool) command -v promtool >/dev/null 2>&1 || need_apt prometheus ;;
+    # librdkafka's command line: a fourth Kafka client the security tests log in with.
+    kcat) command -v kcat >/dev/null 2>&1 || need_apt kcat ;;
     chromium)
       command -v chromium >/dev/null 2>&1 || need_apt chromium
       # The dashboard is in Chinese: without a CJK font Chromium draws empty boxes.

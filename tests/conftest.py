@@ -4,6 +4,8 @@ migrated ledger with private topics per test. A test that takes the Kafka or Pos
 fixtures is marked `kafka` / `postgres`, so `-m "not kafka and not postgres"` runs the pure
 tests alone."""
 
+import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,7 +15,8 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from subsidy.devstack.endpoints import database_url as _database_url
-from subsidy.devstack.endpoints import kafka_bootstrap as _kafka_bootstrap
+from subsidy.devstack.endpoints import kafka_connection
+from subsidy.devstack.errors import DevstackError
 from subsidy.harness.databases import create_database, drop_database, migrate_platform
 from subsidy.ingest.bootstrap import ingest_server
 from subsidy.ingest.settings import IngestSettings
@@ -21,10 +24,23 @@ from tests.ingest.server import PARTITIONS as INGEST_PARTITIONS
 from tests.ingest.server import Ingest, writers
 from tests.ledger.database import LedgerDb, as_role, assert_sound, migrated_ledger_schema
 from tests.ledger.topics import PARTITIONS, Topics
+from tests.support.grpc_tls import GrpcTls
+from tests.support.kafka import kafka_python
 from tests.support.topics import private_topics
 
 HINT = "run make up (or `subsidy dev up`), or set KAFKA_BOOTSTRAP / DATABASE_URL"
 MARKED_BY_FIXTURE = {"kafka_bootstrap": "kafka", "database_url": "postgres"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Log the whole suite in to Kafka as the local stack's admin (or as the environment says):
+    settings the tests build and services they start inherit it; a service started as part of
+    the platform (subsidy.harness) logs in as its own principal instead."""
+    # No stack: the Kafka tests fail with HINT; the pure ones need no login.
+    # KAFKA_BOOTSTRAP stays as it was: set, it means a broker that is not the local stack's.
+    with contextlib.suppress(DevstackError):
+        login = kafka_connection().env()
+        os.environ.update({k: v for k, v in login.items() if k != "KAFKA_BOOTSTRAP"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,10 +54,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """Bootstrap servers of a Kafka that answers; fails the test when there is none."""
-    bootstrap = _kafka_bootstrap()
+    try:
+        bootstrap = kafka_connection().bootstrap
+    except DevstackError as exc:
+        pytest.fail(f"{exc}: {HINT}", pytrace=False)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=5_000, bootstrap_timeout_ms=5_000
+            **kafka_python(bootstrap), request_timeout_ms=5_000, bootstrap_timeout_ms=5_000
         )
         try:
             admin.list_topics()
@@ -109,10 +128,17 @@ def ingest_topic(kafka_bootstrap: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def grpc_tls(tmp_path_factory: pytest.TempPathFactory) -> GrpcTls:
+    """A CA of this session's own with a server and a client certificate: every gRPC server
+    the tests start serves TLS with them, every client checks it against the CA."""
+    return GrpcTls.make(tmp_path_factory.mktemp("grpc-tls"))
+
+
+@pytest.fixture(scope="session")
 async def ingest(
-    fresh_database_url: str, kafka_bootstrap: str, ingest_topic: str
+    fresh_database_url: str, kafka_bootstrap: str, ingest_topic: str, grpc_tls: GrpcTls
 ) -> AsyncIterator[Ingest]:
-    """The ingest server on a free port, producing to this session's topic."""
+    """The ingest server on a free port (TLS), producing to this session's topic."""
     # model_validate, not the constructor: the environment of whoever runs the tests (say an
     # INGEST_TOPIC of a live `make run`) must not leak in.
     settings = IngestSettings.model_validate(
@@ -122,8 +148,9 @@ async def ingest(
             "topic": ingest_topic,
             "credentials": writers(),
             "grpc_address": "127.0.0.1:0",
+            **grpc_tls.env(),
         }
     )
     async with ingest_server(settings, grace=1.0) as running:
         yield Ingest(running, f"127.0.0.1:{running.port}", ingest_topic, kafka_bootstrap,
-                     fresh_database_url)  # fmt: skip
+                     fresh_database_url, grpc_tls)  # fmt: skip

@@ -20,6 +20,7 @@ from subsidy.domain.enums import (
     StandardRole,
 )
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra import kafka_access as access
 from subsidy.infra.topics import ALL_TOPICS
 from subsidy.ingest import feeds
 from subsidy.ingest.permissions import CHANNELS
@@ -100,6 +101,24 @@ def provenance_values(proto: Proto) -> str:
     )
 
 
+def topic_table() -> str:
+    """Each topic with who may write and read it: the access table the broker enforces."""
+    granted = access.grants()
+
+    def who(topic: str, operation: str) -> str:
+        names = [g.principal for g in granted if g.name == topic and g.operation == operation]
+        return ", ".join(f"`{n}`" for n in names) or "—"
+
+    return table(
+        ["topic", "partitions", "carries", "written by", "read by"],
+        [
+            [f"`{t.name}`", str(t.partitions), t.purpose, who(t.name, access.WRITE),
+             who(t.name, access.READ)]
+            for t in ALL_TOPICS
+        ],
+    )  # fmt: skip
+
+
 def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
     """What docs/templates/contract.md.tmpl is filled with."""
     proto = Proto()
@@ -145,10 +164,7 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         "evaluation": "\n\n".join(evaluation),
         "decision": proto.message(decisions["Decision"]),
         **overlay_values(raw, catalog),
-        "topics": table(
-            ["topic", "partitions", "carries"],
-            [[f"`{t.name}`", str(t.partitions), t.purpose] for t in ALL_TOPICS],
-        ),
+        "topics": topic_table(),
         "dead_letter": "\n\n".join(
             [
                 proto.section(EVENTS.message_types_by_name["DeadLetter"], "###"),

@@ -30,7 +30,7 @@ from tests.deploy.pki import write_tls_files
 # Which settings class each command reads (the CLI builds exactly this one).
 SETTINGS: dict[tuple[str, ...], str] = {
     ("eligibility", "worker"): "subsidy.eligibility.settings:EligibilitySettings",
-    ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilityApiSettings",
+    ("eligibility", "serve"): "subsidy.eligibility.settings:EligibilitySettings",
     ("ledger", "worker"): "subsidy.ledger.settings:LedgerSettings",
     ("ledger", "relay"): "subsidy.ledger.settings:LedgerSettings",
     ("db", "migrate"): "subsidy.infra.settings:CommonSettings",

@@ -26,7 +26,6 @@ from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.lifecycle import running
-from subsidy.ingest.client import ingest_file
 from subsidy.ingest.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.ingest.service import SERVICE_NAME
 from subsidy.ingest.store import Rejected
@@ -45,11 +44,12 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
-from tests.ingest.server import AUTH, SOURCES, TOKEN, Ingest, cert_event
+from tests.ingest.server import AUTH, SOURCES, Ingest, cert_event
 from tests.ledger.database import LedgerDb, export, worker_settings
 from tests.ledger.events import CATALOG, EventMix, jsonl
 from tests.ledger.topics import Topics as LedgerTopics
 from tests.ledger.topics import wait_consumed
+from tests.support.kafka import aiokafka
 from tests.support.topics import private_topics
 
 # The fixture ledger_db.
@@ -123,7 +123,7 @@ async def test_the_ingest_api_refuses_every_hostile_event_and_keeps_serving(
     tag = uuid.uuid4().hex[:8]
     good = [_bound(data.draw(good_events(800 + i, f"{tag}-good-{i}"))) for i in range(6)]
 
-    async with grpc.aio.insecure_channel(ingest.address) as ch:
+    async with ingest.tls.channel(ingest.address) as ch:
         stub = _stub(ch)
         for h in hostile:
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -174,7 +174,7 @@ async def test_megabyte_fields_are_refused_and_the_server_goes_on(
     event = json_format.MessageToDict(cert_event(enterprise=902))
     event["enterpriseName"] = "苏" * (size // 3)  # three bytes each in UTF-8
     raw = line(event)
-    async with grpc.aio.insecure_channel(ingest.address) as ch:
+    async with ingest.tls.channel(ingest.address) as ch:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await _stub(ch).Submit(api_pb2.SubmitRequest(event_json=raw), metadata=AUTH)
         assert err.value.code().name == code
@@ -257,7 +257,7 @@ async def test_feed_files_report_every_hostile_row_and_take_the_good_ones(
         feed = Path(tmp) / "hostile.jsonl"
         feed.write_bytes(b"\n".join(lines) + b"\n")
 
-        summary = await asyncio.to_thread(ingest_file, feed, server=ingest.address, token=TOKEN)
+        summary = await asyncio.to_thread(ingest.send, feed)
 
         assert (summary.read, summary.accepted, summary.rejected) == (len(lines), len(good), 20)
         reported = _report_fields(summary.errors)
@@ -283,7 +283,7 @@ async def test_feed_files_report_every_hostile_row_and_take_the_good_ones(
             feed = Path(tmp) / f"hostile{suffix}"
             _write(feed, rows)
 
-            summary = await asyncio.to_thread(ingest_file, feed, server=ingest.address, token=TOKEN)
+            summary = await asyncio.to_thread(ingest.send, feed)
 
             assert summary.file_error is None
             assert (summary.accepted, summary.rejected) == (len(rows) - len(bad_rows),
@@ -317,7 +317,7 @@ Record = tuple[bytes | None, bytes | None, str | None]  # key, value, field to b
 
 async def _produce(bootstrap: str, topic: str, records: list[Record]) -> list[tuple[int, int]]:
     """(partition, offset) of each record, sent in order."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**aiokafka(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sends = [await producer.send(topic, key=k, value=v) for k, v, _ in records]

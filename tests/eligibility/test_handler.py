@@ -248,7 +248,7 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KAFKA_BOOTSTRAP", "h1:9092, h2:9093")
     s = EligibilitySettings()  # type: ignore[call-arg]
     assert s.output_topic == "entitlements.test"
-    assert s.kafka_urls == ["kafka://h1:9092", "kafka://h2:9093"]
+    assert s.kafka.faust()["broker"] == ["kafka://h1:9092", "kafka://h2:9093"]
 
 
 @pytest.mark.parametrize(

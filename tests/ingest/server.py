@@ -2,14 +2,18 @@
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.ingest.client import IngestSummary, ingest_file
 from subsidy.ingest.server import RunningIngest
 from tests.factories import enterprise_id as uscc_id
+from tests.support.grpc_tls import GrpcTls
+from tests.support.kafka import aiokafka
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
@@ -56,18 +60,23 @@ def cert_event(
 
 @dataclass(frozen=True)
 class Ingest:
-    """The running server and where it is."""
+    """The running server, where it is, and the TLS it serves (its CA checks it)."""
 
     running: RunningIngest
     address: str
     topic: str
     bootstrap: str
     database_url: str
+    tls: GrpcTls
+
+    def send(self, path: Path, token: str = TOKEN) -> IngestSummary:
+        """`subsidy ingest`'s client: the file to this server, its certificate checked."""
+        return ingest_file(path, server=self.address, token=token, transport=self.tls.client_tls)
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, bytes, epb.EnterpriseEvent]]:
     """Every record on the topic so far: (partition, key, decoded event), in partition order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**aiokafka(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]

@@ -31,6 +31,7 @@ from tests.notifier.stack import (
     metric,
     publish,
 )
+from tests.support.kafka import kafka_python
 from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -56,7 +57,7 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 def _dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_python(bootstrap), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])

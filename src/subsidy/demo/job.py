@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from subsidy.demo.report import print_summary
-from subsidy.devstack.endpoints import database_url
+from subsidy.devstack.endpoints import database_url, kafka_connection
 from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.simulate import simulate
@@ -26,7 +26,6 @@ from subsidy.harness.inboxes import Inboxes, RunningInboxes
 from subsidy.harness.platform import Run, create_topics, delete_topics, service_specs, subscribe
 from subsidy.harness.principals import ingest_as_principals
 from subsidy.harness.waiting import await_decisions, await_notifications
-from subsidy.infra.settings import CommonSettings
 from subsidy.ingest.client import IngestSummary, estimate_rows
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.export import export_contract
@@ -42,6 +41,7 @@ def _ingest(events: Path, work: Path, run: Run, console: Console) -> IngestSumma
     with progress:
         task = progress.add_task(f"ingest {events.name}", total=estimate_rows(copy))
         return ingest_as_principals(copy, work, run.ingest_address, run.principals,
+                                    run.grpc_client(),
                                     on_progress=lambda n: progress.advance(task, n))  # fmt: skip
 
 
@@ -49,21 +49,21 @@ async def run_demo(
     events: Path, catalog: Catalog, keep: bool, console: Console, run: Run | None = None
 ) -> bool:
     """The whole job; True when the pipeline matched `simulate` and the chain verified."""
-    settings = CommonSettings()  # type: ignore[call-arg]  # from the environment
+    kafka = kafka_connection()
     run = run or Run()
     work = layout().run / "demo"
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     console.rule("Suzhou embodied-AI robot subsidies: the main job")
     url = await fresh_database(database_url(), run.database)
-    await asyncio.to_thread(create_topics, run, settings.kafka_bootstrap)
+    await asyncio.to_thread(create_topics, run, kafka)
     console.print(f"database {run.database}, topics demo.{run.stamp}.*")
     stopped = False
     inboxes = RunningInboxes(Inboxes(run.webhook_secret.encode()))
     await inboxes.start()
     await subscribe(url, run, events, catalog, inboxes.webhook_url)
     try:
-        for spec in service_specs(run, settings, url, inboxes.smtp_port):
+        for spec in service_specs(run, kafka, url, inboxes.smtp_port):
             run.services.append(processes.start(spec, layout().logs))
         await asyncio.gather(*(processes.wait_ready(r) for r in run.services))
         console.print("services up: " + ", ".join(r.spec.name for r in run.services))
@@ -95,7 +95,7 @@ async def run_demo(
             killed = processes.stop_all(run.services)
             if killed:
                 console.print(f"[yellow]had to kill: {', '.join(killed)}[/yellow]")
-            await asyncio.to_thread(delete_topics, run, settings.kafka_bootstrap)
+            await asyncio.to_thread(delete_topics, run, kafka)
 
 
 async def _notifications(url: str, run: Run, inboxes: RunningInboxes, console: Console) -> Inboxes:
@@ -133,6 +133,7 @@ async def _read_ledger(
 
 def _print_where_to_look(run: Run, url: str, console: Console) -> None:
     console.rule("left running (KEEP=1): stop with `make down` and `pkill -f subsidy.cli`")
+    console.print(f"gRPC over TLS, CA      {run.grpc_tls().ca}   (clients: --cacert)")
     console.print(f"ingest API (gRPC)      {run.ingest_address}   writer tokens:")
     for p in run.principals.values():
         console.print(
@@ -144,7 +145,8 @@ def _print_where_to_look(run: Run, url: str, console: Console) -> None:
     if run.subscribed:
         console.print(
             f"  try: SUBSIDY_LEDGER_TOKEN={run.auditor_token} subsidy ledger statement "
-            f"{run.subscribed[0]} --server {run.ledger_api_address}"
+            f"{run.subscribed[0]} --server {run.ledger_api_address} "
+            f"--cacert {run.grpc_tls().ca}"
         )
     console.print(f"live dashboard         http://127.0.0.1:{run.dashboard_port}/")
     console.print(f"database               {url}")

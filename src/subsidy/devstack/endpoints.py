@@ -2,6 +2,7 @@
 
 import os
 
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.settings import (
     KAFKA_HOST,
     KAFKA_PORT,
@@ -44,13 +45,32 @@ def kafka_bootstrap() -> str:
     return external_kafka() or LOCAL_KAFKA_BOOTSTRAP
 
 
+def kafka_connection() -> KafkaConnection:
+    """How tools and tests reach Kafka: as the environment's KAFKA_* say when KAFKA_BOOTSTRAP
+    is set, else the local broker as its admin, with the login `subsidy dev up` keeps in .run/."""
+    from subsidy.devstack import kafka_logins, paths  # they need this module's names
+    from subsidy.devstack.errors import DevstackError
+    from subsidy.infra.settings import CommonSettings
+
+    if external_kafka():
+        try:
+            return CommonSettings().kafka  # type: ignore[call-arg]  # from the environment
+        except ValueError as err:
+            raise DevstackError(f"KAFKA_BOOTSTRAP is set, but: {err}") from None
+    local = kafka_logins.connection(paths.layout())
+    if local is None:
+        raise DevstackError("no Kafka login kept in .run/: run `subsidy dev up` first")
+    return local
+
+
 def database_url() -> str:
     """PostgreSQL URL: $DATABASE_URL if set, else the local server's `subsidy` database as
-    its owner, with the password `subsidy dev up` keeps in .run/."""
+    its owner, with the password `subsidy dev up` keeps in .run/, over TLS checked against
+    the local CA (sslmode=verify-full, sslrootcert=.run/tls/ca.pem)."""
     external = external_database()
     if external:
         return external
-    from subsidy.devstack import db_logins  # it needs this module's names
+    from subsidy.devstack import db_logins, postgres_db  # they need this module's names
 
     password = db_logins.read_passwords().get(POSTGRES_ROLE)
-    return db_logins.with_login(LOCAL_DATABASE_URL, POSTGRES_ROLE, password)
+    return postgres_db.local_url(POSTGRES_PORT, password)

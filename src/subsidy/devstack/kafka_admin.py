@@ -8,6 +8,7 @@ from kafka.errors import KafkaError
 
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.procs import port_open
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.topics import ALL_TOPICS, Topic
 
 _TOPIC_ALREADY_EXISTS = 36  # Kafka's error code TOPIC_ALREADY_EXISTS
@@ -18,27 +19,29 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
     return host.strip("[]") or "localhost", int(port or 9092)
 
 
-def admin_client(bootstrap: str, timeout_ms: int = 10_000) -> KafkaAdminClient:
+def admin_client(kafka: KafkaConnection, timeout_ms: int = 10_000) -> KafkaAdminClient:
     """An admin client that gives up after timeout_ms instead of the default 30 s."""
     return KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **kafka.kafka_python(),
         client_id="subsidy-devstack",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,
     )
 
 
-def wait_ready(bootstrap: str, timeout_s: float, still_starting: Callable[[], bool]) -> None:
+def wait_ready(
+    kafka: KafkaConnection, timeout_s: float, still_starting: Callable[[], bool]
+) -> None:
     """Poll until an admin client lists the topics, the deadline passes, or the broker died."""
     deadline = time.monotonic() + timeout_s
-    host, port = _host_port(bootstrap)
+    host, port = _host_port(kafka.bootstrap)
     last_error = "the port never opened"
     while time.monotonic() < deadline:
         if not still_starting():
             raise DevstackError(f"Kafka exited while starting (last error: {last_error})")
         if port_open(host, port):  # cheap check first, so a starting broker costs no client
             try:
-                admin = admin_client(bootstrap, timeout_ms=5_000)
+                admin = admin_client(kafka, timeout_ms=5_000)
                 try:
                     admin.list_topics()
                     return
@@ -47,17 +50,19 @@ def wait_ready(bootstrap: str, timeout_s: float, still_starting: Callable[[], bo
             except (KafkaError, OSError) as exc:
                 last_error = repr(exc)
         time.sleep(0.25)
-    raise DevstackError(f"Kafka at {bootstrap} not ready after {timeout_s:.0f}s ({last_error})")
+    raise DevstackError(
+        f"Kafka at {kafka.bootstrap} not ready after {timeout_s:.0f}s ({last_error})"
+    )
 
 
-def check_reachable(bootstrap: str, timeout_s: float = 10.0) -> None:
-    """Raise unless Kafka at bootstrap answers an admin request."""
-    wait_ready(bootstrap, timeout_s, still_starting=lambda: True)
+def check_reachable(kafka: KafkaConnection, timeout_s: float = 10.0) -> None:
+    """Raise unless Kafka answers an admin request."""
+    wait_ready(kafka, timeout_s, still_starting=lambda: True)
 
 
-def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
+def ensure_topics(kafka: KafkaConnection, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
     """Create the topics that are missing (replication 1); returns the names it created."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     try:
         wanted = {t.name: {"num_partitions": t.partitions, "replication_factor": 1} for t in topics}
         response = admin.create_topics(wanted, timeout_ms=30_000, raise_errors=False)

@@ -1,19 +1,28 @@
 """The local one-node Kafka (KRaft, broker and controller in one JVM): config, start, stop."""
 
 import base64
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from subsidy.devstack import endpoints
+from subsidy.devstack import endpoints, kafka_logins
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_jars import ensure_kafka_libs
+from subsidy.devstack.local_ca import ensure_cert
 from subsidy.devstack.paths import Layout
 from subsidy.devstack.prereqs import find_java
 from subsidy.devstack.procs import live_pid, port_open, tail, terminate, write_pid
+from subsidy.devstack.secret_store import write_secret_file
+from subsidy.infra.kafka_access import ADMIN
 
 MAIN_CLASS = "kafka.Kafka"
+# The broker's certificate name: its principal on the controller listener, a super user.
+BROKER_NAME = "kafka"
+# Written once the storage is formatted with the admin's SCRAM login; a data directory from
+# before logins (plaintext) lacks it and is remade.
+SECURED_MARKER = "scram-bootstrapped"
 STOP_TIMEOUT_S = 60.0
 JVM_OPTS = (
     "-Xms128m",
@@ -25,8 +34,45 @@ JVM_OPTS = (
 )
 
 
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """What the broker needs to speak TLS and check SCRAM logins: its key and certificate
+    chain in one PEM file, the CA it trusts, and the admin's password (its own login)."""
+
+    keystore: Path
+    truststore: Path
+    admin_password: str
+
+
+def _security_settings(security: BrokerSecurity) -> dict[str, str]:
+    """Clients: SCRAM-SHA-512 over TLS. The controller listener: TLS with a client
+    certificate (SCRAM cannot guard it: the credentials live in the metadata it serves), so
+    only this broker, by its certificate, reaches it. No ACL, no access (super users aside)."""
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{ADMIN}" password="{security.admin_password}";'
+    )
+    return {
+        "listener.security.protocol.map": "CONTROLLER:SSL,SASL_SSL:SASL_SSL",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(security.keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(security.truststore),
+        "listener.name.controller.ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{BROKER_NAME};User:{ADMIN}",
+    }
+
+
 def server_properties(
     data_dir: Path,
+    security: BrokerSecurity,
     port: int = endpoints.KAFKA_PORT,
     ctl: int = endpoints.KAFKA_CONTROLLER_PORT,
 ) -> str:
@@ -36,11 +82,10 @@ def server_properties(
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{host}:{ctl}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": f"SASL_SSL://{host}:{port},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"SASL_SSL://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        **_security_settings(security),
         "log.dirs": str(data_dir),
         "num.partitions": "6",
         "default.replication.factor": "1",
@@ -95,6 +140,24 @@ class Broker:
     def cluster_id_file(self) -> Path:
         return self.layout.kafka_dir / "cluster.id"
 
+    def security(self) -> BrokerSecurity:
+        """The broker's certificate (made by the local CA) and the admin's password."""
+        cert = ensure_cert(self.layout.tls_dir, BROKER_NAME, client=True)
+        keystore = self.layout.tls_dir / f"{BROKER_NAME}-keystore.pem"
+        write_secret_file(keystore, cert.key.read_text() + cert.cert.read_text())
+        admin_password = kafka_logins.ensure_passwords(self.layout)[ADMIN]
+        return BrokerSecurity(keystore, cert.ca, admin_password)
+
+    def rendered(self, security: BrokerSecurity) -> str:
+        """The server.properties this broker runs with."""
+        return server_properties(self.data_dir, security, self.port, self.controller_port)
+
+    def outdated(self) -> bool:
+        """True if the running broker's properties are not what this code would write."""
+        return not self.properties.is_file() or (
+            self.properties.read_text() != self.rendered(self.security())
+        )
+
     def pid(self) -> int | None:
         """The broker's pid if it runs."""
         return live_pid(self.layout.kafka_pid, str(self.properties))
@@ -107,21 +170,29 @@ class Broker:
             "-cp", f"{libs}/*", main, *args,
         ]  # fmt: skip
 
-    def _format(self, java: Path, libs: Path) -> None:
-        """Format the storage once; the cluster id is kept beside the data."""
+    def _format(self, java: Path, libs: Path, admin_password: str) -> None:
+        """Format the storage once, with the admin's SCRAM login in its first metadata (the
+        broker checks logins from the start, so no other way in exists); the cluster id is
+        kept beside the data. Storage from before logins is remade: it holds dev data only."""
+        marker = self.layout.kafka_dir / SECURED_MARKER
         if (self.data_dir / "meta.properties").is_file():
-            return
+            if marker.is_file():
+                return
+            shutil.rmtree(self.data_dir)
+            self.data_dir.mkdir(parents=True)
         if not self.cluster_id_file.is_file():
             self.cluster_id_file.write_text(new_cluster_id() + "\n")
         cluster_id = self.cluster_id_file.read_text().strip()
+        scram = f"SCRAM-SHA-512=[name={ADMIN},password={admin_password}]"
         command = self._java(
             java, libs, "kafka.tools.StorageTool",
-            "format", "-t", cluster_id, "-c", str(self.properties),
+            "format", "-t", cluster_id, "-c", str(self.properties), "--add-scram", scram,
         )  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
         if result.returncode != 0:
             output = result.stdout + result.stderr
             raise DevstackError(f"formatting Kafka's storage failed:\n{output}")
+        marker.write_text(cluster_id + "\n")
 
     def start(self) -> tuple[int, str]:
         """Start the broker detached; returns its pid and Kafka's version. Does not wait."""
@@ -136,10 +207,9 @@ class Broker:
         version, libs = ensure_kafka_libs(self.layout)
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.properties.write_text(
-            server_properties(self.data_dir, self.port, self.controller_port)
-        )
-        self._format(java, libs)
+        security = self.security()
+        write_secret_file(self.properties, self.rendered(security))
+        self._format(java, libs, security.admin_password)
         with self.layout.kafka_console.open("ab") as console:
             proc = subprocess.Popen(
                 self._java(java, libs, MAIN_CLASS, str(self.properties)),

@@ -80,6 +80,11 @@ class Layout:
         return self.run / "postgres.pid"
 
     @property
+    def tls_dir(self) -> Path:
+        """The local CA and the servers' certificates (subsidy.devstack.local_ca)."""
+        return self.run / "tls"
+
+    @property
     def stack_env(self) -> Path:
         return self.run / "stack.env"
 

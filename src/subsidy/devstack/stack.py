@@ -1,5 +1,6 @@
 """The devstack as a whole: bring Kafka and PostgreSQL up, take them down, report on them."""
 
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -7,9 +8,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
-from subsidy.devstack import db_logins, endpoints, kafka_admin, postgres_db
+from subsidy.devstack import (
+    db_logins,
+    endpoints,
+    kafka_admin,
+    kafka_grants,
+    kafka_logins,
+    postgres_db,
+)
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_broker import Broker
+from subsidy.devstack.local_ca import GRPC_CERT_NAME, ensure_cert
 from subsidy.devstack.paths import Layout
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.devstack.procs import port_open
@@ -49,24 +58,31 @@ def write_stack_env(layout: Layout) -> None:
         write_key_pair(keys)
     url = endpoints.database_url()
     logins = "".join(
-        f"DATABASE_URL_{login.upper()}={db_logins.login_url(url, login)}\n"
+        f"DATABASE_URL_{login.upper()}={shlex.quote(db_logins.login_url(url, login))}\n"
         for login in db_logins.LOGINS
         if login in db_logins.read_passwords()
     )
+    kafka = "".join(
+        f"{k}={shlex.quote(v)}\n" for k, v in endpoints.kafka_connection().env().items()
+    )
+    # The certificate a gRPC server run by hand serves, and the CA its clients check it with.
+    grpc = ensure_cert(layout.tls_dir, GRPC_CERT_NAME)
     # Passwords are in it: only this user may read it.
     layout.stack_env.touch(mode=0o600)
     layout.stack_env.chmod(0o600)
     layout.stack_env.write_text(
         "# Written by `subsidy dev up`: where this checkout's Kafka and PostgreSQL are.\n"
         "# DATABASE_URL is the owner's (`subsidy db migrate`, tools, tests); each service logs\n"
-        "# in as its own role (DATABASE_URL_<LOGIN>, docs/security.md).\n"
-        f"KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap()}\n"
-        f"DATABASE_URL={url}\n"
+        "# in as its own role (DATABASE_URL_<LOGIN>, docs/security.md). KAFKA_SASL_* are the\n"
+        f"# admin's; each service's Kafka login is in {kafka_logins.PASSWORDS_FILE} beside this.\n"
+        f"{kafka}"
+        f"DATABASE_URL={shlex.quote(url)}\n"
         f"{db_logins.PASSWORDS_ENV}={db_logins.passwords_path()}\n"
         f"{logins}"
         f"LEDGER_SIGNING_KEY_FILE={keys / PRIVATE_KEY_NAME}\n"
         f"LEDGER_ANCHOR_FILE={layout.run / 'ledger-anchors.jsonl'}\n"
         f"NOTIFIER_LEDGER_PUBLIC_KEY_FILE={keys / PUBLIC_KEY_NAME}\n"
+        f"GRPC_TLS_CERT={grpc.cert}\nGRPC_TLS_KEY={grpc.key}\nGRPC_TLS_CA={grpc.ca}\n"
     )
 
 
@@ -77,7 +93,10 @@ def _start_kafka(layout: Layout, console: Console) -> Broker | None:
         return None
     broker = Broker(layout)
     pid = broker.pid()
-    if pid is not None:
+    if pid is not None and broker.outdated():
+        console.print(f"kafka: its configuration changed (TLS, logins): restarting pid {pid}")
+        broker.stop()
+    elif pid is not None:
         console.print(f"kafka: already running (pid {pid}) at {endpoints.LOCAL_KAFKA_BOOTSTRAP}")
         return None
     pid, version = broker.start()
@@ -85,23 +104,26 @@ def _start_kafka(layout: Layout, console: Console) -> Broker | None:
     return broker
 
 
-def _wait_kafka(broker: Broker | None, console: Console) -> None:
-    """Wait for the broker we started (or check the running/external one), then make topics."""
-    bootstrap = endpoints.kafka_bootstrap()
+def _wait_kafka(layout: Layout, broker: Broker | None, console: Console) -> None:
+    """Wait for the broker we started (or check the running/external one), then make topics;
+    on our own broker, the services' logins and ACLs too (an external one has its own)."""
+    kafka = endpoints.kafka_connection()
     if broker is None:
-        kafka_admin.check_reachable(bootstrap)
+        kafka_admin.check_reachable(kafka)
     else:
         started = time.monotonic()
         try:
             kafka_admin.wait_ready(
-                bootstrap, KAFKA_READY_TIMEOUT_S, still_starting=lambda: broker.pid() is not None
+                kafka, KAFKA_READY_TIMEOUT_S, still_starting=lambda: broker.pid() is not None
             )
         except DevstackError as exc:
             diagnostics = broker.diagnostics()
             broker.stop()
             raise DevstackError(f"{exc}\n{diagnostics}") from exc
-        console.print(f"kafka: ready at {bootstrap} after {time.monotonic() - started:.1f}s")
-    created = kafka_admin.ensure_topics(bootstrap)
+        console.print(f"kafka: ready at {kafka.bootstrap} after {time.monotonic() - started:.1f}s")
+    if not endpoints.external_kafka():
+        kafka_grants.provision(kafka, kafka_logins.ensure_passwords(layout))
+    created = kafka_admin.ensure_topics(kafka)
     if created:
         console.print(f"kafka: created topics {', '.join(created)}")
 
@@ -114,6 +136,10 @@ def _up_postgres(layout: Layout, console: Console) -> bool:
         return False
     server = PostgresServer(layout)
     running = server.pid()
+    if running is not None and server.stale(running):
+        console.print(f"postgres: restarting pid {running}, a build without TLS")
+        server.stop()
+        running = None
     if running is None:
         pid = server.start()
         console.print(f"postgres: started (pid {pid}), log {layout.postgres_log}")
@@ -121,18 +147,20 @@ def _up_postgres(layout: Layout, console: Console) -> bool:
         url = endpoints.LOCAL_DATABASE_URL
         console.print(f"postgres: already running (pid {running}) at {url}")
     if prepare_postgres(server, layout):
-        console.print("postgres: pg_hba.conf now requires passwords (scram-sha-256)")
+        console.print("postgres: reloaded with TLS and passwords required (hostssl, scram-sha-256)")
     return running is None
 
 
 def prepare_postgres(server: PostgresServer, layout: Layout) -> bool:
-    """On the running server: the roles, their passwords (.run/, 0600) and the database, then
-    pg_hba.conf with passwords required; True if pg_hba.conf was upgraded (a data dir from
-    before passwords: its roles were made while the old one still let the superuser in)."""
+    """On the running server: pg_hba.conf (TLS and passwords required) and TLS, reloaded, then
+    the roles, their passwords (.run/, 0600) and the database; True if the configuration was
+    upgraded (a data dir from before TLS or passwords; the superuser keeps its Unix socket)."""
+    upgraded = server.upgrade_config()
     postgres_db.ensure_database(
-        server.superuser_url(), layout.run / db_logins.PASSWORDS_FILE, port=server.port
-    )
-    return server.upgrade_hba()
+        server.superuser_url(), layout.run / db_logins.PASSWORDS_FILE,
+        port=server.port, ca=server.ca_file,
+    )  # fmt: skip
+    return upgraded
 
 
 def up(layout: Layout, console: Console) -> None:
@@ -141,7 +169,7 @@ def up(layout: Layout, console: Console) -> None:
     # Kafka's JVM boots while PostgreSQL starts: the two waits overlap.
     broker = _start_kafka(layout, console)
     pg_started = _up_postgres(layout, console)
-    _wait_kafka(broker, console)
+    _wait_kafka(layout, broker, console)
     write_stack_env(layout)
     if broker is None and not pg_started:
         console.print("devstack: already up, nothing to do")
@@ -195,9 +223,13 @@ def _component_status(
 
 def _kafka_status(layout: Layout) -> ComponentStatus:
     bootstrap = endpoints.kafka_bootstrap()
+
+    def reachable() -> None:
+        kafka_admin.check_reachable(endpoints.kafka_connection(), timeout_s=5)
+
     return _component_status(
         "kafka", bootstrap, bool(endpoints.external_kafka()),
-        lambda: kafka_admin.check_reachable(bootstrap, timeout_s=5), Broker(layout).pid(),
+        reachable, Broker(layout).pid(),
         endpoints.KAFKA_HOST, endpoints.KAFKA_PORT, layout.relative(layout.kafka_log),
     )  # fmt: skip
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from subsidy.devstack import db_logins, kafka_admin, postgres_db
+from subsidy.devstack import db_logins, kafka_admin, kafka_grants, kafka_logins, postgres_db
 from subsidy.devstack.endpoints import KAFKA_HOST
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import Layout, find_repo_root
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.devstack.procs import port_open, wait_exit
+from subsidy.infra.kafka_client import KafkaConnection
 
 T = TypeVar("T")
 
@@ -50,9 +51,21 @@ class PrivateStack:
         return self.broker.bootstrap
 
     @property
+    def kafka(self) -> KafkaConnection:
+        """The private broker as its admin."""
+        kafka = kafka_logins.connection(self.layout, bootstrap=self.kafka_bootstrap)
+        if kafka is None:
+            raise DevstackError("the private Kafka has no logins yet: start_fresh() first")
+        return kafka
+
+    @property
+    def kafka_passwords(self) -> Path:
+        return kafka_logins.passwords_path(self.layout)
+
+    @property
     def database_url(self) -> str:
         password = db_logins.read_passwords(self.passwords).get(db_logins.OWNER)
-        return postgres_db.local_url(POSTGRES_PORT, password)
+        return postgres_db.local_url(POSTGRES_PORT, password, self.postgres.ca_file)
 
     @property
     def passwords(self) -> Path:
@@ -84,9 +97,11 @@ class PrivateStack:
         self._start_broker()
         self.postgres.start()
         self._wait_kafka()
+        kafka_grants.provision(self.kafka, kafka_logins.ensure_passwords(self.layout))
         postgres_db.ensure_database(
-            self.postgres.superuser_url(), self.passwords, READY_TIMEOUT_S, POSTGRES_PORT
-        )
+            self.postgres.superuser_url(), self.passwords, READY_TIMEOUT_S, POSTGRES_PORT,
+            self.postgres.ca_file,
+        )  # fmt: skip
 
     def _start_broker(self) -> int:
         # Broker.start lets go of its Popen, the broker being meant to outlive `subsidy dev up`;
@@ -99,9 +114,7 @@ class PrivateStack:
 
     def _wait_kafka(self) -> None:
         kafka_admin.wait_ready(
-            self.kafka_bootstrap,
-            READY_TIMEOUT_S,
-            still_starting=lambda: self.broker.pid() is not None,
+            self.kafka, READY_TIMEOUT_S, still_starting=lambda: self.broker.pid() is not None
         )
 
     def kill_kafka(self) -> tuple[int, int, float]:

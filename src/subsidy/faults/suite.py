@@ -32,7 +32,6 @@ from subsidy.harness.inboxes import Inboxes, RunningInboxes
 from subsidy.harness.platform import Run, create_topics, service_specs, subscribe
 from subsidy.harness.processes import free_port
 from subsidy.harness.waiting import await_decisions, await_notifications
-from subsidy.infra.settings import CommonSettings
 
 T = TypeVar("T")
 # The services the checks depend on; the ledger API and the dashboard only read, and each
@@ -137,13 +136,12 @@ async def _prepare(s: _Session) -> Catalog:
     s.lines = [line.encode() for line in generated]
     events.write_bytes(b"\n".join(s.lines) + b"\n")
     s.url = await fresh_database(s.stack.database_url, s.run.database)
-    await asyncio.to_thread(create_topics, s.run, s.stack.kafka_bootstrap)
+    await asyncio.to_thread(create_topics, s.run, s.stack.kafka, True)
     catalog = load_catalog()
     await subscribe(s.url, s.run, events, catalog, s.inboxes.webhook_url)
-    settings = CommonSettings(  # type: ignore[call-arg]  # the rest from the environment
-        kafka_bootstrap=s.stack.kafka_bootstrap, database_url=s.url
-    )
-    for spec in service_specs(s.run, settings, s.url, s.inboxes.smtp_port, s.stack.passwords):
+    specs = service_specs(s.run, s.stack.kafka, s.url, s.inboxes.smtp_port, s.stack.passwords,
+                          s.stack.kafka_passwords)  # fmt: skip
+    for spec in specs:
         if spec.name in UNDER_TEST:
             s.supervisor.start(spec)
     await asyncio.gather(*(processes.wait_ready(r) for r in s.supervisor.services.values()))
@@ -155,9 +153,8 @@ async def _prepare(s: _Session) -> Catalog:
 async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> list[Strike]:
     """Feed at the configured pace while the faults strike; then wait for every decision and
     every notification."""
-    feeder = FeedThread(
-        s.lines, s.stack.layout.run / "feed", s.run.ingest_address, s.run.principals
-    )
+    feeder = FeedThread(s.lines, s.stack.layout.run / "feed", s.run.ingest_address,
+                        s.run.principals, s.run.grpc_client())  # fmt: skip
     stalls = StallWatch(s.url, expected, s.clock)
     sampling = asyncio.create_task(stalls.run())
     try:

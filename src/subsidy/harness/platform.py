@@ -6,18 +6,24 @@ import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
 
+from subsidy.devstack import kafka_grants, kafka_logins
 from subsidy.devstack.db_logins import login_url
+from subsidy.devstack.endpoints import external_kafka
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
+from subsidy.devstack.local_ca import GRPC_CERT_NAME, CertFiles, ensure_cert
 from subsidy.devstack.paths import layout
+from subsidy.devstack.secret_store import read_secrets
 from subsidy.domain.catalog import Catalog
 from subsidy.harness.principals import Principal, auditors_json, credentials_json, demo_principals
 from subsidy.harness.processes import Running, ServiceSpec
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra import kafka_access as access
+from subsidy.infra.grpc_tls import CERT_ENV, KEY_ENV, ClientTls
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from subsidy.infra.topics import PARTITIONS, Topic
 from subsidy.notifier.repository import put_subscriptions
@@ -70,9 +76,34 @@ class Run:
                  "ledger-anchors.v1")  # fmt: skip
         return {n: self.topic(n) for n in names}
 
+    def group(self, service: str) -> str:
+        return f"demo-{self.stamp}-{service}"
+
+    def grants(self) -> tuple[access.Grant, ...]:
+        """The access table for this run's topics and groups."""
+        t = self.topics
+        return access.grants(
+            access.TopicNames(
+                t["enterprise-events.v1"], t["entitlements.v1"], t["decisions.v1"],
+                t["dead-letters.v1"], t["ledger-anchors.v1"],
+            ),
+            access.GroupIds(
+                self.group("eligibility"), self.group("ledger"), self.group("notifier")
+            ),
+        )  # fmt: skip
+
     @property
     def files(self) -> Path:
         return self.directory or layout().run / "runs" / self.stamp
+
+    def grpc_tls(self) -> CertFiles:
+        """The gRPC servers' certificate (this host's names and loopback addresses), signed by
+        the local CA: in the run's own directory if it has one, else the checkout's .run/tls/."""
+        return ensure_cert(self.directory or layout().tls_dir, GRPC_CERT_NAME)
+
+    def grpc_client(self) -> ClientTls:
+        """How the run's clients check its gRPC servers: against the CA that signed them."""
+        return ClientTls(self.grpc_tls().ca)
 
     @property
     def anchor_file(self) -> Path:
@@ -86,10 +117,10 @@ class Run:
         return private, public
 
 
-def _common_env(run: Run, settings: CommonSettings) -> dict[str, str]:
-    """What every process gets: the broker, the log level, and the policy simulate is compared
-    under (one catalog, one overlay)."""
-    common = {"KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "LOG_LEVEL": "INFO"}
+def _common_env(run: Run) -> dict[str, str]:
+    """What every process gets: the log level, and the policy simulate is compared under (one
+    catalog, one overlay)."""
+    common = {"LOG_LEVEL": "INFO"}
     for key, path in (("POLICY_CATALOG", run.policy_catalog),
                       ("POLICY_OVERLAY", run.policy_overlay)):  # fmt: skip
         if path is not None:
@@ -108,49 +139,86 @@ def _ledger_envs(
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
               "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
-              "LEDGER_GROUP_ID": f"demo-{run.stamp}-ledger"}  # fmt: skip
+              "LEDGER_GROUP_ID": run.group("ledger")}  # fmt: skip
     relay = {**ledger, **relay_db, "LEDGER_SIGNING_KEY_FILE": str(private_key),
              "LEDGER_ANCHOR_FILE": str(run.anchor_file)}  # fmt: skip
     return ledger, relay
 
 
+def own_broker() -> bool:
+    """True when Kafka is the local stack's, whose logins and ACLs the harness manages; an
+    external one (KAFKA_BOOTSTRAP) keeps its own, and the run uses the login it was given."""
+    return external_kafka() is None
+
+
+def kafka_login(kafka: KafkaConnection, passwords: Path | None, principal: str) -> dict[str, str]:
+    """A service's Kafka environment: logged in as its own principal when the broker's service
+    logins are kept (the local stack's, kafka_logins), else as `kafka` itself (an external
+    broker that gives the run one login)."""
+    password = read_secrets(passwords).get(principal) if passwords else None
+    return (kafka.as_user(principal, password) if password else kafka).env()
+
+
+def _over_tls(run: Run, specs: list[ServiceSpec]) -> list[ServiceSpec]:
+    """The gRPC servers among specs serve TLS with the run's certificate, and their health is
+    checked against its CA."""
+    tls = run.grpc_tls()
+    served = {CERT_ENV: str(tls.cert), KEY_ENV: str(tls.key)}
+    return [replace(s, env={**s.env, **served}, grpc_ca=tls.ca) if s.grpc_address else s
+            for s in specs]  # fmt: skip
+
+
+def _kafka_envs(kafka: KafkaConnection, passwords: Path | None) -> dict[str, dict[str, str]]:
+    """Each Kafka-using service's login, by principal (kafka_login)."""
+    if passwords is None and own_broker():
+        passwords = kafka_logins.passwords_path(layout())
+    return {principal: kafka_login(kafka, passwords, principal) for principal in access.SERVICES}
+
+
 def service_specs(
     run: Run,
-    settings: CommonSettings,
+    kafka: KafkaConnection,
     database_url: str,
     smtp_port: int,
     passwords: Path | None = None,
+    kafka_passwords: Path | None = None,
 ) -> list[ServiceSpec]:
-    """Each process of the platform, each logged in to database_url's database as its own
-    role (subsidy.devstack.db_logins; passwords from `passwords`), never as the owner."""
+    """Each process of the platform, logged in to database_url's database as its own role
+    (db_logins; passwords from `passwords`), never as the owner, and to Kafka as its own
+    principal (_kafka_envs; passwords from `kafka_passwords`)."""
     t = run.topics
     ports = {name: str(run.metrics_ports.get(name, 0)) for name in METRICS_PORTS}
-    common = _common_env(run, settings)
+    common = _common_env(run)
+    on_kafka = _kafka_envs(kafka, kafka_passwords)
 
     def db(login: str) -> dict[str, str]:
         return {"DATABASE_URL": login_url(database_url, login, passwords)}
 
     ledger, relay = _ledger_envs(run, common, db("ledger_worker"), db("ledger_relay"))
+    ledger |= on_kafka[access.LEDGER_WORKER]
+    relay |= on_kafka[access.LEDGER_RELAY]
     relay["LEDGER_METRICS_PORT"] = ports["ledger-relay"]
     _, public_key = run.signing_keys()
-    return [
+    return _over_tls(run, [
         ServiceSpec("eligibility", ("eligibility", "worker"), {
-            **common, "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
+            **common, **on_kafka[access.ELIGIBILITY],
+            "ELIGIBILITY_INPUT_TOPIC": t["enterprise-events.v1"],
             "ELIGIBILITY_OUTPUT_TOPIC": t["entitlements.v1"],
             "ELIGIBILITY_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
-            "ELIGIBILITY_GROUP_ID": f"demo-{run.stamp}-eligibility",
+            "ELIGIBILITY_GROUP_ID": run.group("eligibility"),
             "ELIGIBILITY_METRICS_PORT": ports["eligibility"]}),
         ServiceSpec("ledger-worker", ("ledger", "worker"),
                     {**ledger, "LEDGER_METRICS_PORT": ports["ledger-worker"]}),
         ServiceSpec("ledger-relay", ("ledger", "relay"), relay),
         ServiceSpec("ingest", ("ingest-server",), {
-            **common, **db("ingest_server"), "INGEST_TOPIC": t["enterprise-events.v1"],
+            **common, **on_kafka[access.INGEST], **db("ingest_server"),
+            "INGEST_TOPIC": t["enterprise-events.v1"],
             "INGEST_CREDENTIALS": credentials_json(run.principals.values()),
             "INGEST_GRPC_ADDRESS": run.ingest_address,
             "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
         ServiceSpec("notifier", ("notify", "worker"), {
-            **common, **db("notifier_worker"), "NOTIFIER_TOPIC": t["decisions.v1"],
-            "NOTIFIER_GROUP_ID": f"demo-{run.stamp}-notifier",
+            **common, **on_kafka[access.NOTIFIER], **db("notifier_worker"),
+            "NOTIFIER_TOPIC": t["decisions.v1"], "NOTIFIER_GROUP_ID": run.group("notifier"),
             "NOTIFIER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
             "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp_port),
@@ -166,7 +234,7 @@ def service_specs(
         ServiceSpec("dashboard", ("dashboard", "serve"), {
             **common, **db("dashboard"), "DASHBOARD_PORT": str(run.dashboard_port)},
             health_url=f"http://127.0.0.1:{run.dashboard_port}/healthz"),
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 def _first_enterprises(events: Path, count: int) -> list[str]:
@@ -204,15 +272,21 @@ async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook:
         await conn.close()
 
 
-def create_topics(run: Run, bootstrap: str) -> None:
+def create_topics(run: Run, kafka: KafkaConnection, grant: bool | None = None) -> None:
+    """The run's topics, and (on a broker of our own, own_broker()) its services' ACLs."""
     single = ("dead-letters", "ledger-anchors")
-    ensure_topics(bootstrap, tuple(
+    ensure_topics(kafka, tuple(
         Topic(name, 1 if any(s in name for s in single) else PARTITIONS, "demo")
         for name in run.topics.values()))  # fmt: skip
+    if own_broker() if grant is None else grant:
+        kafka_grants.grant(kafka, run.grants())
 
 
-def delete_topics(run: Run, bootstrap: str) -> None:
-    admin = admin_client(bootstrap)
+def delete_topics(run: Run, kafka: KafkaConnection, grant: bool | None = None) -> None:
+    """The run's topics and the ACLs on them."""
+    if own_broker() if grant is None else grant:
+        kafka_grants.revoke(kafka, run.grants())
+    admin = admin_client(kafka)
     try:
         admin.delete_topics(list(run.topics.values()), timeout_ms=30_000)
     finally:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from subsidy.domain.catalog import Catalog, CatalogError, load_catalog
 from subsidy.infra.db_roles import DatabaseRoleError
+from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.migrate import MigrationError
 from subsidy.infra.postgres import DatabaseUnavailable, one_line
@@ -60,6 +61,15 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
+
+
+def kafka_or_exit(settings: CommonSettings) -> KafkaConnection:
+    """The command's Kafka login, asked before any client starts: a login half given is one
+    line naming what is missing, and exit 2."""
+    try:
+        return settings.kafka
+    except ValueError as err:
+        raise _error(f"{type(settings).__name__}: {err}", 2) from None
 
 
 def _error(message: str, code: int) -> typer.Exit:

@@ -2,10 +2,12 @@
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from subsidy.infra.kafka_client import KafkaConnection
 
 # Where a service looks when nothing is configured: a broker and a database on this host, at
 # the addresses the local stack (`subsidy dev up`) listens on. A deployment sets both.
@@ -40,6 +42,14 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field(LOCAL_KAFKA_BOOTSTRAP, min_length=1)
+    # Authenticated and encrypted unless a deployment says otherwise in so many words
+    # (KAFKA_SECURITY_PROTOCOL=PLAINTEXT); each service logs in as its own principal.
+    kafka_security_protocol: Literal["SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = Field(None, min_length=1)
+    kafka_sasl_password: SecretStr | None = None
+    # The CA the broker's certificate is checked against; unset: the system's trust store.
+    kafka_ssl_cafile: Path | None = None
     database_url: str = Field(LOCAL_DATABASE_URL, pattern=r"^postgres(ql)?://")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = False
@@ -53,9 +63,24 @@ class CommonSettings(BaseSettings):
     policy_catalog: Path | None = None
     policy_overlay: Path | None = None
 
-    @field_validator("policy_catalog", "policy_overlay")
+    @field_validator("policy_catalog", "policy_overlay", "kafka_ssl_cafile")
     @classmethod
     def _policy_file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this service reaches Kafka, as its own principal; ValueError naming what is
+        missing from a login half given (a command that talks to Kafka asks at its start,
+        subsidy.infra.commands.kafka_or_exit; the APIs and the dashboard never do)."""
+        password = self.kafka_sasl_password
+        return KafkaConnection(
+            bootstrap=self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            cafile=self.kafka_ssl_cafile,
+        )

@@ -15,7 +15,12 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
 from subsidy.domain.money import format_fen
 from subsidy.eligibility.settings import EligibilitySettings
-from subsidy.infra.commands import load_catalog_or_exit, load_settings, service_policy
+from subsidy.infra.commands import (
+    kafka_or_exit,
+    load_catalog_or_exit,
+    load_settings,
+    service_policy,
+)
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.metrics import start_metrics_server
 
@@ -142,6 +147,7 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     from subsidy.eligibility import bootstrap, metrics
 
     settings = _settings()
+    kafka_or_exit(settings)
     catalog = service_policy(settings, policy_overlay)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     tune_gc()
@@ -158,8 +164,10 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve the gRPC dry run (EligibilityService.Evaluate, health, reflection) until SIGTERM."""
+    """Serve the gRPC dry run (EligibilityService.Evaluate, health, reflection) until SIGTERM,
+    over TLS (GRPC_TLS_CERT, GRPC_TLS_KEY; GRPC_PLAINTEXT=true for none)."""
     from subsidy.eligibility.bootstrap import dry_run_server
+    from subsidy.infra.grpc_cli import server_transport_or_exit
     from subsidy.infra.lifecycle import wait_until_signalled
 
     settings = _settings()
@@ -169,7 +177,8 @@ def serve_command(
         except ValidationError as err:
             typer.echo(f"error: --address: {err.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
+    transport = server_transport_or_exit(settings)
     catalog = service_policy(settings, policy_overlay)
     # The dry run counts nothing of its own: its process's metrics only, not the worker's.
     start_metrics_server(settings.metrics_port, settings.metrics_address)
-    asyncio.run(wait_until_signalled(dry_run_server(settings.grpc_address, catalog)))
+    asyncio.run(wait_until_signalled(dry_run_server(settings.grpc_address, catalog, transport)))

@@ -4,7 +4,8 @@ from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
 
-from subsidy.infra.settings import KAFKA_NAME, CommonSettings, HostPort
+from subsidy.infra.grpc_tls import GrpcServerSettings
+from subsidy.infra.settings import KAFKA_NAME, HostPort
 from subsidy.infra.topics import DEAD_LETTERS, ENTERPRISE_EVENTS, ENTITLEMENTS
 
 
@@ -14,9 +15,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(f"ELIGIBILITY_{name.upper()}", name)
 
 
-class EligibilitySettings(CommonSettings):
+class EligibilitySettings(GrpcServerSettings):
     """What the eligibility worker and its gRPC dry-run server read (ELIGIBILITY_* variables,
-    plus the common ones: KAFKA_BOOTSTRAP, LOG_LEVEL, …)."""
+    plus the common ones: KAFKA_BOOTSTRAP, LOG_LEVEL, …, and the server's GRPC_TLS_CERT…)."""
 
     input_topic: str = Field(
         default=ENTERPRISE_EVENTS.name, pattern=KAFKA_NAME, validation_alias=_env("input_topic")
@@ -57,8 +58,3 @@ class EligibilitySettings(CommonSettings):
         if len(set(topics)) != len(topics):
             raise ValueError(f"input, output and dead-letter topics must differ, got {topics}")
         return self
-
-    @property
-    def kafka_urls(self) -> list[str]:
-        """KAFKA_BOOTSTRAP (comma-separated host:port) as faust's broker URLs."""
-        return [f"kafka://{h.strip()}" for h in self.kafka_bootstrap.split(",") if h.strip()]

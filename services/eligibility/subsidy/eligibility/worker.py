@@ -46,7 +46,8 @@ def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
 def _app_options(settings: EligibilitySettings) -> dict[str, Any]:
     """faust's settings for this worker (those that differ from faust's defaults, and why)."""
     return {
-        "broker": settings.kafka_urls,
+        # The broker URLs and this worker's login (SASL over TLS unless configured otherwise).
+        **settings.kafka.faust(),
         # No tables: nothing to store, nothing to recover on start.
         "store": "memory://",
         "autodiscover": False,
@@ -129,7 +130,7 @@ def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
     """Our own producer, not faust's: faust enables idempotence only for transactions, and
     the window below relies on it (see _Window)."""
     return AIOKafkaProducer(
-        bootstrap_servers=[h.strip() for h in settings.kafka_bootstrap.split(",") if h.strip()],
+        **settings.kafka.aiokafka(),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,

@@ -12,10 +12,18 @@ from subsidy.infra.commands import (
     EXIT_SERVER,
     EXIT_USAGE,
     database_command,
+    kafka_or_exit,
     load_settings,
     role_checked,
 )
 from subsidy.infra.db_roles import MIGRATE_COMMAND
+from subsidy.infra.grpc_cli import (
+    CacertOption,
+    CertOption,
+    KeyOption,
+    PlaintextOption,
+    client_transport_or_exit,
+)
 from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 
@@ -75,8 +83,12 @@ def ingest_command(
     token: TokenOption = None,
     source: SourceOption = DEFAULT_SOURCE,
     chunk_size: ChunkOption = 500,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
 ) -> None:
-    """Send a feed's events to the ingest API; bad rows go to FILE.errors.csv.
+    """Send a feed's events to the ingest API (TLS: --cacert); bad rows go to FILE.errors.csv.
 
     Exit status: 0 every row accepted or already there; 1 some rows rejected;
     2 the file or the options are unusable; 3 the server refused or was unreachable.
@@ -88,6 +100,7 @@ def ingest_command(
 
     token = _require_token(token)
     source = _check_source(source)
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
     if file.suffix.lower() not in FEED_SUFFIXES:
         typer.echo(f"error: {file}: use a .jsonl, .csv or .xlsx file", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -100,8 +113,8 @@ def ingest_command(
         with progress:
             task = progress.add_task(file.name, total=estimate_rows(file))
             summary = ingest_file(
-                file, server=server, token=token, source=source, chunk_size=chunk_size,
-                on_progress=lambda n: progress.advance(task, n),
+                file, server=server, token=token, transport=transport, source=source,
+                chunk_size=chunk_size, on_progress=lambda n: progress.advance(task, n),
             )  # fmt: skip
     except IngestCallError as err:
         typer.echo(f"error: the ingest API at {server} refused: {err}", err=True)
@@ -127,15 +140,20 @@ def ingest_server_command() -> None:
     Reads INGEST_CREDENTIALS (required: JSON, each writer principal with its tokens or
     their SHA-256 digests and the event types and sources it may submit; see README),
     INGEST_AUDITOR_TOKEN_SHA256 (optional: auditors are told PERMISSION_DENIED),
-    INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT.
+    INGEST_GRPC_ADDRESS, INGEST_TOPIC, KAFKA_BOOTSTRAP, DATABASE_URL, INGEST_METRICS_PORT, and
+    GRPC_TLS_CERT and GRPC_TLS_KEY (required unless GRPC_PLAINTEXT=true; GRPC_TLS_CLIENT_CA:
+    clients must present a certificate it signed).
     """
 
+    from subsidy.infra.grpc_cli import server_transport_or_exit
     from subsidy.infra.lifecycle import wait_until_signalled
     from subsidy.infra.metrics import start_metrics_server
     from subsidy.ingest import bootstrap, metrics
     from subsidy.ingest.settings import IngestSettings
 
     settings = load_settings(IngestSettings)
+    server_transport_or_exit(settings)
+    kafka_or_exit(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     with role_checked():
         asyncio.run(wait_until_signalled(bootstrap.ingest_server(settings)))
@@ -174,6 +192,10 @@ def watch_command(
         float, typer.Option("--interval", min=0.1, help="Seconds between scans.")
     ] = 2.0,
     chunk_size: ChunkOption = 500,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
 ) -> None:
     """Ingest feed files dropped into DIRECTORY, each content once.
 
@@ -188,10 +210,11 @@ def watch_command(
 
     token = _require_token(token)
     source = _check_source(source)
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
     common = CommonSettings()  # type: ignore[call-arg]  # from the environment
     configure_logging(common.log_level, common.log_json)
-    config = WatchConfig(directory, server, token, source, common.database_url, settle,
-                         interval, chunk_size)  # fmt: skip
+    config = WatchConfig(directory, server, token, transport, source, common.database_url,
+                         settle, interval, chunk_size)  # fmt: skip
     try:
         results = asyncio.run(_watch(config, once))
     except WatchError as err:

@@ -37,7 +37,8 @@ class RunningIngest:
 async def start_ingest(settings: IngestSettings) -> RunningIngest:
     """Check the schema and the role (DatabaseRoleError: ingest never migrates), connect to
     Kafka and PostgreSQL, and serve on settings.grpc_address (which may end in :0; the bound
-    port is returned)."""
+    port is returned). GrpcTlsError, before anything is started, without a transport."""
+    transport = settings.grpc_transport()
     pool = await asyncpg.create_pool(settings.database_url, min_size=1,
                                      max_size=settings.db_pool_size)  # fmt: skip
     try:
@@ -46,7 +47,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         # acks=all + idempotence: a retried send after a lost acknowledgement is not written
         # twice, and per-partition order holds across retries.
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **settings.kafka.aiokafka(),
             client_id="subsidy-ingest",
             acks="all",
             enable_idempotence=True,
@@ -72,7 +73,9 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             service_name=SERVICE_NAME,
         )
         auth = auth_interceptor(settings.writers, settings.auditor_digests)
-        server, port = await start_server([registration], settings.grpc_address, [auth])
+        server, port = await start_server(
+            [registration], settings.grpc_address, [auth], transport=transport
+        )
     except BaseException:
         await producer.stop()
         await pool.close()

@@ -9,24 +9,29 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
-import grpc
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.api.v1 import api_pb2, api_pb2_grpc
+from subsidy.api.v1 import api_pb2
 from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.commands import (
-    EXIT_SERVER,
     EXIT_USAGE,
     database_command,
+    kafka_or_exit,
     load_settings,
     role_checked,
     service_policy,
 )
 from subsidy.infra.export_format import Format, print_contract
 from subsidy.infra.gc_tuning import tune_gc
-from subsidy.infra.grpc_errors import field_violations
+from subsidy.infra.grpc_cli import (
+    CacertOption,
+    CertOption,
+    KeyOption,
+    PlaintextOption,
+    client_transport_or_exit,
+)
 from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
@@ -34,6 +39,7 @@ from subsidy.infra.signing_keys import KeyFileError, Verifier, write_key_pair
 from subsidy.ledger import bootstrap, metrics, parking, report
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import AnchorError, load_signed_anchors
+from subsidy.ledger.api_client import ServerOption, TokenOption, call_api
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
@@ -108,6 +114,7 @@ async def _anchor_now(settings: LedgerSettings, conn: asyncpg.Connection) -> int
     """Anchor the heads verify just checked, when this ledger holds the signing key."""
     if settings.signing_key_file is None or settings.anchor_file is None:
         return 0
+    kafka_or_exit(settings)
     producer = bootstrap.idempotent_producer(settings)
     await producer.start()
     try:
@@ -218,6 +225,7 @@ def parked_command(
 def worker_command() -> None:
     """Consume entitlements.v1 and decide it into the ledger until SIGTERM."""
     settings = _settings()
+    kafka_or_exit(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
     catalog = service_policy(settings)
@@ -236,6 +244,7 @@ def relay_command() -> None:
         if value is None:
             typer.echo(f"error: LedgerSettings: {name} is required by the relay", err=True)
             raise typer.Exit(EXIT_USAGE)
+    kafka_or_exit(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
     with role_checked():
         asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
@@ -245,19 +254,8 @@ def relay_command() -> None:
 # The query commands call the API rather than PostgreSQL: the API is the one place access is
 # checked (an auditor token) and the one read-only database role is used, so an auditor's
 # machine needs no database credentials, and what the CLI shows is exactly what the API answers.
+# The call, its exit statuses and the TLS it goes over: subsidy.ledger.api_client.
 
-# Their exit statuses: EXIT_NOT_FOUND, and cli.common's EXIT_USAGE (bad options, or the server
-# said INVALID_ARGUMENT) and EXIT_SERVER (the token refused, or the API unreachable).
-EXIT_NOT_FOUND = 1
-
-ServerOption = Annotated[
-    str, typer.Option("--server", envvar="SUBSIDY_LEDGER_SERVER", help="Ledger API host:port.")
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option("--token", envvar="SUBSIDY_LEDGER_TOKEN", show_default=False,
-                 help="An auditor's bearer token (prefer the variable: arguments show in `ps`)."),
-]  # fmt: skip
 FormatOption = Annotated[Format, typer.Option("--format")]
 
 
@@ -279,36 +277,6 @@ _TOTALS_GROUP = {
     GroupBy.channel: api_pb2.FUNDING_CHANNEL,
 }
 
-R = TypeVar("R")
-
-
-def _described(err: grpc.RpcError) -> list[str]:
-    """`field: description` of each google.rpc.BadRequest violation in the error."""
-    return [f"{field}: {text}" for field, text in field_violations(err)]
-
-
-def _call(server: str, token: str | None, call: Callable[[Any, tuple[tuple[str, str]]], R]) -> R:
-    """One LedgerService call with the token; a refusal becomes a message and an exit status."""
-    if not token:
-        typer.echo("error: no token: pass --token or set SUBSIDY_LEDGER_TOKEN", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    with grpc.insecure_channel(server) as channel:
-        try:
-            return call(
-                api_pb2_grpc.LedgerServiceStub(channel),
-                (("authorization", f"Bearer {token}"),),
-            )
-        except grpc.RpcError as err:
-            code = err.code()
-            typer.echo(f"error: {code.name}: {err.details()}", err=True)
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                for violation in _described(err):
-                    typer.echo(f"  {violation}", err=True)
-                raise typer.Exit(EXIT_USAGE) from None
-            raise typer.Exit(
-                EXIT_NOT_FOUND if code == grpc.StatusCode.NOT_FOUND else EXIT_SERVER
-            ) from None
-
 
 def _console() -> Console:
     # Piped output is not cut at 80 columns: amounts and ids stay on one line.
@@ -326,12 +294,15 @@ def serve_command() -> None:
 
     Reads LEDGER_API_DATABASE_URL (required: a read-only role, docs/security.md),
     LEDGER_API_AUDITOR_TOKENS (required, JSON: principal → tokens), LEDGER_API_WRITER_TOKEN_SHA256,
-    LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, and the other
-    LEDGER_API_* settings.
+    LEDGER_API_GRPC_ADDRESS (default 127.0.0.1:50081), LEDGER_API_METRICS_PORT, the other
+    LEDGER_API_* settings, and GRPC_TLS_CERT and GRPC_TLS_KEY (required unless
+    GRPC_PLAINTEXT=true; GRPC_TLS_CLIENT_CA: clients must present a certificate it signed).
     """
     from subsidy.infra.db_roles import DatabaseRoleError
+    from subsidy.infra.grpc_cli import server_transport_or_exit
 
     settings = load_settings(LedgerApiSettings)
+    server_transport_or_exit(settings)
     catalog = service_policy(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.API_REGISTRY)
     try:
@@ -348,10 +319,17 @@ def statement_command(
     output_format: FormatOption = Format.table,
     server: ServerOption = DEFAULT_GRPC_ADDRESS,
     token: TokenOption = None,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
 ) -> None:
     """An enterprise's entitlements (each one's latest decision) with granted and clawback."""
     request = api_pb2.GetStatementRequest(enterprise_id=enterprise, year=year)
-    found = _call(server, token, lambda stub, auth: stub.GetStatement(request, metadata=auth))
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
+    found = call_api(
+        server, token, transport, lambda stub, auth: stub.GetStatement(request, metadata=auth)
+    )
     if output_format is Format.json:
         _print_json(found)
     else:
@@ -364,11 +342,18 @@ def explain_command(
     output_format: FormatOption = Format.table,
     server: ServerOption = DEFAULT_GRPC_ADDRESS,
     token: TokenOption = None,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
 ) -> None:
     """Why an entitlement stands as it does: eligibility trace (zh/en), every ledger check with
     its numbers, its revisions, and the other decisions on the same item."""
     request = api_pb2.ExplainDecisionRequest(entitlement_id=entitlement_id)
-    found = _call(server, token, lambda stub, auth: stub.ExplainDecision(request, metadata=auth))
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
+    found = call_api(
+        server, token, transport, lambda stub, auth: stub.ExplainDecision(request, metadata=auth)
+    )
     if output_format is Format.json:
         _print_json(found)
     else:
@@ -381,6 +366,10 @@ def totals_command(
     output_format: FormatOption = Format.table,
     server: ServerOption = DEFAULT_GRPC_ADDRESS,
     token: TokenOption = None,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
 ) -> None:
     """Granted amounts and entitlements by measure, rule, district, year or funding channel.
 
@@ -388,7 +377,10 @@ def totals_command(
     each of them (the policy names no split), so the rows add up to more than the total.
     """
     request = api_pb2.GetTotalsRequest(group_by=_TOTALS_GROUP[by])
-    found = _call(server, token, lambda stub, auth: stub.GetTotals(request, metadata=auth))
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
+    found = call_api(
+        server, token, transport, lambda stub, auth: stub.GetTotals(request, metadata=auth)
+    )
     if output_format is Format.json:
         _print_json(found)
     else:

@@ -51,7 +51,7 @@ def decisions_consumer(settings: NotifierSettings, client_id: str) -> AIOKafkaCo
     """The group member reading decisions.v1; offsets committed by hand after planning."""
     return AIOKafkaConsumer(
         settings.topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **settings.kafka.aiokafka(),
         group_id=settings.group_id,
         client_id=client_id,
         enable_auto_commit=False,
@@ -79,7 +79,7 @@ async def notifier_worker(
         }
         engine = DeliveryEngine(pool, settings, senders, worker)
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all"
+            **settings.kafka.aiokafka(), enable_idempotence=True, acks="all"
         )
         await producer.start()
         stack.push_async_callback(producer.stop)

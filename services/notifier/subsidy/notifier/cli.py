@@ -11,8 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.infra.commands import database_command, load_settings, role_checked, service_policy
+from subsidy.infra.commands import (
+    database_command,
+    kafka_or_exit,
+    load_settings,
+    role_checked,
+    service_policy,
+)
 from subsidy.infra.db_roles import MIGRATE_COMMAND, check_role
+from subsidy.infra.grpc_cli import server_transport_or_exit
 from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
@@ -62,6 +69,7 @@ def worker_command() -> None:
     if settings.ledger_public_key_file is None:
         typer.echo("error: NOTIFIER_LEDGER_PUBLIC_KEY_FILE is required by the worker", err=True)
         raise typer.Exit(2)
+    kafka_or_exit(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = service_policy(settings)
 
@@ -71,11 +79,13 @@ def worker_command() -> None:
 
 @app.command("serve")
 def serve_command() -> None:
-    """Serve NotifierAdminService (with health and reflection) on NOTIFIER_GRPC_ADDRESS."""
+    """Serve NotifierAdminService (with health and reflection) on NOTIFIER_GRPC_ADDRESS, over
+    TLS (GRPC_TLS_CERT, GRPC_TLS_KEY; GRPC_PLAINTEXT=true for none)."""
     settings = _settings()
     if settings.admin_token is None:
         typer.echo("error: NOTIFIER_ADMIN_TOKEN is required to serve the admin API", err=True)
         raise typer.Exit(2)
+    server_transport_or_exit(settings)
     # The admin API counts nothing of its own: its process's metrics only, not the worker's.
     start_metrics_server(settings.metrics_port, settings.metrics_address)
     catalog = service_policy(settings)
