@@ -22,7 +22,7 @@ SAMPLE_ROWS = 5_000
 
 async def _consume(kafka: KafkaConnection, topic: str, count: int, pipe: Connection) -> None:
     consumer = AIOKafkaConsumer(
-        **kafka.aiokafka(), enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka.options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -73,7 +73,7 @@ async def kafka_ceiling(
     consumer.start()
     try:
         await _recv(ours, 60, "get ready")
-        producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             t0 = time.time()

@@ -192,7 +192,7 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
 
 def _producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """The ingest server's producer settings (services/ingest/subsidy/ingest/server.py)."""
-    return AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
+    return AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True)
 
 
 async def _produce(
@@ -223,7 +223,7 @@ async def _produce(
 async def _read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
     """Every record of the decisions topic: (append time in ms, the event that caused it).
     Read after the phase, so the bench takes no core from the services while they work."""
-    consumer = AIOKafkaConsumer(**p.kafka.aiokafka(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**p.kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(p.decisions_topic, i) for i in range(PARTITIONS)]

@@ -14,7 +14,6 @@ Topic Operator creates the topics, as one of Strimzi's own super users.
 tests/deploy/test_kafka_users.py fails when the committed file differs from what this writes.
 """
 
-import argparse
 import re
 import sys
 from collections.abc import Iterable
@@ -23,6 +22,9 @@ from typing import Any
 
 import yaml
 
+# Run as `python scripts/<this>.py`, Python puts scripts/ on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.generated_file import write_or_check
 from subsidy.infra import kafka_access
 from subsidy.infra.kafka_access import READ, SERVICES, WRITE, Grant
 
@@ -140,21 +142,7 @@ def render(objects: list[dict[str, Any]] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the KafkaUsers from kafka_access.py.")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the committed file is not up to date"
-    )
-    args = parser.parse_args(argv)
-    text = render()
-    target = TARGET.relative_to(ROOT)
-    if args.check:
-        if not TARGET.exists() or TARGET.read_text("utf-8") != text:
-            print(f"{target} is out of date: run scripts/gen_kafka_users.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, "utf-8", newline="\n")
-    print(f"wrote {target}")
-    return 0
+    return write_or_check("Write the KafkaUsers from kafka_access.py.", TARGET, ROOT, render, argv)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ files only, and is checked to hold exactly their groups.
 tests/deploy/test_alert_rules.py fails when the committed file differs from what this writes.
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# Run as `python scripts/<this>.py`, Python puts scripts/ on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.generated_file import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -93,21 +96,8 @@ def render(sources: tuple[Path, ...] = SOURCES) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the PrometheusRule from the rule files.")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the committed file is not up to date"
-    )
-    args = parser.parse_args(argv)
-    text = render()
-    target = TARGET.relative_to(ROOT)
-    if args.check:
-        if TARGET.read_text("utf-8") != text:
-            print(f"{target} is out of date: run scripts/gen_prometheusrule.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, "utf-8", newline="\n")
-    print(f"wrote {target}")
-    return 0
+    description = "Write the PrometheusRule from the rule files."
+    return write_or_check(description, TARGET, ROOT, render, argv)
 
 
 if __name__ == "__main__":

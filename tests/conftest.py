@@ -25,7 +25,7 @@ from tests.ingest.server import Ingest, writers
 from tests.ledger.database import LedgerDb, as_role, assert_sound, migrated_ledger_schema
 from tests.ledger.topics import PARTITIONS, Topics
 from tests.support.grpc_tls import GrpcTls
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 from tests.support.topics import private_topics
 
 HINT = "run make up (or `subsidy dev up`), or set KAFKA_BOOTSTRAP / DATABASE_URL"
@@ -60,7 +60,7 @@ def kafka_bootstrap() -> str:
         pytest.fail(f"{exc}: {HINT}", pytrace=False)
     try:
         admin = KafkaAdminClient(
-            **kafka_python(bootstrap), request_timeout_ms=5_000, bootstrap_timeout_ms=5_000
+            **client_options(bootstrap), request_timeout_ms=5_000, bootstrap_timeout_ms=5_000
         )
         try:
             admin.list_topics()

@@ -5,7 +5,6 @@ Kafka Exporter's alerts pass promtool and fire as they should. (alerts.yml itsel
 against the code and its promtool tests by test_grafana_dashboards.py.)"""
 
 import difflib
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTS = PROMETHEUS / "alerts.yml"
@@ -25,12 +26,7 @@ GENERATOR = ROOT / "scripts" / "gen_prometheusrule.py"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_prometheusrule", GENERATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_prometheusrule")
 
 
 def _rules(path: Path) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 scripts/gen_kafka_users.py, never edited apart, holding exactly each service's grants."""
 
 import difflib
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -10,6 +9,7 @@ import pytest
 
 from subsidy.infra.kafka_access import ADMIN, READ, SERVICES, WRITE, Grant, grants
 from tests.deploy.k8s import OVERLAYS, ROOT, Doc, env_vars, of_kind, pod_specs, rendered
+from tests.support.scripts import load_script
 
 GENERATOR = ROOT / "scripts" / "gen_kafka_users.py"
 # The issue's rule, written out here rather than taken from the generator it checks.
@@ -17,12 +17,7 @@ OPERATIONS = {READ: {"Read", "Describe"}, WRITE: {"Write", "Describe"}}
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_kafka_users", GENERATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_kafka_users")
 
 
 def test_the_committed_users_are_what_the_generator_writes() -> None:

@@ -53,7 +53,7 @@ def _login(bootstrap: str, principal: str) -> KafkaConnection:
 
 async def _write(kafka: KafkaConnection, topic: str) -> bool:
     """True if the principal could write a record to topic, False if refused for it."""
-    producer = AIOKafkaProducer(**kafka.aiokafka(), request_timeout_ms=10_000)
+    producer = AIOKafkaProducer(**kafka.options(), request_timeout_ms=10_000)
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"probe", key=b"probe")
@@ -66,7 +66,7 @@ async def _write(kafka: KafkaConnection, topic: str) -> bool:
 
 async def _read(kafka: KafkaConnection, topic: str, group: str) -> bool:
     """True if the principal could fetch from topic and commit as group."""
-    consumer = AIOKafkaConsumer(**kafka.aiokafka(), group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)
@@ -125,7 +125,7 @@ def test_a_principal_sees_only_the_topics_it_may_use(
 ) -> None:
     ours = set(astuple(names[0]))
     for service in access.SERVICES:
-        admin = KafkaAdminClient(**_login(kafka_bootstrap, service).kafka_python())
+        admin = KafkaAdminClient(**_login(kafka_bootstrap, service).options())
         try:
             seen = set(admin.list_topics()) & ours
         finally:
@@ -134,7 +134,7 @@ def test_a_principal_sees_only_the_topics_it_may_use(
 
 
 async def _metadata(kafka: KafkaConnection) -> None:
-    producer = AIOKafkaProducer(**kafka.aiokafka(), request_timeout_ms=5_000)
+    producer = AIOKafkaProducer(**kafka.options(), request_timeout_ms=5_000)
     try:
         await producer.start()
     finally:

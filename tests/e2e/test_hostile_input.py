@@ -49,7 +49,7 @@ from tests.ledger.database import LedgerDb, export, worker_settings
 from tests.ledger.events import CATALOG, EventMix, jsonl
 from tests.ledger.topics import Topics as LedgerTopics
 from tests.ledger.topics import wait_consumed
-from tests.support.kafka import aiokafka
+from tests.support.kafka import client_options
 from tests.support.topics import private_topics
 
 # The fixture ledger_db.
@@ -317,7 +317,7 @@ Record = tuple[bytes | None, bytes | None, str | None]  # key, value, field to b
 
 async def _produce(bootstrap: str, topic: str, records: list[Record]) -> list[tuple[int, int]]:
     """(partition, offset) of each record, sent in order."""
-    producer = AIOKafkaProducer(**aiokafka(bootstrap), enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sends = [await producer.send(topic, key=k, value=v) for k, v, _ in records]

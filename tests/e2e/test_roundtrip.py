@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
 from subsidy.events.v1 import events_pb2
-from tests.support.kafka import aiokafka, kafka_python
+from tests.support.kafka import client_options
 from tests.support.topics import private_topics
 
 ENTERPRISE_ID = "91320594MA1X7K2Q8F"  # a well-formed 统一社会信用代码 (check digit F)
@@ -47,7 +47,7 @@ def topic(kafka_bootstrap: str) -> Iterator[str]:
 
 def _produce(bootstrap: str, topic: str, event: events_pb2.EnterpriseEvent) -> int:
     """Send the event keyed by enterprise id with acks=all; returns the partition it went to."""
-    producer = KafkaProducer(**kafka_python(bootstrap), acks="all", retries=5)
+    producer = KafkaProducer(**client_options(bootstrap), acks="all", retries=5)
     try:
         future = producer.send(
             topic, key=event.enterprise_id.encode(), value=event.SerializeToString()
@@ -64,7 +64,7 @@ async def _consume_one(bootstrap: str, topic: str) -> tuple[int, bytes, bytes]:
     group = f"test-roundtrip-{uuid.uuid4().hex}"
     consumer = AIOKafkaConsumer(
         topic,
-        **aiokafka(bootstrap),
+        **client_options(bootstrap),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -28,7 +28,7 @@ from tests.eligibility.worker import (
     read_until,
 )
 from tests.factories import enterprise_id, event
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
@@ -50,7 +50,7 @@ def _event(payload_type: str, payload: dict[str, Any], **top: Any) -> events_pb2
 
 def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> list[Any]:
     """Send (key, value) pairs in order with acks=all; their RecordMetadata."""
-    producer = KafkaProducer(**kafka_python(bootstrap), acks="all", retries=5)
+    producer = KafkaProducer(**client_options(bootstrap), acks="all", retries=5)
     try:
         futures = [producer.send(topic, key=k, value=v) for k, v in records]
         producer.flush(timeout=30)
@@ -78,7 +78,7 @@ def _wait_for_evaluations(bootstrap: str, topic: str, ids: set[str]) -> dict[str
 
 def _committed(bootstrap: str, group: str) -> dict[int, int]:
     """The group's committed offsets by partition of whatever it consumes."""
-    admin = KafkaAdminClient(**kafka_python(bootstrap), request_timeout_ms=30_000)
+    admin = KafkaAdminClient(**client_options(bootstrap), request_timeout_ms=30_000)
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:

@@ -16,7 +16,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from subsidy.harness.processes import free_port
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 from tests.support.topics import create_topics, delete_topics
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
@@ -125,7 +125,7 @@ def read_until(
     bootstrap: str, topic: str, done: Callable[[list[Record]], bool], timeout: float = WAIT_S
 ) -> list[Record]:
     """Every record of topic (from the start) once `done` says so; fails after timeout."""
-    consumer = KafkaConsumer(**kafka_python(bootstrap), enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
@@ -145,7 +145,7 @@ def read_until(
 
 def read_all(bootstrap: str, topic: str) -> list[Record]:
     """Every record of topic up to its current end."""
-    consumer = KafkaConsumer(**kafka_python(bootstrap), enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(partitions)

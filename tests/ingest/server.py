@@ -13,7 +13,7 @@ from subsidy.ingest.client import IngestSummary, ingest_file
 from subsidy.ingest.server import RunningIngest
 from tests.factories import enterprise_id as uscc_id
 from tests.support.grpc_tls import GrpcTls
-from tests.support.kafka import aiokafka
+from tests.support.kafka import client_options
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 OTHER_TOKEN = "rolled-token-" + uuid.uuid4().hex
@@ -76,7 +76,7 @@ class Ingest:
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[int, bytes, epb.EnterpriseEvent]]:
     """Every record on the topic so far: (partition, key, decoded event), in partition order."""
-    consumer = AIOKafkaConsumer(**aiokafka(bootstrap), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]

@@ -22,7 +22,7 @@ from subsidy.ledger.settings import LedgerSettings
 from tests.ledger.database import LedgerDb, as_role, assert_sound, fetch, worker_settings
 from tests.ledger.events import CATALOG, EventMix, evaluation_records
 from tests.ledger.topics import Topics, produce, wait_consumed
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -45,7 +45,7 @@ async def _fill_and_anchor(bootstrap: str, db: LedgerDb, topics: Topics) -> Ledg
 
 def _topic_lines(bootstrap: str, topic: str) -> list[bytes]:
     """Every record on the topic (the test's has several partitions; production's one)."""
-    consumer = KafkaConsumer(**kafka_python(bootstrap), enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
@@ -272,7 +272,7 @@ async def test_a_running_relay_anchors_at_its_cadence_and_signs_what_it_publishe
     }
     assert len(settings.anchor_file.read_bytes().splitlines()) > len(vouched)
     # Every decision on the topic carries the ledger's signature over its exact bytes.
-    consumer = KafkaConsumer(ledger_topics.decisions, **kafka_python(kafka_bootstrap),
+    consumer = KafkaConsumer(ledger_topics.decisions, **client_options(kafka_bootstrap),
                              auto_offset_reset="earliest", consumer_timeout_ms=3_000)  # fmt: skip
     try:
         signed = [(dict(r.headers), r.value) for r in consumer]

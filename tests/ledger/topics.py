@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.support.kafka import aiokafka, kafka_python
+from tests.support.kafka import client_options
 
 PARTITIONS = 6
 CONSUME_TIMEOUT_S = 180.0
@@ -42,7 +42,7 @@ async def produce(
 ) -> int:
     """Send (key, value) records in order with an idempotent producer; returns how many.
     `partition_of(index)` forces a partition (to make workers race on one enterprise)."""
-    producer = AIOKafkaProducer(**aiokafka(bootstrap), enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sends = []
@@ -57,7 +57,7 @@ async def produce(
 
 def lag(bootstrap: str, topic: str, group: str) -> int:
     """Records of the topic the group has not committed yet."""
-    consumer = KafkaConsumer(**kafka_python(bootstrap), group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(bootstrap), group_id=group, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(parts)
@@ -83,7 +83,7 @@ async def wait_consumed(
 def read_all(bootstrap: str, topic: str, timeout_s: float = 15.0) -> list[tuple[bytes, bytes]]:
     """Every record on a topic, from the beginning (no group)."""
     consumer = KafkaConsumer(
-        **kafka_python(bootstrap),
+        **client_options(bootstrap),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=3_000,

@@ -19,7 +19,7 @@ from subsidy.infra.signing_keys import Signer, write_key_pair
 from subsidy.ledger.relay import signed_headers
 from subsidy.notifier.metrics import REGISTRY
 from tests.factories import enterprise_id
-from tests.support.kafka import aiokafka
+from tests.support.kafka import client_options
 
 PARTITIONS = 3
 TIMEOUT = 1.0  # per attempt
@@ -77,7 +77,7 @@ async def publish(
 ) -> None:
     """Put the decisions on the topic as the ledger's relay does: keyed by enterprise, signed
     with the session's ledger key (or with the `headers` given, one list per decision)."""
-    producer = AIOKafkaProducer(**aiokafka(bootstrap), acks="all")
+    producer = AIOKafkaProducer(**client_options(bootstrap), acks="all")
     await producer.start()
     try:
         for n, d in enumerate(decisions):

@@ -31,7 +31,7 @@ from tests.notifier.stack import (
     metric,
     publish,
 )
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -57,7 +57,7 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 def _dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
-    consumer = KafkaConsumer(**kafka_python(bootstrap), enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])

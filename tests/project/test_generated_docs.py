@@ -1,6 +1,5 @@
 """The generated docs can't drift from what they describe: regenerating them changes nothing."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -8,17 +7,14 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts/gen_docs.py"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_docs", GENERATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_docs")
 
 
 def test_generated_docs_match_their_sources(tmp_path: Path) -> None:

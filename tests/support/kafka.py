@@ -12,11 +12,6 @@ def connection(bootstrap: str) -> KafkaConnection:
     return replace(kafka_connection(), bootstrap=bootstrap)
 
 
-def aiokafka(bootstrap: str) -> dict[str, Any]:
-    """Keyword arguments for an aiokafka client of the suite's."""
-    return connection(bootstrap).aiokafka()
-
-
-def kafka_python(bootstrap: str) -> dict[str, Any]:
-    """Keyword arguments for a kafka-python client of the suite's."""
-    return connection(bootstrap).kafka_python()
+def client_options(bootstrap: str) -> dict[str, Any]:
+    """Keyword arguments for an aiokafka or kafka-python client of the suite's."""
+    return connection(bootstrap).options()

@@ -5,12 +5,12 @@ from contextlib import contextmanager
 
 from kafka.admin import KafkaAdminClient
 
-from tests.support.kafka import kafka_python
+from tests.support.kafka import client_options
 
 
 def create_topics(bootstrap: str, partitions: Mapping[str, int]) -> None:
     """Create topics (name → partitions), replication 1, and wait until they are known."""
-    admin = KafkaAdminClient(**kafka_python(bootstrap), request_timeout_ms=30_000)
+    admin = KafkaAdminClient(**client_options(bootstrap), request_timeout_ms=30_000)
     try:
         admin.create_topics(
             {n: {"num_partitions": p, "replication_factor": 1} for n, p in partitions.items()},
@@ -23,7 +23,7 @@ def create_topics(bootstrap: str, partitions: Mapping[str, int]) -> None:
 
 def delete_topics(bootstrap: str, names: list[str]) -> None:
     """Delete those of the topics that exist (a test may have created only some)."""
-    admin = KafkaAdminClient(**kafka_python(bootstrap), request_timeout_ms=30_000)
+    admin = KafkaAdminClient(**client_options(bootstrap), request_timeout_ms=30_000)
     try:
         doomed = [n for n in names if n in set(admin.list_topics())]
         if doomed:

@@ -22,7 +22,7 @@ def _host_port(bootstrap: str) -> tuple[str, int]:
 def admin_client(kafka: KafkaConnection, timeout_ms: int = 10_000) -> KafkaAdminClient:
     """An admin client that gives up after timeout_ms instead of the default 30 s."""
     return KafkaAdminClient(
-        **kafka.kafka_python(),
+        **kafka.options(),
         client_id="subsidy-devstack",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,

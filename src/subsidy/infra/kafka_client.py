@@ -1,5 +1,5 @@
 """How a client reaches Kafka: the bootstrap servers, the CA it trusts and the SASL login it
-uses, spelled for each client library here (aiokafka, faust, kafka-python)."""
+uses, spelled for each client library here (aiokafka and kafka-python alike, faust)."""
 
 import ssl
 from dataclasses import dataclass, field, replace
@@ -55,30 +55,15 @@ class KafkaConnection:
             return None
         return ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
 
-    def aiokafka(self) -> dict[str, Any]:
-        """Keyword arguments for AIOKafkaProducer / AIOKafkaConsumer / AIOKafkaAdminClient."""
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for any client here: aiokafka's and kafka-python's producers,
+        consumers and admin clients take the same names (TLS through the verifying context)."""
         options: dict[str, Any] = {
             "bootstrap_servers": self.servers,
             "security_protocol": self.security_protocol,
         }
         if self.tls:
             options["ssl_context"] = self.ssl_context()
-        if self.sasl:
-            options |= {
-                "sasl_mechanism": self.sasl_mechanism,
-                "sasl_plain_username": self.username,
-                "sasl_plain_password": self.password,
-            }
-        return options
-
-    def kafka_python(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's clients (admin, consumer, producer)."""
-        options: dict[str, Any] = {
-            "bootstrap_servers": self.servers,
-            "security_protocol": self.security_protocol,
-        }
-        if self.tls:
-            options |= {"ssl_check_hostname": True, "ssl_cafile": self.cafile and str(self.cafile)}
         if self.sasl:
             options |= {
                 "sasl_mechanism": self.sasl_mechanism,

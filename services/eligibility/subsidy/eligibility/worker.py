@@ -130,7 +130,7 @@ def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
     """Our own producer, not faust's: faust enables idempotence only for transactions, and
     the window below relies on it (see _Window)."""
     return AIOKafkaProducer(
-        **settings.kafka.aiokafka(),
+        **settings.kafka.options(),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,

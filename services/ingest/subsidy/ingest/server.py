@@ -47,7 +47,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         # acks=all + idempotence: a retried send after a lost acknowledgement is not written
         # twice, and per-partition order holds across retries.
         producer = AIOKafkaProducer(
-            **settings.kafka.aiokafka(),
+            **settings.kafka.options(),
             client_id="subsidy-ingest",
             acks="all",
             enable_idempotence=True,

@@ -25,7 +25,7 @@ def entitlements_consumer(settings: LedgerSettings) -> AIOKafkaConsumer:
     """The worker's consumer: offsets committed by hand, only after the database commit."""
     return AIOKafkaConsumer(
         settings.input_topic,
-        **settings.kafka.aiokafka(),
+        **settings.kafka.options(),
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -36,7 +36,7 @@ def entitlements_consumer(settings: LedgerSettings) -> AIOKafkaConsumer:
 
 def idempotent_producer(settings: LedgerSettings) -> AIOKafkaProducer:
     """Idempotent and acks=all, so a retried send is neither lost nor duplicated by the broker."""
-    return AIOKafkaProducer(**settings.kafka.aiokafka(), enable_idempotence=True, acks="all")
+    return AIOKafkaProducer(**settings.kafka.options(), enable_idempotence=True, acks="all")
 
 
 @asynccontextmanager

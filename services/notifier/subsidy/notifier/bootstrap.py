@@ -51,7 +51,7 @@ def decisions_consumer(settings: NotifierSettings, client_id: str) -> AIOKafkaCo
     """The group member reading decisions.v1; offsets committed by hand after planning."""
     return AIOKafkaConsumer(
         settings.topic,
-        **settings.kafka.aiokafka(),
+        **settings.kafka.options(),
         group_id=settings.group_id,
         client_id=client_id,
         enable_auto_commit=False,
@@ -78,9 +78,7 @@ async def notifier_worker(
             "email": EmailSender(settings),
         }
         engine = DeliveryEngine(pool, settings, senders, worker)
-        producer = AIOKafkaProducer(
-            **settings.kafka.aiokafka(), enable_idempotence=True, acks="all"
-        )
+        producer = AIOKafkaProducer(**settings.kafka.options(), enable_idempotence=True, acks="all")
         await producer.start()
         stack.push_async_callback(producer.stop)
         kafka = decisions_consumer(settings, worker)
