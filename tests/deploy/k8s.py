@@ -8,22 +8,14 @@ from typing import Any
 
 import yaml
 
+from tests.support.go_tools import tool_bin
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = ROOT / "deploy" / "schemas"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
 
 Doc = dict[str, Any]
-
-
-@functools.cache
-def tool_bin() -> Path:
-    """Where the pinned kustomize and kubeconform are (built on first use)."""
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "k8s_tools.sh")], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"scripts/k8s_tools.sh failed:\n{done.stderr}"
-    return Path(done.stdout.strip().splitlines()[-1])
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """deploy/k8s: every overlay renders, every object is valid against its schema, and the pieces fit.
 
-Rendering and validation use the pinned kustomize and kubeconform that scripts/k8s_tools.sh
+Rendering and validation use the pinned kustomize and kubeconform that scripts/go_tools.sh
 builds into .cache/bin (once; later runs reuse them), and the schemas vendored under
 deploy/schemas (kubeconform would fetch them from GitHub, which CI cannot reach).
 """
@@ -25,8 +25,8 @@ from tests.deploy.k8s import (
     pod_specs,
     rendered,
     rendered_text,
-    tool_bin,
 )
+from tests.support.go_tools import tool_bin
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,6 +1,7 @@
 """gRPC over TLS against real servers: the CA decides who connects, GRPC_TLS_CLIENT_CA who may
 call at all, and a server with neither a certificate nor GRPC_PLAINTEXT=true does not start."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ from subsidy.infra.grpc_tls import (
     aio_channel,
     client_transport,
 )
+from tests.support.go_tools import tool_bin
 from tests.support.grpc_tls import GrpcTls
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
@@ -81,6 +83,27 @@ async def test_only_a_client_with_the_servers_ca_connects(
         assert not await _serving(address, ClientTls())  # the system's trust store
         assert not await _serving(address, stranger.client_tls)  # a CA that signed another
         assert not await _serving(address, PLAINTEXT)
+
+
+async def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    grpcurl = str(tool_bin() / "grpcurl")
+    return await asyncio.to_thread(
+        subprocess.run, [grpcurl, "-max-time", "10", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+async def test_grpcurl_lists_the_services_with_the_ca_and_nothing_without(
+    grpc_tls: GrpcTls,
+) -> None:
+    """An operator's own client, not this code's: `grpcurl -cacert ca.pem` as the docs say."""
+    async with _server(grpc_tls.server_tls()) as port:
+        address = f"127.0.0.1:{port}"
+        listed = await _grpcurl("-cacert", str(grpc_tls.ca), address, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "grpc.health.v1.Health" in listed.stdout.split()
+        assert (await _grpcurl(address, "list")).returncode != 0  # the CA is not the system's
+        assert (await _grpcurl("-plaintext", address, "list")).returncode != 0
 
 
 async def test_the_certificate_must_name_the_address_dialled(tmp_path: Path) -> None:
