@@ -1,10 +1,11 @@
 """deploy/k8s's NetworkPolicies, evaluated as the API defines them (a pod is isolated in a
 direction once any policy selects it, and may then do what the union of those policies allows):
-default deny both ways, the public APIs reachable from the ingress controller's namespace only,
-metrics from Prometheus's, and each pod's way out limited to DNS, its own broker or database
-port, and, for the notifier alone, mail and webhooks outside the cluster."""
+default deny both ways, the public APIs reachable from the ingress controller's pods only,
+metrics from Prometheus's namespace, and each pod's way out limited to DNS, its own broker or
+database port, and, for the notifier alone, mail and webhooks outside the cluster."""
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -13,13 +14,47 @@ from tests.deploy.k8s import OVERLAYS, Doc, by_name, containers, of_kind, pod_sp
 
 INGRESS_NAMESPACE = {"kubernetes.io/metadata.name": "ingress-nginx"}
 PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
+# The pods of ingress-nginx's namespace (its manifests' and Helm chart's labels): the controller
+# proxies the clients; the admission jobs may not.
+INGRESS_CONTROLLER = {
+    "app.kubernetes.io/name": "ingress-nginx",
+    "app.kubernetes.io/instance": "ingress-nginx",
+    "app.kubernetes.io/component": "controller",
+}
+INGRESS_NEIGHBOURS = [{**INGRESS_CONTROLLER, "app.kubernetes.io/component": "admission-webhook"}]
 # The public APIs and the port each is published on.
 PUBLIC = {"ingest": 50051, "ledger-api": 50081, "eligibility-api": 50061, "dashboard": 8088}
-# What the operators' pods carry (Strimzi: a broker; CloudNativePG: an instance).
-BROKER = {"strimzi.io/cluster": "subsidy", "strimzi.io/broker-role": "true"}
+# The labels the operators give their pods (Strimzi 0.51: node pools' pods, the entity operator,
+# Kafka Exporter; CloudNativePG: an instance, a bootstrap job).
+_STRIMZI = {"strimzi.io/cluster": "subsidy", "strimzi.io/kind": "Kafka"}
+_NODE = {**_STRIMZI, "strimzi.io/name": "subsidy-kafka", "app.kubernetes.io/name": "kafka"}
+BROKER = {
+    **_NODE, "strimzi.io/pool-name": "broker", "strimzi.io/broker-role": "true",
+    "strimzi.io/controller-role": "false",
+}  # fmt: skip
+CONTROLLER = {
+    **_NODE, "strimzi.io/pool-name": "controller", "strimzi.io/broker-role": "false",
+    "strimzi.io/controller-role": "true",
+}  # fmt: skip
+ENTITY_OPERATOR = {**_STRIMZI, "strimzi.io/name": "subsidy-entity-operator"}
+KAFKA_EXPORTER = {**_STRIMZI, "strimzi.io/name": "subsidy-kafka-exporter"}
 POSTGRES = {"cnpg.io/cluster": "subsidy-db", "cnpg.io/podRole": "instance"}
-# No webhook or mail may go to these: the cluster's own and the cloud's metadata addresses.
-INSIDE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+POSTGRES_JOB = {"cnpg.io/cluster": "subsidy-db", "cnpg.io/jobRole": "initdb"}
+OPERATED = {
+    "broker": BROKER, "controller": CONTROLLER, "entity-operator": ENTITY_OPERATOR,
+    "kafka-exporter": KAFKA_EXPORTER, "postgres": POSTGRES, "postgres-job": POSTGRES_JOB,
+}  # fmt: skip
+# Their own cluster's internal ports: KRaft's controllers and the replication listener;
+# replication and the instance managers' status API.
+INTERNAL_PORTS = {"strimzi.io/cluster": {9090, 9091}, "cnpg.io/cluster": {5432, 8000}}
+# No webhook or mail may go to these: the cluster's own and the cloud's metadata addresses, and
+# what is no host on the internet (this network, loopback, IETF assignments, benchmarking,
+# multicast, reserved).
+INSIDE = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+    "0.0.0.0/8", "127.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+)  # fmt: skip
+INSIDE_V6 = ("::1/128", "fc00::/7", "fe80::/10", "ff00::/8")
 DELIVERY_PORTS = {25, 465, 587, 443}
 # The services that own tables, and the read-only readers of the ledger.
 DB_CLIENTS = {
@@ -62,7 +97,23 @@ def rules(policies: list[Doc], labels: dict[str, str], direction: str) -> list[D
 
 
 def ports(rule: Doc) -> set[int]:
-    return {p["port"] for p in rule.get("ports", [])}
+    """The ports a rule opens, each one named: a rule without `ports` opens every port, an
+    entry without `port` every port of its protocol, `endPort` a range — all refused here."""
+    entries = rule.get("ports") or []
+    assert entries, f"a rule open on every port: {rule}"
+    for entry in entries:
+        assert isinstance(entry.get("port"), int), f"not a numbered port: {entry}"
+        assert "endPort" not in entry, f"a range of ports: {entry}"
+    return {entry["port"] for entry in entries}
+
+
+def selects_only(
+    selector: Doc | None, wanted: dict[str, str], others: Iterable[dict[str, str]]
+) -> bool:
+    """A peer's podSelector picks the wanted pods and none of the others, nor a pod without
+    labels: an absent or empty podSelector (every pod of the namespace) never passes."""
+    chosen = selector or {}
+    return matches(chosen, wanted) and not any(matches(chosen, o) for o in [{}, *others])
 
 
 def pods(docs: list[Doc]) -> dict[str, dict[str, str]]:
@@ -86,15 +137,31 @@ def test_default_deny_both_ways(overlay: str) -> None:
     ]
     assert deny, "no default deny of both directions for every pod"
     # Every pod, the operators' included, is isolated both ways.
-    for labels in [*pods(rendered(overlay)).values(), BROKER, POSTGRES, {}]:
+    for labels in [*pods(rendered(overlay)).values(), *OPERATED.values(), {}]:
         assert rules(policies, labels, "Ingress") is not None
         assert rules(policies, labels, "Egress") is not None
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rule_names_its_ports_and_its_peers(overlay: str) -> None:
+    """No rule of any policy is open on every port, to or from everywhere, or to every
+    namespace at once."""
+    for policy in of_kind(rendered(overlay), "NetworkPolicy"):
+        name = policy["metadata"]["name"]
+        for key, side in (("ingress", "from"), ("egress", "to")):
+            for rule in policy["spec"].get(key, []):
+                assert ports(rule), name
+                assert rule.get(side), f"{name}: {key} {side} anywhere"
+                for peer in rule[side]:
+                    # An empty selector is every namespace, or every pod of one.
+                    selectors = (peer.get("namespaceSelector"), peer.get("podSelector"))
+                    assert {} not in selectors, f"{name}: {peer}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_who_may_come_in(overlay: str) -> None:
-    """The public APIs from the ingress controller's namespace, on their published port;
-    metrics from Prometheus's; nothing else, and nothing from every namespace at once."""
+    """The public APIs from the ingress controller's pods, on their published port; metrics
+    from Prometheus's namespace; nothing else, and nothing from every namespace at once."""
     docs = rendered(overlay)
     policies = of_kind(docs, "NetworkPolicy")
     for name, labels in pods(docs).items():
@@ -103,14 +170,18 @@ def test_who_may_come_in(overlay: str) -> None:
         for rule in rules(policies, labels, "Ingress") or []:
             assert rule.get("from"), f"{name}: ingress from anywhere"
             for peer in rule["from"]:
-                assert set(peer) == {"namespaceSelector"}, f"{name}: ingress from {peer}"
-                namespace = peer["namespaceSelector"]
+                assert set(peer) <= {"namespaceSelector", "podSelector"}, f"{name}: {peer}"
+                namespace = peer.get("namespaceSelector")
                 if namespace == {"matchLabels": INGRESS_NAMESPACE}:
+                    controller = peer.get("podSelector")
+                    assert selects_only(controller, INGRESS_CONTROLLER, INGRESS_NEIGHBOURS), (
+                        f"{name}: from {controller or 'every pod'} in ingress-nginx"
+                    )
                     public |= ports(rule)
                 elif namespace == {"matchLabels": PROMETHEUS_NAMESPACE}:
                     metrics |= ports(rule)
                 else:
-                    pytest.fail(f"{name}: ingress from {namespace}")
+                    pytest.fail(f"{name}: ingress from {peer}")
         assert public == ({PUBLIC[name]} if name in PUBLIC else set()), (name, public)
         main = by_name(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
         named = {p["name"]: p["containerPort"] for p in main["ports"]}
@@ -120,24 +191,43 @@ def test_who_may_come_in(overlay: str) -> None:
         assert metrics <= {scraped, 9100}, f"{name}: Prometheus may reach {metrics}"
 
 
+def _within(inner: str, outer: str) -> bool:
+    """One network inside another of the same IP version."""
+    a, b = ipaddress.ip_network(inner), ipaddress.ip_network(outer)
+    if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
+        return a.subnet_of(b)
+    if isinstance(a, ipaddress.IPv6Network) and isinstance(b, ipaddress.IPv6Network):
+        return a.subnet_of(b)
+    return False
+
+
 def _outside_only(block: Doc) -> bool:
-    """An ipBlock of the whole IPv4 internet less every range a cluster's own addresses (or a
-    cloud's metadata service) live in."""
-    if block["cidr"] != "0.0.0.0/0":
+    """An ipBlock of the whole internet (IPv4 or IPv6) less every range a cluster's own
+    addresses, a cloud's metadata service, or no host at all live in."""
+    network = ipaddress.ip_network(block["cidr"])
+    if network.prefixlen != 0:
         return False
-    excepted = [ipaddress.IPv4Network(c) for c in block.get("except", [])]
-    return all(
-        any(ipaddress.IPv4Network(inside).subnet_of(e) for e in excepted) for inside in INSIDE
-    )
+    inside = INSIDE if network.version == 4 else INSIDE_V6
+    return all(any(_within(i, e) for e in block.get("except", [])) for i in inside)
+
+
+def _is_dns(peer: Doc, rule: Doc) -> bool:
+    """kube-dns in kube-system on 53, and nothing else in the peer."""
+    return peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    } and ports(rule) == {53}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_where_each_pod_may_go(overlay: str) -> None:
-    """DNS; a Kafka client the brokers' TLS listener; a database client PostgreSQL; the
-    notifier worker mail and webhooks outside the cluster; nothing else."""
+    """DNS; a Kafka client the brokers' TLS listener; a database client PostgreSQL's
+    instances; the notifier worker mail and webhooks outside the cluster; nothing else."""
     docs = rendered(overlay)
     policies = of_kind(docs, "NetworkPolicy")
     (listener,) = of_kind(docs, "Kafka")[0]["spec"]["kafka"]["listeners"]
+    apps = list(pods(docs).values())
+    others = [*OPERATED.values(), *apps]
     for name, labels in pods(docs).items():
         allowed = rules(policies, labels, "Egress")
         assert allowed is not None, f"{name}: egress not restricted"
@@ -150,44 +240,60 @@ def test_where_each_pod_may_go(overlay: str) -> None:
                     assert _outside_only(peer["ipBlock"]), f"{name}: {peer['ipBlock']}"
                     assert ports(rule) <= DELIVERY_PORTS, f"{name}: {ports(rule)}"
                     continue
-                target_ns = peer.get("namespaceSelector", {}).get("matchLabels", {})
-                target = peer.get("podSelector", {})
-                if target_ns.get("kubernetes.io/metadata.name") == "kube-system":
-                    assert target == {"matchLabels": {"k8s-app": "kube-dns"}}, name
-                    assert ports(rule) == {53}, name
+                target = peer.get("podSelector")
+                local = "namespaceSelector" not in peer
+                if _is_dns(peer, rule):
                     dns = True
-                elif matches(target, BROKER) and "namespaceSelector" not in peer:
+                elif local and selects_only(target, BROKER, [b for b in others if b != BROKER]):
                     assert labels.get("subsidy.io/kafka-client") == "true", name
                     assert ports(rule) == {listener["port"]}, name
                     kafka = True
-                elif matches(target, POSTGRES) and "namespaceSelector" not in peer:
+                elif local and selects_only(target, POSTGRES, [o for o in others if o != POSTGRES]):
                     assert labels.get("subsidy.io/postgres-client") == "true", name
                     assert ports(rule) == {5432}, name
                     postgres = True
                 else:
                     # An overlay's own, named destination: the mail relay (overlays/prod).
                     assert name == "notifier-worker", f"{name}: egress to {peer}"
-                    assert target_ns, f"{name}: egress to {peer}"
+                    assert peer.get("namespaceSelector", {}).get("matchLabels"), (name, peer)
                     assert ports(rule) <= {25, 465, 587}, (name, peer)
         assert dns, f"{name}: no DNS"
         assert kafka == (labels.get("subsidy.io/kafka-client") == "true"), name
         assert postgres == (labels.get("subsidy.io/postgres-client") == "true"), name
 
 
+def _needs_the_api_server(docs: list[Doc]) -> set[str]:
+    """The operated pods that are clients of the Kubernetes API server: Strimzi's entity
+    operator; its brokers when rack awareness is on (the init container reads the node's zone);
+    every pod of CloudNativePG's cluster (the instance manager)."""
+    rack = "rack" in of_kind(docs, "Kafka")[0]["spec"]["kafka"]
+    return {"entity-operator", "postgres", "postgres-job"} | ({"broker"} if rack else set())
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_operators_pods_reach_only_their_peers_and_the_api_server(overlay: str) -> None:
-    policies = of_kind(rendered(overlay), "NetworkPolicy")
-    for labels in (BROKER, POSTGRES):
+    """Their own cluster's pods on its internal ports, DNS, and the API server (HTTPS, any
+    address) for the pods that need it and only those."""
+    docs = rendered(overlay)
+    policies = of_kind(docs, "NetworkPolicy")
+    needs_api = _needs_the_api_server(docs)
+    for name, labels in OPERATED.items():
         allowed = rules(policies, labels, "Egress")
-        assert allowed is not None
+        assert allowed is not None, name
+        (cluster,) = [k for k in INTERNAL_PORTS if k in labels]
+        api = False
         for rule in allowed:
-            for peer in rule.get("to", []):
+            assert rule.get("to"), f"{name}: egress to anywhere"
+            for peer in rule["to"]:
                 if "ipBlock" in peer:
-                    assert ports(rule) <= API_SERVER_PORTS, (labels, rule)
-                elif "namespaceSelector" not in peer:
-                    cluster = {k: v for k, v in labels.items() if k.endswith("/cluster")}
-                    assert peer["podSelector"] == {"matchLabels": cluster}, (labels, peer)
-            assert rule.get("to"), (labels, "egress to anywhere on any port")
+                    assert name in needs_api, f"{name}: egress to {peer['ipBlock']}"
+                    assert ports(rule) <= API_SERVER_PORTS, (name, rule)
+                    api = True
+                elif not _is_dns(peer, rule):
+                    own = {"matchLabels": {cluster: labels[cluster]}}
+                    assert peer == {"podSelector": own}, f"{name}: egress to {peer}"
+                    assert ports(rule) == INTERNAL_PORTS[cluster], (name, rule)
+        assert api == (name in needs_api), f"{name}: API server {'un' * (not api)}reachable"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
