@@ -3,6 +3,8 @@ service, PostgreSQL with the server verified (verify-full), gRPC over TLS with c
 certificates; and production runs pinned images only."""
 
 import re
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,6 +18,7 @@ from subsidy.infra.kafka_access import (
     SERVICES,
 )
 from tests.deploy.k8s import (
+    K8S,
     OVERLAYS,
     Doc,
     by_name,
@@ -26,6 +29,7 @@ from tests.deploy.k8s import (
     of_kind,
     pod_specs,
     rendered,
+    rendered_text,
     secret_ref,
 )
 
@@ -40,7 +44,12 @@ PRINCIPALS = {
     ("ledger", "relay"): LEDGER_RELAY,
     ("notify", "worker"): NOTIFIER,
 }
-SHA256 = re.compile(r"@sha256:[0-9a-f]{64}$")
+SHA256 = re.compile(r"@sha256:([0-9a-f]{64})$")
+# The one placeholder production may carry: the platform's image with the all-zero digest, which
+# the release pipeline replaces by the digest of the image it pushed (deploy/k8s/README.md,
+# Transport, Images). It names no image, so applied as committed it fails to pull.
+PLATFORM = "registry.example.com/suzhou-subsidy/platform"
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 
 
 def _kafka(docs: list[Doc]) -> Doc:
@@ -194,18 +203,62 @@ def test_every_grpc_server_serves_its_certificate(overlay: str) -> None:
     assert servers == 4, "ingest, ledger-api, eligibility-api, notifier-admin"
 
 
+def _real_digest(image: str) -> bool:
+    """Pinned by a digest that could be one: 64 hex digits, not a filler such as the
+    placeholder (a SHA-256 in hex shows nearly all 16 digits; fewer than 10 is no hash)."""
+    found = SHA256.search(image)
+    return found is not None and len(set(found.group(1))) >= 10
+
+
+def _images(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(where, image) of every image an object names: containers' `image`, a Cluster's
+    `imageName`, a Kafka's `spec.kafka.image`, wherever a new one appears."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("image", "imageName") and isinstance(value, str):
+                yield f"{path}.{key}", value
+            else:
+                yield from _images(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _images(item, f"{path}[{i}]")
+
+
 def test_production_runs_pinned_images() -> None:
-    """The platform's and PostgreSQL's images by digest; Strimzi's broker image by its exact
-    release tag for the Kafka version it runs (no digest of it could be had offline)."""
+    """Every image by a real digest, but for two: the platform's, which may carry the
+    pipeline's placeholder, and Strimzi's broker image, which may be its exact release tag for
+    the Kafka version it runs (no digest of it could be had offline)."""
     docs = rendered("prod")
-    for workload, spec in pod_specs(docs):
-        for c in containers(spec):
-            assert SHA256.search(c["image"]), f"{workload}/{c['name']}: {c['image']}"
-    (cluster,) = of_kind(docs, "Cluster")
-    assert SHA256.search(cluster["spec"]["imageName"]), cluster["spec"]["imageName"]
     kafka = _kafka(docs)["spec"]["kafka"]
-    wanted = f"quay.io/strimzi/kafka:{STRIMZI}-kafka-{kafka['version']}"
-    assert kafka["image"] == wanted or SHA256.search(kafka["image"]), kafka["image"]
+    strimzi_tag = f"quay.io/strimzi/kafka:{STRIMZI}-kafka-{kafka['version']}"
+    checked: set[tuple[str, str]] = set()
+    for doc in docs:
+        for where, image in _images(doc):
+            at = f"{doc['kind']}/{doc['metadata']['name']}{where}: {image}"
+            checked.add((doc["kind"], where))
+            if image == f"{PLATFORM}@{PLACEHOLDER_DIGEST}":
+                assert doc["kind"] == "Deployment", at
+                assert re.search(r"\.spec\.(initContainers|containers)\[\d+\]\.image$", where), at
+            elif (doc["kind"], where) == ("Kafka", ".spec.kafka.image"):
+                assert image == strimzi_tag or _real_digest(image), at
+            else:
+                assert _real_digest(image), at
+    assert {("Cluster", ".spec.imageName"), ("Kafka", ".spec.kafka.image")} <= checked
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_placeholder_is_prods_platform_image_and_documented(overlay: str) -> None:
+    """The all-zero digest appears in overlays/prod only, as the platform's image, and the
+    README tells the release pipeline to replace it."""
+    text = rendered_text(overlay)
+    if overlay != "prod":
+        assert "0" * 64 not in text, f"{overlay} carries the placeholder digest"
+        return
+    platform = [c["image"] for _, spec in pod_specs(rendered(overlay)) for c in containers(spec)]
+    assert text.count("0" * 64) == platform.count(f"{PLATFORM}@{PLACEHOLDER_DIGEST}")
+    readme = (K8S / "README.md").read_text()
+    assert f"`{PLACEHOLDER_DIGEST}`" in readme, "README does not name the placeholder"
+    assert f"kustomize edit set image subsidy-platform={PLATFORM}@sha256:" in readme
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
