@@ -20,8 +20,9 @@ import pytest
 from subsidy.devstack import db_logins, postgres_db
 from subsidy.devstack.local_ca import ensure_ca
 from subsidy.devstack.paths import Layout
-from subsidy.devstack.postgres_config import INCLUDE, chown
+from subsidy.devstack.postgres_config import INCLUDE
 from subsidy.devstack.postgres_server import PostgresServer, system_user
+from subsidy.devstack.secret_store import chown
 from subsidy.devstack.stack import prepare_postgres
 from subsidy.faults.stack import PrivateStack, fault_layout
 from subsidy.infra.postgres import DatabaseUnavailable, connect

@@ -1,7 +1,6 @@
 """The local PostgreSQL's roles: the owner that migrates, one login per service in its group
 role, and their generated passwords, kept in .run/ (0600)."""
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -12,6 +11,7 @@ import asyncpg
 from subsidy.devstack.endpoints import POSTGRES_ROLE
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.paths import layout
+from subsidy.devstack.secret_store import read_secrets, write_secrets
 
 OWNER = POSTGRES_ROLE
 # The NOLOGIN group roles the migrations grant to (docs/security.md, Database roles).
@@ -37,27 +37,15 @@ def passwords_path() -> Path:
 
 
 def read_passwords(path: Path | None = None) -> dict[str, str]:
-    """The kept passwords by role; empty when there are none."""
-    path = path or passwords_path()
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text("utf-8"))
-    return {str(k): str(v) for k, v in data.items()}
+    """The kept passwords by role (default: passwords_path()); empty when there are none."""
+    return read_secrets(path or passwords_path())
 
 
 def ensure_passwords(path: Path) -> dict[str, str]:
     """The owner's and every login's password, generated once and kept in path (0600)."""
-    kept = read_passwords(path)
+    kept = read_secrets(path)
     wanted = {role: kept.get(role) or secrets.token_urlsafe(24) for role in (OWNER, *LOGINS)}
-    if wanted != kept:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(wanted, out, indent=1)
-        tmp.replace(path)
-    path.chmod(0o600)
+    write_secrets(path, wanted)  # also when unchanged: a loosened file is made 0600 again
     return wanted
 
 

@@ -1,9 +1,7 @@
-"""The local stack's certificate authority: one CA and a certificate per server, made once in
-.run/tls/ (never committed), so the broker, PostgreSQL and the gRPC servers speak TLS."""
+"""The local stack's certificate authority: a CA and a certificate per server, in .run/tls/."""
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +10,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from subsidy.devstack.secret_store import write_secret_file
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
@@ -34,14 +34,10 @@ class CertFiles:
     ca: Path
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a key readable by this user only, replacing any older one in one step."""
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    tmp.replace(path)
+def ca_path(directory: Path) -> Path:
+    """The CA certificate in directory (a layout's tls_dir): what a client checks the local
+    servers against (PostgreSQL's sslrootcert, Kafka's ssl cafile)."""
+    return directory / CA_CERT
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -63,7 +59,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+    cert = x509.load_pem_x509_certificate(ca_path(directory).read_bytes())
     key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return cert, key
@@ -78,7 +74,7 @@ _CA_USAGE = x509.KeyUsage(
 
 def ensure_ca(directory: Path) -> Path:
     """The CA's certificate in directory, made (with its key) unless a fresh one is there."""
-    cert_path = directory / CA_CERT
+    cert_path = ca_path(directory)
     if _fresh(cert_path) and (directory / CA_KEY).is_file():
         return cert_path
     directory.mkdir(parents=True, exist_ok=True)
@@ -98,7 +94,7 @@ def ensure_ca(directory: Path) -> Path:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(directory / CA_KEY, _key_pem(key))
+    write_secret_file(directory / CA_KEY, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path
 
@@ -118,8 +114,8 @@ def ensure_cert(
 ) -> CertFiles:
     """<name>.pem and <name>-key.pem in directory, signed by its CA, valid for hosts (and, with
     client=True, as a client certificate too); made unless a fresh pair signed by it is there."""
-    ca_path = ensure_ca(directory)
-    files = CertFiles(directory / f"{name}.pem", directory / f"{name}-key.pem", ca_path)
+    ca = ensure_ca(directory)
+    files = CertFiles(directory / f"{name}.pem", directory / f"{name}-key.pem", ca)
     ca_cert, ca_key = _load_ca(directory)
     if _fresh(files.cert) and files.key.is_file() and _signed_by(files.cert, ca_cert):
         return files
@@ -142,8 +138,8 @@ def ensure_cert(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(files.key, _key_pem(key))
-    chain = cert.public_bytes(serialization.Encoding.PEM) + ca_path.read_bytes()
+    write_secret_file(files.key, _key_pem(key))
+    chain = cert.public_bytes(serialization.Encoding.PEM) + ca.read_bytes()
     files.cert.write_bytes(chain)
     return files
 

@@ -8,8 +8,8 @@ import asyncpg
 
 from subsidy.devstack import db_logins, endpoints
 from subsidy.devstack.errors import DevstackError
+from subsidy.devstack.local_ca import ca_path
 from subsidy.devstack.paths import layout
-from subsidy.devstack.postgres_config import ca_file
 
 
 def local_url(
@@ -19,7 +19,7 @@ def local_url(
     checked against ca (default: this checkout's local CA, .run/tls/ca.pem)."""
     role, host, db = endpoints.POSTGRES_ROLE, endpoints.POSTGRES_HOST, endpoints.POSTGRES_DB
     url = f"postgresql://{host}:{port}/{db}"
-    url = db_logins.with_tls(url, ca or ca_file(layout().tls_dir))
+    url = db_logins.with_tls(url, ca or ca_path(layout().tls_dir))
     return db_logins.with_login(url, role, password)
 
 

