@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from subsidy.devstack.postgres_db import local_url
 from subsidy.harness.databases import create_schema, drop_schema, url_of
 from tests.factories import ENTERPRISE
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.postgres
 
 SUBSIDY = Path(sys.executable).parent / "subsidy"
 # The exit statuses as the README documents them (cli.common: EXIT_SERVER, EXIT_NOT_MIGRATED).
+EXIT_USAGE = 2  # a setting refused (infra.commands.load_settings)
 EXIT_SERVER = 3
 EXIT_NOT_MIGRATED = 4
 
@@ -57,13 +59,16 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # nothing listens once it is closed
 
 
-def _run_all(names: list[str], url: str, tmp_path: Path) -> list[Run]:
-    """The commands, run side by side (each pays the CLI's start-up) with DATABASE_URL=url."""
+def _run_all(
+    names: list[str], url: str, tmp_path: Path, env_extra: dict[str, str] | None = None
+) -> list[Run]:
+    """The commands, run side by side (each pays the CLI's start-up) with DATABASE_URL=url
+    (and env_extra)."""
     subscriptions = tmp_path / "subscriptions.yaml"
     subscriptions.write_text(f"- enterpriseId: {ENTERPRISE}\n  email: ops@example.cn\n", "utf-8")
     drop = tmp_path / "drop"
     drop.mkdir(exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, **(env_extra or {})}
 
     def run(name: str) -> Run:
         args = [a.format(dir=drop, subscriptions=subscriptions) for a in COMMANDS[name]]
@@ -89,9 +94,31 @@ def _problems(runs: list[Run], code: int, line: str) -> list[str]:
 
 def test_an_unreachable_database_is_named_by_host_and_port(tmp_path: Path) -> None:
     port = _closed_port()
-    runs = _run_all(list(COMMANDS), f"postgresql://subsidy@127.0.0.1:{port}/subsidy", tmp_path)
+    runs = _run_all(list(COMMANDS), local_url(port), tmp_path)
     line = rf"error: database unreachable at 127\.0\.0\.1:{port}: Connection refused"
     assert _problems(runs, EXIT_SERVER, line) == []
+
+
+def test_a_url_that_does_not_check_the_server_is_refused(tmp_path: Path) -> None:
+    """Without sslmode=verify-full asyncpg would take any certificate, or none: every command
+    refuses such a DATABASE_URL before connecting, naming the setting, not echoing the URL
+    (its password); DATABASE_PLAINTEXT=true lets it through, to the (closed) server."""
+    port = _closed_port()
+    base = f"postgresql://subsidy:not-to-be-shown@127.0.0.1:{port}/subsidy"
+    for given, names in (
+        ("no sslmode", list(COMMANDS)),
+        ("sslmode=require", ["ledger verify", "feeds watch"]),
+        ("sslmode=prefer", ["notify failed"]),
+    ):
+        url = base if given == "no sslmode" else f"{base}?{given}"
+        runs = _run_all(names, url, tmp_path)
+        line = rf"error: \w+Settings: database_url: .*database_url has {given}: .*verify-full.*"
+        assert _problems(runs, EXIT_USAGE, line) == []
+        assert not [r.name for r in runs if "not-to-be-shown" in r.stderr]
+
+    plain = _run_all(list(COMMANDS), base, tmp_path, {"DATABASE_PLAINTEXT": "true"})
+    line = rf"error: database unreachable at 127\.0\.0\.1:{port}: Connection refused"
+    assert _problems(plain, EXIT_SERVER, line) == []
 
 
 def test_a_database_that_does_not_exist(database_url: str, tmp_path: Path) -> None:

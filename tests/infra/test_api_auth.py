@@ -23,7 +23,7 @@ from tests.support.grpc_tls import GrpcTls
 WRITER_TOKEN = "w-" + uuid.uuid4().hex
 AUDITOR_TOKEN = "a-" + uuid.uuid4().hex
 OTHER_TOKEN = "o-" + uuid.uuid4().hex
-DB = "postgresql://ledger_api@127.0.0.1:5432/subsidy"
+DB = "postgresql://ledger_api@127.0.0.1:5432/subsidy?sslmode=verify-full"
 
 
 def _bearer(token: str) -> tuple[tuple[str, str]]:

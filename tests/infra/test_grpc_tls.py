@@ -38,6 +38,8 @@ SUBSIDY = Path(sys.executable).with_name("subsidy")
 CATALOG = load_catalog()
 # Whatever the Kafka login of the day, these settings are about gRPC: no broker is reached.
 NO_KAFKA = {"KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+# A database no test reaches: the commands must stop before connecting.
+NOWHERE = "postgresql://nobody@127.0.0.1:9/nothing?sslmode=verify-full"
 
 
 @asynccontextmanager
@@ -188,7 +190,7 @@ SERVERS = {
     "ingest": (("ingest-server",), {"INGEST_CREDENTIALS": json.dumps({"feed-a": {
         "tokens": ["t" * 32], "event_types": ["certificationObtained"], "sources": ["feed-a"]}})}),
     "ledger-api": (("ledger", "serve"), {
-        "LEDGER_API_DATABASE_URL": "postgresql://ledger_api@127.0.0.1:9/subsidy",
+        "LEDGER_API_DATABASE_URL": NOWHERE,
         "LEDGER_API_AUDITOR_TOKENS": json.dumps({"auditor-li": {"tokens": ["a" * 32]}})}),
     "eligibility-api": (("eligibility", "serve"), {}),
     "notifier-admin": (("notify", "serve"), {"NOTIFIER_ADMIN_TOKEN": "n" * 32}),
@@ -202,7 +204,7 @@ def test_a_service_without_a_transport_exits_naming_the_variables(name: str) -> 
     command, own = SERVERS[name]
     env = {k: v for k, v in os.environ.items()
            if k not in SERVER_VARIABLES + CLIENT_VARIABLES}  # fmt: skip
-    env |= NO_KAFKA | own | {"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nothing"}
+    env |= NO_KAFKA | own | {"DATABASE_URL": NOWHERE}
     done = subprocess.run(
         [str(SUBSIDY), *command], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from subsidy.cli.main import app
+from subsidy.devstack.local_ca import ensure_ca
 from tests.factories import enterprise_id, event, jsonl
 from tests.reform.test_diff import HISTORY, WAN
 
@@ -186,15 +187,16 @@ def test_the_real_process_prints_one_line_not_a_traceback(tmp_path: Path) -> Non
     assert "Traceback" not in done.stderr
 
 
-def test_an_unreachable_ledger_is_exit_3(files: tuple[Path, Path]) -> None:
+def test_an_unreachable_ledger_is_exit_3(files: tuple[Path, Path], tmp_path: Path) -> None:
     reform, _ = files
-    env = {**os.environ, "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"}
+    tls = f"sslmode=verify-full&sslrootcert={ensure_ca(tmp_path / 'tls')}"
+    env = {**os.environ, "DATABASE_URL": f"postgresql://nobody:secret@127.0.0.1:1/none?{tls}"}
     done = subprocess.run(
         [SUBSIDY, "policy", "diff", "--reform", reform, "--from-ledger"],
         capture_output=True, text=True, timeout=120, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 3
-    assert done.stderr.startswith("error: ledger postgresql://nobody@127.0.0.1:1/none: ")
+    assert done.stderr.startswith(f"error: ledger postgresql://nobody@127.0.0.1:1/none?{tls}: ")
     assert done.stderr.count("\n") == 1
     assert "secret" not in done.stderr
     assert "Traceback" not in done.stderr

@@ -8,7 +8,7 @@ from pydantic_settings import SettingsConfigDict
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
 from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.principals import Readers
-from subsidy.infra.settings import HostPort
+from subsidy.infra.settings import HostPort, PostgresUrl
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50081"
 
@@ -28,7 +28,8 @@ class LedgerApiSettings(GrpcServerSettings):
 
     # Its own URL, required: the API connects as a member of the read-only subsidy_auditor
     # role, not as the ledger's owner (the worker's DATABASE_URL). See docs/security.md.
-    database_url: str = Field(pattern=r"^postgres(ql)?://", validation_alias=_env("database_url"))
+    # sslmode=verify-full, unless DATABASE_PLAINTEXT=true (CommonSettings, no prefix).
+    database_url: PostgresUrl = Field(validation_alias=_env("database_url"))
     grpc_address: HostPort = Field(DEFAULT_GRPC_ADDRESS, validation_alias=_env("grpc_address"))
     # The auditors, a secret: no default, so the API never starts open. JSON, principal →
     # {tokens | token_sha256} (subsidy.infra.principals): every read is logged with the
