@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from subsidy.demo.report import print_summary
 from subsidy.devstack.endpoints import database_url, kafka_connection
 from subsidy.devstack.paths import layout
+from subsidy.devstack.stack import redact
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.simulate import simulate
 from subsidy.harness import processes
@@ -149,7 +150,7 @@ def _print_where_to_look(run: Run, url: str, console: Console) -> None:
             f"--cacert {run.grpc_tls().ca}"
         )
     console.print(f"live dashboard         http://127.0.0.1:{run.dashboard_port}/")
-    console.print(f"database               {url}")
+    console.print(f"database               {redact(url)}")
     for name, port in run.metrics_ports.items():
         console.print(f"metrics {name:<15}http://127.0.0.1:{port}/metrics")
     console.print("pids: " + ", ".join(f"{r.spec.name}={r.process.pid}" for r in run.services))

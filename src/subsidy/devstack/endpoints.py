@@ -1,6 +1,7 @@
 """Where Kafka and PostgreSQL are: the environment's if set, else the local devstack's."""
 
 import os
+from urllib.parse import urlsplit
 
 from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.settings import (
@@ -31,13 +32,21 @@ __all__ = [
 
 
 def external_kafka() -> str | None:
-    """The KAFKA_BOOTSTRAP the environment names, or None when the devstack runs Kafka."""
-    return os.environ.get("KAFKA_BOOTSTRAP") or None
+    """The KAFKA_BOOTSTRAP the environment names, or None when it names none or the devstack's
+    own broker (a shell that sourced .run/stack.env still runs the local stack)."""
+    named = os.environ.get("KAFKA_BOOTSTRAP")
+    return None if not named or named == LOCAL_KAFKA_BOOTSTRAP else named
 
 
 def external_database() -> str | None:
-    """The DATABASE_URL the environment names, or None when the devstack runs PostgreSQL."""
-    return os.environ.get("DATABASE_URL") or None
+    """The DATABASE_URL the environment names, or None when it names none or the devstack's own
+    server (a shell that sourced .run/stack.env still runs the local stack)."""
+    named = os.environ.get("DATABASE_URL")
+    if not named:
+        return None
+    parts = urlsplit(named)
+    local = parts.hostname in (POSTGRES_HOST, "localhost") and parts.port == POSTGRES_PORT
+    return None if local else named
 
 
 def kafka_bootstrap() -> str:
@@ -48,13 +57,19 @@ def kafka_bootstrap() -> str:
 def kafka_connection() -> KafkaConnection:
     """How tools and tests reach Kafka: as the environment's KAFKA_* say when KAFKA_BOOTSTRAP
     is set, else the local broker as its admin, with the login `subsidy dev up` keeps in .run/."""
+    from pydantic import ValidationError
+
     from subsidy.devstack import kafka_logins, paths  # they need this module's names
     from subsidy.devstack.errors import DevstackError
     from subsidy.infra.settings import CommonSettings
 
     if external_kafka():
         try:
-            return CommonSettings().kafka  # type: ignore[call-arg]  # from the environment
+            settings = CommonSettings()  # type: ignore[call-arg]  # from the environment
+        except ValidationError as err:
+            raise DevstackError(f"the environment's settings are refused: {err}") from None
+        try:
+            return settings.kafka
         except ValueError as err:
             raise DevstackError(f"KAFKA_BOOTSTRAP is set, but: {err}") from None
     local = kafka_logins.connection(paths.layout())

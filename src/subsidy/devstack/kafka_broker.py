@@ -1,6 +1,7 @@
 """The local one-node Kafka (KRaft, broker and controller in one JVM): config, start, stop."""
 
 import base64
+import hashlib
 import shutil
 import subprocess
 import uuid
@@ -20,8 +21,9 @@ from subsidy.infra.kafka_access import ADMIN
 MAIN_CLASS = "kafka.Kafka"
 # The broker's certificate name: its principal on the controller listener, a super user.
 BROKER_NAME = "kafka"
-# Written once the storage is formatted with the admin's SCRAM login; a data directory from
-# before logins (plaintext) lacks it and is remade.
+# Written once the storage is formatted with the admin's SCRAM login, holding a digest of that
+# password: storage from before logins (no marker), or whose admin password was since lost
+# (another digest: the broker could not log in to itself), is remade.
 SECURED_MARKER = "scram-bootstrapped"
 STOP_TIMEOUT_S = 60.0
 JVM_OPTS = (
@@ -175,8 +177,9 @@ class Broker:
         broker checks logins from the start, so no other way in exists); the cluster id is
         kept beside the data. Storage from before logins is remade: it holds dev data only."""
         marker = self.layout.kafka_dir / SECURED_MARKER
+        digest = hashlib.sha256(admin_password.encode()).hexdigest()
         if (self.data_dir / "meta.properties").is_file():
-            if marker.is_file():
+            if marker.is_file() and marker.read_text().strip() == digest:
                 return
             shutil.rmtree(self.data_dir)
             self.data_dir.mkdir(parents=True)
@@ -192,7 +195,7 @@ class Broker:
         if result.returncode != 0:
             output = result.stdout + result.stderr
             raise DevstackError(f"formatting Kafka's storage failed:\n{output}")
-        marker.write_text(cluster_id + "\n")
+        marker.write_text(digest + "\n")
 
     def start(self) -> tuple[int, str]:
         """Start the broker detached; returns its pid and Kafka's version. Does not wait."""
@@ -207,6 +210,8 @@ class Broker:
         version, libs = ensure_kafka_libs(self.layout)
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Its data holds every record and the SCRAM keys: no other user may read it.
+        self.layout.kafka_dir.chmod(0o700)
         security = self.security()
         write_secret_file(self.properties, self.rendered(security))
         self._format(java, libs, security.admin_password)

@@ -1,5 +1,4 @@
-"""Making the access table real on a broker: the services' SCRAM logins and their ACLs, added
-for a deployment's topics or a run's, and taken away with the run's topics."""
+"""The access table made real on a broker: the services' SCRAM logins and their ACLs."""
 
 from collections.abc import Iterable, Mapping
 
@@ -84,6 +83,9 @@ def revoke(kafka: KafkaConnection, grants: Iterable[Grant]) -> None:
 
 
 def provision(kafka: KafkaConnection, passwords: Mapping[str, str]) -> None:
-    """On a broker of our own: every service's login, and its ACLs on the standard topics."""
+    """On a broker of our own: every service's login, and on the standard topics and groups
+    exactly the table's ACLs (those there before are taken away first, so a right the table
+    no longer gives does not linger)."""
     ensure_logins(kafka, {name: passwords[name] for name in SERVICES})
+    revoke(kafka, grants())
     grant(kafka, grants())

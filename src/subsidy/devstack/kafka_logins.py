@@ -1,10 +1,10 @@
-"""The local broker's SCRAM logins: the admin and one per service, their generated passwords
-kept in .run/ (0600), and the connection each of them uses."""
+"""The local broker's SCRAM logins: the admin's and each service's, kept in .run/ (0600)."""
 
 import secrets
 from pathlib import Path
 
 from subsidy.devstack.endpoints import LOCAL_KAFKA_BOOTSTRAP
+from subsidy.devstack.local_ca import ca_path
 from subsidy.devstack.paths import Layout
 from subsidy.devstack.secret_store import read_secrets, write_secrets
 from subsidy.infra.kafka_access import ADMIN, SERVICES
@@ -17,11 +17,6 @@ PRINCIPALS = (ADMIN, *SERVICES)
 def passwords_path(layout: Layout) -> Path:
     """The layout's .run/kafka-passwords.json."""
     return layout.run / PASSWORDS_FILE
-
-
-def ca_file(layout: Layout) -> Path:
-    """The CA the local broker's certificate is signed by."""
-    return layout.tls_dir / "ca.pem"
 
 
 def ensure_passwords(layout: Layout) -> dict[str, str]:
@@ -43,5 +38,5 @@ def connection(
     if password is None:
         return None
     return KafkaConnection(
-        bootstrap=bootstrap, username=principal, password=password, cafile=ca_file(layout)
+        bootstrap=bootstrap, username=principal, password=password, cafile=ca_path(layout.tls_dir)
     )

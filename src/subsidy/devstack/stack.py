@@ -98,6 +98,7 @@ def _start_kafka(layout: Layout, console: Console) -> Broker | None:
         broker.stop()
     elif pid is not None:
         console.print(f"kafka: already running (pid {pid}) at {endpoints.LOCAL_KAFKA_BOOTSTRAP}")
+        layout.kafka_dir.chmod(0o700)  # as start() leaves it: a data dir from before is opened
         return None
     pid, version = broker.start()
     console.print(f"kafka: started Kafka {version} (pid {pid}), log {layout.kafka_log}")

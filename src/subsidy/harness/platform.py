@@ -14,6 +14,7 @@ import asyncpg
 from subsidy.devstack import kafka_grants, kafka_logins
 from subsidy.devstack.db_logins import login_url
 from subsidy.devstack.endpoints import external_kafka
+from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_admin import admin_client, ensure_topics
 from subsidy.devstack.local_ca import GRPC_CERT_NAME, CertFiles, ensure_cert
 from subsidy.devstack.paths import layout
@@ -152,11 +153,15 @@ def own_broker() -> bool:
 
 
 def kafka_login(kafka: KafkaConnection, passwords: Path | None, principal: str) -> dict[str, str]:
-    """A service's Kafka environment: logged in as its own principal when the broker's service
-    logins are kept (the local stack's, kafka_logins), else as `kafka` itself (an external
-    broker that gives the run one login)."""
-    password = read_secrets(passwords).get(principal) if passwords else None
-    return (kafka.as_user(principal, password) if password else kafka).env()
+    """A service's Kafka environment: as its own principal, from the logins kept in `passwords`
+    (the local stack's, kafka_logins; one missing there is an error, never the admin's), or
+    with no such file as `kafka` itself (an external broker that gives the run one login)."""
+    if passwords is None:
+        return kafka.env()
+    password = read_secrets(passwords).get(principal)
+    if password is None:
+        raise DevstackError(f"no Kafka login for {principal} in {passwords}: run `subsidy dev up`")
+    return kafka.as_user(principal, password).env()
 
 
 def _over_tls(run: Run, specs: list[ServiceSpec]) -> list[ServiceSpec]:

@@ -64,20 +64,29 @@ class ServiceFailed(RuntimeError):
     """A service exited or did not become ready; the message points at its log."""
 
 
+def child_env(spec: ServiceSpec, parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The spec's environment over the parent's (default: ours), less every login and transport
+    of the parent's own: no process inherits the owner's database URL, the passwords file, a
+    Kafka login (a shell's or the tests' admin) or a gRPC server's certificate; each has what
+    its spec gives it, or none."""
+    inherited = {
+        k: v
+        for k, v in (os.environ if parent is None else parent).items()
+        if not k.startswith(("DATABASE_URL", "KAFKA_"))
+        and k != PASSWORDS_ENV
+        and k not in SERVER_VARIABLES
+    }
+    return inherited | dict(spec.env)
+
+
 def start(spec: ServiceSpec, logs: Path, prefix: str = "demo") -> Running:
     """Start `subsidy <args>` with the spec's environment; output to logs/<prefix>-<name>.log."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{prefix}-{spec.name}.log"
-    # No process inherits the owner's URL or the passwords file: each gets its own login only;
-    # nor a gRPC transport of the shell's: a server's is in its spec, or it has none.
-    inherited = {k: v for k, v in os.environ.items()
-                 if not k.startswith("DATABASE_URL") and k != PASSWORDS_ENV
-                 and k not in SERVER_VARIABLES}  # fmt: skip
-    env = {**inherited, **spec.env}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "subsidy.cli", *spec.args],
-            env=env,
+            env=child_env(spec),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

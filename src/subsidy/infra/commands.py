@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from subsidy.domain.catalog import Catalog, CatalogError, load_catalog
 from subsidy.infra.db_roles import DatabaseRoleError
-from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.logging import configure_logging
 from subsidy.infra.migrate import MigrationError
 from subsidy.infra.postgres import DatabaseUnavailable, one_line
@@ -63,11 +62,11 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     return settings
 
 
-def kafka_or_exit(settings: CommonSettings) -> KafkaConnection:
-    """The command's Kafka login, asked before any client starts: a login half given is one
-    line naming what is missing, and exit 2."""
+def require_kafka_login(settings: CommonSettings) -> None:
+    """Before a command that talks to Kafka starts a client: a login half given is one line
+    naming what is missing, and exit 2."""
     try:
-        return settings.kafka
+        settings.kafka  # noqa: B018 -- building the connection is the check
     except ValueError as err:
         raise _error(f"{type(settings).__name__}: {err}", 2) from None
 

@@ -11,7 +11,6 @@ from subsidy.infra.grpc_tls import (
     CA_ENV,
     CLIENT_CERT_ENV,
     CLIENT_KEY_ENV,
-    PLAINTEXT_ENV,
     ClientTransport,
     GrpcServerSettings,
     GrpcTlsError,
@@ -38,7 +37,9 @@ KeyOption = Annotated[
 ]  # fmt: skip
 PlaintextOption = Annotated[
     bool,
-    typer.Option("--plaintext", envvar=PLAINTEXT_ENV,
+    # A flag only, never the environment: GRPC_PLAINTEXT=true exported for a server run by
+    # hand must not make a client send its bearer token in the clear.
+    typer.Option("--plaintext",
                  help="No TLS: only for a server started with GRPC_PLAINTEXT=true."),
 ]  # fmt: skip
 

@@ -1,5 +1,7 @@
-"""Who may do what on Kafka: one principal per service and the least it needs, the single
-table behind the local broker's ACLs, each run's and test's topics, and deploy/k8s's KafkaUsers."""
+"""Who may do what on Kafka: one principal per service and the least ACLs it needs."""
+
+# The one table behind the local broker's ACLs, each run's and test's, the docs' topic table
+# and deploy/k8s's KafkaUsers (scripts/gen_kafka_users.py).
 
 from dataclasses import dataclass
 

@@ -1,13 +1,14 @@
-"""How a client reaches Kafka: the bootstrap servers, the CA it trusts and the SASL login it
-uses, spelled for each client library here (aiokafka and kafka-python alike, faust)."""
+"""How a client reaches Kafka: its servers, the CA it trusts and its SASL login, per library."""
 
 import ssl
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-PROTOCOLS = ("SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT")
-MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+SecurityProtocol = Literal["SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+PROTOCOLS: tuple[str, ...] = get_args(SecurityProtocol)
+MECHANISMS: tuple[str, ...] = get_args(SaslMechanism)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,9 @@ from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_jso
 from subsidy.domain.money import format_fen
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.infra.commands import (
-    kafka_or_exit,
     load_catalog_or_exit,
     load_settings,
+    require_kafka_login,
     service_policy,
 )
 from subsidy.infra.gc_tuning import tune_gc
@@ -147,7 +147,7 @@ def worker_command(policy_overlay: OverlayOption = None) -> None:
     from subsidy.eligibility import bootstrap, metrics
 
     settings = _settings()
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     catalog = service_policy(settings, policy_overlay)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     tune_gc()

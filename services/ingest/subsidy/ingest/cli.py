@@ -12,8 +12,8 @@ from subsidy.infra.commands import (
     EXIT_SERVER,
     EXIT_USAGE,
     database_command,
-    kafka_or_exit,
     load_settings,
+    require_kafka_login,
     role_checked,
 )
 from subsidy.infra.db_roles import MIGRATE_COMMAND
@@ -153,7 +153,7 @@ def ingest_server_command() -> None:
 
     settings = load_settings(IngestSettings)
     server_transport_or_exit(settings)
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     with role_checked():
         asyncio.run(wait_until_signalled(bootstrap.ingest_server(settings)))
@@ -204,15 +204,13 @@ def watch_command(
     Write *.tmp and rename, or write in place: a file is taken once unchanged for --settle s.
     With --once: exit 0 all done, 1 one failed, 3 the ingest API refused or was unreachable.
     """
-    from subsidy.infra.logging import configure_logging
     from subsidy.infra.settings import CommonSettings
     from subsidy.ingest.watcher import WatchConfig, WatchError
 
     token = _require_token(token)
     source = _check_source(source)
     transport = client_transport_or_exit(cacert, cert, key, plaintext)
-    common = CommonSettings()  # type: ignore[call-arg]  # from the environment
-    configure_logging(common.log_level, common.log_json)
+    common = load_settings(CommonSettings)  # a refused setting: one line, exit 2; logging set
     config = WatchConfig(directory, server, token, transport, source, common.database_url,
                          settle, interval, chunk_size)  # fmt: skip
     try:

@@ -18,8 +18,8 @@ from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.infra.commands import (
     EXIT_USAGE,
     database_command,
-    kafka_or_exit,
     load_settings,
+    require_kafka_login,
     role_checked,
     service_policy,
 )
@@ -114,7 +114,7 @@ async def _anchor_now(settings: LedgerSettings, conn: asyncpg.Connection) -> int
     """Anchor the heads verify just checked, when this ledger holds the signing key."""
     if settings.signing_key_file is None or settings.anchor_file is None:
         return 0
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     producer = bootstrap.idempotent_producer(settings)
     await producer.start()
     try:
@@ -225,7 +225,7 @@ def parked_command(
 def worker_command() -> None:
     """Consume entitlements.v1 and decide it into the ledger until SIGTERM."""
     settings = _settings()
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.WORKER_REGISTRY)
     tune_gc()
     catalog = service_policy(settings)
@@ -244,7 +244,7 @@ def relay_command() -> None:
         if value is None:
             typer.echo(f"error: LedgerSettings: {name} is required by the relay", err=True)
             raise typer.Exit(EXIT_USAGE)
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.RELAY_REGISTRY)
     with role_checked():
         asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))

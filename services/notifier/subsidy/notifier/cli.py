@@ -13,8 +13,8 @@ from rich.table import Table
 
 from subsidy.infra.commands import (
     database_command,
-    kafka_or_exit,
     load_settings,
+    require_kafka_login,
     role_checked,
     service_policy,
 )
@@ -69,7 +69,7 @@ def worker_command() -> None:
     if settings.ledger_public_key_file is None:
         typer.echo("error: NOTIFIER_LEDGER_PUBLIC_KEY_FILE is required by the worker", err=True)
         raise typer.Exit(2)
-    kafka_or_exit(settings)
+    require_kafka_login(settings)
     start_metrics_server(settings.metrics_port, settings.metrics_address, metrics.REGISTRY)
     catalog = service_policy(settings)
 
