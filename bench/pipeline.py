@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import CoordinatorNotAvailableError
 from rich.console import Console
 
 from bench.ceiling import kafka_ceiling, postgres_ceiling
@@ -26,10 +27,12 @@ from subsidy.devstack.paths import layout
 from subsidy.domain.catalog import load_catalog
 from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.simulate import simulate
+from subsidy.events.v1 import events_pb2 as epb
 from subsidy.harness import processes
 from subsidy.harness.comparison import compare, print_comparison
 from subsidy.harness.databases import drop_database, fresh_database
 from subsidy.harness.platform import Run, create_topics, delete_topics, service_specs
+from subsidy.harness.principals import REVIEWER, demo_principals, principal_of
 from subsidy.harness.waiting import await_decisions
 from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.logging import configure_logging
@@ -63,6 +66,10 @@ class Options:
         )
 
 
+# One acceptance time for the whole feed: the bench pre-encodes it, as ingest would stamp it.
+ACCEPTED = "2026-01-05T09:00:00+08:00"
+
+
 @dataclass
 class Workload:
     """The feed as the ingest API would pass it on: valid lines only (it rejects the others),
@@ -74,14 +81,19 @@ class Workload:
 
     @classmethod
     def load(cls, path: Path) -> "Workload":
+        """Each valid line with the provenance ingest would give it (the sample's feed or
+        reviewer principal, as the main job sends it): four eyes counts distinct reviewers."""
         lines, records, ids = [], [], []
+        principals, who = demo_principals(), REVIEWER
         for line in path.read_bytes().splitlines():
+            who = principal_of(line, principals, who)
             try:
                 event = parse_event_json(line)
             except InvalidEvent:
                 continue
             lines.append(line)
-            records.append(event_record(event))
+            provenance = epb.Provenance(principal=who, channel=epb.GRPC_API, accepted_at=ACCEPTED)
+            records.append(event_record(event, provenance))
             ids.append(event.event_id)
         return cls(lines, records, ids)
 
@@ -138,7 +150,10 @@ async def _await_groups(platform: Platform, groups: list[str], timeout_s: float 
     try:
         while True:
             processes.alive(platform.services)
-            described = await asyncio.to_thread(admin.describe_groups, groups)
+            try:
+                described = await asyncio.to_thread(admin.describe_groups, groups)
+            except CoordinatorNotAvailableError:
+                described = {}  # a broker just started is still loading its group metadata
             if all(_stable(described.get(g, {})) for g in groups):
                 return
             if time.monotonic() > deadline:

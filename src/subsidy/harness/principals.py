@@ -64,7 +64,7 @@ def credentials_json(principals: Iterable[Principal]) -> str:
     )
 
 
-def _principal_of(line: bytes, principals: dict[str, Principal], prior: str) -> str:
+def principal_of(line: bytes, principals: dict[str, Principal], prior: str) -> str:
     """Whose line this is: for a review, the reviewer its `submittedBy` names (the first
     reviewer's if it names none of the run's), else its source's feed. A line that is not an
     event object goes with the line before: it is rejected whoever sends it."""
@@ -110,7 +110,7 @@ def waves(lines: Iterable[bytes], principals: dict[str, Principal]) -> list[Wave
     for row, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        prior = who = _principal_of(line, principals, prior)
+        prior = who = principal_of(line, principals, prior)
         keys = _keys(line)
         if any(owner.get(k, who) != who for k in keys):
             done.append(wave)
