@@ -252,6 +252,24 @@ def test_container_settings(
         pytest.fail(f"{name}: the service would refuse its settings:\n{err}")
     check_ports(name, container, settings, unused)
     check_grpc_transport(name, container, settings, unused)
+    check_kafka_login(name, command, settings)
+
+
+# The commands that talk to Kafka (each checks its login at start: require_kafka_login).
+KAFKA_COMMANDS = {
+    ("eligibility", "worker"), ("ledger", "worker"), ("ledger", "relay"), ("ingest-server",),
+    ("notify", "worker"),
+}  # fmt: skip
+
+
+def check_kafka_login(name: str, command: tuple[str, ...], settings: Any) -> None:
+    """A container that talks to Kafka has a whole login, over TLS, checked against a CA."""
+    if command not in KAFKA_COMMANDS:
+        return
+    kafka = settings.kafka  # a half-given login raises here, as the command would exit
+    assert kafka.security_protocol == "SASL_SSL", f"{name}: Kafka over {kafka.security_protocol}"
+    assert kafka.username, f"{name}: no Kafka login"
+    assert kafka.cafile, f"{name}: no CA to check the brokers against"
 
 
 def check_grpc_transport(name: str, container: Doc, settings: Any, unused: set[str]) -> None:
