@@ -34,13 +34,26 @@ def is_alive(pid: int, cmdline_contains: str | None = None) -> bool:
     proc = Path(f"/proc/{pid}")
     try:
         stat = (proc / "stat").read_text()
-        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        cmdline = _cmdline(proc)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
     state = stat.rsplit(")", 1)[-1].split()[0]
     if state in ("Z", "X"):
         return False
-    return cmdline_contains is None or cmdline_contains in cmdline
+    # An empty command line is one the kernel could not read just then, not another program.
+    return cmdline_contains is None or not cmdline or cmdline_contains in cmdline
+
+
+def _cmdline(proc: Path, attempts: int = 5) -> str:
+    """The process's command line. The kernel gives an empty one while it cannot read the
+    process's memory (a JVM busy mapping its heap as it recovers its logs), so an empty read is
+    tried again before it is believed."""
+    for attempt in range(attempts):
+        raw = (proc / "cmdline").read_bytes()
+        if raw or attempt == attempts - 1:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.05)
+    return ""
 
 
 def live_pid(pid_file: Path, cmdline_contains: str) -> int | None:

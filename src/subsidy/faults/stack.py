@@ -18,7 +18,7 @@ from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_broker import Broker
 from subsidy.devstack.paths import Layout, find_repo_root
 from subsidy.devstack.postgres_server import PostgresServer
-from subsidy.devstack.procs import port_open, wait_exit
+from subsidy.devstack.procs import is_alive, port_open, wait_exit
 from subsidy.infra.kafka_client import KafkaConnection
 
 T = TypeVar("T")
@@ -112,10 +112,14 @@ class PrivateStack:
             pid, _ = self.broker.start()
         return pid
 
-    def _wait_kafka(self) -> None:
-        kafka_admin.wait_ready(
-            self.kafka, READY_TIMEOUT_S, still_starting=lambda: self.broker.pid() is not None
-        )
+    def _wait_kafka(self, pid: int | None = None) -> None:
+        """Until the broker answers; given the pid just started, it is that process that must
+        stay alive meanwhile (the pid file and command line are not asked again)."""
+
+        def starting() -> bool:
+            return self.broker.pid() is not None if pid is None else is_alive(pid)
+
+        kafka_admin.wait_ready(self.kafka, READY_TIMEOUT_S, still_starting=starting)
 
     def kill_kafka(self) -> tuple[int, int, float]:
         """kill -9 the broker, start it again on the same data; (old pid, new pid, seconds
@@ -130,7 +134,7 @@ class PrivateStack:
         while port_open(KAFKA_HOST, self.broker.port) and time.monotonic() < deadline:
             time.sleep(0.1)
         new = self._start_broker()
-        self._wait_kafka()
+        self._wait_kafka(new)
         return old, new, time.monotonic() - began
 
     def crash_postgres(self) -> tuple[int, int, float, list[str]]:
