@@ -331,8 +331,7 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
         differences = compare(exported, expected)
         out["export_matches_simulate"] = not differences
         print_comparison(console, differences, expected)
-        # As the worker reads it (the environment's LEDGER_BATCH_SIZE); no Kafka login needed.
-        batch = LedgerSettings(kafka_security_protocol="PLAINTEXT").batch_size  # type: ignore[call-arg]
+        batch = LedgerSettings().batch_size  # type: ignore[call-arg]  # as the worker reads it
         console.print(f"ceiling: {counts['decisions']:,} rows into PostgreSQL, {batch} a batch")
         out |= await postgres_ceiling(p.url, counts["decisions"], batch)
     return out

@@ -142,7 +142,14 @@ def render(objects: list[dict[str, Any]] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return write_or_check("Write the KafkaUsers from kafka_access.py.", TARGET, ROOT, render, argv)
+    return write_or_check(
+        Path(__file__).name,
+        "Write the KafkaUsers from kafka_access.py.",
+        TARGET,
+        ROOT,
+        render,
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def render(sources: tuple[Path, ...] = SOURCES) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     description = "Write the PrometheusRule from the rule files."
-    return write_or_check(description, TARGET, ROOT, render, argv)
+    return write_or_check(Path(__file__).name, description, TARGET, ROOT, render, argv)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,15 @@ from pathlib import Path
 
 
 def write_or_check(
-    description: str, target: Path, root: Path, render: Callable[[], str], argv: list[str] | None
+    script: str,
+    description: str,
+    target: Path,
+    root: Path,
+    render: Callable[[], str],
+    argv: list[str] | None,
 ) -> int:
-    """Write render()'s text to target, or with --check exit 1 (naming the script) if the
-    committed file differs from it."""
+    """Write render()'s text to target, or with --check exit 1 (naming the script to run) if
+    the committed file differs from it."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the committed file is not up to date"
@@ -20,8 +25,7 @@ def write_or_check(
     shown = target.relative_to(root)
     if args.check:
         if not target.exists() or target.read_text("utf-8") != text:
-            script = Path(sys.argv[0]).name if argv is None else "its generator"
-            print(f"{shown} is out of date: run {script}", file=sys.stderr)
+            print(f"{shown} is out of date: run scripts/{script}", file=sys.stderr)
             return 1
         return 0
     target.write_text(text, "utf-8", newline="\n")

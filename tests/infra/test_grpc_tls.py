@@ -36,8 +36,6 @@ from tests.support.grpc_tls import GrpcTls
 
 SUBSIDY = Path(sys.executable).with_name("subsidy")
 CATALOG = load_catalog()
-# Whatever the Kafka login of the day, these settings are about gRPC: no broker is reached.
-NO_KAFKA = {"KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
 # A database no test reaches: the commands must stop before connecting.
 NOWHERE = "postgresql://nobody@127.0.0.1:9/nothing?sslmode=verify-full"
 
@@ -69,7 +67,7 @@ def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> EligibilitySetting
     """A gRPC server's settings from these variables alone, as a deployment sets them."""
     for name in SERVER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    for name, value in {**NO_KAFKA, **env}.items():
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     return EligibilitySettings()  # type: ignore[call-arg]  # from the environment
 
@@ -204,7 +202,7 @@ def test_a_service_without_a_transport_exits_naming_the_variables(name: str) -> 
     command, own = SERVERS[name]
     env = {k: v for k, v in os.environ.items()
            if k not in SERVER_VARIABLES + CLIENT_VARIABLES}  # fmt: skip
-    env |= NO_KAFKA | own | {"DATABASE_URL": NOWHERE}
+    env |= own | {"DATABASE_URL": NOWHERE}
     done = subprocess.run(
         [str(SUBSIDY), *command], env=env, capture_output=True, text=True, timeout=60, check=False
     )
