@@ -19,8 +19,11 @@ from subsidy.domain.catalog_schema import (
     Award,
     CatalogError,
     Rule,
+    RuleDefaults,
     Trigger,
     build_rule,
+    city_shares,
+    notice_days,
     yuan_term,
 )
 
@@ -96,6 +99,7 @@ class Catalog:
 OVERLAY_KEYS = ("effective_from", "valid_from", "valid_to", "rules")
 # The policy's default four-eyes threshold, in yuan (docs/rules.md, "Four eyes").
 SECOND_REVIEW = "second_review_from_yuan"
+FUNDING_KEYS = ("city_share", "publicity_days")
 
 
 def _date(where: str, value: Any) -> date:
@@ -105,6 +109,25 @@ def _date(where: str, value: Any) -> date:
         return date.fromisoformat(str(value))
     except ValueError:
         raise CatalogError(f"{where}: not a date YYYY-MM-DD: {value!r}") from None
+
+
+def _rule_defaults(policy: dict[str, Any]) -> RuleDefaults:
+    """The policy's terms for every rule that gives none: four eyes, and G3's funding
+    (`funding: {city_share, publicity_days}`, docs/payouts.md)."""
+    four_eyes = yuan_term("policy: key 'second_review_from_yuan'", policy.get(SECOND_REVIEW))
+    funding = policy.get("funding") or {}
+    if not isinstance(funding, dict):
+        raise CatalogError("policy: key 'funding' must be a mapping")
+    for key in funding:
+        if key not in FUNDING_KEYS:
+            raise CatalogError(f"policy: funding: unknown key {key!r}")
+    return RuleDefaults(
+        second_review_from_fen=four_eyes,
+        city_shares=city_shares("policy: funding: key 'city_share'", funding.get("city_share", 1)),
+        publicity_days=notice_days(
+            "policy: funding: key 'publicity_days'", funding.get("publicity_days")
+        ),
+    )
 
 
 def build_catalog(raw: Any) -> Catalog:
@@ -142,8 +165,8 @@ def _hash(doc: Any) -> str:
 def _version(raw: dict[str, Any], start: date = date.min, end: date = date.max) -> Catalog:
     """One version: a catalog document without dated values, in force over [start, end]."""
     policy = raw["policy"]
-    four_eyes = yuan_term("policy: key 'second_review_from_yuan'", policy.get(SECOND_REVIEW))
-    rules = tuple(build_rule(r, rank, four_eyes) for rank, r in enumerate(raw["rules"]))
+    defaults = _rule_defaults(policy)
+    rules = tuple(build_rule(r, rank, defaults) for rank, r in enumerate(raw["rules"]))
     ids = [r.id for r in rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from subsidy.domain.enums import CertificationKind
+from subsidy.domain.enums import CertificationKind, District
 from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.domain.money import INT64_MAX, yuan_to_fen
 
@@ -56,6 +56,26 @@ class Rule:
     humanoid_uplift: Decimal | None = None
     staged: bool = False
     second_review_from_fen: int | None = None
+    # G3 as the payouts read it (docs/payouts.md): the unit whose fund pays (原渠道), the
+    # city's share of a payment by district (财政体制; "default" for the rest), and the days an
+    # award is on public notice (公示) before it may be paid, None for none.
+    paying_unit: str = ""
+    city_shares: tuple[tuple[str, Decimal], ...] = (("default", Decimal(1)),)
+    publicity_days: int | None = None
+
+    def city_share(self, district: str) -> Decimal:
+        """The city's share of a payment to an enterprise of `district`."""
+        shares = dict(self.city_shares)
+        return shares.get(district, shares["default"])
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDefaults:
+    """What the policy gives every rule that gives none of its own."""
+
+    second_review_from_fen: int | None = None
+    city_shares: tuple[tuple[str, Decimal], ...] = (("default", Decimal(1)),)
+    publicity_days: int | None = None  # for review awards
 
 
 # ---- validators: each takes the field's label ("rule <id>: key '<key>'") and its raw value ----
@@ -84,6 +104,34 @@ def _fraction(where: str, value: Any) -> Decimal | None:
     if isinstance(value, bool) or not result.is_finite() or not 0 < result <= 1:
         raise CatalogError(f"{where}: must be a decimal in (0, 1], got {value!r}")
     return result
+
+
+def city_shares(where: str, value: Any) -> tuple[tuple[str, Decimal], ...]:
+    """A city share (a decimal in [0, 1]) or shares by district with a `default`."""
+    raw = value if isinstance(value, dict) else {"default": value}
+    if "default" not in raw:
+        raise CatalogError(f"{where}: needs a 'default' share")
+    shares = []
+    for district, share in raw.items():
+        if district != "default" and district not in District.__members__:
+            raise CatalogError(f"{where}: unknown district {district!r}")
+        try:
+            exact = Decimal(str(share))
+        except InvalidOperation:
+            raise CatalogError(f"{where}.{district}: not a decimal number: {share!r}") from None
+        if isinstance(share, bool) or not exact.is_finite() or not 0 <= exact <= 1:
+            raise CatalogError(f"{where}.{district}: must be a decimal in [0, 1], got {share!r}")
+        shares.append((str(district), exact))
+    return tuple(sorted(shares))
+
+
+def notice_days(where: str, value: Any) -> int | None:
+    """Days on public notice: a whole number 1…60, or null for none."""
+    if value is None:
+        return None
+    if not _is_int(value) or not 1 <= value <= 60:
+        raise CatalogError(f"{where}: must be a whole number of days 1…60 or null, got {value!r}")
+    return int(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -180,6 +228,13 @@ def _award_fits(where: str, given: dict[str, Any]) -> None:
         raise CatalogError(f"{where}: key 'rate' only fits a rate rule")
 
 
+def _paying_unit_listed(where: str, given: dict[str, Any]) -> None:
+    """原渠道: a rule pays from the fund of one of its responsible units."""
+    unit = given.get("paying_unit")
+    if unit is not None and unit not in given["responsible_units"]:
+        raise CatalogError(f"{where}: key 'paying_unit' must be one of its responsible_units")
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """How one key of a rule is read: its validator, and a check across keys to run once it
@@ -207,6 +262,9 @@ RULE_FIELDS: dict[str, Field] = {
     "humanoid_uplift": Field(_fraction, overlay=True),
     "staged": Field(_flag),
     "second_review_from_yuan": Field(yuan_term, overlay=True),
+    "paying_unit": Field(_text, overlay=True, then=_paying_unit_listed),
+    "city_share": Field(city_shares, overlay=True),
+    "publicity_days": Field(notice_days, overlay=True),
 }
 # Keys every rule must give, in the order a missing one is named.
 REQUIRED_KEYS = ("measure", "title", "clause", "trigger", "award", "responsible_units")
@@ -240,6 +298,15 @@ def _item_cap(given: dict[str, Any]) -> int | None:
     return given.get("ceiling_yuan") if given["award"] in (Award.CEILING, Award.REVIEW) else None
 
 
+def _publicity(given: dict[str, Any], default: int | None) -> int | None:
+    """公示 (docs/payouts.md): a review award is on notice for the policy's days unless the
+    rule says (null: none); other awards only when the rule says."""
+    if "publicity_days" in given:
+        days: int | None = given["publicity_days"]
+        return days
+    return default if given["award"] is Award.REVIEW else None
+
+
 def _second_review(given: dict[str, Any], default: int | None) -> int | None:
     """Four eyes (docs/rules.md): from which approved amount a review rule needs a second
     reviewer; the policy's default unless the rule says, an explicit null never. Only a review
@@ -252,9 +319,9 @@ def _second_review(given: dict[str, Any], default: int | None) -> int | None:
     return default
 
 
-def build_rule(raw: Any, rank: int, second_review_from_fen: int | None = None) -> Rule:
-    """One raw rule of the catalog (the `rank`th) validated into a Rule; the policy's default
-    four-eyes threshold applies to a review rule that gives none of its own."""
+def build_rule(raw: Any, rank: int, defaults: RuleDefaults = RuleDefaults()) -> Rule:
+    """One raw rule of the catalog (the `rank`th) validated into a Rule; the policy's
+    defaults (four eyes, city shares, public notice) apply where the rule gives none."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise CatalogError(f"rules[{rank}]: must be a mapping with an id")
     where = f"rule {raw['id']}"
@@ -275,5 +342,8 @@ def build_rule(raw: Any, rank: int, second_review_from_fen: int | None = None) -
         max_years=given.get("max_years"),
         humanoid_uplift=given.get("humanoid_uplift"),
         staged=given.get("staged", False),
-        second_review_from_fen=_second_review(given, second_review_from_fen),
+        second_review_from_fen=_second_review(given, defaults.second_review_from_fen),
+        paying_unit=given.get("paying_unit") or given["responsible_units"][0],
+        city_shares=given.get("city_share", defaults.city_shares),
+        publicity_days=_publicity(given, defaults.publicity_days),
     )

@@ -1,0 +1,1 @@
+"""Payouts: payment orders, budgets, public notice, treasury batches and recovery on accounts."""
