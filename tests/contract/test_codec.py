@@ -49,6 +49,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "certificationRevoked": {"itemId": "lab", "reason": "撤销"},
     "otherSupportReceived": {"itemId": "lab", "program": "姑苏英才", "amountFen": 5},
+    # The account name is the enterpriseName tests.factories.event gives every event.
+    "payeeAccountRegistered": {
+        "bankName": "中国工商银行苏州分行",
+        "accountNumber": "0012345678901234567",
+        "accountName": "苏州测试机器人有限公司",
+    },
+    "objectionFiled": {"eventRef": "ev-1", "ruleId": "m06.exhibition", "reason": "材料不实"},
 }
 
 
@@ -165,11 +172,11 @@ _VALUES = st.one_of(
 @given(
     payload_type=st.sampled_from(sorted(EXAMPLES)),
     top_changes=st.dictionaries(st.sampled_from(["eventId", "district", "occurredOn",
-                                                 "enterpriseId", "source", "bogus"]), _VALUES,
-                                max_size=2),
+                                                 "enterpriseId", "source", "enterpriseName",
+                                                 "bogus"]), _VALUES, max_size=2),
     payload_changes=st.dictionaries(st.text(max_size=12) | st.sampled_from(
-        ["amountFen", "kind", "itemId", "approved", "stage", "approvedAmountFen"]), _VALUES,
-        max_size=2),
+        ["amountFen", "kind", "itemId", "approved", "stage", "approvedAmountFen", "accountName",
+         "accountNumber", "bankName", "reason"]), _VALUES, max_size=2),
 )  # fmt: skip
 def test_json_lines_and_objects_are_judged_alike(
     payload_type: str, top_changes: dict[str, Any], payload_changes: dict[str, Any]

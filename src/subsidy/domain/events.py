@@ -3,118 +3,32 @@
 import functools
 import hashlib
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    ValidationError,
-)
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 from pydantic.alias_generators import to_camel
-from stdnum.cn import uscc
-from stdnum.exceptions import ValidationError as StdnumError
 
 from subsidy.domain.enums import CertificationKind, District, StandardLevel, StandardRole
-from subsidy.domain.money import INT64_MAX
+from subsidy.domain.fields import (
+    AccountNumber,
+    CalendarDate,
+    ContractModel,
+    Fen,
+    Id,
+    NonNegative,
+    Positive,
+    SayingText,
+    Text,
+)
+
+# Re-exported: the services and the notifier take these from the events' module.
+from subsidy.domain.fields import EnterpriseId as EnterpriseId
+from subsidy.domain.fields import visible_text as visible_text
 from subsidy.domain.submitter import Submitter
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DIGITS = re.compile(r"[0-9]+")
 
-
-def _fen(value: object) -> int:
-    """An amount in fen: a JSON integer or a string of digits, positive, within int64."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer number of fen, not a boolean")
-    if isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
-            raise ValueError("must be a positive integer number of fen (digits only)")
-        value = int(value)
-    if not isinstance(value, int):
-        raise ValueError("must be an integer number of fen")
-    if value <= 0:
-        raise ValueError("must be positive")
-    if value > INT64_MAX:
-        raise ValueError(f"must be at most {INT64_MAX}")
-    return value
-
-
-def _calendar_date(value: object) -> date:
-    """`YYYY-MM-DD` naming a real calendar day."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise ValueError("must be a date written YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value} is not a real calendar date") from None
-
-
-# Feeds repeat the same enterprises over and over and stdnum's check is costly, so remember.
-@functools.lru_cache(maxsize=65_536)
-def _enterprise_id(value: str) -> str:
-    """统一社会信用代码 (GB 32100-2015): 18 characters whose check character verifies."""
-    if uscc.compact(value) != value:
-        raise ValueError("must be 18 characters, digits and upper-case letters, no spaces")
-    try:
-        return str(uscc.validate(value))
-    except StdnumError as err:
-        raise ValueError(f"not a valid 统一社会信用代码: {err}") from None
-
-
-# Text fields: bounded, and free of control characters (they end up in logs, mail and CSV)
-# and of invisible ones that make a name read as something else: bidi overrides and isolates,
-# zero-width characters, the BOM (all Cf), lone surrogates and line separators.
-_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def visible_text(value: str) -> str:
-    """Text a person reads as it is: no control or invisible formatting characters."""
-    if value.isprintable():  # the common case; only other spaces, Co and Cn look closer
-        return value
-    for position, char in enumerate(value, 1):
-        if unicodedata.category(char) in _HIDDEN:
-            name = unicodedata.name(char, "(a control character)")
-            raise ValueError(
-                "must not contain control or invisible characters (bidi controls, zero-width"
-                f" characters): U+{ord(char):04X} {name} at character {position}"
-            )
-    return value
-
-
-_VISIBLE = AfterValidator(visible_text)
-Id = Annotated[str, Field(min_length=1, max_length=128, strict=True), _VISIBLE]
-Text = Annotated[str, Field(min_length=1, max_length=256, strict=True), _VISIBLE]
-Fen = Annotated[int, BeforeValidator(_fen)]
-EnterpriseId = Annotated[str, Field(strict=True), AfterValidator(_enterprise_id)]
-CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
-Positive = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
-NonNegative = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-
-
-class _Model(BaseModel):
-    """Contract models: camelCase on the wire, unknown fields rejected, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
-    )
-
-
-class CertificationObtained(_Model):
+class CertificationObtained(ContractModel):
     """A certification or recognition: a lab, a product, a title…"""
 
     kind: CertificationKind
@@ -125,7 +39,7 @@ class CertificationObtained(_Model):
     approved_amount_fen: Fen | None = None
 
 
-class ComputeInvoiceFiled(_Model):
+class ComputeInvoiceFiled(ContractModel):
     """An AI compute invoice paid."""
 
     item_id: Id
@@ -134,7 +48,7 @@ class ComputeInvoiceFiled(_Model):
     application_scenarios: NonNegative | None = None
 
 
-class StandardPublished(_Model):
+class StandardPublished(ContractModel):
     """A standard the enterprise led or took part in."""
 
     item_id: Id
@@ -142,14 +56,14 @@ class StandardPublished(_Model):
     role: StandardRole
 
 
-class ExhibitionHeld(_Model):
+class ExhibitionHeld(ContractModel):
     """A professional exhibition or national-level event held in Suzhou."""
 
     item_id: Id
     approved_amount_fen: Fen | None = None
 
 
-class ServiceReportFiled(_Model):
+class ServiceReportFiled(ContractModel):
     """A public service platform's report on last year's service."""
 
     item_id: Id
@@ -157,20 +71,20 @@ class ServiceReportFiled(_Model):
     approved_amount_fen: Fen | None = None
 
 
-class ProjectDesignated(_Model):
+class ProjectDesignated(ContractModel):
     """A major project designated."""
 
     item_id: Id
 
 
-class CapacityInvestmentFiled(_Model):
+class CapacityInvestmentFiled(ContractModel):
     """A capacity expansion investment filed."""
 
     item_id: Id
     investment_fen: Fen
 
 
-class ReviewDecided(_Model):
+class ReviewDecided(ContractModel):
     """A review decision on an entitlement that awaited one."""
 
     event_ref: Id
@@ -179,19 +93,36 @@ class ReviewDecided(_Model):
     approved_amount_fen: Fen | None = None
 
 
-class CertificationRevoked(_Model):
+class CertificationRevoked(ContractModel):
     """A certification withdrawn: every grant on the item is reversed."""
 
     item_id: Id
     reason: Text
 
 
-class OtherSupportReceived(_Model):
+class OtherSupportReceived(ContractModel):
     """Support for an item from another city programme (counts for 就高不重复)."""
 
     item_id: Id
     program: Text
     amount_fen: Fen
+
+
+class PayeeAccountRegistered(ContractModel):
+    """The bank account payouts go to (收款账户); it replaces the previous one from now on."""
+
+    bank_name: SayingText
+    account_number: AccountNumber
+    # Must be the event's enterpriseName exactly: checked by parse_event (_account_name).
+    account_name: Text
+
+
+class ObjectionFiled(ContractModel):
+    """An objection (异议) raised during a public notice (公示) against an entitlement."""
+
+    event_ref: Id
+    rule_id: Id
+    reason: SayingText
 
 
 Payload = (
@@ -205,6 +136,8 @@ Payload = (
     | ReviewDecided
     | CertificationRevoked
     | OtherSupportReceived
+    | PayeeAccountRegistered
+    | ObjectionFiled
 )
 
 PayloadType = Literal[
@@ -218,17 +151,26 @@ PayloadType = Literal[
     "reviewDecided",
     "certificationRevoked",
     "otherSupportReceived",
+    "payeeAccountRegistered",
+    "objectionFiled",
 ]
 
 PAYLOAD_TYPES: tuple[PayloadType, ...] = PayloadType.__args__  # type: ignore[attr-defined]
 
-# Payloads that create no entitlement of their own: they change existing ones (docs/contract.md §2).
+# Payloads that create no entitlement of their own: the ledger takes them (docs/contract.md §2).
+# The first three change existing entitlements; a payee account or an objection is recorded.
 LEDGER_PAYLOADS: frozenset[str] = frozenset(
-    {"reviewDecided", "certificationRevoked", "otherSupportReceived"}
+    {
+        "reviewDecided",
+        "certificationRevoked",
+        "otherSupportReceived",
+        "payeeAccountRegistered",
+        "objectionFiled",
+    }
 )
 
 
-class EnterpriseEvent(_Model):
+class EnterpriseEvent(ContractModel):
     """One fact about one enterprise; `eventId` is its idempotency key."""
 
     event_id: Id
@@ -247,6 +189,8 @@ class EnterpriseEvent(_Model):
     review_decided: ReviewDecided | None = None
     certification_revoked: CertificationRevoked | None = None
     other_support_received: OtherSupportReceived | None = None
+    payee_account_registered: PayeeAccountRegistered | None = None
+    objection_filed: ObjectionFiled | None = None
     # Who submitted it (docs/security.md, Provenance): not content, so never hashed or dumped.
     submitted_by: Submitter | None = Field(default=None, exclude=True)
 
@@ -363,22 +307,34 @@ def parse_event(data: object) -> EnterpriseEvent:
             more = FieldError("event", f"and {len(errors) - MAX_ERRORS + 1} more errors")
             errors = [*errors[: MAX_ERRORS - 1], more]
         raise InvalidEvent(errors, event_id) from None
-    review = event.review_decided
-    if review is not None and review.approved and review.approved_amount_fen is None:
-        errors.append(FieldError("reviewDecided.approvedAmountFen", "required when approved"))
+    errors.extend(_across_fields(event))
     if errors:
         raise InvalidEvent(errors, event_id)
     return event
 
 
+# The one payee whose account payouts may go to is the enterprise itself.
+ACCOUNT_NAME_MISMATCH = "户名与企业名称不一致 / account name does not match enterpriseName"
+
+
+def _across_fields(event: EnterpriseEvent) -> list[FieldError]:
+    """The checks one field alone cannot make: an approval's amount, a payee's account name."""
+    review = event.review_decided
+    if review is not None and review.approved and review.approved_amount_fen is None:
+        return [FieldError("reviewDecided.approvedAmountFen", "required when approved")]
+    payee = event.payee_account_registered
+    if payee is not None and payee.account_name != event.enterprise_name:
+        return [FieldError("payeeAccountRegistered.accountName", ACCOUNT_NAME_MISMATCH)]
+    return []
+
+
 def _complete(event: EnterpriseEvent) -> bool:
-    """The checks the model itself leaves to parse_event: one payload, a review's amount."""
+    """The checks the model itself leaves to parse_event: one payload, those across fields."""
     # Only the fields the input named can hold a payload: a set intersection, not ten getattrs.
     named = event.model_fields_set & _PAYLOAD_ATTRS
     if sum(getattr(event, attr) is not None for attr in named) != 1:
         return False
-    review = event.review_decided
-    return review is None or not review.approved or review.approved_amount_fen is not None
+    return not _across_fields(event)
 
 
 def parse_event_json(line: str | bytes) -> EnterpriseEvent:

@@ -521,6 +521,71 @@ class OtherSupportReceived(_message.Message):
 Global___OtherSupportReceived: _TypeAlias = OtherSupportReceived  # noqa: Y015
 
 @_typing.final
+class PayeeAccountRegistered(_message.Message):
+    """The enterprise's bank account for receiving payouts (收款账户). A registration replaces the
+    previous one for payouts from then on; every registration stays recorded. Creates no
+    entitlement and changes none.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BANK_NAME_FIELD_NUMBER: _builtins.int
+    ACCOUNT_NUMBER_FIELD_NUMBER: _builtins.int
+    ACCOUNT_NAME_FIELD_NUMBER: _builtins.int
+    bank_name: _builtins.str
+    """开户银行, e.g. 中国工商银行苏州分行"""
+    account_number: _builtins.str
+    """银行账号: 8 to 32 ASCII digits, nothing else (no spaces)"""
+    account_name: _builtins.str
+    """户名: must be the event's enterpriseName exactly"""
+    def __init__(
+        self,
+        *,
+        bank_name: _builtins.str = ...,
+        account_number: _builtins.str = ...,
+        account_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_name", b"account_name", "account_number", b"account_number", "bank_name", b"bank_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayeeAccountRegistered: _TypeAlias = PayeeAccountRegistered  # noqa: Y015
+
+@_typing.final
+class ObjectionFiled(_message.Message):
+    """An objection (异议) raised during a public notice (公示) against an entitlement; the event's
+    occurredOn is the filing date. Recorded by the ledger; it changes no entitlement.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_REF_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    event_ref: _builtins.str
+    """the eventId of the event that created the entitlement, same enterprise"""
+    rule_id: _builtins.str
+    """the entitlement's rule: the entitlement is `<eventRef>/<ruleId>`"""
+    reason: _builtins.str
+    """the objection's grounds, as filed"""
+    def __init__(
+        self,
+        *,
+        event_ref: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_ref", b"event_ref", "reason", b"reason", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectionFiled: _TypeAlias = ObjectionFiled  # noqa: Y015
+
+@_typing.final
 class EnterpriseEvent(_message.Message):
     """One fact about one enterprise; `event_id` is its idempotency key."""
 
@@ -542,6 +607,8 @@ class EnterpriseEvent(_message.Message):
     REVIEW_DECIDED_FIELD_NUMBER: _builtins.int
     CERTIFICATION_REVOKED_FIELD_NUMBER: _builtins.int
     OTHER_SUPPORT_RECEIVED_FIELD_NUMBER: _builtins.int
+    PAYEE_ACCOUNT_REGISTERED_FIELD_NUMBER: _builtins.int
+    OBJECTION_FILED_FIELD_NUMBER: _builtins.int
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique at its source. The same id with the same content again changes nothing; with other
@@ -580,6 +647,10 @@ class EnterpriseEvent(_message.Message):
     @_builtins.property
     def other_support_received(self) -> Global___OtherSupportReceived: ...
     @_builtins.property
+    def payee_account_registered(self) -> Global___PayeeAccountRegistered: ...
+    @_builtins.property
+    def objection_filed(self) -> Global___ObjectionFiled: ...
+    @_builtins.property
     def submitted_by(self) -> Global___Provenance:
         """Who submitted the event and through which channel. Not part of the event's content: the
         content hash leaves it out, so the same event resubmitted by another principal is a
@@ -608,13 +679,15 @@ class EnterpriseEvent(_message.Message):
         review_decided: Global___ReviewDecided | None = ...,
         certification_revoked: Global___CertificationRevoked | None = ...,
         other_support_received: Global___OtherSupportReceived | None = ...,
+        payee_account_registered: Global___PayeeAccountRegistered | None = ...,
+        objection_filed: Global___ObjectionFiled | None = ...,
         submitted_by: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "exhibition_held", b"exhibition_held", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "exhibition_held", b"exhibition_held", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received", "payee_account_registered", "objection_filed"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
