@@ -22,6 +22,7 @@ from subsidy.domain.ledger.errors import (
     UnknownEventRef,
     UnknownReviewRule,
 )
+from tests.reference.objections import check_objection
 
 # Reviews that may wait for their event, per enterprise; one more is refused.
 MAX_PARKED = 100
@@ -174,6 +175,9 @@ class ReferenceLedger:
             self._revoke(event.enterprise_id, payload.item_id)
         elif isinstance(payload, OtherSupportReceived):
             self._other_support(event.enterprise_id, payload.item_id, payload.amount_fen)
+        elif event.objection_filed is not None:
+            check_objection(event.enterprise_id, event.objection_filed, self._applied,
+                            (x.ent for x in self._ents))  # fmt: skip
         else:
             self._new(evaluation.entitlements)
         self._applied.add((event.enterprise_id, event.event_id))

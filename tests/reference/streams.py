@@ -236,7 +236,7 @@ def _step(draw: st.DrawFn) -> _Step:
             + ["invoice"] * 3
             + ["reviewable"] * 2
             + ["review"] * 4
-            + ["revoke", "other", "other", "resend"]
+            + ["revoke", "other", "other", "resend", "objection", "payee"]
         )
     )
     if choice == "cert":
@@ -247,6 +247,14 @@ def _step(draw: st.DrawFn) -> _Step:
         return _reviewable(draw)
     if choice == "review":
         return _review(draw)
+    if choice == "objection":
+        # Mostly an entitlement awaiting (or given) a review; now and then any event, or none.
+        aim = draw(st.sampled_from(["pending", "pending", "any", "ghost"]))
+        return ("objection", aim, draw(st.integers(0, 10_000)))
+    if choice == "payee":
+        number = draw(st.sampled_from(["12345678", "6222021001123456789"]))
+        payee = {"bankName": "苏州银行", "accountNumber": number, "accountName": "测试"}
+        return ("payeeAccountRegistered", payee)
     item = draw(st.sampled_from([*LABS, *INVOICES, "expo-1"]))
     if choice == "revoke":
         return ("certificationRevoked", {"itemId": item, "reason": "撤销"})
@@ -286,6 +294,20 @@ def _next_entry(draw: st.DrawFn) -> tuple[tuple[str, date], _Step] | None:
     return draw(_entry())
 
 
+def _objection(step: _Step, targets: list[tuple[int, str]], steps: int, n: int) -> dict[str, str]:
+    """An objection to a reviewable event's entitlement, or to any event under a review rule
+    (often none), or to an event that never comes; by whichever enterprise `n` is."""
+    _, aim, pick = step
+    if aim == "pending" and targets:
+        target, rule = targets[pick % len(targets)]
+    elif aim == "ghost":
+        target, rule = -1, REVIEW_RULES[pick % len(REVIEW_RULES)]
+    else:
+        target, rule = pick % steps, REVIEW_RULES[pick % len(REVIEW_RULES)]
+    ref = f"e{target}" if 0 <= target != n else f"ghost-{pick % 3}"
+    return {"eventRef": ref, "ruleId": rule, "reason": "异议"}
+
+
 @st.composite
 def streams(draw: st.DrawFn) -> Stream:
     overlays = tuple(draw(st.lists(st.sampled_from(sorted(OVERLAYS)), max_size=3, unique=True)))
@@ -308,7 +330,7 @@ def streams(draw: st.DrawFn) -> Stream:
     targets = [
         (n, rule)
         for n, step in enumerate(steps)
-        if step[0] not in ("review", "resend")
+        if step[0] not in ("review", "resend", "objection")
         and (rule := _awaits_review(step[0], step[1])) is not None
     ]
     events: list[dict[str, Any]] = []
@@ -322,6 +344,9 @@ def streams(draw: st.DrawFn) -> Stream:
             if step[2]:
                 again["source"] = "prop-changed"
             events.append(again)
+            continue
+        if step[0] == "objection":
+            events.append({**head, "objectionFiled": _objection(step, targets, len(steps), n)})
             continue
         if step[0] == "review":
             _, aim, pick, rule, approved, amount, enterprise, reviewer, again = step

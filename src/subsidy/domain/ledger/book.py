@@ -15,7 +15,9 @@ from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import (
     CertificationRevoked,
     EnterpriseEvent,
+    ObjectionFiled,
     OtherSupportReceived,
+    PayeeAccountRegistered,
     ReviewDecided,
 )
 from subsidy.domain.ledger import checks as check
@@ -24,6 +26,8 @@ from subsidy.domain.ledger.errors import (
     LedgerRejection,
     NotPendingReview,
     UnknownEventRef,
+    UnknownObjectedEvent,
+    UnknownObjectedRule,
     UnknownReviewRule,
 )
 from subsidy.domain.ledger.records import (
@@ -31,7 +35,9 @@ from subsidy.domain.ledger.records import (
     Approval,
     Check,
     EntitlementState,
+    Objection,
     Outcome,
+    PayeeAccount,
     PostingKind,
 )
 from subsidy.domain.ledger.stacking import stack
@@ -98,7 +104,8 @@ class EnterpriseBook(BookState):
             waiting.extend(self.parked.pop(review_id, ()))
 
     def _apply(self, evaluation: Evaluation) -> Outcome:
-        """One known event, by kind: a review, a revocation, other support, or new facts."""
+        """One known event, by kind: a review, a revocation, other support, a record for the
+        payouts, or new facts."""
         event = evaluation.event
         out = Outcome(event.event_id)
         payload = event.payload
@@ -110,9 +117,44 @@ class EnterpriseBook(BookState):
         elif isinstance(payload, OtherSupportReceived):
             self.events[event.event_id] = ()
             self._other_support(payload, event.event_id, out)
+        elif isinstance(payload, PayeeAccountRegistered | ObjectionFiled):
+            self._record(payload, event, out)
         else:
             self._admit(evaluation, out)
         return out
+
+    # ---- records the payouts read: no entitlement changes, no decision --------------------
+
+    def _record(
+        self, payload: PayeeAccountRegistered | ObjectionFiled, event: EnterpriseEvent, out: Outcome
+    ) -> None:
+        """A payee account (it replaces the previous one for payouts from now on, which stays
+        recorded) or an objection to a known entitlement."""
+        if isinstance(payload, ObjectionFiled):
+            target = self._guard_objected(payload)
+            out.objections.append(
+                Objection(event.event_id, self.enterprise_id, target.ent.entitlement_id,
+                          payload.reason, event.occurred_on)
+            )  # fmt: skip
+        else:
+            out.payee_accounts.append(
+                PayeeAccount(event.event_id, self.enterprise_id, payload.bank_name,
+                             payload.account_number, payload.account_name, event.occurred_on)
+            )  # fmt: skip
+        self.events[event.event_id] = ()
+
+    def _guard_objected(self, objection: ObjectionFiled) -> EntitlementState:
+        """An objection is to an entitlement of this enterprise's book. It does not wait for
+        its event as a review does: a public notice shows entitlements already decided."""
+        if objection.event_ref not in self.events:
+            raise UnknownObjectedEvent(f"no event {objection.event_ref!r} for this enterprise")
+        target = self.entitlements.get(f"{objection.event_ref}/{objection.rule_id}")
+        if target is None:
+            raise UnknownObjectedRule(
+                f"event {objection.event_ref!r} triggered no entitlement under"
+                f" {objection.rule_id!r}"
+            )
+        return target
 
     # ---- new entitlements ------------------------------------------------------------------
 

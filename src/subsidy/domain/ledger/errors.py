@@ -29,6 +29,19 @@ class UnknownReviewRule(LedgerRejection):
     field = "reviewDecided.ruleId"
 
 
+class UnknownObjectedEvent(LedgerRejection):
+    """An objection names an event the enterprise's book does not hold (objections never wait:
+    a public notice is of entitlements already decided)."""
+
+    field = "objectionFiled.eventRef"
+
+
+class UnknownObjectedRule(LedgerRejection):
+    """An objection names a rule its event did not trigger: no such entitlement."""
+
+    field = "objectionFiled.ruleId"
+
+
 class NotPendingReview(LedgerRejection):
     """A review for an entitlement that is not waiting for one."""
 

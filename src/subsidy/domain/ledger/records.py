@@ -126,6 +126,31 @@ class Approval:
     amount_fen: int  # the amount it approved, as the review stated it
 
 
+@record
+class PayeeAccount:
+    """A payee account registration (收款账户), as the ledger records it in payee_accounts: an
+    enterprise's current account is its latest; earlier ones stay recorded."""
+
+    event_id: str
+    enterprise_id: str
+    bank_name: str
+    account_number: str
+    account_name: str
+    registered_on: date  # the event's occurredOn
+
+
+@record
+class Objection:
+    """An objection (异议) filed during a public notice against a known entitlement, as the
+    ledger records it in objections. It changes no entitlement."""
+
+    event_id: str
+    enterprise_id: str
+    entitlement_id: str
+    reason: str
+    filed_on: date  # the event's occurredOn
+
+
 @dataclass(slots=True)
 class Outcome:
     """What processing one event changed (and what the reviews it released changed)."""
@@ -143,3 +168,6 @@ class Outcome:
     # second approval acted on it, a rejection or a revocation made it moot.
     approvals: list[Approval] = field(default_factory=list)
     approvals_settled: list[tuple[str, str]] = field(default_factory=list)  # (entitlement, by)
+    # Records for the payouts to read: payee accounts registered, objections filed.
+    payee_accounts: list[PayeeAccount] = field(default_factory=list)
+    objections: list[Objection] = field(default_factory=list)
