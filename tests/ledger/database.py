@@ -126,6 +126,8 @@ async def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         "other_support",
         "rejected_events",
         "outbox",
+        "payee_accounts",
+        "objections",
     ]
     conn = await asyncpg.connect(url)
     try:

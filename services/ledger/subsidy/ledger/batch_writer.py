@@ -1,9 +1,9 @@
 """Writing one batch's outcomes in the caller's transaction, in a handful of round trips.
 
 Everything of one batch is written together: entitlement rows, decisions, journal entries with
-their hash chain, cap counters, other-programme support, the inbox, rejected events and the
-outbox. Rows are gathered in memory while the batch is decided and written with
-COPY/executemany at the end.
+their hash chain, cap counters, other-programme support, payee accounts and objections, the
+inbox, rejected events and the outbox. Rows are gathered in memory while the batch is decided
+and written with COPY/executemany at the end.
 """
 
 import itertools
@@ -117,6 +117,15 @@ class BatchWriter:
             "parked_reviews", "event_id", "enterprise_id", "event_ref", "event",
             "catalog_version", "parked_at",
         )  # fmt: skip
+        # What the payouts read (0008_payees_objections); seq is the table's own identity.
+        self.payee_accounts = Table(
+            "payee_accounts", "event_id", "enterprise_id", "bank_name", "account_number",
+            "account_name", "registered_on", "recorded_at",
+        )  # fmt: skip
+        self.objections = Table(
+            "objections", "event_id", "enterprise_id", "entitlement_id", "reason", "filed_on",
+            "recorded_at",
+        )  # fmt: skip
         self.approvals = ApprovalRows()
         self.released: list[str] = []
         self.released_rejections: list[tuple[str, str]] = []
@@ -190,6 +199,18 @@ class BatchWriter:
         self.approvals.add(book.enterprise_id, outcome)
         self.released.extend(outcome.released)
         self.released_rejections.extend(outcome.released_rejections)
+        for a in outcome.payee_accounts:
+            self.payee_accounts.add(
+                event_id=a.event_id, enterprise_id=a.enterprise_id, bank_name=a.bank_name,
+                account_number=a.account_number, account_name=a.account_name,
+                registered_on=a.registered_on, recorded_at=self.decided_at,
+            )  # fmt: skip
+        for o in outcome.objections:
+            self.objections.add(
+                event_id=o.event_id, enterprise_id=o.enterprise_id,
+                entitlement_id=o.entitlement_id, reason=o.reason, filed_on=o.filed_on,
+                recorded_at=self.decided_at,
+            )  # fmt: skip
         for d in outcome.decisions:
             e = d.state_ent
             self.touched[e.enterprise_id].add(e.entitlement_id)
@@ -232,6 +253,8 @@ class BatchWriter:
         await self.other_support.copy(conn)
         updates = self._entitlement_rows(books)
         await self.entitlements.copy(conn)
+        await self.payee_accounts.copy(conn)
+        await self.objections.copy(conn)  # after the entitlements it refers to
         if updates:
             await conn.executemany(
                 "UPDATE entitlements SET status = $2, reasons = $3, entitled_fen = $4,"
