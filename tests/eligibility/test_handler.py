@@ -58,6 +58,9 @@ def _dead_letter(outcome: OutgoingRecord) -> events_pb2.DeadLetter:
 
 
 LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
+# tests.factories.event's enterpriseName is the account name.
+PAYEE = {"bankName": "中国建设银行苏州分行", "accountNumber": "3220198765432101234",
+         "accountName": "苏州测试机器人有限公司"}  # fmt: skip
 
 
 def test_good_event_becomes_an_evaluation_keyed_by_enterprise(catalog: Catalog) -> None:
@@ -116,6 +119,8 @@ def test_one_event_can_trigger_several_rules(catalog: Catalog) -> None:
         ),
         ("certificationRevoked", {"itemId": "lab-1", "reason": "撤销"}),
         ("otherSupportReceived", {"itemId": "lab-1", "program": "省级", "amountFen": 5_000}),
+        ("payeeAccountRegistered", PAYEE),
+        ("objectionFiled", {"eventRef": "ev-0", "ruleId": "m06.exhibition", "reason": "异议"}),
     ],
 )
 def test_ledger_payloads_are_forwarded_with_no_entitlements(
@@ -170,6 +175,16 @@ def test_a_bad_field_is_named_and_the_event_id_kept(catalog: Catalog) -> None:
     assert letter.event_id == "ev-bad"
     assert letter.value == original
     assert "enterpriseId" in letter.error
+
+
+def test_a_payee_account_in_another_name_is_set_aside_naming_the_field(catalog: Catalog) -> None:
+    data = event("payeeAccountRegistered", {**PAYEE, "accountName": "苏州别家有限公司"},
+                 eventId="ev-payee")  # fmt: skip
+    letter = _dead_letter(_handle(_bytes(data), catalog))
+    assert [(f.field, f.message[:10]) for f in letter.field_errors] == [
+        ("payeeAccountRegistered.accountName", "户名与企业名称不一致")
+    ]
+    assert letter.event_id == "ev-payee"
 
 
 def test_a_tombstone_is_set_aside(catalog: Catalog) -> None:
@@ -288,6 +303,18 @@ def test_cli_evaluate_prints_entitlements_with_traces(tmp_path: Path) -> None:
     [ent] = ev["entitlements"]
     assert (ent["entitlementId"], ent["entitledFen"]) == ("ev-1/m03.municipal_key_lab", 100_000_000)
     assert {"labelZh": "最高额度", "labelEn": "ceiling"}.items() <= ent["trace"][3].items()
+
+
+def test_cli_evaluate_says_a_payee_account_is_only_recorded(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(event("payeeAccountRegistered", PAYEE, eventId="ev-p"), ensure_ascii=False),
+        json.dumps(event("certificationRevoked", {"itemId": "l", "reason": "撤销"})),
+    ]
+    path = _jsonl(tmp_path, lines)
+    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "text"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("recorded by the ledger for the payouts") == 1
+    assert result.stdout.count("changes existing entitlements") == 1
 
 
 def test_cli_evaluate_names_the_bad_field_and_fails(tmp_path: Path) -> None:

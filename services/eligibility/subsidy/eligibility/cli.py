@@ -109,6 +109,10 @@ def evaluate_command(
         raise typer.Exit(1)
 
 
+# Ledger payloads the ledger only records (payee accounts, objections): they change nothing.
+_RECORDED = frozenset({"payeeAccountRegistered", "objectionFiled"})
+
+
 def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> None:
     # Rejections go where the evaluations go, in line order, so the report reads top to bottom.
     rows = [(e["line"], e) for e in evaluations] + [(r["line"], r) for r in rejected]
@@ -121,7 +125,9 @@ def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]
         found = row["entitlements"]
         typer.echo(f"line {row['line']}: event {row['eventId']} ({row['payloadType']}, "
                    f"{row['enterpriseId']}): {len(found)} entitlement(s)")  # fmt: skip
-        if not found and row["payloadType"] in LEDGER_PAYLOADS:
+        if not found and row["payloadType"] in _RECORDED:
+            typer.echo("  (recorded by the ledger for the payouts; changes no entitlement)")
+        elif not found and row["payloadType"] in LEDGER_PAYLOADS:
             typer.echo("  (changes existing entitlements in the ledger; creates none)")
         for e in found:
             typer.echo(f"  {e['entitlementId']}  {e['status']}  {format_fen(e['entitledFen'])}"
