@@ -10,6 +10,8 @@ from subsidy.eligibility import cli as eligibility
 from subsidy.ingest import cli as ingest
 from subsidy.ledger import cli as ledger
 from subsidy.notifier import cli as notify
+from subsidy.payouts import cli as payouts
+from subsidy.payouts import cli_desk
 from subsidy.reform import cli as policy
 
 app = typer.Typer(
@@ -27,3 +29,10 @@ app.add_typer(policy.app, name="policy", help="Policy reforms tried on the platf
 app.add_typer(ingest.app)  # `subsidy ingest FILE`, `subsidy ingest-server`, `subsidy feeds …`
 app.add_typer(notify.app, name="notify", help="Tell enterprises and bureaus about decisions.")
 app.add_typer(dashboard.app, name="dashboard", help="The live web dashboard over the ledger.")
+app.add_typer(payouts.app, name="payouts", help="Payment orders, batches, returns, recovery.")
+app.add_typer(cli_desk.budget_app, name="budget", help="Budget envelopes per channel and year.")
+app.add_typer(cli_desk.publicity_app, name="publicity", help="公示: the awards on public notice.")
+payouts.app.command("write-off")(cli_desk.write_off_command)
+# The accounts live with the payouts; the ledger's commands show and verify them too.
+ledger.app.command("balances")(payouts.balances_command)
+ledger.EXTRA_CHECKS.append(payouts.verify_check)

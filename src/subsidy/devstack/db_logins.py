@@ -15,7 +15,10 @@ from subsidy.devstack.secret_store import read_secrets, write_secrets
 
 OWNER = POSTGRES_ROLE
 # The NOLOGIN group roles the migrations grant to (docs/security.md, Database roles).
-GROUPS = ("subsidy_ledger_writer", "subsidy_ingest", "subsidy_notifier", "subsidy_auditor")
+GROUPS = (
+    "subsidy_ledger_writer", "subsidy_ingest", "subsidy_notifier", "subsidy_auditor",
+    "subsidy_payouts",
+)  # fmt: skip
 # One login per service, each in its service's group; deployments make the same ones.
 LOGINS = {
     "ledger_worker": "subsidy_ledger_writer",
@@ -24,6 +27,7 @@ LOGINS = {
     "notifier_worker": "subsidy_notifier",
     "ledger_api": "subsidy_auditor",
     "dashboard": "subsidy_auditor",
+    "payouts": "subsidy_payouts",
 }
 PASSWORDS_FILE = "postgres-passwords.json"
 # Where the passwords are when not in this checkout's .run/ (a private stack's, a CI's).

@@ -13,6 +13,7 @@ import asyncpg
 from subsidy.ingest.store import migrate_ingest
 from subsidy.ledger.db import migrate_ledger
 from subsidy.notifier.repository import migrate_notifier
+from subsidy.payouts.db import migrate_payouts
 
 # An autovacuum worker may be busy in a database just filled (200,000 events: tens of
 # seconds); DROP … WITH (FORCE) may not end it unless we are a superuser, so wait it out.
@@ -85,6 +86,7 @@ async def migrate_platform(
             conn.add_log_listener(on_notice)
         applied = [*await migrate_ledger(conn), *await migrate_ingest(conn)]
         applied += await migrate_notifier(conn)
+        applied += await migrate_payouts(conn)
         await asyncio.sleep(0)  # let the listener's callbacks run before the connection closes
         return applied
     finally:

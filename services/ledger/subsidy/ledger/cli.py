@@ -48,6 +48,9 @@ from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
 
 app = typer.Typer(no_args_is_help=True)
+# Checks that `ledger verify` runs beside the journal's: other components' accounts, registered
+# by the composition root (subsidy.cli.main), each listing what it found wrong.
+EXTRA_CHECKS: list[Callable[[asyncpg.Connection], Awaitable[list[str]]]] = []
 
 T = TypeVar("T")
 MIGRATED_BY = "subsidy ledger migrate"
@@ -151,6 +154,8 @@ def verify_command(
 
     async def work(conn: asyncpg.Connection) -> tuple[VerifyResult, list[str], int]:
         chain, violations = await verify_chains(conn, vouched), await check_invariants(conn)
+        for extra in EXTRA_CHECKS:
+            violations += await extra(conn)
         ok = chain.ok and not violations
         anchored = await _anchor_now(settings, conn) if ok and vouched is None else 0
         return chain, violations, anchored

@@ -40,6 +40,8 @@ class Changes:
     receivables: set[str] = field(default_factory=set)
     alerts: list[Alert] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
+    taken: list[tuple[str, str]] = field(default_factory=list)  # (source id, grant|clawback)
+    loads: list[tuple[int, str, list[EnvelopeLine]]] = field(default_factory=list)  # versions
 
 
 class PayoutDesk:
@@ -89,6 +91,7 @@ class PayoutDesk:
         before = self.cash_by_entitlement[g.entitlement_id]
         parts = funding.split(rule, g.district, before, before + g.cash_fen)
         self.taken.add(g.decision_id)
+        self.changes.taken.append((g.decision_id, "grant"))
         self.cash_by_entitlement[g.entitlement_id] = before + g.cash_fen
         notice = g.decided_on + timedelta(days=rule.publicity_days) if rule.publicity_days else None
         made = []
@@ -114,6 +117,7 @@ class PayoutDesk:
         before = self.clawed_by_entitlement[c.entitlement_id]
         parts = funding.split(rule, c.district, before, before + c.amount_fen)
         self.taken.add(c.clawback_id)
+        self.changes.taken.append((c.clawback_id, "clawback"))
         self.clawed_by_entitlement[c.entitlement_id] = before + c.amount_fen
         made = []
         for level, fen in parts.items():
@@ -132,9 +136,12 @@ class PayoutDesk:
 
     def load_budget(self, digest: str, lines: list[EnvelopeLine]) -> int:
         """A budget file (by its digest) as the envelopes' new version; the transfers made."""
+        if digest in self.envelopes.versions:
+            return 0
         transfers = self.envelopes.load(digest, lines, self.accounts)
         for t in transfers:
             self.post(t)
+        self.changes.loads.append((len(self.envelopes.versions), digest, lines))
         return len(transfers)
 
     def register_payee(self, p: PayeeAccount) -> None:

@@ -1,0 +1,260 @@
+"""`subsidy payouts …`: orders through their holds, treasury batches, the bank's returns,
+recovery, and the reconciliation; every change in one transaction under the desk lock."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import typer
+from rich.console import Console
+
+from subsidy.domain.beijing import BEIJING
+from subsidy.domain.catalog import Catalog
+from subsidy.domain.money import format_fen, parse_yuan
+from subsidy.domain.payouts import recovery, treasury
+from subsidy.domain.payouts.batches import Batch
+from subsidy.domain.payouts.desk import PayoutDesk
+from subsidy.domain.payouts.errors import PayoutError
+from subsidy.domain.payouts.orders import OrderState
+from subsidy.infra.commands import database_command, load_settings, service_policy
+from subsidy.infra.postgres import connect
+from subsidy.payouts import batch_files, reports, returns
+from subsidy.payouts.bank_simulator import simulate_bank
+from subsidy.payouts.operations import operate, read_desk
+from subsidy.payouts.persist import Operation
+from subsidy.payouts.settings import PayoutsSettings
+from subsidy.payouts.verify import verify_accounts
+
+T = TypeVar("T")
+MIGRATED_BY = "subsidy db migrate"
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+class Format(StrEnum):
+    """How a report is printed."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+DAY_HELP = "The business day (YYYY-MM-DD); default today in Beijing."
+Day = Annotated[str | None, typer.Option("--date", help=DAY_HELP)]
+BY_HELP = "Who runs it (kept with every change)."
+By = Annotated[str, typer.Option("--by", envvar="SUBSIDY_OPERATOR", help=BY_HELP)]
+FormatOption = Annotated[Format, typer.Option("--format")]
+
+
+def business_day(text: str | None) -> date:
+    """--date, or today in Beijing."""
+    if text is None:
+        return datetime.now(BEIJING).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"--date: not YYYY-MM-DD: {text!r}") from None
+
+
+def run_on_desk(work: Callable[[asyncpg.Connection, Catalog, PayoutsSettings], Awaitable[T]]) -> T:
+    """Connect as the payouts' login and run `work`; a refused step is one line, exit 1."""
+    settings = load_settings(PayoutsSettings)
+    catalog = service_policy(settings)
+
+    async def main() -> T:
+        conn = await connect(settings.database_url)
+        try:
+            return await work(conn, catalog, settings)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(main())
+    except PayoutError as err:
+        typer.echo(f"refused: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+def step(op: str, by: str, fn: Callable[[PayoutDesk], T]) -> T:
+    """One operation on the desk (intake first); its result."""
+    if not by.strip():
+        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> T:
+        return (await operate(conn, catalog, s.set_off, Operation(op, by), fn)).result
+
+    return run_on_desk(work)
+
+
+@app.command("advance")
+@database_command(MIGRATED_BY)
+def advance_command(by: By = "", day: Day = None) -> None:
+    """Take in the ledger's new grants and clawbacks and move every open order through its
+    holds (公示, objection, budget, set-off, account) as of the day."""
+    as_of = business_day(day)
+
+    def advance(desk: PayoutDesk) -> dict[str, int]:
+        desk.advance(as_of)
+        return _states(desk)
+
+    counts = step("advance", by, advance)
+    typer.echo("orders: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _states(desk: PayoutDesk) -> dict[str, int]:
+    counts = {s.value: 0 for s in OrderState}
+    for o in desk.orders.values():
+        counts[o.state.value] += 1
+    return counts
+
+
+@app.command("batch")
+@database_command(MIGRATED_BY)
+def batch_command(
+    out: Annotated[Path, typer.Option("--out", help="Where the batch files are written.")],
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--channel", help="A channel (repeat); default every channel with payable orders."
+        ),
+    ] = None,
+    by: By = "",
+    day: Day = None,
+) -> None:
+    """The day's treasury batch of each channel: CSV and XLSX with Chinese headers and a
+    manifest. Made once per channel and day; run again, it writes the same files."""
+    pay_date = business_day(day)
+
+    def make(desk: PayoutDesk) -> list[Batch]:
+        desk.advance(pay_date)
+        payable = {o.channel for o in desk.orders.values() if o.state is OrderState.PAYABLE}
+        wanted = channel or sorted(payable | _made_on(desk, pay_date))
+        return [treasury.make_batch(desk, c, pay_date) for c in wanted]
+
+    batches = step("batch", by, make)
+    manifests = [batch_files.write_batch(b, out) for b in batches]
+    run_on_desk(lambda conn, _c, _s: returns.record_manifests(conn, manifests))
+    for m in manifests:
+        typer.echo(f"{m.batch_id}  {m.channel}  {m.count} 笔  {format_fen(m.total_fen)}  "
+                   f"sha256 {m.sha256}  → {out / (m.batch_id + '.csv')}")  # fmt: skip
+    if not manifests:
+        typer.echo("nothing payable (无待发订单)")
+
+
+def _made_on(desk: PayoutDesk, day: date) -> set[str]:
+    return {b.channel for b in desk.batches.values() if b.pay_date == day}
+
+
+@app.command("confirm")
+@database_command(MIGRATED_BY)
+def confirm_command(
+    file: Annotated[Path, typer.Argument(help="The bank's / treasury's return file (CSV).")],
+    by: By = "",
+) -> None:
+    """Apply a return file: each order PAID_OUT or RETURNED (with the bank's reason). Every
+    line is checked before any is applied; the same file twice is applied once."""
+    if not by.strip():
+        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+    applied = run_on_desk(lambda conn, catalog, s: returns.confirm_file(
+        conn, catalog, s.set_off, file, Operation("confirm", by)))  # fmt: skip
+    typer.echo(applied)
+
+
+@app.command("bank-simulator")
+def bank_simulator_command(
+    batch: Annotated[Path, typer.Argument(help="The batch's manifest (<batch>.manifest.json).")],
+    return_rate: Annotated[
+        str, typer.Option("--return-rate", help="Share returned, 0…1.")
+    ] = "0.05",
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+) -> None:
+    """A realistic return file for a batch, as a bank would send it (for the demo and tests)."""
+    try:
+        path = simulate_bank(batch, Decimal(return_rate), seed)
+    except (PayoutError, ArithmeticError, ValueError) as err:
+        typer.echo(f"refused: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(str(path))
+
+
+@app.command("reconcile")
+@database_command(MIGRATED_BY)
+def reconcile_command(
+    year: Annotated[int | None, typer.Option("--year")] = None, fmt: FormatOption = Format.TABLE
+) -> None:
+    """Per channel and year: granted = paid out + in batches + payable + waiting (by reason) +
+    set off, receivables = collected + set off + written off + outstanding; orders against
+    accounts against the ledger, every difference with its cause. Exit 1 on an unexplained one."""
+    rec = run_on_desk(returns.reconciliation)
+    if year is not None:
+        rec.rows = [r for r in rec.rows if r.year == year]
+        rec.differences = [d for d in rec.differences if d.year == year]
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(reports.reconciliation_json(rec), ensure_ascii=False, indent=2))
+    else:
+        reports.print_reconciliation(_console(), rec)
+    if rec.unexplained:
+        raise typer.Exit(1)
+
+
+@app.command("ageing")
+@database_command(MIGRATED_BY)
+def ageing_command(day: Day = None) -> None:
+    """Outstanding receivables by channel and days outstanding."""
+    as_of = business_day(day)
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
+        return recovery.ageing(await read_desk(conn, catalog, s.set_off), as_of)
+
+    reports.print_ageing(_console(), run_on_desk(work))
+
+
+@app.command("collect")
+@database_command(MIGRATED_BY)
+def collect_command(
+    receivable: Annotated[str, typer.Argument()],
+    amount: Annotated[str, typer.Option("--amount", help="Yuan refunded, e.g. 1234.50.")],
+    voucher: Annotated[str, typer.Option("--voucher", help="The treasury's refund voucher.")],
+    by: By = "",
+) -> None:
+    """A refund collected (its voucher is applied once)."""
+    fen = parse_yuan(amount)
+    step("collect", by, lambda desk: recovery.collect(desk, receivable, fen, voucher))
+    typer.echo(f"collected {format_fen(fen)} on {receivable}")
+
+
+def _console() -> Console:
+    return Console(width=200)
+
+
+@database_command(MIGRATED_BY)
+def balances_command(
+    pattern: Annotated[
+        str | None, typer.Option("--account", help="A glob, e.g. 'budget:*:2026'.")
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """The double-entry accounts' balances (balance = credits − debits); all accounts' debits
+    equal their credits."""
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
+        return (await read_desk(conn, catalog, s.set_off)).accounts
+
+    accounts = run_on_desk(work)
+    rows = reports.balances_rows(accounts, pattern)
+    if fmt is Format.JSON:
+        debits, credits = accounts.totals()
+        typer.echo(json.dumps({"accounts": rows, "debitsFen": debits, "creditsFen": credits},
+                              ensure_ascii=False, indent=2))  # fmt: skip
+    else:
+        reports.print_balances(_console(), rows)
+
+
+async def verify_check(conn: asyncpg.Connection) -> list[str]:
+    """`ledger verify`'s check of the accounts (subsidy.payouts.verify)."""
+    settings = load_settings(PayoutsSettings)
+    return await verify_accounts(conn, service_policy(settings))

@@ -1,0 +1,27 @@
+"""The payouts' schema: its migrations, applied by the shared migrator, and its role's needs."""
+
+import asyncpg
+
+from subsidy.infra.db_roles import RoleNeeds
+from subsidy.infra.migrate import migrate
+
+COMPONENT = "payouts"
+MIGRATIONS = "subsidy.payouts.migrations"
+# Every payouts table; transfers and the orders' history are the journal here.
+TABLES = (
+    "payout_desk", "payout_accounts", "transfers", "payout_intake", "payment_orders",
+    "payment_order_history", "receivables", "budget_loads", "budget_envelopes", "budget_alerts",
+    "payout_batches", "payout_batch_lines", "payout_return_files", "objection_dismissals",
+    "receivable_refunds", "write_off_approvals",
+)  # fmt: skip
+# The payouts commands: members of subsidy_payouts (migration 0002), never the tables' owner.
+ROLE = RoleNeeds(
+    "payouts", COMPONENT, MIGRATIONS, TABLES,
+    append_only=("transfers", "payment_order_history", "budget_loads", "payout_intake"),
+    forbidden=(),
+)  # fmt: skip
+
+
+async def migrate_payouts(conn: asyncpg.Connection) -> list[str]:
+    """Apply the payouts' pending migrations; returns the files applied."""
+    return await migrate(conn, COMPONENT, MIGRATIONS)

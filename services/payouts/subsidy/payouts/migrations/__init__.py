@@ -1,0 +1,1 @@
+"""The payouts' schema migrations (docs/payouts.md)."""
