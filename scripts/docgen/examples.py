@@ -54,6 +54,12 @@ OVERLAY_RULE_MEANINGS = {
     "second_review_from_yuan": "a review rule's four-eyes threshold, whole yuan: an approval of "
     "at least it needs two distinct reviewers; `null` for one reviewer at any amount (unset, "
     "the policy's default)",
+    "paying_unit": "G3 原渠道: which of the rule's responsible units pays the city's part "
+    "(unset, the first; docs/payouts.md)",
+    "city_share": "G3 财政体制: the city's share of each payment, a decimal in [0, 1] or shares "
+    "by district with a `default` (unset, the policy's `funding.city_share`)",
+    "publicity_days": "G3 公示: days an award is on public notice before it is paid; `null` for "
+    "none (unset, the policy's `funding.publicity_days` for a review rule, none otherwise)",
 }
 # The Rule attributes an overlay can change, as the effect table names and shows them.
 RULE_FIGURES = {
