@@ -13,10 +13,11 @@ from typing import Any
 
 from stdnum.cn import uscc
 
+from subsidy.demo.portal import portal_filings
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.entitlements import clip_to_ceiling
 from subsidy.domain.enums import District
-from subsidy.harness.principals import REVIEWER, SECOND_REVIEWER
+from subsidy.harness.principals import PORTAL, REVIEWER, SECOND_REVIEWER
 
 START = date(2025, 2, 1)
 END = date(2028, 2, 28)
@@ -190,6 +191,7 @@ def _story(n: int, seed: int, catalog: Catalog) -> _Story:
     _reviewed_items(s)
     _recognitions(s)
     _projects(s)
+    portal_filings(s, seed, END)  # last, and with a generator of its own
     return s
 
 
@@ -354,6 +356,9 @@ def generate(enterprises: int, seed: int = 7) -> Iterator[str]:
     """JSONL lines: the events of `enterprises` enterprises, about 1% malformed and a few
     exact repeats (feeds redeliver)."""
     rng = random.Random(seed)
+    # The portal's filings draw their own repeats and breakage: the feed's other lines are as
+    # the seed made them before the portal existed.
+    portal_rng = random.Random(f"{seed}:{PORTAL}")
     catalog = load_catalog()
     for lo in range(1, enterprises + 1, CHUNK):
         chunk: list[tuple[date, int, int, dict[str, Any]]] = []
@@ -363,8 +368,9 @@ def generate(enterprises: int, seed: int = 7) -> Iterator[str]:
         for _, _, _, ev in chunk:
             line = json.dumps(ev, ensure_ascii=False)
             yield line
-            roll = rng.random()
+            draws = portal_rng if ev["source"] == PORTAL else rng
+            roll = draws.random()
             if roll < MALFORMED_RATE:
-                yield _malformed(rng, ev)
+                yield _malformed(draws, ev)
             elif roll < MALFORMED_RATE + DUPLICATE_RATE:
                 yield line

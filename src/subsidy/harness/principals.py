@@ -17,12 +17,18 @@ FACT_TYPES = (
     "serviceReportFiled", "projectDesignated", "capacityInvestmentFiled",
     "certificationRevoked", "otherSupportReceived",
 )  # fmt: skip
-# The sample's feeds (data/sample-events.jsonl, made by subsidy.demo.generator): each sends
-# facts of every type under its own source. Reviews come from the reviewer's principal,
-# whichever feed's source they name.
-FEEDS: dict[str, tuple[str, ...]] = dict.fromkeys(
-    ("js-provincial-cert-feed", "sz-miit-portal", "sz-sci-tech-portal"), FACT_TYPES
-)
+# What enterprises file themselves on 苏州政务服务网: the bank account payouts go to, and
+# objections during a public notice (recorded by the ledger for the payouts).
+PORTAL = "sz-gov-service-portal"
+PORTAL_TYPES = ("payeeAccountRegistered", "objectionFiled")
+# The sample's feeds (data/sample-events.jsonl, made by subsidy.demo.generator): each of the
+# first three sends facts of every type under its own source, the portal its two types. Reviews
+# come from the reviewer's principal, whichever fact feed's source they name.
+FACT_FEEDS = ("js-provincial-cert-feed", "sz-miit-portal", "sz-sci-tech-portal")
+FEEDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(FACT_FEEDS, FACT_TYPES),
+    PORTAL: PORTAL_TYPES,
+}
 FEED_SOURCES = tuple(FEEDS)
 REVIEWER = "reviewer-wang"
 # A large approval needs a second reviewer (four eyes, docs/rules.md): the sample's second one.
@@ -42,10 +48,10 @@ class Principal:
 
 def demo_principals() -> dict[str, Principal]:
     """A fresh token for each feed (bound to its own source) and for each reviewer (bound to
-    reviewDecided only, under any of the feeds' sources, as the sample's reviews name them)."""
+    reviewDecided only, under any of the fact feeds' sources, as the sample's reviews name them)."""
     feeds = {s: Principal(s, secrets.token_urlsafe(24), types, (s,)) for s, types in FEEDS.items()}
     reviewers = {
-        r: Principal(r, secrets.token_urlsafe(24), (REVIEW,), FEED_SOURCES) for r in REVIEWERS
+        r: Principal(r, secrets.token_urlsafe(24), (REVIEW,), FACT_FEEDS) for r in REVIEWERS
     }
     return {**feeds, **reviewers}
 
