@@ -23,9 +23,11 @@ from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.errors import PayoutError
 from subsidy.domain.payouts.orders import OrderState
 from subsidy.infra.commands import database_command, load_settings, service_policy
+from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
 from subsidy.payouts import batch_files, reports, returns
 from subsidy.payouts.bank_simulator import simulate_bank
+from subsidy.payouts.db import ROLE
 from subsidy.payouts.operations import operate, read_desk
 from subsidy.payouts.persist import Operation
 from subsidy.payouts.settings import PayoutsSettings
@@ -68,6 +70,7 @@ def run_on_desk(work: Callable[[asyncpg.Connection, Catalog, PayoutsSettings], A
     async def main() -> T:
         conn = await connect(settings.database_url)
         try:
+            await check_role(conn, ROLE)
             return await work(conn, catalog, settings)
         finally:
             await conn.close()

@@ -3,7 +3,7 @@ orders with their history, receivables, alerts, batches, and what was taken in."
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -55,6 +55,13 @@ async def write_changes(
         await _batch(conn, desk, bid, op.principal)
     for version, digest, lines in changes.loads:
         await _budget_load(conn, version, digest, lines, op)
+    if changes.notices:
+        await conn.executemany(
+            "INSERT INTO payout_notices (notice_id, kind, channel, year, amount_fen,"
+            " enterprise_id, enterprise_name, order_id, batch_id, reason)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            [astuple(n) for n in changes.notices],
+        )
     return changes
 
 

@@ -24,6 +24,7 @@ from subsidy.domain.payouts.orders import (
     OrderState,
     PayeeAccount,
     PaymentOrder,
+    PayoutNotice,
     Receivable,
     order_id,
 )
@@ -42,6 +43,7 @@ class Changes:
     batches: list[str] = field(default_factory=list)
     taken: list[tuple[str, str]] = field(default_factory=list)  # (source id, grant|clawback)
     loads: list[tuple[int, str, list[EnvelopeLine]]] = field(default_factory=list)  # versions
+    notices: list[PayoutNotice] = field(default_factory=list)
 
 
 class PayoutDesk:
@@ -78,8 +80,22 @@ class PayoutDesk:
     def drain(self) -> Changes:
         """The changes since the last drain, forgotten here."""
         out, self.changes = self.changes, Changes()
-        out.alerts.extend(self.envelopes.drain_alerts())
+        for a in self.envelopes.drain_alerts():
+            out.alerts.append(a)
+            key = f"alert:{a.channel}:{a.year}:{a.threshold}"
+            reason = f"{a.threshold}% of {a.amount_fen}"
+            out.notices.append(
+                PayoutNotice(key, "BUDGET_ALERT", a.channel, a.year, a.used_fen, reason=reason)
+            )
         return out
+
+    def notify(self, kind: str, o: PaymentOrder, batch_id: str, reason: str = "") -> None:
+        """Tell the enterprise what happened to an order in a batch."""
+        self.changes.notices.append(
+            PayoutNotice(f"{kind.lower()}:{o.order_id}:{batch_id}", kind, o.channel, o.year,
+                         o.net_fen, o.enterprise_id, o.enterprise_name, o.order_id, batch_id,
+                         reason)
+        )  # fmt: skip
 
     # ---- taking in what the ledger decided ---------------------------------------------------
 

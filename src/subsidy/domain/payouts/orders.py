@@ -99,6 +99,23 @@ class Objection:
     reason: str
 
 
+@record
+class PayoutNotice:
+    """Something an enterprise or a bureau is told: an order SENT to the bank, PAID (已发放),
+    RETURNED (退回, with the bank's reason), or a BUDGET_ALERT on an envelope (80 or 100)."""
+
+    notice_id: str  # its idempotency key
+    kind: str
+    channel: str
+    year: int
+    amount_fen: int
+    enterprise_id: str = ""  # none for a bureau's alert
+    enterprise_name: str = ""
+    order_id: str = ""
+    batch_id: str = ""
+    reason: str = ""
+
+
 @dataclass(slots=True)
 class PaymentOrder:
     """One payment to one enterprise from one channel; `seq` is its place in first-come order."""

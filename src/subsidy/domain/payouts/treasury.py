@@ -45,6 +45,7 @@ def _send(desk: PayoutDesk, o: PaymentOrder, bid: str) -> BatchLine:
     )  # fmt: skip
     o.state, o.hold, o.batch_id = OrderState.IN_BATCH, None, bid
     desk.touch(o)
+    desk.notify("SENT", o, bid)
     rule = desk.catalog.at(o.decided_on).rule(o.rule_id)
     purpose = f"{rule.title}（{o.rule_id}，{o.year}年度）"
     return BatchLine(o.order_id, payee.account_name, o.enterprise_id, payee.bank_name,
@@ -107,6 +108,7 @@ def confirm(desk: PayoutDesk, batch: Batch, lines: list[ReturnLine], day: date) 
                            target, r.amount_fen, o.order_id))  # fmt: skip
         batch.results[r.order_id] = _result(r)
         desk.touch(o)
+        desk.notify(_result(r), o, batch.batch_id, r.reason)
         applied += 1
     return applied
 
