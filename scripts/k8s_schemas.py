@@ -52,6 +52,7 @@ CORE_KINDS = [
     ("service", "", "v1"),
     ("serviceaccount", "", "v1"),
     ("deployment", "apps", "v1"),
+    ("cronjob", "batch", "v1"),
     ("poddisruptionbudget", "policy", "v1"),
     ("networkpolicy", "networking", "v1"),
 ]
