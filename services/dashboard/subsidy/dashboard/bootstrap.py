@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import structlog
 
+from subsidy.dashboard.payouts import PAYOUT_TABLES
 from subsidy.dashboard.server import RunningDashboard, start_dashboard
 from subsidy.dashboard.settings import DashboardSettings
 from subsidy.domain.catalog import Catalog
@@ -16,15 +17,15 @@ log = structlog.get_logger(__name__)
 
 
 async def _check_role(settings: DashboardSettings) -> None:
-    """Refuse to start as a role that owns or may write the ledger (DatabaseRoleError). An
-    unreachable database is left to the watcher, which waits for it."""
+    """Refuse to start as a role that owns or may write the ledger or the payouts it reads
+    (DatabaseRoleError). An unreachable database is left to the watcher, which waits for it."""
     try:
         conn = await asyncpg.connect(settings.database_url, timeout=10)
     except (OSError, TimeoutError, asyncpg.PostgresError) as err:
         log.warning("dashboard.database_unreachable", error=type(err).__name__)
         return
     try:
-        await check_read_only(conn, "dashboard", LEDGER_TABLES)
+        await check_read_only(conn, "dashboard", LEDGER_TABLES + PAYOUT_TABLES)
     finally:
         await conn.close()
 
@@ -34,7 +35,7 @@ async def dashboard(
     settings: DashboardSettings, catalog: Catalog
 ) -> AsyncIterator[RunningDashboard]:
     """The dashboard listening and watching the ledger, its role checked first (it must not
-    own or write the ledger); on leaving, every stream ends."""
+    own or write the ledger or the payouts); on leaving, every stream ends."""
     await _check_role(settings)
     running = await start_dashboard(settings, catalog)
     try:

@@ -1,17 +1,19 @@
 """Reading the ledger for the dashboard: were decisions committed, and the figures, in one snapshot.
 
-Read-only, and only the ledger's own tables: `outbox` (one row per decision, an identity id:
-the cheap "anything new?" probe) and `entitlements` / `decisions` (the figures). Totals are
-recomputed from the entitlements' current state rather than summed from decisions as they
-pass, so they are right whatever the dashboard missed while it was down.
+Read-only: the ledger's `outbox` (one row per decision, an identity id: the cheap "anything
+new?" probe) and `entitlements` / `decisions` (the figures), and the payouts' tables when
+they are there (subsidy.dashboard.payouts, with a probe of their own). Totals are recomputed
+from the entitlements' current state rather than summed from decisions as they pass, so they
+are right whatever the dashboard missed while it was down.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from subsidy.dashboard.payouts import UNAVAILABLE, PayoutFigures, PayoutsProbe, Probe, read_payouts
 from subsidy.dashboard.watermark import OutboxWatermark, PgSnapshot
 
 # One scan for every total: GROUPING() says which grouping set a row belongs to
@@ -77,6 +79,7 @@ class Figures:
     by_district: list[Total] = field(default_factory=list)
     by_status: list[Total] = field(default_factory=list)
     latest: list[LatestDecision] = field(default_factory=list)
+    payouts: PayoutFigures = UNAVAILABLE
 
 
 def _total(row: asyncpg.Record, key: Any) -> Total:
@@ -107,21 +110,28 @@ async def read_figures(conn: asyncpg.Connection, limit: int) -> Figures:
     return Figures(overall, by_measure, by_district, by_status, latest)
 
 
+_UNSEEN: Probe = (-1,)  # no look yet: differs from every mark, None included
+
+
 class LedgerReader:
-    """Looks at the ledger: cheap when nothing was decided, the figures when something was."""
+    """Looks at the ledger and the payouts: cheap when nothing changed, the figures when
+    something did."""
 
     def __init__(self, latest_limit: int) -> None:
         self.latest_limit = latest_limit
         self.watermark = OutboxWatermark()
+        self.payouts = PayoutsProbe()
+        self.payouts_mark: Probe = _UNSEEN
 
     def reset(self) -> None:
         """Start over (after a lost connection: the next look reads everything again)."""
         self.watermark = OutboxWatermark()
+        self.payouts_mark = _UNSEEN
 
     async def look(self, conn: asyncpg.Connection) -> Figures | None:
-        """The figures if decisions were committed since the last look (always on the first),
-        else None. One read-only repeatable-read transaction: the probe and the figures see
-        the same snapshot."""
+        """The figures if decisions were committed or the payouts changed since the last look
+        (always on the first), else None. One read-only repeatable-read transaction: the
+        probes and the figures see the same snapshot."""
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             snapshot = PgSnapshot.parse(await conn.fetchval("SELECT pg_current_snapshot()::text"))
             mark = self.watermark
@@ -134,6 +144,12 @@ class LedgerReader:
                     "SELECT id FROM outbox WHERE id > $1 ORDER BY id", mark.floor
                 )
                 changed = mark.observe(snapshot, [r["id"] for r in rows])
+            payouts_mark = await self.payouts.mark(conn)
+            if payouts_mark != self.payouts_mark:
+                changed, self.payouts_mark = True, payouts_mark
             if not changed:
                 return None
-            return await read_figures(conn, self.latest_limit)
+            figures = await read_figures(conn, self.latest_limit)
+            if payouts_mark is None:
+                return figures
+            return replace(figures, payouts=await read_payouts(conn))

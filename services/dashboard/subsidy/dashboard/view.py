@@ -3,6 +3,7 @@
 from datetime import UTC
 from typing import Any
 
+from subsidy.dashboard.payouts_view import payouts_json
 from subsidy.dashboard.reader import Figures, LatestDecision, Total
 from subsidy.domain.beijing import beijing_time
 from subsidy.domain.catalog import Catalog
@@ -49,7 +50,7 @@ class DashboardView:
 
     def totals(self, figures: Figures) -> Json:
         """Totals overall, by measure (every measure of the catalog), by district (all ten)
-        and by status (every status)."""
+        and by status (every status), and the payouts (disbursement and budget burn)."""
         empty = Total(None, 0, 0, 0, 0, 0)
         measures = {t.key: t for t in figures.by_measure}
         districts = {t.key: t for t in figures.by_district}
@@ -83,6 +84,7 @@ class DashboardView:
                 {"status": s, "label": STATUS_LABELS_ZH.get(s, s), "count": statuses.get(s, 0)}
                 for s in status_keys
             ],
+            "payouts": payouts_json(figures.payouts),
         }
 
     def decision(self, d: LatestDecision) -> Json:
