@@ -85,6 +85,11 @@ async def test_page_shows_and_follows_the_ledger(ledger_db: LedgerDb, tmp_path: 
         assert first["latest"], "no latest decisions shown"
         newest = first["latest"][0]
         assert newest["cells"][5].startswith("¥")  # granted, as ¥1,234,567.89
+        # This ledger has no payouts migrated: their sections say so, the rest is shown.
+        unpaid = await page.evaluate(
+            "[...document.querySelectorAll('#disbursement, #budget')].map(e => e.innerText)"
+        )
+        assert unpaid == ["暂无拨付数据（资金拨付尚未启用）"] * 2
 
         # Chinese is drawn with a CJK font, not as empty boxes.
         fonts = await page.fonts_of("header h1")
