@@ -14,6 +14,7 @@ import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from subsidy.demo.money import run_money
 from subsidy.demo.report import print_summary
 from subsidy.devstack.endpoints import database_url, kafka_connection
 from subsidy.devstack.paths import layout
@@ -85,11 +86,13 @@ async def run_demo(
         )
         differences = compare(pipeline, expected)
         print_comparison(console, differences, expected)
+        console.rule("资金拨付 money: budgets, treasury batches, the bank, reconciliation")
+        money = await run_money(url, catalog, work, console)
         if keep:
             stopped = True  # left running on purpose
             _print_where_to_look(run, url, console)
         console.print(f"done in {time.monotonic() - t0:.1f}s")
-        return not differences and chain.ok and received.bad_signatures == 0
+        return not differences and chain.ok and received.bad_signatures == 0 and money.ok
     finally:
         if not stopped:
             await inboxes.stop()

@@ -1,9 +1,11 @@
 """Money as integer fen: yuan conversion, rates applied with Decimal and rounded down, display."""
 
 import re
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 FEN_PER_YUAN = 100
+FEN_PER_WAN = 1_000_000  # 1万元 = 10,000 yuan
+FEN_PER_YI = 10_000_000_000  # 1亿元 = 100,000,000 yuan
 INT64_MAX = 2**63 - 1
 
 
@@ -43,3 +45,21 @@ def format_fen(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), FEN_PER_YUAN)
     return f"{sign}¥{yuan:,}.{cents:02d}"
+
+
+def wan(fen: int) -> str:
+    """`1,234.57万元`: fen in ten-thousands of yuan, to the hundredth, half up (display only)."""
+    hundredths = (Decimal(fen) / (FEN_PER_WAN // 100)).to_integral_value(ROUND_HALF_UP)
+    sign = "-" if hundredths < 0 else ""
+    whole, part = divmod(abs(int(hundredths)), 100)
+    return f"{sign}{whole:,}.{part:02d}万元"
+
+
+def compact(fen: int) -> str:
+    """A chart's figure, short: `23.20亿元`, `1,234.57万元`, or ¥ under 1万元 (display only)."""
+    if abs(fen) >= FEN_PER_YI:
+        value = (Decimal(fen) / FEN_PER_YI).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return f"{value:,}亿元"
+    if abs(fen) >= FEN_PER_WAN:
+        return wan(fen)
+    return format_fen(fen)

@@ -53,9 +53,6 @@ CHANNEL_EN: dict[str, str] = {
     "各县级市(区)政府": "County-level city and district governments",
 }
 
-FEN_PER_WAN = 1_000_000  # 1万元 = 10,000 yuan
-FEN_PER_YI = 10_000_000_000  # 1亿元 = 100,000,000 yuan
-
 
 def measure_titles(catalog: Catalog) -> dict[int, str]:
     """Each measure's heading: its rules are titled "<heading> · <item>"."""
@@ -91,24 +88,6 @@ def status_label(status: str | None) -> str:
 def signed_fen(fen: int) -> str:
     """A difference: `+¥1,000.00`, `-¥1,000.00`, `¥0.00`."""
     return f"+{format_fen(fen)}" if fen > 0 else format_fen(fen)
-
-
-def wan(fen: int) -> str:
-    """`1,234.57万元`: fen in ten-thousands of yuan, to the hundredth, half up (display only)."""
-    hundredths = (Decimal(fen) / (FEN_PER_WAN // 100)).to_integral_value(ROUND_HALF_UP)
-    sign = "-" if hundredths < 0 else ""
-    whole, part = divmod(abs(int(hundredths)), 100)
-    return f"{sign}{whole:,}.{part:02d}万元"
-
-
-def compact(fen: int) -> str:
-    """A chart's figure, short: `23.20亿元`, `1,234.57万元`, or ¥ under 1万元 (display only)."""
-    if abs(fen) >= FEN_PER_YI:
-        value = (Decimal(fen) / FEN_PER_YI).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        return f"{value:,}亿元"
-    if abs(fen) >= FEN_PER_WAN:
-        return wan(fen)
-    return format_fen(fen)
 
 
 def percent(delta: int, base: int) -> str:

@@ -2,7 +2,7 @@
 no script and nothing fetched (the page opens offline, from a mail attachment too)."""
 
 from subsidy.domain.beijing import beijing_time
-from subsidy.domain.money import format_fen
+from subsidy.domain.money import compact, format_fen
 from subsidy.reform.diff import Side
 from subsidy.reform.html_parts import (
     STYLE,
@@ -16,7 +16,6 @@ from subsidy.reform.html_parts import (
 )
 from subsidy.reform.labels import (
     channel_label,
-    compact,
     district_label,
     measure_label,
     measure_titles,

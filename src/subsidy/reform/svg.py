@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-from subsidy.domain.money import format_fen
-from subsidy.reform.labels import FEN_PER_WAN, FEN_PER_YI, compact, percent, signed_fen
+from subsidy.domain.money import FEN_PER_WAN, FEN_PER_YI, compact, format_fen
+from subsidy.reform.labels import percent, signed_fen
 
 FONT_PX = 13.0
 VALUE_PX = 140  # room after the longest bar for its figure (and its change)

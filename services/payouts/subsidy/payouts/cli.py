@@ -17,15 +17,14 @@ from rich.console import Console
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.money import format_fen, parse_yuan
-from subsidy.domain.payouts import recovery, treasury
-from subsidy.domain.payouts.batches import Batch
+from subsidy.domain.payouts import recovery
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.errors import PayoutError
 from subsidy.domain.payouts.orders import OrderState
 from subsidy.infra.commands import database_command, load_settings, service_policy
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
-from subsidy.payouts import batch_files, reports, returns
+from subsidy.payouts import actions, reports, returns
 from subsidy.payouts.bank_simulator import simulate_bank
 from subsidy.payouts.db import ROLE
 from subsidy.payouts.operations import operate, read_desk
@@ -131,25 +130,15 @@ def batch_command(
     """The day's treasury batch of each channel: CSV and XLSX with Chinese headers and a
     manifest. Made once per channel and day; run again, it writes the same files."""
     pay_date = business_day(day)
-
-    def make(desk: PayoutDesk) -> list[Batch]:
-        desk.advance(pay_date)
-        payable = {o.channel for o in desk.orders.values() if o.state is OrderState.PAYABLE}
-        wanted = channel or sorted(payable | _made_on(desk, pay_date))
-        return [treasury.make_batch(desk, c, pay_date) for c in wanted]
-
-    batches = step("batch", by, make)
-    manifests = [batch_files.write_batch(b, out) for b in batches]
-    run_on_desk(lambda conn, _c, _s: returns.record_manifests(conn, manifests))
+    if not by.strip():
+        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+    manifests = run_on_desk(lambda conn, catalog, s: actions.make_batches(
+        conn, catalog, s.set_off, by, pay_date, out, channel))  # fmt: skip
     for m in manifests:
         typer.echo(f"{m.batch_id}  {m.channel}  {m.count} 笔  {format_fen(m.total_fen)}  "
                    f"sha256 {m.sha256}  → {out / (m.batch_id + '.csv')}")  # fmt: skip
     if not manifests:
         typer.echo("nothing payable (无待发订单)")
-
-
-def _made_on(desk: PayoutDesk, day: date) -> set[str]:
-    return {b.channel for b in desk.batches.values() if b.pay_date == day}
 
 
 @app.command("confirm")
@@ -192,7 +181,7 @@ def reconcile_command(
     """Per channel and year: granted = paid out + in batches + payable + waiting (by reason) +
     set off, receivables = collected + set off + written off + outstanding; orders against
     accounts against the ledger, every difference with its cause. Exit 1 on an unexplained one."""
-    rec = run_on_desk(returns.reconciliation)
+    rec = run_on_desk(lambda conn, catalog, s: returns.reconciliation(conn, catalog, s.set_off))
     if year is not None:
         rec.rows = [r for r in rec.rows if r.year == year]
         rec.differences = [d for d in rec.differences if d.year == year]

@@ -12,11 +12,9 @@ from subsidy.domain.catalog import Catalog
 from subsidy.domain.money import format_fen, parse_yuan
 from subsidy.domain.payouts import recovery
 from subsidy.domain.payouts.desk import PayoutDesk
-from subsidy.domain.payouts.errors import PayoutError
 from subsidy.infra.commands import database_command
-from subsidy.payouts import publicity
-from subsidy.payouts.budget_file import read_budget
-from subsidy.payouts.cli import MIGRATED_BY, By, Day, business_day, run_on_desk, step
+from subsidy.payouts import actions, publicity
+from subsidy.payouts.cli import MIGRATED_BY, By, Day, business_day, run_on_desk
 from subsidy.payouts.operations import operate, read_desk
 from subsidy.payouts.persist import Operation
 from subsidy.payouts.settings import PayoutsSettings
@@ -34,20 +32,12 @@ def budget_load_command(
 ) -> None:
     """Load a budget file as the envelopes' next version (validated whole first; a file loaded
     before is a no-op), then move the orders that waited for room, first come first."""
-    try:
-        digest, lines = read_budget(file)
-    except PayoutError as err:
-        typer.echo(f"refused: {file.name}: {err}", err=True)
-        raise typer.Exit(1) from None
+    if not by.strip():
+        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who loads it")
     as_of = business_day(day)
-
-    def load(desk: PayoutDesk) -> int:
-        moved = desk.load_budget(digest, lines)
-        desk.advance(as_of)
-        return moved
-
-    moved = step(f"budget load {file.name}", by, load)
-    typer.echo(f"{file.name}: {len(lines)} envelopes, {moved} changed (sha256 {digest})")
+    digest, count, moved = run_on_desk(lambda conn, catalog, s: actions.load_budget_file(
+        conn, catalog, s.set_off, file, by, as_of))  # fmt: skip
+    typer.echo(f"{file.name}: {count} envelopes, {moved} changed (sha256 {digest})")
 
 
 class NoticeFormat(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.domain.money import format_fen
+from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.accounts import Accounts
 from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
 from subsidy.domain.payouts.reconcile import Reconciliation, Row
@@ -21,19 +21,22 @@ def _waiting(hold: Hold) -> Any:
     return lambda r: r.waiting[hold.value]
 
 
-_COLUMNS: list[tuple[str, Any]] = [
+# The reconciliation's two tables: (label, the row's figure), in 万元.
+_PAYMENTS: list[tuple[str, Any]] = [
     ("已核定 granted", lambda r: r.granted),
-    ("已发放 paid out", lambda r: r.paid_out),
-    ("批次中 in batches", lambda r: r.in_batches),
-    ("待发 payable", lambda r: r.payable),
+    ("已发放 paid", lambda r: r.paid_out),
+    ("发放中 in batch", lambda r: r.in_batches),
+    ("待推送 payable", lambda r: r.payable),
     *[(HOLDS_ZH[h], _waiting(h)) for h in Hold],
     ("已抵扣 set off", lambda r: r.set_off),
-    ("应收 receivables", lambda r: r.receivables),
+    ("预算 budget", lambda r: r.budget),
+]
+_RECEIVABLES: list[tuple[str, Any]] = [
+    ("应收 receivable", lambda r: r.receivables),
     ("已收回 collected", lambda r: r.collected),
-    ("抵扣收回 by set-off", lambda r: r.recovered_by_set_off),
+    ("抵扣收回 set off", lambda r: r.recovered_by_set_off),
     ("已核销 written off", lambda r: r.written_off),
     ("未收回 outstanding", lambda r: r.outstanding),
-    ("预算 budget", lambda r: r.budget),
 ]
 
 
@@ -49,27 +52,42 @@ def reconciliation_json(rec: Reconciliation) -> dict[str, Any]:
 
 
 def print_reconciliation(console: Console, rec: Reconciliation) -> None:
-    """One row per channel and year; then the accounts' sum and every difference."""
-    table = Table(title="对账 reconciliation (per channel and year)", show_lines=False)
-    table.add_column("资金渠道 channel")
-    table.add_column("年度")
-    shown = [(label, f) for label, f in _COLUMNS if any(f(r) for r in rec.rows)]
-    for label, _ in shown:
-        table.add_column(label, justify="right")
-    for r in rec.rows:
-        table.add_row(r.channel, str(r.year), *(_money(f(r)) for _, f in shown))
-    if rec.rows:
-        total = _total(rec.rows)
-        table.add_row("合计 total", "", *(_money(f(total)) for _, f in shown), style="bold")
-    console.print(table)
+    """Payments, then receivables, one row per channel and year (万元); then the accounts'
+    sum and every difference with its cause."""
+    title = "对账 reconciliation (万元): granted = paid + in batch + payable + waiting + set off"
+    console.print(_table(title, rec.rows, _PAYMENTS))
+    owed = [r for r in rec.rows if r.receivables]
+    if owed:
+        title = "应收 receivables (万元) = collected + set off + written off + outstanding"
+        console.print(_table(title, owed, _RECEIVABLES))
     balanced = "balanced" if rec.debits_fen == rec.credits_fen else "NOT BALANCED"
     console.print(f"accounts: debits {format_fen(rec.debits_fen)} = credits "
                   f"{format_fen(rec.credits_fen)} ({balanced})")  # fmt: skip
     if not rec.differences:
-        console.print("差异 differences: none (无未解释差异)")
+        console.print("差异 differences: none (无未解释差异 / zero unexplained)")
     for d in rec.differences:
         console.print(f"差异 {d.channel} {d.year} {d.figure}: expected {format_fen(d.expected_fen)}"
                       f", found {format_fen(d.found_fen)} — {d.cause}")  # fmt: skip
+
+
+def _table(title: str, rows: list[Row], columns: list[tuple[str, Any]]) -> Table:
+    """The rows under the columns that are not all zero, with a total."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("资金渠道 channel")
+    table.add_column("年度")
+    shown = [(label, f) for label, f in columns if any(f(r) for r in rows)]
+    for label, _ in shown:
+        table.add_column(label, justify="right")
+    for r in rows:
+        table.add_row(r.channel, str(r.year), *(_wan(f(r)) for _, f in shown))
+    if rows:
+        total = _total(rows)
+        table.add_row("合计 total", "", *(_wan(f(total)) for _, f in shown), style="bold")
+    return table
+
+
+def _wan(fen: int) -> str:
+    return wan(fen).removesuffix("万元") if fen else "-"
 
 
 def _total(rows: list[Row]) -> Row:

@@ -19,7 +19,6 @@ from subsidy.payouts.batch_files import Manifest
 from subsidy.payouts.operations import operate
 from subsidy.payouts.persist import Operation
 from subsidy.payouts.return_files import read_return
-from subsidy.payouts.settings import PayoutsSettings
 from subsidy.payouts.store import load_desk
 
 
@@ -104,10 +103,10 @@ async def ledger_granted(conn: asyncpg.Connection, catalog: Catalog) -> dict[tup
 
 
 async def reconciliation(
-    conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings
+    conn: asyncpg.Connection, catalog: Catalog, set_off: bool
 ) -> Reconciliation:
     """The desk's reconciliation with the ledger's grants checked against the orders."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         granted = await ledger_granted(conn, catalog)
-        desk = await load_desk(conn, catalog, s.set_off)
+        desk = await load_desk(conn, catalog, set_off)
     return reconcile(desk, granted)
