@@ -11,7 +11,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.notifier import repository as repo
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.subscriptions import SubscriptionError, bureaus_of, from_proto, validate
+from subsidy.notifier.subscriptions import SubscriptionError, from_proto, subscribable, validate
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +26,7 @@ class NotifierAdmin(api_pb2_grpc.NotifierAdminServiceServicer):
     ) -> None:
         self._pool = pool
         self._settings = settings
-        self._bureaus = bureaus_of(catalog)
+        self._bureaus = subscribable(catalog)
         self._expected = f"Bearer {token}".encode()
 
     async def _authorize(self, context: grpc.aio.ServicerContext) -> None:

@@ -125,7 +125,7 @@ _BUREAU_ACTIONS: dict[str, dict[Language, str]] = {
     },
 }
 
-_FOOTER: dict[Language, str] = {
+FOOTER: dict[Language, str] = {
     "zh": "本通知由苏州市具身智能机器人产业政策兑付平台自动发送，请勿直接回复。",
     "en": "Sent automatically by the Suzhou embodied-AI robot subsidy platform; do not reply.",
 }
@@ -283,7 +283,7 @@ def render(
         greeting = f"To {addressee}," if addressee else ""
         intro = f"Under the {POLICY_NAME['en']}, the following support case was decided:"
     body = [greeting, "", intro, "", *_lines(decision, rule, language, audience), ""]
-    body.append(_FOOTER[language])
+    body.append(FOOTER[language])
     text = "\n".join(body).lstrip("\n") + "\n"
     payload = {
         "decisionId": decision.decision_id,

@@ -1,4 +1,4 @@
-"""Who is told about a decision, on which channel, with which rendered message (pure)."""
+"""Who is told about a decision or payout notice, on which channel, with what message (pure)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -7,7 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, Rule
-from subsidy.notifier.messages import Audience, Language, render
+from subsidy.notifier.messages import Audience, Language, Rendered, render
+from subsidy.notifier.payout_messages import BUDGET_ALERT, PAID, RETURNED, Notice, render_notice
 from subsidy.notifier.subscriptions import Subscription
 
 Channel = Literal["webhook", "email"]
@@ -21,9 +22,10 @@ _PEOPLE_STATUSES = frozenset({dpb.REFERRED, dpb.PENDING_REVIEW, dpb.REVOKED})
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """One message to deliver; (decision_id, channel, recipient) is its identity."""
+    """One message to deliver, about a decision or a payout notice (exactly one of the two
+    ids is set); (that id, channel, recipient) is its identity."""
 
-    decision_id: str
+    decision_id: str | None
     channel: Channel
     recipient: str
     endpoint: str
@@ -32,6 +34,7 @@ class Planned:
     language: Language
     subject: str
     body: str
+    notice_id: str | None = None
 
 
 def needs_people(decision: dpb.Decision) -> bool:
@@ -80,29 +83,77 @@ def plan(
         for unit in responsible_units(decision, catalog):
             if unit in bureaus:
                 targets.append((bureaus[unit], "bureau", unit))
-    planned: list[Planned] = []
     seen: set[tuple[Channel, str]] = set()
+    planned: list[Planned] = []
     for sub, audience, addressee in targets:
         rendered = render(decision, rule, sub.language, audience, addressee)
-        legs: list[tuple[Channel, str | None, str, str]] = [
-            ("webhook", sub.webhook_url, rendered.json_body, ""),
-            ("email", sub.email, rendered.text, SMTP_ENDPOINT),
-        ]
-        for channel, recipient, body, endpoint in legs:
-            if recipient is None or (channel, recipient) in seen:
-                continue
-            seen.add((channel, recipient))
-            planned.append(
-                Planned(
-                    decision_id=decision.decision_id,
-                    channel=channel,
-                    recipient=recipient,
-                    endpoint=endpoint or endpoint_of(recipient),
-                    audience=audience,
-                    subscriber=sub.subscriber,
-                    language=sub.language,
-                    subject=rendered.subject,
-                    body=body,
-                )
-            )
+        planned += legs(rendered, sub, audience, seen, decision_id=decision.decision_id)
     return planned
+
+
+def legs(
+    rendered: Rendered,
+    sub: Subscription,
+    audience: Audience,
+    seen: set[tuple[Channel, str]],
+    *,
+    decision_id: str | None = None,
+    notice_id: str | None = None,
+) -> list[Planned]:
+    """The subscription's webhook (the JSON body) and mail (the plain text), skipping a
+    recipient already in `seen` (which this adds to)."""
+    planned: list[Planned] = []
+    both: tuple[tuple[Channel, str | None, str, str], ...] = (
+        ("webhook", sub.webhook_url, rendered.json_body, ""),
+        ("email", sub.email, rendered.text, SMTP_ENDPOINT),
+    )
+    for channel, recipient, body, endpoint in both:
+        if recipient is None or (channel, recipient) in seen:
+            continue
+        seen.add((channel, recipient))
+        planned.append(
+            Planned(
+                decision_id=decision_id,
+                channel=channel,
+                recipient=recipient,
+                endpoint=endpoint or endpoint_of(recipient),
+                audience=audience,
+                subscriber=sub.subscriber,
+                language=sub.language,
+                subject=rendered.subject,
+                body=body,
+                notice_id=notice_id,
+            )
+        )
+    return planned
+
+
+def notice_recipient(notice: Notice) -> tuple[Audience, str] | None:
+    """Who hears of a payout notice: the enterprise of a PAID or RETURNED order, the bureau
+    subscribed as the channel of a BUDGET_ALERT. Nobody hears of SENT: an order going into a
+    batch would be a message a day per enterprise for nothing it can act on (too chatty);
+    the enterprise hears when the bank confirms or returns it."""
+    n = notice.notice
+    if n.kind in (PAID, RETURNED) and n.enterprise_id:
+        return "enterprise", n.enterprise_id
+    if n.kind == BUDGET_ALERT:
+        return "bureau", n.channel
+    return None
+
+
+def plan_notice(
+    notice: Notice, enterprises: Mapping[str, Subscription], bureaus: Mapping[str, Subscription]
+) -> list[Planned]:
+    """The deliveries for one payout notice: none for SENT, none when its recipient has no
+    subscription."""
+    recipient = notice_recipient(notice)
+    if recipient is None:
+        return []
+    audience, subscriber = recipient
+    sub = (enterprises if audience == "enterprise" else bureaus).get(subscriber)
+    if sub is None:
+        return []
+    n = notice.notice
+    addressee = (n.enterprise_name or n.enterprise_id) if audience == "enterprise" else n.channel
+    rendered = render_notice(notice, sub.language, audience, addressee)
+    return legs(rendered, sub, audience, set(), notice_id=n.notice_id)

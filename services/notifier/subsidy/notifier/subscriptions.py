@@ -12,7 +12,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from subsidy.api.v1 import api_pb2
 from subsidy.domain.catalog import Catalog
+from subsidy.domain.enums import District
 from subsidy.domain.events import EnterpriseId
+from subsidy.domain.payouts.funding import district_channel
 from subsidy.notifier.messages import LANGUAGES, Language
 
 Kind = Literal["enterprise", "bureau"]
@@ -70,8 +72,14 @@ class SubscriptionError(ValueError):
 
 
 def bureaus_of(catalog: Catalog) -> frozenset[str]:
-    """Every responsible unit (责任单位) the catalog names: the only valid bureau names."""
+    """Every responsible unit (责任单位) the catalog names: the bureaus decisions reach."""
     return frozenset(unit for rule in catalog.rules for unit in rule.responsible_units)
+
+
+def subscribable(catalog: Catalog) -> frozenset[str]:
+    """The valid bureau names: the responsible units, and every district's finance bureau
+    (e.g. 苏州工业园区财政局), a payouts channel that hears of its own budget's alerts."""
+    return bureaus_of(catalog) | {district_channel(d) for d in District}
 
 
 def _text(value: object, field: str, errors: list[str]) -> str:
@@ -129,8 +137,8 @@ def validate(
         kind, subscriber = "bureau", bureau
         if bureau not in bureaus:
             errors.append(
-                f"bureau: {bureau!r} is not a responsible unit of any rule "
-                f"(one of {', '.join(sorted(bureaus))})"
+                f"bureau: {bureau!r} is not a responsible unit of any rule nor a district's"
+                f" finance bureau (one of {', '.join(sorted(bureaus))})"
             )
     if not webhook_url and not email:
         errors.append("at least one of webhookUrl or email is required")
