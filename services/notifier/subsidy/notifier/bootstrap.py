@@ -1,5 +1,6 @@
 """The notifier's composition root: the worker and the admin API built from the settings;
-their pool, HTTP session, senders and Kafka consumer made, started and stopped here."""
+their pool, HTTP session, senders, Kafka consumer and payout notices' poller made, started and
+stopped here."""
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ from subsidy.infra.db_roles import check_role
 from subsidy.notifier.admin import start_admin_server
 from subsidy.notifier.consumer import DecisionConsumer
 from subsidy.notifier.delivery import DeliveryEngine, EmailSender, Sender, WebhookSender
+from subsidy.notifier.notices import NoticePoller
 from subsidy.notifier.repository import ROLE
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import NotifierWorker, new_worker_id
@@ -90,7 +92,9 @@ async def notifier_worker(
         log.info("notifier.started", worker=worker, topic=settings.topic,
                  group=settings.group_id)  # fmt: skip
         try:
-            yield NotifierWorker(consumer, engine, worker)
+            yield NotifierWorker(
+                consumer, engine, worker, NoticePoller(settings, pool, engine.kick)
+            )
         finally:
             log.info("notifier.stopped", worker=worker)
 

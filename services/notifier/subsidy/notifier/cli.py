@@ -26,7 +26,7 @@ from subsidy.infra.postgres import connect
 from subsidy.notifier import bootstrap, metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.subscriptions import SubscriptionError, bureaus_of, parse_file
+from subsidy.notifier.subscriptions import SubscriptionError, parse_file, subscribable
 
 app = typer.Typer(no_args_is_help=True)
 subscriptions_app = typer.Typer(no_args_is_help=True)
@@ -119,13 +119,13 @@ def failed_command(
         console.print("No dead deliveries.")
         return
     table = Table(title=f"Dead deliveries ({len(rows)})", show_lines=False)
-    for column in ("ID", "Decision", "Status", "Channel", "Recipient", "Attempts", "Last error",
-                   "Dead at"):  # fmt: skip
+    for column in ("ID", "Decision or notice", "Status", "Channel", "Recipient", "Attempts",
+                   "Last error", "Dead at"):  # fmt: skip
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             str(row["id"]),
-            row["decision_id"],
+            row["decision_id"] or row["notice_id"],
             row["status"],
             row["channel"],
             row["recipient"],
@@ -169,7 +169,7 @@ def load_command(
     try:
         subs = parse_file(
             file,
-            bureaus=bureaus_of(catalog),
+            bureaus=subscribable(catalog),
             has_secret=lambda s: settings.webhook_secret(s) is not None,
         )
     except SubscriptionError as err:

@@ -92,7 +92,7 @@ class WebhookSender:
             "User-Agent": USER_AGENT,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
-            IDEMPOTENCY_HEADER: delivery.decision_id,
+            IDEMPOTENCY_HEADER: delivery.key,
         }
         timeout = aiohttp.ClientTimeout(total=self._settings.attempt_timeout_seconds)
         try:
@@ -112,11 +112,11 @@ class WebhookSender:
             return SendResult(False, f"{type(err).__name__}: {err}")
 
 
-def message_id(decision_id: str, recipient: str, sender: str) -> str:
-    """Message-ID from the decision id (and the recipient, since each mailbox gets its own
-    message): the same decision re-sent to the same mailbox carries the same id, so mail
-    systems and people can recognise the duplicate."""
-    digest = hashlib.sha256(decision_id.encode("utf-8")).hexdigest()[:32]
+def message_id(key: str, recipient: str, sender: str) -> str:
+    """Message-ID from the decision's (or payout notice's) id and the recipient, since each
+    mailbox gets its own message: the same decision re-sent to the same mailbox carries the
+    same id, so mail systems and people can recognise the duplicate."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     rcpt = hashlib.sha256(recipient.lower().encode("utf-8")).hexdigest()[:8]
     domain = sender.rpartition("@")[2] or "subsidy.localhost"
     return f"<{digest}.{rcpt}@{domain}>"
@@ -136,8 +136,11 @@ class EmailSender:
         msg["To"] = delivery.recipient
         msg["Subject"] = delivery.subject
         msg["Date"] = formatdate(usegmt=True)
-        msg["Message-ID"] = message_id(delivery.decision_id, delivery.recipient, s.smtp_sender)
-        msg["X-Subsidy-Decision-Id"] = delivery.decision_id
+        msg["Message-ID"] = message_id(delivery.key, delivery.recipient, s.smtp_sender)
+        if delivery.decision_id:
+            msg["X-Subsidy-Decision-Id"] = delivery.decision_id
+        else:
+            msg["X-Subsidy-Notice-Id"] = delivery.key
         msg["Content-Language"] = "zh-CN" if delivery.language == "zh" else "en"
         msg.set_content(delivery.body, charset="utf-8")
         return msg
@@ -331,6 +334,7 @@ def _report(
     fields = {
         "delivery_id": delivery.id,
         "decision_id": delivery.decision_id,
+        "notice_id": delivery.notice_id,
         "channel": delivery.channel,
         "recipient": delivery.recipient,
         "attempt": delivery.attempt,

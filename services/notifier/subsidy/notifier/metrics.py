@@ -22,9 +22,17 @@ FORGED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+NOTICES_CONSUMED = Counter(
+    "subsidy_notifier_payout_notices_consumed",
+    "Payout notices read from the payouts' outbox past the notifier's cursor, by kind (SENT,"
+    " PAID, RETURNED, BUDGET_ALERT); two notifiers racing may both read one, planned once.",
+    ["kind"],
+    registry=REGISTRY,
+)
 PLANNED = Counter(
     "subsidy_notifier_planned",
-    "Deliveries planned (each decision, channel and recipient once), by channel and audience.",
+    "Deliveries planned (each decision or payout notice, channel and recipient once), by"
+    " channel and audience.",
     ["channel", "audience"],
     registry=REGISTRY,
 )

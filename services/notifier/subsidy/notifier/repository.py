@@ -17,10 +17,12 @@ from subsidy.notifier.subscriptions import Kind, Subscription
 COMPONENT = "notifier"
 MIGRATIONS = "subsidy.notifier.migrations"
 # The worker, the admin API and the commands: members of subsidy_notifier (migration 0002).
+# The payouts' outbox is read, never rewritten (their 0003 grants SELECT).
 ROLE = RoleNeeds(
     "notifier", COMPONENT, MIGRATIONS,
-    ("notifier_subscriptions", "notifier_decisions", "notifier_deliveries", "notifier_attempts"),
-    append_only=(), forbidden=LEDGER_TABLES,
+    ("notifier_subscriptions", "notifier_decisions", "notifier_deliveries", "notifier_attempts",
+     "notifier_payout_notices"),
+    append_only=("payout_notices",), forbidden=LEDGER_TABLES,
 )  # fmt: skip
 
 
@@ -166,10 +168,12 @@ async def record_batch(
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A delivery this worker holds a lease on; `attempt` is the number of this attempt."""
+    """A delivery this worker holds a lease on; `attempt` is the number of this attempt.
+    It is about a decision or a payout notice: `key`, the one set, is its idempotency key."""
 
     id: int
-    decision_id: str
+    decision_id: str | None
+    notice_id: str | None
     channel: Channel
     recipient: str
     endpoint: str
@@ -180,6 +184,10 @@ class Claimed:
     attempt: int
     created_at: datetime
 
+    @property
+    def key(self) -> str:
+        return self.decision_id or self.notice_id or ""
+
 
 def _claimed(row: asyncpg.Record) -> Claimed:
     channel: Channel = "email" if row["channel"] == "email" else "webhook"
@@ -187,6 +195,7 @@ def _claimed(row: asyncpg.Record) -> Claimed:
     return Claimed(
         id=row["id"],
         decision_id=row["decision_id"],
+        notice_id=row["notice_id"],
         channel=channel,
         recipient=row["recipient"],
         endpoint=row["endpoint"],
@@ -357,9 +366,11 @@ async def dead_deliveries(conn: asyncpg.Connection, limit: int = 100) -> list[di
     """Dead deliveries, most recent first."""
     rows = await conn.fetch(
         """
-        SELECT d.id, d.decision_id, d.channel, d.recipient, d.audience, d.subscriber,
-               d.attempts, d.last_error, d.created_at, d.dead_at, n.status
-          FROM notifier_deliveries d JOIN notifier_decisions n USING (decision_id)
+        SELECT d.id, d.decision_id, d.notice_id, d.channel, d.recipient, d.audience,
+               d.subscriber, d.attempts, d.last_error, d.created_at, d.dead_at,
+               coalesce(n.status, p.kind) AS status
+          FROM notifier_deliveries d LEFT JOIN notifier_decisions n USING (decision_id)
+               LEFT JOIN notifier_payout_notices p USING (notice_id)
          WHERE d.state = 'dead'
          ORDER BY d.dead_at DESC, d.id DESC
          LIMIT $1

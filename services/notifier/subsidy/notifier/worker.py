@@ -1,4 +1,4 @@
-"""The notifier worker: the decisions consumer and the delivery engine in one process."""
+"""The notifier worker: decisions consumer, payout notices' poller, delivery engine in one."""
 
 import asyncio
 import os
@@ -9,6 +9,7 @@ import structlog
 
 from subsidy.notifier.consumer import DecisionConsumer
 from subsidy.notifier.delivery import DeliveryEngine
+from subsidy.notifier.notices import NoticePoller
 
 log = structlog.get_logger(__name__)
 
@@ -20,16 +21,23 @@ def new_worker_id() -> str:
 
 
 class NotifierWorker:
-    """The two halves, built and started by `subsidy.notifier.bootstrap`: planning what
-    consumed decisions need, and delivering it."""
+    """Its parts, built and started by `subsidy.notifier.bootstrap`: planning what consumed
+    decisions and payout notices need, and delivering it."""
 
-    def __init__(self, consumer: DecisionConsumer, engine: DeliveryEngine, worker_id: str) -> None:
+    def __init__(
+        self,
+        consumer: DecisionConsumer,
+        engine: DeliveryEngine,
+        worker_id: str,
+        notices: NoticePoller,
+    ) -> None:
         self.consumer = consumer
         self.engine = engine
         self.worker_id = worker_id
+        self.notices = notices
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume and deliver until `stop` is set (or either half fails, which stops both)."""
+        """Consume, poll and deliver until `stop` is set (or a part fails, which stops all)."""
         halt = asyncio.Event()
 
         async def until_stopped() -> None:
@@ -39,12 +47,13 @@ class NotifierWorker:
         watcher = asyncio.create_task(until_stopped())
         tasks = [
             asyncio.create_task(self.consumer.run(halt), name="notifier-consumer"),
+            asyncio.create_task(self.notices.run(halt), name="notifier-payout-notices"),
             asyncio.create_task(self.engine.run(halt), name="notifier-delivery"),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             if not halt.is_set():
-                # One half failed: stop the other cleanly, then surface the error.
+                # One part failed: stop the others cleanly, then surface the error.
                 halt.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for task in done:
