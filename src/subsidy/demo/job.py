@@ -88,6 +88,9 @@ async def run_demo(
         print_comparison(console, differences, expected)
         console.rule("资金拨付 money: budgets, treasury batches, the bank, reconciliation")
         money = await run_money(url, catalog, work, console)
+        paid_notices = await await_notifications(url, run, timeout_s=300)
+        console.print("notifications after the money: " + ", ".join(
+            f"{n} {k}" for k, n in paid_notices.items() if k.endswith("(payout)")))  # fmt: skip
         if keep:
             stopped = True  # left running on purpose
             _print_where_to_look(run, url, console)

@@ -13,7 +13,7 @@ from subsidy.devstack.db_logins import login_url
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.money import format_fen
 from subsidy.domain.payouts.reconcile import Reconciliation
-from subsidy.payouts import actions, reports, returns
+from subsidy.payouts import actions, intake, reports, returns
 from subsidy.payouts.bank_simulator import simulate_bank
 from subsidy.payouts.persist import Operation
 from subsidy.payouts.verify import verify_accounts
@@ -42,9 +42,7 @@ async def pay_date(owner_url: str) -> date:
     """The sample's business day: the day after its last event (the notices are over)."""
     conn = await asyncpg.connect(owner_url)
     try:
-        last = await conn.fetchval(
-            "SELECT max((event::jsonb ->> 'occurredOn')::date) FROM inbox WHERE event IS NOT NULL"
-        )
+        last = await intake.last_event_day(conn)
     finally:
         await conn.close()
     return (last or date.today()) + timedelta(days=1)

@@ -41,14 +41,15 @@ def compare_ids(channel: str, planned: Counter[str], received: Counter[str]) -> 
 async def check_arrivals(
     conn: asyncpg.Connection, inboxes: Inboxes, sender: str
 ) -> tuple[Arrivals, Arrivals]:
-    """Webhooks by Idempotency-Key (the decision id), mail by Message-ID (decision id and
-    mailbox), against every delivery the notifier planned."""
-    rows = await conn.fetch("SELECT decision_id, channel, recipient FROM notifier_deliveries")
-    hooks = Counter(r["decision_id"] for r in rows if r["channel"] == "webhook")
+    """Webhooks by Idempotency-Key (the decision's or payout notice's id), mail by Message-ID
+    (that id and the mailbox), against every delivery the notifier planned."""
+    rows = await conn.fetch(
+        "SELECT coalesce(decision_id, notice_id) AS about, channel, recipient"
+        " FROM notifier_deliveries"
+    )
+    hooks = Counter(r["about"] for r in rows if r["channel"] == "webhook")
     mails = Counter(
-        message_id(r["decision_id"], r["recipient"], sender)
-        for r in rows
-        if r["channel"] == "email"
+        message_id(r["about"], r["recipient"], sender) for r in rows if r["channel"] == "email"
     )
     received_mails = Counter(m["message_id"] for m in inboxes.mails)
     return compare_ids("webhook", hooks, inboxes.webhooks), compare_ids(

@@ -21,6 +21,7 @@ from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.simulate import simulate
 from subsidy.faults.checks import final_checks
 from subsidy.faults.feeder import FeedThread, distinct_events
+from subsidy.faults.money import money_under_kills
 from subsidy.faults.plan import Fault, plan_faults
 from subsidy.faults.progress import StallWatch
 from subsidy.faults.stack import PrivateStack
@@ -189,10 +190,16 @@ async def _check(s: _Session, catalog: Catalog, strikes: list[Strike], expected:
     want = await asyncio.to_thread(lambda: simulate(s.lines, catalog).to_contract())
     conn = await asyncpg.connect(s.url)
     try:
-        return await final_checks(conn, want, s.inboxes.inboxes, s.supervisor.exits, strikes,
-                                  expected, s.say)  # fmt: skip
+        problems = await final_checks(conn, want, s.inboxes.inboxes, s.supervisor.exits,
+                                      strikes, expected, s.say)  # fmt: skip
     finally:
         await conn.close()
+    s.say("the money, with kill -9 during batch and confirmation:")
+    work = s.stack.layout.run / "money"
+    work.mkdir(parents=True, exist_ok=True)
+    return problems + await money_under_kills(
+        s.url, s.stack.passwords, catalog, work, s.config.seed, s.say
+    )
 
 
 async def _finish(s: _Session, result: FaultRun) -> None:

@@ -28,7 +28,7 @@ from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from subsidy.infra.topics import PARTITIONS, Topic
 from subsidy.notifier.repository import put_subscriptions
-from subsidy.notifier.subscriptions import Subscription, bureaus_of
+from subsidy.notifier.subscriptions import Subscription, subscribable
 
 DEMO_DATABASE = "subsidy_demo"
 # Fixed ports, so that KEEP=1 can say where to look; a clash fails loudly at start.
@@ -269,7 +269,7 @@ async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook:
         for i, e in enumerate(seen)
     ]
     subs += [Subscription("bureau", b, None, f"bureau{i}@gov.example", "zh")
-             for i, b in enumerate(sorted(bureaus_of(catalog)))]  # fmt: skip
+             for i, b in enumerate(sorted(subscribable(catalog)))]  # fmt: skip
     conn = await asyncpg.connect(url)
     try:
         await put_subscriptions(conn, subs)

@@ -41,7 +41,9 @@ async def await_decisions(
 
 
 async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
-    """Until the notifier has taken every published decision and settled every delivery."""
+    """Until the notifier has taken every published decision and every payout notice, and
+    settled every delivery; the deliveries by state, channel, audience and what they are about
+    (a decision or a payout)."""
     conn = await asyncpg.connect(url)
     start = time.monotonic()
     try:
@@ -49,16 +51,23 @@ async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str,
             processes.alive(run.services)
             published = await conn.fetchval("SELECT count(*) FROM outbox")
             seen = await conn.fetchval("SELECT count(*) FROM notifier_decisions")
-            rows = await conn.fetch("SELECT state, channel, audience, count(*) n"
-                                    " FROM notifier_deliveries GROUP BY 1, 2, 3")  # fmt: skip
+            notices = await conn.fetchval("SELECT count(*) FROM payout_notices")
+            taken = await conn.fetchval("SELECT count(*) FROM notifier_payout_notices")
+            rows = await conn.fetch(
+                "SELECT state, channel, audience, CASE WHEN notice_id IS NULL THEN 'decision'"
+                " ELSE 'payout' END AS about, count(*) n FROM notifier_deliveries"
+                " GROUP BY 1, 2, 3, 4"
+            )
             pending = sum(r["n"] for r in rows if r["state"] == "pending")
-            if seen >= published and pending == 0:
-                counts = {f"{r['state']} {r['channel']} to {r['audience']}": r["n"] for r in rows}
-                return dict(sorted(counts.items()))
+            if seen >= published and taken >= notices and pending == 0:
+                return dict(sorted(
+                    (f"{r['state']} {r['channel']} to {r['audience']} ({r['about']})", r["n"])
+                    for r in rows
+                ))  # fmt: skip
             if time.monotonic() - start > timeout_s:
                 raise TimeoutError(
-                    f"notifier: {seen} of {published} decisions taken, "
-                    f"{pending} deliveries pending after {timeout_s:.0f}s"
+                    f"notifier: {seen} of {published} decisions and {taken} of {notices} payout"
+                    f" notices taken, {pending} deliveries pending after {timeout_s:.0f}s"
                 )
             await asyncio.sleep(0.2)
     finally:

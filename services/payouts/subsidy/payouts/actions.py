@@ -1,6 +1,7 @@
 """The payouts' operations as the commands and the main job run them: a budget file loaded,
 the day's batches made and written, each on the desk in one transaction."""
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -41,6 +42,7 @@ async def make_batches(
     day: date,
     out: Path,
     channels: list[str] | None = None,
+    after_commit: Callable[[], None] = lambda: None,
 ) -> list[batch_files.Manifest]:
     """The day's batch of each channel (every channel with payable orders by default), written
     to `out` after the transaction that made them; their digests kept. Files are written from
@@ -53,6 +55,7 @@ async def make_batches(
         return [treasury.make_batch(desk, c, day) for c in channels or sorted(payable | made)]
 
     batches = (await operate(conn, catalog, set_off, Operation("batch", by), make)).result
+    after_commit()
     manifests = [batch_files.write_batch(b, out) for b in batches]
     await returns.record_manifests(conn, manifests)
     return manifests

@@ -132,8 +132,13 @@ def batch_command(
     pay_date = business_day(day)
     if not by.strip():
         raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
-    manifests = run_on_desk(lambda conn, catalog, s: actions.make_batches(
-        conn, catalog, s.set_off, by, pay_date, out, channel))  # fmt: skip
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
+        return await actions.make_batches(
+            conn, catalog, s.set_off, by, pay_date, out, channel, s.after_commit()
+        )
+
+    manifests = run_on_desk(work)
     for m in manifests:
         typer.echo(f"{m.batch_id}  {m.channel}  {m.count} 笔  {format_fen(m.total_fen)}  "
                    f"sha256 {m.sha256}  → {out / (m.batch_id + '.csv')}")  # fmt: skip
@@ -151,9 +156,12 @@ def confirm_command(
     line is checked before any is applied; the same file twice is applied once."""
     if not by.strip():
         raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
-    applied = run_on_desk(lambda conn, catalog, s: returns.confirm_file(
-        conn, catalog, s.set_off, file, Operation("confirm", by)))  # fmt: skip
-    typer.echo(applied)
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> str:
+        op = Operation("confirm", by)
+        return await returns.confirm_file(conn, catalog, s.set_off, file, op, s.after_commit())
+
+    typer.echo(run_on_desk(work))
 
 
 @app.command("bank-simulator")

@@ -1,6 +1,8 @@
 """What the payouts take in from the ledger: grants not yet ordered, clawbacks not yet
 receivable, the enterprises' payee accounts and the objections filed."""
 
+from datetime import date
+
 import asyncpg
 
 from subsidy.domain.payouts.orders import Clawback, Grant, Objection, PayeeAccount
@@ -70,6 +72,15 @@ async def new_clawbacks(conn: asyncpg.Connection) -> list[Clawback]:
         )
         for r in await conn.fetch(_CLAWBACKS)
     ]
+
+
+async def last_event_day(conn: asyncpg.Connection) -> date | None:
+    """The day of the latest event the ledger took (None before any): a replay's business day
+    is the one after it."""
+    day: date | None = await conn.fetchval(
+        "SELECT max((event::jsonb ->> 'occurredOn')::date) FROM inbox WHERE event IS NOT NULL"
+    )
+    return day
 
 
 async def payees(conn: asyncpg.Connection) -> list[PayeeAccount]:

@@ -5,6 +5,7 @@ import asyncio
 import csv
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -48,7 +49,12 @@ async def _manifest_of(conn: asyncpg.Connection, path: Path) -> Manifest:
 
 
 async def confirm_file(
-    conn: asyncpg.Connection, catalog: Catalog, set_off: bool, path: Path, op: Operation
+    conn: asyncpg.Connection,
+    catalog: Catalog,
+    set_off: bool,
+    path: Path,
+    op: Operation,
+    after_commit: Callable[[], None] = lambda: None,
 ) -> str:
     """Apply a return file once; a summary line."""
     digest = hashlib.sha256(await asyncio.to_thread(path.read_bytes)).hexdigest()
@@ -68,6 +74,7 @@ async def confirm_file(
             " applied_by) VALUES ($1, $2, $3, $4, $5, $6)",
             digest, batch_id, path.name, len(lines), applied, op.principal,
         )  # fmt: skip
+    after_commit()
     paid = sum(1 for ln in lines if ln.paid)
     returned = len(lines) - paid
     return (

@@ -1,5 +1,9 @@
 """The payouts commands' settings: set-off, and the common ones (DATABASE_URL, the policy…)."""
 
+import os
+import signal
+from collections.abc import Callable
+
 from pydantic import AliasChoices, Field
 
 from subsidy.infra.settings import CommonSettings
@@ -11,3 +15,14 @@ class PayoutsSettings(CommonSettings):
     # 抵扣: a receivable is settled from the enterprise's next payment orders of the same
     # channel. Off, receivables wait for a refund or a write-off.
     set_off: bool = Field(True, validation_alias=AliasChoices("PAYOUTS_SET_OFF", "set_off"))
+    # Fault injection for the fault suite: SIGKILL a batch or a confirmation right after its
+    # database commit, before its files or its report. Never set it in production.
+    crash_after_commit: bool = Field(
+        False, validation_alias=AliasChoices("PAYOUTS_CRASH_AFTER_COMMIT", "crash_after_commit")
+    )
+
+    def after_commit(self) -> Callable[[], None]:
+        """What a batch or a confirmation does once committed: nothing, or die (faults)."""
+        if self.crash_after_commit:
+            return lambda: os.kill(os.getpid(), signal.SIGKILL)
+        return lambda: None
