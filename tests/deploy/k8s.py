@@ -46,10 +46,35 @@ def by_name(docs: list[Doc], kind: str, name: str) -> Doc:
     return found[0]
 
 
+# What runs the platform's pods: long-running Deployments, and CronJobs whose Jobs run to an end.
+WORKLOAD_KINDS = ("Deployment", "CronJob")
+
+
+def pod_template(workload: Doc) -> Doc:
+    """A workload's pod template: a Deployment's own, or the one a CronJob's Jobs run."""
+    if workload["kind"] == "CronJob":
+        template: Doc = workload["spec"]["jobTemplate"]["spec"]["template"]
+        return template
+    template = workload["spec"]["template"]
+    return template
+
+
+def workloads(docs: list[Doc]) -> list[Doc]:
+    """Every Deployment and CronJob."""
+    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+
+
 def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
-    """(Deployment name, pod spec) of every workload."""
-    for d in of_kind(docs, "Deployment"):
-        yield d["metadata"]["name"], d["spec"]["template"]["spec"]
+    """(workload name, pod spec) of every workload, Deployments and CronJobs alike."""
+    for d in workloads(docs):
+        yield d["metadata"]["name"], pod_template(d)["spec"]
+
+
+def pod_labels(docs: list[Doc], name: str) -> dict[str, str]:
+    """The labels of the named workload's pods."""
+    (found,) = [d for d in workloads(docs) if d["metadata"]["name"] == name]
+    labels: dict[str, str] = pod_template(found)["metadata"]["labels"]
+    return labels
 
 
 def containers(spec: Doc) -> list[Doc]:

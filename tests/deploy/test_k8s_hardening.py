@@ -10,12 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
+from subsidy.devstack.db_logins import GROUPS, LOGINS
+from subsidy.infra.commands import EXIT_NOT_MIGRATED, EXIT_SERVER, EXIT_USAGE
 from tests.deploy.k8s import K8S, OVERLAYS, Doc, containers, of_kind, pod_specs, rendered
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_pod_is_locked_down(overlay: str) -> None:
-    for name, spec in pod_specs(rendered(overlay)):
+    """Every workload's pods, the CronJobs' included."""
+    specs = dict(pod_specs(rendered(overlay)))
+    assert "payouts-advance" in specs, "the payouts' CronJob is checked too"
+    for name, spec in specs.items():
         ctx = spec["securityContext"]
         assert ctx["runAsNonRoot"] is True, name
         assert ctx["runAsUser"] >= 10000, name
@@ -43,7 +48,8 @@ def test_every_workload_has_probes_a_budget_and_a_sane_grace(overlay: str) -> No
         d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
         for d in of_kind(docs, "PodDisruptionBudget")
     }
-    for name, spec in pod_specs(docs):
+    for deployment in of_kind(docs, "Deployment"):  # long-running: a CronJob's pods end
+        name, spec = deployment["metadata"]["name"], deployment["spec"]["template"]["spec"]
         assert name in budgets, f"{name} has no PodDisruptionBudget"
         main = spec["containers"][0]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -64,6 +70,35 @@ def test_every_workload_has_probes_a_budget_and_a_sane_grace(overlay: str) -> No
             "notifier-worker": float(env.get("NOTIFIER_SHUTDOWN_GRACE_SECONDS") or 15),
         }.get(name, 5.0)  # 5 s: the stop(grace) of subsidy.infra.grpc_server
         assert grace >= pre_stop + needed + 2, f"{name}: grace {grace}s is too short"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_payouts_advance_daily_one_run_at_a_time(overlay: str) -> None:
+    """`subsidy payouts advance --by cronjob` at 08:30 Beijing time every day, never two runs
+    at once, a failed run retried a little and within a deadline, a pod that serves nothing."""
+    docs = rendered(overlay)
+    (cronjob,) = of_kind(docs, "CronJob")
+    assert cronjob["metadata"]["name"] == "payouts-advance"
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["timeZone"]) == ("30 8 * * *", "Asia/Shanghai")
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert 0 < spec["startingDeadlineSeconds"] <= 6 * 3600  # still the same morning
+    job = spec["jobTemplate"]["spec"]
+    assert 0 < job["backoffLimit"] <= 3
+    assert 0 < job["activeDeadlineSeconds"] <= 3600
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["args"] == ["payouts", "advance", "--by", "cronjob"]
+    env = {e["name"] for e in container["env"]}
+    assert "SUBSIDY_OPERATOR" not in env, "--by names who runs it"
+    assert not {"ports", "startupProbe", "readinessProbe", "livenessProbe"} & set(container)
+    # The refusals that a retry cannot cure fail the Job at once (its exit statuses).
+    (fail,) = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
+    assert fail["onExitCodes"]["containerName"] == container["name"]
+    # 1: the desk refused; usage; schema not migrated. An unreachable server is retried.
+    assert set(fail["onExitCodes"]["values"]) == {1, EXIT_USAGE, EXIT_NOT_MIGRATED}
+    assert EXIT_SERVER not in fail["onExitCodes"]["values"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -150,6 +185,7 @@ DB_LOGINS = {
     "notifier-admin": "subsidy-db-notifier-worker",
     "ledger-api": "subsidy-db-ledger-api",
     "dashboard": "subsidy-db-dashboard",
+    "payouts-advance": "subsidy-db-payouts",
 }
 
 
@@ -170,13 +206,17 @@ def test_only_the_migration_runs_as_the_database_owner(overlay: str) -> None:
     assert owners == [("ledger-worker", ["db", "migrate"])]
     cluster = of_kind(docs, "Cluster")[0]["spec"]["managed"]["roles"]
     groups = {r["name"] for r in cluster if not r["login"]}
-    assert groups == {"subsidy_ledger_writer", "subsidy_ingest", "subsidy_notifier",
-                      "subsidy_auditor"}  # fmt: skip
+    # The group roles the migrations grant to, and the logins in them, are the ones the local
+    # stack makes (subsidy.devstack.db_logins): the code's roles, with nothing left out.
+    assert groups == set(GROUPS)
+    assert {"subsidy_payouts"} < groups
     logins = {r["passwordSecret"]["name"]: r for r in cluster if r["login"]}
     assert set(logins) == set(DB_LOGINS.values())
-    for login in logins.values():
-        (group,) = login["inRoles"]
-        assert group in groups
+    assert {r["name"]: r["inRoles"] for r in logins.values()} == {
+        login: [group] for login, group in LOGINS.items()
+    }
+    for secret, login in logins.items():
+        assert secret == "subsidy-db-" + login["name"].replace("_", "-"), secret
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.k8s import OVERLAYS, Doc, by_name, containers, of_kind, pod_specs, rendered
+from tests.deploy.k8s import (
+    OVERLAYS,
+    Doc,
+    containers,
+    of_kind,
+    pod_labels,
+    pod_specs,
+    pod_template,
+    rendered,
+    workloads,
+)
 
 INGRESS_NAMESPACE = {"kubernetes.io/metadata.name": "ingress-nginx"}
 PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
@@ -59,8 +69,10 @@ DELIVERY_PORTS = {25, 465, 587, 443}
 # The services that own tables, and the read-only readers of the ledger.
 DB_CLIENTS = {
     "ledger-worker", "ledger-relay", "ledger-api", "notifier-worker", "notifier-admin", "ingest",
-    "dashboard",
+    "dashboard", "payouts-advance",
 }  # fmt: skip
+# Pods nothing may reach: they listen on nothing (the payouts' CronJob).
+UNREACHABLE = {"payouts-advance"}
 API_SERVER_PORTS = {443, 6443}
 
 
@@ -117,11 +129,8 @@ def selects_only(
 
 
 def pods(docs: list[Doc]) -> dict[str, dict[str, str]]:
-    """Each workload's pod labels."""
-    return {
-        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
-        for d in of_kind(docs, "Deployment")
-    }
+    """Each workload's pod labels (Deployments and CronJobs)."""
+    return {d["metadata"]["name"]: pod_template(d)["metadata"]["labels"] for d in workloads(docs)}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -164,7 +173,12 @@ def test_who_may_come_in(overlay: str) -> None:
     from Prometheus's namespace; nothing else, and nothing from every namespace at once."""
     docs = rendered(overlay)
     policies = of_kind(docs, "NetworkPolicy")
+    assert set(pods(docs)) >= UNREACHABLE
     for name, labels in pods(docs).items():
+        if name in UNREACHABLE:
+            # Isolated (the default deny selects it) and let in by no rule, Prometheus's neither.
+            assert rules(policies, labels, "Ingress") == [], f"{name} may be reached"
+            continue
         public: set[int] = set()
         metrics: set[int] = set()
         for rule in rules(policies, labels, "Ingress") or []:
@@ -183,7 +197,7 @@ def test_who_may_come_in(overlay: str) -> None:
                 else:
                     pytest.fail(f"{name}: ingress from {peer}")
         assert public == ({PUBLIC[name]} if name in PUBLIC else set()), (name, public)
-        main = by_name(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        main = dict(pod_specs(docs))[name]["containers"][0]
         named = {p["name"]: p["containerPort"] for p in main["ports"]}
         scraped = named.get("metrics", named.get("http"))
         # 9100: the platform's metrics port, opened to Prometheus on every pod of it at once.
@@ -302,7 +316,7 @@ def test_client_labels_match_what_the_pods_use(overlay: str) -> None:
     pods with a Kafka login reach the brokers, whose listener admits the label."""
     docs = rendered(overlay)
     for name, spec in pod_specs(docs):
-        labels = by_name(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        labels = pod_labels(docs, name)
         env = [e for c in containers(spec) for e in c.get("env", [])]
         secrets = {(e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name", "") for e in env}
         uses_db = any(s.startswith("subsidy-db") for s in secrets)
@@ -318,3 +332,34 @@ def test_client_labels_match_what_the_pods_use(overlay: str) -> None:
     ]
     assert {"podSelector": {"matchLabels": {"subsidy.io/kafka-client": "true"}}} in peers
     assert all(peer.get("namespaceSelector") != {} for peer in peers)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_payouts_cronjob_reaches_postgresql_and_dns_only(overlay: str) -> None:
+    """Its pods go to the database's instances (5432) and DNS, nowhere else; nothing comes in;
+    and PostgreSQL lets them in."""
+    docs = rendered(overlay)
+    policies = of_kind(docs, "NetworkPolicy")
+    labels = pod_labels(docs, "payouts-advance")
+    assert rules(policies, labels, "Ingress") == [], "something may reach the payouts' pods"
+    allowed = rules(policies, labels, "Egress")
+    assert allowed is not None, "the payouts' pods may go anywhere"
+    reached = set()
+    for rule in allowed:
+        for peer in rule["to"]:
+            if _is_dns(peer, rule):
+                reached.add("dns")
+            elif peer == {"podSelector": {"matchLabels": POSTGRES}} and ports(rule) == {5432}:
+                reached.add("postgres")
+            else:
+                pytest.fail(f"payouts-advance may go to {peer} on {ports(rule)}")
+    assert reached == {"dns", "postgres"}
+    # From its own namespace (a peer without namespaceSelector), by its labels.
+    admitted = [
+        peer
+        for rule in rules(policies, POSTGRES, "Ingress") or []
+        if 5432 in ports(rule)
+        for peer in rule["from"]
+        if set(peer) == {"podSelector"} and matches(peer["podSelector"], labels)
+    ]
+    assert admitted, "PostgreSQL does not let the payouts' pods in"

@@ -24,7 +24,8 @@ from pydantic_settings import BaseSettings
 
 from subsidy.cli.main import app
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
-from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, rendered
+from tests.deploy import k8s
+from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, pod_template, rendered
 from tests.deploy.pki import write_tls_files
 
 # Which settings class each command reads (the CLI builds exactly this one).
@@ -39,6 +40,7 @@ SETTINGS: dict[tuple[str, ...], str] = {
     ("notify", "serve"): "subsidy.notifier.settings:NotifierSettings",
     ("ingest-server",): "subsidy.ingest.settings:IngestSettings",
     ("dashboard", "serve"): "subsidy.dashboard.settings:DashboardSettings",
+    ("payouts", "advance"): "subsidy.payouts.settings:PayoutsSettings",
 }
 
 # Fields a command's settings class has but the command never uses, so their defaults are
@@ -53,6 +55,8 @@ UNUSED: dict[tuple[str, ...], set[str]] = {
     ("notify", "worker"): {"grpc_address"},
     # Its /metrics is on its own HTTP port.
     ("dashboard", "serve"): {"metrics_port", "metrics_address"},
+    # A CronJob's run to an end: no metrics server; it never talks to Kafka.
+    ("payouts", "advance"): {"metrics_port", "metrics_address"},
 }
 
 # Well-formed stand-ins for what Secrets hold, by key.
@@ -100,25 +104,48 @@ def env_names(cls: type[BaseSettings], name: str, field: FieldInfo) -> set[str]:
     return {f"{cls.model_config.get('env_prefix', '')}{name}".upper()}
 
 
-def is_command(path: tuple[str, ...]) -> bool:
-    """Whether `subsidy <path>` is a command of the CLI (and not a group). Groups are told by
-    their `commands` mapping: typer vendors its own click, so click's classes do not match."""
+def command_of(args: list[str]) -> tuple[str, ...]:
+    """The command a container's args run: the words before the first option."""
+    words: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return tuple(words)
+
+
+def cli_command(path: tuple[str, ...]) -> Any:
+    """`subsidy <path>` as the CLI's (click) command, or None if it is no command (a group, or
+    nothing). Groups are told by their `commands` mapping: typer vendors its own click, so
+    click's classes do not match."""
     node: Any = typer.main.get_command(app)
     for part in path:
         children = getattr(node, "commands", None)
         if not isinstance(children, dict) or part not in children:
-            return False
+            return None
         node = children[part]
-    return not isinstance(getattr(node, "commands", None), dict)
+    return None if isinstance(getattr(node, "commands", None), dict) else node
+
+
+def is_command(path: tuple[str, ...]) -> bool:
+    """Whether `subsidy <path>` is a command of the CLI (and not a group)."""
+    return cli_command(path) is not None
+
+
+def parses(path: tuple[str, ...], options: list[str]) -> None:
+    """The command takes these options (parsed as the CLI would, nothing run): a misspelt or
+    removed option fails here instead of in the cluster."""
+    command = cli_command(path)
+    command.make_context(" ".join(("subsidy", *path)), list(options))
 
 
 def workloads() -> Iterator[tuple[str, str, Doc, Doc, list[Doc]]]:
     """(overlay, pod name, container, pod spec, all objects) for every container of every
-    workload of every overlay."""
+    workload (Deployments and CronJobs) of every overlay."""
     for overlay in OVERLAYS:
         docs = rendered(overlay)
-        for d in of_kind(docs, "Deployment"):
-            spec = d["spec"]["template"]["spec"]
+        for d in k8s.workloads(docs):
+            spec = pod_template(d)["spec"]
             for c in containers(spec):
                 yield overlay, f"{d['metadata']['name']}/{c['name']}", c, spec, docs
 
@@ -214,9 +241,10 @@ def test_container_settings(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    command = tuple(container["args"])
+    command = command_of(container["args"])
     assert command in SETTINGS, f"{name}: `subsidy {' '.join(command)}` is not in SETTINGS"
     assert is_command(command), f"{name}: `subsidy {' '.join(command)}` is not a CLI command"
+    parses(command, container["args"][len(command) :])
     cls = settings_class(command)
     unused = UNUSED.get(command, set())
     env = environment(container, spec, docs, tmp_path)
@@ -318,5 +346,5 @@ def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> N
 
 def test_every_command_of_the_manifests_is_covered() -> None:
     """Every command SETTINGS knows is deployed somewhere, so the table does not rot."""
-    deployed = {tuple(c["args"]) for _, _, c, _, _ in CASES}
+    deployed = {command_of(c["args"]) for _, _, c, _, _ in CASES}
     assert set(SETTINGS) == deployed
