@@ -8,10 +8,12 @@ from subsidy.demo import cli as demo
 from subsidy.devstack import cli as dev
 from subsidy.eligibility import cli as eligibility
 from subsidy.ingest import cli as ingest
+from subsidy.ledger import anchoring, extra_checks
 from subsidy.ledger import cli as ledger
 from subsidy.notifier import cli as notify
 from subsidy.payouts import cli as payouts
 from subsidy.payouts import cli_desk
+from subsidy.payouts import verify as payouts_verify
 from subsidy.reform import cli as policy
 
 app = typer.Typer(
@@ -35,4 +37,10 @@ app.add_typer(cli_desk.publicity_app, name="publicity", help="公示: the awards
 payouts.app.command("write-off")(cli_desk.write_off_command)
 # The accounts live with the payouts; the ledger's commands show and verify them too.
 ledger.app.command("balances")(payouts.balances_command)
-ledger.EXTRA_CHECKS.append(payouts.verify_check)
+extra_checks.EXTRA_CHECKS.append(
+    extra_checks.ExtraCheck(payouts_verify.CHAIN, payouts.verify_check)
+)
+# The relay anchors the transfers' chain beside the journal's (docs/security.md, Anchors).
+anchoring.CHAINS.append(
+    anchoring.ChainSource("transfers", payouts_verify.HEADS_SQL, payouts_verify.LINKS_SQL)
+)

@@ -3,6 +3,7 @@
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,14 +17,29 @@ from subsidy.ledger.anchors import Anchor, anchored_heads, append_lines, sign_an
 
 log = structlog.get_logger(__name__)
 
-_HEADS = "SELECT enterprise_id, head_seq FROM enterprises WHERE head_seq > 0"
-# The entries of the chains that moved, after what each chain's last anchor covered.
-_NEW_ENTRIES = (
-    "SELECT e.enterprise_id, e.seq, e.hash FROM entries e"
+
+@dataclass(frozen=True, slots=True)
+class ChainSource:
+    """Hash chains to anchor: `heads` lists (chain, head_seq); `links`, given the chains that
+    moved ($1), what each one's last anchor covered ($2) and its head ($3), lists (chain, seq,
+    hash) in order. Anchored only where `table` exists (a component not migrated is none)."""
+
+    table: str
+    heads: str
+    links: str
+
+
+# The journal: one chain per enterprise.
+JOURNAL = ChainSource(
+    "entries",
+    "SELECT enterprise_id AS chain, head_seq FROM enterprises WHERE head_seq > 0",
+    "SELECT e.enterprise_id AS chain, e.seq, e.hash FROM entries e"
     " JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(id, after, upto)"
     "   ON e.enterprise_id = c.id AND e.seq > c.after AND e.seq <= c.upto"
-    " ORDER BY e.enterprise_id, e.seq"
+    " ORDER BY e.enterprise_id, e.seq",
 )
+# Other components' chains (the payouts' transfers), registered by the composition root.
+CHAINS: list[ChainSource] = [JOURNAL]
 
 
 class AnchorLog:
@@ -69,19 +85,14 @@ class Anchorer:
 
     async def anchor(self, conn: asyncpg.Connection) -> int:
         """Anchor every chain whose head moved; returns how many anchors were written."""
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            moved = [
-                (r["enterprise_id"], self._anchored.get(r["enterprise_id"], 0), r["head_seq"])
-                for r in await conn.fetch(_HEADS)
-                if r["head_seq"] > self._anchored.get(r["enterprise_id"], 0)
-            ]
-            if not moved:
-                return 0
-            ids, after, upto = (list(column) for column in zip(*moved, strict=True))
-            rows = await conn.fetch(_NEW_ENTRIES, ids, after, upto)
+        moved: list[tuple[str, int, int]] = []
         hashes: dict[str, list[str]] = {}
-        for r in rows:
-            hashes.setdefault(r["enterprise_id"], []).append(r["hash"])
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            for source in CHAINS:
+                if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", source.table):
+                    moved += await self._moved(conn, source, hashes)
+        if not moved:
+            return 0
         now = self._clock()
         anchors = [
             sign_anchor(self._signer, chain, first + 1, hashes[chain], now)
@@ -94,3 +105,19 @@ class Anchorer:
         metrics.ANCHORS.inc(len(anchors))
         log.info("ledger.anchored", anchors=len(anchors), path=str(self._log.path))
         return len(anchors)
+
+    async def _moved(
+        self, conn: asyncpg.Connection, source: ChainSource, hashes: dict[str, list[str]]
+    ) -> list[tuple[str, int, int]]:
+        """The source's chains whose head moved since their last anchor, with their new links
+        added to `hashes`."""
+        moved = [
+            (r["chain"], self._anchored.get(r["chain"], 0), r["head_seq"])
+            for r in await conn.fetch(source.heads)
+            if r["head_seq"] > self._anchored.get(r["chain"], 0)
+        ]
+        if moved:
+            ids, after, upto = (list(column) for column in zip(*moved, strict=True))
+            for r in await conn.fetch(source.links, ids, after, upto):
+                hashes.setdefault(r["chain"], []).append(r["hash"])
+        return moved

@@ -36,7 +36,7 @@ from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
 from subsidy.infra.signing_keys import KeyFileError, Verifier, write_key_pair
-from subsidy.ledger import bootstrap, metrics, parking, report
+from subsidy.ledger import bootstrap, extra_checks, metrics, parking, report
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import AnchorError, load_signed_anchors
 from subsidy.ledger.api_client import ServerOption, TokenOption, call_api
@@ -48,9 +48,7 @@ from subsidy.ledger.export import export_contract
 from subsidy.ledger.settings import LedgerSettings
 
 app = typer.Typer(no_args_is_help=True)
-# Checks that `ledger verify` runs beside the journal's: other components' accounts, registered
-# by the composition root (subsidy.cli.main), each listing what it found wrong.
-EXTRA_CHECKS: list[Callable[[asyncpg.Connection], Awaitable[list[str]]]] = []
+
 
 T = TypeVar("T")
 MIGRATED_BY = "subsidy ledger migrate"
@@ -153,9 +151,9 @@ def verify_command(
     settings = _settings()
 
     async def work(conn: asyncpg.Connection) -> tuple[VerifyResult, list[str], int]:
-        chain, violations = await verify_chains(conn, vouched), await check_invariants(conn)
-        for extra in EXTRA_CHECKS:
-            violations += await extra(conn)
+        journal = extra_checks.journal_only(vouched)
+        chain, violations = await verify_chains(conn, journal), await check_invariants(conn)
+        violations += await extra_checks.run_all(conn, vouched)
         ok = chain.ok and not violations
         anchored = await _anchor_now(settings, conn) if ok and vouched is None else 0
         return chain, violations, anchored

@@ -3,7 +3,7 @@ recovery, and the reconciliation; every change in one transaction under the desk
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -254,7 +254,8 @@ def balances_command(
         reports.print_balances(_console(), rows)
 
 
-async def verify_check(conn: asyncpg.Connection) -> list[str]:
-    """`ledger verify`'s check of the accounts (subsidy.payouts.verify)."""
+async def verify_check(conn: asyncpg.Connection, anchored: Mapping[int, str] | None) -> list[str]:
+    """`ledger verify`'s check of the accounts (subsidy.payouts.verify), against the anchored
+    transfer hashes when given."""
     settings = load_settings(PayoutsSettings)
-    return await verify_accounts(conn, service_policy(settings))
+    return await verify_accounts(conn, service_policy(settings), anchored)

@@ -1,6 +1,8 @@
 """`ledger verify` for the accounts: the transfers' hash chain, every balance recomputed from
 the transfers, debits equal to credits, every balance rule, a clean reconciliation."""
 
+from collections.abc import Mapping
+
 import asyncpg
 
 from subsidy.domain.catalog import Catalog
@@ -9,14 +11,27 @@ from subsidy.domain.payouts.reconcile import reconcile
 from subsidy.payouts.persist import transfer_hash
 from subsidy.payouts.store import load_desk
 
+# The transfers' chain as the ledger's relay anchors it (subsidy.ledger.anchoring.CHAINS): a
+# name no enterprise has (统一社会信用代码 are 18 letters and digits).
+CHAIN = "~payouts"
+HEADS_SQL = "SELECT '~payouts' AS chain, head_seq FROM payout_desk WHERE head_seq > 0"
+LINKS_SQL = (
+    "SELECT '~payouts' AS chain, seq, hash FROM transfers"
+    " WHERE $1::text[] IS NOT NULL AND seq > ($2::bigint[])[1] AND seq <= ($3::bigint[])[1]"
+    " ORDER BY seq"
+)
 
-async def verify_accounts(conn: asyncpg.Connection, catalog: Catalog) -> list[str]:
-    """What is wrong with the payouts' accounts (nothing, when none was tampered with); an
-    empty list too where the payouts are not migrated."""
+
+async def verify_accounts(
+    conn: asyncpg.Connection, catalog: Catalog, anchored: Mapping[int, str] | None = None
+) -> list[str]:
+    """What is wrong with the payouts' accounts (nothing, when none was tampered with); with
+    `anchored` (the hashes the ledger signed, by seq), every anchored transfer must still hash
+    to them. An empty list where the payouts are not migrated."""
     if not await conn.fetchval("SELECT to_regclass('payout_accounts') IS NOT NULL"):
         return []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        problems, recomputed = await _chain(conn)
+        problems, recomputed = await _chain(conn, anchored or {})
         stored = {
             r["account"]: Balance(r["debits_fen"], r["credits_fen"])
             for r in await conn.fetch(
@@ -39,8 +54,11 @@ async def verify_accounts(conn: asyncpg.Connection, catalog: Catalog) -> list[st
     return problems
 
 
-async def _chain(conn: asyncpg.Connection) -> tuple[list[str], dict[str, Balance]]:
-    """The chain link by link (the first break named), and the balances the transfers make."""
+async def _chain(
+    conn: asyncpg.Connection, anchored: Mapping[int, str]
+) -> tuple[list[str], dict[str, Balance]]:
+    """The chain link by link (the first break named, and the first transfer that is not what
+    the ledger signed), and the balances the transfers make."""
     head = await conn.fetchrow("SELECT head_seq, head_hash FROM payout_desk")
     prev, expected_seq = "0" * 64, 0
     balances: dict[str, Balance] = {}
@@ -54,11 +72,18 @@ async def _chain(conn: asyncpg.Connection) -> tuple[list[str], dict[str, Balance
             r["seq"] != expected_seq or r["prev_hash"] != prev or r["hash"] != link
         ):
             problems.append(f"transfer chain broken at transfer #{r['seq']} ({r['transfer_id']})")
+        signed = anchored.get(r["seq"])
+        if signed is not None and signed != r["hash"] and not any("signed" in p for p in problems):
+            problems.append(f"transfer #{r['seq']} ({r['transfer_id']}) is not what the ledger"
+                            " signed in its anchors (已签名锚定的转账被改写)")  # fmt: skip
         prev = r["hash"]
         debit = balances.setdefault(t.debit, Balance())
         credit = balances.setdefault(t.credit, Balance())
         debit.debits_fen += t.amount_fen
         credit.credits_fen += t.amount_fen
+    if anchored and max(anchored) > expected_seq:
+        problems.append(f"anchored transfers are missing: the anchors cover #{max(anchored)}, "
+                        f"the chain ends at #{expected_seq}")  # fmt: skip
     if head is not None and (head["head_seq"], head["head_hash"]) != (expected_seq, prev):
         problems.append(f"transfer chain head is #{head['head_seq']}, the chain ends at "
                         f"#{expected_seq}")  # fmt: skip
