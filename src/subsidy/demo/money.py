@@ -1,6 +1,7 @@
 """The main job's money: the sample's budgets loaded, the day's treasury batches made, a bank
 that returns a few payments, the returns confirmed, and the reconciliation printed."""
 
+import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,6 +14,13 @@ from subsidy.devstack.db_logins import login_url
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.money import format_fen
 from subsidy.domain.payouts.reconcile import Reconciliation
+from subsidy.infra.signing_keys import (
+    PRIVATE_KEY_NAME,
+    PUBLIC_KEY_NAME,
+    Signer,
+    Verifier,
+    write_key_pair,
+)
 from subsidy.payouts import actions, intake, reports, returns
 from subsidy.payouts.bank_simulator import simulate_bank
 from subsidy.payouts.persist import Operation
@@ -48,6 +56,15 @@ async def pay_date(owner_url: str) -> date:
     return (last or date.today()) + timedelta(days=1)
 
 
+def _treasury_keys(work: Path) -> tuple[Signer, Verifier]:
+    """The run's treasury key pair (made once in the work folder): it signs the manifests,
+    the simulated bank checks them."""
+    keys = work / "treasury-key"
+    if not (keys / PRIVATE_KEY_NAME).exists():
+        write_key_pair(keys)
+    return Signer.from_file(keys / PRIVATE_KEY_NAME), Verifier.from_file(keys / PUBLIC_KEY_NAME)
+
+
 async def run_money(owner_url: str, catalog: Catalog, work: Path, console: Console) -> MoneyResult:
     """Budgets, batches, the bank, its returns confirmed, then the reconciliation, as the
     payouts' own login."""
@@ -59,14 +76,19 @@ async def run_money(owner_url: str, catalog: Catalog, work: Path, console: Conso
         )
         console.print(f"budget: {BUDGET.name}, {count} envelopes (sha256 {digest[:12]}…)")
         out = work / "batches"
-        manifests = await actions.make_batches(conn, catalog, SET_OFF, OPERATOR, day, out)
+        shutil.rmtree(out, ignore_errors=True)  # this run's batches only, not an earlier run's
+        signer, verifier = _treasury_keys(work)
+        manifests = await actions.make_batches(
+            conn, catalog, SET_OFF, OPERATOR, day, out, signer=signer
+        )
         total, count = sum(m.total_fen for m in manifests), sum(m.count for m in manifests)
         console.print(
             f"treasury batches of {day}: {len(manifests)} channels, {count} payments,"
             f" {format_fen(total)} → {out}"
         )
         for seed, m in enumerate(manifests, 1):
-            back = simulate_bank(out / f"{m.batch_id}.manifest.json", RETURN_RATE, seed)
+            manifest = out / f"{m.batch_id}.manifest.json"
+            back = simulate_bank(manifest, RETURN_RATE, seed, verifier=verifier)
             confirmed = await returns.confirm_file(
                 conn, catalog, SET_OFF, back, Operation("confirm", OPERATOR)
             )

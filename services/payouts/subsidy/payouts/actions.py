@@ -12,6 +12,7 @@ from subsidy.domain.payouts import treasury
 from subsidy.domain.payouts.batches import Batch
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.orders import OrderState
+from subsidy.infra.signing_keys import Signer
 from subsidy.payouts import batch_files, returns
 from subsidy.payouts.budget_file import read_budget
 from subsidy.payouts.operations import operate
@@ -43,6 +44,7 @@ async def make_batches(
     out: Path,
     channels: list[str] | None = None,
     after_commit: Callable[[], None] = lambda: None,
+    signer: Signer | None = None,
 ) -> list[batch_files.Manifest]:
     """The day's batch of each channel (every channel with payable orders by default), written
     to `out` after the transaction that made them; their digests kept. Files are written from
@@ -56,6 +58,6 @@ async def make_batches(
 
     batches = (await operate(conn, catalog, set_off, Operation("batch", by), make)).result
     after_commit()
-    manifests = [batch_files.write_batch(b, out) for b in batches]
+    manifests = [batch_files.write_batch(b, out, signer) for b in batches]
     await returns.record_manifests(conn, manifests)
     return manifests

@@ -1,5 +1,7 @@
 """A bank for tests and demos: reads a batch as the bank would and writes its return file."""
 
+import base64
+import binascii
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -8,6 +10,7 @@ from typing import Final
 
 from subsidy.domain.payouts.batches import ReturnLine
 from subsidy.domain.payouts.errors import PayoutError
+from subsidy.infra.signing_keys import Verifier
 from subsidy.payouts.batch_files import (
     Manifest,
     batch_digest,
@@ -26,15 +29,22 @@ class BankRefused(PayoutError):
 
 
 def simulate_bank(
-    manifest_path: Path, return_rate: Decimal, seed: int, day: date | None = None
+    manifest_path: Path,
+    return_rate: Decimal,
+    seed: int,
+    day: date | None = None,
+    verifier: Verifier | None = None,
 ) -> Path:
     """Process the batch beside `manifest_path`: each line paid or, with probability
     `return_rate`, returned with a reason, drawn from `random.Random(seed)` (the same inputs
     give the same file). Writes `<batch_id>.return.csv` beside the manifest, dated `day`
-    (default: the day after the pay date), and returns its path."""
+    (default: the day after the pay date), and returns its path. Given the treasury's public
+    key, a manifest it did not sign is refused, as a bank holding the key would."""
     if not return_rate.is_finite() or not Decimal(0) <= return_rate <= Decimal(1):
         raise BankRefused(f"退回率须在 0 至 1 之间 / return rate must be 0 to 1: {return_rate}")
     manifest = read_manifest(manifest_path)
+    if verifier is not None:
+        _signed(manifest, verifier)
     csv_path = _verified(manifest_path.parent, manifest)
     rng = random.Random(seed)
     lines = []
@@ -48,6 +58,17 @@ def simulate_bank(
     answered = day if day is not None else manifest.pay_date + timedelta(days=1)
     write_return(out, manifest.batch_id, manifest.sha256, lines, answered)
     return out
+
+
+def _signed(manifest: Manifest, verifier: Verifier) -> None:
+    """The manifest carries the treasury's valid signature."""
+    try:
+        signature = base64.b64decode(manifest.signature, validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if manifest.key_id != verifier.key_id or not verifier.valid(signature, manifest.signed_bytes()):
+        raise BankRefused(f"批次清单未经签名或签名无效 / manifest not signed by key "
+                          f"{verifier.key_id}: {manifest.batch_id}")  # fmt: skip
 
 
 def _verified(folder: Path, manifest: Manifest) -> Path:

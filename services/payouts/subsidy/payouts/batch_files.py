@@ -5,7 +5,7 @@ import hashlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +17,7 @@ from openpyxl.writer.excel import ExcelWriter
 from subsidy.domain.money import FEN_PER_YUAN, format_fen, parse_yuan
 from subsidy.domain.payouts.batches import Batch, BatchLine
 from subsidy.domain.payouts.errors import BatchRefused
+from subsidy.infra.signing_keys import Signer
 
 HEADER: Final = (
     "收款单位",
@@ -50,6 +51,14 @@ class Manifest:
     total_yuan: str
     files: tuple[tuple[str, str], ...]
     sha256: str
+    # The treasury's Ed25519 signature over the rest (signed_bytes), when it signs batches.
+    key_id: str = ""
+    signature: str = ""
+
+    def signed_bytes(self) -> bytes:
+        """What the signature covers: every figure and digest, as compact sorted JSON."""
+        body = _body(self)
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
     def digest_of(self, name: str) -> str:
         """The SHA-256 the manifest records for one of its files."""
@@ -77,9 +86,10 @@ def batch_digest(csv_sha: str, xlsx_sha: str) -> str:
     return hashlib.sha256(f"{csv_sha}\n{xlsx_sha}\n".encode("ascii")).hexdigest()
 
 
-def write_batch(batch: Batch, out_dir: Path) -> Manifest:
-    """The batch's three files in `out_dir`, named by its id; the same batch always gives the
-    same bytes (no clock is read), so a batch written again matches what the bank got."""
+def write_batch(batch: Batch, out_dir: Path, signer: Signer | None = None) -> Manifest:
+    """The batch's three files in `out_dir`, named by its id, the manifest signed when a
+    signer is given; the same batch always gives the same bytes (no clock is read, Ed25519
+    signatures are deterministic), so a batch written again matches what the bank got."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_name, xlsx_name = f"{batch.batch_id}.csv", f"{batch.batch_id}.xlsx"
     csv_bytes, xlsx_bytes = batch_csv(batch), batch_xlsx(batch)
@@ -97,6 +107,9 @@ def write_batch(batch: Batch, out_dir: Path) -> Manifest:
         files=((csv_name, csv_sha), (xlsx_name, xlsx_sha)),
         sha256=batch_digest(csv_sha, xlsx_sha),
     )
+    if signer is not None:
+        signature = signer.sign_b64(manifest.signed_bytes())
+        manifest = replace(manifest, key_id=signer.key_id, signature=signature)
     (out_dir / f"{batch.batch_id}.manifest.json").write_bytes(_manifest_json(manifest))
     return manifest
 
@@ -166,8 +179,8 @@ def _fixed_zip(data: bytes, stamp: datetime) -> bytes:
     return out.getvalue()
 
 
-def _manifest_json(m: Manifest) -> bytes:
-    body = {
+def _body(m: Manifest) -> dict[str, object]:
+    return {
         "batchId": m.batch_id,
         "channel": m.channel,
         "payDate": m.pay_date.isoformat(),
@@ -177,6 +190,12 @@ def _manifest_json(m: Manifest) -> bytes:
         "files": dict(m.files),
         "sha256": m.sha256,
     }
+
+
+def _manifest_json(m: Manifest) -> bytes:
+    body = _body(m)
+    if m.signature:
+        body |= {"keyId": m.key_id, "signature": m.signature}
     return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -194,6 +213,8 @@ def read_manifest(path: Path) -> Manifest:
             total_yuan=str(body["totalYuan"]),
             files=files,
             sha256=str(body["sha256"]),
+            key_id=str(body.get("keyId", "")),
+            signature=str(body.get("signature", "")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise BatchRefused(f"批次清单无法读取 / not a batch manifest: {path}: {err!r}") from None

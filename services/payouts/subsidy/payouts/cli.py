@@ -24,6 +24,7 @@ from subsidy.domain.payouts.orders import OrderState
 from subsidy.infra.commands import database_command, load_settings, service_policy
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
+from subsidy.infra.signing_keys import Verifier
 from subsidy.payouts import actions, reports, returns
 from subsidy.payouts.bank_simulator import simulate_bank
 from subsidy.payouts.db import ROLE
@@ -135,7 +136,7 @@ def batch_command(
 
     async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
         return await actions.make_batches(
-            conn, catalog, s.set_off, by, pay_date, out, channel, s.after_commit()
+            conn, catalog, s.set_off, by, pay_date, out, channel, s.after_commit(), s.signer()
         )
 
     manifests = run_on_desk(work)
@@ -171,10 +172,15 @@ def bank_simulator_command(
         str, typer.Option("--return-rate", help="Share returned, 0…1.")
     ] = "0.05",
     seed: Annotated[int, typer.Option("--seed")] = 1,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The treasury's public key: refuse unsigned batches."),
+    ] = None,
 ) -> None:
     """A realistic return file for a batch, as a bank would send it (for the demo and tests)."""
     try:
-        path = simulate_bank(batch, Decimal(return_rate), seed)
+        verifier = None if public_key is None else Verifier.from_file(public_key)
+        path = simulate_bank(batch, Decimal(return_rate), seed, verifier=verifier)
     except (PayoutError, ArithmeticError, ValueError) as err:
         typer.echo(f"refused: {err}", err=True)
         raise typer.Exit(1) from None

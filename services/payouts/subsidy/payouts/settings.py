@@ -3,10 +3,12 @@
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from subsidy.infra.settings import CommonSettings
+from subsidy.infra.signing_keys import KeyFileError, Signer
 
 
 class PayoutsSettings(CommonSettings):
@@ -20,6 +22,26 @@ class PayoutsSettings(CommonSettings):
     crash_after_commit: bool = Field(
         False, validation_alias=AliasChoices("PAYOUTS_CRASH_AFTER_COMMIT", "crash_after_commit")
     )
+
+    # The treasury's Ed25519 key (PEM) that signs each batch's manifest, so the bank can tell
+    # a batch the treasury made from one written by anyone else. A secret: no default.
+    signing_key_file: Path | None = Field(
+        None, validation_alias=AliasChoices("PAYOUTS_SIGNING_KEY_FILE", "signing_key_file")
+    )
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _readable_key(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                Signer.from_file(value)
+            except KeyFileError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    def signer(self) -> Signer | None:
+        """The manifests' signer, when a key is configured."""
+        return None if self.signing_key_file is None else Signer.from_file(self.signing_key_file)
 
     def after_commit(self) -> Callable[[], None]:
         """What a batch or a confirmation does once committed: nothing, or die (faults)."""
