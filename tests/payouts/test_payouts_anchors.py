@@ -9,10 +9,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-import subsidy.cli.main
+from subsidy.cli import main  # noqa: F401 -- the composition root: registers the chain
 from subsidy.domain.payouts.accounts import Transfer, TransferKind
 from subsidy.infra.signing_keys import Signer, write_key_pair
-from subsidy.ledger.anchoring import Anchorer, AnchorLog
+from subsidy.ledger.anchoring import CHAINS, Anchorer, AnchorLog
 from subsidy.payouts.persist import transfer_hash
 from tests.ledger.database import as_role
 from tests.payouts.desk_setup import EVENTS, decide, subsidy
@@ -61,6 +61,7 @@ async def _rewrite_first_transfer(url: str) -> None:
 def test_a_rechained_transfer_is_caught_by_the_anchors(
     payouts_schema: tuple[str, str], tmp_path: Path
 ) -> None:
+    assert "transfers" in {source.table for source in CHAINS}
     owner, login = payouts_schema
     asyncio.run(decide(as_role(owner, "ledger_worker"), EVENTS))
     env = {**os.environ, "DATABASE_URL": login, "SUBSIDY_OPERATOR": "treasurer-zhou"}
