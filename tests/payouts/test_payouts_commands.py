@@ -78,6 +78,20 @@ def _spoiled(good: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
     }  # fmt: skip
 
 
+def _bad_files_change_nothing(
+    run: Callable[..., str], owner: str, good: Path, tmp_path: Path
+) -> None:
+    """Each spoiled copy of a good return file is refused naming its line and column, and
+    nothing at all is applied."""
+    for name, (bad, where) in _spoiled(good, tmp_path).items():
+        said = run("payouts", "confirm", str(bad), code=1)
+        assert where in said, (name, said)
+    applied = asyncio.run(_fetch(owner, "SELECT count(*) n FROM payout_return_files"
+                                 " UNION ALL SELECT count(*) FROM payout_batch_lines"
+                                 " WHERE result IS NOT NULL"))  # fmt: skip
+    assert [r["n"] for r in applied] == [0, 0]
+
+
 def test_the_bureaus_and_treasury_commands(payouts_schema: tuple[str, str], tmp_path: Path) -> None:
     owner, login = payouts_schema
     asyncio.run(decide(as_role(owner, "ledger_worker"), EVENTS))
@@ -102,13 +116,7 @@ def test_the_bureaus_and_treasury_commands(payouts_schema: tuple[str, str], tmp_
     city = next(p for p in out.glob("*.manifest.json")
                 if json.loads(p.read_text("utf-8"))["channel"] == "市科技局")  # fmt: skip
     good = Path(run("payouts", "bank-simulator", str(city), "--return-rate", "1").strip())
-    for name, (bad, where) in _spoiled(good, tmp_path).items():
-        said = run("payouts", "confirm", str(bad), code=1)
-        assert where in said, (name, said)
-    applied = asyncio.run(_fetch(owner, "SELECT count(*) n FROM payout_return_files"
-                                 " UNION ALL SELECT count(*) FROM payout_batch_lines"
-                                 " WHERE result IS NOT NULL"))  # fmt: skip
-    assert [r["n"] for r in applied] == [0, 0]  # nothing applied by a refused file
+    _bad_files_change_nothing(run, owner, good, tmp_path)
     assert "1 returned" in run("payouts", "confirm", str(good))
     # The returned payment waits for another account, then goes into a later batch.
     asyncio.run(decide(as_role(owner, "ledger_worker"), [NEW_ACCOUNT]))
