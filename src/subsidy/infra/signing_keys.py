@@ -117,3 +117,13 @@ def write_key_pair(directory: Path) -> tuple[Path, Path]:
     )
     public_path.write_bytes(public_pem)
     return private_path, public_path
+
+
+def readable_private_key(value: Path | None) -> Path | None:
+    """A settings validator: the private key file loads, or a ValueError saying why."""
+    if value is not None:
+        try:
+            Signer.from_file(value)
+        except KeyFileError as err:
+            raise ValueError(str(err)) from None
+    return value

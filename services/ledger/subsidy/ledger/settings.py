@@ -6,7 +6,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings
-from subsidy.infra.signing_keys import KeyFileError, Signer
+from subsidy.infra.signing_keys import Signer, readable_private_key
 from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS, LEDGER_ANCHORS
 
 
@@ -66,15 +66,7 @@ class LedgerSettings(CommonSettings):
     # commit, before the Kafka offsets are committed. Never set it in production.
     crash_after_db_commit: bool = Field(False, validation_alias=_env("crash_after_db_commit"))
 
-    @field_validator("signing_key_file")
-    @classmethod
-    def _readable_key(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            try:
-                Signer.from_file(value)
-            except KeyFileError as err:
-                raise ValueError(str(err)) from None
-        return value
+    _readable_key = field_validator("signing_key_file")(readable_private_key)
 
     def signer(self) -> Signer:
         """The signing key; a settings error when none is configured (the relay needs it)."""

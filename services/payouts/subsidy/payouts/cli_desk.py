@@ -123,24 +123,25 @@ def write_off_command(
                 receivable, fen, by,
             )  # fmt: skip
             if other is None:
-                await conn.execute(
-                    "INSERT INTO write_off_approvals (receivable_id, amount_fen, principal,"
-                    " reason) VALUES ($1, $2, $3, $4)",
-                    receivable, fen, by, reason,
-                )  # fmt: skip
+                await _approval(conn, mine, applied=False)
                 return f"first approval of {format_fen(fen)} on {receivable} recorded"
             first = recovery.WriteOffApproval(receivable, fen, other["principal"], other["reason"])
             await operate(conn, catalog, s.set_off, Operation("write-off", by),
                           lambda desk: recovery.write_off(desk, first, mine))  # fmt: skip
             await conn.execute("UPDATE write_off_approvals SET applied = true WHERE id = $1",
                                other["id"])  # fmt: skip
-            await conn.execute(
-                "INSERT INTO write_off_approvals (receivable_id, amount_fen, principal, reason,"
-                " applied) VALUES ($1, $2, $3, $4, true)",
-                receivable, fen, by, reason,
-            )  # fmt: skip
+            await _approval(conn, mine, applied=True)
             return f"{format_fen(fen)} of {receivable} written off ({other['principal']}, {by})"
 
     if not by.strip():
         raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who approves")
     typer.echo(run_on_desk(work))
+
+
+async def _approval(conn: asyncpg.Connection, a: recovery.WriteOffApproval, applied: bool) -> None:
+    """Keep one approver's consent (applied: it was the second, and wrote the amount off)."""
+    await conn.execute(
+        "INSERT INTO write_off_approvals (receivable_id, amount_fen, principal, reason, applied)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        a.receivable_id, a.amount_fen, a.principal, a.reason, applied,
+    )  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 
 from subsidy.infra.settings import CommonSettings
-from subsidy.infra.signing_keys import KeyFileError, Signer
+from subsidy.infra.signing_keys import Signer, readable_private_key
 
 
 class PayoutsSettings(CommonSettings):
@@ -29,15 +29,7 @@ class PayoutsSettings(CommonSettings):
         None, validation_alias=AliasChoices("PAYOUTS_SIGNING_KEY_FILE", "signing_key_file")
     )
 
-    @field_validator("signing_key_file")
-    @classmethod
-    def _readable_key(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            try:
-                Signer.from_file(value)
-            except KeyFileError as err:
-                raise ValueError(str(err)) from None
-        return value
+    _readable_key = field_validator("signing_key_file")(readable_private_key)
 
     def signer(self) -> Signer | None:
         """The manifests' signer, when a key is configured."""

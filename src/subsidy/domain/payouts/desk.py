@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from subsidy.domain.catalog import Catalog
+from subsidy.domain.catalog import Catalog, Rule
 from subsidy.domain.payouts import funding
 from subsidy.domain.payouts.accounts import AccountKind, Accounts, Transfer, TransferKind, account
 from subsidy.domain.payouts.batches import Batch
@@ -104,11 +104,8 @@ class PayoutDesk:
         if g.decision_id in self.taken or g.cash_fen <= 0:
             return []
         rule = self.catalog.at(g.occurred_on).rule(g.rule_id)
-        before = self.cash_by_entitlement[g.entitlement_id]
-        parts = funding.split(rule, g.district, before, before + g.cash_fen)
-        self.taken.add(g.decision_id)
-        self.changes.taken.append((g.decision_id, "grant"))
-        self.cash_by_entitlement[g.entitlement_id] = before + g.cash_fen
+        parts = self._take(g.decision_id, "grant", self.cash_by_entitlement, g.entitlement_id,
+                           g.cash_fen, rule, g.district)  # fmt: skip
         notice = g.decided_on + timedelta(days=rule.publicity_days) if rule.publicity_days else None
         made = []
         for level, fen in parts.items():
@@ -130,11 +127,8 @@ class PayoutDesk:
         if c.clawback_id in self.taken:
             return []
         rule = self.catalog.at(c.occurred_on).rule(c.rule_id)
-        before = self.clawed_by_entitlement[c.entitlement_id]
-        parts = funding.split(rule, c.district, before, before + c.amount_fen)
-        self.taken.add(c.clawback_id)
-        self.changes.taken.append((c.clawback_id, "clawback"))
-        self.clawed_by_entitlement[c.entitlement_id] = before + c.amount_fen
+        parts = self._take(c.clawback_id, "clawback", self.clawed_by_entitlement,
+                           c.entitlement_id, c.amount_fen, rule, c.district)  # fmt: skip
         made = []
         for level, fen in parts.items():
             channel = funding.channel_of(rule, c.district, level)
@@ -159,6 +153,18 @@ class PayoutDesk:
             self.post(t)
         self.changes.loads.append((len(self.envelopes.versions), digest, lines))
         return len(transfers)
+
+    def _take(
+        self, source: str, kind: str, running: dict[str, int], entitlement: str, fen: int,
+        rule: Rule, district: str,
+    ) -> dict[str, int]:  # fmt: skip
+        """Take a grant or a clawback in once: its parts by level, cut on the entitlement's
+        running total of that kind."""
+        before = running[entitlement]
+        running[entitlement] = before + fen
+        self.taken.add(source)
+        self.changes.taken.append((source, kind))
+        return funding.split(rule, district, before, before + fen)
 
     def register_payee(self, p: PayeeAccount) -> None:
         """An enterprise's account for payouts from now on (the earlier ones stay recorded)."""
