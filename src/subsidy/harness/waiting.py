@@ -42,8 +42,8 @@ async def await_decisions(
 
 async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str, int]:
     """Until the notifier has taken every published decision and every payout notice, and
-    settled every delivery; the deliveries by state, channel, audience and what they are about
-    (a decision or a payout)."""
+    settled every delivery; the deliveries by state, channel and audience (those about a
+    payout marked so)."""
     conn = await asyncpg.connect(url)
     start = time.monotonic()
     try:
@@ -54,14 +54,14 @@ async def await_notifications(url: str, run: Run, timeout_s: float) -> dict[str,
             notices = await conn.fetchval("SELECT count(*) FROM payout_notices")
             taken = await conn.fetchval("SELECT count(*) FROM notifier_payout_notices")
             rows = await conn.fetch(
-                "SELECT state, channel, audience, CASE WHEN notice_id IS NULL THEN 'decision'"
-                " ELSE 'payout' END AS about, count(*) n FROM notifier_deliveries"
+                "SELECT state, channel, audience, CASE WHEN notice_id IS NULL THEN ''"
+                " ELSE ' (payout)' END AS about, count(*) n FROM notifier_deliveries"
                 " GROUP BY 1, 2, 3, 4"
             )
             pending = sum(r["n"] for r in rows if r["state"] == "pending")
             if seen >= published and taken >= notices and pending == 0:
                 return dict(sorted(
-                    (f"{r['state']} {r['channel']} to {r['audience']} ({r['about']})", r["n"])
+                    (f"{r['state']} {r['channel']} to {r['audience']}{r['about']}", r["n"])
                     for r in rows
                 ))  # fmt: skip
             if time.monotonic() - start > timeout_s:
