@@ -140,3 +140,14 @@ def test_district_finance_bureaus_may_subscribe_to_their_alerts() -> None:
     with pytest.raises(SubscriptionError, match="nor a district's finance bureau"):
         validate({"bureau": "苏州市财政局", "email": "a@b.cn"}, bureaus=bureaus,
                  has_secret=lambda s: False)  # fmt: skip
+
+
+def test_an_objection_goes_to_the_paying_bureau_to_review() -> None:
+    held = _notice("OBJECTION", 25_000_000, batch_id="", reason="展会规模与申报不符（异议 o1）")
+    msg = render_notice(held, "zh", "bureau", "市科技局")
+    assert msg.subject == f"【待办·公示异议】¥250,000.00 暂缓拨付，请复核 — {NAME}"
+    assert "异议：展会规模与申报不符（异议 o1）" in msg.text
+    assert "subsidy publicity dismiss" in msg.text
+    assert json.loads(msg.json_body)["reasonText"] == "展会规模与申报不符（异议 o1）"
+    planned = plan_notice(held, {ENTERPRISE: ENT}, {"市科技局": KJ})
+    assert {(p.audience, p.recipient) for p in planned} == {("bureau", "kj@sz.gov.cn")}

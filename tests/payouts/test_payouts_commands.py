@@ -128,6 +128,8 @@ def test_the_bureaus_and_treasury_commands(payouts_schema: tuple[str, str], tmp_
     # The objection held the exhibition's orders past the notice; dismissed, they move on.
     held = "SELECT count(*) n FROM payment_orders WHERE hold = 'OBJECTION'"
     assert asyncio.run(_fetch(owner, held))[0]["n"] == 2
+    review = "SELECT count(*) n FROM payout_notices WHERE kind = 'OBJECTION' AND reason LIKE '%o1%'"
+    assert asyncio.run(_fetch(owner, review))[0]["n"] == 2  # to each paying bureau, once
     run("publicity", "dismiss", "o1", "--reason", "经核实展会规模属实", "--date", "2025-09-10")
     assert asyncio.run(_fetch(owner, held))[0]["n"] == 0
     # lab-1 revoked while its parts are with the bank: owed back; the city's part has no open

@@ -95,9 +95,14 @@ def test_a_noticed_award_waits_its_days_and_an_objection_on_notice_holds_it() ->
     early, held = _grant(desk, 1, 2000, rule=EXPO, on=on), _grant(desk, 2, 2000, rule=EXPO, on=on)
     desk.file_objection(Objection("late", f"ev1/{EXPO}", date(2025, 9, 8), "过了公示期"))
     desk.file_objection(Objection("o2", f"ev2/{EXPO}", date(2025, 9, 3), "异议"))
+    desk.drain()
     desk.advance(date(2025, 9, 7))  # the notice's last day
     assert {desk.orders[i].hold for i in early} == {Hold.PUBLICITY}
     assert {desk.orders[i].hold for i in held} == {Hold.OBJECTION}  # an objection holds first
+    to_review = [(n.kind, n.channel, n.order_id) for n in desk.drain().notices]
+    assert sorted(to_review) == sorted(("OBJECTION", desk.orders[i].channel, i) for i in held)
+    desk.advance(date(2025, 9, 7))
+    assert desk.drain().notices == []  # sent to review once
     desk.advance(date(2025, 9, 8))
     assert {desk.orders[i].state for i in early} == {OrderState.PAYABLE}  # late objection: none
     assert {desk.orders[i].hold for i in held} == {Hold.OBJECTION}

@@ -12,12 +12,14 @@ from subsidy.domain.payouts.orders import PayoutNotice
 from subsidy.notifier.messages import FOOTER, POLICY_NAME, Audience, Language, Rendered
 
 PAID, RETURNED, SENT, BUDGET_ALERT = "PAID", "RETURNED", "SENT", "BUDGET_ALERT"
+OBJECTION = "OBJECTION"
 
 KIND_WORDS: dict[str, dict[Language, str]] = {
     SENT: {"zh": "已推送", "en": "Sent to the bank"},
     PAID: {"zh": "已发放", "en": "Paid out"},
     RETURNED: {"zh": "退回", "en": "Returned"},
     BUDGET_ALERT: {"zh": "预算预警", "en": "Budget alert"},
+    OBJECTION: {"zh": "公示异议", "en": "Objection on notice"},
 }
 
 # The payouts write an alert's reason as "<threshold>% of <envelope in fen>".
@@ -31,6 +33,7 @@ _LABELS: dict[str, dict[Language, str]] = {
     "order": {"zh": "业务流水号", "en": "Payment order (业务流水号)"},
     "batch": {"zh": "批次号", "en": "Treasury batch"},
     "reason": {"zh": "退回原因", "en": "Return reason"},
+    "objection": {"zh": "异议", "en": "Objection"},
     "envelope": {"zh": "预算金额", "en": "Budget"},
     "used": {"zh": "已承诺金额", "en": "Committed"},
     "left": {"zh": "预算余额", "en": "Left"},
@@ -66,6 +69,10 @@ _SUBJECTS: dict[str, dict[Language, str]] = {
         "zh": "【预算预警】{channel} {year}：{reason}",
         "en": "[Budget alert] {channel}, {year}: {reason}",
     },
+    OBJECTION: {
+        "zh": "【待办·公示异议】{amount} 暂缓拨付，请复核 — {who}",
+        "en": "[Action needed · Objection] {amount} held for review — {who}",
+    },
 }
 
 _INTRO: dict[str, dict[Language, str]] = {
@@ -82,6 +89,11 @@ _INTRO: dict[str, dict[Language, str]] = {
         "zh": "根据{policy}，以下支持资金被银行退回，未能到账：",
         "en": "Under the {policy}, the bank returned this payment; it did not reach your account:",
     },
+    OBJECTION: {
+        "zh": "根据{policy}，以下支持事项在公示期内收到异议，相关资金已暂缓拨付，请贵单位复核：",
+        "en": "Under the {policy}, this award drew an objection during its public notice; its "
+        "payment is held until your bureau reviews it:",
+    },
     BUDGET_ALERT: {
         "zh": "根据{policy}，贵单位作为资金渠道的以下预算已达到预警线：",
         "en": "Under the {policy}, a budget your bureau pays from has reached an alert line:",
@@ -89,6 +101,13 @@ _INTRO: dict[str, dict[Language, str]] = {
 }
 
 _ACTIONS: dict[str, dict[Language, str]] = {
+    OBJECTION: {
+        "zh": "请核实异议。异议不成立的，以 `subsidy publicity dismiss <异议编号>` 驳回，资金继续"
+        "拨付；异议成立的，请更正该项决定。",
+        "en": "Please look into the objection. If it does not hold, dismiss it with `subsidy "
+        "publicity dismiss <objection id>` and the payment goes on; if it holds, correct the "
+        "decision.",
+    },
     RETURNED: {
         "zh": "请通过苏州政务服务网登记新的收款账户（账户名称须与企业名称一致）。"
         "新账户登记后，该笔资金将重新发放，无需重新申请。",
@@ -160,7 +179,7 @@ def _template(notice: PayoutNotice) -> str:
 
 def needs_action(notice: PayoutNotice) -> bool:
     """A return (register another account) and a full budget (raise it) ask for action."""
-    return _template(notice) in (RETURNED, "100")
+    return _template(notice) in (RETURNED, OBJECTION, "100")
 
 
 def action(notice: PayoutNotice, language: Language) -> str | None:
@@ -191,13 +210,15 @@ def _lines(n: Notice, language: Language) -> list[str]:
         return f"{_LABELS[key][language]}{'：' if zh else ': '}"
 
     lines: list[str] = []
-    if notice.kind in (PAID, RETURNED):
+    if notice.kind in (PAID, RETURNED, OBJECTION):
         who = notice.enterprise_name or notice.enterprise_id
         ident = f"统一社会信用代码 {notice.enterprise_id}" if zh else f"USCC {notice.enterprise_id}"
         lines.append(label("enterprise") + (f"{who}（{ident}）" if zh else f"{who} ({ident})"))
         lines.append(label("amount") + format_fen(notice.amount_fen))
     if notice.kind == RETURNED:
         lines.append(label("reason") + (notice.reason or _LABELS["none"][language]))
+    if notice.kind == OBJECTION:
+        lines.append(label("objection") + notice.reason)
     lines.append(label("channel") + notice.channel)
     lines.append(label("year") + (f"{notice.year}年度" if zh else str(notice.year)))
     alert = alert_of(notice)
@@ -243,7 +264,7 @@ def _payload(n: Notice, language: Language, audience: Audience, subject: str, te
         "text": text,
         "kindText": KIND_WORDS.get(notice.kind, {}).get(language, notice.kind),
         "amountText": format_fen(notice.amount_fen),
-        "reasonText": notice.reason if notice.kind == RETURNED else "",
+        "reasonText": notice.reason if notice.kind in (RETURNED, OBJECTION) else "",
         "actionText": action(notice, language) or "",
         "alert": None if alert is None else {
             "threshold": alert.threshold, "envelopeFen": str(alert.envelope_fen),

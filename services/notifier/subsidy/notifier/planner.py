@@ -8,7 +8,14 @@ from urllib.parse import urlsplit, urlunsplit
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, Rule
 from subsidy.notifier.messages import Audience, Language, Rendered, render
-from subsidy.notifier.payout_messages import BUDGET_ALERT, PAID, RETURNED, Notice, render_notice
+from subsidy.notifier.payout_messages import (
+    BUDGET_ALERT,
+    OBJECTION,
+    PAID,
+    RETURNED,
+    Notice,
+    render_notice,
+)
 from subsidy.notifier.subscriptions import Subscription
 
 Channel = Literal["webhook", "email"]
@@ -130,13 +137,13 @@ def legs(
 
 def notice_recipient(notice: Notice) -> tuple[Audience, str] | None:
     """Who hears of a payout notice: the enterprise of a PAID or RETURNED order, the bureau
-    subscribed as the channel of a BUDGET_ALERT. Nobody hears of SENT: an order going into a
-    batch would be a message a day per enterprise for nothing it can act on (too chatty);
-    the enterprise hears when the bank confirms or returns it."""
+    subscribed as the channel of a BUDGET_ALERT or an OBJECTION. Nobody hears of SENT: an
+    order going into a batch would be a message a day per enterprise for nothing it can act
+    on (too chatty); the enterprise hears when the bank confirms or returns it."""
     n = notice.notice
     if n.kind in (PAID, RETURNED) and n.enterprise_id:
         return "enterprise", n.enterprise_id
-    if n.kind == BUDGET_ALERT:
+    if n.kind in (BUDGET_ALERT, OBJECTION):  # the paying bureau reviews its awards
         return "bureau", n.channel
     return None
 

@@ -192,6 +192,8 @@ class PayoutDesk:
                 self._advance(o, as_of, blocked)
                 if (o.state, o.hold, o.set_off_fen) != before:
                     self.touch(o)
+                if o.hold is Hold.OBJECTION and before[1] is not Hold.OBJECTION:
+                    self._to_review(o)
 
     def _advance(self, o: PaymentOrder, as_of: date, blocked: set[tuple[str, int]]) -> None:
         """One order's holds in turn; the first that holds it is its reason to wait."""
@@ -212,11 +214,28 @@ class PayoutDesk:
         otherwise the notice itself holds it until its last day has passed."""
         if o.notice_until is None:
             return None
-        for obj in self.objections.get(o.entitlement_id, ()):
-            on_notice = o.decided_on <= obj.filed_on < o.notice_until
-            if on_notice and obj.event_id not in self.dismissed:
-                return Hold.OBJECTION
+        if self._objection(o) is not None:
+            return Hold.OBJECTION
         return Hold.PUBLICITY if as_of < o.notice_until else None
+
+    def _objection(self, o: PaymentOrder) -> Objection | None:
+        """The first objection filed during the order's notice that no bureau dismissed."""
+        for obj in self.objections.get(o.entitlement_id, ()):
+            on_notice = o.notice_until is not None and o.decided_on <= obj.filed_on < o.notice_until
+            if on_notice and obj.event_id not in self.dismissed:
+                return obj
+        return None
+
+    def _to_review(self, o: PaymentOrder) -> None:
+        """An order an objection holds goes to its paying bureau to review (a notice naming
+        the objection, which `subsidy publicity dismiss` takes)."""
+        obj = self._objection(o)
+        assert obj is not None
+        self.changes.notices.append(
+            PayoutNotice(f"objection:{o.order_id}:{obj.event_id}", "OBJECTION", o.channel, o.year,
+                         o.amount_fen, o.enterprise_id, o.enterprise_name, o.order_id, "",
+                         f"{obj.reason}（异议 {obj.event_id}）")
+        )  # fmt: skip
 
     def _commit(self, o: PaymentOrder, blocked: set[tuple[str, int]]) -> Hold | None:
         """Budget: the order's amount moves from its envelope to the enterprise's payable, if
