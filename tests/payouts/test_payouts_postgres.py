@@ -12,9 +12,19 @@ import pytest
 
 from tests.ledger.database import as_role
 from tests.ledger.events import YUAN
-from tests.payouts.desk_setup import ACME, EVENTS, REVOKE, decide, owner_sql, subsidy
+from tests.payouts.desk_setup import ACME, BETA, EVENTS, REVOKE, decide, owner_sql, subsidy
 
 pytestmark = pytest.mark.postgres
+
+MISDIRECTED = """
+INSERT INTO payout_batches (batch_id, channel, pay_date, line_count, total_fen, created_by)
+    VALUES ('PBX', '市科技局', '2025-08-03', 1, 1, 'mallory');
+INSERT INTO payout_batch_lines (batch_id, line_no, order_id, payee_name, enterprise_id,
+        bank_name, account_number, amount_fen, purpose, channel)
+    SELECT 'PBX', 1, order_id, enterprise_name, enterprise_id, '某银行', '6222000099998888777',
+        amount_fen, '-', channel FROM payment_orders WHERE enterprise_id = '{enterprise}'
+        AND state = 'WAITING' LIMIT 1;
+"""
 
 
 def test_money_path(payouts_schema: tuple[str, str], tmp_path: Path) -> None:
@@ -71,3 +81,7 @@ def test_money_path(payouts_schema: tuple[str, str], tmp_path: Path) -> None:
                        f" WHERE account = 'payable:苏州工业园区财政局:2025:{ACME}'"))  # fmt: skip
     tampered = subsidy(verify_env, "ledger", "verify", code=1)
     assert f"payable:苏州工业园区财政局:2025:{ACME}" in tampered
+    # The payouts login makes a batch of its own, to an account of its own, for an order that
+    # waits for BETA's account: verify names the line.
+    asyncio.run(owner_sql(login, MISDIRECTED.format(enterprise=BETA)))
+    assert "batch PBX line 1" in subsidy(verify_env, "ledger", "verify", code=1)

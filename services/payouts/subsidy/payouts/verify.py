@@ -48,6 +48,7 @@ async def verify_accounts(
         credits = sum(b.credits_fen for b in stored.values())
         if debits != credits:
             problems.append(f"accounts do not sum to zero: debits {debits}, credits {credits}")
+        problems += await _lines_as_registered(conn)
         desk = await load_desk(conn, catalog, set_off=True)
     problems += [f"reconciliation: {d.channel} {d.year} {d.figure}: {d.expected_fen} ≠ "
                  f"{d.found_fen}" for d in reconcile(desk).unexplained]  # fmt: skip
@@ -88,3 +89,27 @@ async def _chain(
         problems.append(f"transfer chain head is #{head['head_seq']}, the chain ends at "
                         f"#{expected_seq}")  # fmt: skip
     return problems, balances
+
+
+# Every line sent to a bank goes to an account the enterprise registered in its own name (the
+# ledger's payee_accounts, which the payouts may only read), and a line still in the bank's
+# hands is for what its order has left to pay: a batch line pointed elsewhere is named.
+_MISDIRECTED = """
+SELECT l.batch_id, l.line_no, l.order_id FROM payout_batch_lines l
+JOIN payment_orders o ON o.order_id = l.order_id
+WHERE NOT EXISTS (
+        SELECT FROM payee_accounts p WHERE p.enterprise_id = o.enterprise_id
+           AND p.account_number = l.account_number AND p.account_name = l.payee_name)
+   OR l.enterprise_id <> o.enterprise_id
+   OR (l.result IS DISTINCT FROM 'RETURNED' AND l.amount_fen <> o.amount_fen - o.set_off_fen)
+ORDER BY l.batch_id, l.line_no
+"""
+
+
+async def _lines_as_registered(conn: asyncpg.Connection) -> list[str]:
+    """Batch lines not to the enterprise's registered account, or not for its order's amount."""
+    return [
+        f"batch {r['batch_id']} line {r['line_no']} ({r['order_id']}): not to an account the "
+        "enterprise registered, or not its order's amount (收款账户或金额与登记不符)"
+        for r in await conn.fetch(_MISDIRECTED)
+    ]
