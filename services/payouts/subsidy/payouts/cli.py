@@ -62,6 +62,12 @@ def business_day(text: str | None) -> date:
         raise typer.BadParameter(f"--date: not YYYY-MM-DD: {text!r}") from None
 
 
+def require_operator(by: str, does: str = "runs it") -> None:
+    """Every change names who made it: --by, or SUBSIDY_OPERATOR."""
+    if not by.strip():
+        raise typer.BadParameter(f"--by (or SUBSIDY_OPERATOR): who {does}")
+
+
 def run_on_desk(work: Callable[[asyncpg.Connection, Catalog, PayoutsSettings], Awaitable[T]]) -> T:
     """Connect as the payouts' login and run `work`; a refused step is one line, exit 1."""
     settings = load_settings(PayoutsSettings)
@@ -84,8 +90,7 @@ def run_on_desk(work: Callable[[asyncpg.Connection, Catalog, PayoutsSettings], A
 
 def step(op: str, by: str, fn: Callable[[PayoutDesk], T]) -> T:
     """One operation on the desk (intake first); its result."""
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+    require_operator(by)
 
     async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> T:
         return (await operate(conn, catalog, s.set_off, Operation(op, by), fn)).result
@@ -131,8 +136,7 @@ def batch_command(
     """The day's treasury batch of each channel: CSV and XLSX with Chinese headers and a
     manifest. Made once per channel and day; run again, it writes the same files."""
     pay_date = business_day(day)
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+    require_operator(by)
 
     async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
         return await actions.make_batches(
@@ -155,8 +159,7 @@ def confirm_command(
 ) -> None:
     """Apply a return file: each order PAID_OUT or RETURNED (with the bank's reason). Every
     line is checked before any is applied; the same file twice is applied once."""
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who runs it")
+    require_operator(by)
 
     async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> str:
         op = Operation("confirm", by)

@@ -14,7 +14,7 @@ from subsidy.domain.payouts import recovery
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.infra.commands import database_command
 from subsidy.payouts import actions, publicity
-from subsidy.payouts.cli import MIGRATED_BY, By, Day, business_day, run_on_desk
+from subsidy.payouts.cli import MIGRATED_BY, By, Day, business_day, require_operator, run_on_desk
 from subsidy.payouts.operations import operate, read_desk
 from subsidy.payouts.persist import Operation
 from subsidy.payouts.settings import PayoutsSettings
@@ -32,8 +32,7 @@ def budget_load_command(
 ) -> None:
     """Load a budget file as the envelopes' next version (validated whole first; a file loaded
     before is a no-op), then move the orders that waited for room, first come first."""
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who loads it")
+    require_operator(by, "loads it")
     as_of = business_day(day)
     digest, count, moved = run_on_desk(lambda conn, catalog, s: actions.load_budget_file(
         conn, catalog, s.set_off, file, by, as_of))  # fmt: skip
@@ -83,8 +82,7 @@ def publicity_dismiss_command(
     """A bureau reviewed an objection and dismissed it: the award's orders go on."""
     as_of = business_day(day)
 
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who dismisses it")
+    require_operator(by, "dismisses it")
 
     def dismiss(desk: PayoutDesk) -> None:
         desk.dismiss_objection(objection)
@@ -133,8 +131,7 @@ def write_off_command(
             await _approval(conn, mine, applied=True)
             return f"{format_fen(fen)} of {receivable} written off ({other['principal']}, {by})"
 
-    if not by.strip():
-        raise typer.BadParameter("--by (or SUBSIDY_OPERATOR): who approves")
+    require_operator(by, "approves")
     typer.echo(run_on_desk(work))
 
 
