@@ -56,6 +56,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "accountName": "苏州测试机器人有限公司",
     },
     "objectionFiled": {"eventRef": "ev-1", "ruleId": "m06.exhibition", "reason": "材料不实"},
+    "eventRetracted": {"eventRef": "ev-1", "reason": "证书信息重复报送"},
 }
 
 
@@ -173,7 +174,8 @@ _VALUES = st.one_of(
     payload_type=st.sampled_from(sorted(EXAMPLES)),
     top_changes=st.dictionaries(st.sampled_from(["eventId", "district", "occurredOn",
                                                  "enterpriseId", "source", "enterpriseName",
-                                                 "bogus"]), _VALUES, max_size=2),
+                                                 "revision", "correctionReason", "bogus"]),
+                                 _VALUES, max_size=2),
     payload_changes=st.dictionaries(st.text(max_size=12) | st.sampled_from(
         ["amountFen", "kind", "itemId", "approved", "stage", "approvedAmountFen", "accountName",
          "accountNumber", "bankName", "reason"]), _VALUES, max_size=2),

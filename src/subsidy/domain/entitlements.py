@@ -20,6 +20,8 @@ class Status(StrEnum):
     RECORDED = "RECORDED"
     SUPERSEDED = "SUPERSEDED"
     REVOKED = "REVOKED"
+    # Its event was retracted, or corrected so that it no longer gives this entitlement.
+    RETRACTED = "RETRACTED"
 
 
 # What a bureau calls each status, in the order a summary lists them.
@@ -30,6 +32,7 @@ STATUS_LABELS_ZH: dict[str, str] = {
     Status.DENIED: "不予支持",
     Status.SUPERSEDED: "就高替代",
     Status.REVOKED: "已撤销",
+    Status.RETRACTED: "已撤回",
     Status.REFERRED: "转责任单位",
     Status.RECORDED: "已登记",
     Status.ELIGIBLE: "符合条件",

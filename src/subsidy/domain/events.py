@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, ValidationError
+from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from subsidy.domain.enums import CertificationKind, District, StandardLevel, StandardRole
@@ -125,6 +125,13 @@ class ObjectionFiled(ContractModel):
     reason: SayingText
 
 
+class EventRetracted(ContractModel):
+    """An earlier event of the same enterprise withdrawn, as if it had never been sent."""
+
+    event_ref: Id
+    reason: SayingText
+
+
 Payload = (
     CertificationObtained
     | ComputeInvoiceFiled
@@ -138,6 +145,7 @@ Payload = (
     | OtherSupportReceived
     | PayeeAccountRegistered
     | ObjectionFiled
+    | EventRetracted
 )
 
 PayloadType = Literal[
@@ -153,6 +161,7 @@ PayloadType = Literal[
     "otherSupportReceived",
     "payeeAccountRegistered",
     "objectionFiled",
+    "eventRetracted",
 ]
 
 PAYLOAD_TYPES: tuple[PayloadType, ...] = PayloadType.__args__  # type: ignore[attr-defined]
@@ -166,8 +175,12 @@ LEDGER_PAYLOADS: frozenset[str] = frozenset(
         "otherSupportReceived",
         "payeeAccountRegistered",
         "objectionFiled",
+        "eventRetracted",
     }
 )
+
+# What a correction's revision may be: 1 is the original (absent on the wire and in the hash).
+Revision = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 
 
 class EnterpriseEvent(ContractModel):
@@ -179,6 +192,10 @@ class EnterpriseEvent(ContractModel):
     enterprise_name: Text
     district: District
     occurred_on: CalendarDate
+    # A correction: the same eventId again with a higher revision and its reason replaces the
+    # content sent before (docs/contract.md §1, Corrections). None is revision 1, the original.
+    revision: Revision | None = None
+    correction_reason: SayingText | None = None
     certification_obtained: CertificationObtained | None = None
     compute_invoice_filed: ComputeInvoiceFiled | None = None
     standard_published: StandardPublished | None = None
@@ -191,8 +208,20 @@ class EnterpriseEvent(ContractModel):
     other_support_received: OtherSupportReceived | None = None
     payee_account_registered: PayeeAccountRegistered | None = None
     objection_filed: ObjectionFiled | None = None
+    event_retracted: EventRetracted | None = None
     # Who submitted it (docs/security.md, Provenance): not content, so never hashed or dumped.
     submitted_by: Submitter | None = Field(default=None, exclude=True)
+
+    @field_validator("revision")
+    @classmethod
+    def _original_is_absent(cls, value: int | None) -> int | None:
+        """Revision 1 is the original as sent without one: the same content, the same hash."""
+        return None if value == 1 else value
+
+    @property
+    def revision_number(self) -> int:
+        """Which revision of the event this is: 1 for the original."""
+        return self.revision or 1
 
     @functools.cached_property
     def payload_type(self) -> PayloadType:
@@ -318,7 +347,16 @@ ACCOUNT_NAME_MISMATCH = "户名与企业名称不一致 / account name does not 
 
 
 def _across_fields(event: EnterpriseEvent) -> list[FieldError]:
-    """The checks one field alone cannot make: an approval's amount, a payee's account name."""
+    """The checks one field alone cannot make: a correction's reason, an approval's amount, a
+    payee's account name."""
+    if event.revision is not None and event.correction_reason is None:
+        return [
+            FieldError("correctionReason", "更正须说明原因 / required when revision is above 1")
+        ]
+    if event.revision is None and event.correction_reason is not None:
+        return [FieldError("correctionReason", "only a correction (revision above 1) has one")]
+    if event.revision is not None and event.event_retracted is not None:
+        return [FieldError("revision", "a retraction is not corrected: retract it instead")]
     review = event.review_decided
     if review is not None and review.approved and review.approved_amount_fen is None:
         return [FieldError("reviewDecided.approvedAmountFen", "required when approved")]

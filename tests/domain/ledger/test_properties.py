@@ -179,4 +179,5 @@ def test_statuses_cover_the_contract() -> None:
         "RECORDED",
         "SUPERSEDED",
         "REVOKED",
+        "RETRACTED",
     }

@@ -47,6 +47,10 @@ class _StatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Status.ValueTy
     """Its certification was withdrawn; what had been paid is booked as a clawback receivable."""
     ELIGIBLE: _Status.ValueType  # 9
     """Eligibility's verdict before the ledger has applied limits; never a final status."""
+    RETRACTED: _Status.ValueType  # 10
+    """Its event was retracted, or corrected so that it no longer gives this entitlement: what had
+    been granted is reversed, as if the event had never given it.
+    """
 
 class Status(_Status, metaclass=_StatusEnumTypeWrapper):
     """An entitlement's state."""
@@ -72,6 +76,10 @@ REVOKED: Status.ValueType  # 8
 """Its certification was withdrawn; what had been paid is booked as a clawback receivable."""
 ELIGIBLE: Status.ValueType  # 9
 """Eligibility's verdict before the ledger has applied limits; never a final status."""
+RETRACTED: Status.ValueType  # 10
+"""Its event was retracted, or corrected so that it no longer gives this entitlement: what had
+been granted is reversed, as if the event had never given it.
+"""
 Global___Status: _TypeAlias = Status  # noqa: Y015
 
 class _Reason:
@@ -412,6 +420,7 @@ class Decision(_message.Message):
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     VERSION_FROM_FIELD_NUMBER: _builtins.int
     VERSION_TO_FIELD_NUMBER: _builtins.int
+    CORRECTION_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """`<entitlementId>#<revision>`"""
     entitlement_id: _builtins.str
@@ -466,6 +475,12 @@ class Decision(_message.Message):
     def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """责任单位 (G3)"""
 
+    @_builtins.property
+    def correction(self) -> Global___Correction:
+        """Set on a decision a correction or a retraction brought about: which event, why, and what
+        the entitlement stood at before.
+        """
+
     def __init__(
         self,
         *,
@@ -493,11 +508,54 @@ class Decision(_message.Message):
         decided_at: _builtins.str = ...,
         version_from: _builtins.str = ...,
         version_to: _builtins.str = ...,
+        correction: Global___Correction | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["correction", b"correction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "correction", b"correction", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Decision: _TypeAlias = Decision  # noqa: Y015
+
+@_typing.final
+class Correction(_message.Message):
+    """What a correction or a retraction changed (§1, Corrections and retractions)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RETRACTED_BY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_GRANTED_FEN_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """the corrected or retracted event"""
+    revision: _builtins.int
+    """the event's revision now in force; 0 when it was retracted"""
+    reason: _builtins.str
+    """the correction's correctionReason, or the retraction's reason"""
+    retracted_by: _builtins.str
+    """the eventRetracted's eventId, if a retraction; else empty"""
+    previous_status: Global___Status.ValueType
+    """the entitlement's status before this decision"""
+    previous_granted_fen: _builtins.int
+    """what it held before this decision"""
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        retracted_by: _builtins.str = ...,
+        previous_status: Global___Status.ValueType = ...,
+        previous_granted_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "previous_granted_fen", b"previous_granted_fen", "previous_status", b"previous_status", "reason", b"reason", "retracted_by", b"retracted_by", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Correction: _TypeAlias = Correction  # noqa: Y015

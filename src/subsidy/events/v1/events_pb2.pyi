@@ -586,6 +586,35 @@ class ObjectionFiled(_message.Message):
 Global___ObjectionFiled: _TypeAlias = ObjectionFiled  # noqa: Y015
 
 @_typing.final
+class EventRetracted(_message.Message):
+    """An earlier event of the same enterprise withdrawn, as if it had never been sent: the ledger
+    decides the enterprise's history again without it. A retraction is itself never corrected or
+    retracted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_REF_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    event_ref: _builtins.str
+    """the eventId of the event withdrawn, of the same enterprise and source"""
+    reason: _builtins.str
+    """why, as the source wrote it"""
+    def __init__(
+        self,
+        *,
+        event_ref: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_ref", b"event_ref", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventRetracted: _TypeAlias = EventRetracted  # noqa: Y015
+
+@_typing.final
 class EnterpriseEvent(_message.Message):
     """One fact about one enterprise; `event_id` is its idempotency key."""
 
@@ -597,6 +626,8 @@ class EnterpriseEvent(_message.Message):
     ENTERPRISE_NAME_FIELD_NUMBER: _builtins.int
     DISTRICT_FIELD_NUMBER: _builtins.int
     OCCURRED_ON_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    CORRECTION_REASON_FIELD_NUMBER: _builtins.int
     CERTIFICATION_OBTAINED_FIELD_NUMBER: _builtins.int
     COMPUTE_INVOICE_FILED_FIELD_NUMBER: _builtins.int
     STANDARD_PUBLISHED_FIELD_NUMBER: _builtins.int
@@ -609,10 +640,11 @@ class EnterpriseEvent(_message.Message):
     OTHER_SUPPORT_RECEIVED_FIELD_NUMBER: _builtins.int
     PAYEE_ACCOUNT_REGISTERED_FIELD_NUMBER: _builtins.int
     OBJECTION_FILED_FIELD_NUMBER: _builtins.int
+    EVENT_RETRACTED_FIELD_NUMBER: _builtins.int
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique at its source. The same id with the same content again changes nothing; with other
-    content it is rejected as a conflict.
+    content it is rejected as a conflict, unless it is a correction (a higher `revision`).
     """
     source: _builtins.str
     """who reported it: a feed or portal, e.g. `js-provincial-cert-feed`"""
@@ -626,6 +658,13 @@ class EnterpriseEvent(_message.Message):
     """YYYY-MM-DD, the date of the fact (certificate date, invoice date…): it decides the policy
     window and the calendar year caps count in.
     """
+    revision: _builtins.int
+    """Absent or 1: the original. A higher revision of the same eventId from the same source
+    replaces the content sent before (a correction); the same or a lower revision with other
+    content is a conflict.
+    """
+    correction_reason: _builtins.str
+    """Why the event was corrected: required above revision 1, refused without a correction."""
     @_builtins.property
     def certification_obtained(self) -> Global___CertificationObtained: ...
     @_builtins.property
@@ -651,6 +690,8 @@ class EnterpriseEvent(_message.Message):
     @_builtins.property
     def objection_filed(self) -> Global___ObjectionFiled: ...
     @_builtins.property
+    def event_retracted(self) -> Global___EventRetracted: ...
+    @_builtins.property
     def submitted_by(self) -> Global___Provenance:
         """Who submitted the event and through which channel. Not part of the event's content: the
         content hash leaves it out, so the same event resubmitted by another principal is a
@@ -669,6 +710,8 @@ class EnterpriseEvent(_message.Message):
         enterprise_name: _builtins.str = ...,
         district: Global___District.ValueType = ...,
         occurred_on: _builtins.str = ...,
+        revision: _builtins.int | None = ...,
+        correction_reason: _builtins.str = ...,
         certification_obtained: Global___CertificationObtained | None = ...,
         compute_invoice_filed: Global___ComputeInvoiceFiled | None = ...,
         standard_published: Global___StandardPublished | None = ...,
@@ -681,14 +724,20 @@ class EnterpriseEvent(_message.Message):
         other_support_received: Global___OtherSupportReceived | None = ...,
         payee_account_registered: Global___PayeeAccountRegistered | None = ...,
         objection_filed: Global___ObjectionFiled | None = ...,
+        event_retracted: Global___EventRetracted | None = ...,
         submitted_by: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "correction_reason", b"correction_reason", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received", "payee_account_registered", "objection_filed"]  # noqa: Y015
+    _WhichOneofReturnType__revision: _TypeAlias = _typing.Literal["revision"]  # noqa: Y015
+    _WhichOneofArgType__revision: _TypeAlias = _typing.Literal["_revision", b"_revision"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received", "payee_account_registered", "objection_filed", "event_retracted"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__revision) -> _WhichOneofReturnType__revision | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___EnterpriseEvent: _TypeAlias = EnterpriseEvent  # noqa: Y015
