@@ -1,5 +1,5 @@
-"""The IngestService: validate, check the caller's binding, de-duplicate by eventId + content
-hash, produce with the submitter's provenance, then record."""
+"""The IngestService: validate, check the caller's binding, de-duplicate by eventId, revision
+and content hash, produce with the submitter's provenance, then record."""
 
 import asyncio
 import hashlib
@@ -22,6 +22,7 @@ from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.infra.principals import WriterGrant
 from subsidy.ingest import metrics
 from subsidy.ingest.permissions import Submitter, Submitters
+from subsidy.ingest.revisions import Known, judge
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
 log = structlog.get_logger(__name__)
@@ -31,9 +32,6 @@ SERVICE_NAME = api_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 CHUNK = 500
 # One SubmitBatch answer lists every rejection; bounding the stream bounds that answer.
 MAX_BATCH = 10_000
-# The ledger's wording for the same conflict (DuplicateEventConflict), so that the export
-# lists it as `subsidy simulate` does.
-CONFLICT = FieldError("eventId", "an earlier event with this id has different content")
 
 Outcome = Literal["accepted", "duplicate", "invalid", "conflict", "forbidden"]
 
@@ -171,6 +169,37 @@ def _screen(
     return results, rejected, valid
 
 
+def _sort_out(
+    valid: Sequence[tuple[int, EnterpriseEvent]],
+    known: dict[str, Known],
+    requests: Sequence[api_pb2.SubmitRequest],
+    results: list[Result | None],
+    rejected: list[Rejected],
+) -> list[tuple[int, EnterpriseEvent, str]]:
+    """The events to produce (new ids and corrections), in order; the others' outcomes go
+    into `results` and `rejected`. `known` is updated as events are taken, so that a repeat or
+    a correction later in the same batch is judged against them."""
+    new: list[tuple[int, EnterpriseEvent, str]] = []
+    for i, event in valid:
+        digest = event.content_hash()
+        prior = known.get(event.event_id)
+        verdict, errors = judge(event, digest, prior)
+        if verdict == "new":
+            revision = event.revision_number
+            known[event.event_id] = (
+                Known(revision, event.enterprise_id, event.source, {revision: digest})
+                if prior is None
+                else prior.taking(revision, digest)
+            )
+            new.append((i, event, digest))
+        elif verdict == "duplicate":
+            results[i] = Result("duplicate", event.event_id)
+        else:
+            results[i] = Result(verdict, event.event_id, errors)
+            rejected.append(Rejected(event.event_id, errors, _request_digest(requests[i])))
+    return new
+
+
 class IngestServicer(api_pb2_grpc.IngestServiceServicer):
     """Submit and SubmitBatch over one shared pipeline (see `process`)."""
 
@@ -186,7 +215,8 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         self, requests: Sequence[api_pb2.SubmitRequest], submitter: Submitter
     ) -> list[Result]:
         """Validate and check the submitter's binding, then under per-id locks: find which ids
-        are known, produce the new events with the submitter's provenance, await Kafka's
+        are known and at which revision, produce the new events and corrections with the
+        submitter's provenance, await Kafka's
         acknowledgement and only then record them. Raises Unavailable if Kafka or PostgreSQL
         failed; events acknowledged before the failure are still recorded, so a retry finds
         them as duplicates."""
@@ -195,21 +225,8 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         failure: Exception | None = None
         try:
             async with self._store.locked([e.event_id for _, e in valid]) as ids:
-                seen = await ids.known_hashes([e.event_id for _, e in valid])
-                new: list[tuple[int, EnterpriseEvent, str]] = []
-                for i, event in valid:
-                    digest = event.content_hash()
-                    prior = seen.get(event.event_id)
-                    if prior is None:
-                        seen[event.event_id] = digest  # a repeat later in this batch
-                        new.append((i, event, digest))
-                    elif prior == digest:
-                        results[i] = Result("duplicate", event.event_id)
-                    else:
-                        results[i] = Result("conflict", event.event_id, (CONFLICT,))
-                        rejected.append(
-                            Rejected(event.event_id, (CONFLICT,), _request_digest(requests[i]))
-                        )
+                known = await ids.known([e.event_id for _, e in valid])
+                new = _sort_out(valid, known, requests, results, rejected)
                 deliveries = (
                     await self._sink.send_all([e for _, e, _ in new], provenance) if new else []
                 )
@@ -222,7 +239,8 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                     accepted.append(Accepted(event.event_id, digest, event.enterprise_id,
                                              event.source, self._topic, delivery.partition,
                                              delivery.offset, submitter.principal,
-                                             provenance.channel))  # fmt: skip
+                                             provenance.channel,
+                                             event.revision_number))  # fmt: skip
                 await ids.record_accepted(accepted)
             await self._store.record_rejections(rejected)
         except DATABASE_ERRORS as err:

@@ -1,4 +1,5 @@
-"""PostgreSQL side of ingestion: accepted event ids with content hashes, rejections, feed files."""
+"""PostgreSQL side of ingestion: accepted event ids with their revisions and content hashes,
+rejections, feed files."""
 
 import hashlib
 import json
@@ -12,14 +13,16 @@ from subsidy.domain.events import FieldError
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.db_roles import LEDGER_TABLES, RoleNeeds
 from subsidy.infra.migrate import migrate
+from subsidy.ingest.revisions import Known
 
 COMPONENT = "ingest"
 MIGRATIONS = "subsidy.ingest.migrations"
-# The API and the watcher: members of subsidy_ingest (migration 0003), kept off the ledger.
+# The API and the watcher: members of subsidy_ingest (migration 0003), kept off the ledger;
+# the history of revisions (0004) they may only add to.
 ROLE = RoleNeeds(
     "ingest", COMPONENT, MIGRATIONS,
     ("ingest_accepted_events", "ingest_rejections", "ingest_feed_files"),
-    append_only=(), forbidden=LEDGER_TABLES,
+    append_only=("ingest_event_revisions",), forbidden=LEDGER_TABLES,
 )  # fmt: skip
 
 
@@ -41,6 +44,7 @@ class Accepted:
     offset: int
     principal: str
     channel: epb.SubmissionChannel.ValueType
+    revision: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,37 +86,65 @@ class LockedIds:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def known_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the given ids that were already accepted."""
+    async def known(self, event_ids: Sequence[str]) -> dict[str, Known]:
+        """The given ids that were already accepted: the revision in force, its enterprise and
+        source, and the content hash of every revision accepted."""
         rows = await self._conn.fetch(
-            "SELECT event_id, content_hash FROM ingest_accepted_events"
-            " WHERE event_id = ANY($1::text[])",
+            "SELECT a.event_id, a.revision AS current, a.enterprise_id, a.source, r.revision,"
+            " r.content_hash FROM ingest_accepted_events a"
+            " JOIN ingest_event_revisions r USING (event_id)"
+            " WHERE a.event_id = ANY($1::text[])",
             list(event_ids),
         )
-        return {r["event_id"]: r["content_hash"] for r in rows}
+        found: dict[str, Known] = {}
+        for r in rows:
+            known = found.setdefault(
+                r["event_id"], Known(r["current"], r["enterprise_id"], r["source"], {})
+            )
+            known.hashes[r["revision"]] = r["content_hash"]
+        return found
 
     async def record_accepted(self, accepted: Sequence[Accepted]) -> None:
-        """Remember events Kafka acknowledged (committed when the lock is released)."""
+        """Remember events Kafka acknowledged (committed when the lock is released): each
+        revision in the history, the highest of each id as the one in force."""
         if not accepted:
             return
+        # A batch may hold an original and its correction: one row per id, the last taken.
+        latest = list({a.event_id: a for a in accepted}.values())
         await self._conn.execute(
             """
             INSERT INTO ingest_accepted_events (event_id, content_hash, enterprise_id, source,
                                                 topic, kafka_partition, kafka_offset,
-                                                submitted_by, channel)
+                                                submitted_by, channel, revision)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::int[], $7::bigint[], $8::text[], $9::text[])
-            ON CONFLICT (event_id) DO NOTHING
+                                 $6::int[], $7::bigint[], $8::text[], $9::text[], $10::int[])
+            ON CONFLICT (event_id) DO UPDATE SET
+                content_hash = EXCLUDED.content_hash, revision = EXCLUDED.revision,
+                topic = EXCLUDED.topic, kafka_partition = EXCLUDED.kafka_partition,
+                kafka_offset = EXCLUDED.kafka_offset
+            WHERE ingest_accepted_events.revision < EXCLUDED.revision
+            """,
+            [a.event_id for a in latest],
+            [a.content_hash for a in latest],
+            [a.enterprise_id for a in latest],
+            [a.source for a in latest],
+            [a.topic for a in latest],
+            [a.partition for a in latest],
+            [a.offset for a in latest],
+            [a.principal for a in latest],
+            [epb.SubmissionChannel.Name(a.channel) for a in latest],
+            [a.revision for a in latest],
+        )
+        await self._conn.execute(
+            """
+            INSERT INTO ingest_event_revisions (event_id, revision, content_hash, submitted_by)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[])
+            ON CONFLICT (event_id, revision) DO NOTHING
             """,
             [a.event_id for a in accepted],
+            [a.revision for a in accepted],
             [a.content_hash for a in accepted],
-            [a.enterprise_id for a in accepted],
-            [a.source for a in accepted],
-            [a.topic for a in accepted],
-            [a.partition for a in accepted],
-            [a.offset for a in accepted],
             [a.principal for a in accepted],
-            [epb.SubmissionChannel.Name(a.channel) for a in accepted],
         )
 
 

@@ -1,0 +1,66 @@
+"""Which submissions of an eventId the ingest API takes: new events, corrections, repeats."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from subsidy.domain.events import EnterpriseEvent, FieldError
+
+# The ledger's wording for the same conflict (DuplicateEventConflict), so that the export
+# lists it as `subsidy simulate` does.
+CONFLICT = FieldError("eventId", "an earlier event with this id has different content")
+
+Verdict = Literal["new", "duplicate", "conflict", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """An eventId already accepted: the revision in force, the enterprise and source it was
+    accepted for, and the content hash of each revision accepted (docs/contract.md §1,
+    Corrections and retractions)."""
+
+    revision: int
+    enterprise_id: str
+    source: str
+    hashes: dict[int, str]
+
+    def taking(self, revision: int, digest: str) -> "Known":
+        """This id once `revision` with content `digest` is accepted as well."""
+        return Known(revision, self.enterprise_id, self.source, {**self.hashes, revision: digest})
+
+
+def nothing_to_correct(event_id: str) -> FieldError:
+    """A correction (revision above 1) of an id never accepted."""
+    return FieldError("revision", f"无可更正的原事件 / no event {event_id} to correct")
+
+
+def judge(
+    event: EnterpriseEvent, digest: str, known: Known | None
+) -> tuple[Verdict, tuple[FieldError, ...]]:
+    """What becomes of `event`, whose content hash is `digest`, given what its id was.
+
+    A new id is taken as its original; a correction of an id never accepted is refused. The
+    same revision with the same content as accepted is a duplicate (also a re-delivery of a
+    revision since replaced), with other content, or a revision no higher than the one in
+    force, a conflict. A higher revision is a correction, taken when it keeps the event's
+    enterprise and source: a correction moved to another enterprise would travel on another
+    partition than its original, and another source may not rewrite the first one's event.
+    """
+    revision = event.revision_number
+    if known is None:
+        if revision > 1:
+            return "invalid", (nothing_to_correct(event.event_id),)
+        return "new", ()
+    if known.hashes.get(revision) == digest:
+        return "duplicate", ()
+    if revision <= known.revision:
+        return "conflict", (CONFLICT,)
+    moved = []
+    if event.enterprise_id != known.enterprise_id:
+        moved.append(FieldError("enterpriseId", "更正不得改变企业 / a correction keeps the"
+                                f" event's enterpriseId {known.enterprise_id}"))  # fmt: skip
+    if event.source != known.source:
+        moved.append(FieldError("source", "更正不得改变来源 / a correction keeps the event's"
+                                f" source {known.source}"))  # fmt: skip
+    if moved:
+        return "conflict", tuple(moved)
+    return "new", ()
