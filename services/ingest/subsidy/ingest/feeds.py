@@ -31,6 +31,10 @@ COL_DATE: Final = "认定日期"
 COL_STAGE: Final = "阶段"
 COL_HUMANOID: Final = "人形机器人"
 COL_AMOUNT: Final = "核定金额(元)"
+# A corrected row (docs/contract.md §1, Corrections and retractions): the same certificate, so
+# the same eventId, sent again with a higher revision and why. Without them a row is an original.
+COL_REVISION: Final = "版次"
+COL_CORRECTION_REASON: Final = "更正原因"
 
 REQUIRED_COLUMNS: Final = (
     COL_ENTERPRISE_ID,
@@ -41,7 +45,7 @@ REQUIRED_COLUMNS: Final = (
     COL_CERTIFICATE_ID,
     COL_DATE,
 )
-OPTIONAL_COLUMNS: Final = (COL_STAGE, COL_HUMANOID, COL_AMOUNT)
+OPTIONAL_COLUMNS: Final = (COL_STAGE, COL_HUMANOID, COL_AMOUNT, COL_REVISION, COL_CORRECTION_REASON)
 # Errors of a row are listed in column order, as people read the row.
 _COLUMN_ORDER: Final = {c: i for i, c in enumerate(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}
 
@@ -53,6 +57,8 @@ COLUMN_OF_PATH: Final[Mapping[str, str]] = {
     "enterpriseName": COL_ENTERPRISE_NAME,
     "district": COL_DISTRICT,
     "occurredOn": COL_DATE,
+    "revision": COL_REVISION,
+    "correctionReason": COL_CORRECTION_REASON,
     "certificationObtained.kind": COL_KIND,
     "certificationObtained.itemId": COL_ITEM_ID,
     "certificationObtained.certificateId": COL_CERTIFICATE_ID,
@@ -298,6 +304,17 @@ def _district(text: Mapping[str, str | None], errors: list[FieldError]) -> str |
     return found.value
 
 
+def _revision(text: Mapping[str, str | None], errors: list[FieldError]) -> int | None:
+    """The row's revision, or None (an original, or not a number and reported in `errors`)."""
+    revision = text.get(COL_REVISION)
+    if revision is None:
+        return None
+    if _DIGITS.fullmatch(revision):
+        return int(revision)
+    errors.append(FieldError(COL_REVISION, f"must be a whole number ≥ 1, got {revision!r}"))
+    return None
+
+
 def _certification_row(number: int, cells: Mapping[str, object], source: str) -> FeedRow:
     errors: list[FieldError] = []
     text = {name: _text(value) for name, value in cells.items()}
@@ -305,6 +322,11 @@ def _certification_row(number: int, cells: Mapping[str, object], source: str) ->
     event_id = derived_event_id(source, certificate_id) if certificate_id else None
     certification = _certification(cells, text, errors)
     district = _district(text, errors)
+    revision = _revision(text, errors)
+    # A reason whose revision could not be read would echo "only a correction has one".
+    reason = (
+        None if revision is None and text.get(COL_REVISION) else text.get(COL_CORRECTION_REASON)
+    )
     data = {
         "eventId": event_id,
         "source": source,
@@ -312,6 +334,8 @@ def _certification_row(number: int, cells: Mapping[str, object], source: str) ->
         "enterpriseName": text.get(COL_ENTERPRISE_NAME),
         "district": district,
         "occurredOn": text.get(COL_DATE),
+        "revision": revision,
+        "correctionReason": reason,
         "certificationObtained": certification,
     }
     event: EnterpriseEvent | None = None
