@@ -121,6 +121,7 @@ def test_one_event_can_trigger_several_rules(catalog: Catalog) -> None:
         ("otherSupportReceived", {"itemId": "lab-1", "program": "省级", "amountFen": 5_000}),
         ("payeeAccountRegistered", PAYEE),
         ("objectionFiled", {"eventRef": "ev-0", "ruleId": "m06.exhibition", "reason": "异议"}),
+        ("eventRetracted", {"eventRef": "ev-0", "reason": "证书信息重复报送"}),
     ],
 )
 def test_ledger_payloads_are_forwarded_with_no_entitlements(

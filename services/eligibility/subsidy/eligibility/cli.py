@@ -96,6 +96,8 @@ def evaluate_command(
                 "eventId": event.event_id,
                 "enterpriseId": event.enterprise_id,
                 "payloadType": event.payload_type,
+                # A correction is evaluated like any event; the ledger replaces the earlier one.
+                **({"revision": event.revision} if event.revision else {}),
                 "entitlements": [_entitlement_view(e) for e in result.entitlements],
             })  # fmt: skip
     if output_format is Format.json:
@@ -123,10 +125,18 @@ def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]
                 typer.echo(f"  {e['field']}: {e['message']}")
             continue
         found = row["entitlements"]
+        revision = (
+            f", 更正第{row['revision']}版 / revision {row['revision']}" if "revision" in row else ""
+        )
         typer.echo(f"line {row['line']}: event {row['eventId']} ({row['payloadType']}, "
-                   f"{row['enterpriseId']}): {len(found)} entitlement(s)")  # fmt: skip
+                   f"{row['enterpriseId']}{revision}): {len(found)} entitlement(s)")  # fmt: skip
         if not found and row["payloadType"] in _RECORDED:
             typer.echo("  (recorded by the ledger for the payouts; changes no entitlement)")
+        elif row["payloadType"] == "eventRetracted":
+            typer.echo(
+                "  (撤回此前事件 / withdraws an earlier event: the ledger decides as if it"
+                " was never sent)"
+            )
         elif not found and row["payloadType"] in LEDGER_PAYLOADS:
             typer.echo("  (changes existing entitlements in the ledger; creates none)")
         for e in found:
