@@ -162,7 +162,9 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         "reasons": proto.enum(DECISIONS.enum_types_by_name["Reason"], Reason, heading=False),
         **export_values(proto, catalog),
         "evaluation": "\n\n".join(evaluation),
-        "decision": proto.message(decisions["Decision"]),
+        "decision": "\n\n".join(
+            [proto.message(decisions["Decision"]), proto.section(decisions["Correction"])]
+        ),
         **overlay_values(raw, catalog),
         "topics": topic_table(),
         "dead_letter": "\n\n".join(
