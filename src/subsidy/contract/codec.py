@@ -14,7 +14,7 @@ from subsidy.domain.catalog import Award
 from subsidy.domain.entitlements import Entitlement, Reason, Status, TraceStep
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event
-from subsidy.domain.ledger.records import Decision
+from subsidy.domain.ledger.records import CorrectionNote, Decision
 from subsidy.events.v1 import events_pb2 as epb
 
 _AWARD_TO_PB = {
@@ -171,8 +171,26 @@ def evaluation_from_proto(m: dpb.Evaluation) -> tuple[Evaluation, str]:
     return Evaluation(event, entitlements, m.catalog_version), m.event_hash
 
 
+def correction_to_proto(note: CorrectionNote) -> dpb.Correction:
+    """Why a decision was made again: the correction or retraction, and what it replaced (an
+    entitlement the correction created had no status before: STATUS_UNSPECIFIED)."""
+    return dpb.Correction(
+        event_id=note.event_id,
+        revision=note.revision,
+        reason=note.reason,
+        retracted_by=note.retracted_by or "",
+        previous_status=(
+            dpb.STATUS_UNSPECIFIED
+            if note.previous_status is None
+            else dpb.Status.Value(note.previous_status.value)
+        ),
+        previous_granted_fen=note.previous_granted_fen,
+    )
+
+
 def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.Decision:
-    """A decision as published on decisions.v1."""
+    """A decision as published on decisions.v1; `correction` is set only on one a correction or
+    a retraction brought about."""
     e = d.state_ent
     return dpb.Decision(
         decision_id=d.decision_id,
@@ -199,4 +217,5 @@ def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.De
         decided_at=(decided_at or datetime.now(UTC)).isoformat(),
         version_from=_day(e.version_from),
         version_to=_day(e.version_to),
+        correction=None if d.correction is None else correction_to_proto(d.correction),
     )

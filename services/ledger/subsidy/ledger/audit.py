@@ -74,7 +74,9 @@ INVARIANTS: tuple[tuple[str, str], ...] = (
                SELECT enterprise_id, item_id, sum(granted_fen) AS paid FROM entitlements
                GROUP BY enterprise_id, item_id),
            support AS (
-               SELECT enterprise_id, item_id, sum(amount_fen) AS other FROM other_support
+               SELECT enterprise_id, item_id, sum(amount_fen) AS other FROM other_support o
+               WHERE NOT EXISTS (SELECT FROM inbox i
+                                 WHERE i.event_id = o.event_id AND i.retracted_by IS NOT NULL)
                GROUP BY enterprise_id, item_id),
            best AS (
                SELECT enterprise_id, item_id, max(level) AS level FROM levels

@@ -6,7 +6,6 @@ inbox, rejected events and the outbox. Rows are gathered in memory while the bat
 and written with COPY/executemany at the end.
 """
 
-import itertools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,10 +20,11 @@ from subsidy.contract.codec import (
     event_to_proto,
 )
 from subsidy.domain.evaluator import Evaluation
-from subsidy.domain.events import OtherSupportReceived, ReviewDecided
+from subsidy.domain.events import EventRetracted, OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
 from subsidy.ledger.approvals import ApprovalRows
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
+from subsidy.ledger.corrections import CorrectionRows
 from subsidy.ledger.repository import LoadedBook
 
 APPLIED = "applied"
@@ -127,6 +127,10 @@ class BatchWriter:
             "recorded_at",
         )  # fmt: skip
         self.approvals = ApprovalRows()
+        self.corrections = CorrectionRows()
+        # Entitlements first decided in this batch, in the order created (their seq).
+        self.created: dict[str, list[str]] = defaultdict(list)
+        self.redone: set[str] = set()  # enterprises whose history was decided again
         self.released: list[str] = []
         self.released_rejections: list[tuple[str, str]] = []
         self.annual: Counters = {}
@@ -165,6 +169,24 @@ class BatchWriter:
                 item_id=payload.item_id, program=payload.program, amount_fen=payload.amount_fen,
                 received_at=self.decided_at,
             )  # fmt: skip
+
+    def redecided(
+        self, loaded: LoadedBook, evaluation: Evaluation, payload_hash: str, src: Source,
+        outcome: Outcome, encoded: dict[str, bytes],
+    ) -> None:  # fmt: skip
+        """A correction (its inbox row takes the new revision) or a retraction (a row of its
+        own): the enterprise's history was decided again."""
+        event = evaluation.event
+        assert outcome.redecided is not None
+        row = self._event(evaluation, payload_hash, src)
+        retracted = outcome.redecided.retracted
+        if isinstance(event.payload, EventRetracted):
+            self.inbox.add(**row, outcome=APPLIED, received_at=self.decided_at)
+        self.corrections.add(row, event, loaded.book, outcome.redecided.fates, retracted)
+        self.encoded.update(encoded)
+        self.applied[event.enterprise_id] += 1
+        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        self.redone.add(event.enterprise_id)
 
     def rejected_event(
         self, evaluation: Evaluation, payload_hash: str, error: str, src: Source, *,
@@ -214,6 +236,8 @@ class BatchWriter:
         for d in outcome.decisions:
             e = d.state_ent
             self.touched[e.enterprise_id].add(e.entitlement_id)
+            if d.revision == 1:
+                self.created[e.enterprise_id].append(e.entitlement_id)
             self.decisions.add(
                 decision_id=d.decision_id, entitlement_id=e.entitlement_id, revision=d.revision,
                 enterprise_id=e.enterprise_id, rule_id=e.rule_id, measure=e.measure,
@@ -227,12 +251,13 @@ class BatchWriter:
             self.outbox.add(decision_id=d.decision_id, enterprise_id=e.enterprise_id)
         for p in outcome.postings:
             s = book.entitlements[p.entitlement_id]
-            e = s.ent
+            e = p.facts or s.ent
             fields = EntryFields(
                 enterprise_id=book.enterprise_id, seq=loaded.head_seq + 1,
                 entitlement_id=e.entitlement_id, kind=p.kind.value, amount_fen=p.amount_fen,
                 rule_id=e.rule_id, measure=e.measure, item_id=e.item_id, year=e.year,
-                district=s.district, clause=e.clause, funding_channels=e.funding_channels,
+                district=p.district or s.district, clause=e.clause,
+                funding_channels=e.funding_channels,
                 catalog_version=e.catalog_version, caused_by_event_id=p.event_id,
                 booked_at=self.decided_at,
             )  # fmt: skip
@@ -248,6 +273,7 @@ class BatchWriter:
     async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
         """Write everything gathered, parents before children (foreign keys)."""
         await self.inbox.copy(conn)
+        await self.corrections.flush_inbox(conn, self.decided_at)
         await self.parked.copy(conn)
         await self._settle_parked(conn)
         await self.other_support.copy(conn)
@@ -262,7 +288,9 @@ class BatchWriter:
                 " updated_at = $9 WHERE entitlement_id = $1",
                 updates,
             )
+        await self._refact(conn, books)
         await self.approvals.flush(conn, self.decided_at)
+        await self.corrections.flush_books(conn, self.decided_at)
         await self.decisions.copy(conn)
         await self.entries.copy(conn)
         await self.outbox.copy(conn)
@@ -319,7 +347,7 @@ class BatchWriter:
         for enterprise_id, ids in self.touched.items():
             loaded = books[enterprise_id]
             entitlements = loaded.book.entitlements
-            fresh = dict.fromkeys(itertools.islice(entitlements, loaded.stored, None))
+            fresh = dict.fromkeys(self.created.get(enterprise_id, ()))
             for seq, eid in enumerate(fresh, start=loaded.stored):
                 s = entitlements[eid]
                 e = s.ent
@@ -345,6 +373,30 @@ class BatchWriter:
                                 s.revision, self.decided_at))  # fmt: skip
             loaded.stored = len(entitlements)
         return updates
+
+    async def _refact(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
+        """A corrected event's entitlements may hold other facts now (a year, an item, an
+        amount asked): their rows take them, as the decisions already did."""
+        rows = []
+        for enterprise_id in self.redone:
+            entitlements = books[enterprise_id].book.entitlements
+            for eid in self.touched[enterprise_id] - set(self.created.get(enterprise_id, ())):
+                s = entitlements[eid]
+                e = s.ent
+                blob = self.encoded.get(eid) or entitlement_to_proto(e).SerializeToString()
+                rows.append((eid, e.measure, e.item_id, e.year, e.occurred_on, e.stage,
+                             s.enterprise_name, s.district, list(e.funding_channels), e.clause,
+                             e.catalog_version, e.annual_cap_fen, e.item_cap_fen,
+                             blob))  # fmt: skip
+        if rows:
+            await conn.executemany(
+                "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
+                " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
+                " funding_channels = $9, clause = $10, catalog_version = $11,"
+                " annual_cap_fen = $12, item_cap_fen = $13, entitlement = $14"
+                " WHERE entitlement_id = $1",
+                rows,
+            )
 
     def commit_books(self, books: dict[str, LoadedBook]) -> None:
         """After the commit: the books' versions follow the rows they now match."""

@@ -11,17 +11,21 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import EventRetracted
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.errors import (
     ApprovalMismatch,
     LedgerRejection,
     NoReviewer,
     SameReviewer,
+    UnknownCorrected,
 )
 from subsidy.domain.ledger.memory import InMemoryLedger
 from subsidy.domain.ledger.records import Outcome
 from subsidy.ledger.batch_writer import BatchWriter, Source
+from subsidy.ledger.corrections import load_histories, needs_history, read_inbox
 from subsidy.ledger.repository import BookCache, LoadedBook, lock_and_load
 
 
@@ -81,22 +85,31 @@ class PreparedBatch:
 
 
 async def apply_batch(
-    conn: asyncpg.Connection, messages: list[Message], cache: BookCache
+    conn: asyncpg.Connection,
+    messages: list[Message],
+    cache: BookCache,
+    catalog: Catalog | None = None,
 ) -> PreparedBatch:
     """Lock the batch's enterprises, decide every message in order, write the rows. Run it
     inside a transaction; on any error the caller rolls back and drops the batch's books
-    from the cache (they may have been changed in memory)."""
+    from the cache (they may have been changed in memory). `catalog` judges the histories a
+    correction replays (the bundled policy if not given)."""
     books = await lock_and_load(conn, [m.enterprise_id for m in messages], cache)
     # The inbox is global (an event id is unique across enterprises), so it is read by id;
     # a concurrent first sight of the same id elsewhere loses on the primary key and retries.
-    event_ids = list({m.evaluation.event.event_id for m in messages})
-    rows = await conn.fetch(
-        "SELECT event_id, payload_hash FROM inbox WHERE event_id = ANY($1::text[])", event_ids
+    # A retraction needs the event it retracts too.
+    ids = {m.evaluation.event.event_id for m in messages}
+    ids.update(
+        p.event_ref for m in messages if isinstance(p := m.evaluation.event.payload, EventRetracted)
     )
     ledger = InMemoryLedger(
         books={k: v.book for k, v in books.items()},
-        inbox={r["event_id"]: r["payload_hash"] for r in rows},
+        inbox=await read_inbox(conn, ids),
+        keep_all=False,
     )
+    corrected = {m.enterprise_id for m in messages if needs_history(m.evaluation.event)}
+    if corrected:
+        await load_histories(conn, ledger, corrected, catalog or load_catalog())
     writer = BatchWriter(decided_at=datetime.now(UTC))
     report = BatchReport(messages=len(messages))
     for m in messages:
@@ -105,8 +118,10 @@ async def apply_batch(
         try:
             outcome = ledger.process(m.evaluation, m.payload_hash)
         except LedgerRejection as err:
+            # A correction of an id never taken does not take it (the domain's inbox neither).
+            takes_id = first_sight and not isinstance(err, UnknownCorrected)
             writer.rejected_event(
-                m.evaluation, m.payload_hash, str(err), m.source, first_sight=first_sight
+                m.evaluation, m.payload_hash, str(err), m.source, first_sight=takes_id
             )
             if first_sight:
                 report.rejected += 1
@@ -123,7 +138,12 @@ async def apply_batch(
             report.parked += 1
             continue
         loaded = books[event.enterprise_id]
-        writer.applied_event(m.evaluation, m.payload_hash, m.source, m.encoded)
+        if outcome.redecided is None:
+            writer.applied_event(m.evaluation, m.payload_hash, m.source, m.encoded)
+        else:
+            # The enterprise's book is the one its corrected history gave.
+            loaded.book = ledger.books[event.enterprise_id]
+            writer.redecided(loaded, m.evaluation, m.payload_hash, m.source, outcome, m.encoded)
         writer.outcome(loaded, outcome)
         report.applied += 1
         report.released += len(outcome.released)

@@ -126,14 +126,17 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
         )
         for h in heads
     }
-    # Creation order: the domain walks an item's entitlements in it. One index range per
+    # History order: the domain walks an item's entitlements in the order their events were
+    # first taken (creation order, unless a correction created one later). One index range per
     # enterprise (the ORDER BY keeps the subquery from being flattened into a join): with
     # `enterprise_id = ANY($1)` the planner, reading statistics from when the table held few
     # enterprises, expected most rows to match and scanned the whole table for each batch.
     for row in await conn.fetch(
         f"SELECT q.id AS enterprise_id, e.* FROM unnest($1::text[]) WITH ORDINALITY AS q(id, n)"
-        f" CROSS JOIN LATERAL (SELECT seq, {STATE_COLUMNS} FROM entitlements t"
-        "  WHERE t.enterprise_id = q.id ORDER BY t.seq) e ORDER BY q.n, e.seq",
+        f" CROSS JOIN LATERAL (SELECT seq, {STATE_COLUMNS}, (SELECT arrival FROM inbox i"
+        "  WHERE i.event_id = t.event_id) AS arrival FROM entitlements t"
+        "  WHERE t.enterprise_id = q.id ORDER BY arrival NULLS FIRST, t.seq) e"
+        " ORDER BY q.n, e.arrival NULLS FIRST, e.seq",
         ids,
     ):
         loaded[row["enterprise_id"]].book.restore(state_from_row(row))
@@ -141,7 +144,8 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
     # rejected events do not, exactly as in the in-memory book.
     for row in await conn.fetch(
         "SELECT enterprise_id, event_id FROM inbox"
-        " WHERE enterprise_id = ANY($1::text[]) AND outcome = 'applied'",
+        " WHERE enterprise_id = ANY($1::text[]) AND outcome = 'applied'"
+        " AND retracted_by IS NULL",
         ids,
     ):
         loaded[row["enterprise_id"]].book.restore_event(row["event_id"])
@@ -153,8 +157,10 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
         review = Evaluation(decode_event(row["event"]), (), row["catalog_version"])
         loaded[row["enterprise_id"]].book.park(review)
     for row in await conn.fetch(
-        "SELECT enterprise_id, item_id, sum(amount_fen)::bigint AS amount FROM other_support"
-        " WHERE enterprise_id = ANY($1::text[]) GROUP BY enterprise_id, item_id",
+        "SELECT enterprise_id, item_id, sum(amount_fen)::bigint AS amount FROM other_support o"
+        " WHERE enterprise_id = ANY($1::text[]) AND NOT EXISTS (SELECT FROM inbox i"
+        "  WHERE i.event_id = o.event_id AND i.retracted_by IS NOT NULL)"
+        " GROUP BY enterprise_id, item_id",
         ids,
     ):
         loaded[row["enterprise_id"]].book.other_support[row["item_id"]] = row["amount"]

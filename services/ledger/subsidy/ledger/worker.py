@@ -41,7 +41,9 @@ log = structlog.get_logger(__name__)
 STAGE = "ledger"
 
 Clock = Callable[[], datetime]
-ApplyBatch = Callable[[asyncpg.Connection, list[Message], BookCache], Awaitable[PreparedBatch]]
+ApplyBatch = Callable[
+    [asyncpg.Connection, list[Message], BookCache, Catalog], Awaitable[PreparedBatch]
+]
 
 
 def utc_now() -> datetime:
@@ -203,7 +205,9 @@ class LedgerWorker:
             started = time.perf_counter()
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    prepared: PreparedBatch = await self._apply(conn, messages, self.cache)
+                    prepared: PreparedBatch = await self._apply(
+                        conn, messages, self.cache, self.catalog
+                    )
             except TRANSIENT_ERRORS as err:
                 # The books may have been changed in memory by the rolled-back attempt.
                 self.cache.drop(enterprises)

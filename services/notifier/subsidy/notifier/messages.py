@@ -31,6 +31,7 @@ STATUS_WORDS: dict[str, dict[Language, str]] = {
     "RECORDED": {"zh": "已登记（不涉及资金）", "en": "Recorded (no funds involved)"},
     "SUPERSEDED": {"zh": "已由更高支持替代", "en": "Superseded by higher support"},
     "REVOKED": {"zh": "已撤销", "en": "Revoked"},
+    "RETRACTED": {"zh": "已撤回", "en": "Retracted"},
     "ELIGIBLE": {"zh": "符合条件（尚未核定）", "en": "Eligible (not yet decided)"},
     "STATUS_UNSPECIFIED": {"zh": "状态未知", "en": "Unknown status"},
 }

@@ -4,7 +4,7 @@ from datetime import date
 
 from subsidy.domain.entitlements import Entitlement, Reason
 from subsidy.domain.events import ReviewDecided
-from subsidy.domain.ledger.records import Approval, Check, Figure
+from subsidy.domain.ledger.records import Approval, Check, CorrectionNote, Figure
 
 
 def window(e: Entitlement, ok: bool) -> Check:
@@ -162,5 +162,23 @@ def other_support_cut(program: str, support: int, cut: int) -> Check:
             ("otherSupport", support),
             ("reduced", cut),
             ("clawback", cut),
+        ),
+    )
+
+
+def correction(note: CorrectionNote, granted: int) -> Check:
+    """A decision made again because an event was corrected or retracted: what it was, why."""
+    before = note.previous_status.value if note.previous_status else None
+    return Check(
+        "correction",
+        "RETRACTED" if note.retracted_by else "CORRECTED",
+        (
+            ("event", note.event_id),
+            ("revision", str(note.revision) if note.revision else None),
+            ("retractedBy", note.retracted_by),
+            ("reason", note.reason),
+            ("statusBefore", before),
+            ("grantedBefore", note.previous_granted_fen),
+            ("grantedAfter", granted),
         ),
     )

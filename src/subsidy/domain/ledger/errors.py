@@ -65,3 +65,47 @@ class ApprovalMismatch(LedgerRejection):
     """A second approval that approves another amount than the first (which still waits)."""
 
     field = "reviewDecided.approvedAmountFen"
+
+
+class UnknownCorrected(LedgerRejection):
+    """A revision above 1 of an event the ledger never took: nothing to correct."""
+
+    field = "revision"
+
+
+class NotCorrectable(LedgerRejection):
+    """A correction of an event that cannot be corrected: retracted, or a record the payouts
+    acted on (a payee account, an objection), or a retraction."""
+
+    field = "revision"
+
+
+class CorrectionChangesEnterprise(LedgerRejection):
+    """A correction names another enterprise than the event it corrects."""
+
+    field = "enterpriseId"
+
+
+class CorrectionChangesSource(LedgerRejection):
+    """A correction comes from another source than the event it corrects."""
+
+    field = "source"
+
+
+class CorrectionChangesType(LedgerRejection):
+    """A correction carries another kind of payload than the event it corrects."""
+
+    field = "payload"
+
+
+class UnknownRetracted(LedgerRejection):
+    """A retraction names an event the ledger never took for this enterprise."""
+
+    field = "eventRetracted.eventRef"
+
+
+class NotRetractable(LedgerRejection):
+    """A retraction of a retraction, of an event already retracted, or of a record the payouts
+    acted on."""
+
+    field = "eventRetracted.eventRef"

@@ -1,35 +1,175 @@
-"""The whole ledger in memory: one book per enterprise plus the event inbox (for simulate)."""
+"""The whole ledger in memory: one book per enterprise, the event inbox, and each enterprise's
+history in the order its events were first taken (for corrections; for simulate)."""
 
 from dataclasses import dataclass, field
 
 from subsidy.domain.evaluator import Evaluation
+from subsidy.domain.events import EnterpriseEvent, EventRetracted
+from subsidy.domain.ledger import corrections
 from subsidy.domain.ledger.book import EnterpriseBook
-from subsidy.domain.ledger.errors import DuplicateEventConflict
-from subsidy.domain.ledger.records import EntitlementState, Outcome
+from subsidy.domain.ledger.errors import (
+    CorrectionChangesEnterprise,
+    CorrectionChangesSource,
+    CorrectionChangesType,
+    DuplicateEventConflict,
+    NotCorrectable,
+    NotRetractable,
+    UnknownCorrected,
+    UnknownRetracted,
+)
+from subsidy.domain.ledger.records import CorrectionNote, EntitlementState, Outcome
+
+# Records the payouts acted on as they came: an account is replaced by registering another,
+# an objection is dismissed by the bureau; neither is corrected nor retracted.
+FIXED = frozenset({"payeeAccountRegistered", "objectionFiled", "eventRetracted"})
+
+
+@dataclass(slots=True)
+class Taken:
+    """An event id the ledger took: the content in force, and what a correction must keep."""
+
+    content_hash: str
+    revision: int
+    enterprise_id: str
+    source: str
+    payload_type: str
+    retracted_by: str | None = None
+
+    @classmethod
+    def of(cls, event: EnterpriseEvent, content_hash: str) -> "Taken":
+        return cls(content_hash, event.revision_number, event.enterprise_id, event.source,
+                   event.payload_type)  # fmt: skip
 
 
 @dataclass
 class InMemoryLedger:
-    """Books by enterprise and an inbox of processed event ids with their content hashes."""
+    """Books by enterprise, the inbox by event id, and the histories corrections replay.
+
+    `histories` holds, per enterprise, the ids of its events in the order first taken, and
+    `taken` each one's evaluation in force. Simulate keeps every enterprise's (`keep_all`);
+    the service loads only those a correction in its batch needs, and extends only those."""
 
     books: dict[str, EnterpriseBook] = field(default_factory=dict)
-    inbox: dict[str, str] = field(default_factory=dict)
+    inbox: dict[str, Taken] = field(default_factory=dict)
+    histories: dict[str, list[str]] = field(default_factory=dict)
+    taken: dict[str, Evaluation] = field(default_factory=dict)
+    keep_all: bool = True
 
     def process(self, evaluation: Evaluation, content_hash: str) -> Outcome:
-        """Apply an evaluated event once: a repeat with the same content changes nothing, with
-        different content it is rejected. Rejected events are remembered too, so that a repeat
-        of one is a no-op, as redelivery is in the service."""
+        """Apply an evaluated event once: a repeat with the same content changes nothing; a
+        higher revision corrects it; other content is rejected. Rejected events are remembered
+        too, so that a repeat of one is a no-op, as redelivery is in the service."""
         event = evaluation.event
         seen = self.inbox.get(event.event_id)
         if seen is not None:
-            if seen != content_hash:
+            if seen.content_hash == content_hash:
+                return Outcome(event.event_id, duplicate=True)
+            if event.revision_number <= seen.revision:
                 raise DuplicateEventConflict("an earlier event with this id has different content")
-            return Outcome(event.event_id, duplicate=True)
-        book = self.books.get(event.enterprise_id)
-        if book is None:
-            book = self.books[event.enterprise_id] = EnterpriseBook(event.enterprise_id)
-        self.inbox[event.event_id] = content_hash
+            return self._correct(evaluation, content_hash, seen)
+        if event.revision is not None:
+            raise UnknownCorrected(f"无可更正的原事件 / no event {event.event_id!r} to correct")
+        book = self.book(event.enterprise_id)
+        if isinstance(event.payload, EventRetracted):
+            return self._retract(evaluation, content_hash)
+        self.inbox[event.event_id] = Taken.of(event, content_hash)
+        self.remember(evaluation)
         return book.apply(evaluation)
+
+    def book(self, enterprise_id: str) -> EnterpriseBook:
+        """The enterprise's book, a new one for an enterprise not seen before."""
+        book = self.books.get(enterprise_id)
+        if book is None:
+            book = self.books[enterprise_id] = EnterpriseBook(enterprise_id)
+        return book
+
+    def remember(self, evaluation: Evaluation) -> None:
+        """Add a newly taken event to its enterprise's history, where one is kept."""
+        event = evaluation.event
+        history = self.histories.get(event.enterprise_id)
+        if history is None:
+            if not self.keep_all:
+                return
+            history = self.histories[event.enterprise_id] = []
+        history.append(event.event_id)
+        self.taken[event.event_id] = evaluation
+
+    # ---- corrections and retractions -------------------------------------------------------
+
+    def _correct(self, evaluation: Evaluation, content_hash: str, seen: Taken) -> Outcome:
+        """A higher revision: guards, then the history decided again with it in place."""
+        event = evaluation.event
+        self._guard_correctable(event, seen)
+        seen.content_hash, seen.revision = content_hash, event.revision_number
+        self.taken[event.event_id] = evaluation
+        note = CorrectionNote(event.event_id, event.revision_number,
+                              event.correction_reason or "", None, None, 0)  # fmt: skip
+        return self._redecide(event.enterprise_id, note, event.event_id)
+
+    @staticmethod
+    def _guard_correctable(event: EnterpriseEvent, seen: Taken) -> None:
+        """A correction keeps the event's enterprise, source and kind, of an event that may
+        still be corrected."""
+        eid = event.event_id
+        if seen.retracted_by is not None:
+            raise NotCorrectable(f"event {eid!r} was retracted by {seen.retracted_by!r}")
+        if seen.payload_type in FIXED:
+            raise NotCorrectable(f"a {seen.payload_type} event is not corrected")
+        if event.enterprise_id != seen.enterprise_id:
+            raise CorrectionChangesEnterprise(
+                f"event {eid!r} is of enterprise {seen.enterprise_id}: a correction keeps it"
+                " (retract the event and send a new one for the right enterprise)"
+            )
+        if event.source != seen.source:
+            raise CorrectionChangesSource(f"event {eid!r} came from {seen.source!r}")
+        if event.payload_type != seen.payload_type:
+            raise CorrectionChangesType(
+                f"event {eid!r} is a {seen.payload_type}: a correction keeps the event's type"
+            )
+
+    def _retract(self, evaluation: Evaluation, content_hash: str) -> Outcome:
+        """An eventRetracted: guards, then the history decided again without the event."""
+        event = evaluation.event
+        payload = event.payload
+        assert isinstance(payload, EventRetracted)
+        # Its id is taken even if refused (as any event the book refuses): the same retraction
+        # again is a no-op, another one under its id a conflict.
+        self.inbox[event.event_id] = Taken.of(event, content_hash)
+        target = self._guard_retractable(event, payload)
+        target.retracted_by = event.event_id
+        note = CorrectionNote(payload.event_ref, 0, payload.reason, event.event_id, None, 0)
+        return self._redecide(event.enterprise_id, note, event.event_id)
+
+    def _guard_retractable(self, event: EnterpriseEvent, payload: EventRetracted) -> Taken:
+        """The retracted event is this enterprise's, still in force, and may be retracted."""
+        ref = payload.event_ref
+        target = self.inbox.get(ref)
+        if target is None or target.enterprise_id != event.enterprise_id:
+            raise UnknownRetracted(f"no event {ref!r} for this enterprise")
+        if target.retracted_by is not None:
+            raise NotRetractable(f"event {ref!r} was already retracted by {target.retracted_by!r}")
+        if target.payload_type == "eventRetracted":
+            raise NotRetractable(f"event {ref!r} is itself a retraction: it cannot be retracted")
+        if target.payload_type in FIXED:
+            raise NotRetractable(f"a {target.payload_type} event is not retracted")
+        return target
+
+    def _redecide(self, enterprise_id: str, note: CorrectionNote, cause: str) -> Outcome:
+        """Decide the enterprise's corrected history again; the book becomes its result."""
+        assert enterprise_id in self.histories, (
+            f"the history of {enterprise_id} was not loaded before its correction"
+        )
+        # Ids missing from the inbox are not retracted: the service loads a history without
+        # the events retracted before, and the inbox rows of its batch's events only.
+        history = [
+            self.taken[i] for i in self.histories[enterprise_id]
+            if (t := self.inbox.get(i)) is None or t.retracted_by is None
+        ]  # fmt: skip
+        book, out = corrections.redecide(self.book(enterprise_id), history, note, cause)
+        self.books[enterprise_id] = book
+        return out
+
+    # ---- reading ---------------------------------------------------------------------------
 
     def parked_ids(self) -> set[str]:
         """The ids of the reviews still waiting for their event."""

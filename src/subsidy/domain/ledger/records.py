@@ -20,11 +20,19 @@ class PostingKind(StrEnum):
     REVOKE = "REVOKE"  # certification withdrawn
     OTHER_SUPPORT = "OTHER_SUPPORT"  # reduced by support from another city programme
     CLAWBACK = "CLAWBACK"  # receivable: cash paid that the enterprise owes back
+    # The difference a correction or retraction made (docs/rules.md, Corrections): either sign.
+    CORRECTION = "CORRECTION"
 
 
 # Postings that move an entitlement's granted amount (CLAWBACK is a separate receivable).
 GRANT_ACCOUNT = frozenset(
-    {PostingKind.GRANT, PostingKind.SUPERSEDE, PostingKind.REVOKE, PostingKind.OTHER_SUPPORT}
+    {
+        PostingKind.GRANT,
+        PostingKind.SUPERSEDE,
+        PostingKind.REVOKE,
+        PostingKind.OTHER_SUPPORT,
+        PostingKind.CORRECTION,
+    }
 )
 
 
@@ -91,6 +99,22 @@ class Posting:
     kind: PostingKind
     amount_fen: int
     event_id: str  # the event that caused it
+    # The facts it is booked under when not the entitlement's current ones: a correction that
+    # moved an entitlement to another year or item reverses it under the old facts.
+    facts: Entitlement | None = None
+    district: str | None = None  # with `facts`: the district it was booked in
+
+
+@record
+class CorrectionNote:
+    """Why a decision was made again: the correction or retraction, and what it replaced."""
+
+    event_id: str  # the corrected or retracted event
+    revision: int  # the revision now in force; 0 when the event was retracted
+    reason: str  # the correctionReason, or the retraction's reason
+    retracted_by: str | None  # the eventRetracted's id, for a retraction
+    previous_status: Status | None  # None for an entitlement the correction created
+    previous_granted_fen: int
 
 
 @record
@@ -109,6 +133,7 @@ class Decision:
     enterprise_name: str
     district: str
     checks: tuple[Check, ...] = ()
+    correction: CorrectionNote | None = None
 
     @property
     def decision_id(self) -> str:
@@ -171,3 +196,14 @@ class Outcome:
     # Records for the payouts to read: payee accounts registered, objections filed.
     payee_accounts: list[PayeeAccount] = field(default_factory=list)
     objections: list[Objection] = field(default_factory=list)
+    # A correction or retraction: the enterprise's history decided again (corrections.py).
+    redecided: "Redecided | None" = None
+
+
+@dataclass(slots=True)
+class Redecided:
+    """An enterprise's book after its corrected history was decided again, and what became of
+    each event of that history: 'applied', 'parked' or 'rejected' (the service's inbox)."""
+
+    fates: dict[str, str]
+    retracted: str | None = None  # the event a retraction withdrew

@@ -53,7 +53,9 @@ class BookState:
         """Add an entitlement's stored state, rebuilding the indexes and counters."""
         ent = state.ent
         self.index(state)
-        self.events[ent.event_id] = (*self.events.get(ent.event_id, ()), ent.entitlement_id)
+        # A retracted event is unknown to reviews and objections: not registered under it.
+        if state.status is not Status.RETRACTED:
+            self.events[ent.event_id] = (*self.events.get(ent.event_id, ()), ent.entitlement_id)
         self.annual_used[(ent.rule_id, ent.year)] += state.granted_fen
 
     def restore_event(self, event_id: str) -> None:
