@@ -1,6 +1,7 @@
 """The ledger service decides corrected streams as `subsidy simulate` does: any stream with
 corrections and retractions, in batches of any size, through PostgreSQL as the worker's login,
-ends with simulate's export, sound invariants and verifying chains."""
+ends with simulate's export, sound invariants and verifying chains; and the history it keeps
+replays to where it stands."""
 
 import asyncio
 import json
@@ -15,6 +16,7 @@ from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.simulate import simulate
 from subsidy.ledger.export import export_contract
+from subsidy.ledger.history import read_history
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
 from tests.domain.ledger.test_corrections import Events, corrected_streams
@@ -43,9 +45,15 @@ async def _decide(
                                              stream.catalog)  # fmt: skip
             prepared.committed(cache)
         contract = await export_contract(conn)
+        # `policy diff --from-ledger` replays the history as corrected: it ends where the
+        # ledger stands, but for what was retracted.
+        history = await read_history(conn)
     finally:
         await conn.close()
     await assert_sound(worker)
+    replayed = simulate(history.events, stream.catalog).to_contract()["entitlements"]
+    standing = [e for e in contract["entitlements"] if e["status"] != "RETRACTED"]
+    assert replayed == standing, "\n".join(history.events)
     return contract
 
 

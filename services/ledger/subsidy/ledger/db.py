@@ -2,13 +2,17 @@
 
 import asyncpg
 
-from subsidy.infra.db_roles import LEDGER_TABLES, RoleNeeds
+from subsidy.infra.db_roles import JOURNAL_TABLES, LEDGER_TABLES, RoleNeeds
 from subsidy.infra.migrate import migrate
 
 COMPONENT = "ledger"
 MIGRATIONS = "subsidy.ledger.migrations"
-# The worker and the relay: members of subsidy_ledger_writer (migration 0006).
-WRITER = RoleNeeds("ledger", COMPONENT, MIGRATIONS, LEDGER_TABLES)
+# The worker and the relay: members of subsidy_ledger_writer (migration 0006). Every revision
+# of a corrected event stays as taken (0009_corrections).
+WRITER = RoleNeeds(
+    "ledger", COMPONENT, MIGRATIONS, LEDGER_TABLES,
+    append_only=(*JOURNAL_TABLES, "event_revisions"),
+)  # fmt: skip
 
 
 async def migrate_ledger(conn: asyncpg.Connection) -> list[str]:

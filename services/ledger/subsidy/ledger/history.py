@@ -1,7 +1,8 @@
-"""The events the ledger took, in the order it took them: the platform's real history, for
-deciding it again under another policy (`subsidy policy diff --from-ledger`)."""
+"""The events the ledger took, in the order it took them and as corrected: the platform's real
+history, for deciding it again under another policy (`subsidy policy diff --from-ledger`)."""
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +42,20 @@ class LedgerHistory:
     last_decided_at: datetime | None = None
 
 
+def _as_first_sent(text: str) -> str | None:
+    """The event as the corrected history holds it: a corrected one at its revision in force,
+    as if first sent so (docs/rules.md, Corrections); None for a retraction, which holds no
+    place of its own (the events it retracted are left out)."""
+    if '"revision":' not in text and '"eventRetracted":' not in text:
+        return text
+    doc = json.loads(text)
+    if "eventRetracted" in doc:
+        return None
+    doc.pop("revision", None)
+    doc.pop("correctionReason", None)
+    return json.dumps(doc, ensure_ascii=False)
+
+
 async def read_history(conn: asyncpg.Connection) -> LedgerHistory:
     """The ledger's history from one snapshot. Raises NoStoredEvents on an older schema."""
     has_events = await conn.fetchval(
@@ -56,8 +71,8 @@ async def read_history(conn: asyncpg.Connection) -> LedgerHistory:
         rows = await conn.fetch(
             "SELECT i.event_id, i.payload_hash, i.event, p.event AS parked, p.state"
             " FROM inbox i LEFT JOIN parked_reviews p USING (event_id)"
-            " ORDER BY i.arrival NULLS FIRST, i.received_at, i.source_partition,"
-            " i.source_offset, i.event_id"
+            " WHERE i.retracted_by IS NULL ORDER BY i.arrival NULLS FIRST, i.received_at,"
+            " i.source_partition, i.source_offset, i.event_id"
         )
         entitlements = await conn.fetch(
             "SELECT entitlement_id, status, granted_fen, catalog_version FROM entitlements"
@@ -79,8 +94,8 @@ async def read_history(conn: asyncpg.Connection) -> LedgerHistory:
             history.missing.append(event_id)
         elif hashlib.sha256(text.encode()).hexdigest() != row["payload_hash"]:
             history.mismatched.append(event_id)
-        else:
-            history.events.append(text)
+        elif (line := _as_first_sent(text)) is not None:
+            history.events.append(line)
     history.recorded = {
         r["entitlement_id"]: RecordedEntitlement(
             r["status"], r["granted_fen"], r["catalog_version"]
