@@ -351,7 +351,8 @@ def explain_command(
     plaintext: PlaintextOption = False,
 ) -> None:
     """Why an entitlement stands as it does: eligibility trace (zh/en), every ledger check with
-    its numbers, its revisions, and the other decisions on the same item."""
+    its numbers, its revisions, the other decisions on the same item, and its corrections and
+    retractions (更正记录: who sent each, when, why, what it changed)."""
     request = api_pb2.ExplainDecisionRequest(entitlement_id=entitlement_id)
     transport = client_transport_or_exit(cacert, cert, key, plaintext)
     found = call_api(

@@ -14,6 +14,7 @@ from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
 from subsidy.ledger.provenance import submitters
+from subsidy.ledger.revisions import correcting_events, event_corrections
 
 # Statuses that hold money: what totals add up.
 _GRANTED = sorted(s.value for s in GRANTED)
@@ -171,8 +172,9 @@ async def list_decisions(
 async def explain(
     conn: asyncpg.Connection, entitlement_id: str
 ) -> api_pb2.ExplainDecisionResponse | None:
-    """The stored eligibility trace, every revision with the checks that led to it, and the
-    other entitlements' decisions on the same item; None for an unknown entitlement."""
+    """The stored eligibility trace, every revision with the checks that led to it, the other
+    entitlements' decisions on the same item, and the revisions and retractions of the events
+    that decided it; None for an unknown entitlement."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         row = await conn.fetchrow(
             "SELECT enterprise_id, item_id, entitlement FROM entitlements"
@@ -201,6 +203,12 @@ async def explain(
         submitted_by = await submitters(
             conn, {d.caused_by_event_id for d in history + item_history}
         )
+        # Read in the same snapshot: the revisions and the decisions they caused agree.
+        own = history[-1].event_id
+        event = await event_corrections(conn, own, history)
+        others = [
+            await event_corrections(conn, e, history) for e in correcting_events(own, history)
+        ]
     checks = [
         api_pb2.LedgerCheck(
             check=c["check"], outcome=c["outcome"], numbers=c["numbers"], revision=r["revision"]
@@ -215,6 +223,8 @@ async def explain(
         history=history,
         item_history=item_history,
         submitted_by=submitted_by,
+        event=event,
+        other_events=others,
     )
 
 

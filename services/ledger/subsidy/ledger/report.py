@@ -1,7 +1,8 @@
 """LedgerService answers for people: statement and totals tables, readable explanations, JSON."""
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -10,6 +11,8 @@ from rich.table import Table
 
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.beijing import BEIJING
+from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.money import format_fen
 from subsidy.events.v1 import events_pb2 as epb
 
@@ -26,6 +29,7 @@ CHECK_LABELS: dict[str, tuple[str, str]] = {
     "superseded": ("被更高支持取代", "superseded by a higher rule"),
     "review": ("评审", "review"),
     "revocation": ("撤销", "revocation"),
+    "correction": ("更正或撤回", "correction or retraction"),
 }
 
 
@@ -110,9 +114,16 @@ def submitter(provenance: epb.Provenance | None) -> str:
     return f"提交方 submitted by {provenance.principal} via {channel}"
 
 
-def _decision_line(d: dpb.Decision, submitted_by: Mapping[str, epb.Provenance]) -> str:
+def _decision_line(
+    d: dpb.Decision,
+    submitted_by: Mapping[str, epb.Provenance],
+    by_revision: Mapping[int, epb.Provenance] | None = None,
+) -> str:
     reasons = f" [{_reasons(d)}]" if d.reasons else ""
-    who = submitter(submitted_by.get(d.caused_by_event_id))
+    # submitted_by names who sent the revision of the event now in force; a revision of this
+    # entitlement brought about by an earlier one names who sent that one.
+    known = (by_revision or {}).get(d.revision)
+    who = submitter(known or submitted_by.get(d.caused_by_event_id))
     return (
         f"#{d.revision} {dpb.Status.Name(d.status)}{reasons}:"
         f" entitled {format_fen(d.entitled_fen)},"
@@ -144,8 +155,10 @@ def four_eyes(x: api_pb2.ExplainDecisionResponse) -> str | None:
 
 
 def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> None:
-    """The decision, the eligibility trace, each ledger check with its numbers, the revisions
-    and what else happened on the same item. Plain text (no markup): ids contain brackets."""
+    """The decision, the eligibility trace, each ledger check with its numbers, the revisions,
+    what else happened on the same item, and the corrections (更正记录): each revision of the
+    events behind it, who sent it, when (Beijing time), why, and what it changed here. Plain
+    text (no markup): ids contain brackets."""
     d = x.decision
     # Long lines (clauses) are not wrapped: one item per line, as a reader greps it.
     out = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
@@ -175,12 +188,108 @@ def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> N
         for key in sorted(c.numbers):
             out(f"      {key}: {c.numbers[key]}")
     out("\nHistory 变更记录")
+    by_revision = _revision_submitters(x)
     for h in x.history:
-        out(f"  {_decision_line(h, x.submitted_by)}")
+        out(f"  {_decision_line(h, x.submitted_by, by_revision)}")
     if x.item_history:
         out(f"\nSame item 同一项目 {d.item_id} (就高不重复)")
         for h in x.item_history:
             out(f"  {h.entitlement_id} {_decision_line(h, x.submitted_by)}")
+    if x.HasField("event"):  # a server from before corrections sends none
+        out("\n更正记录 / Corrections")
+        for line in correction_lines(x):
+            out(f"  {line}")
+
+
+def _beijing(iso: str) -> str:
+    """`2026-03-02 10:15 北京时间` from an ISO-8601 time with its offset."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso or "时间未记录"
+    return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} 北京时间"
+
+
+def _state(status: "dpb.Status.ValueType", granted_fen: int) -> str:
+    """`已拨付 ¥120,000.00`: a status in the words bureaus use, and what it holds."""
+    try:
+        name = dpb.Status.Name(status)
+    except ValueError:  # a status from a newer contract
+        name = str(status)
+    return f"{STATUS_LABELS_ZH.get(name, name)} {format_fen(granted_fen)}"
+
+
+def _by(provenance: epb.Provenance) -> str:
+    return f"由 {provenance.principal} 提交" if provenance.principal else "提交方未记录"
+
+
+def _caused(revisions: Iterable[int], decisions: Mapping[int, dpb.Decision]) -> str:
+    """` → 修订 #3: 已拨付 ¥120,000.00 → 已拨付 ¥20,000.00, 应追回 ¥100,000.00`: what each
+    revision of the entitlement it brought about changed, and what follows for money."""
+    parts = []
+    for n in revisions:
+        d = decisions.get(n)
+        if d is None:
+            parts.append(f"修订 #{n}")
+            continue
+        after = _state(d.status, d.granted_fen)
+        if not d.HasField("correction"):
+            parts.append(f"修订 #{n}: {after}")
+            continue
+        c = d.correction
+        before = _state(c.previous_status, c.previous_granted_fen)
+        text = f"修订 #{n}: {before if c.previous_status else '无 (新资格)'} → {after}"
+        owed = c.previous_granted_fen - d.granted_fen
+        if d.cash_delta_fen > 0:
+            text += f", 补拨 {format_fen(d.cash_delta_fen)}"
+        elif owed > 0:
+            text += f", 应追回 {format_fen(owed)}"
+        parts.append(text)
+    return f" → {'; '.join(parts)}" if parts else ""
+
+
+def _event_lines(
+    e: api_pb2.EventCorrections, decisions: Mapping[int, dpb.Decision], own: bool
+) -> list[str]:
+    whose = "本资格的事件 / this entitlement's event" if own else "同企业另一事件 / another event"
+    lines = [f"事件 {e.event_id} ({whose})"]
+    for r in e.revisions:
+        why = f"原因: {r.reason}" if r.reason else "原始事件 / original"
+        lines.append(
+            f"  版次 {r.revision} ({_beijing(r.taken_at)}) {_by(r.submitted_by)}, {why}"
+            + _caused(r.decision_revisions, decisions)
+        )
+    if e.HasField("retraction"):
+        t = e.retraction
+        lines.append(
+            f"  撤回 {t.retracted_by} ({_beijing(t.taken_at)}) {_by(t.submitted_by)},"
+            f" 原因: {t.reason}" + _caused(t.decision_revisions, decisions)
+        )
+    return lines
+
+
+def _revision_submitters(x: api_pb2.ExplainDecisionResponse) -> dict[int, epb.Provenance]:
+    """Who sent the revision of an event (or the retraction) behind each of the entitlement's
+    decision revisions, where the ledger recorded it."""
+    found: dict[int, epb.Provenance] = {}
+    for e in [x.event, *x.other_events]:
+        sent: list[api_pb2.EventRevision | api_pb2.EventRetraction] = list(e.revisions)
+        if e.HasField("retraction"):
+            sent.append(e.retraction)
+        for r in sent:
+            if r.HasField("submitted_by"):
+                found.update((n, r.submitted_by) for n in r.decision_revisions)
+    return found
+
+
+def correction_lines(x: api_pb2.ExplainDecisionResponse) -> list[str]:
+    """The entitlement's event revision by revision, its retraction, and the other events whose
+    corrections decided it again: who sent each, when, why, and what it changed here."""
+    decisions = {d.revision: d for d in x.history}
+    lines = _event_lines(x.event, decisions, own=True)
+    for other in x.other_events:
+        lines += _event_lines(other, decisions, own=False)
+    return lines
 
 
 def print_totals(console: Console, t: api_pb2.GetTotalsResponse, by: str) -> None:

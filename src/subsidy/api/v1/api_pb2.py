@@ -26,7 +26,7 @@ from subsidy.decisions.v1 import decisions_pb2 as subsidy_dot_decisions_dot_v1_d
 from subsidy.events.v1 import events_pb2 as subsidy_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18subsidy/api/v1/api.proto\x12\x0esubsidy.api.v1\x1a$subsidy/decisions/v1/decisions.proto\x1a\x1esubsidy/events/v1/events.proto\"c\n\rSubmitRequest\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\".subsidy.events.v1.EnterpriseEventH\x00\x12\x14\n\nevent_json\x18\x02 \x01(\x0cH\x00\x42\x07\n\x05input\"5\n\x0eSubmitResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"h\n\x13SubmitBatchResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12+\n\x08rejected\x18\x03 \x03(\x0b\x32\x19.subsidy.api.v1.Rejection\"[\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12-\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x1d.subsidy.events.v1.FieldError\"D\n\x0f\x45valuateRequest\x12\x31\n\x05\x65vent\x18\x01 \x01(\x0b\x32\".subsidy.events.v1.EnterpriseEvent\"d\n\x10\x45valuateResponse\x12\x37\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32!.subsidy.decisions.v1.Entitlement\x12\x17\n\x0f\x63\x61talog_version\x18\x02 \x01(\t\"H\n\x13GetStatementRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x11\n\x04year\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_year\"\x8e\x01\n\x14GetStatementResponse\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x34\n\x0c\x65ntitlements\x18\x02 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x13\n\x0bgranted_fen\x18\x03 \x01(\x03\x12\x14\n\x0c\x63lawback_fen\x18\x04 \x01(\x03\"\xf6\x01\n\x14ListDecisionsRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0f\n\x07measure\x18\x03 \x01(\x05\x12-\n\x08\x64istrict\x18\x04 \x01(\x0e\x32\x1b.subsidy.events.v1.District\x12\x0c\n\x04year\x18\x05 \x01(\x05\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.subsidy.decisions.v1.Status\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x13\n\x0blatest_only\x18\t \x01(\x08\"c\n\x15ListDecisionsResponse\x12\x31\n\tdecisions\x18\x01 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"0\n\x16\x45xplainDecisionRequest\x12\x16\n\x0e\x65ntitlement_id\x18\x01 \x01(\t\"\xaa\x01\n\x0bLedgerCheck\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x39\n\x07numbers\x18\x03 \x03(\x0b\x32(.subsidy.api.v1.LedgerCheck.NumbersEntry\x12\x10\n\x08revision\x18\x04 \x01(\x05\x1a.\n\x0cNumbersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x03\n\x17\x45xplainDecisionResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12:\n\x11\x65ligibility_trace\x18\x02 \x03(\x0b\x32\x1f.subsidy.decisions.v1.TraceStep\x12+\n\x06\x63hecks\x18\x03 \x03(\x0b\x32\x1b.subsidy.api.v1.LedgerCheck\x12/\n\x07history\x18\x04 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x34\n\x0citem_history\x18\x05 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12N\n\x0csubmitted_by\x18\x06 \x03(\x0b\x32\x38.subsidy.api.v1.ExplainDecisionResponse.SubmittedByEntry\x1aQ\n\x10SubmittedByEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.subsidy.events.v1.Provenance:\x02\x38\x01\"A\n\x10GetTotalsRequest\x12-\n\x08group_by\x18\x01 \x01(\x0e\x32\x1b.subsidy.api.v1.TotalsGroup\"S\n\x05Total\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bgranted_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65ntitlements\x18\x03 \x01(\x03\x12\x12\n\nshared_fen\x18\x04 \x01(\x03\"e\n\x11GetTotalsResponse\x12%\n\x06totals\x18\x01 \x03(\x0b\x32\x15.subsidy.api.v1.Total\x12\x13\n\x0bgranted_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65ntitlements\x18\x03 \x01(\x03\"\x14\n\x12VerifyChainRequest\"f\n\x13VerifyChainResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1a\n\x12\x66irst_broken_entry\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"k\n\x0cSubscription\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\"\x1a\n\x18ListSubscriptionsRequest\"P\n\x19ListSubscriptionsResponse\x12\x33\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1c.subsidy.api.v1.Subscription*o\n\x0bTotalsGroup\x12\x1c\n\x18TOTALS_GROUP_UNSPECIFIED\x10\x00\x12\x0b\n\x07MEASURE\x10\x01\x12\x08\n\x04RULE\x10\x02\x12\x0c\n\x08\x44ISTRICT\x10\x03\x12\x08\n\x04YEAR\x10\x04\x12\x13\n\x0f\x46UNDING_CHANNEL\x10\x05\x32\xad\x01\n\rIngestService\x12G\n\x06Submit\x12\x1d.subsidy.api.v1.SubmitRequest\x1a\x1e.subsidy.api.v1.SubmitResponse\x12S\n\x0bSubmitBatch\x12\x1d.subsidy.api.v1.SubmitRequest\x1a#.subsidy.api.v1.SubmitBatchResponse(\x01\x32\x63\n\x12\x45ligibilityService\x12M\n\x08\x45valuate\x12\x1f.subsidy.api.v1.EvaluateRequest\x1a .subsidy.api.v1.EvaluateResponse2\xd6\x03\n\rLedgerService\x12Y\n\x0cGetStatement\x12#.subsidy.api.v1.GetStatementRequest\x1a$.subsidy.api.v1.GetStatementResponse\x12\\\n\rListDecisions\x12$.subsidy.api.v1.ListDecisionsRequest\x1a%.subsidy.api.v1.ListDecisionsResponse\x12\x62\n\x0f\x45xplainDecision\x12&.subsidy.api.v1.ExplainDecisionRequest\x1a\'.subsidy.api.v1.ExplainDecisionResponse\x12P\n\tGetTotals\x12 .subsidy.api.v1.GetTotalsRequest\x1a!.subsidy.api.v1.GetTotalsResponse\x12V\n\x0bVerifyChain\x12\".subsidy.api.v1.VerifyChainRequest\x1a#.subsidy.api.v1.VerifyChainResponse2\xcf\x01\n\x14NotifierAdminService\x12M\n\x0fPutSubscription\x12\x1c.subsidy.api.v1.Subscription\x1a\x1c.subsidy.api.v1.Subscription\x12h\n\x11ListSubscriptions\x12(.subsidy.api.v1.ListSubscriptionsRequest\x1a).subsidy.api.v1.ListSubscriptionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18subsidy/api/v1/api.proto\x12\x0esubsidy.api.v1\x1a$subsidy/decisions/v1/decisions.proto\x1a\x1esubsidy/events/v1/events.proto\"c\n\rSubmitRequest\x12\x33\n\x05\x65vent\x18\x01 \x01(\x0b\x32\".subsidy.events.v1.EnterpriseEventH\x00\x12\x14\n\nevent_json\x18\x02 \x01(\x0cH\x00\x42\x07\n\x05input\"5\n\x0eSubmitResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"h\n\x13SubmitBatchResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12+\n\x08rejected\x18\x03 \x03(\x0b\x32\x19.subsidy.api.v1.Rejection\"[\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12-\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x1d.subsidy.events.v1.FieldError\"D\n\x0f\x45valuateRequest\x12\x31\n\x05\x65vent\x18\x01 \x01(\x0b\x32\".subsidy.events.v1.EnterpriseEvent\"d\n\x10\x45valuateResponse\x12\x37\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32!.subsidy.decisions.v1.Entitlement\x12\x17\n\x0f\x63\x61talog_version\x18\x02 \x01(\t\"H\n\x13GetStatementRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x11\n\x04year\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_year\"\x8e\x01\n\x14GetStatementResponse\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x34\n\x0c\x65ntitlements\x18\x02 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x13\n\x0bgranted_fen\x18\x03 \x01(\x03\x12\x14\n\x0c\x63lawback_fen\x18\x04 \x01(\x03\"\xf6\x01\n\x14ListDecisionsRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0f\n\x07measure\x18\x03 \x01(\x05\x12-\n\x08\x64istrict\x18\x04 \x01(\x0e\x32\x1b.subsidy.events.v1.District\x12\x0c\n\x04year\x18\x05 \x01(\x05\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.subsidy.decisions.v1.Status\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x13\n\x0blatest_only\x18\t \x01(\x08\"c\n\x15ListDecisionsResponse\x12\x31\n\tdecisions\x18\x01 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"0\n\x16\x45xplainDecisionRequest\x12\x16\n\x0e\x65ntitlement_id\x18\x01 \x01(\t\"\xaa\x01\n\x0bLedgerCheck\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x39\n\x07numbers\x18\x03 \x03(\x0b\x32(.subsidy.api.v1.LedgerCheck.NumbersEntry\x12\x10\n\x08revision\x18\x04 \x01(\x05\x1a.\n\x0cNumbersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x04\n\x17\x45xplainDecisionResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12:\n\x11\x65ligibility_trace\x18\x02 \x03(\x0b\x32\x1f.subsidy.decisions.v1.TraceStep\x12+\n\x06\x63hecks\x18\x03 \x03(\x0b\x32\x1b.subsidy.api.v1.LedgerCheck\x12/\n\x07history\x18\x04 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12\x34\n\x0citem_history\x18\x05 \x03(\x0b\x32\x1e.subsidy.decisions.v1.Decision\x12N\n\x0csubmitted_by\x18\x06 \x03(\x0b\x32\x38.subsidy.api.v1.ExplainDecisionResponse.SubmittedByEntry\x12/\n\x05\x65vent\x18\x07 \x01(\x0b\x32 .subsidy.api.v1.EventCorrections\x12\x36\n\x0cother_events\x18\x08 \x03(\x0b\x32 .subsidy.api.v1.EventCorrections\x1aQ\n\x10SubmittedByEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.subsidy.events.v1.Provenance:\x02\x38\x01\"\x8b\x01\n\x10\x45ventCorrections\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x30\n\trevisions\x18\x02 \x03(\x0b\x32\x1d.subsidy.api.v1.EventRevision\x12\x33\n\nretraction\x18\x03 \x01(\x0b\x32\x1f.subsidy.api.v1.EventRetraction\"\x94\x01\n\rEventRevision\x12\x10\n\x08revision\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x33\n\x0csubmitted_by\x18\x03 \x01(\x0b\x32\x1d.subsidy.events.v1.Provenance\x12\x10\n\x08taken_at\x18\x04 \x01(\t\x12\x1a\n\x12\x64\x65\x63ision_revisions\x18\x05 \x03(\x05\"\x9a\x01\n\x0f\x45ventRetraction\x12\x14\n\x0cretracted_by\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x33\n\x0csubmitted_by\x18\x03 \x01(\x0b\x32\x1d.subsidy.events.v1.Provenance\x12\x10\n\x08taken_at\x18\x04 \x01(\t\x12\x1a\n\x12\x64\x65\x63ision_revisions\x18\x05 \x03(\x05\"A\n\x10GetTotalsRequest\x12-\n\x08group_by\x18\x01 \x01(\x0e\x32\x1b.subsidy.api.v1.TotalsGroup\"S\n\x05Total\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bgranted_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65ntitlements\x18\x03 \x01(\x03\x12\x12\n\nshared_fen\x18\x04 \x01(\x03\"e\n\x11GetTotalsResponse\x12%\n\x06totals\x18\x01 \x03(\x0b\x32\x15.subsidy.api.v1.Total\x12\x13\n\x0bgranted_fen\x18\x02 \x01(\x03\x12\x14\n\x0c\x65ntitlements\x18\x03 \x01(\x03\"\x14\n\x12VerifyChainRequest\"f\n\x13VerifyChainResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x1a\n\x12\x66irst_broken_entry\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"k\n\x0cSubscription\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\"\x1a\n\x18ListSubscriptionsRequest\"P\n\x19ListSubscriptionsResponse\x12\x33\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1c.subsidy.api.v1.Subscription*o\n\x0bTotalsGroup\x12\x1c\n\x18TOTALS_GROUP_UNSPECIFIED\x10\x00\x12\x0b\n\x07MEASURE\x10\x01\x12\x08\n\x04RULE\x10\x02\x12\x0c\n\x08\x44ISTRICT\x10\x03\x12\x08\n\x04YEAR\x10\x04\x12\x13\n\x0f\x46UNDING_CHANNEL\x10\x05\x32\xad\x01\n\rIngestService\x12G\n\x06Submit\x12\x1d.subsidy.api.v1.SubmitRequest\x1a\x1e.subsidy.api.v1.SubmitResponse\x12S\n\x0bSubmitBatch\x12\x1d.subsidy.api.v1.SubmitRequest\x1a#.subsidy.api.v1.SubmitBatchResponse(\x01\x32\x63\n\x12\x45ligibilityService\x12M\n\x08\x45valuate\x12\x1f.subsidy.api.v1.EvaluateRequest\x1a .subsidy.api.v1.EvaluateResponse2\xd6\x03\n\rLedgerService\x12Y\n\x0cGetStatement\x12#.subsidy.api.v1.GetStatementRequest\x1a$.subsidy.api.v1.GetStatementResponse\x12\\\n\rListDecisions\x12$.subsidy.api.v1.ListDecisionsRequest\x1a%.subsidy.api.v1.ListDecisionsResponse\x12\x62\n\x0f\x45xplainDecision\x12&.subsidy.api.v1.ExplainDecisionRequest\x1a\'.subsidy.api.v1.ExplainDecisionResponse\x12P\n\tGetTotals\x12 .subsidy.api.v1.GetTotalsRequest\x1a!.subsidy.api.v1.GetTotalsResponse\x12V\n\x0bVerifyChain\x12\".subsidy.api.v1.VerifyChainRequest\x1a#.subsidy.api.v1.VerifyChainResponse2\xcf\x01\n\x14NotifierAdminService\x12M\n\x0fPutSubscription\x12\x1c.subsidy.api.v1.Subscription\x1a\x1c.subsidy.api.v1.Subscription\x12h\n\x11ListSubscriptions\x12(.subsidy.api.v1.ListSubscriptionsRequest\x1a).subsidy.api.v1.ListSubscriptionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEDGERCHECK_NUMBERSENTRY']._serialized_options = b'8\001'
   _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._loaded_options = None
   _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._serialized_options = b'8\001'
-  _globals['_TOTALSGROUP']._serialized_start=2482
-  _globals['_TOTALSGROUP']._serialized_end=2593
+  _globals['_TOTALSGROUP']._serialized_start=3037
+  _globals['_TOTALSGROUP']._serialized_end=3148
   _globals['_SUBMITREQUEST']._serialized_start=114
   _globals['_SUBMITREQUEST']._serialized_end=213
   _globals['_SUBMITRESPONSE']._serialized_start=215
@@ -66,31 +66,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEDGERCHECK_NUMBERSENTRY']._serialized_start=1385
   _globals['_LEDGERCHECK_NUMBERSENTRY']._serialized_end=1431
   _globals['_EXPLAINDECISIONRESPONSE']._serialized_start=1434
-  _globals['_EXPLAINDECISIONRESPONSE']._serialized_end=1880
-  _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._serialized_start=1799
-  _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._serialized_end=1880
-  _globals['_GETTOTALSREQUEST']._serialized_start=1882
-  _globals['_GETTOTALSREQUEST']._serialized_end=1947
-  _globals['_TOTAL']._serialized_start=1949
-  _globals['_TOTAL']._serialized_end=2032
-  _globals['_GETTOTALSRESPONSE']._serialized_start=2034
-  _globals['_GETTOTALSRESPONSE']._serialized_end=2135
-  _globals['_VERIFYCHAINREQUEST']._serialized_start=2137
-  _globals['_VERIFYCHAINREQUEST']._serialized_end=2157
-  _globals['_VERIFYCHAINRESPONSE']._serialized_start=2159
-  _globals['_VERIFYCHAINRESPONSE']._serialized_end=2261
-  _globals['_SUBSCRIPTION']._serialized_start=2263
-  _globals['_SUBSCRIPTION']._serialized_end=2370
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=2372
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=2398
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=2400
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=2480
-  _globals['_INGESTSERVICE']._serialized_start=2596
-  _globals['_INGESTSERVICE']._serialized_end=2769
-  _globals['_ELIGIBILITYSERVICE']._serialized_start=2771
-  _globals['_ELIGIBILITYSERVICE']._serialized_end=2870
-  _globals['_LEDGERSERVICE']._serialized_start=2873
-  _globals['_LEDGERSERVICE']._serialized_end=3343
-  _globals['_NOTIFIERADMINSERVICE']._serialized_start=3346
-  _globals['_NOTIFIERADMINSERVICE']._serialized_end=3553
+  _globals['_EXPLAINDECISIONRESPONSE']._serialized_end=1985
+  _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._serialized_start=1904
+  _globals['_EXPLAINDECISIONRESPONSE_SUBMITTEDBYENTRY']._serialized_end=1985
+  _globals['_EVENTCORRECTIONS']._serialized_start=1988
+  _globals['_EVENTCORRECTIONS']._serialized_end=2127
+  _globals['_EVENTREVISION']._serialized_start=2130
+  _globals['_EVENTREVISION']._serialized_end=2278
+  _globals['_EVENTRETRACTION']._serialized_start=2281
+  _globals['_EVENTRETRACTION']._serialized_end=2435
+  _globals['_GETTOTALSREQUEST']._serialized_start=2437
+  _globals['_GETTOTALSREQUEST']._serialized_end=2502
+  _globals['_TOTAL']._serialized_start=2504
+  _globals['_TOTAL']._serialized_end=2587
+  _globals['_GETTOTALSRESPONSE']._serialized_start=2589
+  _globals['_GETTOTALSRESPONSE']._serialized_end=2690
+  _globals['_VERIFYCHAINREQUEST']._serialized_start=2692
+  _globals['_VERIFYCHAINREQUEST']._serialized_end=2712
+  _globals['_VERIFYCHAINRESPONSE']._serialized_start=2714
+  _globals['_VERIFYCHAINRESPONSE']._serialized_end=2816
+  _globals['_SUBSCRIPTION']._serialized_start=2818
+  _globals['_SUBSCRIPTION']._serialized_end=2925
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=2927
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=2953
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=2955
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=3035
+  _globals['_INGESTSERVICE']._serialized_start=3151
+  _globals['_INGESTSERVICE']._serialized_end=3324
+  _globals['_ELIGIBILITYSERVICE']._serialized_start=3326
+  _globals['_ELIGIBILITYSERVICE']._serialized_end=3425
+  _globals['_LEDGERSERVICE']._serialized_start=3428
+  _globals['_LEDGERSERVICE']._serialized_end=3898
+  _globals['_NOTIFIERADMINSERVICE']._serialized_start=3901
+  _globals['_NOTIFIERADMINSERVICE']._serialized_end=4108
 # @@protoc_insertion_point(module_scope)

@@ -425,6 +425,8 @@ class ExplainDecisionResponse(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     ITEM_HISTORY_FIELD_NUMBER: _builtins.int
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    OTHER_EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def decision(self) -> _decisions_pb2.Decision:
         """the latest revision"""
@@ -451,7 +453,21 @@ class ExplainDecisionResponse(_message.Message):
     def submitted_by(self) -> _containers.MessageMap[_builtins.str, _events_pb2.Provenance]:
         """Who submitted each event that caused a decision above (history and item_history), keyed by
         its eventId (causedByEventId): the principal and channel the ingest API recorded. An event
-        taken before the ledger kept provenance has no entry.
+        taken before the ledger kept provenance has no entry. A corrected event's entry is the
+        revision in force's; `event` and `other_events` name who sent each revision.
+        """
+
+    @_builtins.property
+    def event(self) -> Global___EventCorrections:
+        """The entitlement's own event: every revision the ledger took (the original alone if it was
+        never corrected) and, if it was withdrawn, its retraction (docs/contract.md §1).
+        """
+
+    @_builtins.property
+    def other_events(self) -> _containers.RepeatedCompositeFieldContainer[Global___EventCorrections]:
+        """Other events of the enterprise whose correction or retraction decided this entitlement
+        again (an invoice corrected down that freed room under the annual cap, a higher rule's
+        certification retracted), in the order of those decisions.
         """
 
     def __init__(
@@ -463,14 +479,138 @@ class ExplainDecisionResponse(_message.Message):
         history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
         item_history: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
         submitted_by: _abc.Mapping[_builtins.str, _events_pb2.Provenance] | None = ...,
+        event: Global___EventCorrections | None = ...,
+        other_events: _abc.Iterable[Global___EventCorrections] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "history", b"history", "item_history", b"item_history", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "event", b"event", "history", b"history", "item_history", b"item_history", "other_events", b"other_events", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExplainDecisionResponse: _TypeAlias = ExplainDecisionResponse  # noqa: Y015
+
+@_typing.final
+class EventCorrections(_message.Message):
+    """An event's revisions and retraction, with the revisions of the explained entitlement each
+    brought about.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    REVISIONS_FIELD_NUMBER: _builtins.int
+    RETRACTION_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    @_builtins.property
+    def revisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___EventRevision]:
+        """every revision the ledger took, oldest first"""
+
+    @_builtins.property
+    def retraction(self) -> Global___EventRetraction:
+        """set when the event was retracted"""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        revisions: _abc.Iterable[Global___EventRevision] | None = ...,
+        retraction: Global___EventRetraction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retraction", b"retraction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "retraction", b"retraction", "revisions", b"revisions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventCorrections: _TypeAlias = EventCorrections  # noqa: Y015
+
+@_typing.final
+class EventRevision(_message.Message):
+    """One revision of an event as the ledger took it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SUBMITTED_BY_FIELD_NUMBER: _builtins.int
+    TAKEN_AT_FIELD_NUMBER: _builtins.int
+    DECISION_REVISIONS_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """1: the original"""
+    reason: _builtins.str
+    """its correctionReason; empty for the original"""
+    taken_at: _builtins.str
+    """when the ledger took it, ISO-8601 with offset"""
+    @_builtins.property
+    def submitted_by(self) -> _events_pb2.Provenance:
+        """Who submitted it and through which channel; unset when the ledger has no record."""
+
+    @_builtins.property
+    def decision_revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The explained entitlement's decision revisions it brought about, oldest first: for the
+        original, those its event caused without a correction; for a correction, those whose
+        Decision.correction names this revision.
+        """
+
+    def __init__(
+        self,
+        *,
+        revision: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        submitted_by: _events_pb2.Provenance | None = ...,
+        taken_at: _builtins.str = ...,
+        decision_revisions: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "revision", b"revision", "submitted_by", b"submitted_by", "taken_at", b"taken_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventRevision: _TypeAlias = EventRevision  # noqa: Y015
+
+@_typing.final
+class EventRetraction(_message.Message):
+    """The withdrawal of an event by an eventRetracted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RETRACTED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SUBMITTED_BY_FIELD_NUMBER: _builtins.int
+    TAKEN_AT_FIELD_NUMBER: _builtins.int
+    DECISION_REVISIONS_FIELD_NUMBER: _builtins.int
+    retracted_by: _builtins.str
+    """the eventRetracted's eventId"""
+    reason: _builtins.str
+    """the retraction's reason"""
+    taken_at: _builtins.str
+    """when the ledger took the eventRetracted, ISO-8601 with offset"""
+    @_builtins.property
+    def submitted_by(self) -> _events_pb2.Provenance:
+        """unset when the ledger has no record"""
+
+    @_builtins.property
+    def decision_revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The explained entitlement's decision revisions it brought about, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        retracted_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        submitted_by: _events_pb2.Provenance | None = ...,
+        taken_at: _builtins.str = ...,
+        decision_revisions: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "retracted_by", b"retracted_by", "submitted_by", b"submitted_by", "taken_at", b"taken_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventRetraction: _TypeAlias = EventRetraction  # noqa: Y015
 
 @_typing.final
 class GetTotalsRequest(_message.Message):
