@@ -36,15 +36,17 @@ async def read_inbox(conn: asyncpg.Connection, event_ids: Iterable[str]) -> dict
     """The inbox rows of these ids, as the domain's inbox holds them."""
     taken: dict[str, Taken] = {}
     for r in await conn.fetch(
-        "SELECT event_id, payload_hash, revision, enterprise_id, event, retracted_by FROM inbox"
-        " WHERE event_id = ANY($1::text[])",
+        "SELECT event_id, payload_hash, revision, enterprise_id, event, retracted_by,"
+        " CASE WHEN revision > 1 THEN ARRAY(SELECT r.payload_hash FROM event_revisions r"
+        "  WHERE r.event_id = i.event_id) END AS earlier"
+        " FROM inbox i WHERE event_id = ANY($1::text[])",
         list(event_ids),
     ):
         # Events taken before the inbox kept them (0004) have no source or type to keep.
         doc = json.loads(r["event"]) if r["event"] else {}
         taken[r["event_id"]] = Taken(
             r["payload_hash"], r["revision"], r["enterprise_id"], doc.get("source", ""),
-            _payload_type(doc), r["retracted_by"],
+            _payload_type(doc), r["retracted_by"], frozenset(r["earlier"] or ()),
         )  # fmt: skip
     return taken
 

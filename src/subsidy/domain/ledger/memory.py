@@ -34,6 +34,8 @@ class Taken:
     source: str
     payload_type: str
     retracted_by: str | None = None
+    # The hashes of the revisions it replaced: one of them again is a redelivery, not news.
+    earlier: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, event: EnterpriseEvent, content_hash: str) -> "Taken":
@@ -56,13 +58,13 @@ class InMemoryLedger:
     keep_all: bool = True
 
     def process(self, evaluation: Evaluation, content_hash: str) -> Outcome:
-        """Apply an evaluated event once: a repeat with the same content changes nothing; a
+        """Apply an evaluated event once: a repeat of any revision taken changes nothing; a
         higher revision corrects it; other content is rejected. Rejected events are remembered
         too, so that a repeat of one is a no-op, as redelivery is in the service."""
         event = evaluation.event
         seen = self.inbox.get(event.event_id)
         if seen is not None:
-            if seen.content_hash == content_hash:
+            if seen.content_hash == content_hash or content_hash in seen.earlier:
                 return Outcome(event.event_id, duplicate=True)
             if event.revision_number <= seen.revision:
                 raise DuplicateEventConflict("an earlier event with this id has different content")
@@ -100,6 +102,7 @@ class InMemoryLedger:
         """A higher revision: guards, then the history decided again with it in place."""
         event = evaluation.event
         self._guard_correctable(event, seen)
+        seen.earlier |= {seen.content_hash}
         seen.content_hash, seen.revision = content_hash, event.revision_number
         self.taken[event.event_id] = evaluation
         note = CorrectionNote(event.event_id, event.revision_number,
