@@ -26,6 +26,7 @@ from subsidy.ledger.approvals import ApprovalRows
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.corrections import CorrectionRows
 from subsidy.ledger.repository import LoadedBook
+from subsidy.ledger.tables import Counters, Row, Table, bump, move
 
 APPLIED = "applied"
 REJECTED = "rejected"
@@ -43,27 +44,6 @@ class Source:
     submitted_by: str | None = None
 
 
-Row = dict[str, Any]
-
-
-class Table:
-    """A table the batch appends to: its columns, and rows gathered as dicts keyed by column
-    (so a row cannot put a value in the wrong column), written with one COPY."""
-
-    def __init__(self, name: str, *columns: str) -> None:
-        self.name = name
-        self.columns = columns
-        self.rows: list[Row] = []
-
-    def add(self, **row: Any) -> None:
-        self.rows.append(row)
-
-    async def copy(self, conn: asyncpg.Connection) -> None:
-        if self.rows:
-            records = [tuple(row[c] for c in self.columns) for row in self.rows]
-            await conn.copy_records_to_table(self.name, records=records, columns=self.columns)
-
-
 def _checks_json(d: Decision) -> str:
     return json.dumps(
         [{"check": c.check, "outcome": c.outcome, "numbers": c.numbers} for c in d.checks],
@@ -71,9 +51,6 @@ def _checks_json(d: Decision) -> str:
         sort_keys=True,
     )
 
-
-# (enterprise, rule, year) or (enterprise, rule, item) → [delta, cap of the last raise]
-Counters = dict[tuple[str, str, Any], list[Any]]
 
 _EVENT_COLUMNS = ("event_id", "enterprise_id", "payload_hash")
 _SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset")
@@ -265,9 +242,9 @@ class BatchWriter:
             self.entries.add(**fields.columns(), prev_hash=loaded.head_hash, hash=digest)
             loaded.head_seq, loaded.head_hash = fields.seq, digest
             if p.kind in GRANT_ACCOUNT:
-                _move(self.annual, (book.enterprise_id, e.rule_id, e.year), p.amount_fen,
+                move(self.annual, (book.enterprise_id, e.rule_id, e.year), p.amount_fen,
                       e.annual_cap_fen)  # fmt: skip
-                _move(self.items, (book.enterprise_id, e.rule_id, e.item_id), p.amount_fen,
+                move(self.items, (book.enterprise_id, e.rule_id, e.item_id), p.amount_fen,
                       e.item_cap_fen)  # fmt: skip
 
     async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
@@ -294,8 +271,8 @@ class BatchWriter:
         await self.decisions.copy(conn)
         await self.entries.copy(conn)
         await self.outbox.copy(conn)
-        await _bump(conn, "annual_usage", "year", "integer", self.annual)
-        await _bump(conn, "item_usage", "item_id", "text", self.items)
+        await bump(conn, "annual_usage", "year", "integer", self.annual)
+        await bump(conn, "item_usage", "item_id", "text", self.items)
         # A refusal delivered again (same id, same content) is the same refusal: not twice.
         if self.rejected:
             await conn.executemany(
@@ -412,35 +389,4 @@ async def record_rejections(conn: asyncpg.Connection, errors: dict[str, str], at
         " payload_hash, $2, $3, source_topic, source_partition, source_offset FROM inbox"
         " WHERE event_id = $1 ON CONFLICT DO NOTHING",
         [(event_id, error, at) for event_id, error in errors.items()],
-    )
-
-
-def _move(counters: Counters, key: tuple[str, str, Any], amount: int, cap: int | None) -> None:
-    slot = counters.setdefault(key, [0, None])
-    slot[0] += amount
-    if amount > 0:
-        slot[1] = cap  # the cap the domain checked this raise against
-
-
-async def _bump(
-    conn: asyncpg.Connection, table: str, column: str, sql_type: str, counters: Counters
-) -> None:
-    """Add the batch's deltas to the counters. Added in SQL, not overwritten: were two writers
-    ever to decide one enterprise from the same stale state, their grants would add up and
-    trip the CHECK (used ≤ cap) instead of one silently overwriting the other."""
-    rows = [(*key, delta, cap) for key, (delta, cap) in counters.items() if delta]
-    if not rows:
-        return
-    # Created at zero first, then moved: an INSERT … ON CONFLICT would test its CHECK against
-    # the delta itself, which is negative for a reversal.
-    await conn.executemany(
-        f"INSERT INTO {table} (enterprise_id, rule_id, {column}, used_fen)"
-        f" VALUES ($1, $2, $3::{sql_type}, 0) ON CONFLICT DO NOTHING",
-        [row[:3] for row in rows],
-    )
-    await conn.executemany(
-        f"UPDATE {table} SET used_fen = used_fen + $4,"
-        f" cap_fen = CASE WHEN $4 > 0 THEN $5 ELSE cap_fen END"
-        f" WHERE enterprise_id = $1 AND rule_id = $2 AND {column} = $3::{sql_type}",
-        rows,
     )
