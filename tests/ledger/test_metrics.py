@@ -4,7 +4,7 @@ from subsidy.domain.catalog import load_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.memory import InMemoryLedger
-from subsidy.domain.ledger.records import PostingKind
+from subsidy.domain.ledger.records import Outcome, PostingKind
 from subsidy.ledger.metrics import WORKER_REGISTRY, observe_batch
 from subsidy.ledger.processor import BatchReport
 from tests.factories import event
@@ -55,3 +55,31 @@ def test_a_batch_counts_every_decision_and_every_fen() -> None:
     assert denials > 0
     denied = _sample("subsidy_ledger_cap_denials_total", {"rule_id": rule, "check": "ANNUAL_CAP"})
     assert denied - before["denials"] == denials
+
+
+def test_a_correction_counts_a_raise_as_granted_and_a_cut_as_reversed() -> None:
+    # A CORRECTION entry has either sign; the counters only go up (a negative inc raises and
+    # stopped the worker on the first correction that raised a grant).
+    catalog, ledger = load_catalog(), InMemoryLedger()
+
+    def take(yuan: int, **top: object) -> Outcome:
+        invoice = {"itemId": "INV-C", "amountFen": yuan * 100}
+        ev = parse_event(event("computeInvoiceFiled", invoice, eventId="metrics-c", **top))
+        return ledger.process(evaluate(ev, catalog), ev.content_hash())
+
+    take(100_000)
+    raised = take(300_000, revision=2, correctionReason="发票金额录入错误")
+    cut = take(50_000, revision=3, correctionReason="更正后金额仍有误")
+    book = next(iter(ledger.books.values()))
+    (up,) = [p for p in raised.postings if p.kind is PostingKind.CORRECTION]
+    (down,) = [p for p in cut.postings if p.kind is PostingKind.CORRECTION]
+    assert up.amount_fen > 0 > down.amount_fen
+    state = book.entitlements[up.entitlement_id]
+    labels = {"measure": str(state.ent.measure), "district": state.district}
+    names = ("granted", "reversed")
+    before = {n: _sample(f"subsidy_ledger_{n}_fen_total", labels) for n in names}
+    observe_batch(BatchReport(outcomes=[(book, raised), (book, cut)]), 0.01)
+    granted = _sample("subsidy_ledger_granted_fen_total", labels) - before["granted"]
+    reversed_ = _sample("subsidy_ledger_reversed_fen_total", labels) - before["reversed"]
+    assert granted == up.amount_fen
+    assert reversed_ == -down.amount_fen

@@ -24,14 +24,14 @@ DECISIONS = Counter(
 )
 GRANTED_FEN = Counter(
     "subsidy_ledger_granted_fen",
-    "Fen granted (GRANT entries), by measure and district.",
+    "Fen granted (GRANT entries and corrections that raise a grant), by measure and district.",
     ["measure", "district"],
     registry=WORKER_REGISTRY,
 )
 REVERSED_FEN = Counter(
     "subsidy_ledger_reversed_fen",
-    "Fen taken back from entitlements (supersede, revoke, other support), by measure and "
-    "district; net granted = granted - reversed.",
+    "Fen taken back from entitlements (supersede, revoke, other support, corrections that cut"
+    " a grant), by measure and district; net granted = granted - reversed.",
     ["measure", "district"],
     registry=WORKER_REGISTRY,
 )
@@ -194,7 +194,11 @@ def observe_batch(report: BatchReport, seconds: float) -> None:
         for p in outcome.postings:
             s = book.entitlements[p.entitlement_id]
             labels = (str(s.ent.measure), s.district)
-            if p.kind is PostingKind.GRANT:
+            # A correction's entry has either sign: a raise is granted, a cut reversed (a
+            # counter only goes up).
+            if p.kind is PostingKind.GRANT or (
+                p.kind is PostingKind.CORRECTION and p.amount_fen > 0
+            ):
                 granted[labels] += p.amount_fen
             elif p.kind is not PostingKind.CLAWBACK:
                 reversed_[labels] -= p.amount_fen
