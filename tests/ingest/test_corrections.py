@@ -162,7 +162,7 @@ async def test_a_correction_of_an_event_never_accepted_is_refused_naming_revisio
     orphan = _revised(cert_event(enterprise=44), 2)
     err = await _refused(channel, orphan)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    message = f"无可更正的原事件 / no event {orphan.event_id} to correct"
+    message = f"无可更正的原事件 / no event {orphan.event_id!r} to correct"
     assert field_violations(err) == [("revision", message)]
     assert await _on_kafka(ingest, orphan.event_id) == []
     rows = await _fetch(

@@ -30,7 +30,8 @@ class Known:
 
 def nothing_to_correct(event_id: str) -> FieldError:
     """A correction (revision above 1) of an id never accepted."""
-    return FieldError("revision", f"无可更正的原事件 / no event {event_id} to correct")
+    # The ledger's wording (UnknownCorrected), so that the export lists it as simulate does.
+    return FieldError("revision", f"无可更正的原事件 / no event {event_id!r} to correct")
 
 
 def judge(
