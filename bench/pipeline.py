@@ -259,7 +259,9 @@ async def _read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
 
 async def _settle(p: Platform, work: Workload, console: Console) -> dict[str, int]:
     """Until every event is decided and published; the ledger's counts."""
-    expected = len(set(work.event_ids))  # the inbox holds an id once (repeats are no-ops)
+    # Each distinct (event id, content) is taken once, as await_decisions counts: a repeat is
+    # a no-op, a correction (same id, other content) is taken as well.
+    expected = len(set(zip(work.event_ids, (value for _, value in work.records), strict=True)))
     await await_decisions(p.url, expected, p.run, console, TIMEOUT_S, poll_s=2.0)
     conn = await asyncpg.connect(p.url)
     try:

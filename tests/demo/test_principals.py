@@ -7,8 +7,10 @@ from pathlib import Path
 from subsidy.harness.principals import REVIEWER, REVIEWERS, SECOND_REVIEWER, demo_principals, waves
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
+# What every event carries besides its payload (a correction its revision and reason).
 ENVELOPE = {
-    "eventId", "source", "enterpriseId", "enterpriseName", "district", "occurredOn", "submittedBy"
+    "eventId", "source", "enterpriseId", "enterpriseName", "district", "occurredOn", "submittedBy",
+    "revision", "correctionReason",
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.harness.principals import Principal, ingest_as_principals
 from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import CHUNK, IngestSummary
+from subsidy.ingest.revisions import Known, judge
 
 # A call that finds Kafka or PostgreSQL away is retried (0.5, 1, 2, 4, then every 5 s): long
 # enough to ride out a broker or database restart, as an operator's ingest job would.
@@ -18,15 +19,30 @@ RETRIES = 40
 
 
 def distinct_events(lines: list[bytes]) -> int:
-    """How many events the ledger must take in the end: the distinct ids of valid events (an
-    event sent again after a lost answer comes back a duplicate, so `accepted` can undercount)."""
-    ids = set()
+    """How many distinct (event id, content) the ledger must take in the end, as
+    await_decisions counts them: each line the ingest API passes on, judged as it judges them
+    (a new id, or a higher revision of one it took: a correction; not a repeat, nor a
+    correction of an id never sent). Counted from the feed, not from the answers: a line sent
+    again after a lost answer comes back a duplicate, so `accepted` can undercount."""
+    known: dict[str, Known] = {}
+    count = 0
     for line in lines:
         try:
-            ids.add(parse_event_json(line).event_id)
+            event = parse_event_json(line)
         except InvalidEvent:
             continue
-    return len(ids)
+        digest = event.content_hash()
+        prior = known.get(event.event_id)
+        if judge(event, digest, prior)[0] != "new":
+            continue
+        revision = event.revision_number
+        known[event.event_id] = (
+            Known(revision, event.enterprise_id, event.source, {revision: digest})
+            if prior is None
+            else prior.taking(revision, digest)
+        )
+        count += 1
+    return count
 
 
 def feed(

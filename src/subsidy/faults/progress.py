@@ -5,18 +5,20 @@ from collections.abc import Callable
 
 import asyncpg
 
+from subsidy.harness.waiting import taken
+
 _EVERY_S = 1.0
 
 
 async def decided(url: str) -> int | None:
-    """Events in the ledger's inbox (taken and decided); None while the database is away."""
+    """Events the ledger has taken and decided, corrections included, as await_decisions
+    counts them; None while the database is away."""
     try:
         conn = await asyncpg.connect(url, timeout=5)
     except (OSError, TimeoutError, asyncpg.PostgresError):
         return None
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM inbox")
-        return count
+        return await taken(conn)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return None
     finally:

@@ -12,10 +12,12 @@ from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import IngestSummary, ingest_file, report_path_for, write_report
 
 REVIEW = "reviewDecided"
+# A fact feed also retracts what it sent in error (eventRetracted, docs/contract.md §1); a
+# correction is of the type it corrects, which the binding names already.
 FACT_TYPES = (
     "certificationObtained", "computeInvoiceFiled", "standardPublished", "exhibitionHeld",
     "serviceReportFiled", "projectDesignated", "capacityInvestmentFiled",
-    "certificationRevoked", "otherSupportReceived",
+    "certificationRevoked", "otherSupportReceived", "eventRetracted",
 )  # fmt: skip
 # What enterprises file themselves on 苏州政务服务网: the bank account payouts go to, and
 # objections during a public notice (recorded by the ledger for the payouts).

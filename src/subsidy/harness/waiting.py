@@ -11,13 +11,35 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from subsidy.harness import processes
 from subsidy.harness.platform import Run
 
+# What the ledger has taken: each distinct (event id, content) it decided or refused. An event
+# id enters the inbox once; each correction it took after that is a revision above 1 in
+# event_revisions, each it refused a row of rejected_events with neither's content (a refusal
+# on first sight enters the inbox with its own). Counting the inbox alone would miss them.
+TAKEN = """
+SELECT (SELECT count(*) FROM inbox)
+     + (SELECT count(*) FROM event_revisions WHERE revision > 1)
+     + (SELECT count(*) FROM rejected_events r
+        WHERE NOT EXISTS (SELECT FROM inbox i
+                          WHERE i.event_id = r.event_id AND i.payload_hash = r.payload_hash)
+          AND NOT EXISTS (SELECT FROM event_revisions v
+                          WHERE v.event_id = r.event_id AND v.payload_hash = r.payload_hash))
+"""
+
+
+async def taken(conn: asyncpg.Connection) -> int:
+    """How many distinct (event id, content) the ledger has taken (TAKEN)."""
+    count: int = await conn.fetchval(TAKEN)
+    return count
+
 
 async def await_decisions(
     url: str, expected: int, run: Run, console: Console, timeout_s: float, poll_s: float = 0.2
 ) -> float:
-    """Until the ledger has taken every accepted event (its inbox) and the relay has published
-    every decision (the outbox is empty); returns the seconds it took. Each poll counts the
-    inbox (a full scan): the benchmark polls less often, not to load what it measures."""
+    """Until the ledger has taken every accepted event, `expected` distinct (event id, content)
+    counted as TAKEN does (the ingest API's accepted: originals and corrections), and the relay
+    has published every decision (the outbox is empty); returns the seconds it took. Each poll
+    counts the inbox (a full scan): the benchmark polls less often, not to load what it
+    measures."""
     conn = await asyncpg.connect(url)
     start = time.monotonic()
     try:
@@ -27,13 +49,13 @@ async def await_decisions(
             task = progress.add_task("decide", total=expected)
             while True:
                 processes.alive(run.services)
-                taken = await conn.fetchval("SELECT count(*) FROM inbox")
+                done = await taken(conn)
                 unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-                progress.update(task, completed=taken)
-                if taken >= expected and unsent == 0:
+                progress.update(task, completed=done)
+                if done >= expected and unsent == 0:
                     return time.monotonic() - start
                 if time.monotonic() - start > timeout_s:
-                    raise TimeoutError(f"{taken} of {expected} events decided, {unsent} decisions "
+                    raise TimeoutError(f"{done} of {expected} events decided, {unsent} decisions "
                                        f"unpublished after {timeout_s:.0f}s")  # fmt: skip
                 await asyncio.sleep(poll_s)
     finally:
