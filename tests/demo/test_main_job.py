@@ -1,6 +1,7 @@
 """The main job's path (`make run`) on a smaller generated feed: every service as a real
 process, the feed through the ingest API, and the pipeline's export equal to `simulate`."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from subsidy.harness.platform import Run
 from subsidy.harness.processes import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
 
 
 async def test_pipeline_matches_simulate_on_a_generated_feed(
@@ -38,6 +41,48 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
     assert "0 repeats" in text  # every webhook arrived once, signed
     assert "sent webhook to enterprise" in text
     assert all(r.process.poll() is not None for r in run.services), "nothing is left running"
+
+
+def _corrected_enterprises_of_the_sample() -> list[str]:
+    """The sample's lines of every enterprise that corrects or retracts something (refused
+    attempts included: a correction without its reason, of an id never sent, a retraction of
+    a retraction), in file order."""
+    objects = []
+    for line in SAMPLE.read_text("utf-8").splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            objects.append((line, value))
+    fixing = {v.get("enterpriseId") for _, v in objects if "revision" in v or "eventRetracted" in v}
+    return [line for line, v in objects if v.get("enterpriseId") in fixing]
+
+
+async def test_corrections_and_retractions_through_the_ingest_api_equal_simulate(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    lines = _corrected_enterprises_of_the_sample()
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = simulate(lines, load_catalog()).to_contract()
+    # The feed holds what the check is about: withdrawn certificates and each refusal.
+    assert "RETRACTED" in {e["status"] for e in expected["entitlements"]}
+    refused = " ".join(r["error"] for r in expected["rejectedEvents"])
+    for error in ("更正须说明原因", "无可更正的原事件", "is itself a retraction"):
+        assert error in refused
+    output = tmp_path / "console.txt"
+    run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
+              ingest_address=f"127.0.0.1:{free_port()}", metrics_ports={})  # fmt: skip
+    try:
+        with output.open("w", encoding="utf-8") as out:
+            ok = await run_demo(feed, load_catalog(), False, Console(file=out, width=120), run)
+    finally:
+        await drop_database(database_url, run.database)
+    text = output.read_text("utf-8")
+    assert ok, text
+    assert "pipeline vs subsidy simulate: match" in text
+    assert "ledger chain: verified" in text
 
 
 # Moves the window, turns a referred rule into a paying one, raises a cap, tightens a year

@@ -13,6 +13,7 @@ from typing import Any
 
 from stdnum.cn import uscc
 
+from subsidy.demo.corrections import corrections, is_correction
 from subsidy.demo.portal import portal_filings
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.entitlements import clip_to_ceiling
@@ -170,6 +171,7 @@ _SIMPLE = [
     ("TOP_TALENT", 0.05),
     ("LISTED_COMPANY", 0.01),
 ]
+_RECOGNITIONS = frozenset(kind for kind, _ in _SIMPLE)
 
 
 def _story(n: int, seed: int, catalog: Catalog) -> _Story:
@@ -191,7 +193,8 @@ def _story(n: int, seed: int, catalog: Catalog) -> _Story:
     _reviewed_items(s)
     _recognitions(s)
     _projects(s)
-    portal_filings(s, seed, END)  # last, and with a generator of its own
+    portal_filings(s, seed, END)  # with a generator of its own
+    corrections(s, seed, _RECOGNITIONS)  # last: they correct what came before; their own too
     return s
 
 
@@ -353,12 +356,13 @@ def _malformed(rng: random.Random, good: dict[str, Any]) -> str:
 
 
 def generate(enterprises: int, seed: int = 7) -> Iterator[str]:
-    """JSONL lines: the events of `enterprises` enterprises, about 1% malformed and a few
-    exact repeats (feeds redeliver)."""
+    """JSONL lines: the events of `enterprises` enterprises, about 1% malformed, a few exact
+    repeats (feeds redeliver), and a few corrections and retractions (docs/contract.md §1)."""
     rng = random.Random(seed)
-    # The portal's filings draw their own repeats and breakage: the feed's other lines are as
-    # the seed made them before the portal existed.
+    # The portal's filings and the corrections draw their own repeats and breakage: the
+    # feed's other lines are as the seed made them before either existed.
     portal_rng = random.Random(f"{seed}:{PORTAL}")
+    fixes_rng = random.Random(f"{seed}:更正")
     catalog = load_catalog()
     for lo in range(1, enterprises + 1, CHUNK):
         chunk: list[tuple[date, int, int, dict[str, Any]]] = []
@@ -368,7 +372,9 @@ def generate(enterprises: int, seed: int = 7) -> Iterator[str]:
         for _, _, _, ev in chunk:
             line = json.dumps(ev, ensure_ascii=False)
             yield line
-            draws = portal_rng if ev["source"] == PORTAL else rng
+            draws = (
+                portal_rng if ev["source"] == PORTAL else fixes_rng if is_correction(ev) else rng
+            )
             roll = draws.random()
             if roll < MALFORMED_RATE:
                 yield _malformed(draws, ev)
