@@ -11,6 +11,7 @@ from subsidy.domain.catalog import Rule
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.notifier import correction_messages as corrections
 
 Language = Literal["zh", "en"]
 Audience = Literal["enterprise", "bureau"]
@@ -187,13 +188,17 @@ def district_name(district: int, language: Language) -> str:
 
 def bureau_action(decision: dpb.Decision, language: Language) -> str | None:
     """What a bureau is asked to do about this decision; None when people need not act."""
+    name = _enum_name(dpb.Status, decision.status)
+    if corrections.is_correction(decision):
+        # Its clawback may be an earlier one's, carried: what changed is in the correction.
+        own = _BUREAU_ACTIONS[name][language] if name in ("REFERRED", "PENDING_REVIEW") else None
+        return corrections.bureau_action(decision, language, own)
     if decision.clawback_fen > 0:
         return _BUREAU_ACTIONS["clawback"][language].format(
             amount=format_fen(decision.clawback_fen)
         )
     if decision.status == dpb.REVOKED:
         return _BUREAU_ACTIONS["revoked"][language]
-    name = _enum_name(dpb.Status, decision.status)
     if name in _BUREAU_ACTIONS:
         return _BUREAU_ACTIONS[name][language]
     return None
@@ -220,6 +225,8 @@ def _lines(
         action = bureau_action(decision, language)
         if action:
             lines += [f"【{_LABELS['action_tag'][language]}】{action}", ""]
+    if corrections.is_correction(decision):
+        lines += [*corrections.lines(decision, language, status_words), ""]
     district = district_name(decision.district, language)
     who = decision.enterprise_name or decision.enterprise_id
     if language == "zh":
@@ -245,7 +252,7 @@ def _lines(
         lines.append(label("paid_now") + format_fen(decision.cash_delta_fen))
     elif decision.cash_delta_fen < 0:
         lines.append(label("reversed_now") + format_fen(-decision.cash_delta_fen))
-    else:
+    elif not corrections.is_correction(decision):  # whose block says what follows for money
         lines.append(label("no_cash") + _LABELS["none"][language])
     if decision.clawback_fen > 0:
         lines.append(label("clawback") + format_fen(decision.clawback_fen))
@@ -273,16 +280,21 @@ def render(
     title = rule.title if rule else decision.rule_id
     who = decision.enterprise_name or decision.enterprise_id
     needs_action = audience == "bureau" and bureau_action(decision, language) is not None
+    corrected = corrections.is_correction(decision)
+    tags = [_LABELS["action_tag"][language]] if needs_action else []
+    if corrected and decision.status != dpb.RETRACTED:  # 已撤回 says it already
+        tags.append(corrections.SUBJECT_TAGS[corrections.kind(decision)][language])
+    tags.append(status)
     if language == "zh":
-        tag = f"{_LABELS['action_tag']['zh']}·{status}" if needs_action else status
-        subject = f"【{tag}】第{zh_numeral(decision.measure)}条 {title} — {who}"
+        subject = f"【{'·'.join(tags)}】第{zh_numeral(decision.measure)}条 {title} — {who}"
         greeting = f"{addressee}：" if addressee else ""
-        intro = f"根据{POLICY_NAME['zh']}，现将以下支持事项的处理结果通知如下："
+        done = "因事件更正或撤回重新核定的结果" if corrected else "处理结果"
+        intro = f"根据{POLICY_NAME['zh']}，现将以下支持事项{done}通知如下："
     else:
-        tag = f"{_LABELS['action_tag']['en']} · {status}" if needs_action else status
-        subject = f"[{tag}] Measure {decision.measure}: {title} — {who}"
+        subject = f"[{' · '.join(tags)}] Measure {decision.measure}: {title} — {who}"
         greeting = f"To {addressee}," if addressee else ""
-        intro = f"Under the {POLICY_NAME['en']}, the following support case was decided:"
+        again = " again after a correction or retraction" if corrected else ""
+        intro = f"Under the {POLICY_NAME['en']}, the following support case was decided{again}:"
     body = [greeting, "", intro, "", *_lines(decision, rule, language, audience), ""]
     body.append(FOOTER[language])
     text = "\n".join(body).lstrip("\n") + "\n"
@@ -306,6 +318,8 @@ def render(
         },
         # The decision in protobuf's JSON mapping (contract field names, int64 as strings).
         "decision": MessageToDict(decision, always_print_fields_with_no_presence=True),
+        # What a correction or retraction changed: null on any other decision.
+        "correction": (corrections.fields(decision, language, status_words) if corrected else None),
     }
     # Sorted keys and no spaces: the body is stored once and signed byte for byte.
     json_body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

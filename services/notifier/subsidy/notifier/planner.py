@@ -45,8 +45,13 @@ class Planned:
 
 
 def needs_people(decision: dpb.Decision) -> bool:
-    """Bureaus hear only of cases that need them: referred, pending review, clawbacks."""
-    return decision.status in _PEOPLE_STATUSES or decision.clawback_fen > 0
+    """Bureaus hear only of cases that need them: referred, pending review, clawbacks, and
+    every decision a correction or a retraction changed (money they paid may move)."""
+    return (
+        decision.status in _PEOPLE_STATUSES
+        or decision.clawback_fen > 0
+        or decision.HasField("correction")
+    )
 
 
 def rule_of(decision: dpb.Decision, catalog: Catalog) -> Rule | None:
@@ -81,7 +86,8 @@ def plan(
     bureaus: Mapping[str, Subscription],
 ) -> list[Planned]:
     """The deliveries for one decision: the enterprise always, its bureaus when people must
-    act. A recipient reached twice (say, one mailbox for two bureaus) gets one message."""
+    act or a correction changed it. A recipient reached twice (say, one mailbox for two
+    bureaus) gets one message."""
     rule = rule_of(decision, catalog)
     targets: list[tuple[Subscription, Audience, str]] = []
     if enterprise is not None:
