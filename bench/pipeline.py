@@ -58,12 +58,10 @@ class Options:
     @classmethod
     def from_env(cls) -> "Options":
         env = os.environ
-        return cls(
-            events=int(env.get("BENCH_EVENTS", cls.events)),
-            rate=float(env.get("BENCH_RATE", cls.rate)),
-            seconds=float(env.get("BENCH_SECONDS", cls.seconds)),
-            notifier=env.get("BENCH_NOTIFIER", "") not in ("", "0"),
-        )
+        return cls(events=int(env.get("BENCH_EVENTS", cls.events)),
+                   rate=float(env.get("BENCH_RATE", cls.rate)),
+                   seconds=float(env.get("BENCH_SECONDS", cls.seconds)),
+                   notifier=env.get("BENCH_NOTIFIER", "") not in ("", "0"))  # fmt: skip
 
 
 # One acceptance time for the whole feed: the bench pre-encodes it, as ingest would stamp it.
@@ -259,8 +257,7 @@ async def _read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
 
 async def _settle(p: Platform, work: Workload, console: Console) -> dict[str, int]:
     """Until every event is decided and published; the ledger's counts."""
-    # Each distinct (event id, content) is taken once, as await_decisions counts: a repeat is
-    # a no-op, a correction (same id, other content) is taken as well.
+    # Each distinct (id, content) is taken once: a repeat is a no-op, a correction is taken.
     expected = len(set(zip(work.event_ids, (value for _, value in work.records), strict=True)))
     await await_decisions(p.url, expected, p.run, console, TIMEOUT_S, poll_s=2.0)
     conn = await asyncpg.connect(p.url)
