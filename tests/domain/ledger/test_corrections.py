@@ -93,6 +93,11 @@ def _feed(stream: Stream, events: Events) -> tuple[InMemoryLedger, dict[str, lis
                 money[p.entitlement_id][2] += p.amount_fen
         for d in out.decisions:
             money[d.state_ent.entitlement_id][1] += d.cash_delta_fen
+            if d.correction is not None:
+                # What a correction booked is the difference between before and after.
+                booked = sum(p.amount_fen for p in out.postings if p.kind is PostingKind.CORRECTION
+                             and p.entitlement_id == d.state_ent.entitlement_id)  # fmt: skip
+                assert booked == d.granted_fen - d.correction.previous_granted_fen, raw
     return ledger, money
 
 
