@@ -197,6 +197,7 @@ BAD_CELLS: dict[str, st.SearchStrategy[str]] = {
     "阶段": st.sampled_from(["0", "-1", "x", "1.5", "99999999999"]),
     "人形机器人": st.sampled_from(["maybe", "yes", "true"]),
     "核定金额(元)": st.sampled_from(["-1", "1.005", "1e999999", "NaN", "abc", "9" * 20]),
+    "版次": st.sampled_from(["0", "-2", "x", "1.5", "9" * 20]),
 }  # fmt: skip
 
 
@@ -206,7 +207,7 @@ def _cert_row(draw: st.DrawFn, n: int, cert: str) -> dict[str, str]:
         "统一社会信用代码": enterprise_id(n), "企业名称": draw(ODD_TEXT),
         "所属地区": "苏州工业园区", "认定类型": "MUNICIPAL_KEY_LAB", "认定对象编号": f"lab-{n}",
         "证书编号": cert, "认定日期": "2025-07-01", "阶段": "1", "人形机器人": "否",
-        "核定金额(元)": "1234.56",
+        "核定金额(元)": "1234.56", "版次": "", "更正原因": "",
     }  # fmt: skip
 
 

@@ -56,15 +56,20 @@ async def load_histories(
 ) -> None:
     """Each enterprise's events in force, in the order first taken, evaluated again by the
     ledger's policy: what a correction replays. Retractions hold no place of their own."""
+    # A review the clock expired stays refused: the history goes on without it.
     rows = await conn.fetch(
-        "SELECT enterprise_id, event_id, event, submitted_by::text AS submitted_by FROM inbox"
-        " WHERE enterprise_id = ANY($1::text[]) AND retracted_by IS NULL AND event IS NOT NULL"
+        "SELECT enterprise_id, event_id, event, submitted_by::text AS submitted_by FROM inbox i"
+        " WHERE enterprise_id = ANY($1::text[]) AND retracted_by IS NULL AND NOT EXISTS"
+        "  (SELECT FROM parked_reviews p WHERE p.event_id = i.event_id AND p.state = 'expired')"
         " ORDER BY arrival NULLS FIRST, received_at, source_partition, source_offset, event_id",
         sorted(enterprise_ids),
     )
     for enterprise_id in enterprise_ids:
         ledger.histories.setdefault(enterprise_id, [])
     for r in rows:
+        if r["event"] is None:  # taken before the inbox kept events (0004): not replayable
+            ledger.incomplete.add(r["enterprise_id"])
+            continue
         event = parse_event_json(r["event"])
         if isinstance(event.payload, EventRetracted):
             continue

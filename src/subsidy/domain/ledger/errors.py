@@ -109,3 +109,10 @@ class NotRetractable(LedgerRejection):
     acted on."""
 
     field = "eventRetracted.eventRef"
+
+
+class HistoryNotKept(LedgerRejection):
+    """A correction or retraction for an enterprise whose whole history the ledger does not
+    keep (events taken before it kept them): it cannot be decided again."""
+
+    field = "eventId"

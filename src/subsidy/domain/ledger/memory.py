@@ -12,6 +12,7 @@ from subsidy.domain.ledger.errors import (
     CorrectionChangesSource,
     CorrectionChangesType,
     DuplicateEventConflict,
+    HistoryNotKept,
     NotCorrectable,
     NotRetractable,
     UnknownCorrected,
@@ -56,6 +57,8 @@ class InMemoryLedger:
     histories: dict[str, list[str]] = field(default_factory=dict)
     taken: dict[str, Evaluation] = field(default_factory=dict)
     keep_all: bool = True
+    # Enterprises whose history the service could not load whole: never decided again.
+    incomplete: set[str] = field(default_factory=set)
 
     def process(self, evaluation: Evaluation, content_hash: str) -> Outcome:
         """Apply an evaluated event once: a repeat of any revision taken changes nothing; a
@@ -102,6 +105,7 @@ class InMemoryLedger:
         """A higher revision: guards, then the history decided again with it in place."""
         event = evaluation.event
         self._guard_correctable(event, seen)
+        self._guard_history(event.enterprise_id)
         seen.earlier |= {seen.content_hash}
         seen.content_hash, seen.revision = content_hash, event.revision_number
         self.taken[event.event_id] = evaluation
@@ -139,6 +143,7 @@ class InMemoryLedger:
         # again is a no-op, another one under its id a conflict.
         self.inbox[event.event_id] = Taken.of(event, content_hash)
         target = self._guard_retractable(event, payload)
+        self._guard_history(event.enterprise_id)
         target.retracted_by = event.event_id
         note = CorrectionNote(payload.event_ref, 0, payload.reason, event.event_id, None, 0)
         return self._redecide(event.enterprise_id, note, event.event_id)
@@ -156,6 +161,14 @@ class InMemoryLedger:
         if target.payload_type in FIXED:
             raise NotRetractable(f"a {target.payload_type} event is not retracted")
         return target
+
+    def _guard_history(self, enterprise_id: str) -> None:
+        """Deciding again needs every event the enterprise ever had decided."""
+        if enterprise_id in self.incomplete:
+            raise HistoryNotKept(
+                "this enterprise has events taken before the ledger kept them: its history"
+                " cannot be decided again; a bureau corrects it by hand"
+            )
 
     def _redecide(self, enterprise_id: str, note: CorrectionNote, cause: str) -> Outcome:
         """Decide the enterprise's corrected history again; the book becomes its result."""

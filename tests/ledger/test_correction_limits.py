@@ -1,0 +1,60 @@
+"""Corrections the service cannot decide again: an enterprise with events taken before the
+ledger kept them (their content is gone) is refused whole, and nothing of its book changes."""
+
+import asyncpg
+import pytest
+
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.ledger.processor import Message, apply_batch
+from subsidy.ledger.repository import BookCache
+from tests.factories import event
+from tests.ledger.database import as_role, assert_sound, export, migrated_ledger_schema
+from tests.ledger.events import CATALOG
+
+pytestmark = pytest.mark.postgres
+
+INVOICE = {"itemId": "INV-L", "amountFen": 600_000_000}
+CORRECTED = {"itemId": "INV-L", "amountFen": 100_000_000}
+
+
+def _message(raw: dict[str, object]) -> Message:
+    parsed = parse_event(raw)
+    return Message(evaluate(parsed, CATALOG), parsed.content_hash())
+
+
+async def _apply(url: str, raw: dict[str, object]) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await apply_batch(conn, [_message(raw)], BookCache(0), CATALOG)
+    finally:
+        await conn.close()
+
+
+async def test_a_history_the_ledger_does_not_keep_whole_is_not_decided_again(
+    fresh_database_url: str,
+) -> None:
+    _, owner = await migrated_ledger_schema(fresh_database_url, "limits")
+    worker = as_role(owner, "ledger_worker")
+    await _apply(worker, event("computeInvoiceFiled", INVOICE, eventId="l-old"))
+    await _apply(worker, event("computeInvoiceFiled", {**INVOICE, "itemId": "INV-M"},
+                               eventId="l-new"))  # fmt: skip
+    # The first was taken before the inbox kept events (0004_inbox_events).
+    conn = await asyncpg.connect(owner)
+    try:
+        await conn.execute("UPDATE inbox SET event = NULL WHERE event_id = 'l-old'")
+    finally:
+        await conn.close()
+    before = await export(worker)
+    fix = event("computeInvoiceFiled", {**CORRECTED, "itemId": "INV-M"}, eventId="l-new",
+                revision=2, correctionReason="发票金额录入错误")  # fmt: skip
+    await _apply(worker, fix)
+    after = await export(worker)
+    assert after["entitlements"] == before["entitlements"]
+    refused = (
+        "eventId: this enterprise has events taken before the ledger kept them: its history"
+        " cannot be decided again; a bureau corrects it by hand"
+    )
+    assert {"eventId": "l-new", "error": refused} in after["rejectedEvents"]
+    await assert_sound(worker)
