@@ -17,6 +17,7 @@ from subsidy.domain.ledger import checks as check
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.records import (
+    Check,
     CorrectionNote,
     EntitlementState,
     Outcome,
@@ -28,10 +29,17 @@ from subsidy.domain.ledger.records import (
 APPLIED, PARKED, REJECTED = "applied", "parked", "rejected"
 
 
-def replay(enterprise_id: str, history: Iterable[Evaluation]) -> tuple[EnterpriseBook, Redecided]:
-    """A fresh book with every event of `history` applied in order, and each event's fate."""
+Checks = dict[str, tuple[Check, ...]]
+
+
+def replay(
+    enterprise_id: str, history: Iterable[Evaluation]
+) -> tuple[EnterpriseBook, Redecided, Checks]:
+    """A fresh book with every event of `history` applied in order, each event's fate, and
+    the checks behind each entitlement's last decision there (what the figures now are)."""
     book = EnterpriseBook(enterprise_id)
     fates: dict[str, str] = {}
+    checks: Checks = {}
     for evaluation in history:
         event_id = evaluation.event.event_id
         try:
@@ -42,7 +50,8 @@ def replay(enterprise_id: str, history: Iterable[Evaluation]) -> tuple[Enterpris
         fates[event_id] = PARKED if out.parked else APPLIED
         fates.update(dict.fromkeys(out.released, APPLIED))
         fates.update((review_id, REJECTED) for review_id, _ in out.released_rejections)
-    return book, Redecided(fates)
+        checks.update((d.state_ent.entitlement_id, d.checks) for d in out.decisions)
+    return book, Redecided(fates), checks
 
 
 def redecide(
@@ -50,11 +59,11 @@ def redecide(
 ) -> tuple[EnterpriseBook, Outcome]:
     """The book the corrected history gives, carrying each entitlement's revision and what it
     owes back from `old`, and the outcome booking the differences (caused by event `cause`)."""
-    new, redecided = replay(old.enterprise_id, history)
+    new, redecided, checks = replay(old.enterprise_id, history)
     redecided.retracted = note.event_id if note.retracted_by else None
     out = Outcome(cause, redecided=redecided)
     for eid, after in new.entitlements.items():
-        _book_difference(old.entitlements.get(eid), after, note, cause, new, out)
+        _book_difference(old.entitlements.get(eid), after, note, cause, new, out, checks)
     for eid, before in old.entitlements.items():
         if eid not in new.entitlements:
             after = _retracted(before)
@@ -62,7 +71,7 @@ def redecide(
             # and objections, as if it had never been sent.
             new.entitlements[eid] = after
             new.items[after.ent.item_id].append(after)
-            _book_difference(before, after, note, cause, new, out)
+            _book_difference(before, after, note, cause, new, out, checks)
     return new, out
 
 
@@ -91,9 +100,10 @@ def _book_difference(
     cause: str,
     book: EnterpriseBook,
     out: Outcome,
+    replayed: Checks,
 ) -> None:
     """One entitlement: carry its revision and receivable, and if it changed, book the change
-    and publish its next revision."""
+    and publish its next revision, with the checks the corrected history decided it by."""
     after.revision = before.revision if before else 0
     after.clawback_fen = before.clawback_fen if before else 0
     if before is not None and _unchanged(before, after):
@@ -118,7 +128,8 @@ def _book_difference(
         previous_status=before.status if before else None,
         previous_granted_fen=held,
     )
-    book.emit(after, out, cause, [check.correction(mine, after.granted_fen)], max(delta, 0))
+    why = [check.correction(mine, after.granted_fen), *replayed.get(eid, ())]
+    book.emit(after, out, cause, why, max(delta, 0))
     out.decisions[-1] = dataclasses.replace(out.decisions[-1], correction=mine)
 
 
