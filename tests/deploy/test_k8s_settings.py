@@ -117,13 +117,15 @@ def command_of(args: list[str]) -> tuple[str, ...]:
 def cli_command(path: tuple[str, ...]) -> Any:
     """`subsidy <path>` as the CLI's (click) command, or None if it is no command (a group, or
     nothing). Groups are told by their `commands` mapping: typer vendors its own click, so
-    click's classes do not match."""
+    click's classes do not match. Children are got as click gets them (get_command): the
+    root loads its commands lazily, so its mapping holds only those already loaded."""
     node: Any = typer.main.get_command(app)
     for part in path:
-        children = getattr(node, "commands", None)
-        if not isinstance(children, dict) or part not in children:
+        if not isinstance(getattr(node, "commands", None), dict):
             return None
-        node = children[part]
+        node = node.get_command(typer.Context(node), part)
+        if node is None:
+            return None
     return None if isinstance(getattr(node, "commands", None), dict) else node
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
-from subsidy.cli import main  # noqa: F401 -- the composition root: registers the chain
+from subsidy.cli.main import app
 from subsidy.domain.payouts.accounts import Transfer, TransferKind
 from subsidy.infra.signing_keys import Signer, write_key_pair
 from subsidy.ledger.anchoring import CHAINS, Anchorer, AnchorLog
@@ -61,6 +62,8 @@ async def _rewrite_first_transfer(url: str) -> None:
 def test_a_rechained_transfer_is_caught_by_the_anchors(
     payouts_schema: tuple[str, str], tmp_path: Path
 ) -> None:
+    # The composition root registers the chain when the ledger's commands load (`ledger relay`).
+    assert CliRunner().invoke(app, ["ledger", "relay", "--help"]).exit_code == 0
     assert "transfers" in {source.table for source in CHAINS}
     owner, login = payouts_schema
     asyncio.run(decide(as_role(owner, "ledger_worker"), EVENTS))
