@@ -1,5 +1,6 @@
 """Corrections and retractions: any stream with them ends where the corrected history does."""
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -12,6 +13,7 @@ from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.errors import LedgerRejection
 from subsidy.domain.ledger.memory import FIXED, InMemoryLedger
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, PostingKind
+from tests import factories
 from tests.reference.streams import DERANDOMIZE, EXAMPLES, Stream, streams
 
 Events = list[dict[str, Any]]
@@ -141,3 +143,27 @@ def test_a_corrected_stream_ends_as_its_corrected_history(
     # money between its entitlements, so per enterprise).
     for enterprise, (net, granted) in held.items():
         assert net == granted, f"{enterprise}\n{shown}"
+
+
+def test_a_revived_grant_is_paid_from_what_the_retracted_one_gives_back() -> None:
+    """Retracting the higher rule's certification revives the lower one it had superseded:
+    what the higher one held pays for the revived grant first (as it had taken it over), so
+    the enterprise is neither paid the lower grant twice nor owes back more than it got."""
+    stream = Stream((), ())
+    event = factories.event
+    lines = factories.jsonl([
+        event("certificationObtained", {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-rv",
+              "certificateId": "C1"}, eventId="rv1"),
+        event("certificationObtained", {"kind": "PROVINCIAL_KEY_LAB", "itemId": "lab-rv",
+              "certificateId": "C2"}, eventId="rv2"),
+        event("eventRetracted", {"eventRef": "rv2", "reason": "证书误发"}, eventId="rv3"),
+    ])  # fmt: skip
+    ledger, money = _feed(stream, [json.loads(line) for line in lines])
+    lower, higher = "rv1/m03.municipal_key_lab", "rv2/m03.provincial_key_lab"
+    # Cash: the lower grant once (¥1,000,000), the higher one's top-up (¥19,000,000) once.
+    assert money[lower][1] == 100_000_000
+    assert money[higher][1] == 1_900_000_000
+    # Owed back: what the enterprise got for the retracted certificate, no more.
+    assert money[higher][2] == 1_900_000_000
+    states = {s.ent.entitlement_id: s for s in ledger.states()}
+    assert (states[lower].status, states[lower].granted_fen) == (Status.PAID, 100_000_000)

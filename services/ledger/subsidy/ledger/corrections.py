@@ -176,19 +176,22 @@ async def _parked_in_step(conn: asyncpg.Connection, book: EnterpriseBook, at: da
 async def _approvals_in_step(
     conn: asyncpg.Connection, book: EnterpriseBook, cause: str, at: datetime
 ) -> None:
-    """The enterprise's waiting first approvals are the book's, settled by `cause` if gone."""
-    keep = [a.event_id for a in book.awaiting.values()]
+    """The enterprise's waiting first approvals are the book's, each as its revision in force
+    has it (review, reviewer, amount): any other waiting row is settled by `cause`, and the
+    book's that do not wait yet are added. Settled rows stay, for audits."""
+    waits = [(a.entitlement_id, a.event_id, a.principal, a.amount_fen)
+             for a in book.awaiting.values()]  # fmt: skip
     await conn.execute(
-        "UPDATE review_approvals SET state = 'settled', settled_by = $3, settled_at = $4"
-        " WHERE enterprise_id = $1 AND state = 'waiting' AND NOT event_id = ANY($2::text[])",
-        book.enterprise_id, keep, cause, at,
+        "UPDATE review_approvals SET state = 'settled', settled_by = $2, settled_at = $3"
+        " WHERE enterprise_id = $1 AND state = 'waiting' AND (entitlement_id, event_id,"
+        " principal, amount_fen) NOT IN (SELECT * FROM unnest($4::text[], $5::text[],"
+        " $6::text[], $7::bigint[]))",
+        book.enterprise_id, cause, at, *(list(c) for c in zip(*waits, strict=True))
+        if waits else ([], [], [], []),
     )  # fmt: skip
     await conn.executemany(
         "INSERT INTO review_approvals (entitlement_id, enterprise_id, event_id, principal,"
-        " amount_fen, approved_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (entitlement_id)"
-        " DO UPDATE SET event_id = $3, principal = $4, amount_fen = $5, approved_at = $6,"
-        " state = 'waiting', settled_by = NULL, settled_at = NULL"
-        " WHERE review_approvals.state <> 'waiting' OR review_approvals.event_id <> $3",
-        [(a.entitlement_id, book.enterprise_id, a.event_id, a.principal, a.amount_fen, at)
-         for a in book.awaiting.values()],
-    )  # fmt: skip
+        " amount_fen, approved_at) SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT FROM"
+        " review_approvals WHERE entitlement_id = $1 AND state = 'waiting')",
+        [(eid, book.enterprise_id, ev, who, fen, at) for eid, ev, who, fen in waits],
+    )

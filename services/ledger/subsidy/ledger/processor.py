@@ -84,6 +84,22 @@ class PreparedBatch:
             cache.put(loaded)
 
 
+def _replayed(messages: list[Message], ledger: InMemoryLedger) -> set[str]:
+    """The enterprises whose history a correction or retraction in the batch may replay: one
+    of an event taken (before, or earlier in the batch) that is no repeat. Refused ones, of
+    events never taken, cost no history read."""
+    seen = {i: {t.content_hash, *t.earlier} for i, t in ledger.inbox.items()}
+    found: set[str] = set()
+    for m in messages:
+        event = m.evaluation.event
+        payload = event.payload
+        target = payload.event_ref if isinstance(payload, EventRetracted) else event.event_id
+        if needs_history(event) and target in seen and m.payload_hash not in seen[target]:
+            found.add(m.enterprise_id)
+        seen.setdefault(event.event_id, set()).add(m.payload_hash)
+    return found
+
+
 async def apply_batch(
     conn: asyncpg.Connection,
     messages: list[Message],
@@ -107,7 +123,7 @@ async def apply_batch(
         inbox=await read_inbox(conn, ids),
         keep_all=False,
     )
-    corrected = {m.enterprise_id for m in messages if needs_history(m.evaluation.event)}
+    corrected = _replayed(messages, ledger)
     if corrected:
         await load_histories(conn, ledger, corrected, catalog or load_catalog())
     writer = BatchWriter(decided_at=datetime.now(UTC))

@@ -150,8 +150,10 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
     ):
         loaded[row["enterprise_id"]].book.restore_event(row["event_id"])
     for row in await conn.fetch(
-        "SELECT enterprise_id, event, catalog_version FROM parked_reviews"
-        " WHERE enterprise_id = ANY($1::text[]) AND state = 'waiting' ORDER BY seq",
+        # In the order their reviews were first taken (a correction may re-park one later).
+        "SELECT enterprise_id, event, catalog_version FROM parked_reviews p"
+        " WHERE enterprise_id = ANY($1::text[]) AND state = 'waiting' ORDER BY (SELECT arrival"
+        " FROM inbox i WHERE i.event_id = p.event_id) NULLS FIRST, seq",
         ids,
     ):
         review = Evaluation(decode_event(row["event"]), (), row["catalog_version"])

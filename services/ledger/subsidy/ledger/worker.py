@@ -78,8 +78,10 @@ def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
     except (ValueError, KeyError) as err:  # unknown enum value, malformed date in an entitlement
         raise Undecodable(f"invalid entitlement: {err!r}", proto.event.event_id) from None
     event = evaluation.event
-    if not payload_hash:
-        raise Undecodable("no event_hash", event.event_id)
+    # The hash is the event's identity for repeats and corrections: the ledger trusts no hash
+    # a Kafka writer states, it computes it.
+    if payload_hash != event.content_hash():
+        raise Undecodable("event_hash: not the hash of the event's content", event.event_id)
     strays = [
         e.entitlement_id
         for e in evaluation.entitlements

@@ -9,7 +9,9 @@ owed back: a CLAWBACK receivable). Nothing booked before is touched.
 """
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from subsidy.domain.entitlements import Status
 from subsidy.domain.evaluator import Evaluation
@@ -62,8 +64,9 @@ def redecide(
     new, redecided, checks = replay(old.enterprise_id, history)
     redecided.retracted = note.event_id if note.retracted_by else None
     out = Outcome(cause, redecided=redecided)
+    changed: list[tuple[EntitlementState | None, EntitlementState]] = []
     for eid, after in new.entitlements.items():
-        _book_difference(old.entitlements.get(eid), after, note, cause, new, out, checks)
+        changed.append((old.entitlements.get(eid), after))
     for eid, before in old.entitlements.items():
         if eid not in new.entitlements:
             after = _retracted(before)
@@ -71,8 +74,85 @@ def redecide(
             # and objections, as if it had never been sent.
             new.entitlements[eid] = after
             new.items[after.ent.item_id].append(after)
-            _book_difference(before, after, note, cause, new, out, checks)
+            changed.append((before, after))
+    for prior, now in changed:
+        now.revision = prior.revision if prior else 0
+        now.clawback_fen = prior.clawback_fen if prior else 0
+    changed = [(b, a) for b, a in changed if b is None or not _unchanged(b, a)]
+    cash = _settle_money(changed, cause, out)
+    for prior, now in changed:
+        _publish(prior, now, note, cause, new, out, checks, cash)
     return new, out
+
+
+def _settle_money(
+    changed: list[tuple[EntitlementState | None, EntitlementState]], cause: str, out: Outcome
+) -> dict[str, int]:
+    """Book each change in the journal, and settle it in money: on one item, in one district
+    and year, what a re-decision takes from some entitlements pays first for what it gives
+    others (as a higher rule's grant covers a lower one's, step 5), so only the excess moves:
+    new cash for a raise, a receivable for a cut. A grant moved to another district or year
+    is owed back where it was paid and paid anew where it is now. Returns the cash by id."""
+    cuts: dict[tuple[str, str, int], list[list[Any]]] = defaultdict(list)
+    raises: list[tuple[tuple[str, str, int], str, int]] = []
+    for before, after in changed:
+        eid = after.ent.entitlement_id
+        held = before.granted_fen if before else 0
+        where = (after.ent.item_id, after.district, after.ent.year)
+        if before is not None and held and _booked_elsewhere(before, after):
+            old_facts, old_district = before.ent, before.district
+            out.postings.append(
+                Posting(eid, PostingKind.CORRECTION, -held, cause, old_facts, old_district)
+            )
+            cuts[(old_facts.item_id, old_district, old_facts.year)].append(
+                [after, held, old_facts, old_district]
+            )
+            held = 0
+            if after.granted_fen:
+                out.postings.append(Posting(eid, PostingKind.CORRECTION, after.granted_fen, cause))
+        elif after.granted_fen != held:
+            out.postings.append(Posting(eid, PostingKind.CORRECTION, after.granted_fen - held,
+                                        cause))  # fmt: skip
+        if after.granted_fen < held:
+            cuts[where].append([after, held - after.granted_fen, None, None])
+        elif after.granted_fen > held:
+            raises.append((where, eid, after.granted_fen - held))
+    cash: dict[str, int] = {}
+    for where, eid, amount in raises:
+        for cut in cuts.get(where, ()):
+            covered = min(amount, cut[1])
+            cut[1] -= covered
+            amount -= covered
+        cash[eid] = amount
+    for pending in cuts.values():
+        for after, owed, facts, district in pending:
+            if owed:
+                after.clawback_fen += owed
+                out.postings.append(Posting(after.ent.entitlement_id, PostingKind.CLAWBACK,
+                                            owed, cause, facts, district))  # fmt: skip
+    return cash
+
+
+def _publish(
+    before: EntitlementState | None,
+    after: EntitlementState,
+    note: CorrectionNote,
+    cause: str,
+    book: EnterpriseBook,
+    out: Outcome,
+    replayed: Checks,
+    cash: dict[str, int],
+) -> None:
+    """An entitlement's next revision, with the correction and the checks the corrected
+    history decided it by."""
+    eid = after.ent.entitlement_id
+    held = before.granted_fen if before else 0
+    mine = dataclasses.replace(
+        note, previous_status=before.status if before else None, previous_granted_fen=held
+    )
+    why = [check.correction(mine, after.granted_fen), *replayed.get(eid, ())]
+    book.emit(after, out, cause, why, cash.get(eid, 0))
+    out.decisions[-1] = dataclasses.replace(out.decisions[-1], correction=mine)
 
 
 def _retracted(before: EntitlementState) -> EntitlementState:
@@ -91,46 +171,6 @@ def _unchanged(before: EntitlementState, after: EntitlementState) -> bool:
         and before.granted_fen == after.granted_fen
         and before.ent == after.ent
     )
-
-
-def _book_difference(
-    before: EntitlementState | None,
-    after: EntitlementState,
-    note: CorrectionNote,
-    cause: str,
-    book: EnterpriseBook,
-    out: Outcome,
-    replayed: Checks,
-) -> None:
-    """One entitlement: carry its revision and receivable, and if it changed, book the change
-    and publish its next revision, with the checks the corrected history decided it by."""
-    after.revision = before.revision if before else 0
-    after.clawback_fen = before.clawback_fen if before else 0
-    if before is not None and _unchanged(before, after):
-        return
-    held = before.granted_fen if before else 0
-    delta = after.granted_fen - held
-    eid = after.ent.entitlement_id
-    if before is not None and held and _booked_elsewhere(before, after):
-        # Moved to another year or item: reversed where it was, granted where it is now.
-        out.postings.append(
-            Posting(eid, PostingKind.CORRECTION, -held, cause, before.ent, before.district)
-        )
-        if after.granted_fen:
-            out.postings.append(Posting(eid, PostingKind.CORRECTION, after.granted_fen, cause))
-    elif delta:
-        out.postings.append(Posting(eid, PostingKind.CORRECTION, delta, cause))
-    if delta < 0:
-        after.clawback_fen -= delta
-        out.postings.append(Posting(eid, PostingKind.CLAWBACK, -delta, cause))
-    mine = dataclasses.replace(
-        note,
-        previous_status=before.status if before else None,
-        previous_granted_fen=held,
-    )
-    why = [check.correction(mine, after.granted_fen), *replayed.get(eid, ())]
-    book.emit(after, out, cause, why, max(delta, 0))
-    out.decisions[-1] = dataclasses.replace(out.decisions[-1], correction=mine)
 
 
 def _booked_elsewhere(before: EntitlementState, after: EntitlementState) -> bool:

@@ -149,7 +149,8 @@ class InMemoryLedger:
         return self._redecide(event.enterprise_id, note, event.event_id)
 
     def _guard_retractable(self, event: EnterpriseEvent, payload: EventRetracted) -> Taken:
-        """The retracted event is this enterprise's, still in force, and may be retracted."""
+        """The retracted event is this enterprise's, from the same source, still in force, and
+        may be retracted."""
         ref = payload.event_ref
         target = self.inbox.get(ref)
         if target is None or target.enterprise_id != event.enterprise_id:
@@ -160,6 +161,9 @@ class InMemoryLedger:
             raise NotRetractable(f"event {ref!r} is itself a retraction: it cannot be retracted")
         if target.payload_type in FIXED:
             raise NotRetractable(f"a {target.payload_type} event is not retracted")
+        if target.source != event.source:
+            # As a correction keeps its event's source: no feed withdraws what another sent.
+            raise NotRetractable(f"event {ref!r} came from {target.source!r}: only it retracts")
         return target
 
     def _guard_history(self, enterprise_id: str) -> None:
