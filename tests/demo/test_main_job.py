@@ -21,11 +21,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SAMPLE = Path(__file__).resolve().parents[2] / "data/sample-events.jsonl"
 
 
-async def test_pipeline_matches_simulate_on_a_generated_feed(
-    tmp_path: Path, kafka_bootstrap: str, database_url: str
-) -> None:
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text("\n".join(generate(80, seed=2026)) + "\n", encoding="utf-8")
+async def _main_job(feed: Path, tmp_path: Path, database_url: str) -> str:
+    """The main job on `feed`, in a database of its own: what it printed, checked to say the
+    pipeline matched simulate and the chain verified."""
     output = tmp_path / "console.txt"
     run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
               ingest_address=f"127.0.0.1:{free_port()}", metrics_ports={})  # fmt: skip
@@ -38,9 +36,18 @@ async def test_pipeline_matches_simulate_on_a_generated_feed(
     assert ok, text
     assert "pipeline vs subsidy simulate: match" in text
     assert "ledger chain: verified" in text
+    assert all(r.process.poll() is not None for r in run.services), "nothing is left running"
+    return text
+
+
+async def test_pipeline_matches_simulate_on_a_generated_feed(
+    tmp_path: Path, kafka_bootstrap: str, database_url: str
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(generate(80, seed=2026)) + "\n", encoding="utf-8")
+    text = await _main_job(feed, tmp_path, database_url)
     assert "0 repeats" in text  # every webhook arrived once, signed
     assert "sent webhook to enterprise" in text
-    assert all(r.process.poll() is not None for r in run.services), "nothing is left running"
 
 
 def _corrected_enterprises_of_the_sample() -> list[str]:
@@ -71,18 +78,7 @@ async def test_corrections_and_retractions_through_the_ingest_api_equal_simulate
     refused = " ".join(r["error"] for r in expected["rejectedEvents"])
     for error in ("更正须说明原因", "无可更正的原事件", "is itself a retraction"):
         assert error in refused
-    output = tmp_path / "console.txt"
-    run = Run(database=f"subsidy_test_demo_{uuid.uuid4().hex[:8]}",
-              ingest_address=f"127.0.0.1:{free_port()}", metrics_ports={})  # fmt: skip
-    try:
-        with output.open("w", encoding="utf-8") as out:
-            ok = await run_demo(feed, load_catalog(), False, Console(file=out, width=120), run)
-    finally:
-        await drop_database(database_url, run.database)
-    text = output.read_text("utf-8")
-    assert ok, text
-    assert "pipeline vs subsidy simulate: match" in text
-    assert "ledger chain: verified" in text
+    await _main_job(feed, tmp_path, database_url)
 
 
 # Moves the window, turns a referred rule into a paying one, raises a cap, tightens a year
