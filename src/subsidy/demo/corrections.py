@@ -2,7 +2,9 @@
 
 import random
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
+
+from subsidy.demo.story import Event, Story
 
 # Of the compute invoices: an amount keyed wrong by a factor of ten, put right; of those, a
 # few put right a second time (revision 3).
@@ -30,26 +32,6 @@ RETRACT_REASON = "证书误发"
 UNDO_REASON = "撤回有误，恢复证书"
 REVIEW_REASON = "核定金额录入错误"
 _HEAD = ("eventId", "source", "enterpriseId", "enterpriseName", "district")
-
-Event = dict[str, Any]
-
-
-class Story(Protocol):
-    """What of the generator's story of one enterprise the corrections need."""
-
-    n: int
-    events: list[tuple[date, int, Event]]
-
-    def add(
-        self,
-        on: date,
-        payload_type: str,
-        payload: dict[str, Any],
-        reviewer: str | None = None,
-        event_id: str | None = None,
-    ) -> str: ...
-
-    def needs_second(self, rule_id: str, on: date, amount_fen: int) -> bool: ...
 
 
 def corrections(s: Story, seed: int, recognitions: frozenset[str]) -> None:

@@ -2,8 +2,9 @@
 
 import random
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from subsidy.demo.story import Story
 from subsidy.harness.principals import PORTAL
 
 # Where Suzhou enterprises bank, with the first digits their account numbers share.
@@ -28,23 +29,6 @@ REASONS = {
     "m06.exhibition": ("展会实际规模未达申报标准", "展会主办单位并非申报企业"),
 }
 OTHER_REASON = ("申报材料与实际不符",)
-
-
-class Story(Protocol):
-    """What of the generator's story of one enterprise the portal's filings need."""
-
-    n: int
-    name: str
-    events: list[tuple[date, int, dict[str, Any]]]
-
-    def add(
-        self,
-        on: date,
-        payload_type: str,
-        payload: dict[str, Any],
-        reviewer: str | None = None,
-        event_id: str | None = None,
-    ) -> str: ...
 
 
 def _account(rng: random.Random) -> dict[str, str]:
