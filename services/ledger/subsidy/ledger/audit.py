@@ -1,5 +1,6 @@
 """Ledger invariants checked in SQL: entries add up to the entitlements, counters to the entries,
-no cap exceeded, every entitlement's row matches its latest decision, every decision queued."""
+no cap exceeded, every entitlement's row matches its latest decision, every decision queued,
+every event and revision as its hash says."""
 
 import asyncpg
 
@@ -110,6 +111,26 @@ INVARIANTS: tuple[tuple[str, str], ...] = (
         "every decision is in the outbox",
         """SELECT d.decision_id FROM decisions d LEFT JOIN outbox o USING (decision_id)
            WHERE o.id IS NULL""",
+    ),
+    (
+        # What an event said is kept as its hash says (0004, 0009): an event rewritten in the
+        # inbox, or a revision a correction replaced rewritten in event_revisions, is named.
+        "every event taken is as it was decided, every revision in force is one kept",
+        """SELECT i.event_id || ': the event in force does not hash to ' || i.payload_hash
+           FROM inbox i
+           WHERE i.event IS NOT NULL
+             AND encode(sha256(convert_to(i.event, 'UTF8')), 'hex') <> i.payload_hash
+           UNION ALL
+           SELECT r.event_id || ' revision ' || r.revision || ': does not hash to '
+                  || r.payload_hash
+           FROM event_revisions r
+           WHERE encode(sha256(convert_to(r.event, 'UTF8')), 'hex') <> r.payload_hash
+           UNION ALL
+           SELECT i.event_id || ': revision ' || i.revision || ' in force was never kept'
+           FROM inbox i
+           WHERE i.revision > 1 AND NOT EXISTS (
+               SELECT FROM event_revisions r WHERE r.event_id = i.event_id
+                 AND r.revision = i.revision AND r.payload_hash = i.payload_hash)""",
     ),
     (
         "each enterprise row counts its entitlements",
