@@ -1,0 +1,1 @@
+"""People's identities: principals with roles, their credentials and short-lived sessions."""
