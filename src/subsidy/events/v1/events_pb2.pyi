@@ -168,6 +168,8 @@ class _SubmissionChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Sub
     """`subsidy feeds watch`: a feed file dropped into a watched directory"""
     CLI_FILE: _SubmissionChannel.ValueType  # 3
     """`subsidy ingest FILE`: a file sent by hand"""
+    PORTAL: _SubmissionChannel.ValueType  # 4
+    """the portal gateway: a person signed in with a session (docs/security.md)"""
 
 class SubmissionChannel(_SubmissionChannel, metaclass=_SubmissionChannelEnumTypeWrapper):
     """How an event reached the ingest API, as the submitting client declared it (gRPC metadata
@@ -181,6 +183,8 @@ FEED_WATCHER: SubmissionChannel.ValueType  # 2
 """`subsidy feeds watch`: a feed file dropped into a watched directory"""
 CLI_FILE: SubmissionChannel.ValueType  # 3
 """`subsidy ingest FILE`: a file sent by hand"""
+PORTAL: SubmissionChannel.ValueType  # 4
+"""the portal gateway: a person signed in with a session (docs/security.md)"""
 Global___SubmissionChannel: _TypeAlias = SubmissionChannel  # noqa: Y015
 
 @_typing.final
