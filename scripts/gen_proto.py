@@ -1,4 +1,4 @@
-"""Generate the Python protobuf/gRPC code and type stubs from proto/ with the pinned grpcio-tools.
+"""Generate the Python protobuf/gRPC/Connect code and type stubs from proto/ with pinned tools.
 
 `python scripts/gen_proto.py OUT_DIR` writes into OUT_DIR (default: src/); the drift test runs it
 into a temporary directory and compares byte for byte with what is committed.
@@ -19,7 +19,8 @@ def proto_files() -> list[str]:
 
 
 def generate(out: Path) -> None:
-    """Run protoc (from grpcio-tools) with the Python, gRPC and mypy plugins."""
+    """Run protoc (from grpcio-tools) with the Python, gRPC, mypy and Connect plugins (the
+    HTTP/JSON clients and server interfaces of the same services)."""
     out.mkdir(parents=True, exist_ok=True)
     well_known = Path(protoc.__file__).parent / "_proto"
     args = [
@@ -30,9 +31,10 @@ def generate(out: Path) -> None:
         f"--grpc_python_out={out}",
         f"--mypy_out={out}",
         f"--mypy_grpc_out={out}",
+        f"--connect-python_out={out}",
         *proto_files(),
     ]
-    # protoc resolves the mypy plugins from PATH; they live beside this interpreter.
+    # protoc resolves the mypy and Connect plugins from PATH; they live beside this interpreter.
     import os
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
