@@ -1,0 +1,1 @@
+"""Tests of the bureau workbench: deadlines, queues, counts, search and their metrics."""
