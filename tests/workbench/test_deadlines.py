@@ -20,6 +20,7 @@ from subsidy.domain.deadlines import (
     is_overdue,
     load_deadlines,
     nth_working_day_after,
+    overdue_before,
     working_days_between,
 )
 
@@ -210,3 +211,18 @@ def test_a_case_is_overdue_exactly_after_its_nth_working_day(
     assert case.overdue == (now.date() > last)
     # Overdue means more than N working days have begun, unless now is a day off after N.
     assert case.overdue or case.age_working_days <= n
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    queue=st.sampled_from(Queue),
+    start=days,
+    minutes=st.integers(0, 24 * 60 - 1),
+    later=st.integers(-3 * 24 * 60, 60 * 24 * 60),
+)
+def test_one_instant_splits_the_overdue_cases_from_the_others(
+    queue: Queue, start: date, minutes: int, later: int
+) -> None:
+    entered = datetime.combine(start, time(), tzinfo=BEIJING) + timedelta(minutes=minutes)
+    now = entered + timedelta(minutes=later)
+    assert (entered < overdue_before(queue, now)) == is_overdue(queue, entered, now)

@@ -181,6 +181,19 @@ def is_overdue(
     return now > due(queue, entered_at, deadlines)
 
 
+def overdue_before(queue: Queue, now: datetime, deadlines: Deadlines | None = None) -> datetime:
+    """The moment before which a case that entered `queue` is overdue at `now`: a later entry
+    is never due earlier, so one instant splits the overdue from the rest (a query can count
+    them with `entered_at < this`). The start, Beijing time, of the day after the last entry
+    day whose deadline has passed."""
+    deadlines = deadlines or load_deadlines()
+    day = _beijing_day(now, "now")
+    while True:  # a day's deadline is after that day: at most N working days and breaks back
+        day -= timedelta(days=1)
+        if due(queue, datetime.combine(day, time(), tzinfo=BEIJING), deadlines) < now:
+            return datetime.combine(day + timedelta(days=1), time(), tzinfo=BEIJING)
+
+
 # ---- the file ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from subsidy.infra.auth import AUDITOR, BearerAuthInterceptor
 from subsidy.infra.db_roles import LEDGER_TABLES, DatabaseRoleError, owned_tables
 from subsidy.infra.grpc_server import start_server
 from subsidy.infra.postgres import DATABASE_ERRORS
-from subsidy.ledger import metrics
+from subsidy.ledger import metrics, workbench, workbench_gauges
 from subsidy.ledger.api import SERVICE_NAME, LedgerServicer, registration
 from subsidy.ledger.api_settings import LedgerApiSettings
 from subsidy.ledger.chain import verify_chains
@@ -142,7 +142,9 @@ def auth_interceptor(settings: LedgerApiSettings) -> BearerAuthInterceptor:
     """LedgerService for auditor tokens only; a writer token (recognised by its digest) is
     PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
     return BearerAuthInterceptor(
-        settings.credentials(), {SERVICE_NAME: AUDITOR}, on_refused=_count_refusal
+        settings.credentials(),
+        {SERVICE_NAME: AUDITOR, workbench.SERVICE_NAME: AUDITOR},
+        on_refused=_count_refusal,
     )
 
 
@@ -167,7 +169,12 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
             await check_role(conn, settings.allow_writable_role)
         servicer = LedgerServicer(pool, catalog, settings.default_page_size, settings.max_page_size)
         server, port = await start_server(
-            [registration(servicer)],
+            [
+                registration(servicer),
+                workbench.registration(
+                    pool, catalog, settings.default_page_size, settings.max_page_size
+                ),
+            ],
             settings.grpc_address,
             [auth_interceptor(settings)],
             transport=transport,
@@ -176,6 +183,7 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
         await pool.close()
         raise
     running = RunningApi(server, port, pool)
+    running.tasks.append(workbench_gauges.start_refreshing(pool, catalog))
     running.tasks.append(
         asyncio.create_task(
             _every(settings.outbox_poll_seconds, "backlog", pool, refresh_backlog_gauges)
