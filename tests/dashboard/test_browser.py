@@ -11,7 +11,7 @@ import structlog
 from subsidy.dashboard import bootstrap
 from subsidy.dashboard.metrics import REGISTRY
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
-from subsidy.domain.money import format_fen
+from subsidy.domain.money import compact, format_fen
 from tests.dashboard.ledger_rows import dashboard_settings, decide, mix, totals
 from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
@@ -27,13 +27,16 @@ _READ_PAGE = """JSON.stringify({
   version: Number(document.body.dataset.version),
   live: document.getElementById("live").className,
   granted: document.getElementById("total-granted").textContent,
+  grantedFull: document.getElementById("total-granted").title,
   decisions: document.getElementById("total-decisions").textContent,
   measures: Object.fromEntries([...document.querySelectorAll("#by-measure tbody tr")].map(
     tr => [tr.dataset.measure, [tr.cells[0].textContent, tr.cells[1].textContent,
-                                tr.querySelector(".granted").textContent]])),
+                                tr.querySelector(".granted").textContent,
+                                tr.querySelector(".granted").title]])),
   districts: Object.fromEntries([...document.querySelectorAll("#by-district tbody tr")].map(
     tr => [tr.dataset.district, [tr.cells[0].textContent,
-                                 tr.querySelector(".granted").textContent]])),
+                                 tr.querySelector(".granted").textContent,
+                                 tr.querySelector(".granted").title]])),
   statuses: Object.fromEntries([...document.querySelectorAll("#by-status .status")].map(
     div => [div.dataset.status, div.querySelector(".n").textContent])),
   latest: [...document.querySelectorAll("#latest tbody tr")].map(tr => ({
@@ -51,21 +54,25 @@ def _count(n: int) -> str:
 
 
 async def _assert_shows_ledger(page: Page, url: str) -> dict[str, Any]:
-    """The page's totals are the ledger's, by measure, district and status."""
+    """The page's totals are the ledger's, by measure, district and status: in 万元/亿元 in
+    the cards and tables, the amount in full (¥) in their tooltips."""
     expected = await totals(url)
     shown = await _read(page)
-    assert shown["granted"] == format_fen(expected["granted"])
+    assert shown["granted"] == compact(expected["granted"])
+    assert shown["grantedFull"] == format_fen(expected["granted"])
     assert shown["decisions"] == _count(expected["decisions"])
     titles = {rule.measure: rule.title.split(" · ")[0] for rule in reversed(CATALOG.rules)}
     assert set(shown["measures"]) == {str(m) for m in titles}
-    for measure, (label, title, granted) in shown["measures"].items():
+    for measure, (label, title, granted, full) in shown["measures"].items():
         assert label == f"第{measure}条"
         assert title == titles[int(measure)]
-        assert granted == format_fen(expected["by_measure"].get(int(measure), 0))
+        assert granted == compact(expected["by_measure"].get(int(measure), 0))
+        assert full == format_fen(expected["by_measure"].get(int(measure), 0))
     assert set(shown["districts"]) == {d.value for d in District}
-    for district, (name, granted) in shown["districts"].items():
+    for district, (name, granted, full) in shown["districts"].items():
         assert name == DISTRICT_NAMES_ZH[District(district)]
-        assert granted == format_fen(expected["by_district"].get(district, 0))
+        assert granted == compact(expected["by_district"].get(district, 0))
+        assert full == format_fen(expected["by_district"].get(district, 0))
     for status, n in expected["by_status"].items():
         assert shown["statuses"][status] == _count(n)
     return shown

@@ -119,6 +119,16 @@ class PayoutFigures:
     envelopes: list[Envelope] = field(default_factory=list)
     alerts: list[RaisedAlert] = field(default_factory=list)
 
+    def for_year(self, year: int) -> "PayoutFigures":
+        """Only the channel-years of `year`."""
+        return PayoutFigures(
+            self.available,
+            [o for o in self.orders if o.year == year],
+            [r for r in self.receivables if r.year == year],
+            [e for e in self.envelopes if e.year == year],
+            [a for a in self.alerts if a.year == year],
+        )
+
 
 UNAVAILABLE = PayoutFigures(available=False)
 

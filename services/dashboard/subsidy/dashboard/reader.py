@@ -13,29 +13,38 @@ from typing import Any
 
 import asyncpg
 
+from subsidy.dashboard.panels import NO_PANELS, Panels, read_panels
 from subsidy.dashboard.payouts import UNAVAILABLE, PayoutFigures, PayoutsProbe, Probe, read_payouts
 from subsidy.dashboard.watermark import OutboxWatermark, PgSnapshot
 
-# One scan for every total: GROUPING() says which grouping set a row belongs to
-# (bits: measure 4, district 2, status 1; 7 is the grand total).
+# One scan for every total, of all years and of each: GROUPING() says which grouping set a
+# row belongs to (bits: year 8, measure 4, district 2, status 1; 15 is the grand total).
 _TOTALS = """
-SELECT GROUPING(measure, district, status) AS g, measure, district, status,
+SELECT GROUPING(year, measure, district, status) AS g, year, measure, district, status,
        count(*) AS entitlements,
        coalesce(sum(granted_fen), 0)::bigint AS granted_fen,
        coalesce(sum(clawback_fen), 0)::bigint AS clawback_fen,
        count(*) FILTER (WHERE granted_fen > 0) AS paid,
        coalesce(sum(revision), 0)::bigint AS decisions
 FROM entitlements
-GROUP BY GROUPING SETS ((measure), (district), (status), ())
+GROUP BY GROUPING SETS ((year, measure), (year, district), (year, status), (year),
+                        (measure), (district), (status), ())
 """
+# What each grouping set fills: (field of Figures, column keying it); None is the overall.
+_SETS: dict[int, tuple[str, str | None]] = {
+    0b0011: ("by_measure", "measure"), 0b0101: ("by_district", "district"),
+    0b0110: ("by_status", "status"), 0b0111: ("overall", None),
+}  # fmt: skip
+_ALL_YEARS = 0b1000
 
-# Newest first by outbox id (the order the ledger decided them in).
+# Newest first by outbox id (the order the ledger decided them in); of one year, or of all.
 _LATEST = """
 SELECT o.id, d.decision_id, d.decided_at, d.enterprise_id, e.enterprise_name, d.rule_id,
        d.measure, d.district, d.status, d.granted_fen, d.cash_delta_fen
 FROM outbox o
 JOIN decisions d USING (decision_id)
 JOIN entitlements e USING (entitlement_id)
+WHERE $2::integer IS NULL OR d.year = $2
 ORDER BY o.id DESC
 LIMIT $1
 """
@@ -80,6 +89,17 @@ class Figures:
     by_status: list[Total] = field(default_factory=list)
     latest: list[LatestDecision] = field(default_factory=list)
     payouts: PayoutFigures = UNAVAILABLE
+    panels: Panels = NO_PANELS
+    # Each year's own figures (the years with entitlements), their payouts and panels too.
+    years: dict[int, "Figures"] = field(default_factory=dict)
+
+    def for_year(self, year: int | None) -> "Figures":
+        """The figures of one year (None: of all years); a year without entitlements has
+        zeros, and its payouts and panels still."""
+        if year is None:
+            return self
+        own = self.years.get(year, Figures(Total(None, 0, 0, 0, 0, 0)))
+        return replace(own, payouts=self.payouts.for_year(year), panels=self.panels.for_year(year))
 
 
 def _total(row: asyncpg.Record, key: Any) -> Total:
@@ -90,24 +110,27 @@ def _total(row: asyncpg.Record, key: Any) -> Total:
 
 
 async def read_figures(conn: asyncpg.Connection, limit: int) -> Figures:
-    """The totals and the latest decisions (run it in a repeatable-read transaction, so that
-    both come from the same snapshot)."""
-    by_measure: list[Total] = []
-    by_district: list[Total] = []
-    by_status: list[Total] = []
-    overall = Total(None, 0, 0, 0, 0, 0)
+    """The totals, the latest decisions and the panels, of all years and of each (run it in a
+    repeatable-read transaction, so that all come from the same snapshot)."""
+    groups: dict[int | None, dict[str, Any]] = {}
     for row in await conn.fetch(_TOTALS):
-        grouping = row["g"]
-        if grouping == 0b011:
-            by_measure.append(_total(row, row["measure"]))
-        elif grouping == 0b101:
-            by_district.append(_total(row, row["district"]))
-        elif grouping == 0b110:
-            by_status.append(_total(row, row["status"]))
-        elif grouping == 0b111:
-            overall = _total(row, None)
-    latest = [LatestDecision(**dict(r)) for r in await conn.fetch(_LATEST, limit)]
-    return Figures(overall, by_measure, by_district, by_status, latest)
+        g = row["g"]
+        year = None if g & _ALL_YEARS else row["year"]
+        name, column = _SETS[g & ~_ALL_YEARS]
+        parts = groups.setdefault(year, {"by_measure": [], "by_district": [], "by_status": []})
+        if column is None:
+            parts[name] = _total(row, None)
+        else:
+            parts[name].append(_total(row, row[column]))
+    empty = Total(None, 0, 0, 0, 0, 0)
+    figures: dict[int | None, Figures] = {}
+    for year, parts in groups.items():
+        latest = await conn.fetch(_LATEST, limit, year)
+        figures[year] = Figures(overall=parts.pop("overall", empty), **parts,
+                                latest=[LatestDecision(**dict(r)) for r in latest])  # fmt: skip
+    overall = figures.pop(None, Figures(empty))
+    years = dict(sorted((y, f) for y, f in figures.items() if y is not None))
+    return replace(overall, panels=await read_panels(conn), years=years)
 
 
 _UNSEEN: Probe = (-1,)  # no look yet: differs from every mark, None included

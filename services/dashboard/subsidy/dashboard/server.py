@@ -7,28 +7,32 @@ something changed; every browser connected to /events gets it. A state is the wh
 """
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import json
-import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import resources
 from ipaddress import ip_address
-from typing import Any
 
 import asyncpg
-import prometheus_client
 import structlog
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from subsidy.dashboard import metrics
+from subsidy.dashboard.hub import Hub
 from subsidy.dashboard.reader import LedgerReader
+from subsidy.dashboard.routes import (
+    GATE,
+    HUB,
+    LEDGER_UNREADABLE,
+    METRICS,
+    PAGE,
+    POOL,
+    SETTINGS,
+    VIEW,
+    Page,
+    add_routes,
+)
 from subsidy.dashboard.settings import DashboardSettings
-from subsidy.dashboard.streams import StreamGate, parse_networks, refused
+from subsidy.dashboard.streams import StreamGate, parse_networks
 from subsidy.dashboard.view import DashboardView
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.metrics import service_registry
@@ -37,55 +41,10 @@ log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "ledger_outbox"  # what the ledger's BatchWriter.flush notifies
 _RECONNECT_MAX_S = 30.0
-# What /healthz and the API say while the ledger cannot be read; the database's own words
-# (host names, roles, schema) go to the log only.
-LEDGER_UNREADABLE = "the ledger cannot be read (the dashboard's log says why)"
+# The drill-down's reads, on request: a few connections at most, opened when first needed.
+_POOL_SIZE = 2
 
-
-class Hub:
-    """The latest state and everyone waiting for a newer one."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.totals: dict[str, Any] | None = None
-        self.latest: list[dict[str, Any]] = []
-        self.as_of: str | None = None
-        self.frame = b""  # the state as one server-sent event, encoded once for everybody
-        self.last_look: float | None = None  # monotonic time of the last successful look
-        self.error: str | None = None  # the last look's failure, for the log only
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    def publish(self, totals: dict[str, Any], latest: list[dict[str, Any]]) -> None:
-        """A new state; wakes every stream."""
-        self.version += 1
-        self.totals, self.latest = totals, latest
-        self.as_of = datetime.now(UTC).isoformat()
-        data = json.dumps(self.state(), ensure_ascii=False, separators=(",", ":"))
-        self.frame = f"id: {self.version}\nevent: state\ndata: {data}\n\n".encode()
-        self._wake()
-
-    def state(self) -> dict[str, Any]:
-        """What /events sends: totals and latest decisions together."""
-        return {"version": self.version, "asOf": self.as_of, **(self.totals or {}),
-                "latest": self.latest}  # fmt: skip
-
-    def close(self) -> None:
-        """Shutting down: every stream returns."""
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_newer(self, version: int, seconds: float) -> bool:
-        """Until there is a state newer than `version` (True) or `seconds` passed (False)."""
-        if self.version != version or self.closed:
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), seconds)
-        return self.version != version or self.closed
+__all__ = ["LEDGER_UNREADABLE", "Hub", "Page", "RunningDashboard", "create_app", "start_dashboard"]
 
 
 async def watch_ledger(
@@ -110,7 +69,7 @@ async def watch_ledger(
                 metrics.LAST_POLL.set_to_current_time()
                 delay = 0.5
                 if figures is not None:
-                    hub.publish(view.totals(figures), view.latest(figures))
+                    hub.publish_states(view.states(figures))
                     metrics.REFRESHES.inc()
                     metrics.REFRESH_SECONDS.observe(time.perf_counter() - started)
                     log.debug("dashboard.published", version=hub.version,
@@ -145,165 +104,6 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) ->
             w.cancel()
 
 
-# ---- the page ----------------------------------------------------------------------------
-
-
-def _inline_hashes(html: str, tag: str) -> str:
-    """CSP source expressions for the page's inline <style>/<script> blocks: only these run."""
-    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
-    return " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks
-    )
-
-
-@dataclass(frozen=True)
-class Page:
-    """The one HTML page (inline CSS and JS, nothing fetched from elsewhere) and its CSP."""
-
-    html: str
-    csp: str
-
-    @classmethod
-    def load(cls) -> "Page":
-        html = resources.files("subsidy.dashboard").joinpath("page.html").read_text("utf-8")
-        csp = (
-            "default-src 'none'; connect-src 'self'; img-src 'self' data:; "
-            f"style-src {_inline_hashes(html, 'style')}; "
-            f"script-src {_inline_hashes(html, 'script')}; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        )
-        return cls(html, csp)
-
-
-HUB = web.AppKey("hub", Hub)
-PAGE = web.AppKey("page", Page)
-SETTINGS = web.AppKey("settings", DashboardSettings)
-GATE = web.AppKey("gate", StreamGate)
-METRICS = web.AppKey("metrics", CollectorRegistry)
-
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-async def _index(request: web.Request) -> web.Response:
-    page = request.app[PAGE]
-    return web.Response(
-        text=page.html,
-        content_type="text/html",
-        charset="utf-8",
-        headers={
-            **_NO_STORE,
-            "Content-Security-Policy": page.csp,
-            "Referrer-Policy": "no-referrer",
-        },
-    )
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        body, status=status, headers=_NO_STORE, dumps=lambda o: json.dumps(o, ensure_ascii=False)
-    )
-
-
-def _not_ready(hub: Hub) -> web.Response:
-    detail = None if hub.error is None else LEDGER_UNREADABLE
-    return _json({"error": "no state yet", "detail": detail}, status=503)
-
-
-async def _totals(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
-    if hub.totals is None:
-        return _not_ready(hub)
-    return _json({"version": hub.version, "asOf": hub.as_of, **hub.totals})
-
-
-async def _latest(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
-    if hub.totals is None:
-        return _not_ready(hub)
-    try:
-        limit = int(request.query.get("limit", len(hub.latest)))
-    except ValueError:
-        return _json({"error": "limit must be an integer"}, status=400)
-    if limit < 0:
-        return _json({"error": "limit must not be negative"}, status=400)
-    return _json({"version": hub.version, "asOf": hub.as_of, "latest": hub.latest[:limit]})
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    """200 while the ledger was read recently; 503 otherwise (the cause is logged)."""
-    hub, settings = request.app[HUB], request.app[SETTINGS]
-    stale_after = max(10.0, 3 * settings.poll_seconds)
-    age = None if hub.last_look is None else time.monotonic() - hub.last_look
-    ok = age is not None and age <= stale_after and hub.error is None
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "version": hub.version,
-        "lastLookSecondsAgo": None if age is None else round(age, 3),
-        "error": None if hub.error is None else LEDGER_UNREADABLE,
-        "clients": request.app[GATE].open,
-    }
-    return _json(body, status=200 if ok else 503)
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        body=prometheus_client.generate_latest(request.app[METRICS]),
-        headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST},
-    )
-
-
-async def _events(request: web.Request) -> web.StreamResponse:
-    """The state now, then each newer one, as server-sent events; comments keep it open. The
-    stream ends after the configured lifetime: the browser's EventSource reconnects."""
-    hub, settings, gate = request.app[HUB], request.app[SETTINGS], request.app[GATE]
-    client = gate.client(request)
-    refusal = gate.admit(client)
-    if refusal is not None:
-        log.info("dashboard.stream_refused", client=client, reason=refusal)
-        return refused(refusal)
-    try:
-        return await _stream(request, hub, settings)
-    finally:
-        gate.release(client)
-
-
-async def _stream(
-    request: web.Request, hub: Hub, settings: DashboardSettings
-) -> web.StreamResponse:
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
-        }
-    )
-    await response.prepare(request)
-    metrics.CLIENTS.inc()
-    try:
-        await response.write(b"retry: 2000\n\n")
-        sent, quiet_since = 0, time.monotonic()
-        ends = quiet_since + settings.stream_lifetime_seconds
-        while not hub.closed and time.monotonic() < ends:
-            if hub.version != sent:
-                sent = hub.version
-                await response.write(hub.frame)
-                quiet_since = time.monotonic()
-            # Woken at least every second to notice a browser that left (nothing is written
-            # to it until then, so nothing else would tell).
-            elif await hub.wait_newer(sent, 1.0):
-                continue
-            elif request.transport is None or request.transport.is_closing():
-                break
-            elif time.monotonic() - quiet_since >= settings.keepalive_seconds:
-                await response.write(b": keepalive\n\n")
-                quiet_since = time.monotonic()
-    except ConnectionResetError:
-        pass  # the browser went away
-    finally:
-        metrics.CLIENTS.dec()
-    return response
-
-
 def create_app(
     settings: DashboardSettings, catalog: Catalog, hub: Hub | None = None
 ) -> web.Application:
@@ -312,21 +112,29 @@ def create_app(
     app[HUB] = hub or Hub()
     app[PAGE] = Page.load()
     app[SETTINGS] = settings
+    app[VIEW] = DashboardView(catalog)
     app[GATE] = StreamGate(
         settings.max_clients, settings.streams_per_client, parse_networks(settings.trusted_proxies)
     )
     app[METRICS] = service_registry(metrics.REGISTRY)
-    app.router.add_get("/", _index)
-    app.router.add_get("/events", _events)
-    app.router.add_get("/api/totals", _totals)
-    app.router.add_get("/api/latest", _latest)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    add_routes(app)
+
+    async def open_pool(app: web.Application) -> None:
+        # min_size 0: nothing connects until a drill-down asks, so a ledger that is down
+        # does not keep the page from starting (the watcher waits for it).
+        app[POOL] = await asyncpg.create_pool(
+            settings.database_url, min_size=0, max_size=_POOL_SIZE, timeout=10
+        )
 
     async def close_streams(app: web.Application) -> None:
         app[HUB].close()
 
+    async def close_pool(app: web.Application) -> None:
+        await app[POOL].close()
+
+    app.on_startup.append(open_pool)
     app.on_shutdown.append(close_streams)
+    app.on_cleanup.append(close_pool)
     return app
 
 
@@ -381,6 +189,6 @@ async def start_dashboard(settings: DashboardSettings, catalog: Catalog) -> Runn
     await site.start()
     port = int(runner.addresses[0][1])
     stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_ledger(settings, DashboardView(catalog), hub, stop))
+    watcher = asyncio.create_task(watch_ledger(settings, app[VIEW], hub, stop))
     log.info("dashboard.started", url=f"http://{settings.host}:{port}/")
     return RunningDashboard(runner, hub, settings.host, port, stop, watcher)

@@ -3,6 +3,7 @@
 from datetime import UTC
 from typing import Any
 
+from subsidy.dashboard.panels_view import caps_json, channels_json, money, trends_json
 from subsidy.dashboard.payouts_view import payouts_json
 from subsidy.dashboard.reader import Figures, LatestDecision, Total
 from subsidy.domain.beijing import beijing_time
@@ -33,10 +34,8 @@ def _money(total: Total) -> Json:
     return {
         "entitlements": total.entitlements,
         "paid": total.paid,
-        "grantedFen": total.granted_fen,
-        "granted": format_fen(total.granted_fen),
-        "clawbackFen": total.clawback_fen,
-        "clawback": format_fen(total.clawback_fen),
+        **money("granted", total.granted_fen),
+        **money("clawback", total.clawback_fen),
     }
 
 
@@ -44,13 +43,32 @@ class DashboardView:
     """Turns figures into the JSON the page renders; the catalog supplies the titles."""
 
     def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self.policy_title = catalog.title
         self.measures = measure_titles(catalog)
-        self.rule_titles = {rule.id: rule.title for rule in catalog.rules}
+        self.rule_titles = {
+            rule.id: f"{measure_label(rule.measure)} {rule.title}" for rule in catalog.rules
+        }
+        # The policy's years: every one may be chosen, with data or not yet.
+        self.policy_years = list(range(catalog.valid_from.year, catalog.valid_to.year + 1))
+
+    def years(self, figures: Figures) -> list[int]:
+        """The years the filter offers: the policy's and any other the ledger holds."""
+        return sorted(set(self.policy_years) | set(figures.years))
+
+    def states(self, figures: Figures) -> dict[int | None, tuple[Json, list[Json]]]:
+        """The totals and latest decisions of all years (None) and of each year."""
+        years = self.years(figures)
+        out: dict[int | None, tuple[Json, list[Json]]] = {}
+        for year in [None, *years]:
+            shown = figures.for_year(year)
+            out[year] = ({**self.totals(shown), "year": year, "years": years}, self.latest(shown))
+        return out
 
     def totals(self, figures: Figures) -> Json:
         """Totals overall, by measure (every measure of the catalog), by district (all ten)
-        and by status (every status), and the payouts (disbursement and budget burn)."""
+        and by status (every status), the payouts (disbursement and budget burn), the monthly
+        trends, the funding channels and the annual caps."""
         empty = Total(None, 0, 0, 0, 0, 0)
         measures = {t.key: t for t in figures.by_measure}
         districts = {t.key: t for t in figures.by_district}
@@ -85,6 +103,9 @@ class DashboardView:
                 for s in status_keys
             ],
             "payouts": payouts_json(figures.payouts),
+            "trends": trends_json(figures.panels, self.measures),
+            "channels": channels_json(self.catalog, figures.panels, figures.payouts),
+            "caps": caps_json(figures.panels.caps, self.rule_titles),
         }
 
     def decision(self, d: LatestDecision) -> Json:
@@ -97,7 +118,7 @@ class DashboardView:
             "enterpriseId": d.enterprise_id,
             "enterpriseName": d.enterprise_name,
             "ruleId": d.rule_id,
-            "rule": f"{measure_label(d.measure)} {self.rule_titles.get(d.rule_id, d.rule_id)}",
+            "rule": self.rule_titles.get(d.rule_id, f"{measure_label(d.measure)} {d.rule_id}"),
             "district": d.district,
             "districtName": _DISTRICT_ZH.get(d.district, d.district),
             "status": d.status,
