@@ -15,9 +15,10 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 @app.command("migrate")
 @database_command()
 def migrate_command() -> None:
-    """Apply every component's pending migrations (ledger, ingest, notifier) as the owner in
-    DATABASE_URL, and grant the services' group roles what they need. Services never
-    migrate: they check at start that this ran, and refuse to start otherwise."""
+    """Apply every component's pending migrations (ledger, ingest, notifier, payouts,
+    identity) as the owner in DATABASE_URL, and grant the services' group roles what they
+    need. Services never migrate: they check at start that this ran, and refuse to start
+    otherwise."""
     settings = load_settings(CommonSettings)
 
     def warn(_: asyncpg.Connection, message: asyncpg.PostgresLogMessage) -> None:

@@ -17,7 +17,7 @@ OWNER = POSTGRES_ROLE
 # The NOLOGIN group roles the migrations grant to (docs/security.md, Database roles).
 GROUPS = (
     "subsidy_ledger_writer", "subsidy_ingest", "subsidy_notifier", "subsidy_auditor",
-    "subsidy_payouts",
+    "subsidy_payouts", "subsidy_identity_admin", "subsidy_portal",
 )  # fmt: skip
 # One login per service, each in its service's group; deployments make the same ones.
 LOGINS = {

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from subsidy.identity.store import migrate_identity
 from subsidy.ingest.store import migrate_ingest
 from subsidy.ledger.db import migrate_ledger
 from subsidy.notifier.repository import migrate_notifier
@@ -87,6 +88,7 @@ async def migrate_platform(
         applied = [*await migrate_ledger(conn), *await migrate_ingest(conn)]
         applied += await migrate_notifier(conn)
         applied += await migrate_payouts(conn)
+        applied += await migrate_identity(conn)
         await asyncio.sleep(0)  # let the listener's callbacks run before the connection closes
         return applied
     finally:

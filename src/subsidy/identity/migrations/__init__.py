@@ -1,0 +1,1 @@
+"""SQL migrations of the identity component (applied by subsidy.infra.migrate)."""
