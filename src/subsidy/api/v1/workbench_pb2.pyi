@@ -151,10 +151,11 @@ class WorkbenchCase(_message.Message):
     """the entitlement the case is about"""
     rule_id: _builtins.str
     clause: _builtins.str
-    """the rule's measure and title, e.g. 五 加强公共服务平台建设"""
+    """the rule's measure and title, e.g. 第5条 加强公共服务平台建设"""
     amount_fen: _builtins.int
     """What is at stake: REVIEW the first approval's amount while it waits for a second, else the
-    most the rule can pay (its cap); REFERRED 0 (the policy gives no figure); APPEALS and
+    most the rule can pay (its cap); REFERRED 0 (the policy gives no figure); APPEALS what the
+    entitlement would pay in full less what it holds (after a rejected review, the rule's cap);
     OBJECTIONS what the entitlement holds; RETURNED_PAYMENTS what the order has left to send.
     """
     entered_at: _builtins.str
