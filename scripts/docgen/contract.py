@@ -163,7 +163,11 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         **export_values(proto, catalog),
         "evaluation": "\n\n".join(evaluation),
         "decision": "\n\n".join(
-            [proto.message(decisions["Decision"]), proto.section(decisions["Correction"])]
+            [
+                proto.message(decisions["Decision"]),
+                proto.section(decisions["Correction"]),
+                proto.section(decisions["AppealCause"]),
+            ]
         ),
         **overlay_values(raw, catalog),
         "topics": topic_table(),

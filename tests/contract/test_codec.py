@@ -56,6 +56,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "accountName": "苏州测试机器人有限公司",
     },
     "objectionFiled": {"eventRef": "ev-1", "ruleId": "m06.exhibition", "reason": "材料不实"},
+    "appealFiled": {
+        "eventRef": "ev-1",
+        "ruleId": "m06.exhibition",
+        "reason": "规模符合要求",
+        "attachmentRef": "file-1",
+    },
+    "appealDecided": {
+        "appealRef": "ev-2",
+        "eventRef": "ev-1",
+        "ruleId": "m06.exhibition",
+        "upheld": False,
+        "reason": "材料不足",
+    },
     "eventRetracted": {"eventRef": "ev-1", "reason": "证书信息重复报送"},
 }
 

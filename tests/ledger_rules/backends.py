@@ -12,6 +12,7 @@ from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.export import distinct_rejections
 from subsidy.domain.simulate import simulate
 from subsidy.harness.databases import create_schema
+from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.db import migrate_ledger
 from subsidy.ledger.export import export_contract
 from subsidy.ledger.processor import Message, apply_batch
@@ -66,7 +67,11 @@ async def _apply(
             continue
         try:
             event = parse_event_json(line)
-            message = Message(evaluate(event, catalog), event.content_hash())
+            # Who submitted it goes on the inbox row, as the worker keeps the provenance it
+            # read: a correction's replay reads reviewers and appeal deciders back from there.
+            who = event.submitted_by
+            source = Source(submitted_by=who.model_dump_json(by_alias=True) if who else None)
+            message = Message(evaluate(event, catalog), event.content_hash(), source)
         except InvalidEvent as err:
             refused.append({"eventId": err.event_id, "error": str(err)})
             continue

@@ -14,7 +14,7 @@ from subsidy.domain.catalog import Award
 from subsidy.domain.entitlements import Entitlement, Reason, Status, TraceStep
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event
-from subsidy.domain.ledger.records import CorrectionNote, Decision
+from subsidy.domain.ledger.records import AppealNote, CorrectionNote, Decision
 from subsidy.events.v1 import events_pb2 as epb
 
 _AWARD_TO_PB = {
@@ -190,7 +190,7 @@ def correction_to_proto(note: CorrectionNote) -> dpb.Correction:
 
 def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.Decision:
     """A decision as published on decisions.v1; `correction` is set only on one a correction or
-    a retraction brought about."""
+    a retraction brought about, `appeal` only on one an upheld appeal brought about."""
     e = d.state_ent
     return dpb.Decision(
         decision_id=d.decision_id,
@@ -218,4 +218,12 @@ def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.De
         version_from=_day(e.version_from),
         version_to=_day(e.version_to),
         correction=None if d.correction is None else correction_to_proto(d.correction),
+        appeal=None if d.appeal is None else appeal_to_proto(d.appeal),
+    )
+
+
+def appeal_to_proto(note: AppealNote) -> dpb.AppealCause:
+    """The upheld appeal that reopened an entitlement for review."""
+    return dpb.AppealCause(
+        appeal_ref=note.appeal_ref, upheld=True, reason=note.reason, decided_by=note.decided_by
     )

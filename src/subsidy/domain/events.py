@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from subsidy.domain.appeal_events import AppealDecided as AppealDecided
+from subsidy.domain.appeal_events import AppealFiled as AppealFiled
 from subsidy.domain.enums import CertificationKind, District, StandardLevel, StandardRole
 from subsidy.domain.fields import (
     AccountNumber,
@@ -146,6 +148,8 @@ Payload = (
     | PayeeAccountRegistered
     | ObjectionFiled
     | EventRetracted
+    | AppealFiled
+    | AppealDecided
 )
 
 PayloadType = Literal[
@@ -162,22 +166,17 @@ PayloadType = Literal[
     "payeeAccountRegistered",
     "objectionFiled",
     "eventRetracted",
+    "appealFiled",
+    "appealDecided",
 ]
 
 PAYLOAD_TYPES: tuple[PayloadType, ...] = PayloadType.__args__  # type: ignore[attr-defined]
 
 # Payloads that create no entitlement of their own: the ledger takes them (docs/contract.md §2).
-# The first three change existing entitlements; a payee account or an objection is recorded.
-LEDGER_PAYLOADS: frozenset[str] = frozenset(
-    {
-        "reviewDecided",
-        "certificationRevoked",
-        "otherSupportReceived",
-        "payeeAccountRegistered",
-        "objectionFiled",
-        "eventRetracted",
-    }
-)
+# They are the types listed from reviewDecided on: a review, a revocation and other support
+# change existing entitlements; a payee account, an objection and an appeal are recorded (an
+# appeal upheld may reopen an entitlement a review rejected); a retraction withdraws an event.
+LEDGER_PAYLOADS: frozenset[str] = frozenset(PAYLOAD_TYPES[PAYLOAD_TYPES.index("reviewDecided") :])
 
 # What a correction's revision may be: 1 is the original (absent on the wire and in the hash).
 Revision = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
@@ -209,6 +208,8 @@ class EnterpriseEvent(ContractModel):
     payee_account_registered: PayeeAccountRegistered | None = None
     objection_filed: ObjectionFiled | None = None
     event_retracted: EventRetracted | None = None
+    appeal_filed: AppealFiled | None = None
+    appeal_decided: AppealDecided | None = None
     # Who submitted it (docs/security.md, Provenance): not content, so never hashed or dumped.
     submitted_by: Submitter | None = Field(default=None, exclude=True)
 

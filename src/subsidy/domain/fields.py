@@ -120,3 +120,20 @@ def _account_number(value: str) -> str:
 # Text a person must be able to act on (a bank's name, an objection's reason): never blank.
 SayingText = Annotated[Text, AfterValidator(_not_blank)]
 AccountNumber = Annotated[str, Field(strict=True), AfterValidator(_account_number)]
+
+
+def _printable(value: str) -> str:
+    """A reference typed or copied by a person: printable characters only."""
+    if not value.isprintable():
+        raise ValueError("只能包含可打印字符 / must hold printable characters only")
+    return value
+
+
+# An appeal's grounds and a bureau's reasons for deciding it: longer than a name, never blank.
+Grounds = Annotated[
+    str, Field(min_length=1, max_length=2000, strict=True), _VISIBLE, AfterValidator(_not_blank)
+]
+# A document kept elsewhere (a file id): short, printable.
+DocumentRef = Annotated[
+    str, Field(min_length=1, max_length=200, strict=True), AfterValidator(_printable)
+]

@@ -113,6 +113,8 @@ def evaluate_command(
 
 # Ledger payloads the ledger only records (payee accounts, objections): they change nothing.
 _RECORDED = frozenset({"payeeAccountRegistered", "objectionFiled"})
+# An appeal and its decision: the ledger's, not a rule's (docs/rules.md step 10).
+_APPEALS = frozenset({"appealFiled", "appealDecided"})
 
 
 def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> None:
@@ -132,6 +134,8 @@ def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]
                    f"{row['enterpriseId']}{revision}): {len(found)} entitlement(s)")  # fmt: skip
         if not found and row["payloadType"] in _RECORDED:
             typer.echo("  (recorded by the ledger for the payouts; changes no entitlement)")
+        elif row["payloadType"] in _APPEALS:
+            typer.echo("  (复核申请 / an appeal: the ledger records and decides it; no rule runs)")
         elif row["payloadType"] == "eventRetracted":
             typer.echo(
                 "  (撤回此前事件 / withdraws an earlier event: the ledger decides as if it"

@@ -1,7 +1,7 @@
 """Writing one batch's outcomes in the caller's transaction, in a handful of round trips.
 
 Everything of one batch is written together: entitlement rows, decisions, journal entries with
-their hash chain, cap counters, other-programme support, payee accounts and objections, the
+their hash chain, cap counters, other-programme support, payee accounts, objections, appeals, the
 inbox, rejected events and the outbox. Rows are gathered in memory while the batch is decided
 and written with COPY/executemany at the end.
 """
@@ -22,6 +22,7 @@ from subsidy.contract.codec import (
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import EventRetracted, OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
+from subsidy.ledger.appeals import AppealRows
 from subsidy.ledger.approvals import ApprovalRows
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.corrections import CorrectionRows
@@ -104,6 +105,7 @@ class BatchWriter:
             "recorded_at",
         )  # fmt: skip
         self.approvals = ApprovalRows()
+        self.appeals = AppealRows()  # 0011_appeals
         self.corrections = CorrectionRows()
         # Entitlements first decided in this batch, in the order created (their seq).
         self.created: dict[str, list[str]] = defaultdict(list)
@@ -196,6 +198,7 @@ class BatchWriter:
         parked reviews it released)."""
         book = loaded.book
         self.approvals.add(book.enterprise_id, outcome)
+        self.appeals.add(outcome)
         self.released.extend(outcome.released)
         self.released_rejections.extend(outcome.released_rejections)
         for a in outcome.payee_accounts:
@@ -258,6 +261,7 @@ class BatchWriter:
         await self.entitlements.copy(conn)
         await self.payee_accounts.copy(conn)
         await self.objections.copy(conn)  # after the entitlements it refers to
+        await self.appeals.flush(conn, self.decided_at)  # so are appeals
         if updates:
             await conn.executemany(
                 "UPDATE entitlements SET status = $2, reasons = $3, entitled_fen = $4,"

@@ -13,6 +13,7 @@ import asyncpg
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
+from subsidy.ledger.appeals import appeals_of
 from subsidy.ledger.provenance import submitters
 from subsidy.ledger.revisions import correcting_events, event_corrections
 
@@ -209,6 +210,7 @@ async def explain(
         others = [
             await event_corrections(conn, e, history) for e in correcting_events(own, history)
         ]
+        appealed = await appeals_of(conn, entitlement_id)
     checks = [
         api_pb2.LedgerCheck(
             check=c["check"], outcome=c["outcome"], numbers=c["numbers"], revision=r["revision"]
@@ -225,6 +227,7 @@ async def explain(
         submitted_by=submitted_by,
         event=event,
         other_events=others,
+        appeals=appealed,
     )
 
 

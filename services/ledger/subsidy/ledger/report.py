@@ -199,6 +199,10 @@ def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> N
         out("\n更正记录 / Corrections")
         for line in correction_lines(x):
             out(f"  {line}")
+    if x.appeals:
+        out("\n复核申请 / Appeals")
+        for line in appeal_lines(x):
+            out(f"  {line}")
 
 
 def _beijing(iso: str) -> str:
@@ -313,3 +317,30 @@ def print_totals(console: Console, t: api_pb2.GetTotalsResponse, by: str) -> Non
             "A payout under a rule with several responsible units is listed in full under each"
             " of them ('of which shared'): the channel rows add up to more than the total."
         )
+
+
+_REMEDIES = {
+    "REOPENED": "重新审核 / reopened for review",
+    "SOURCE_CORRECTION": "由数据来源更正 / to be corrected by the source",
+}
+
+
+def appeal_lines(x: api_pb2.ExplainDecisionResponse) -> list[str]:
+    """复核申请: each appeal of the entitlement, who filed it and when (Beijing time), why, its
+    attachment, and the decision on it: who, upheld or dismissed, why."""
+    lines = []
+    for a in x.appeals:
+        who = _by(epb.Provenance(principal=a.filed_by))
+        lines.append(f"{a.appeal_id} ({_beijing(a.recorded_at)}, 申请日 {a.filed_on}) {who}:"
+                     f" {_one_line(a.reason)}")  # fmt: skip
+        if a.attachment_ref:
+            lines.append(f"  附件 / attachment: {a.attachment_ref}")
+        if not a.HasField("decision"):
+            lines.append("  待决定 / open")
+            continue
+        d = a.decision
+        verdict = f"支持 / upheld, {_REMEDIES.get(d.remedy, d.remedy)}" if d.upheld else (
+            "驳回 / dismissed")  # fmt: skip
+        lines.append(f"  {d.event_id} ({_beijing(d.recorded_at)}) 由 {d.decided_by} 决定:"
+                     f" {verdict}: {_one_line(d.reason)}")  # fmt: skip
+    return lines

@@ -15,7 +15,7 @@ from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.records import EntitlementState
-from subsidy.ledger import approvals
+from subsidy.ledger import appeals, approvals
 
 # Columns that restore an EntitlementState (the loader and the export share them).
 STATE_COLUMNS = (
@@ -167,6 +167,7 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
     ):
         loaded[row["enterprise_id"]].book.other_support[row["item_id"]] = row["amount"]
     await approvals.restore(conn, {k: v.book for k, v in loaded.items()})
+    await appeals.restore(conn, {k: v.book for k, v in loaded.items()})
     for book in loaded.values():
         if len(book.book.entitlements) != book.stored:
             raise RuntimeError(

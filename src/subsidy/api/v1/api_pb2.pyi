@@ -427,6 +427,7 @@ class ExplainDecisionResponse(_message.Message):
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     EVENT_FIELD_NUMBER: _builtins.int
     OTHER_EVENTS_FIELD_NUMBER: _builtins.int
+    APPEALS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def decision(self) -> _decisions_pb2.Decision:
         """the latest revision"""
@@ -470,6 +471,12 @@ class ExplainDecisionResponse(_message.Message):
         certification retracted), in the order of those decisions.
         """
 
+    @_builtins.property
+    def appeals(self) -> _containers.RepeatedCompositeFieldContainer[Global___EntitlementAppeal]:
+        """The entitlement's appeals (复核申请, docs/rules.md step 10), in the order filed, each with
+        the decision in force on it (unset while it is open).
+        """
+
     def __init__(
         self,
         *,
@@ -481,14 +488,115 @@ class ExplainDecisionResponse(_message.Message):
         submitted_by: _abc.Mapping[_builtins.str, _events_pb2.Provenance] | None = ...,
         event: Global___EventCorrections | None = ...,
         other_events: _abc.Iterable[Global___EventCorrections] | None = ...,
+        appeals: _abc.Iterable[Global___EntitlementAppeal] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "event", b"event", "history", b"history", "item_history", b"item_history", "other_events", b"other_events", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeals", b"appeals", "checks", b"checks", "decision", b"decision", "eligibility_trace", b"eligibility_trace", "event", b"event", "history", b"history", "item_history", b"item_history", "other_events", b"other_events", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExplainDecisionResponse: _TypeAlias = ExplainDecisionResponse  # noqa: Y015
+
+@_typing.final
+class EntitlementAppeal(_message.Message):
+    """An appeal of an entitlement, as the ledger recorded it (table appeals)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPEAL_ID_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
+    FILED_ON_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_REF_FIELD_NUMBER: _builtins.int
+    REJECTED_BY_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    appeal_id: _builtins.str
+    """the appealFiled's eventId"""
+    filed_by: _builtins.str
+    """who filed it (submittedBy.principal); empty when none was recorded"""
+    filed_on: _builtins.str
+    """the filing date (the event's occurredOn), YYYY-MM-DD"""
+    recorded_at: _builtins.str
+    """when the ledger took it, ISO-8601 with offset"""
+    reason: _builtins.str
+    """the appeal's grounds"""
+    attachment_ref: _builtins.str
+    """the document it names, if any"""
+    rejected_by: _builtins.str
+    """who rejected the review it appeals, if a review did"""
+    @_builtins.property
+    def decision(self) -> Global___EntitlementAppealDecision:
+        """the decision in force on it; unset while it is open"""
+
+    def __init__(
+        self,
+        *,
+        appeal_id: _builtins.str = ...,
+        filed_by: _builtins.str = ...,
+        filed_on: _builtins.str = ...,
+        recorded_at: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        attachment_ref: _builtins.str = ...,
+        rejected_by: _builtins.str = ...,
+        decision: Global___EntitlementAppealDecision | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "attachment_ref", b"attachment_ref", "decision", b"decision", "filed_by", b"filed_by", "filed_on", b"filed_on", "reason", b"reason", "recorded_at", b"recorded_at", "rejected_by", b"rejected_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EntitlementAppeal: _TypeAlias = EntitlementAppeal  # noqa: Y015
+
+@_typing.final
+class EntitlementAppealDecision(_message.Message):
+    """A bureau's decision on an appeal (table appeal_decisions)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    UPHELD_FIELD_NUMBER: _builtins.int
+    REMEDY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_ON_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """the appealDecided's eventId"""
+    upheld: _builtins.bool
+    """true: upheld; false: dismissed"""
+    remedy: _builtins.str
+    """Upheld: REOPENED (PENDING_REVIEW again) or SOURCE_CORRECTION (the source corrects its
+    event); empty when dismissed.
+    """
+    reason: _builtins.str
+    """why, as the bureau wrote it"""
+    decided_by: _builtins.str
+    """who decided it (submittedBy.principal)"""
+    decided_on: _builtins.str
+    """the event's occurredOn, YYYY-MM-DD"""
+    recorded_at: _builtins.str
+    """when the ledger took it, ISO-8601 with offset"""
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        upheld: _builtins.bool = ...,
+        remedy: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        decided_by: _builtins.str = ...,
+        decided_on: _builtins.str = ...,
+        recorded_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_by", b"decided_by", "decided_on", b"decided_on", "event_id", b"event_id", "reason", b"reason", "recorded_at", b"recorded_at", "remedy", b"remedy", "upheld", b"upheld"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EntitlementAppealDecision: _TypeAlias = EntitlementAppealDecision  # noqa: Y015
 
 @_typing.final
 class EventCorrections(_message.Message):

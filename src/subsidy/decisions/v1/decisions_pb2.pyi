@@ -421,6 +421,7 @@ class Decision(_message.Message):
     VERSION_FROM_FIELD_NUMBER: _builtins.int
     VERSION_TO_FIELD_NUMBER: _builtins.int
     CORRECTION_FIELD_NUMBER: _builtins.int
+    APPEAL_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """`<entitlementId>#<revision>`"""
     entitlement_id: _builtins.str
@@ -481,6 +482,12 @@ class Decision(_message.Message):
         the entitlement stood at before.
         """
 
+    @_builtins.property
+    def appeal(self) -> Global___AppealCause:
+        """Set on a decision an upheld appeal brought about (an entitlement a review rejected,
+        reopened for review): which appeal, who decided it and why.
+        """
+
     def __init__(
         self,
         *,
@@ -509,14 +516,49 @@ class Decision(_message.Message):
         version_from: _builtins.str = ...,
         version_to: _builtins.str = ...,
         correction: Global___Correction | None = ...,
+        appeal: Global___AppealCause | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["correction", b"correction"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "correction", b"correction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "correction", b"correction", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "correction", b"correction", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Decision: _TypeAlias = Decision  # noqa: Y015
+
+@_typing.final
+class AppealCause(_message.Message):
+    """The appeal (复核申请) that reopened an entitlement (§1, Appeals)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPEAL_REF_FIELD_NUMBER: _builtins.int
+    UPHELD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    appeal_ref: _builtins.str
+    """the appealFiled's eventId"""
+    upheld: _builtins.bool
+    """always true: only an upheld appeal changes a decision"""
+    reason: _builtins.str
+    """the appealDecided's reason"""
+    decided_by: _builtins.str
+    """the principal that submitted the appealDecided"""
+    def __init__(
+        self,
+        *,
+        appeal_ref: _builtins.str = ...,
+        upheld: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        decided_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_ref", b"appeal_ref", "decided_by", b"decided_by", "reason", b"reason", "upheld", b"upheld"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppealCause: _TypeAlias = AppealCause  # noqa: Y015
 
 @_typing.final
 class Correction(_message.Message):

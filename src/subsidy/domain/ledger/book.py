@@ -20,8 +20,8 @@ from subsidy.domain.events import (
     PayeeAccountRegistered,
     ReviewDecided,
 )
+from subsidy.domain.ledger import appeals, four_eyes
 from subsidy.domain.ledger import checks as check
-from subsidy.domain.ledger import four_eyes
 from subsidy.domain.ledger.errors import (
     LedgerRejection,
     NotPendingReview,
@@ -119,6 +119,8 @@ class EnterpriseBook(BookState):
             self._other_support(payload, event.event_id, out)
         elif isinstance(payload, PayeeAccountRegistered | ObjectionFiled):
             self._record(payload, event, out)
+        elif isinstance(payload, appeals.PAYLOADS):  # docs/rules.md step 10
+            appeals.apply(self, payload, event, out)
         else:
             self._admit(evaluation, out)
         return out
@@ -286,6 +288,8 @@ class EnterpriseBook(BookState):
         eid = target.ent.entitlement_id
         step = four_eyes.judge(target, review, event_id, principal, self.awaiting.get(eid))
         self.events[event_id] = ()
+        if not review.approved:  # an appeal of the rejection goes to someone else
+            appeals.note_review(self, eid, principal)
         if step is four_eyes.Step.FIRST:
             assert principal is not None
             self._first_approval(target, review, event_id, principal, out)

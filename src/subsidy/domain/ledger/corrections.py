@@ -42,6 +42,7 @@ def replay(
     book = EnterpriseBook(enterprise_id)
     fates: dict[str, str] = {}
     checks: Checks = {}
+    redecided = Redecided(fates)
     for evaluation in history:
         event_id = evaluation.event.event_id
         try:
@@ -53,7 +54,9 @@ def replay(
         fates.update(dict.fromkeys(out.released, APPLIED))
         fates.update((review_id, REJECTED) for review_id, _ in out.released_rejections)
         checks.update((d.state_ent.entitlement_id, d.checks) for d in out.decisions)
-    return book, Redecided(fates), checks
+        redecided.appeals += out.appeals
+        redecided.appeal_decisions += out.appeal_decisions
+    return book, redecided, checks
 
 
 def redecide(

@@ -42,6 +42,61 @@ class UnknownObjectedRule(LedgerRejection):
     field = "objectionFiled.ruleId"
 
 
+class UnknownAppealedEvent(LedgerRejection):
+    """An appeal names an event the enterprise's book does not hold (appeals never wait)."""
+
+    field = "appealFiled.eventRef"
+
+
+class UnknownAppealedRule(LedgerRejection):
+    """An appeal names a rule its event did not trigger: no such entitlement."""
+
+    field = "appealFiled.ruleId"
+
+
+class NotAppealable(LedgerRejection):
+    """An appeal against an entitlement that is neither DENIED nor PARTIALLY_PAID."""
+
+    field = "appealFiled.ruleId"
+
+
+class AppealAlreadyOpen(LedgerRejection):
+    """A second appeal against an entitlement while one is still open."""
+
+    field = "appealFiled.eventRef"
+
+
+class UnknownAppeal(LedgerRejection):
+    """An appeal decision naming no open appeal of this enterprise (never filed, refused, or
+    already decided)."""
+
+    field = "appealDecided.appealRef"
+
+
+class AppealEventMismatch(LedgerRejection):
+    """An appeal decision whose eventRef is not the appealed entitlement's event."""
+
+    field = "appealDecided.eventRef"
+
+
+class AppealRuleMismatch(LedgerRejection):
+    """An appeal decision whose ruleId is not the appealed entitlement's rule."""
+
+    field = "appealDecided.ruleId"
+
+
+class NoAppealDecider(LedgerRejection):
+    """An appeal decision that names no principal: nobody can be held to it."""
+
+    field = "submittedBy.principal"
+
+
+class SameAsRejectingReviewer(LedgerRejection):
+    """An appeal decided by the reviewer whose rejection it appeals: 复核 is someone else's."""
+
+    field = "submittedBy.principal"
+
+
 class NotPendingReview(LedgerRejection):
     """A review for an entitlement that is not waiting for one."""
 
@@ -74,8 +129,8 @@ class UnknownCorrected(LedgerRejection):
 
 
 class NotCorrectable(LedgerRejection):
-    """A correction of an event that cannot be corrected: retracted, or a record the payouts
-    acted on (a payee account, an objection), or a retraction."""
+    """A correction of an event that cannot be corrected: retracted, or a record acted on as it
+    came (a payee account, an objection, an appeal or its decision), or a retraction."""
 
     field = "revision"
 

@@ -20,9 +20,12 @@ from subsidy.domain.ledger.errors import (
 )
 from subsidy.domain.ledger.records import CorrectionNote, EntitlementState, Outcome
 
-# Records the payouts acted on as they came: an account is replaced by registering another,
-# an objection is dismissed by the bureau; neither is corrected nor retracted.
-FIXED = frozenset({"payeeAccountRegistered", "objectionFiled", "eventRetracted"})
+# Records acted on as they came: an account is replaced by registering another, an objection
+# is dismissed by the bureau, an appeal is decided (and a decided one appealed again); none is
+# corrected nor retracted.
+FIXED = frozenset(
+    {"payeeAccountRegistered", "objectionFiled", "appealFiled", "appealDecided", "eventRetracted"}
+)
 
 
 @dataclass(slots=True)

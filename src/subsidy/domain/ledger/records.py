@@ -118,6 +118,15 @@ class CorrectionNote:
 
 
 @record
+class AppealNote:
+    """Why a decision was made again: an upheld appeal reopened the entitlement for review."""
+
+    appeal_ref: str  # the appealFiled's event id
+    reason: str  # the appealDecided's reason
+    decided_by: str  # who decided the appeal
+
+
+@record
 class Decision:
     """A new revision of an entitlement's state, as published on decisions.v1."""
 
@@ -134,6 +143,7 @@ class Decision:
     district: str
     checks: tuple[Check, ...] = ()
     correction: CorrectionNote | None = None
+    appeal: AppealNote | None = None
 
     @property
     def decision_id(self) -> str:
@@ -176,6 +186,44 @@ class Objection:
     filed_on: date  # the event's occurredOn
 
 
+class Remedy(StrEnum):
+    """What an upheld appeal does (docs/rules.md step 10)."""
+
+    REOPENED = "REOPENED"  # a review's rejection: the entitlement is PENDING_REVIEW again
+    SOURCE_CORRECTION = "SOURCE_CORRECTION"  # a rule's denial or cut: its source corrects it
+
+
+@record
+class Appeal:
+    """An appeal (复核申请) against a denial or a reduction, as the ledger records it in
+    appeals. It changes no entitlement; while no decision closes it, it is open."""
+
+    event_id: str
+    enterprise_id: str
+    entitlement_id: str
+    reason: str
+    attachment_ref: str | None
+    filed_by: str | None  # submittedBy.principal
+    filed_on: date  # the event's occurredOn
+    # Who rejected the entitlement's review, if a review did: the appeal goes to someone else.
+    rejected_by: str | None
+
+
+@record
+class AppealDecision:
+    """A bureau's decision on an appeal, as the ledger records it in appeal_decisions."""
+
+    event_id: str
+    appeal_id: str
+    enterprise_id: str
+    entitlement_id: str
+    upheld: bool
+    reason: str
+    decided_by: str
+    decided_on: date  # the event's occurredOn
+    remedy: Remedy | None  # None when dismissed
+
+
 @dataclass(slots=True)
 class Outcome:
     """What processing one event changed (and what the reviews it released changed)."""
@@ -196,6 +244,9 @@ class Outcome:
     # Records for the payouts to read: payee accounts registered, objections filed.
     payee_accounts: list[PayeeAccount] = field(default_factory=list)
     objections: list[Objection] = field(default_factory=list)
+    # Appeals filed and decided (docs/rules.md step 10).
+    appeals: list[Appeal] = field(default_factory=list)
+    appeal_decisions: list[AppealDecision] = field(default_factory=list)
     # A correction or retraction: the enterprise's history decided again (corrections.py).
     redecided: "Redecided | None" = None
 
@@ -207,3 +258,6 @@ class Redecided:
 
     fates: dict[str, str]
     retracted: str | None = None  # the event a retraction withdrew
+    # Appeals and appeal decisions the corrected history applied: recorded where not yet.
+    appeals: list[Appeal] = field(default_factory=list)
+    appeal_decisions: list[AppealDecision] = field(default_factory=list)

@@ -8,6 +8,7 @@ from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import ReviewDecided
 from subsidy.domain.ledger.records import (
     GRANTED,
+    Appeal,
     Approval,
     Check,
     Decision,
@@ -46,6 +47,10 @@ class BookState:
         self.parked: dict[str, list[Evaluation]] = {}
         # First approvals awaiting a second reviewer (four eyes), by entitlement id.
         self.awaiting: dict[str, Approval] = {}
+        # Appeals no decision closed yet, by the appeal's event id (docs/rules.md step 10), and
+        # who rejected each entitlement a review rejected (None: a review naming nobody).
+        self.open_appeals: dict[str, Appeal] = {}
+        self.rejected_by: dict[str, str | None] = {}
 
     # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
 

@@ -619,6 +619,87 @@ class EventRetracted(_message.Message):
 Global___EventRetracted: _TypeAlias = EventRetracted  # noqa: Y015
 
 @_typing.final
+class AppealFiled(_message.Message):
+    """An appeal (复核申请) against a denial or a reduction: the enterprise asks that an
+    entitlement of its own that is DENIED or PARTIALLY_PAID be looked at again; the event's
+    occurredOn is the filing date. Recorded by the ledger (no money, no new decision); at most one
+    appeal per entitlement is open at a time. Never corrected or retracted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_REF_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_REF_FIELD_NUMBER: _builtins.int
+    event_ref: _builtins.str
+    """the eventId of the event that created the entitlement, same enterprise"""
+    rule_id: _builtins.str
+    """the entitlement's rule: the entitlement is `<eventRef>/<ruleId>`"""
+    reason: _builtins.str
+    """the appeal's grounds, as filed: up to 2000 characters"""
+    attachment_ref: _builtins.str
+    """A document kept elsewhere that supports the appeal (a file id), up to 200 characters."""
+    def __init__(
+        self,
+        *,
+        event_ref: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        attachment_ref: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_ref", b"attachment_ref", "event_ref", b"event_ref", "reason", b"reason", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppealFiled: _TypeAlias = AppealFiled  # noqa: Y015
+
+@_typing.final
+class AppealDecided(_message.Message):
+    """A bureau's decision on an open appeal. Upheld: an entitlement a review rejected is reopened
+    (PENDING_REVIEW, reviewed again); any other denial or reduction is put right by its source
+    correcting its event. Dismissed: nothing changes. Never corrected or retracted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPEAL_REF_FIELD_NUMBER: _builtins.int
+    EVENT_REF_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    UPHELD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    appeal_ref: _builtins.str
+    """the eventId of the appealFiled decided, same enterprise"""
+    event_ref: _builtins.str
+    """the appealed entitlement's event, as the appeal names it"""
+    rule_id: _builtins.str
+    """the appealed entitlement's rule, as the appeal names it"""
+    upheld: _builtins.bool
+    """true: upheld; false: dismissed. Presence matters: a dismissal must say so explicitly."""
+    reason: _builtins.str
+    """why, as the bureau wrote it: up to 2000 characters"""
+    def __init__(
+        self,
+        *,
+        appeal_ref: _builtins.str = ...,
+        event_ref: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        upheld: _builtins.bool | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_upheld", b"_upheld", "upheld", b"upheld"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_upheld", b"_upheld", "appeal_ref", b"appeal_ref", "event_ref", b"event_ref", "reason", b"reason", "rule_id", b"rule_id", "upheld", b"upheld"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__upheld: _TypeAlias = _typing.Literal["upheld"]  # noqa: Y015
+    _WhichOneofArgType__upheld: _TypeAlias = _typing.Literal["_upheld", b"_upheld"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upheld) -> _WhichOneofReturnType__upheld | None: ...
+
+Global___AppealDecided: _TypeAlias = AppealDecided  # noqa: Y015
+
+@_typing.final
 class EnterpriseEvent(_message.Message):
     """One fact about one enterprise; `event_id` is its idempotency key."""
 
@@ -645,6 +726,8 @@ class EnterpriseEvent(_message.Message):
     PAYEE_ACCOUNT_REGISTERED_FIELD_NUMBER: _builtins.int
     OBJECTION_FILED_FIELD_NUMBER: _builtins.int
     EVENT_RETRACTED_FIELD_NUMBER: _builtins.int
+    APPEAL_FILED_FIELD_NUMBER: _builtins.int
+    APPEAL_DECIDED_FIELD_NUMBER: _builtins.int
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique at its source. The same id with the same content again changes nothing; with other
@@ -696,6 +779,10 @@ class EnterpriseEvent(_message.Message):
     @_builtins.property
     def event_retracted(self) -> Global___EventRetracted: ...
     @_builtins.property
+    def appeal_filed(self) -> Global___AppealFiled: ...
+    @_builtins.property
+    def appeal_decided(self) -> Global___AppealDecided: ...
+    @_builtins.property
     def submitted_by(self) -> Global___Provenance:
         """Who submitted the event and through which channel. Not part of the event's content: the
         content hash leaves it out, so the same event resubmitted by another principal is a
@@ -729,15 +816,17 @@ class EnterpriseEvent(_message.Message):
         payee_account_registered: Global___PayeeAccountRegistered | None = ...,
         objection_filed: Global___ObjectionFiled | None = ...,
         event_retracted: Global___EventRetracted | None = ...,
+        appeal_filed: Global___AppealFiled | None = ...,
+        appeal_decided: Global___AppealDecided | None = ...,
         submitted_by: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "appeal_decided", b"appeal_decided", "appeal_filed", b"appeal_filed", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "correction_reason", b"correction_reason", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_revision", b"_revision", "appeal_decided", b"appeal_decided", "appeal_filed", b"appeal_filed", "capacity_investment_filed", b"capacity_investment_filed", "certification_obtained", b"certification_obtained", "certification_revoked", b"certification_revoked", "compute_invoice_filed", b"compute_invoice_filed", "correction_reason", b"correction_reason", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "event_id", b"event_id", "event_retracted", b"event_retracted", "exhibition_held", b"exhibition_held", "objection_filed", b"objection_filed", "occurred_on", b"occurred_on", "other_support_received", b"other_support_received", "payee_account_registered", b"payee_account_registered", "payload", b"payload", "project_designated", b"project_designated", "review_decided", b"review_decided", "revision", b"revision", "service_report_filed", b"service_report_filed", "source", b"source", "standard_published", b"standard_published", "submitted_by", b"submitted_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__revision: _TypeAlias = _typing.Literal["revision"]  # noqa: Y015
     _WhichOneofArgType__revision: _TypeAlias = _typing.Literal["_revision", b"_revision"]  # noqa: Y015
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received", "payee_account_registered", "objection_filed", "event_retracted"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["certification_obtained", "compute_invoice_filed", "standard_published", "exhibition_held", "service_report_filed", "project_designated", "capacity_investment_filed", "review_decided", "certification_revoked", "other_support_received", "payee_account_registered", "objection_filed", "event_retracted", "appeal_filed", "appeal_decided"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__revision) -> _WhichOneofReturnType__revision | None: ...
