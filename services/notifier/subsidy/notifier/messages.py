@@ -11,6 +11,7 @@ from subsidy.domain.catalog import Rule
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.notifier import appeal_messages as appeals
 from subsidy.notifier import correction_messages as corrections
 
 Language = Literal["zh", "en"]
@@ -227,6 +228,8 @@ def _lines(
             lines += [f"【{_LABELS['action_tag'][language]}】{action}", ""]
     if corrections.is_correction(decision):
         lines += [*corrections.lines(decision, language, status_words), ""]
+    if appeals.is_appeal(decision):
+        lines += [appeals.line(decision, language), ""]
     district = district_name(decision.district, language)
     who = decision.enterprise_name or decision.enterprise_id
     if language == "zh":
@@ -284,6 +287,8 @@ def render(
     tags = [_LABELS["action_tag"][language]] if needs_action else []
     if corrected and decision.status != dpb.RETRACTED:  # 已撤回 says it already
         tags.append(corrections.SUBJECT_TAGS[corrections.kind(decision)][language])
+    if appeals.is_appeal(decision):
+        tags.append(appeals.SUBJECT_TAG[language])
     tags.append(status)
     if language == "zh":
         subject = f"【{'·'.join(tags)}】第{zh_numeral(decision.measure)}条 {title} — {who}"
@@ -320,6 +325,8 @@ def render(
         "decision": MessageToDict(decision, always_print_fields_with_no_presence=True),
         # What a correction or retraction changed: null on any other decision.
         "correction": (corrections.fields(decision, language, status_words) if corrected else None),
+        # Which upheld appeal reopened it: null on any other decision.
+        "appeal": appeals.fields(decision, language) if appeals.is_appeal(decision) else None,
     }
     # Sorted keys and no spaces: the body is stored once and signed byte for byte.
     json_body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
