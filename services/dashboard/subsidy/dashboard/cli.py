@@ -32,9 +32,11 @@ def serve_command(
 ) -> None:
     """Serve the live dashboard over the ledger until SIGTERM.
 
-    Totals by measure, district and status, the latest decisions, and the payouts' 资金拨付
-    and 预算执行 by channel and year, pushed to the browser as they change; also /api/totals,
-    /api/latest, /events, /healthz, /metrics."""
+    Totals by measure, district and status, monthly trends, funding channels, annual caps,
+    the latest decisions, and the payouts' 资金拨付 and 预算执行 by channel and year, pushed
+    to the browser as they change, for all years or one (?year=2026); /enterprise/<code>
+    drills down to an enterprise; also /api/totals, /api/latest, /api/enterprise/<code>,
+    /api/enterprises, /export.xlsx, /events, /healthz, /metrics."""
     overrides: dict[str, Any] = {
         k: v for k, v in {"port": port, "host": host}.items() if v is not None
     }

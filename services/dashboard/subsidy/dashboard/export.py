@@ -122,27 +122,7 @@ def workbook(state: Json, exported_at: datetime) -> bytes:
         ("已承诺（元）", "money", _key("committedFen")),
         ("预算执行率", "share", _key("usedBasisPoints")),
     ], state["channels"])  # fmt: skip
-    caps = state["caps"]
-    _sheet(wb, "年度上限", [
-        ("规则", "text", _key("rule")),
-        ("年度", "count", _key("year")),
-        ("获拨付企业", "count", _key("enterprises")),
-        ("已拨付（元）", "money", _key("grantedFen")),
-        ("上限合计（元）", "money", _key("capFen")),
-        ("使用率", "share", _key("usedBasisPoints")),
-        ("≥90%企业", "count", _key("nearCap")),
-        ("已达上限企业", "count", _key("atCap")),
-    ], caps["rules"])  # fmt: skip
-    _sheet(wb, "接近上限企业", [
-        ("统一社会信用代码", "text", _key("enterpriseId")),
-        ("企业", "text", _key("enterpriseName")),
-        ("地区", "text", _key("districtName")),
-        ("规则", "text", _key("rule")),
-        ("年度", "count", _key("year")),
-        ("已拨付（元）", "money", _key("grantedFen")),
-        ("年度上限（元）", "money", _key("capFen")),
-        ("使用率", "share", _key("usedBasisPoints")),
-    ], caps["near"])  # fmt: skip
+    _cap_sheets(wb, state["caps"])
     _payout_sheets(wb, state)
     _sheet(wb, "最新决定", [
         ("时间（北京时间）", "text", _key("time")),
@@ -181,3 +161,26 @@ def _payout_sheets(wb: Workbook, state: Json) -> None:
         ("余额（元）", "money", _key("remainingFen")),
         ("执行率", "share", _key("usedBasisPoints")),
     ], payouts["budget"])  # fmt: skip
+
+
+def _cap_sheets(wb: Workbook, caps: Json) -> None:
+    _sheet(wb, "年度上限", [
+        ("规则", "text", _key("rule")),
+        ("年度", "count", _key("year")),
+        ("获拨付企业", "count", _key("enterprises")),
+        ("已拨付（元）", "money", _key("grantedFen")),
+        ("上限合计（元）", "money", _key("capFen")),
+        ("使用率", "share", _key("usedBasisPoints")),
+        ("≥90%企业", "count", _key("nearCap")),
+        ("已达上限企业", "count", _key("atCap")),
+    ], caps["rules"])  # fmt: skip
+    _sheet(wb, "接近上限企业", [
+        ("统一社会信用代码", "text", _key("enterpriseId")),
+        ("企业", "text", _key("enterpriseName")),
+        ("地区", "text", _key("districtName")),
+        ("规则", "text", _key("rule")),
+        ("年度", "count", _key("year")),
+        ("已拨付（元）", "money", _key("grantedFen")),
+        ("年度上限（元）", "money", _key("capFen")),
+        ("使用率", "share", _key("usedBasisPoints")),
+    ], caps["near"])  # fmt: skip

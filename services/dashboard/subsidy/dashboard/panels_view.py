@@ -80,7 +80,8 @@ def trends_json(panels: Panels, measures: dict[int, str]) -> Json:
     _, by_district = _series(
         panels, lambda m: m.district, lambda k: {"key": k, "label": DISTRICT_ZH.get(k, k)}
     )
-    highest = max((sum(col) for col in zip(*(s["values"] for s in by_measure))), default=0)
+    columns = zip(*(s["values"] for s in by_measure), strict=True)  # one value a month each
+    highest = max((sum(col) for col in columns), default=0)
     return {"months": months, "byMeasure": by_measure, "byDistrict": by_district,
             "ticks": ticks(highest)}  # fmt: skip
 

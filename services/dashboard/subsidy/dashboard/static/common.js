@@ -56,7 +56,13 @@
   // (fen and label, from the server) on y. Drawn to the box's width: it fits a phone.
   function chart(box, legend, months, series, ticks) {
     var width = Math.max(240, Math.floor(box.clientWidth || 0));
-    var height = 240, left = 64, right = 8, top = 10, bottom = 28;
+    // Room on the left for the longest axis label (CJK glyphs about twice as wide as digits).
+    var left = 10 + ticks.reduce(function (w, t) {
+      return Math.max(w, Array.from(t.label).reduce(function (n, ch) {
+        return n + (ch.charCodeAt(0) > 255 ? 11 : 6.5);
+      }, 0));
+    }, 0);
+    var height = 240, right = 8, top = 10, bottom = 28;
     var top_ = ticks.length ? ticks[ticks.length - 1].fen : 0;
     var root = svg("svg", { viewBox: "0 0 " + width + " " + height, width: width,
       height: height, role: "img", "aria-label": "月度拨付趋势" });

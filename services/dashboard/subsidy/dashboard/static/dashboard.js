@@ -156,9 +156,10 @@
         (measure && tr.dataset.measure === measure));
     });
     var filter = district ? { district: district } : { measure: measure };
-    fetch(D.withYear("api/enterprises", filter)).then(function (r) { return r.json(); })
-      .then(function (body) {
-        var rows = body.enterprises || [];
+    fetch(D.withYear("api/enterprises", filter)).then(function (r) {
+      return r.json().then(function (body) { return r.ok ? body : Promise.reject(body); });
+    }).then(function (body) {
+        var rows = body.enterprises;
         byId("enterprises-scope").textContent = scopeName(district, measure) + " · " +
           rows.length + "家";
         section.dataset.scope = district ? "district:" + district : "measure:" + measure;
@@ -173,7 +174,10 @@
           return tr;
         }));
         section.dataset.loaded = "1";
-      }).catch(function () { /* the next click tries again */ });
+      }).catch(function (body) {
+        byId("enterprises-scope").textContent = (body && body.error) || "暂时无法读取";
+        section.dataset.loaded = "error";  // the next click tries again
+      });
   }
 
   // One figure of a card: its label over its amount; `key` names it for the tests.
