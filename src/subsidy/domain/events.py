@@ -93,6 +93,7 @@ class ReviewDecided(ContractModel):
     rule_id: Id
     approved: StrictBool
     approved_amount_fen: Fen | None = None
+    reason: Text | None = None  # why, as the reviewer wrote it
 
 
 class CertificationRevoked(ContractModel):

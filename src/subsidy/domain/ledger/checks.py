@@ -122,6 +122,8 @@ def review(
     )
     if first is not None:
         figures += (("firstReviewEvent", first.event_id), ("firstReviewer", first.principal))
+    if r.reason is not None:
+        figures += (("reason", r.reason),)
     return Check("review", "approved" if r.approved else "REVIEW_REJECTED", figures)
 
 

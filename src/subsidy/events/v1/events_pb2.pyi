@@ -437,6 +437,7 @@ class ReviewDecided(_message.Message):
     RULE_ID_FIELD_NUMBER: _builtins.int
     APPROVED_FIELD_NUMBER: _builtins.int
     APPROVED_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     event_ref: _builtins.str
     """the eventId of the event under review, of the same enterprise"""
     rule_id: _builtins.str
@@ -445,6 +446,8 @@ class ReviewDecided(_message.Message):
     """true: approved; false: rejected. Presence matters: a rejection must say so explicitly."""
     approved_amount_fen: _builtins.int
     """Required when approved; clipped to the rule's ceiling."""
+    reason: _builtins.str
+    """why, as the reviewer wrote it (optional; a rejection's is shown to the enterprise)"""
     def __init__(
         self,
         *,
@@ -452,10 +455,11 @@ class ReviewDecided(_message.Message):
         rule_id: _builtins.str = ...,
         approved: _builtins.bool | None = ...,
         approved_amount_fen: _builtins.int | None = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen", "event_ref", b"event_ref", "rule_id", b"rule_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_approved_amount_fen", b"_approved_amount_fen", "approved", b"approved", "approved_amount_fen", b"approved_amount_fen", "event_ref", b"event_ref", "reason", b"reason", "rule_id", b"rule_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__approved: _TypeAlias = _typing.Literal["approved"]  # noqa: Y015
     _WhichOneofArgType__approved: _TypeAlias = _typing.Literal["_approved", b"_approved"]  # noqa: Y015
