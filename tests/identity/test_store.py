@@ -1,6 +1,8 @@
 """The identity store on PostgreSQL: issue, sign in, rotate, revoke; only digests are kept; the
 triggers and grants keep a revocation one-way for every role, the owner included."""
 
+from typing import Any
+
 import asyncpg
 import pytest
 
@@ -60,7 +62,7 @@ async def test_an_issued_secret_signs_its_principal_in_and_only_its_digest_is_ke
     ],
 )
 async def test_a_bad_principal_is_refused_naming_its_field(
-    owner: asyncpg.Connection, name: str, role: str, kwargs: dict[str, str], field: str
+    owner: asyncpg.Connection, name: str, role: str, kwargs: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(IdentityError) as refused:
         await store.issue(owner, name, role, actor="admin-zhang", **kwargs)

@@ -1,5 +1,6 @@
 """Bearer tokens with roles and principals for the gRPC APIs: which role may call which
-service, who called, and refusals."""
+service, who called, and refusals; people's session tokens checked against the access
+matrix, their principal set for the call."""
 
 import hashlib
 import re
@@ -11,6 +12,13 @@ import grpc
 import structlog
 from pydantic import AfterValidator
 
+from subsidy.identity.principal import Principal, Role, current_principal
+from subsidy.identity.sessions import (
+    SessionCheckUnavailable,
+    SessionGate,
+    SessionRejected,
+    looks_like_session,
+)
 from subsidy.infra.principals import Grant
 
 log = structlog.get_logger(__name__)
@@ -125,7 +133,12 @@ def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | No
 class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Guards the services named in `grants` (full service name → the role that may call it):
     no token or an unknown one is UNAUTHENTICATED, a known token of another role is
-    PERMISSION_DENIED. Services not named (health, reflection) stay open."""
+    PERMISSION_DENIED. Services not named (health, reflection) stay open.
+
+    With a SessionGate, a person's session token is let in too: an expired, revoked or
+    invalid session is UNAUTHENTICATED (saying which), a role the access matrix (full method
+    name → roles) does not give the method is PERMISSION_DENIED, and the handler runs with
+    `current_principal` set to the session's principal."""
 
     def __init__(
         self,
@@ -133,6 +146,8 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         grants: Mapping[str, str],
         on_refused: Callable[[grpc.StatusCode], None] | None = None,
         logged_roles: Collection[str] = (AUDITOR,),
+        sessions: SessionGate | None = None,
+        access: Mapping[str, frozenset[Role]] | None = None,
     ) -> None:
         self._credentials = credentials
         self._grants = {f"/{service}/": role for service, role in grants.items()}
@@ -140,6 +155,8 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         # Every call of these roles is logged with its principal: an auditor's read of
         # enterprise data leaves a trace naming who read what (never the token).
         self._logged_roles = frozenset(logged_roles)
+        self._sessions = sessions
+        self._access = access or {}
 
     async def intercept_service(
         self,
@@ -154,6 +171,8 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         token = bearer_token(handler_call_details.invocation_metadata)
         caller = None if token is None else self._credentials.caller_of(token)
+        if caller is None and token is not None and self._sessions and looks_like_session(token):
+            return await self._session(handler, method, token)
         role = None if caller is None else caller.role
         if caller is not None and role == needed:
             if role in self._logged_roles:
@@ -165,7 +184,38 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         else:
             code = grpc.StatusCode.PERMISSION_DENIED
             message = f"a {role} token may not call this service (it needs a {needed} token)"
-        log.warning("auth.refused", method=method, code=code.name, role=role)
+        return self._refuse(handler, method, code, message, role)
+
+    async def _session(
+        self, handler: grpc.RpcMethodHandler, method: str, token: str
+    ) -> grpc.RpcMethodHandler:
+        """A person's session: verified, its credential active, its role allowed `method`."""
+        assert self._sessions is not None
+        try:
+            principal = await self._sessions.principal_of(token)
+        except SessionRejected as err:
+            return self._refuse(handler, method, grpc.StatusCode.UNAUTHENTICATED,
+                                f"session {err.reason}: sign in again", "session")  # fmt: skip
+        except SessionCheckUnavailable as err:
+            log.error("auth.session_check_failed", method=method, error=str(err))
+            return _refusal(handler, grpc.StatusCode.UNAVAILABLE,
+                            "the credential check is unavailable: retry")  # fmt: skip
+        if principal.role not in self._access.get(method, frozenset()):
+            message = f"a {principal.role.value} may not call {method.rsplit('/', 1)[-1]}"
+            return self._refuse(handler, method, grpc.StatusCode.PERMISSION_DENIED, message,
+                                principal.role.value, principal.name)  # fmt: skip
+        return _logged(handler, method, principal.name, principal)
+
+    def _refuse(
+        self,
+        handler: grpc.RpcMethodHandler,
+        method: str,
+        code: grpc.StatusCode,
+        message: str,
+        role: str | None,
+        principal: str | None = None,
+    ) -> grpc.RpcMethodHandler:
+        log.warning("auth.refused", method=method, code=code.name, role=role, principal=principal)
         if self._on_refused is not None:
             self._on_refused(code)
         return _refusal(handler, code, message)
@@ -195,23 +245,45 @@ def _subject(request: object) -> dict[str, object]:
 
 
 def _logged(
-    handler: grpc.RpcMethodHandler, method: str, principal: str | None
+    handler: grpc.RpcMethodHandler,
+    method: str,
+    principal: str | None,
+    person: Principal | None = None,
 ) -> grpc.RpcMethodHandler:
-    """`handler`, logging each call with the caller's principal and what it asked for."""
-    if handler.unary_unary is None:
-        log.info("api.read", method=method, principal=principal)
+    """`handler`, logging each call with the caller's principal and what it asked for; with a
+    person's principal, `current_principal` is set to it while the handler runs."""
+    options = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        unary = handler.unary_unary
+
+        async def logged(request: object, context: grpc.aio.ServicerContext) -> object:
+            log.info("api.read", method=method, principal=principal, **_subject(request))
+            reset = current_principal.set(person)
+            try:
+                return await unary(request, context)
+            finally:
+                current_principal.reset(reset)
+
+        return grpc.unary_unary_rpc_method_handler(logged, **options)
+    log.info("api.read", method=method, principal=principal)
+    if person is None:
         return handler
-    behavior = handler.unary_unary
+    if handler.stream_unary is not None:
+        streamed = handler.stream_unary
 
-    async def logged(request: object, context: grpc.aio.ServicerContext) -> object:
-        log.info("api.read", method=method, principal=principal, **_subject(request))
-        return await behavior(request, context)
+        async def as_person(requests: object, context: grpc.aio.ServicerContext) -> object:
+            reset = current_principal.set(person)
+            try:
+                return await streamed(requests, context)
+            finally:
+                current_principal.reset(reset)
 
-    return grpc.unary_unary_rpc_method_handler(
-        logged,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+        return grpc.stream_unary_rpc_method_handler(as_person, **options)
+    # No service guarded for people streams its answers: refuse rather than run unbound.
+    return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, "not open to sessions")
 
 
 def _refusal(

@@ -1,14 +1,25 @@
-"""Who is submitting: the caller's principal and binding, what it may not submit, and the
-provenance an accepted event carries."""
+"""Who is submitting: the caller's principal and binding (a machine's from INGEST_CREDENTIALS,
+a person's from the role of its session), what it may not submit, and the provenance an
+accepted event carries."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import grpc
+
+from subsidy.api.v1 import api_pb2
+from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import EnterpriseEvent, FieldError
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.infra.auth import WRITER, Credentials, bearer_token
+from subsidy.identity.access import ACCESS
+from subsidy.identity.principal import Principal, Role
+from subsidy.identity.sessions import SessionGate
+from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials, bearer_token
 from subsidy.infra.principals import WriterGrant
+from subsidy.ingest import metrics
+
+SERVICE_NAME = api_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
 # The metadata a client declares its channel in. Declared, not proven: the principal is what
 # the credential proves; the channel says which of its tools sent the event.
@@ -23,33 +34,61 @@ CHANNELS: Mapping[str, epb.SubmissionChannel.ValueType] = {
 }
 
 
+# A person's binding by role: what its session may submit through the portal. Auditors and
+# admins submit nothing.
+ROLE_EVENT_TYPES: Mapping[Role, frozenset[str]] = {
+    Role.ENTERPRISE: frozenset({"appealFiled", "payeeAccountRegistered", "objectionFiled"}),
+    Role.REVIEWER: frozenset({"reviewDecided"}),
+    Role.APPROVER: frozenset({"reviewDecided", "appealDecided"}),
+}
+# The payloads that decide a rule's case: a bureau's people decide only its own rules'.
+RULED_PAYLOADS = ("reviewDecided", "appealDecided")
+
+
 @dataclass(frozen=True, slots=True)
 class Submitter:
-    """The principal behind a call, its binding and the channel it declared."""
+    """The principal behind a call, its binding and the channel it declared. A person's
+    binding adds the enterprise it may submit for, or the rules it may decide."""
 
     principal: str
-    grant: WriterGrant
+    event_types: frozenset[str]
+    sources: frozenset[str]
     channel: epb.SubmissionChannel.ValueType = epb.GRPC_API
+    enterprise_id: str | None = None
+    rules: frozenset[str] | None = None
+    bureau: str | None = None
+
+    @classmethod
+    def of_grant(
+        cls, principal: str, grant: WriterGrant, channel: epb.SubmissionChannel.ValueType
+    ) -> "Submitter":
+        """A machine's submitter, bound as INGEST_CREDENTIALS says."""
+        return cls(principal, frozenset(grant.event_types), frozenset(grant.sources), channel)
 
     def refusals(self, event: EnterpriseEvent) -> tuple[FieldError, ...]:
-        """What this principal may not submit about `event`: its payload type, its source."""
+        """What this principal may not submit about `event`: its payload type, its source,
+        another enterprise's, another bureau's rule."""
         errors = []
-        if event.payload_type not in self.grant.event_types:
-            errors.append(
-                FieldError(
-                    event.payload_type,
-                    f"permission denied: {self.principal} may not submit {event.payload_type}"
-                    f" events (bound to {', '.join(sorted(self.grant.event_types))})",
-                )
-            )
-        if event.source not in self.grant.sources:
+        kind = event.payload_type
+        if kind not in self.event_types:
+            errors.append(FieldError(kind, f"permission denied: {self.principal} may not submit"
+                                     f" {kind} events (bound to"
+                                     f" {', '.join(sorted(self.event_types))})"))  # fmt: skip
+        if event.source not in self.sources:
             errors.append(
                 FieldError(
                     "source",
                     f"permission denied: {self.principal} may not claim this source"
-                    f" (bound to {', '.join(sorted(self.grant.sources))})",
+                    f" (bound to {', '.join(sorted(self.sources))})",
                 )
             )
+        if self.enterprise_id is not None and event.enterprise_id != self.enterprise_id:
+            errors.append(FieldError("enterpriseId", f"permission denied: {self.principal} may"
+                                     " submit for its own enterprise only"))  # fmt: skip
+        rule = getattr(event.payload, "rule_id", None)
+        if self.rules is not None and kind in RULED_PAYLOADS and rule not in self.rules:
+            errors.append(FieldError(f"{kind}.ruleId", f"permission denied: {self.principal}"
+                                     f" decides {self.bureau}'s rules only"))  # fmt: skip
         return tuple(errors)
 
     def provenance(self, at: datetime | None = None) -> epb.Provenance:
@@ -78,4 +117,49 @@ class Submitters:
         for key, value in metadata or ():
             if key == CHANNEL_HEADER and isinstance(value, str):
                 channel = CHANNELS.get(value, epb.GRPC_API)
-        return Submitter(caller.principal, self._writers[caller.principal], channel)
+        return Submitter.of_grant(caller.principal, self._writers[caller.principal], channel)
+
+
+class SessionBindings:
+    """People's bindings, from their role: the portal's source only, an enterprise its own
+    enterprise's events, a reviewer or approver its bureau's rules (the catalog's
+    responsible units, in any version of the policy)."""
+
+    def __init__(self, portal_source: str, catalog: Catalog) -> None:
+        self._source = frozenset({portal_source})
+        self._rules: dict[str, set[str]] = {}
+        for version in catalog.timeline:
+            for rule in version.rules:
+                for unit in rule.responsible_units:
+                    self._rules.setdefault(unit, set()).add(rule.id)
+
+    def of(self, principal: Principal) -> Submitter | None:
+        """The person's submitter, through the portal (None: its role submits nothing)."""
+        types = ROLE_EVENT_TYPES.get(principal.role)
+        if types is None:
+            return None
+        rules = None
+        if principal.role is not Role.ENTERPRISE:
+            rules = frozenset(self._rules.get(principal.bureau or "", ()))
+        return Submitter(principal.name, types, self._source, epb.PORTAL,
+                         principal.enterprise_id, rules, principal.bureau)  # fmt: skip
+
+
+def auth_interceptor(
+    writers: Mapping[str, WriterGrant],
+    auditor_digests: Collection[str] = (),
+    sessions: SessionGate | None = None,
+) -> BearerAuthInterceptor:
+    """IngestService for writer tokens and, with a gate, people's sessions whose role the
+    access matrix lets submit; an auditor token (recognised by its digest) is
+    PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
+
+    def refused(code: grpc.StatusCode) -> None:
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            metrics.UNAUTHENTICATED.inc()
+        else:
+            metrics.FORBIDDEN.inc()
+
+    credentials = Credentials({WRITER: writers}, {AUDITOR: auditor_digests})
+    return BearerAuthInterceptor(credentials, {SERVICE_NAME: WRITER}, on_refused=refused,
+                                 sessions=sessions, access=ACCESS)  # fmt: skip

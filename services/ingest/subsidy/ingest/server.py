@@ -8,9 +8,12 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from subsidy.api.v1 import api_pb2_grpc
+from subsidy.domain.catalog import load_catalog
+from subsidy.identity.sessions import SessionGate
+from subsidy.identity.settings import public_key_of
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.grpc_server import Registration, start_server
-from subsidy.ingest.permissions import Submitters
+from subsidy.ingest.permissions import SessionBindings, Submitters
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import ROLE, IngestStore
@@ -58,11 +61,20 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         await pool.close()
         raise
     try:
+        key = public_key_of(settings.session_public_key)
+        # People's sessions, when a key is set: checked against the credentials (this pool's
+        # role reads them) and bound by role to the catalog's rules of their bureau.
+        gate = None if key is None else SessionGate(key, pool)
+        bindings = None
+        if key is not None:
+            catalog = load_catalog(settings.policy_catalog, settings.policy_overlay)
+            bindings = SessionBindings(settings.portal_source, catalog)
         servicer = IngestServicer(
             IngestStore(pool),
             KafkaEventSink(producer, settings.topic, settings.produce_timeout_ms / 1000),
             settings.topic,
             Submitters(settings.writers),
+            bindings,
         )
         registration = Registration(
             # Registration takes any servicer; the generated function wants this one's type.
@@ -72,7 +84,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             servicer=servicer,
             service_name=SERVICE_NAME,
         )
-        auth = auth_interceptor(settings.writers, settings.auditor_digests)
+        auth = auth_interceptor(settings.writers, settings.auditor_digests, gate)
         server, port = await start_server(
             [registration], settings.grpc_address, [auth], transport=transport
         )

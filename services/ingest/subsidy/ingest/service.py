@@ -4,7 +4,7 @@ and content hash, produce with the submitter's provenance, then record."""
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -16,18 +16,18 @@ from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto, event_to_proto
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event_json
 from subsidy.events.v1 import events_pb2
-from subsidy.infra.auth import AUDITOR, WRITER, BearerAuthInterceptor, Credentials
+from subsidy.identity.principal import current_principal
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.postgres import DATABASE_ERRORS
-from subsidy.infra.principals import WriterGrant
 from subsidy.ingest import metrics
-from subsidy.ingest.permissions import Submitter, Submitters
+from subsidy.ingest.permissions import SERVICE_NAME as SERVICE_NAME
+from subsidy.ingest.permissions import SessionBindings, Submitter, Submitters
+from subsidy.ingest.permissions import auth_interceptor as auth_interceptor
 from subsidy.ingest.revisions import Known, judge
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
 log = structlog.get_logger(__name__)
 
-SERVICE_NAME = api_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 # Events handled per database round trip inside one SubmitBatch stream.
 CHUNK = 500
 # One SubmitBatch answer lists every rejection; bounding the stream bounds that answer.
@@ -204,12 +204,18 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
     """Submit and SubmitBatch over one shared pipeline (see `process`)."""
 
     def __init__(
-        self, store: IngestStore, sink: EventSink, topic: str, submitters: Submitters
+        self,
+        store: IngestStore,
+        sink: EventSink,
+        topic: str,
+        submitters: Submitters,
+        sessions: SessionBindings | None = None,
     ) -> None:
         self._store = store
         self._sink = sink
         self._topic = topic
         self._submitters = submitters
+        self._sessions = sessions
 
     async def process(
         self, requests: Sequence[api_pb2.SubmitRequest], submitter: Submitter
@@ -313,7 +319,16 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
             metrics.LATENCY.labels("SubmitBatch").observe(time.perf_counter() - start)
 
     async def _submitter(self, context: grpc.aio.ServicerContext) -> Submitter:
-        """The caller's principal and binding (the interceptor let only writers through)."""
+        """The caller's principal and binding (the interceptor let only writers and people's
+        sessions through; a person's binding comes from its role)."""
+        person = current_principal.get()
+        if person is not None:
+            submitter = None if self._sessions is None else self._sessions.of(person)
+            if submitter is None:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                    f"a {person.role.value} submits nothing")  # fmt: skip
+            assert submitter is not None  # abort raises
+            return submitter
         submitter = self._submitters.of(context.invocation_metadata())
         if submitter is None:
             await context.abort(
@@ -362,19 +377,3 @@ def _forbidden(submitter: Submitter, refusals: Sequence[FieldError]) -> None:
 
 def _joined(errors: Sequence[FieldError]) -> str:
     return "; ".join(str(e) for e in errors)
-
-
-def auth_interceptor(
-    writers: Mapping[str, WriterGrant], auditor_digests: Collection[str] = ()
-) -> BearerAuthInterceptor:
-    """IngestService for writer tokens only; an auditor token (recognised by its digest) is
-    PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
-
-    def refused(code: grpc.StatusCode) -> None:
-        if code == grpc.StatusCode.UNAUTHENTICATED:
-            metrics.UNAUTHENTICATED.inc()
-        else:
-            metrics.FORBIDDEN.inc()
-
-    credentials = Credentials({WRITER: writers}, {AUDITOR: auditor_digests})
-    return BearerAuthInterceptor(credentials, {SERVICE_NAME: WRITER}, on_refused=refused)

@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from subsidy.identity.settings import SESSION_PUBLIC_KEY_ENV, SessionPublicKey
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
 from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.principals import Writers
@@ -39,6 +40,12 @@ class IngestSettings(GrpcServerSettings):
     # is then told PERMISSION_DENIED instead of UNAUTHENTICATED. Digests, not the tokens: this
     # server has no business holding read access to the ledger.
     auditor_token_sha256: TokenDigests = Field("", validation_alias=_env("auditor_token_sha256"))
+    # The Ed25519 public key (PEM) people's sessions are verified with (SESSION_PUBLIC_KEY,
+    # shared by every service); unset: no session is accepted, machines' tokens only.
+    session_public_key: SessionPublicKey = Field(None, validation_alias=SESSION_PUBLIC_KEY_ENV)
+    # The source a person's session may claim: the portal's (not a secret).
+    portal_source: str = Field("sz-subsidy-portal", min_length=1, max_length=200,
+                               validation_alias=_env("portal_source"))  # fmt: skip
     # How long one produce may wait for Kafka's acknowledgement before the client is told
     # UNAVAILABLE (and retries: the idempotency table makes that safe).
     produce_timeout_ms: int = Field(30_000, ge=1_000, le=300_000,

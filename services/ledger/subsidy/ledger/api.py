@@ -16,7 +16,7 @@ from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.grpc_server import Registration
 from subsidy.infra.postgres import TRANSIENT_ERRORS
-from subsidy.ledger import metrics, queries
+from subsidy.ledger import api_access, metrics, queries
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.queries import BadPageToken, DecisionFilter
 
@@ -139,6 +139,8 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
             year = check.year(request.year) if request.HasField("year") else None
             if check.errors or enterprise_id is None:
                 await _abort_invalid(context, check.errors)
+            if not api_access.may_read(enterprise_id):
+                await api_access.deny(context, "enterpriseId")
             found = await self._read(context, lambda c: queries.statement(c, enterprise_id, year))
             if found is None:
                 await _abort(context, NOT_FOUND, f"the ledger has no enterprise {enterprise_id}")
@@ -162,6 +164,8 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
                     after = after if check.id(after.decision_id, "pageToken") else None
             if check.errors or filters is None:
                 await _abort_invalid(context, check.errors)
+            if not api_access.may_read(filters.enterprise_id):  # an enterprise names its own
+                await api_access.deny(context, "enterpriseId")
             decisions, cursor = await self._read(
                 context, lambda c: queries.list_decisions(c, filters, page_size, after)
             )
@@ -223,6 +227,12 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
             entitlement_id = check.id(request.entitlement_id, "entitlementId")
             if check.errors or entitlement_id is None:
                 await _abort_invalid(context, check.errors)
+            if api_access.bound_enterprise() is not None:
+                owner = await self._read(context, lambda c: c.fetchval(
+                    "SELECT enterprise_id FROM entitlements WHERE entitlement_id = $1",
+                    entitlement_id))  # fmt: skip
+                if not api_access.may_read(owner):  # none, or another's: the same answer
+                    await api_access.deny(context, "entitlementId")
             found = await self._read(context, lambda c: queries.explain(c, entitlement_id))
             if found is None:
                 await _abort(

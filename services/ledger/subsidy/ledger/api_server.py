@@ -10,6 +10,9 @@ import grpc
 import structlog
 
 from subsidy.domain.catalog import Catalog
+from subsidy.identity.access import ACCESS
+from subsidy.identity.sessions import SessionGate
+from subsidy.identity.settings import public_key_of
 from subsidy.infra.auth import AUDITOR, BearerAuthInterceptor
 from subsidy.infra.db_roles import LEDGER_TABLES, DatabaseRoleError, owned_tables
 from subsidy.infra.grpc_server import start_server
@@ -138,13 +141,18 @@ def _count_refusal(code: grpc.StatusCode) -> None:
     metrics.API_REFUSED.labels(code.name).inc()
 
 
-def auth_interceptor(settings: LedgerApiSettings) -> BearerAuthInterceptor:
-    """LedgerService for auditor tokens only; a writer token (recognised by its digest) is
+def auth_interceptor(
+    settings: LedgerApiSettings, sessions: SessionGate | None = None
+) -> BearerAuthInterceptor:
+    """LedgerService for auditor tokens and, with a gate, people's sessions as the access
+    matrix allows them (subsidy.identity.access); a writer token (recognised by its digest) is
     PERMISSION_DENIED, anything else UNAUTHENTICATED. Health and reflection stay open."""
     return BearerAuthInterceptor(
         settings.credentials(),
         {SERVICE_NAME: AUDITOR, workbench.SERVICE_NAME: AUDITOR},
         on_refused=_count_refusal,
+        sessions=sessions,
+        access=ACCESS,
     )
 
 
@@ -168,6 +176,10 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
         async with pool.acquire() as conn:
             await check_role(conn, settings.allow_writable_role)
         servicer = LedgerServicer(pool, catalog, settings.default_page_size, settings.max_page_size)
+        # People's sessions, when a key is set: their credentials read through this pool
+        # (subsidy_auditor may read them).
+        key = public_key_of(settings.session_public_key)
+        gate = None if key is None else SessionGate(key, pool)
         server, port = await start_server(
             [
                 registration(servicer),
@@ -176,7 +188,7 @@ async def start_api(settings: LedgerApiSettings, catalog: Catalog) -> RunningApi
                 ),
             ],
             settings.grpc_address,
-            [auth_interceptor(settings)],
+            [auth_interceptor(settings, gate)],
             transport=transport,
         )
     except BaseException:

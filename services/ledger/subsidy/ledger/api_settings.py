@@ -5,6 +5,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from subsidy.identity.settings import SESSION_PUBLIC_KEY_ENV, SessionPublicKey
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
 from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.principals import Readers
@@ -39,6 +40,9 @@ class LedgerApiSettings(GrpcServerSettings):
     # PERMISSION_DENIED instead of UNAUTHENTICATED. Digests only: a read-only service must not
     # hold credentials that can write.
     writer_token_sha256: TokenDigests = Field("", validation_alias=_env("writer_token_sha256"))
+    # The Ed25519 public key (PEM) people's sessions are verified with (SESSION_PUBLIC_KEY,
+    # shared by every service); unset: no session is accepted, auditors' tokens only.
+    session_public_key: SessionPublicKey = Field(None, validation_alias=SESSION_PUBLIC_KEY_ENV)
     # Start even if the database role can write to the ledger (local development only).
     allow_writable_role: bool = Field(False, validation_alias=_env("allow_writable_role"))
     db_pool_size: int = Field(5, ge=1, le=100, validation_alias=_env("db_pool_size"))
