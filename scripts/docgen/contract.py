@@ -23,7 +23,7 @@ from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra import kafka_access as access
 from subsidy.infra.topics import ALL_TOPICS
 from subsidy.ingest import feeds
-from subsidy.ingest.permissions import CHANNELS
+from subsidy.ingest.permissions import CHANNELS, SESSION_CHANNEL
 
 
 def payloads(proto: Proto) -> tuple[list[FieldDescriptor], str]:
@@ -95,7 +95,7 @@ def provenance_values(proto: Proto) -> str:
             proto.section(EVENTS.message_types_by_name["Provenance"]),
             proto.enum(
                 EVENTS.enum_types_by_name["SubmissionChannel"],
-                [epb.SubmissionChannel.Name(v) for v in CHANNELS.values()],
+                [epb.SubmissionChannel.Name(v) for v in (*CHANNELS.values(), SESSION_CHANNEL)],
             ),
         ]
     )

@@ -116,6 +116,12 @@ def _budget() -> typer.Typer:
     return cli_desk.budget_app
 
 
+def _portal() -> typer.Typer:
+    from subsidy.portal import cli as portal
+
+    return portal.app
+
+
 def _identity() -> typer.Typer:
     from subsidy.identity import cli as identity
 
@@ -148,5 +154,7 @@ ROOT: dict[str, Lazy] = {
     "payouts": Lazy(_group(_payouts), "Payment orders, batches, returns, recovery."),
     "budget": Lazy(_group(_budget), "Budget envelopes per channel and year."),
     "publicity": Lazy(_group(_publicity), "公示: the awards on public notice."),
+    "portal": Lazy(_group(_portal), "The HTTP/JSON API, the enterprise page and the bureau "
+                   "workbench."),
     "identity": Lazy(_group(_identity), "People's credentials and the portal's session key."),
 }  # fmt: skip

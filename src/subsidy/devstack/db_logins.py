@@ -28,6 +28,7 @@ LOGINS = {
     "ledger_api": "subsidy_auditor",
     "dashboard": "subsidy_auditor",
     "payouts": "subsidy_payouts",
+    "portal": "subsidy_portal",
 }
 PASSWORDS_FILE = "postgres-passwords.json"
 # Where the passwords are when not in this checkout's .run/ (a private stack's, a CI's).

@@ -32,6 +32,8 @@ CHANNELS: Mapping[str, epb.SubmissionChannel.ValueType] = {
     FEED_WATCHER: epb.FEED_WATCHER,
     CLI_FILE: epb.CLI_FILE,
 }
+# Whatever a client declares, a person's session submits through the portal.
+SESSION_CHANNEL = epb.PORTAL
 
 
 # A person's binding by role: what its session may submit through the portal. Auditors and
@@ -141,7 +143,7 @@ class SessionBindings:
         rules = None
         if principal.role is not Role.ENTERPRISE:
             rules = frozenset(self._rules.get(principal.bureau or "", ()))
-        return Submitter(principal.name, types, self._source, epb.PORTAL,
+        return Submitter(principal.name, types, self._source, SESSION_CHANNEL,
                          principal.enterprise_id, rules, principal.bureau)  # fmt: skip
 
 

@@ -1,0 +1,94 @@
+"""IdentityService: a credential exchanged for a short-lived session token, and who a
+session is."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import jwt
+import structlog
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from connectrpc.request import RequestContext
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from subsidy.api.v1 import portal_pb2 as pb
+from subsidy.domain.beijing import BEIJING
+from subsidy.identity.principal import Principal
+from subsidy.identity.sessions import SessionGate, SessionRejected, issue_session
+from subsidy.identity.store import CredentialRejected, authenticate
+from subsidy.portal.errors import field_error
+
+log = structlog.get_logger(__name__)
+
+
+def principal_message(principal: Principal) -> pb.SessionPrincipal:
+    """The principal as the API shows it."""
+    return pb.SessionPrincipal(
+        name=principal.name,
+        role=principal.role.value,
+        enterprise_id=principal.enterprise_id or "",
+        bureau=principal.bureau or "",
+    )
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in Beijing time, with its offset (machine output)."""
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def bearer(ctx: RequestContext[Any, Any]) -> str:
+    """The caller's bearer token, or UNAUTHENTICATED."""
+    scheme, _, token = ctx.request_headers().get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ConnectError(Code.UNAUTHENTICATED, "a session token is required (Bearer)")
+    return token.strip()
+
+
+class IdentityService:
+    """Sessions signed with the portal's key; the credentials are read from the database."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, key: Ed25519PrivateKey, ttl_s: int, gate: SessionGate
+    ) -> None:
+        self._pool = pool
+        self._key = key
+        self._ttl_s = ttl_s
+        self._gate = gate
+
+    async def create_session(
+        self, request: pb.CreateSessionRequest, ctx: RequestContext[Any, Any]
+    ) -> pb.CreateSessionResponse:
+        """A session for the holder of an active credential; UNAUTHENTICATED otherwise (the
+        reason is logged, never the credential)."""
+        if not request.credential.strip():
+            raise field_error("credential", "the credential issued to you is required")
+        async with self._pool.acquire() as conn:
+            try:
+                principal = await authenticate(conn, request.credential.strip())
+            except CredentialRejected as err:
+                log.warning("portal.session_refused", reason=err.reason)
+                raise ConnectError(Code.UNAUTHENTICATED, "this credential is not valid") from None
+        now = datetime.now(UTC)
+        token = issue_session(principal, self._key, ttl_s=self._ttl_s, now=now.timestamp())
+        log.info("portal.session", principal=principal.name, role=principal.role.value)
+        return pb.CreateSessionResponse(
+            token=token,
+            expires_at=iso(now + timedelta(seconds=self._ttl_s)),
+            principal=principal_message(principal),
+        )
+
+    async def who_am_i(
+        self, request: pb.WhoAmIRequest, ctx: RequestContext[Any, Any]
+    ) -> pb.WhoAmIResponse:
+        """The session's principal; UNAUTHENTICATED with the reason (expired, revoked,
+        invalid) for a session that is not good."""
+        try:
+            token = bearer(ctx)
+            principal = await self._gate.principal_of(token)
+        except SessionRejected as err:
+            raise ConnectError(Code.UNAUTHENTICATED, f"session {err.reason}") from None
+        # The gate verified the token; its expiry is read from the claims it checked.
+        claims = jwt.decode(token, options={"verify_signature": False})
+        expires = datetime.fromtimestamp(claims["exp"], UTC)
+        return pb.WhoAmIResponse(principal=principal_message(principal), expires_at=iso(expires))
