@@ -55,6 +55,7 @@ CORE_KINDS = [
     ("cronjob", "batch", "v1"),
     ("poddisruptionbudget", "policy", "v1"),
     ("networkpolicy", "networking", "v1"),
+    ("ingress", "networking", "v1"),
 ]
 
 # (source, path of the CRD inside it)
