@@ -10,6 +10,8 @@
 #   subsidy notify serve           NotifierAdminService (gRPC), :50071
 #   subsidy ingest-server          IngestService (gRPC), :50051
 #   subsidy dashboard serve        the live dashboard (HTTP), :8088
+#   subsidy portal serve           people's pages, the HTTP/JSON API and sessions (HTTPS), :8090
+#   subsidy identity …             people's credentials (an administrator's command)
 # Manifests: deploy/k8s. Build: docker build -t suzhou-subsidy .
 
 # Both stages from the same image, so the virtualenv's interpreter path and version match.

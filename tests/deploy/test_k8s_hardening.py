@@ -137,6 +137,7 @@ def _code_metric_names() -> set[str]:
     from subsidy.eligibility import metrics as eligibility
     from subsidy.ingest import metrics as ingest
     from subsidy.ledger import metrics as ledger
+    from subsidy.ledger import workbench_gauges  # noqa: F401  (its gauge: the API's registry)
     from subsidy.notifier import metrics as notifier
 
     registries = (
@@ -186,7 +187,10 @@ DB_LOGINS = {
     "ledger-api": "subsidy-db-ledger-api",
     "dashboard": "subsidy-db-dashboard",
     "payouts-advance": "subsidy-db-payouts",
+    "portal": "subsidy-db-portal",
 }
+# Logins of people, not of a workload: each the Secret no pod may read, and its group.
+PEOPLE_LOGINS = {"identity_admin": ("subsidy-db-identity-admin", "subsidy_identity_admin")}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -211,9 +215,12 @@ def test_only_the_migration_runs_as_the_database_owner(overlay: str) -> None:
     assert groups == set(GROUPS)
     assert {"subsidy_payouts"} < groups
     logins = {r["passwordSecret"]["name"]: r for r in cluster if r["login"]}
-    assert set(logins) == set(DB_LOGINS.values())
+    people = {secret for secret, _ in PEOPLE_LOGINS.values()}
+    assert set(logins) == set(DB_LOGINS.values()) | people
+    assert not people & set(DB_LOGINS.values()), "a workload holds a person's login"
     assert {r["name"]: r["inRoles"] for r in logins.values()} == {
-        login: [group] for login, group in LOGINS.items()
+        **{login: [group] for login, group in LOGINS.items()},
+        **{login: [group] for login, (_, group) in PEOPLE_LOGINS.items()},
     }
     for secret, login in logins.items():
         assert secret == "subsidy-db-" + login["name"].replace("_", "-"), secret

@@ -223,7 +223,7 @@ def test_the_dockerfile_lints_clean() -> None:
 # The commands that judge by the policy (docs/contract.md §3, "One policy in every service").
 _POLICY_COMMANDS = (
     ["eligibility"], ["ledger", "worker"], ["ledger", "serve"], ["notify"], ["dashboard"],
-    ["payouts"],
+    ["payouts"], ["portal"],
 )  # fmt: skip
 
 
@@ -239,4 +239,4 @@ def test_every_service_that_judges_by_the_policy_reads_the_same_one() -> None:
                 env = {e["name"]: e.get("value") for e in c.get("env", [])}
                 assert env.get("POLICY_CATALOG") == "/etc/subsidy/policy/catalog.yaml", name
                 assert env.get("POLICY_OVERLAY") == "/etc/subsidy/policy/overlay.yaml", name
-        assert seen == 8, overlay
+        assert seen == 9, overlay

@@ -1,8 +1,10 @@
 """deploy/k8s's NetworkPolicies, evaluated as the API defines them (a pod is isolated in a
 direction once any policy selects it, and may then do what the union of those policies allows):
-default deny both ways, the public APIs reachable from the ingress controller's pods only,
-metrics from Prometheus's namespace, and each pod's way out limited to DNS, its own broker or
-database port, and, for the notifier alone, mail and webhooks outside the cluster."""
+default deny both ways, the public APIs reachable from the ingress controller's pods only (and
+the ledger API and ingest from the portal's, which relays to them), metrics from Prometheus's
+namespace, and each pod's way out limited to DNS, its own broker or database port, the portal's
+to the two gRPC servers it relays to, and, for the notifier alone, mail and webhooks outside
+the cluster."""
 
 import ipaddress
 from collections.abc import Iterable
@@ -33,7 +35,15 @@ INGRESS_CONTROLLER = {
 }
 INGRESS_NEIGHBOURS = [{**INGRESS_CONTROLLER, "app.kubernetes.io/component": "admission-webhook"}]
 # The public APIs and the port each is published on.
-PUBLIC = {"ingest": 50051, "ledger-api": 50081, "eligibility-api": 50061, "dashboard": 8088}
+PUBLIC = {
+    "ingest": 50051, "ledger-api": 50081, "eligibility-api": 50061, "dashboard": 8088,
+    "portal": 8090,
+}  # fmt: skip
+# The portal relays people's requests to these, on their gRPC ports; nothing else reaches them
+# from inside the namespace.
+RELAYED = {"ledger-api": 50081, "ingest": 50051}
+# Pods that serve no metrics (yet): Prometheus may reach them only on the platform's 9100.
+NO_METRICS = {"portal"}
 # The labels the operators give their pods (Strimzi 0.51: node pools' pods, the entity operator,
 # Kafka Exporter; CloudNativePG: an instance, a bootstrap job).
 _STRIMZI = {"strimzi.io/cluster": "subsidy", "strimzi.io/kind": "Kafka"}
@@ -69,7 +79,7 @@ DELIVERY_PORTS = {25, 465, 587, 443}
 # The services that own tables, and the read-only readers of the ledger.
 DB_CLIENTS = {
     "ledger-worker", "ledger-relay", "ledger-api", "notifier-worker", "notifier-admin", "ingest",
-    "dashboard", "payouts-advance",
+    "dashboard", "payouts-advance", "portal",
 }  # fmt: skip
 # Pods nothing may reach: they listen on nothing (the payouts' CronJob).
 UNREACHABLE = {"payouts-advance"}
@@ -169,11 +179,14 @@ def test_every_rule_names_its_ports_and_its_peers(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_who_may_come_in(overlay: str) -> None:
-    """The public APIs from the ingress controller's pods, on their published port; metrics
-    from Prometheus's namespace; nothing else, and nothing from every namespace at once."""
+    """The public APIs from the ingress controller's pods, on their published port; the ledger
+    API and ingest from the portal's pods on their gRPC port; metrics from Prometheus's
+    namespace; nothing else, and nothing from every namespace at once."""
     docs = rendered(overlay)
     policies = of_kind(docs, "NetworkPolicy")
-    assert set(pods(docs)) >= UNREACHABLE
+    assert set(pods(docs)) >= UNREACHABLE | set(PUBLIC)
+    portal = pods(docs)["portal"]
+    others = [labels for name, labels in pods(docs).items() if name != "portal"]
     for name, labels in pods(docs).items():
         if name in UNREACHABLE:
             # Isolated (the default deny selects it) and let in by no rule, Prometheus's neither.
@@ -181,12 +194,18 @@ def test_who_may_come_in(overlay: str) -> None:
             continue
         public: set[int] = set()
         metrics: set[int] = set()
+        relayed: set[int] = set()
         for rule in rules(policies, labels, "Ingress") or []:
             assert rule.get("from"), f"{name}: ingress from anywhere"
             for peer in rule["from"]:
                 assert set(peer) <= {"namespaceSelector", "podSelector"}, f"{name}: {peer}"
                 namespace = peer.get("namespaceSelector")
-                if namespace == {"matchLabels": INGRESS_NAMESPACE}:
+                if namespace is None and name in RELAYED:
+                    # From this namespace: the portal's pods alone, and no other pod.
+                    chosen = peer.get("podSelector")
+                    assert selects_only(chosen, portal, others), f"{name}: from {chosen}"
+                    relayed |= ports(rule)
+                elif namespace == {"matchLabels": INGRESS_NAMESPACE}:
                     controller = peer.get("podSelector")
                     assert selects_only(controller, INGRESS_CONTROLLER, INGRESS_NEIGHBOURS), (
                         f"{name}: from {controller or 'every pod'} in ingress-nginx"
@@ -197,6 +216,10 @@ def test_who_may_come_in(overlay: str) -> None:
                 else:
                     pytest.fail(f"{name}: ingress from {peer}")
         assert public == ({PUBLIC[name]} if name in PUBLIC else set()), (name, public)
+        assert relayed == ({RELAYED[name]} if name in RELAYED else set()), (name, relayed)
+        if name in NO_METRICS:
+            assert metrics <= {9100}, f"{name}: Prometheus may reach {metrics}"
+            continue
         main = dict(pod_specs(docs))[name]["containers"][0]
         named = {p["name"]: p["containerPort"] for p in main["ports"]}
         scraped = named.get("metrics", named.get("http"))
@@ -236,16 +259,21 @@ def _is_dns(peer: Doc, rule: Doc) -> bool:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_where_each_pod_may_go(overlay: str) -> None:
     """DNS; a Kafka client the brokers' TLS listener; a database client PostgreSQL's
-    instances; the notifier worker mail and webhooks outside the cluster; nothing else."""
+    instances; the portal the ledger API's and ingest's gRPC ports; the notifier worker mail
+    and webhooks outside the cluster; nothing else."""
     docs = rendered(overlay)
     policies = of_kind(docs, "NetworkPolicy")
     (listener,) = of_kind(docs, "Kafka")[0]["spec"]["kafka"]["listeners"]
-    apps = list(pods(docs).values())
+    every = pods(docs)
+    apps = list(every.values())
     others = [*OPERATED.values(), *apps]
-    for name, labels in pods(docs).items():
+    # Every pod but the named workload's, which a selector of that workload must not pick.
+    others_of = {n: [o for o in others if o != every[n]] for n in every}
+    for name, labels in every.items():
         allowed = rules(policies, labels, "Egress")
         assert allowed is not None, f"{name}: egress not restricted"
         dns = kafka = postgres = False
+        relays: set[str] = set()
         for rule in allowed:
             assert rule.get("to"), f"{name}: an egress rule to anywhere"
             for peer in rule["to"]:
@@ -266,12 +294,20 @@ def test_where_each_pod_may_go(overlay: str) -> None:
                     assert labels.get("subsidy.io/postgres-client") == "true", name
                     assert ports(rule) == {5432}, name
                     postgres = True
+                elif local and name == "portal":
+                    # The gRPC servers it relays to, each on its own port, nothing else.
+                    servers = [s for s in RELAYED if selects_only(target, every[s], others_of[s])]
+                    assert len(servers) == 1, f"portal: egress to {peer}"
+                    (server,) = servers
+                    assert ports(rule) == {RELAYED[server]}, (name, server, rule)
+                    relays.add(server)
                 else:
                     # An overlay's own, named destination: the mail relay (overlays/prod).
                     assert name == "notifier-worker", f"{name}: egress to {peer}"
                     assert peer.get("namespaceSelector", {}).get("matchLabels"), (name, peer)
                     assert ports(rule) <= {25, 465, 587}, (name, peer)
         assert dns, f"{name}: no DNS"
+        assert relays == (set(RELAYED) if name == "portal" else set()), (name, relays)
         assert kafka == (labels.get("subsidy.io/kafka-client") == "true"), name
         assert postgres == (labels.get("subsidy.io/postgres-client") == "true"), name
 

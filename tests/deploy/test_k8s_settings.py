@@ -6,12 +6,14 @@ name; required fields), then instantiated from the manifest's own values — Sec
 well-formed stand-ins (certificates by real ones a stand-in CA signed), mounted ConfigMap files
 by their rendered content, `$(VAR)` references expanded as the kubelet does — so a value the
 service would refuse at start fails here instead. A gRPC server's transport is built from its
-settings, and must be TLS with a certificate that loads.
+settings, and must be TLS with a certificate that loads; so is an HTTPS server's (the portal),
+whose gRPC clients must check their servers against a CA that loads.
 """
 
 import importlib
 import re
 import shutil
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from subsidy.cli.main import app
+from subsidy.identity.sessions import key_pair_pem
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from tests.deploy import k8s
 from tests.deploy.k8s import OVERLAYS, Doc, containers, of_kind, pod_template, rendered
@@ -41,6 +44,7 @@ SETTINGS: dict[tuple[str, ...], str] = {
     ("ingest-server",): "subsidy.ingest.settings:IngestSettings",
     ("dashboard", "serve"): "subsidy.dashboard.settings:DashboardSettings",
     ("payouts", "advance"): "subsidy.payouts.settings:PayoutsSettings",
+    ("portal", "serve"): "subsidy.portal.settings:PortalSettings",
 }
 
 # Fields a command's settings class has but the command never uses, so their defaults are
@@ -57,8 +61,13 @@ UNUSED: dict[tuple[str, ...], set[str]] = {
     ("dashboard", "serve"): {"metrics_port", "metrics_address"},
     # A CronJob's run to an end: no metrics server; it never talks to Kafka.
     ("payouts", "advance"): {"metrics_port", "metrics_address"},
+    # It exports no metrics yet; it never talks to Kafka.
+    ("portal", "serve"): {"metrics_port", "metrics_address"},
 }
 
+# A session key pair, as `subsidy identity keygen` prints it: Secrets that hold PEM in a
+# variable (the portal's PORTAL_SESSION_PRIVATE_KEY, the services' SESSION_PUBLIC_KEY).
+_SESSION_PRIVATE, _SESSION_PUBLIC = key_pair_pem()
 # Well-formed stand-ins for what Secrets hold, by key.
 SECRET_VALUES = {
     "uri": "postgresql://user:password@subsidy-db-rw:5432/subsidy",
@@ -71,6 +80,8 @@ SECRET_VALUES = {
     "webhook-secrets": '{"91320594MA1X7K2Q8F": "hmac-key-0123456789abcdef"}',
     # A KafkaUser's SCRAM password (the User Operator's Secret).
     "password": "scram-password-0123456789",
+    "private-key": _SESSION_PRIVATE,
+    "public-key": _SESSION_PUBLIC,
 }
 # Well-formed stand-ins for Secrets mounted as files, by key: the files a pod would see (a
 # fresh signing key pair; a CA, and a server certificate and key it signed).
@@ -282,6 +293,7 @@ def test_container_settings(
         pytest.fail(f"{name}: the service would refuse its settings:\n{err}")
     check_ports(name, container, settings, unused)
     check_grpc_transport(name, container, settings, unused)
+    check_https_transport(name, container, settings)
     check_kafka_login(name, command, settings)
 
 
@@ -317,6 +329,25 @@ def check_grpc_transport(name: str, container: Doc, settings: Any, unused: set[s
     assert transport.credentials() is not None, f"{name}: the certificate does not load"
 
 
+def check_https_transport(name: str, container: Doc, settings: Any) -> None:
+    """A container whose settings know HTTPS (the portal) serves it: never plaintext, its
+    certificate and key load as a server's, its port is named https and probed over TLS;
+    and its gRPC clients check the servers against a CA that loads, never plaintext."""
+    if "tls_cert" not in type(settings).model_fields:
+        return
+    assert not settings.plaintext, f"{name}: HTTP served in plaintext"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)  # raises if they do not load
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    assert ports.get("https") == settings.port, f"{name}: containerPort https"
+    for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe_name]["httpGet"]["scheme"] == "HTTPS", f"{name}: {probe_name}"
+    if "grpc_plaintext" in type(settings).model_fields:
+        assert not settings.grpc_plaintext, f"{name}: relays gRPC in plaintext"
+        assert settings.grpc_ca is not None, f"{name}: gRPC servers checked by no CA"
+        ssl.create_default_context(cafile=str(settings.grpc_ca))  # raises if it does not load
+
+
 def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> None:
     """Declared ports and probes are the ones the process listens on."""
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
@@ -328,7 +359,8 @@ def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> N
         assert ports["metrics"] == settings.metrics_port, f"{name}: metrics port"
     if "port" in type(settings).model_fields and "host" in type(settings).model_fields:
         assert not LOOPBACK.search(settings.host), f"{name}: HTTP bound to {settings.host}"
-        assert ports.get("http") == settings.port, f"{name}: containerPort http"
+        web = "https" if "tls_cert" in type(settings).model_fields else "http"
+        assert ports.get(web) == settings.port, f"{name}: containerPort {web}"
     for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
         probe = container.get(probe_name)
         if probe is None:
@@ -343,7 +375,8 @@ def check_ports(name: str, container: Doc, settings: Any, unused: set[str]) -> N
             assert ports["metrics"] == settings.metrics_port, f"{name}: {probe_name} port"
             assert not LOOPBACK.search(settings.metrics_address), f"{name}: metrics on loopback"
         else:
-            assert probe["httpGet"]["port"] in (ports.get("http"), "http"), f"{name}: {probe_name}"
+            served = {ports.get("http"), ports.get("https"), "http", "https"} - {None}
+            assert probe["httpGet"]["port"] in served, f"{name}: {probe_name}"
 
 
 def test_every_command_of_the_manifests_is_covered() -> None:

@@ -213,6 +213,125 @@ def test_every_grpc_server_serves_its_certificate(overlay: str) -> None:
     assert servers == 4, "ingest, ledger-api, eligibility-api, notifier-admin"
 
 
+def _env_value(docs: list[Doc], workload: str, variable: str) -> str:
+    """A literal variable of a workload's main container."""
+    spec = dict(pod_specs(docs))[workload]
+    value: str = env_vars(main_container(spec))[variable]["value"]
+    return value
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_portal_serves_https_and_checks_the_servers_it_relays_to(overlay: str) -> None:
+    """The portal serves HTTPS with a cert-manager certificate for its Service's names (key not
+    world-readable, never plaintext); it dials the ledger API and ingest by names their
+    certificates carry, on their Services' ports, and checks them against the CA of the
+    Issuer that signed them; what it submits carries the source ingest lets sessions claim."""
+    docs = rendered(overlay)
+    namespace = of_kind(docs, "Namespace")[0]["metadata"]["name"]
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(docs, "Certificate")}
+    spec = dict(pod_specs(docs))["portal"]
+    c = main_container(spec)
+    env = env_vars(c)
+    assert not {"PORTAL_PLAINTEXT", "PORTAL_GRPC_PLAINTEXT"} & set(env), "plaintext"
+    cert = mounted_secret_file(spec, c, env["PORTAL_TLS_CERT"]["value"])
+    key = mounted_secret_file(spec, c, env["PORTAL_TLS_KEY"]["value"])
+    assert cert is not None, "PORTAL_TLS_CERT is not mounted from a Secret"
+    assert key is not None, "PORTAL_TLS_KEY is not mounted from a Secret"
+    assert (cert[:2], key[:2]) == ((cert[0], "tls.crt"), (cert[0], "tls.key"))
+    assert key[2] & 0o007 == 0, "the private key is world-readable"
+    certificate = certificates[cert[0]]
+    issuer = certificate["issuerRef"]
+    assert issuer["name"] == "subsidy-grpc"
+    assert {"portal", f"portal.{namespace}.svc"} <= set(certificate["dnsNames"])
+    assert "server auth" in certificate["usages"]
+    (port,) = by_name(docs, "Service", "portal")["spec"]["ports"]
+    assert port["appProtocol"] == "https", "the Service says HTTPS to the ingress"
+    ca = mounted_secret_file(spec, c, env["PORTAL_GRPC_CA"]["value"])
+    assert ca is not None, "PORTAL_GRPC_CA is not mounted from a Secret"
+    assert ca[1] == "ca.crt", "PORTAL_GRPC_CA is no Secret's ca.crt"
+    assert certificates[ca[0]]["issuerRef"] == issuer, "a CA other than the servers' Issuer's"
+    relayed = (("PORTAL_LEDGER_API", "ledger-api"), ("PORTAL_INGEST_API", "ingest"))
+    for variable, server in relayed:
+        host, _, dialled = env[variable]["value"].rpartition(":")
+        service = by_name(docs, "Service", server)
+        grpc = {p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"}
+        assert (host, {int(dialled)}) == (server, grpc), f"{variable}: not {server}'s gRPC port"
+        served = certificates[f"{server}-grpc-tls"]
+        assert host in served["dnsNames"], f"{variable}: {host} is not in {server}'s certificate"
+        assert served["issuerRef"] == issuer, f"{server}'s certificate: another Issuer"
+    source = _env_value(docs, "portal", "PORTAL_EVENT_SOURCE")
+    assert source == _env_value(docs, "ingest", "INGEST_PORTAL_SOURCE"), "ingest refuses it"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_sessions_are_signed_by_the_portal_alone_and_verified_by_the_apis(overlay: str) -> None:
+    """The private half is read by the portal and nothing else; the ledger API and ingest read
+    the public half, from one Secret, so they verify with the same key."""
+    docs = rendered(overlay)
+    private = {}
+    public = {}
+    for workload, spec in pod_specs(docs):
+        for c in containers(spec):
+            for name, var in env_vars(c).items():
+                ref = secret_ref(var)
+                if name == "PORTAL_SESSION_PRIVATE_KEY":
+                    private[workload] = ref
+                elif name == "SESSION_PUBLIC_KEY":
+                    public[workload] = ref
+    assert set(private) == {"portal"}, private
+    (signing,) = private.values()
+    assert signing is not None, "the session key is no Secret's"
+    assert set(public) == {"ledger-api", "ingest"}, public
+    (verifying,) = set(public.values())
+    assert verifying is not None, "the public key is no Secret's"
+    assert verifying[0] != signing[0], "the public half: a Secret of its own"
+    readers = {
+        workload
+        for workload, spec in pod_specs(docs)
+        for c in containers(spec)
+        for var in env_vars(c).values()
+        if (secret_ref(var) or ("", ""))[0] == signing[0]
+    }
+    assert readers == {"portal"}, f"the session key's Secret is read by {readers}"
+
+
+NGINX = "nginx.ingress.kubernetes.io/"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_portal_is_published_re_encrypted(overlay: str) -> None:
+    """Production's Ingress sends every path of its hosts to the portal's HTTPS port, over TLS
+    whose certificate the controller checks (the Issuer's CA from a Secret holding no key, and
+    a name the portal's certificate carries), each host with its own certificate; the other
+    environments publish nothing (port-forward)."""
+    docs = rendered(overlay)
+    ingresses = of_kind(docs, "Ingress")
+    if overlay != "prod":
+        assert not ingresses, f"{overlay} publishes {[i['metadata']['name'] for i in ingresses]}"
+        return
+    namespace = of_kind(docs, "Namespace")[0]["metadata"]["name"]
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(docs, "Certificate")}
+    readme = (K8S / "secrets" / "README.md").read_text()
+    (ingress,) = ingresses
+    notes = ingress["metadata"]["annotations"]
+    assert notes[NGINX + "backend-protocol"] == "HTTPS"
+    assert notes[NGINX + "proxy-ssl-verify"] == "on"
+    assert notes[NGINX + "proxy-ssl-server-name"] == "on"
+    where, _, ca = notes[NGINX + "proxy-ssl-secret"].partition("/")
+    assert where == namespace, f"proxy-ssl-secret in {where}, not {namespace}"
+    # A cert-manager Secret also holds a key, which the controller would present as a client.
+    assert ca not in certificates, f"proxy-ssl-secret {ca} holds a certificate's key"
+    assert notes[NGINX + "proxy-ssl-name"] in certificates["portal-https-tls"]["dnsNames"]
+    hosts = {h: tls["secretName"] for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+    for rule in ingress["spec"]["rules"]:
+        assert rule["host"] in hosts, f"{rule['host']} is served without TLS"
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend == {"name": "portal", "port": {"name": "https"}}, backend
+    for secret in {ca, *hosts.values()}:
+        assert f"`{secret}`" in readme, f"Secret {secret} is not in deploy/k8s/secrets/README.md"
+
+
 def _real_digest(image: str) -> bool:
     """Pinned by a digest that could be one: 64 hex digits, not a filler such as the
     placeholder (a SHA-256 in hex shows nearly all 16 digits; fewer than 10 is no hash)."""
