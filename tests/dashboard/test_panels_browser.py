@@ -16,46 +16,12 @@ from subsidy.domain.money import compact, format_fen
 from tests.dashboard.ledger_rows import dashboard_settings
 from tests.dashboard.panel_rows import YEAR, fetch, pay_one, seed, shots_dir, top_of_district
 from tests.ledger.events import CATALOG
-from tests.support.chromium import Page, headless_chromium
+from tests.support.chromium import headless_chromium
+from tests.support.layout import WIDTHS, find_spills, open_at
 
 pytestmark = pytest.mark.postgres
 
 log = structlog.get_logger(__name__)
-
-WIDTHS = {"desktop": 1440, "phone": 390}
-
-# Whatever sticks out: the page wider than the window, an element outside the window that is
-# not inside a container scrolling sideways on purpose, an amount clipped or on two lines.
-_SPILLS = """JSON.stringify((() => {
-  const out = [], width = window.innerWidth;
-  if (document.documentElement.scrollWidth > width) {
-    out.push("page " + document.documentElement.scrollWidth + " > " + width);
-  }
-  for (const el of document.querySelectorAll("body *")) {
-    const r = el.getBoundingClientRect();
-    if (!r.width || el.closest(".scroll")) { continue; }
-    if (r.right > width + 0.5 || r.left < -0.5) {
-      out.push("outside: " + el.tagName + "." + el.className + " " + el.textContent.slice(0, 40));
-    }
-  }
-  for (const td of document.querySelectorAll("td.num, .kpi .value, dd")) {
-    if (!td.textContent) { continue; }
-    if (td.scrollWidth > td.clientWidth + 1) { out.push("clipped: " + td.textContent); }
-    const range = document.createRange();
-    range.selectNodeContents(td);
-    const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
-    if (lines.size > 1) { out.push("wrapped: " + td.textContent); }
-  }
-  for (const text of document.querySelectorAll("svg text")) {
-    const box = text.getBBox(), svg = text.ownerSVGElement.viewBox.baseVal;
-    if (box.x < 0 || box.x + box.width > svg.width) { out.push("axis cut: " + text.textContent); }
-  }
-  for (const box of document.querySelectorAll(".scroll")) {
-    const r = box.getBoundingClientRect();
-    if (r.right > width + 0.5) { out.push("scroll box beyond the window"); }
-  }
-  return out;
-})())"""
 
 _READ = """JSON.stringify({
   year: document.body.dataset.year,
@@ -84,12 +50,6 @@ async def _state(base: str) -> dict[str, Any]:
         return dict(await response.json())
 
 
-async def _open(page: Page, url: str, width: int) -> None:
-    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
-    await page.send("Emulation.setDeviceMetricsOverride", metrics)
-    await page.navigate(url)
-
-
 async def test_panels_at_desktop_and_phone_width(payouts_schema: str, tmp_path: Path) -> None:
     await seed(payouts_schema)
     shots = shots_dir(tmp_path)
@@ -98,12 +58,12 @@ async def test_panels_at_desktop_and_phone_width(payouts_schema: str, tmp_path: 
         headless_chromium(tmp_path / "profile") as page,
     ):
         for name, width in WIDTHS.items():
-            await _open(page, f"{dashboard.url}/?year={YEAR}", width)
+            await open_at(page, f"{dashboard.url}/?year={YEAR}", width)
             await page.wait_for("Number(document.body.dataset.version) > 0")
             await page.wait_for("document.querySelectorAll('#trend-chart rect').length > 0")
             state = await _state(dashboard.url)
             shown = json.loads(await page.evaluate(_READ))
-            spills = json.loads(await page.evaluate(_SPILLS))
+            spills = await find_spills(page, ".scroll", "td.num, .kpi .value, dd")
             shot = await page.screenshot(shots / f"dashboard-{YEAR}-{name}-{width}.png")
             log.info("dashboard.screenshot", path=str(shot))
             assert spills == [], name
@@ -128,7 +88,7 @@ async def test_panels_at_desktop_and_phone_width(payouts_schema: str, tmp_path: 
                 f".map(s => s.dataset.key)) === {json.dumps(keys)}"
             )
         # Another year, other figures: the filter reaches every panel.
-        await _open(page, f"{dashboard.url}/?year=2025", WIDTHS["desktop"])
+        await open_at(page, f"{dashboard.url}/?year=2025", WIDTHS["desktop"])
         await page.wait_for("document.body.dataset.year === '2025'")
         other = await page.evaluate("document.getElementById('total-granted').title")
         assert other != format_fen(state["overall"]["grantedFen"])
@@ -158,7 +118,7 @@ async def test_drill_down_reaches_the_enterprise(payouts_schema: str, tmp_path: 
         bootstrap.dashboard(dashboard_settings(payouts_schema), CATALOG) as dashboard,
         headless_chromium(tmp_path / "profile") as page,
     ):
-        await _open(page, f"{dashboard.url}/?year={YEAR}", WIDTHS["phone"])
+        await open_at(page, f"{dashboard.url}/?year={YEAR}", WIDTHS["phone"])
         await page.wait_for("Number(document.body.dataset.version) > 0")
         await page.evaluate(f"document.querySelector('#by-district tr[data-district={district}]')"
                             ".click()")  # fmt: skip
@@ -178,12 +138,12 @@ async def test_drill_down_reaches_the_enterprise(payouts_schema: str, tmp_path: 
         )
         assert await page.evaluate("location.pathname") == f"/enterprise/{enterprise}"
         shown = json.loads(await page.evaluate(_ENTERPRISE))
-        spills = json.loads(await page.evaluate(_SPILLS))
+        spills = await find_spills(page, ".scroll", "td.num, .kpi .value, dd")
         shot = await page.screenshot(shots / f"enterprise-{YEAR}-phone-390.png")
         log.info("dashboard.screenshot", path=str(shot))
-        await _open(page, f"{dashboard.url}/enterprise/{enterprise}?year={YEAR}", 1440)
+        await open_at(page, f"{dashboard.url}/enterprise/{enterprise}?year={YEAR}", 1440)
         await page.wait_for("document.body.dataset.loaded === '1'")
-        wide_spills = json.loads(await page.evaluate(_SPILLS))
+        wide_spills = await find_spills(page, ".scroll", "td.num, .kpi .value, dd")
         await page.screenshot(shots / f"enterprise-{YEAR}-desktop-1440.png")
         assert page.console_errors() == []
     assert spills == []

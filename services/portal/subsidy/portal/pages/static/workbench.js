@@ -47,7 +47,7 @@
     const state = c.overdue ? `<span class="badge overdue">已超期</span>` : `<span class="badge">${P.esc(c.ageWorkingDays || 0)} 个工作日</span>`;
     const second = c.awaitingSecondApproval ? `<div class="muted">待第二人复核（首次：${P.esc(c.firstReviewer)}）</div>` : "";
     return `<tr data-case="${P.esc(c.caseId)}"><td><a href="#" data-enterprise="${P.esc(c.enterpriseId)}">${P.esc(c.enterpriseName)}</a>
-      <div class="muted">${P.esc(c.enterpriseId)}</div></td><td>${P.esc(c.clause)}<div class="muted">${P.esc(c.ruleId)}</div>${second}</td>
+      <div class="muted id">${P.esc(c.enterpriseId)}</div></td><td>${P.esc(c.clause)}<div class="muted">${P.esc(c.ruleId)}</div>${second}</td>
       <td class="money">${P.yuan(c.amountFen)}</td><td>${P.beijing(c.enteredAt)}</td><td>${P.beijing(c.dueAt)}</td>
       <td>${state}</td><td>${actions(c)}</td></tr>`;
   }
