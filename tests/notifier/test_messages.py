@@ -7,11 +7,10 @@ import pytest
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
+from subsidy.domain.words import REASON_WORDS, STATUS_WORDS
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.notifier.delivery import backoff_seconds, message_id
 from subsidy.notifier.messages import (
-    REASON_WORDS,
-    STATUS_WORDS,
     reason_words,
     render,
     status_words,

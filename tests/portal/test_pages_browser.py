@@ -101,6 +101,7 @@ async def test_the_enterprise_page_explains_and_files_an_appeal(
             " && document.getElementById('explain-body').textContent"
         )
         assert "决定记录" in text
+        assert "政策有效期" in text  # the ledger's checks in the words docs/rules.md uses
         await page.evaluate("document.getElementById('explain-close').click()")
         await page.evaluate("document.querySelector('[data-appeal]').click()")
         await page.evaluate(

@@ -14,23 +14,10 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.money import format_fen
+from subsidy.domain.words import CHECK_LABELS
 from subsidy.events.v1 import events_pb2 as epb
 
 # The ledger's checks (subsidy.domain.ledger.book), labelled like the eligibility trace.
-CHECK_LABELS: dict[str, tuple[str, str]] = {
-    "window": ("政策有效期", "policy window (G1)"),
-    "year_limit": ("支持年限", "year limit"),
-    "annual_cap": ("年度上限", "annual cap"),
-    "item_cap": ("单项上限", "item cap"),
-    "same_event": ("同一事件择优", "best of one event's rules"),
-    "stacking": ("就高不重复", "no stacking (G2)"),
-    "other_support": ("其他渠道支持", "other city programmes"),
-    "top_up": ("补差", "top-up"),
-    "superseded": ("被更高支持取代", "superseded by a higher rule"),
-    "review": ("评审", "review"),
-    "revocation": ("撤销", "revocation"),
-    "correction": ("更正或撤回", "correction or retraction"),
-}
 
 
 def _fen_fields(value: Any) -> Any:

@@ -10,6 +10,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Rule
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen
+from subsidy.domain.words import REASON_WORDS, STATUS_WORDS
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.notifier import appeal_messages as appeals
 from subsidy.notifier import correction_messages as corrections
@@ -23,58 +24,6 @@ POLICY_NAME: dict[Language, str] = {
     "en": "Suzhou Measures to Support the Embodied-AI Robot Industry (2025)",
 }
 
-# Keyed by the protobuf enum names, which are the contract's codes (docs/contract.md §2).
-STATUS_WORDS: dict[str, dict[Language, str]] = {
-    "PAID": {"zh": "已拨付", "en": "Paid"},
-    "PARTIALLY_PAID": {"zh": "部分拨付", "en": "Partially paid"},
-    "DENIED": {"zh": "不予支持", "en": "Denied"},
-    "PENDING_REVIEW": {"zh": "待审核", "en": "Pending review"},
-    "REFERRED": {"zh": "转责任单位按相关政策办理", "en": "Referred to the responsible units"},
-    "RECORDED": {"zh": "已登记（不涉及资金）", "en": "Recorded (no funds involved)"},
-    "SUPERSEDED": {"zh": "已由更高支持替代", "en": "Superseded by higher support"},
-    "REVOKED": {"zh": "已撤销", "en": "Revoked"},
-    "RETRACTED": {"zh": "已撤回", "en": "Retracted"},
-    "ELIGIBLE": {"zh": "符合条件（尚未核定）", "en": "Eligible (not yet decided)"},
-    "STATUS_UNSPECIFIED": {"zh": "状态未知", "en": "Unknown status"},
-}
-
-REASON_WORDS: dict[str, dict[Language, str]] = {
-    "OUTSIDE_WINDOW": {
-        "zh": "事项发生日期不在政策有效期内",
-        "en": "the date of the fact is outside the policy's period of validity",
-    },
-    "YEAR_LIMIT": {
-        "zh": "该条款可支持的年度数已达上限",
-        "en": "the rule's limit on the number of supported years is reached",
-    },
-    "ANNUAL_CAP": {
-        "zh": "已达到该条款的年度支持上限",
-        "en": "the rule's annual cap for the enterprise is reached",
-    },
-    "ITEM_CAP": {
-        "zh": "已达到该支持对象的支持上限",
-        "en": "the cap for this supported item is reached",
-    },
-    "DUPLICATE_LOWER": {
-        "zh": "按“就高不重复”原则，同一支持对象已获得不低于本项的支持",
-        "en": "under the highest-only, no-stacking principle (就高不重复) the item already "
-        "has equal or higher support",
-    },
-    "OTHER_SUPPORT": {
-        "zh": "同一支持对象已获本市其他政策支持，按“就高不重复”原则仅支持差额",
-        "en": "support from another city programme for the same item is counted; only the "
-        "difference is granted",
-    },
-    "CEILING_CLIPPED": {
-        "zh": "核定金额超过政策上限，按上限支持",
-        "en": "the approved amount exceeded the policy ceiling and was reduced to it",
-    },
-    "REVIEW_REJECTED": {
-        "zh": "审核未通过",
-        "en": "the review rejected the application",
-    },
-    "REASON_UNSPECIFIED": {"zh": "未说明的原因", "en": "an unspecified reason"},
-}
 
 DISTRICT_NAMES_EN: dict[str, str] = {
     "GUSU": "Gusu District",

@@ -16,13 +16,15 @@
   const title = (d) => (rules[d.ruleId] ? rules[d.ruleId].title : d.ruleId);
   const appealable = (d) => d.status === "DENIED" || d.status === "PARTIALLY_PAID";
 
-  function card(d) {
-    const reasons = (d.reasons || []).join("、");
+  function card(d, payments = []) {
+    const reasons = (d.reasons || []).map((r) => labels.reason[r] || r).join("；");
     return `<div class="card" data-entitlement="${P.esc(d.entitlementId)}">
       <div class="top"><span class="title">${P.esc(title(d))}</span>${P.statusBadge(d.status)}</div>
       <div class="top"><span>拨付 <span class="money">${P.yuan(d.grantedFen)}</span>
         <span class="muted">/ 核定 <span class="money">${P.yuan(d.entitledFen)}</span></span></span>
         <span class="muted">${P.esc(d.year)} 年 · 第 ${P.esc(d.revision)} 次决定</span></div>
+      ${payments.filter((p) => p.entitlementId === d.entitlementId).map((p) => `<div class="muted">拨付：${P.esc(p.statusZh)}
+        <span class="money">${P.yuan(p.amountFen)}</span></div>`).join("")}
       ${reasons ? `<div class="muted">原因：${P.esc(reasons)}</div>` : ""}
       <div class="clause">${P.esc(d.clause)}</div>
       <div class="actions"><button type="button" class="secondary" data-explain>查看说明</button>
@@ -45,7 +47,7 @@
       <p class="muted">统一社会信用代码 ${P.esc(me.enterpriseId)} · ${P.esc(labels.district[enterprise.district] || "")}</p>
       <p>已拨付合计 <strong class="money">${P.yuan(statement.grantedFen)}</strong> · 共 ${list.length} 项资格
       ${BigInt(statement.clawbackFen || 0) > 0n ? ` · 应退回 <span class="money">${P.yuan(statement.clawbackFen)}</span>` : ""}</p>`;
-    $("entitlements").innerHTML = list.length ? list.map(card).join("") : `<p class="muted">暂无记录。</p>`;
+    $("entitlements").innerHTML = list.length ? list.map((d) => card(d, statement.payments)).join("") : `<p class="muted">暂无记录。</p>`;
     for (const el of document.querySelectorAll("[data-entitlement]")) {
       const d = list.find((x) => x.entitlementId === el.dataset.entitlement);
       el.querySelector("[data-explain]").addEventListener("click", () => explain(d));
@@ -62,7 +64,7 @@
     lines.push("", "【台账校验】");
     for (const c of x.checks || []) {
       const numbers = Object.entries(c.numbers || {}).map(([k, v]) => `${k} ${v}`).join("，");
-      lines.push(`· 第${c.revision}次 ${c.check}：${c.outcome}${numbers ? `（${numbers}）` : ""}`);
+      lines.push(`· 第${c.revision}次 ${labels.check[c.check] || c.check}：${c.outcome}${numbers ? `（${numbers}）` : ""}`);
     }
     lines.push("", "【决定记录】");
     for (const h of x.history || []) {
