@@ -169,6 +169,20 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
                 proto.section(decisions["AppealCause"]),
             ]
         ),
+        "appeal_notice": "\n\n".join(
+            [
+                proto.message(decisions["AppealNotice"]),
+                proto.enum(
+                    DECISIONS.enum_types_by_name["AppealNoticeKind"],
+                    (
+                        "APPEAL_FILED",
+                        "APPEAL_DISMISSED",
+                        "APPEAL_UPHELD_BY_CORRECTION",
+                        "APPEAL_REOPENED",
+                    ),
+                ),
+            ]
+        ),
         **overlay_values(raw, catalog),
         "topics": topic_table(),
         "dead_letter": "\n\n".join(

@@ -228,4 +228,4 @@ def test_kcat_sees_nothing_without_a_login_and_with_one_only_its_topics(
     assert listed.returncode == 0, listed.stderr
     seen = set(re.findall(r'topic "([^"]+)"', listed.stdout))
     standard = {t.name for t in ALL_TOPICS}
-    assert seen & standard == {"decisions.v1", "dead-letters.v1"}
+    assert seen & standard == {"decisions.v1", "appeals.v1", "dead-letters.v1"}

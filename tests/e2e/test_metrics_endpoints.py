@@ -33,7 +33,11 @@ PROCESS_PREFIXES = ("process_", "python_")
 
 # The ledger's three processes share the subsidy_ledger_ prefix; each exports what it
 # measures. The query API watches the outbox and verifies the chains from outside the relay.
-LEDGER_RELAY = {"subsidy_ledger_relayed_decisions", "subsidy_ledger_anchors"}
+LEDGER_RELAY = {
+    "subsidy_ledger_relayed_decisions",
+    "subsidy_ledger_relayed_appeal_notices",
+    "subsidy_ledger_anchors",
+}
 LEDGER_API = {
     "subsidy_ledger_outbox_backlog",
     "subsidy_ledger_outbox_oldest_unsent_seconds",
@@ -82,6 +86,7 @@ def _services(
 
     ledger = {**common, **db("ledger_worker"), "LEDGER_INPUT_TOPIC": topics["entitlements"],
               "LEDGER_DECISIONS_TOPIC": topics["decisions"],
+              "LEDGER_APPEALS_TOPIC": topics["appeals"],
               "LEDGER_DEAD_LETTER_TOPIC": topics["dead_letters"],
               "LEDGER_GROUP_ID": f"test-metrics-ledger-{tag}"}  # fmt: skip
     ports = {name: free_port() for name in (
@@ -136,6 +141,7 @@ def _services(
         Service("notifier-worker", ("notify", "worker"), {
             **common, **db("notifier_worker"), "NOTIFIER_TOPIC": topics["decisions"],
             "NOTIFIER_GROUP_ID": f"test-metrics-notifier-{tag}",
+            "NOTIFIER_APPEALS_TOPIC": topics["appeals"],
             "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_METRICS_PORT": str(ports["notifier-worker"])},
             metrics("notifier-worker"), "subsidy_notifier_",
@@ -203,7 +209,7 @@ def test_each_service_serves_only_its_own_metrics(
     tag = uuid.uuid4().hex[:12]
     topics = {name: f"test.metrics.{name}.{tag}"
               for name in ("events", "entitlements", "decisions", "dead_letters",
-                           "anchors")}  # fmt: skip
+                           "anchors", "appeals")}  # fmt: skip
     services = _services(kafka_bootstrap, platform_url, topics, tmp_path, grpc_tls.env())
     with (
         private_topics(kafka_bootstrap, dict.fromkeys(topics.values(), 1)),

@@ -105,6 +105,7 @@ def worker_settings(
         "kafka_bootstrap": bootstrap,
         "input_topic": topics.input,
         "decisions_topic": topics.decisions,
+        "appeals_topic": topics.appeals,
         "dead_letter_topic": topics.dead_letters,
         "group_id": f"test-ledger-{uuid.uuid4().hex[:12]}",
         "batch_wait_ms": 100,

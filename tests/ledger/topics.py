@@ -30,8 +30,13 @@ class Topics:
         return f"{self.decisions}.anchors"
 
     @property
+    def appeals(self) -> str:
+        """The relay's appeal notices' topic, beside the decisions."""
+        return f"{self.decisions}.appeals"
+
+    @property
     def all(self) -> list[str]:
-        return [self.input, self.decisions, self.dead_letters, self.anchors]
+        return [self.input, self.decisions, self.dead_letters, self.anchors, self.appeals]
 
 
 async def produce(

@@ -14,10 +14,12 @@ from tests.support.topics import private_topics
 
 
 @pytest.fixture
-def topic(kafka_bootstrap: str) -> Iterator[str]:
-    """A decisions topic for this test only."""
+def topic(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A decisions topic for this test only, and an appeals topic beside it, which the
+    notifier's settings (and the `subsidy notify` it runs) read from NOTIFIER_APPEALS_TOPIC."""
     name = f"test.notifier.decisions.{uuid.uuid4().hex[:12]}"
-    with private_topics(kafka_bootstrap, {name: PARTITIONS}):
+    with private_topics(kafka_bootstrap, {name: PARTITIONS, f"{name}.appeals": PARTITIONS}):
+        monkeypatch.setenv("NOTIFIER_APPEALS_TOPIC", f"{name}.appeals")
         yield name
 
 

@@ -101,8 +101,9 @@ class WebhookReceiver:
             self.calls.append(Call(path, key, "failed", time.monotonic()))
             return web.Response(status=500, text="try again")
         payload = json.loads(body)
-        # The key is the decision's id, or the payout notice's.
-        assert key in (payload.get("decisionId"), payload.get("noticeId")), key
+        # The key is the decision's id, the payout notice's or the appeal notice's.
+        ids = (payload.get("decisionId"), payload.get("noticeId"), payload.get("appealNoticeId"))
+        assert key in ids, key
         if (path, key) in self.accepted:
             # What Idempotency-Key is for: acknowledge, do nothing twice.
             self.calls.append(Call(path, key, "duplicate", time.monotonic()))

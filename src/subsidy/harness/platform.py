@@ -74,7 +74,7 @@ class Run:
     @property
     def topics(self) -> dict[str, str]:
         names = ("enterprise-events.v1", "entitlements.v1", "decisions.v1", "dead-letters.v1",
-                 "ledger-anchors.v1")  # fmt: skip
+                 "ledger-anchors.v1", "appeals.v1")  # fmt: skip
         return {n: self.topic(n) for n in names}
 
     def group(self, service: str) -> str:
@@ -86,7 +86,7 @@ class Run:
         return access.grants(
             access.TopicNames(
                 t["enterprise-events.v1"], t["entitlements.v1"], t["decisions.v1"],
-                t["dead-letters.v1"], t["ledger-anchors.v1"],
+                t["dead-letters.v1"], t["ledger-anchors.v1"], t["appeals.v1"],
             ),
             access.GroupIds(
                 self.group("eligibility"), self.group("ledger"), self.group("notifier")
@@ -140,6 +140,7 @@ def _ledger_envs(
               "LEDGER_DECISIONS_TOPIC": t["decisions.v1"],
               "LEDGER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
               "LEDGER_ANCHOR_TOPIC": t["ledger-anchors.v1"],
+              "LEDGER_APPEALS_TOPIC": t["appeals.v1"],
               "LEDGER_GROUP_ID": run.group("ledger")}  # fmt: skip
     relay = {**ledger, **relay_db, "LEDGER_SIGNING_KEY_FILE": str(private_key),
              "LEDGER_ANCHOR_FILE": str(run.anchor_file)}  # fmt: skip
@@ -224,6 +225,7 @@ def service_specs(
         ServiceSpec("notifier", ("notify", "worker"), {
             **common, **on_kafka[access.NOTIFIER], **db("notifier_worker"),
             "NOTIFIER_TOPIC": t["decisions.v1"], "NOTIFIER_GROUP_ID": run.group("notifier"),
+            "NOTIFIER_APPEALS_TOPIC": t["appeals.v1"],
             "NOTIFIER_DEAD_LETTER_TOPIC": t["dead-letters.v1"],
             "NOTIFIER_LEDGER_PUBLIC_KEY_FILE": str(public_key),
             "NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": str(smtp_port),

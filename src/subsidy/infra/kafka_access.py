@@ -6,6 +6,7 @@
 from dataclasses import dataclass
 
 from subsidy.infra.topics import (
+    APPEALS,
     DEAD_LETTERS,
     DECISIONS,
     ENTERPRISE_EVENTS,
@@ -37,6 +38,7 @@ class TopicNames:
     decisions: str = DECISIONS.name
     dead_letters: str = DEAD_LETTERS.name
     ledger_anchors: str = LEDGER_ANCHORS.name
+    appeals: str = APPEALS.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,8 @@ class Grant:
 def grants(topics: TopicNames | None = None, groups: GroupIds | None = None) -> tuple[Grant, ...]:
     """Every service's ACLs: ingest alone writes events; eligibility alone reads them and
     writes entitlements; the ledger's worker alone reads those; its relay alone writes
-    decisions and anchors; the notifier reads decisions. Every consumer writes its own dead
-    letters; nobody but the admin reads them."""
+    decisions, appeal notices and anchors; the notifier reads decisions and appeal notices.
+    Every consumer writes its own dead letters; nobody but the admin reads them."""
     t, g = topics or TopicNames(), groups or GroupIds()
     table = (
         (INGEST, "topic", t.enterprise_events, WRITE),
@@ -75,7 +77,9 @@ def grants(topics: TopicNames | None = None, groups: GroupIds | None = None) -> 
         (LEDGER_WORKER, "topic", t.dead_letters, WRITE),
         (LEDGER_RELAY, "topic", t.decisions, WRITE),
         (LEDGER_RELAY, "topic", t.ledger_anchors, WRITE),
+        (LEDGER_RELAY, "topic", t.appeals, WRITE),
         (NOTIFIER, "topic", t.decisions, READ),
+        (NOTIFIER, "topic", t.appeals, READ),
         (NOTIFIER, "group", g.notifier, READ),
         (NOTIFIER, "topic", t.dead_letters, WRITE),
     )

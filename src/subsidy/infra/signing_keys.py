@@ -17,6 +17,10 @@ PUBLIC_KEY_NAME = "ledger-signing.pub.pem"
 # and the id of the key that made it.
 SIGNATURE_HEADER = "subsidy-signature"
 KEY_ID_HEADER = "subsidy-key-id"
+# An appeal notice's signature is over this prefix and the value, a decision's over the value
+# alone: neither signature checks as the other, so a signed record copied from one topic to
+# the other is refused (no protobuf the ledger writes begins with "s", a group's tag).
+APPEAL_NOTICE_CONTEXT = b"subsidy.appeal-notice.v1\n"
 
 
 class KeyFileError(ValueError):

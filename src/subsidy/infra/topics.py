@@ -19,6 +19,8 @@ PARTITIONS = 6
 ENTERPRISE_EVENTS = Topic("enterprise-events.v1", PARTITIONS, "EnterpriseEvent (protobuf) in")
 ENTITLEMENTS = Topic("entitlements.v1", PARTITIONS, "Evaluation: an event and its entitlements")
 DECISIONS = Topic("decisions.v1", PARTITIONS, "Decision out, from the ledger's outbox")
+# Its own topic, not decisions.v1: every consumer there reads each record as a Decision.
+APPEALS = Topic("appeals.v1", PARTITIONS, "AppealNotice out: appeals filed and decided, signed")
 DEAD_LETTERS = Topic("dead-letters.v1", 1, "DeadLetter: messages set aside, with the error")
 # One partition: the anchor log is read whole, in the order the ledger signed it.
 LEDGER_ANCHORS = Topic(
@@ -26,5 +28,5 @@ LEDGER_ANCHORS = Topic(
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    ENTERPRISE_EVENTS, ENTITLEMENTS, DECISIONS, DEAD_LETTERS, LEDGER_ANCHORS,
+    ENTERPRISE_EVENTS, ENTITLEMENTS, DECISIONS, APPEALS, DEAD_LETTERS, LEDGER_ANCHORS,
 )  # fmt: skip

@@ -6,47 +6,78 @@ from typing import Any
 import asyncpg
 
 from subsidy.api.v1 import api_pb2
+from subsidy.domain.beijing import BEIJING
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.records import Appeal, AppealDecision, Outcome
+from subsidy.domain.ledger.state import BookState
+from subsidy.ledger import appeal_notices as notices
+from subsidy.ledger.appeal_notices import Facts
 
+# Rows a correction's history applied are recorded unless they are already (as first decided);
+# RETURNING names the rows recorded now, the only ones announced (0012_appeal_notices).
 _APPEAL = (
     "INSERT INTO appeals (event_id, enterprise_id, entitlement_id, reason, attachment_ref,"
-    " filed_by, filed_on, rejected_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    " filed_by, filed_on, rejected_by, recorded_at) SELECT * FROM unnest($1::text[],"
+    " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::text[],"
+    " $9::timestamptz[]) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _DECISION = (
     "INSERT INTO appeal_decisions (event_id, appeal_id, enterprise_id, entitlement_id, upheld,"
-    " remedy, reason, decided_by, decided_on, recorded_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " remedy, reason, decided_by, decided_on, recorded_at) SELECT * FROM unnest($1::text[],"
+    " $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::text[], $8::text[],"
+    " $9::date[], $10::timestamptz[]) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
-# Rows a correction's history applied: recorded unless they are already (as first decided).
-_ONCE = " ON CONFLICT (event_id) DO NOTHING"
 
 
 class AppealRows:
-    """One batch's appeals and appeal decisions, written by `flush`."""
+    """One batch's appeals and appeal decisions, each with its entitlement's facts when it was
+    applied, written by `flush` with the notices of those recorded for the first time."""
 
     def __init__(self) -> None:
-        self.appeals: list[Appeal] = []
-        self.decisions: list[AppealDecision] = []
+        self.appeals: dict[str, tuple[Appeal, Facts]] = {}
+        self.decisions: dict[str, tuple[AppealDecision, Facts]] = {}
+        self.notices = 0  # written by the last flush
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome, book: BookState) -> None:
         """What one applied event did: appeals filed or decided, or, for a correction, the
-        ones its enterprise's history applied when decided again."""
-        self.appeals += outcome.appeals
-        self.decisions += outcome.appeal_decisions
+        ones its enterprise's history applied when decided again. The first of an id stays."""
+        found = [(outcome.appeals, outcome.appeal_decisions)]
         if outcome.redecided is not None:
-            self.appeals += outcome.redecided.appeals
-            self.decisions += outcome.redecided.appeal_decisions
+            found.append((outcome.redecided.appeals, outcome.redecided.appeal_decisions))
+        for appeals, decisions in found:
+            for a in appeals:
+                self.appeals.setdefault(a.event_id, (a, notices.facts(book, a.entitlement_id)))
+            for d in decisions:
+                self.decisions.setdefault(d.event_id, (d, notices.facts(book, d.entitlement_id)))
 
     async def flush(self, conn: asyncpg.Connection, at: datetime) -> None:
-        """After the inbox and entitlement rows they refer to; appeals before their decisions."""
+        """After the inbox and entitlement rows they refer to; appeals before their decisions,
+        then the notices."""
+        written: list[Any] = []
         if self.appeals:
-            await conn.executemany(_APPEAL + _ONCE, [_appeal_row(a, at) for a in self.appeals])
+            rows = [_appeal_row(a, at) for a, _ in self.appeals.values()]
+            new = {r["event_id"] for r in await conn.fetch(_APPEAL, *_columns(rows))}
+            written += [notices.filed_notice(a, f, at)
+                        for a, f in self.appeals.values() if a.event_id in new]  # fmt: skip
         if self.decisions:
-            await conn.executemany(
-                _DECISION + _ONCE, [_decision_row(d, at) for d in self.decisions]
-            )
+            rows = [_decision_row(d, at) for d, _ in self.decisions.values()]
+            new = {r["event_id"] for r in await conn.fetch(_DECISION, *_columns(rows))}
+            fresh = [(d, f) for d, f in self.decisions.values() if d.event_id in new]
+            filed = await notices.appeals_filed(conn, [d.appeal_id for d, _ in fresh])
+            written += [notices.decided_notice(d, f, filed[d.appeal_id], at) for d, f in fresh]
+        if written:
+            await notices.write(conn, written)
+        self.notices = len(written)
+
+
+def _when(moment: datetime) -> str:
+    """ISO-8601 with Beijing time's offset, as ExplainDecision gives every other time."""
+    return moment.astimezone(BEIJING).isoformat()
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _appeal_row(a: Appeal, at: datetime) -> tuple[Any, ...]:
@@ -120,7 +151,7 @@ async def appeals_of(
     ):
         appeal = api_pb2.EntitlementAppeal(
             appeal_id=r["event_id"], filed_by=r["filed_by"] or "",
-            filed_on=r["filed_on"].isoformat(), recorded_at=r["recorded_at"].isoformat(),
+            filed_on=r["filed_on"].isoformat(), recorded_at=_when(r["recorded_at"]),
             reason=r["reason"],
             attachment_ref=r["attachment_ref"] or "", rejected_by=r["rejected_by"] or "",
         )  # fmt: skip
@@ -128,7 +159,7 @@ async def appeals_of(
             appeal.decision.CopyFrom(api_pb2.EntitlementAppealDecision(
                 event_id=r["decision_id"], upheld=r["upheld"], remedy=r["remedy"] or "",
                 reason=r["decision_reason"], decided_by=r["decided_by"],
-                decided_on=r["decided_on"].isoformat(), recorded_at=r["decided_at"].isoformat(),
+                decided_on=r["decided_on"].isoformat(), recorded_at=_when(r["decided_at"]),
             ))  # fmt: skip
         found.append(appeal)
     return found

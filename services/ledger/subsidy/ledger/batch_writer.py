@@ -198,7 +198,7 @@ class BatchWriter:
         parked reviews it released)."""
         book = loaded.book
         self.approvals.add(book.enterprise_id, outcome)
-        self.appeals.add(outcome)
+        self.appeals.add(outcome, book)
         self.released.extend(outcome.released)
         self.released_rejections.extend(outcome.released_rejections)
         for a in outcome.payee_accounts:
@@ -299,7 +299,7 @@ class BatchWriter:
                 " WHERE enterprise_id = $1",
                 heads,
             )
-        if self.outbox.rows:
+        if self.outbox.rows or self.appeals.notices:
             # Wakes the relay at commit (NOTIFY is transactional); it also polls.
             await conn.execute("NOTIFY ledger_outbox")
 

@@ -97,6 +97,11 @@ COMMIT_SECONDS = Histogram(
 RELAYED = Counter(
     "subsidy_ledger_relayed_decisions", "Outbox decisions published.", registry=RELAY_REGISTRY
 )
+APPEAL_NOTICES_RELAYED = Counter(
+    "subsidy_ledger_relayed_appeal_notices",
+    "Appeal notices published on appeals.v1.",
+    registry=RELAY_REGISTRY,
+)
 ANCHORS = Counter(
     "subsidy_ledger_anchors",
     "Signed chain heads appended to the anchor log (file and topic).",

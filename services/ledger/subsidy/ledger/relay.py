@@ -1,4 +1,5 @@
-"""The outbox relay: decisions committed by the worker, published on decisions.v1, marked sent.
+"""The outbox relay: decisions committed by the worker, published on decisions.v1, marked sent
+(and the appeals' notices, subsidy.ledger.appeal_notices, on appeals.v1).
 
 The worker never talks to decisions.v1 itself: it writes the decision and its outbox row in
 the deciding transaction, and this relay publishes committed rows afterwards, so there is no
@@ -20,7 +21,12 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer
+from subsidy.infra.signing_keys import (
+    APPEAL_NOTICE_CONTEXT,
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    Signer,
+)
 from subsidy.ledger import metrics
 from subsidy.ledger.anchoring import Anchorer
 from subsidy.ledger.settings import LedgerSettings
@@ -78,6 +84,40 @@ async def relay_once(
     return len(rows)
 
 
+def signed_notice_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a signed appeal notice: the signature over the notice context and
+    the value (a decision's signature does not check as a notice's, nor the other way)."""
+    signature = signer.sign(APPEAL_NOTICE_CONTEXT + value)
+    return [(SIGNATURE_HEADER, signature), (KEY_ID_HEADER, signer.key_id.encode())]
+
+
+async def relay_notices_once(
+    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int, signer: Signer
+) -> int:
+    """Publish up to `limit` unsent appeal notices in outbox order; returns how many."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, enterprise_id, message FROM appeal_notices WHERE sent_at IS NULL"
+            " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+        if not rows:
+            return 0
+        # Keyed by enterprise, as decisions are: one enterprise's notices stay in order.
+        sends = [
+            await producer.send(topic, key=r["enterprise_id"].encode(), value=r["message"],
+                                headers=signed_notice_headers(signer, r["message"]))
+            for r in rows
+        ]  # fmt: skip
+        await asyncio.gather(*sends)  # acks=all for every one before they count as sent
+        await conn.execute(
+            "UPDATE appeal_notices SET sent_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+    metrics.APPEAL_NOTICES_RELAYED.inc(len(rows))
+    return len(rows)
+
+
 class Relay:
     """Publishes the outbox on its connection and producer (`subsidy.ledger.bootstrap` opens,
     starts and closes them), signing with `signer` and anchoring with `anchorer`; closing the
@@ -132,6 +172,9 @@ class Relay:
             wake.clear()
             sent = await relay_once(
                 self._conn, self._producer, s.decisions_topic, s.relay_batch_size, self._signer
+            )
+            sent += await relay_notices_once(
+                self._conn, self._producer, s.appeals_topic, s.relay_batch_size, self._signer
             )
             self.published += sent
             until_anchor = await self._anchor_if_due()

@@ -7,7 +7,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from subsidy.infra.settings import KAFKA_NAME, CommonSettings
 from subsidy.infra.signing_keys import Signer, readable_private_key
-from subsidy.infra.topics import DEAD_LETTERS, DECISIONS, ENTITLEMENTS, LEDGER_ANCHORS
+from subsidy.infra.topics import APPEALS, DEAD_LETTERS, DECISIONS, ENTITLEMENTS, LEDGER_ANCHORS
 
 
 def _env(name: str) -> AliasChoices:
@@ -25,6 +25,10 @@ class LedgerSettings(CommonSettings):
     )
     decisions_topic: str = Field(
         DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("decisions_topic")
+    )
+    # Where the relay publishes the appeals' notices (AppealNotice, signed).
+    appeals_topic: str = Field(
+        APPEALS.name, pattern=KAFKA_NAME, validation_alias=_env("appeals_topic")
     )
     dead_letter_topic: str = Field(
         DEAD_LETTERS.name, pattern=KAFKA_NAME, validation_alias=_env("dead_letter_topic")
@@ -77,9 +81,10 @@ class LedgerSettings(CommonSettings):
     @model_validator(mode="after")
     def _distinct_topics(self) -> Self:
         topics = [self.input_topic, self.decisions_topic, self.dead_letter_topic,
-                  self.anchor_topic]  # fmt: skip
+                  self.anchor_topic, self.appeals_topic]  # fmt: skip
         if len(set(topics)) != len(topics):
             raise ValueError(
-                f"input, decisions, dead-letter and anchor topics must differ, got {topics}"
+                "input, decisions, dead-letter, anchor and appeals topics must differ,"
+                f" got {topics}"
             )
         return self

@@ -50,9 +50,11 @@ def http_session(settings: NotifierSettings) -> aiohttp.ClientSession:
 
 
 def decisions_consumer(settings: NotifierSettings, client_id: str) -> AIOKafkaConsumer:
-    """The group member reading decisions.v1; offsets committed by hand after planning."""
+    """The group member reading decisions.v1 and appeals.v1; offsets committed by hand after
+    planning."""
     return AIOKafkaConsumer(
         settings.topic,
+        settings.appeals_topic,
         **settings.kafka.options(),
         group_id=settings.group_id,
         client_id=client_id,
@@ -90,7 +92,7 @@ async def notifier_worker(
             settings, pool, catalog, engine.kick, kafka, verifier=verifier, producer=producer
         )
         log.info("notifier.started", worker=worker, topic=settings.topic,
-                 group=settings.group_id)  # fmt: skip
+                 appeals_topic=settings.appeals_topic, group=settings.group_id)  # fmt: skip
         try:
             yield NotifierWorker(
                 consumer, engine, worker, NoticePoller(settings, pool, engine.kick)

@@ -125,7 +125,7 @@ def failed_command(
     for row in rows:
         table.add_row(
             str(row["id"]),
-            row["decision_id"] or row["notice_id"],
+            row["decision_id"] or row["notice_id"] or row["appeal_notice_id"],
             row["status"],
             row["channel"],
             row["recipient"],

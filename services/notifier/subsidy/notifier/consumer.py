@@ -8,7 +8,8 @@ schedule, which would let a crash between its commit and ours lose a decision.
 Any Kafka writer can put a record on decisions.v1, so a decision counts only when the ledger's
 relay signed it: an Ed25519 signature over the exact value bytes in the `subsidy-signature`
 header, by the key named in `subsidy-key-id`. Anything else is dead-lettered with the reason,
-counted and alerted on, and never notified.
+counted and alerted on, and never notified. The same group reads the ledger's appeal notices
+on appeals.v1, signed over the notice context and the value (subsidy.notifier.appeal_intake).
 """
 
 import asyncio
@@ -24,11 +25,18 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import DATABASE_ERRORS
-from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Verifier
+from subsidy.infra.signing_keys import (
+    APPEAL_NOTICE_CONTEXT,
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    Verifier,
+)
+from subsidy.notifier import appeal_intake as appeals
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.planner import Planned, needs_people, plan, responsible_units
 from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.subscriptions import Subscription
 
 log = structlog.get_logger(__name__)
 
@@ -36,16 +44,18 @@ _RETRY_MAX_SECONDS = 30.0
 STAGE = "notifier"
 
 
-def refusal(record: ConsumerRecord[bytes, bytes], verifier: Verifier) -> str | None:
-    """Why the record is not a decision of the ledger (a metric label), or None when the
-    ledger's key signed its exact value bytes."""
+def refusal(
+    record: ConsumerRecord[bytes, bytes], verifier: Verifier, context: bytes = b""
+) -> str | None:
+    """Why the record is not a decision (an appeal notice: its `context`) of the ledger (a
+    metric label), or None when the ledger's key signed the context and the value bytes."""
     headers = dict(record.headers or ())
     signature, key_id = headers.get(SIGNATURE_HEADER), headers.get(KEY_ID_HEADER)
     if not signature or not key_id:
         return "unsigned"
     if key_id != verifier.key_id.encode():
         return "unknown_key"
-    if not verifier.valid(signature, record.value or b""):
+    if not verifier.valid(signature, context + (record.value or b"")):
         return "bad_signature"
     return None
 
@@ -138,10 +148,14 @@ class DecisionConsumer:
     ) -> int:
         """Plan one batch; returns how many deliveries were newly planned."""
         consumed: list[repo.Consumed] = []
+        notices: list[appeals.TakenNotice] = []
         seen: set[str] = set()
         refused: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
         for records in batches.values():
             for record in records:
+                if record.topic == self._settings.appeals_topic:
+                    self._take_notice(record, notices, refused)
+                    continue
                 metrics.DECISIONS_CONSUMED.inc()
                 reason = refusal(record, self._verifier)
                 if reason is not None:
@@ -156,10 +170,11 @@ class DecisionConsumer:
                 consumed.append(repo.Consumed(decision, record.value, record.partition,
                                               record.offset))  # fmt: skip
         await self._dead_letter(refused)
-        if not consumed:
+        if not consumed and not notices:
             return 0
-        enterprise_ids = {c.decision.enterprise_id for c in consumed}
-        bureaus = {
+        enterprise_ids, bureaus = appeals.wanted(notices, self._catalog)
+        enterprise_ids |= {c.decision.enterprise_id for c in consumed}
+        bureaus |= {
             unit
             for c in consumed
             if needs_people(c.decision)
@@ -167,24 +182,56 @@ class DecisionConsumer:
         }
         async with self._pool.acquire() as conn:
             by_enterprise, by_bureau = await repo.subscriptions_for(conn, enterprise_ids, bureaus)
-            planned: list[Planned] = []
-            for c in consumed:
-                try:
-                    planned += plan(
-                        c.decision, self._catalog, by_enterprise.get(c.decision.enterprise_id),
-                        by_bureau,
-                    )  # fmt: skip
-                except Exception:
-                    # A decision we cannot render must not block its partition for ever; it
-                    # is still recorded (notifier_decisions) and the error is in the log.
-                    log.exception("notifier.unplannable", decision_id=c.decision.decision_id)
-            fresh = await repo.record_batch(conn, consumed, planned)
+            fresh = await self._plan_decisions(conn, consumed, by_enterprise, by_bureau)
+            if notices:
+                planned = appeals.plan_all(notices, self._catalog, by_enterprise, by_bureau)
+                fresh += await appeals.record_notices(conn, notices, planned)
         for p in fresh:
             metrics.PLANNED.labels(p.channel, p.audience).inc()
         if fresh:
-            log.info("notifier.planned", decisions=len(consumed), deliveries=len(fresh))
+            log.info("notifier.planned", decisions=len(consumed), appeal_notices=len(notices),
+                     deliveries=len(fresh))  # fmt: skip
             self._on_planned()
         return len(fresh)
+
+    def _take_notice(
+        self, record: ConsumerRecord[bytes, bytes], notices: list[appeals.TakenNotice],
+        refused: list[tuple[ConsumerRecord[bytes, bytes], str]],
+    ) -> None:  # fmt: skip
+        """An appeal.v1 record: refused unless the ledger signed it, skipped unless a notice
+        (or one already in this batch); kept otherwise."""
+        reason = refusal(record, self._verifier, APPEAL_NOTICE_CONTEXT)
+        if reason is not None:
+            refused.append((record, reason))
+            return
+        notice = appeals.decode_notice(record)
+        if notice is None or any(t.notice.notice_id == notice.notice_id for t in notices):
+            return
+        assert record.value is not None  # decode_notice() returned a notice
+        notices.append(appeals.TakenNotice(notice, record.value, record.partition, record.offset))
+
+    async def _plan_decisions(
+        self, conn: asyncpg.Connection, consumed: list[repo.Consumed],
+        by_enterprise: dict[str, Subscription], by_bureau: dict[str, Subscription],
+    ) -> list[Planned]:  # fmt: skip
+        """Plan the decisions and record them; what was planned now."""
+        if not consumed:
+            return []
+        planned: list[Planned] = []
+        for c in consumed:
+            try:
+                planned += plan(
+                    c.decision, self._catalog, by_enterprise.get(c.decision.enterprise_id),
+                    by_bureau,
+                )  # fmt: skip
+            except Exception:
+                # A decision we cannot render must not block its partition for ever; it is
+                # still recorded (notifier_decisions) and the error is in the log.
+                log.exception("notifier.unplannable", decision_id=c.decision.decision_id)
+        return await repo.record_batch(conn, consumed, planned)
+
+    def _what(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        return "appeal notice" if record.topic == self._settings.appeals_topic else "decision"
 
     async def _dead_letter(self, refused: list[tuple[ConsumerRecord[bytes, bytes], str]]) -> None:
         """Set the refused records aside, acknowledged before their offsets are committed."""
@@ -196,7 +243,7 @@ class DecisionConsumer:
             letter = dead_letter(
                 stage=STAGE, topic=record.topic, partition=record.partition,
                 offset=record.offset, key=record.key, value=record.value,
-                error=f"decision refused: {_REFUSED[reason]}",
+                error=f"{self._what(record)} refused: {_REFUSED[reason]}",
             )  # fmt: skip
             topic = self._settings.dead_letter_topic
             value = letter.SerializeToString()

@@ -12,14 +12,22 @@ DECISIONS_CONSUMED = Counter(
 )
 UNDECODABLE = Counter(
     "subsidy_notifier_undecodable",
-    "Records on the decisions topic that are not a Decision (skipped, logged with offset).",
+    "Records on the decisions (appeals) topic that are not a Decision (an AppealNotice):"
+    " skipped, logged with offset.",
     registry=REGISTRY,
 )
 FORGED = Counter(
     "subsidy_notifier_forged_decisions",
-    "Records on the decisions topic not signed by the ledger's key, by reason (unsigned,"
+    "Records on the decisions or appeals topic not signed by the ledger's key, by reason (unsigned,"
     " unknown_key, bad_signature): dead-lettered, never notified.",
     ["reason"],
+    registry=REGISTRY,
+)
+APPEAL_NOTICES_CONSUMED = Counter(
+    "subsidy_notifier_appeal_notices_consumed",
+    "Appeal notices the ledger signed, taken in for the first time, by kind (APPEAL_FILED,"
+    " APPEAL_DISMISSED, APPEAL_UPHELD_BY_CORRECTION, APPEAL_REOPENED).",
+    ["kind"],
     registry=REGISTRY,
 )
 NOTICES_CONSUMED = Counter(

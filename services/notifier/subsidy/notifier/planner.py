@@ -1,4 +1,5 @@
-"""Who is told about a decision or payout notice, on which channel, with what message (pure)."""
+"""Who is told about a decision, a payout notice or an appeal notice, on which channel, with
+what message (pure)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, Rule
+from subsidy.notifier.appeal_notice_messages import audience_of, render_appeal_notice
 from subsidy.notifier.messages import Audience, Language, Rendered, render
 from subsidy.notifier.payout_messages import (
     BUDGET_ALERT,
@@ -29,8 +31,8 @@ _PEOPLE_STATUSES = frozenset({dpb.REFERRED, dpb.PENDING_REVIEW, dpb.REVOKED})
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """One message to deliver, about a decision or a payout notice (exactly one of the two
-    ids is set); (that id, channel, recipient) is its identity."""
+    """One message to deliver, about a decision, a payout notice or an appeal notice (exactly
+    one of the three ids is set); (that id, channel, recipient) is its identity."""
 
     decision_id: str | None
     channel: Channel
@@ -42,6 +44,7 @@ class Planned:
     subject: str
     body: str
     notice_id: str | None = None
+    appeal_notice_id: str | None = None
 
 
 def needs_people(decision: dpb.Decision) -> bool:
@@ -54,7 +57,7 @@ def needs_people(decision: dpb.Decision) -> bool:
     )
 
 
-def rule_of(decision: dpb.Decision, catalog: Catalog) -> Rule | None:
+def rule_of(decision: dpb.Decision | dpb.AppealNotice, catalog: Catalog) -> Rule | None:
     """The catalog's rule, or None when this catalog does not know it (another version)."""
     try:
         return catalog.rule(decision.rule_id)
@@ -62,7 +65,9 @@ def rule_of(decision: dpb.Decision, catalog: Catalog) -> Rule | None:
         return None
 
 
-def responsible_units(decision: dpb.Decision, catalog: Catalog) -> tuple[str, ...]:
+def responsible_units(
+    decision: dpb.Decision | dpb.AppealNotice, catalog: Catalog
+) -> tuple[str, ...]:
     """The rule's 责任单位 from the catalog; the decision's funding channels if the rule is
     unknown to this catalog (they were resolved from the catalog that decided it)."""
     rule = rule_of(decision, catalog)
@@ -112,6 +117,7 @@ def legs(
     *,
     decision_id: str | None = None,
     notice_id: str | None = None,
+    appeal_notice_id: str | None = None,
 ) -> list[Planned]:
     """The subscription's webhook (the JSON body) and mail (the plain text), skipping a
     recipient already in `seen` (which this adds to)."""
@@ -136,6 +142,7 @@ def legs(
                 subject=rendered.subject,
                 body=body,
                 notice_id=notice_id,
+                appeal_notice_id=appeal_notice_id,
             )
         )
     return planned
@@ -170,3 +177,39 @@ def plan_notice(
     addressee = (n.enterprise_name or n.enterprise_id) if audience == "enterprise" else n.channel
     rendered = render_notice(notice, sub.language, audience, addressee)
     return legs(rendered, sub, audience, set(), notice_id=n.notice_id)
+
+
+def appeal_notice_recipients(notice: dpb.AppealNotice, catalog: Catalog) -> tuple[str, ...]:
+    """The subscribers who hear of an appeal notice: the rule's bureaus of a filing, the
+    enterprise of a dismissal or an upheld appeal, nobody of a reopening (its decision does)."""
+    audience = audience_of(notice)
+    if audience == "bureau":
+        return responsible_units(notice, catalog)
+    return (notice.enterprise_id,) if audience == "enterprise" else ()
+
+
+def plan_appeal_notice(
+    notice: dpb.AppealNotice,
+    catalog: Catalog,
+    enterprises: Mapping[str, Subscription],
+    bureaus: Mapping[str, Subscription],
+) -> list[Planned]:
+    """The deliveries for one appeal notice, one message per subscribed recipient (a mailbox
+    two bureaus share gets one)."""
+    audience = audience_of(notice)
+    if audience is None:
+        return []
+    rule = rule_of(notice, catalog)
+    subs = enterprises if audience == "enterprise" else bureaus
+    seen: set[tuple[Channel, str]] = set()
+    planned: list[Planned] = []
+    for subscriber in appeal_notice_recipients(notice, catalog):
+        sub = subs.get(subscriber)
+        if sub is None:
+            continue
+        addressee = subscriber
+        if audience == "enterprise":
+            addressee = notice.enterprise_name or subscriber
+        rendered = render_appeal_notice(notice, rule, sub.language, audience, addressee)
+        planned += legs(rendered, sub, audience, seen, appeal_notice_id=notice.notice_id)
+    return planned

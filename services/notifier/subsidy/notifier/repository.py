@@ -21,7 +21,7 @@ MIGRATIONS = "subsidy.notifier.migrations"
 ROLE = RoleNeeds(
     "notifier", COMPONENT, MIGRATIONS,
     ("notifier_subscriptions", "notifier_decisions", "notifier_deliveries", "notifier_attempts",
-     "notifier_payout_notices"),
+     "notifier_payout_notices", "notifier_appeal_notices"),
     append_only=("payout_notices",), forbidden=LEDGER_TABLES,
 )  # fmt: skip
 
@@ -84,6 +84,10 @@ async def subscriptions_for(
 
 # ---- planning ---------------------------------------------------------------------------
 
+# A delivery's columns after the id of what it is about (a decision's, a notice's).
+DELIVERY_COLUMNS = ("channel", "recipient", "endpoint", "audience", "subscriber", "language",
+                    "subject", "body")  # fmt: skip
+
 
 def _status_name(status: int) -> str:
     try:
@@ -144,20 +148,7 @@ async def record_batch(
             ON CONFLICT (decision_id, channel, recipient) DO NOTHING
             RETURNING decision_id, channel, recipient
             """,
-            *[
-                [getattr(p, f) for p in fresh]
-                for f in (
-                    "decision_id",
-                    "channel",
-                    "recipient",
-                    "endpoint",
-                    "audience",
-                    "subscriber",
-                    "language",
-                    "subject",
-                    "body",
-                )
-            ],
+            *[[getattr(p, f) for p in fresh] for f in ("decision_id", *DELIVERY_COLUMNS)],
         )
     inserted = {(r["decision_id"], r["channel"], r["recipient"]) for r in rows}
     return [p for p in fresh if (p.decision_id, p.channel, p.recipient) in inserted]
@@ -169,7 +160,8 @@ async def record_batch(
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A delivery this worker holds a lease on; `attempt` is the number of this attempt.
-    It is about a decision or a payout notice: `key`, the one set, is its idempotency key."""
+    It is about a decision, a payout notice or an appeal notice: `key`, the one set, is its
+    idempotency key."""
 
     id: int
     decision_id: str | None
@@ -183,10 +175,11 @@ class Claimed:
     body: str
     attempt: int
     created_at: datetime
+    appeal_notice_id: str | None = None
 
     @property
     def key(self) -> str:
-        return self.decision_id or self.notice_id or ""
+        return self.decision_id or self.notice_id or self.appeal_notice_id or ""
 
 
 def _claimed(row: asyncpg.Record) -> Claimed:
@@ -205,6 +198,7 @@ def _claimed(row: asyncpg.Record) -> Claimed:
         body=row["body"],
         attempt=row["attempts"],
         created_at=row["created_at"],
+        appeal_notice_id=row["appeal_notice_id"],
     )
 
 
@@ -366,11 +360,12 @@ async def dead_deliveries(conn: asyncpg.Connection, limit: int = 100) -> list[di
     """Dead deliveries, most recent first."""
     rows = await conn.fetch(
         """
-        SELECT d.id, d.decision_id, d.notice_id, d.channel, d.recipient, d.audience,
-               d.subscriber, d.attempts, d.last_error, d.created_at, d.dead_at,
-               coalesce(n.status, p.kind) AS status
+        SELECT d.id, d.decision_id, d.notice_id, d.appeal_notice_id, d.channel, d.recipient,
+               d.audience, d.subscriber, d.attempts, d.last_error, d.created_at, d.dead_at,
+               coalesce(n.status, p.kind, a.kind) AS status
           FROM notifier_deliveries d LEFT JOIN notifier_decisions n USING (decision_id)
                LEFT JOIN notifier_payout_notices p USING (notice_id)
+               LEFT JOIN notifier_appeal_notices a ON a.notice_id = d.appeal_notice_id
          WHERE d.state = 'dead'
          ORDER BY d.dead_at DESC, d.id DESC
          LIMIT $1

@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.settings import KAFKA_NAME, HostPort
 from subsidy.infra.signing_keys import KeyFileError, Verifier
-from subsidy.infra.topics import DEAD_LETTERS, DECISIONS
+from subsidy.infra.topics import APPEALS, DEAD_LETTERS, DECISIONS
 
 _SENDER = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
 # Shorter HMAC keys are guessable; receivers are told to generate 32 random bytes.
@@ -28,6 +28,10 @@ class NotifierSettings(GrpcServerSettings):
     and the admin server's GRPC_TLS_CERT…)."""
 
     topic: str = Field(DECISIONS.name, pattern=KAFKA_NAME, validation_alias=_env("topic"))
+    # The ledger's appeal notices (AppealNotice), read by the same group beside the decisions.
+    appeals_topic: str = Field(
+        APPEALS.name, pattern=KAFKA_NAME, validation_alias=_env("appeals_topic")
+    )
     group_id: str = Field("subsidy-notifier", pattern=KAFKA_NAME,
                           validation_alias=_env("group_id"))  # fmt: skip
     # Where a decision that is not the ledger's (unsigned, or not signed by its key) goes.
@@ -142,6 +146,9 @@ class NotifierSettings(GrpcServerSettings):
             raise ValueError("lease_seconds must exceed attempt_timeout_seconds")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("smtp_username and smtp_password go together")
+        if self.appeals_topic == self.topic:
+            # A record is read as what its topic carries: one topic cannot carry both.
+            raise ValueError("appeals_topic must differ from topic (the decisions)")
         return self
 
     def webhook_secret(self, subscriber: str) -> bytes | None:

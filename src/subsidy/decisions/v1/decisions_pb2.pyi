@@ -154,6 +154,44 @@ REFERRED_AWARD: Award.ValueType  # 4
 RECORDED_AWARD: Award.ValueType  # 5
 Global___Award: _TypeAlias = Award  # noqa: Y015
 
+class _AppealNoticeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AppealNoticeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AppealNoticeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPEAL_NOTICE_KIND_UNSPECIFIED: _AppealNoticeKind.ValueType  # 0
+    APPEAL_FILED: _AppealNoticeKind.ValueType  # 1
+    """recorded: it waits in the rule's bureaus' appeals queue until `due_at`"""
+    APPEAL_DISMISSED: _AppealNoticeKind.ValueType  # 2
+    """decided, not upheld: the decision stands (维持原决定)"""
+    APPEAL_UPHELD_BY_CORRECTION: _AppealNoticeKind.ValueType  # 3
+    """Upheld on a denial or a cut the rules made of the facts as sent: the remedy is the source's
+    correction of its event (step 9); the decision and the money do not change here.
+    """
+    APPEAL_REOPENED: _AppealNoticeKind.ValueType  # 4
+    """Upheld on a review's rejection: the entitlement is PENDING_REVIEW again, in a Decision on
+    decisions.v1 whose `appeal` says so (that decision is what the parties are told of).
+    """
+
+class AppealNoticeKind(_AppealNoticeKind, metaclass=_AppealNoticeKindEnumTypeWrapper):
+    """What became of an appeal (复核申请, §1, Appeals), as `appeals.v1` carries it."""
+
+APPEAL_NOTICE_KIND_UNSPECIFIED: AppealNoticeKind.ValueType  # 0
+APPEAL_FILED: AppealNoticeKind.ValueType  # 1
+"""recorded: it waits in the rule's bureaus' appeals queue until `due_at`"""
+APPEAL_DISMISSED: AppealNoticeKind.ValueType  # 2
+"""decided, not upheld: the decision stands (维持原决定)"""
+APPEAL_UPHELD_BY_CORRECTION: AppealNoticeKind.ValueType  # 3
+"""Upheld on a denial or a cut the rules made of the facts as sent: the remedy is the source's
+correction of its event (step 9); the decision and the money do not change here.
+"""
+APPEAL_REOPENED: AppealNoticeKind.ValueType  # 4
+"""Upheld on a review's rejection: the entitlement is PENDING_REVIEW again, in a Decision on
+decisions.v1 whose `appeal` says so (that decision is what the parties are told of).
+"""
+Global___AppealNoticeKind: _TypeAlias = AppealNoticeKind  # noqa: Y015
+
 @_typing.final
 class TraceStep(_message.Message):
     """One step of a human-readable explanation, labelled in Chinese and English."""
@@ -559,6 +597,103 @@ class AppealCause(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AppealCause: _TypeAlias = AppealCause  # noqa: Y015
+
+@_typing.final
+class AppealNotice(_message.Message):
+    """One thing that happened to an appeal, written by the ledger in the transaction that recorded
+    it and published by its relay on `appeals.v1`, keyed by enterprise and signed (§4): once per
+    appeal and kind, never again when a correction decides the enterprise's history anew.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTICE_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    APPEAL_ID_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_NAME_FIELD_NUMBER: _builtins.int
+    ENTITLEMENT_ID_FIELD_NUMBER: _builtins.int
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    FUNDING_CHANNELS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    GRANTED_FEN_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
+    FILED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    MEASURE_FIELD_NUMBER: _builtins.int
+    notice_id: _builtins.str
+    """`<appealId>#<kind>`: the notifier's idempotency key"""
+    kind: Global___AppealNoticeKind.ValueType
+    """what happened"""
+    appeal_id: _builtins.str
+    """the appealFiled's eventId"""
+    event_id: _builtins.str
+    """the event recorded: the appealFiled, or the appealDecided"""
+    enterprise_id: _builtins.str
+    """the enterprise that appealed"""
+    enterprise_name: _builtins.str
+    """its name, as its events give it"""
+    entitlement_id: _builtins.str
+    """the entitlement appealed, `<eventId>/<ruleId>`"""
+    rule_id: _builtins.str
+    """the catalog's rule id"""
+    status: Global___Status.ValueType
+    """the entitlement's status when the notice was written"""
+    granted_fen: _builtins.int
+    """what the entitlement held then"""
+    reason: _builtins.str
+    """The appeal's reason when filed; the appealDecided's reason once decided."""
+    filed_by: _builtins.str
+    """the principal that submitted the appealFiled, if named"""
+    filed_at: _builtins.str
+    """when the ledger recorded the appeal, ISO-8601 with +08:00"""
+    due_at: _builtins.str
+    """When the bureaus' answer is due: the end (23:59:59 Beijing time) of the 15th working day
+    after the day it was recorded (the workbench's appeals deadline), ISO-8601 with +08:00.
+    """
+    decided_by: _builtins.str
+    """the principal that decided it; empty while filed"""
+    decided_at: _builtins.str
+    """when the ledger recorded the decision, ISO-8601 with +08:00"""
+    measure: _builtins.int
+    """the policy's measure, 1–12"""
+    @_builtins.property
+    def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the rule's 责任单位 (G3): the bureaus that decide it"""
+
+    def __init__(
+        self,
+        *,
+        notice_id: _builtins.str = ...,
+        kind: Global___AppealNoticeKind.ValueType = ...,
+        appeal_id: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        enterprise_id: _builtins.str = ...,
+        enterprise_name: _builtins.str = ...,
+        entitlement_id: _builtins.str = ...,
+        rule_id: _builtins.str = ...,
+        funding_channels: _abc.Iterable[_builtins.str] | None = ...,
+        status: Global___Status.ValueType = ...,
+        granted_fen: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        filed_by: _builtins.str = ...,
+        filed_at: _builtins.str = ...,
+        due_at: _builtins.str = ...,
+        decided_by: _builtins.str = ...,
+        decided_at: _builtins.str = ...,
+        measure: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "due_at", b"due_at", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "filed_at", b"filed_at", "filed_by", b"filed_by", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "kind", b"kind", "measure", b"measure", "notice_id", b"notice_id", "reason", b"reason", "rule_id", b"rule_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppealNotice: _TypeAlias = AppealNotice  # noqa: Y015
 
 @_typing.final
 class Correction(_message.Message):
