@@ -59,7 +59,8 @@ class Service:
     args: tuple[str, ...]
     env: dict[str, str]
     metrics_url: str
-    prefix: str | None  # its own families' prefix; None: it has none (process metrics only)
+    # Its own families' prefixes; None: it has none (process metrics only).
+    prefix: str | tuple[str, ...] | None
     required: frozenset[str] = frozenset()  # families it must export
     forbidden: frozenset[str] = frozenset()  # families of its prefix it must not export
 
@@ -137,7 +138,9 @@ def _services(
                 {"test-auditor": {"tokens": [secrets.token_urlsafe(24)]}}),
             "LEDGER_API_GRPC_ADDRESS": grpc(), **tls,
             "LEDGER_API_METRICS_PORT": str(ports["ledger-api"])},
-            metrics("ledger-api"), "subsidy_ledger_", frozenset(LEDGER_API)),
+            # It also serves the bureau's workbench, whose open and overdue cases it counts.
+            metrics("ledger-api"), ("subsidy_ledger_", "subsidy_workbench_"),
+            frozenset({*LEDGER_API, "subsidy_workbench_cases"})),
         Service("notifier-worker", ("notify", "worker"), {
             **common, **db("notifier_worker"), "NOTIFIER_TOPIC": topics["decisions"],
             "NOTIFIER_GROUP_ID": f"test-metrics-notifier-{tag}",
