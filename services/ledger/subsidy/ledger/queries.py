@@ -14,6 +14,7 @@ from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
 from subsidy.ledger.appeals import appeals_of
+from subsidy.ledger.payments import payments_of
 from subsidy.ledger.provenance import submitters
 from subsidy.ledger.revisions import correcting_events, event_corrections
 
@@ -117,8 +118,8 @@ async def enterprise_known(conn: asyncpg.Connection, enterprise_id: str) -> bool
 async def statement(
     conn: asyncpg.Connection, enterprise_id: str, year: int | None
 ) -> api_pb2.GetStatementResponse | None:
-    """Each entitlement's latest decision with the totals, from one snapshot; None for an
-    enterprise the ledger does not know."""
+    """Each entitlement's latest decision with the totals, its payment orders and what it owes
+    back, from one snapshot; None for an enterprise the ledger does not know."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if not await enterprise_known(conn, enterprise_id):
             return None
@@ -130,11 +131,15 @@ async def statement(
             enterprise_id,
             year,
         )
+        # In the same snapshot: an order paid meanwhile shows with the decision that made it.
+        payments, owed_back = await payments_of(conn, enterprise_id, year)
     return api_pb2.GetStatementResponse(
         enterprise_id=enterprise_id,
         entitlements=[_decision(r["message"]) for r in rows],
         granted_fen=sum(r["granted_fen"] for r in rows),
         clawback_fen=sum(r["clawback_fen"] for r in rows),
+        payments=payments,
+        owed_back_fen=owed_back,
     )
 
 

@@ -56,7 +56,8 @@ def _signed(fen: int) -> str:
 
 
 def print_statement(console: Console, s: api_pb2.GetStatementResponse, year: int | None) -> None:
-    """One row per entitlement (its latest decision), then the totals."""
+    """One row per entitlement (its latest decision), a line per entitlement saying where its
+    payment orders stand, then the totals and what is owed back."""
     name = s.entitlements[0].enterprise_name if s.entitlements else ""
     title = f"{s.enterprise_id} {name}".strip() + (f", {year}" if year is not None else "")
     table = Table(title=f"Statement 对账单: {title}")
@@ -79,10 +80,47 @@ def print_statement(console: Console, s: api_pb2.GetStatementResponse, year: int
             format_fen(d.clawback_fen),
         )
     console.print(table)
-    console.print(
+    out = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    lines = payment_lines(s)
+    if lines:
+        out("拨付 / Payments")
+        for line in lines:
+            out(f"  {line}")
+    out(
         f"{len(s.entitlements)} entitlement(s); granted 已拨付 {format_fen(s.granted_fen)},"
-        f" clawback 应追回 {format_fen(s.clawback_fen)}"
+        f" clawback 应追回 {format_fen(s.clawback_fen)},"
+        f" owed back 尚未退回 {format_fen(s.owed_back_fen)}"
     )
+
+
+_LEVELS = {"city": "市级", "district": "区级"}
+
+
+def _payment(p: api_pb2.EntitlementPayment) -> str:
+    """`市级 市科技局 ¥500,000.00 已拨付（2026年3月5日）`, with any part set off."""
+    text = (
+        f"{_LEVELS.get(p.level, p.level)} {p.channel} {format_fen(p.amount_fen)} {p.status_zh}"
+        f" ({p.order_id})"
+    )
+    if p.set_off_fen:
+        text += f", 其中抵扣应退款 {format_fen(p.set_off_fen)}"
+    return text
+
+
+def payment_lines(s: api_pb2.GetStatementResponse) -> list[str]:
+    """One line per entitlement that has payment orders or a grant: its orders and where each
+    stands (status_zh), or that none was made yet."""
+    by_entitlement: dict[str, list[api_pb2.EntitlementPayment]] = {}
+    for p in s.payments:
+        by_entitlement.setdefault(p.entitlement_id, []).append(p)
+    lines = []
+    for d in s.entitlements:
+        orders = by_entitlement.get(d.entitlement_id, [])
+        if orders:
+            lines.append(f"{d.entitlement_id}: " + "; ".join(_payment(p) for p in orders))
+        elif d.granted_fen > 0:
+            lines.append(f"{d.entitlement_id}: 尚无支付指令 / no payment order yet")
+    return lines
 
 
 # How an event reached the ingest API, for people.

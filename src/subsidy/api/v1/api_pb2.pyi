@@ -224,14 +224,26 @@ class GetStatementResponse(_message.Message):
     ENTITLEMENTS_FIELD_NUMBER: _builtins.int
     GRANTED_FEN_FIELD_NUMBER: _builtins.int
     CLAWBACK_FEN_FIELD_NUMBER: _builtins.int
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    OWED_BACK_FEN_FIELD_NUMBER: _builtins.int
     enterprise_id: _builtins.str
     granted_fen: _builtins.int
     """sum of their grantedFen"""
     clawback_fen: _builtins.int
     """sum of their clawbackFen (receivables booked by revocations)"""
+    owed_back_fen: _builtins.int
+    """What the enterprise still owes back (its receivables, of that year if one was asked for):
+    raised less set off, collected and written off.
+    """
     @_builtins.property
     def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]:
         """Each entitlement's latest decision (its current state), in the order they were created."""
+
+    @_builtins.property
+    def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___EntitlementPayment]:
+        """The payment orders of those entitlements (the payouts' table payment_orders), in the order
+        the payouts took them in; none where the payouts are not deployed beside the ledger.
+        """
 
     def __init__(
         self,
@@ -240,14 +252,87 @@ class GetStatementResponse(_message.Message):
         entitlements: _abc.Iterable[_decisions_pb2.Decision] | None = ...,
         granted_fen: _builtins.int = ...,
         clawback_fen: _builtins.int = ...,
+        payments: _abc.Iterable[Global___EntitlementPayment] | None = ...,
+        owed_back_fen: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawback_fen", b"clawback_fen", "enterprise_id", b"enterprise_id", "entitlements", b"entitlements", "granted_fen", b"granted_fen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawback_fen", b"clawback_fen", "enterprise_id", b"enterprise_id", "entitlements", b"entitlements", "granted_fen", b"granted_fen", "owed_back_fen", b"owed_back_fen", "payments", b"payments"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatementResponse: _TypeAlias = GetStatementResponse  # noqa: Y015
+
+@_typing.final
+class EntitlementPayment(_message.Message):
+    """A payment order of an entitlement: one level's part (city or district) of a grant, from one
+    funding channel, and where it stands.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITLEMENT_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    NOTICE_UNTIL_FIELD_NUMBER: _builtins.int
+    RETURN_REASON_FIELD_NUMBER: _builtins.int
+    SET_OFF_FEN_FIELD_NUMBER: _builtins.int
+    STATUS_ZH_FIELD_NUMBER: _builtins.int
+    entitlement_id: _builtins.str
+    order_id: _builtins.str
+    """业务流水号, as on the treasury's batch file"""
+    level: _builtins.str
+    """city or district (财政体制)"""
+    channel: _builtins.str
+    """the funding channel (资金渠道) that pays it"""
+    amount_fen: _builtins.int
+    """the order's amount, set-off included"""
+    state: _builtins.str
+    """WAITING, PAYABLE, IN_BATCH, PAID_OUT or SETTLED (docs/payouts.md, A payment order's life)."""
+    hold: _builtins.str
+    """Why a WAITING order waits: NEW, PUBLICITY, OBJECTION, BUDGET, NO_ACCOUNT or RETURNED;
+    empty in every other state.
+    """
+    paid_on: _builtins.str
+    """the day the bank confirmed it, YYYY-MM-DD; empty until then"""
+    notice_until: _builtins.str
+    """The first day after its public notice (公示), YYYY-MM-DD; empty when the rule has none."""
+    return_reason: _builtins.str
+    """the bank's reason when it was last returned; else empty"""
+    set_off_fen: _builtins.int
+    """the part set off against what the enterprise owes back"""
+    status_zh: _builtins.str
+    """Where it stands in the words a person reads (待公示, 公示中（至 2026年3月14日）, 已拨付（…）…),
+    from subsidy.domain.payouts.order_status.
+    """
+    def __init__(
+        self,
+        *,
+        entitlement_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        level: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        amount_fen: _builtins.int = ...,
+        state: _builtins.str = ...,
+        hold: _builtins.str = ...,
+        paid_on: _builtins.str = ...,
+        notice_until: _builtins.str = ...,
+        return_reason: _builtins.str = ...,
+        set_off_fen: _builtins.int = ...,
+        status_zh: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "channel", b"channel", "entitlement_id", b"entitlement_id", "hold", b"hold", "level", b"level", "notice_until", b"notice_until", "order_id", b"order_id", "paid_on", b"paid_on", "return_reason", b"return_reason", "set_off_fen", b"set_off_fen", "state", b"state", "status_zh", b"status_zh"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EntitlementPayment: _TypeAlias = EntitlementPayment  # noqa: Y015
 
 @_typing.final
 class ListDecisionsRequest(_message.Message):
