@@ -36,6 +36,7 @@ async def _main_job(feed: Path, tmp_path: Path, database_url: str) -> str:
     assert ok, text
     assert "pipeline vs subsidy simulate: match" in text
     assert "ledger chain: verified" in text
+    assert "granted, as the ledger holds" in text  # an enterprise's statement via the portal
     assert all(r.process.poll() is not None for r in run.services), "nothing is left running"
     return text
 

@@ -6,7 +6,6 @@ sideways, no amount is clipped or wrapped, the page logs no error, and what the 
 reaches the ingest API as the signed-in person, through the portal's channel."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ import structlog
 from subsidy.domain.money import format_fen
 from subsidy.identity import store
 from subsidy.identity.principal import Role
+from tests.portal.pages import shots, sign_in
 from tests.portal.stack import PortalStack
-from tests.support.chromium import Page, headless_chromium
+from tests.support.chromium import headless_chromium
 from tests.support.layout import WIDTHS, find_spills, open_at
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -27,13 +27,6 @@ log = structlog.get_logger(__name__)
 # An enterprise of the fed ledger with denials to appeal (tests/ledger/api.py's mix).
 APPELLANT = "91320500MA00410003"
 SCROLLING, AMOUNTS = ".table-wrap, .explain", ".money"
-
-
-def shots(tmp_path: Path) -> Path:
-    """Where the screenshots go: PORTAL_SHOTS_DIR when set (to look at them), else tmp."""
-    out = Path(os.environ.get("PORTAL_SHOTS_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 async def _credential(stack: PortalStack, name: str, role: Role, **binding: Any) -> str:
@@ -45,13 +38,6 @@ async def _credential(stack: PortalStack, name: str, role: Role, **binding: Any)
             await conn.close()
         stack.credentials[name] = issued.secret
     return stack.credentials[name]
-
-
-async def _sign_in(page: Page, url: str, secret: str, width: int, lands_on: str) -> None:
-    await open_at(page, f"{url}/", width)
-    await page.evaluate(f"document.getElementById('credential').value = {json.dumps(secret)}")
-    await page.evaluate("document.getElementById('login').requestSubmit()")
-    await page.wait_for(f"location.pathname === {json.dumps(lands_on)}")
 
 
 async def _accepted(stack: PortalStack, principal: str, payload: str) -> list[dict[str, Any]]:
@@ -88,7 +74,7 @@ async def test_the_enterprise_page_explains_and_files_an_appeal(
     }
     async with headless_chromium(tmp_path / "profile") as page:
         for name, width in WIDTHS.items():
-            await _sign_in(page, stack.url, secret, width, "/enterprise")
+            await sign_in(page, stack.url, secret, width, "/enterprise")
             await page.wait_for("document.querySelectorAll('[data-entitlement]').length > 0")
             cards = json.loads(await page.evaluate(_CARDS))
             assert {c["id"]: c["paid"] for c in cards} == expected
@@ -142,7 +128,7 @@ async def test_the_workbench_lists_decides_and_drills_down(
     assert queue["cases"], "the fed ledger has reviews for 市科技局"
     async with headless_chromium(tmp_path / "profile") as page:
         for name, width in WIDTHS.items():
-            await _sign_in(page, stack.url, reviewer, width, "/workbench")
+            await sign_in(page, stack.url, reviewer, width, "/workbench")
             await page.wait_for("document.querySelectorAll('#cases tr[data-case]').length > 0")
             rows = json.loads(await page.evaluate(_ROWS))
             assert [r["id"] for r in rows] == [c["caseId"] for c in queue["cases"]]

@@ -7,6 +7,7 @@ result is the sample's alone and a run never sees another's messages.
 import asyncio
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from subsidy.demo.money import run_money
+from subsidy.demo.people import print_people, through_the_portal
 from subsidy.demo.report import print_summary
 from subsidy.devstack.endpoints import database_url, kafka_connection
 from subsidy.devstack.paths import layout
@@ -47,10 +49,20 @@ def _ingest(events: Path, work: Path, run: Run, console: Console) -> IngestSumma
                                     on_progress=lambda n: progress.advance(task, n))  # fmt: skip
 
 
+# Something more done while every service is up (a test's people at the pages): True if it held.
+Act = Callable[[str, Run], Awaitable[bool]]
+
+
 async def run_demo(
-    events: Path, catalog: Catalog, keep: bool, console: Console, run: Run | None = None
+    events: Path,
+    catalog: Catalog,
+    keep: bool,
+    console: Console,
+    run: Run | None = None,
+    act: Act | None = None,
 ) -> bool:
-    """The whole job; True when the pipeline matched `simulate` and the chain verified."""
+    """The whole job; True when the pipeline matched `simulate`, the chain verified, the money
+    reconciled, the portal showed what the ledger holds, and `act` held."""
     kafka = kafka_connection()
     run = run or Run()
     work = layout().run / "demo"
@@ -91,11 +103,15 @@ async def run_demo(
         paid_notices = await await_notifications(url, run, timeout_s=300)
         console.print("notifications after the money: " + ", ".join(
             f"{n} {k}" for k, n in paid_notices.items() if k.endswith("(payout)")))  # fmt: skip
+        seen = await through_the_portal(url, run, console)
+        seen = seen and (act is None or await act(url, run))
         if keep:
             stopped = True  # left running on purpose
             _print_where_to_look(run, url, console)
+            print_people(run, console)
         console.print(f"done in {time.monotonic() - t0:.1f}s")
-        return not differences and chain.ok and received.bad_signatures == 0 and money.ok
+        return (not differences and chain.ok and received.bad_signatures == 0 and money.ok
+                and seen)  # fmt: skip
     finally:
         if not stopped:
             await inboxes.stop()

@@ -20,6 +20,7 @@ from subsidy.devstack.local_ca import GRPC_CERT_NAME, CertFiles, ensure_cert
 from subsidy.devstack.paths import layout
 from subsidy.devstack.secret_store import read_secrets
 from subsidy.domain.catalog import Catalog
+from subsidy.harness.people import PORTAL_PORT, Person, SessionKeys, portal_spec
 from subsidy.harness.principals import Principal, auditors_json, credentials_json, demo_principals
 from subsidy.harness.processes import Running, ServiceSpec
 from subsidy.infra import kafka_access as access
@@ -57,6 +58,10 @@ class Run:
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S"))
     ledger_api_address: str = LEDGER_API_ADDRESS
     dashboard_port: int = DASHBOARD_PORT
+    portal_port: int = PORTAL_PORT
+    # The portal signs people's sessions with the private half; the gRPC servers check them.
+    session_keys: SessionKeys = field(default_factory=SessionKeys.make)
+    people: list[Person] = field(default_factory=list)  # issued once the ledger has decided
     # The submitters: a credential per feed, and the reviewer's (subsidy.harness.principals).
     principals: dict[str, Principal] = field(default_factory=demo_principals)
     auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -221,6 +226,7 @@ def service_specs(
             "INGEST_TOPIC": t["enterprise-events.v1"],
             "INGEST_CREDENTIALS": credentials_json(run.principals.values()),
             "INGEST_GRPC_ADDRESS": run.ingest_address,
+            "SESSION_PUBLIC_KEY": run.session_keys.public_pem,
             "INGEST_METRICS_PORT": ports["ingest"]}, grpc_address=run.ingest_address),
         ServiceSpec("notifier", ("notify", "worker"), {
             **common, **on_kafka[access.NOTIFIER], **db("notifier_worker"),
@@ -237,10 +243,14 @@ def service_specs(
             **common, "LEDGER_API_DATABASE_URL": db("ledger_api")["DATABASE_URL"],
             "LEDGER_API_AUDITOR_TOKENS": auditors_json(run.auditor_token),
             "LEDGER_API_GRPC_ADDRESS": run.ledger_api_address,
+            "SESSION_PUBLIC_KEY": run.session_keys.public_pem,
             "LEDGER_API_METRICS_PORT": ports["ledger-api"]}, grpc_address=run.ledger_api_address),
         ServiceSpec("dashboard", ("dashboard", "serve"), {
             **common, **db("dashboard"), "DASHBOARD_PORT": str(run.dashboard_port)},
             health_url=f"http://127.0.0.1:{run.dashboard_port}/healthz"),
+        portal_spec(run.portal_port, run.session_keys, common, db("portal")["DATABASE_URL"], {
+            "ledger_api": run.ledger_api_address, "ingest": run.ingest_address,
+            "ca": str(run.grpc_tls().ca)}),
     ])  # fmt: skip
 
 
