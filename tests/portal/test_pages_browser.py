@@ -16,7 +16,7 @@ import structlog
 from subsidy.domain.money import format_fen
 from subsidy.identity import store
 from subsidy.identity.principal import Role
-from tests.portal.pages import shots, sign_in
+from tests.portal.pages import fill, shots, sign_in, submit
 from tests.portal.stack import PortalStack
 from tests.support.chromium import headless_chromium
 from tests.support.layout import WIDTHS, find_spills, open_at
@@ -40,8 +40,19 @@ async def _credential(stack: PortalStack, name: str, role: Role, **binding: Any)
     return stack.credentials[name]
 
 
+async def _decisions(stack: PortalStack, enterprise: str) -> int:
+    conn = await asyncpg.connect(stack.owner_url)
+    try:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM decisions WHERE enterprise_id = $1", enterprise
+        )
+    finally:
+        await conn.close()
+    return n
+
+
 async def _accepted(stack: PortalStack, principal: str, payload: str) -> list[dict[str, Any]]:
-    """What the ingest API accepted from `principal` with that payload, and through where."""
+    """What the ingest API accepted from `principal` through the pages, and through where."""
     conn = await asyncpg.connect(stack.owner_url)
     try:
         rows = await conn.fetch(
@@ -49,7 +60,7 @@ async def _accepted(stack: PortalStack, principal: str, payload: str) -> list[di
             " WHERE submitted_by = $1 AND event_id LIKE 'portal-%'", principal)  # fmt: skip
     finally:
         await conn.close()
-    return [dict(r) for r in rows] if payload else []
+    return [dict(r) for r in rows]
 
 
 _CARDS = """JSON.stringify([...document.querySelectorAll('[data-entitlement]')].map(c => ({
@@ -96,9 +107,16 @@ async def test_the_enterprise_page_explains_and_files_an_appeal(
         await page.evaluate("document.getElementById('appeal-attachment').value = 'FILE-2026-001'")
         await page.evaluate("document.getElementById('appeal').requestSubmit()")
         await page.wait_for("document.body.textContent.includes('复核申请已提交')")
+        notices = await page.evaluate("document.querySelectorAll('#notices tbody tr').length")
+        assert notices == min(20, await _decisions(stack, APPELLANT))
+        await fill(page, "bank", "中国工商银行苏州分行")
+        await fill(page, "account", "6222021102000012345")
+        await submit(page, "payee")
+        await page.wait_for("document.getElementById('payee-done').textContent")
         assert page.console_errors() == []
-    [filed] = await _accepted(stack, "ent-mix", "appealFiled")
-    assert filed["channel"] == "PORTAL"
+    accepted = await _accepted(stack, "ent-mix", "")
+    assert len(accepted) == 2  # the appeal and the payee account
+    assert {a["channel"] for a in accepted} == {"PORTAL"}
 
 
 async def test_a_wrong_credential_is_told_in_chinese(stack: PortalStack, tmp_path: Path) -> None:
@@ -149,3 +167,18 @@ async def test_the_workbench_lists_decides_and_drills_down(
         assert page.console_errors() == []
     [decided] = await _accepted(stack, "reviewer-kj", "reviewDecided")
     assert decided["channel"] == "PORTAL"
+
+
+async def test_an_auditor_chooses_the_bureau_and_decides_nothing(
+    stack: PortalStack, tmp_path: Path
+) -> None:
+    async with headless_chromium(tmp_path / "profile") as page:
+        await sign_in(page, stack.url, stack.credentials["auditor-zhao"], 1440, "/workbench")
+        await page.wait_for("!document.getElementById('bureau-choice').hidden")
+        await page.evaluate(
+            "const s = document.getElementById('bureau'); s.value = '市科技局';"
+            " s.dispatchEvent(new Event('change'))"
+        )
+        await page.wait_for("document.querySelectorAll('#cases tr[data-case]').length > 0")
+        assert await page.evaluate("document.querySelectorAll('[data-act]').length") == 0
+        assert page.console_errors() == []

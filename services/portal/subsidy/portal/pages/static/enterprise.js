@@ -126,5 +126,20 @@
     }
   });
 
+  // Every decision about the enterprise, newest first: what the notifier told it, as it happened.
+  async function notices() {
+    const body = document.querySelector("#notices tbody");
+    try {
+      const r = await P.call("LedgerService", "ListDecisions", { enterpriseId: me.enterpriseId, pageSize: 1000 });
+      const latest = (r.decisions || []).slice(-20).reverse();
+      body.innerHTML = latest.map((d) => `<tr><td class="id">${P.beijing(d.decidedAt)}</td><td>${P.esc(title(d))}</td>
+        <td>${P.statusBadge(d.status)}</td><td class="money">${P.yuan(d.grantedFen)}</td>
+        <td class="money">${P.yuan(d.cashDeltaFen)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">暂无通知。</td></tr>`;
+    } catch (err) {
+      body.innerHTML = `<tr><td colspan="5" class="error">${P.esc(err.explain())}</td></tr>`;
+    }
+  }
+
   await load();
+  await notices();
 })();

@@ -11,7 +11,18 @@
   const QUEUES = [["REVIEW", "待审核"], ["APPEALS", "复核申请"], ["REFERRED", "待转办"],
     ["OBJECTIONS", "公示异议"], ["RETURNED_PAYMENTS", "银行退回"]];
   let queue = "REVIEW", pageToken = "", cases = [], deciding = null;
-  $("bureau-title").textContent = `${me.bureau || "全部"} · 待办`;
+  // A reviewer or approver works its own bureau's queues; an auditor looks at any bureau's.
+  let bureau = me.bureau || "";
+  if (!bureau) {
+    const rules = (await P.call("CatalogService", "ListRules", {}, { anonymous: true })).rules;
+    const bureaus = [...new Set(rules.flatMap((r) => r.responsibleUnits || []))].sort();
+    bureau = bureaus[0] || "";
+    $("bureau-choice").hidden = false;
+    $("bureau").innerHTML = bureaus.map((b) => `<option>${P.esc(b)}</option>`).join("");
+    $("bureau").addEventListener("change", () => { bureau = $("bureau").value; showBureau(); refresh(); });
+  }
+  function showBureau() { $("bureau-title").textContent = `${bureau} · 待办`; }
+  showBureau();
 
   // A yuan amount typed by a person, as integer fen in a string: no float on the way.
   function fen(text) {
@@ -21,7 +32,7 @@
   }
 
   async function counts() {
-    const c = await P.call("WorkbenchService", "GetQueueCounts", { bureau: me.bureau });
+    const c = await P.call("WorkbenchService", "GetQueueCounts", { bureau });
     const by = Object.fromEntries((c.counts || []).map((q) => [q.queue, q]));
     $("tabs").innerHTML = QUEUES.map(([key, name]) => {
       const q = by[key] || {}; const overdue = Number(q.overdue || 0);
@@ -55,7 +66,7 @@
   async function list(more) {
     $("queue-error").textContent = "";
     try {
-      const r = await P.call("WorkbenchService", "ListQueue", { bureau: me.bureau, queue,
+      const r = await P.call("WorkbenchService", "ListQueue", { bureau, queue,
         pageToken: more ? pageToken : "", overdueOnly: $("overdue-only").checked });
       cases = more ? cases.concat(r.cases || []) : (r.cases || []);
       pageToken = r.nextPageToken || "";
@@ -126,7 +137,7 @@
     e.preventDefault();
     $("search-error").textContent = "";
     try {
-      const r = await P.call("WorkbenchService", "SearchEnterprises", { query: $("query").value.trim(), bureau: me.bureau });
+      const r = await P.call("WorkbenchService", "SearchEnterprises", { query: $("query").value.trim(), bureau });
       $("matches").innerHTML = (r.enterprises || []).map((m) => `<div class="card"><a href="#" data-enterprise="${P.esc(m.enterpriseId)}">${P.esc(m.enterpriseName)}</a>
         <span class="muted">${P.esc(m.enterpriseId)} · ${P.esc(labels.district[m.district] || m.district)} · 待办 ${P.esc(m.openCases || 0)}</span></div>`).join("")
         || `<p class="muted">未找到。</p>`;
