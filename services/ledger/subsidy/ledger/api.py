@@ -18,7 +18,8 @@ from subsidy.infra.grpc_server import Registration
 from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.ledger import api_access, metrics, queries
 from subsidy.ledger.chain import verify_chains
-from subsidy.ledger.queries import BadPageToken, DecisionFilter
+from subsidy.ledger.page_tokens import BadPageToken
+from subsidy.ledger.queries import DecisionFilter
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +162,7 @@ class LedgerServicer(api_pb2_grpc.LedgerServiceServicer):
                 except BadPageToken as err:
                     check.fail("pageToken", str(err))
                 else:  # anyone can write a token: its decision id is the caller's text too
-                    after = after if check.id(after.decision_id, "pageToken") else None
+                    after = after if check.id(after.id, "pageToken") else None
             if check.errors or filters is None:
                 await _abort_invalid(context, check.errors)
             if not api_access.may_read(filters.enterprise_id):  # an enterprise names its own

@@ -1,11 +1,8 @@
 """The ledger's read side in SQL: statements, pages of decisions, explanations and totals."""
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -13,7 +10,9 @@ import asyncpg
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
+from subsidy.ledger import page_tokens
 from subsidy.ledger.appeals import appeals_of
+from subsidy.ledger.page_tokens import Cursor
 from subsidy.ledger.payments import payments_of
 from subsidy.ledger.provenance import submitters
 from subsidy.ledger.revisions import correcting_events, event_corrections
@@ -58,51 +57,19 @@ class DecisionFilter:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """The last decision of a page: the next page starts after it."""
-
-    decided_at: datetime
-    decision_id: str
-
-
-class BadPageToken(ValueError):
-    """A page token this API did not issue, or issued for other filters."""
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+# Where a page token of other filters is refused: what the caller should do instead.
+_OTHER_FILTERS = "issued for other filters: repeat the first page's filters with it"
 
 
 def encode_page_token(cursor: Cursor, filters: DecisionFilter) -> str:
-    """Opaque to clients (URL-safe base64 of a small JSON document); not a secret: it only says
-    where to resume, and a caller may read every page anyway."""
-    body = {
-        "v": 1,
-        "at": (cursor.decided_at - _EPOCH) // _MICROSECOND,
-        "id": cursor.decision_id,
-        "f": filters.fingerprint(),
-    }
-    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The next page's token, bound to the filters' fingerprint."""
+    return page_tokens.encode(cursor, {"f": filters.fingerprint()})
 
 
 def decode_page_token(token: str, filters: DecisionFilter) -> Cursor:
     """The cursor in a page token; BadPageToken if it is not one of ours or the filters
     changed since it was issued."""
-    try:
-        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(body, dict) or body.get("v") != 1:
-            raise ValueError("unknown version")
-        at, decision_id, fingerprint = body["at"], body["id"], body["f"]
-        if type(at) is not int or not isinstance(decision_id, str) or not decision_id:
-            raise ValueError("malformed")
-        decided_at = _EPOCH + at * _MICROSECOND
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
-        raise BadPageToken("not a page token of this API") from None
-    if fingerprint != filters.fingerprint():
-        raise BadPageToken("issued for other filters: repeat the first page's filters with it")
-    return Cursor(decided_at, decision_id)
+    return page_tokens.decode(token, {"f": filters.fingerprint()}, _OTHER_FILTERS)
 
 
 def _decision(data: bytes) -> dpb.Decision:
@@ -158,7 +125,7 @@ async def list_decisions(
             " AND e.revision = d.revision"
         )
     if after is not None:
-        args += [after.decided_at, after.decision_id]
+        args += [after.at, after.id]
         where.append(
             f"(d.decided_at, d.decision_id) > (${len(args) - 1}::timestamptz, ${len(args)}::text)"
         )

@@ -20,6 +20,7 @@ from subsidy.infra.grpc_server import Registration
 from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.ledger import workbench_queries as wq
 from subsidy.ledger.api import shown
+from subsidy.ledger.page_tokens import BadPageToken, Cursor
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +156,7 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
             key = wq.QueueKey(request.bureau, queue, request.overdue_only)
             try:
                 after = wq.decode_page_token(request.page_token, key)
-            except wq.BadPageToken as err:
+            except BadPageToken as err:
                 errors.append(FieldError("pageToken", str(err)))
         if errors or queue is None:
             await _abort(context, bad_request(errors))
@@ -164,7 +165,7 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
 
         async def work(
             conn: asyncpg.Connection, payouts: bool
-        ) -> tuple[list[asyncpg.Record], wq.CaseCursor | None]:
+        ) -> tuple[list[asyncpg.Record], Cursor | None]:
             sql = wq.queue_sql(queue, payouts)
             if sql is None:
                 return [], None

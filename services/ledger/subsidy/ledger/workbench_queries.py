@@ -1,17 +1,16 @@
 """The workbench's queues in SQL: each queue's open cases, pages of them, counts and search."""
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from subsidy.domain.deadlines import Queue
 from subsidy.domain.payouts.orders import Hold, OrderState
+from subsidy.ledger import page_tokens
+from subsidy.ledger.page_tokens import Cursor
 
 # When an entitlement entered its current status: its first decision after the last one that
 # gave it another status (a first approval adds a PENDING_REVIEW revision: the case still
@@ -120,55 +119,24 @@ class QueueKey:
     queue: Queue
     overdue_only: bool
 
-
-@dataclass(frozen=True, slots=True)
-class CaseCursor:
-    """The last case of a page: the next page starts after it."""
-
-    entered_at: datetime
-    case_id: str
+    def token_key(self) -> dict[str, page_tokens.KeyValue]:
+        """The token's fields that bind it (their names are the wire format's)."""
+        return {"b": self.bureau, "q": self.queue.value, "o": self.overdue_only}
 
 
-class BadPageToken(ValueError):
-    """A page token this API did not issue, or issued for another request."""
+# Where a page token of another request is refused: what the caller should do instead.
+_OTHER_REQUEST = "issued for another bureau, queue or filter: repeat the first request"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+def encode_page_token(cursor: Cursor, key: QueueKey) -> str:
+    """The next page's token, bound to the bureau, queue and filter."""
+    return page_tokens.encode(cursor, key.token_key())
 
 
-def encode_page_token(cursor: CaseCursor, key: QueueKey) -> str:
-    """Opaque to clients (URL-safe base64 of a small JSON document); no secret: it says where
-    to resume, for which bureau, queue and filter."""
-    body = {
-        "v": 1,
-        "b": key.bureau,
-        "q": key.queue.value,
-        "o": key.overdue_only,
-        "at": (cursor.entered_at - _EPOCH) // _MICROSECOND,
-        "id": cursor.case_id,
-    }
-    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str, key: QueueKey) -> CaseCursor:
+def decode_page_token(token: str, key: QueueKey) -> Cursor:
     """The cursor in a page token; BadPageToken if it is not one of ours or was issued for
     another bureau, queue or filter."""
-    try:
-        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(body, dict) or body.get("v") != 1:
-            raise ValueError("unknown version")
-        at, case_id = body["at"], body["id"]
-        if type(at) is not int or not isinstance(case_id, str) or not case_id:
-            raise ValueError("malformed")
-        entered_at = _EPOCH + at * _MICROSECOND
-        issued = (body["b"], body["q"], body["o"])
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
-        raise BadPageToken("not a page token of this API") from None
-    if issued != (key.bureau, key.queue.value, key.overdue_only):
-        raise BadPageToken("issued for another bureau, queue or filter: repeat the first request")
-    return CaseCursor(entered_at, case_id)
+    return page_tokens.decode(token, key.token_key(), _OTHER_REQUEST)
 
 
 async def page(
@@ -176,15 +144,15 @@ async def page(
     sql: str,
     rules: Sequence[str],
     page_size: int,
-    after: CaseCursor | None,
+    after: Cursor | None,
     overdue_before: datetime | None,
-) -> tuple[list[asyncpg.Record], CaseCursor | None]:
+) -> tuple[list[asyncpg.Record], Cursor | None]:
     """One page of the queue's cases in (entered_at, case_id) order, and the next page's
     cursor (None on the last). `overdue_before`: only cases that entered before it."""
     args: list[Any] = [list(rules)]
     where = []
     if after is not None:
-        args += [after.entered_at, after.case_id]
+        args += [after.at, after.id]
         where.append(f"(c.entered_at, c.case_id) > (${len(args) - 1}::timestamptz, ${len(args)})")
     if overdue_before is not None:
         args.append(overdue_before)
@@ -198,7 +166,7 @@ async def page(
     )
     shown = list(rows[:page_size])
     more = len(rows) > page_size
-    cursor = CaseCursor(shown[-1]["entered_at"], shown[-1]["case_id"]) if more else None
+    cursor = Cursor(shown[-1]["entered_at"], shown[-1]["case_id"]) if more else None
     return shown, cursor
 
 
