@@ -6,12 +6,15 @@ read from the code that enforces them, so a rule changed by mistake fails here; 
 the document lists without a row here fails too."""
 
 import time
+import uuid
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 import jwt
 import pytest
 
+from subsidy.domain.beijing import BEIJING
 from subsidy.identity import store
 from subsidy.identity.principal import Principal, Role
 from subsidy.identity.sessions import issue_session, key_pair_pem, load_private_key
@@ -25,10 +28,11 @@ CALLERS = ("anonymous", *PEOPLE)
 
 
 def _event(enterprise: str, **payload: Any) -> dict[str, Any]:
+    """A person's event as the pages make it: a portal id, today's date in Beijing."""
     return {"event": {
-        "eventId": f"authz-{time.monotonic_ns()}", "source": "sz-subsidy-portal",
+        "eventId": f"portal-{uuid.uuid4()}", "source": "sz-subsidy-portal",
         "enterpriseId": enterprise, "enterpriseName": "苏州测试机器人有限公司", "district": "SIP",
-        "occurredOn": "2026-03-02", **payload}}  # fmt: skip
+        "occurredOn": datetime.now(BEIJING).date().isoformat(), **payload}}  # fmt: skip
 
 
 def _appeal(enterprise: str) -> dict[str, Any]:
