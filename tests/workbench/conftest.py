@@ -1,20 +1,24 @@
 """The workbench tests' server: the seeded ledger (tests/workbench/seed.py) read by the ledger
 API's login through WorkbenchService on a real gRPC server over TLS, behind the ledger API's
-own token check, with a clock the tests set."""
+own token and session check, with a clock the tests set; the people who sign in to it."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from subsidy.api.v1 import workbench_pb2_grpc
 from subsidy.harness.databases import create_schema, migrate_platform
-from subsidy.identity.principal import Principal, Role, current_principal
+from subsidy.identity import store
+from subsidy.identity.principal import Principal
+from subsidy.identity.sessions import SessionGate, issue_session, key_pair_pem, load_private_key
+from subsidy.identity.settings import public_key_of
 from subsidy.infra.grpc_server import start_server
 from subsidy.ledger import workbench
 from subsidy.ledger.api_server import auth_interceptor
@@ -22,11 +26,25 @@ from tests.ledger.api import api_settings
 from tests.ledger.database import as_role
 from tests.ledger.events import CATALOG
 from tests.support.grpc_tls import GrpcTls
-from tests.workbench.seed import BATCHES, NOW, decide_at, run_payouts
+from tests.workbench.seed import BATCHES, MIIT, NOW, SCIENCE, A, decide_at, run_payouts
 
-# The metadata a test names a person's principal with: `role|bureau|name`, UTF-8 (binary
-# metadata: a bureau's name is not ASCII).
-PERSON = "x-test-principal-bin"
+Metadata = tuple[tuple[str, str], ...]
+
+# The portal's session key pair for these tests: the server checks sessions with its public half.
+_PRIVATE_PEM, SESSION_PUBLIC_PEM = key_pair_pem()
+SESSION_KEY = load_private_key(_PRIVATE_PEM)
+
+# The people the tests act as, with credentials in the seeded schema: name → (role, binding).
+# A principal's role and binding never change, so a bureau's reviewer and approver are two.
+PEOPLE: dict[str, tuple[str, dict[str, Any]]] = {
+    "reviewer-wang": ("reviewer", {"bureau": MIIT}),
+    "approver-wang": ("approver", {"bureau": MIIT}),
+    "reviewer-zhao": ("reviewer", {"bureau": SCIENCE}),
+    "approver-zhao": ("approver", {"bureau": SCIENCE}),
+    "enterprise-a": ("enterprise", {"enterprise_id": A}),
+    "admin-qian": ("admin", {}),
+    "auditor-sun": ("auditor", {}),
+}
 
 
 class SettableClock:
@@ -39,38 +57,6 @@ class SettableClock:
         return self.moment
 
 
-class PersonInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Sets `current_principal` for the call as the session interceptor does for a person's
-    session token (that wiring is not part of this service): the servicer reads the principal
-    from the context variable only, so this is the state it sees behind a real session."""
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        named = dict(details.invocation_metadata or ()).get(PERSON)
-        if handler is None or handler.unary_unary is None or not isinstance(named, bytes):
-            return handler
-        role, bureau, name = named.decode().split("|")
-        person = Principal(name, Role(role), bureau=bureau or None)
-        inner = handler.unary_unary
-
-        async def as_person(request: object, context: grpc.aio.ServicerContext) -> object:
-            token = current_principal.set(person)
-            try:
-                return await inner(request, context)
-            finally:
-                current_principal.reset(token)
-
-        return grpc.unary_unary_rpc_method_handler(
-            as_person,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
-
 @dataclass
 class Workbench:
     """The seeded schema (owner's and the API login's URLs), the server and its clock."""
@@ -80,6 +66,26 @@ class Workbench:
     address: str
     clock: SettableClock
     tls: GrpcTls
+    people: dict[str, Principal]
+
+    def session(self, name: str, key: Ed25519PrivateKey = SESSION_KEY, **more: Any) -> Metadata:
+        """The metadata of a session of one of PEOPLE, issued as the portal issues it (with
+        `key`; `more`: issue_session's ttl_s, now)."""
+        token = issue_session(self.people[name], key, **more)
+        return (("authorization", f"Bearer {token}"),)
+
+
+async def _sign_people_in(owner: str) -> dict[str, Principal]:
+    """PEOPLE's credentials issued, and each signed in once: their principals."""
+    conn = await asyncpg.connect(owner)
+    try:
+        people = {}
+        for name, (role, binding) in PEOPLE.items():
+            issued = await store.issue(conn, name, role, actor="test-admin", **binding)
+            people[name] = await store.authenticate(conn, issued.secret)
+        return people
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -101,20 +107,25 @@ async def seeded(
 @pytest.fixture(scope="module")
 async def bench(seeded: tuple[str, str], grpc_tls: GrpcTls) -> AsyncIterator[Workbench]:
     owner, reader = seeded
-    settings = api_settings(reader, grpc_tls)
+    people = await _sign_people_in(owner)
+    settings = api_settings(reader, grpc_tls, SESSION_PUBLIC_KEY=SESSION_PUBLIC_PEM)
+    key = public_key_of(settings.session_public_key)
+    assert key is not None
     pool = await asyncpg.create_pool(
         reader, min_size=1, max_size=2, server_settings={"default_transaction_read_only": "on"}
     )
     clock = SettableClock(NOW)
+    # The sessions' credentials read through the API's own pool, as the ledger API does.
+    gate = SessionGate(key, pool)
     try:
         server, port = await start_server(
             [workbench.registration(pool, CATALOG, 20, 50, now=clock)],
             "127.0.0.1:0",
-            [auth_interceptor(settings), PersonInterceptor()],
+            [auth_interceptor(settings, gate)],
             transport=settings.grpc_transport(),
         )
         try:
-            yield Workbench(owner, reader, f"127.0.0.1:{port}", clock, grpc_tls)
+            yield Workbench(owner, reader, f"127.0.0.1:{port}", clock, grpc_tls, people)
         finally:
             await server.stop(1.0)
     finally:
