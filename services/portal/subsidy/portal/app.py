@@ -12,6 +12,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from subsidy.portal.limits import limited
+
 PAGES = Path(__file__).parent / "pages"
 
 # The pages: one HTML file each, their script and style under /static.
@@ -70,6 +72,6 @@ class PortalApp:
             prefix = path[: path.rfind("/") + 1]
             service: ASGIApp | None = self._services.get(prefix)
             if service is not None:
-                await service(scope, receive, send)
+                await limited(service, scope, receive, send)
                 return
         await self._site(scope, receive, send)

@@ -26,6 +26,7 @@ from subsidy.infra.grpc_tls import PLAINTEXT, ClientTls, aio_channel
 from subsidy.portal.app import PortalApp
 from subsidy.portal.catalog_service import CatalogService
 from subsidy.portal.identity_service import IdentityService
+from subsidy.portal.limits import MAX_BODY
 from subsidy.portal.openapi import document
 from subsidy.portal.relay import relayed
 from subsidy.portal.settings import PortalSettings
@@ -76,12 +77,18 @@ def build_app(
     key = settings.private_key()
     gate = SessionGate(key.public_key(), pool)
     own = portal_pb2.DESCRIPTOR.services_by_name
-    apps = [application(relayed(service, channel)) for service, application, channel in relayed_to]
+    # Bodies are bounded before they are read (subsidy.portal.limits) and never decompressed:
+    # a small gzip body can expand to gigabytes.
+    bounded: dict[str, Any] = {"read_max_bytes": MAX_BODY, "compressions": ()}
+    apps = [
+        application(relayed(service, channel), **bounded)
+        for service, application, channel in relayed_to
+    ]
     apps += [
         portal_connect.IdentityServiceASGIApplication(
-            IdentityService(pool, key, settings.session_ttl_s, gate)
+            IdentityService(pool, key, settings.session_ttl_s, gate), **bounded
         ),
-        portal_connect.CatalogServiceASGIApplication(CatalogService(catalog)),
+        portal_connect.CatalogServiceASGIApplication(CatalogService(catalog), **bounded),
     ]
     described = [service for service, _, _ in relayed_to]
     described += [own["IdentityService"], own["CatalogService"]]

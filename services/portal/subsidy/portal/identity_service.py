@@ -15,7 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from subsidy.api.v1 import portal_pb2 as pb
 from subsidy.domain.beijing import BEIJING
 from subsidy.identity.principal import Principal
-from subsidy.identity.sessions import SessionGate, SessionRejected, issue_session
+from subsidy.identity.sessions import (
+    SessionCheckUnavailable,
+    SessionGate,
+    SessionRejected,
+    issue_session,
+)
 from subsidy.identity.store import CredentialRejected, authenticate
 from subsidy.portal.errors import field_error
 
@@ -30,6 +35,17 @@ def principal_message(principal: Principal) -> pb.SessionPrincipal:
         enterprise_id=principal.enterprise_id or "",
         bureau=principal.bureau or "",
     )
+
+
+# The credential store not answering: the caller is told to try again, never where the
+# database is (the details are logged).
+STORE_DOWN = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+
+def unavailable(err: BaseException) -> ConnectError:
+    """UNAVAILABLE with a fixed message; what went wrong is logged, not answered."""
+    log.error("portal.credential_store_unavailable", error=repr(err))
+    return ConnectError(Code.UNAVAILABLE, "sign-in is unavailable for a moment: try again")
 
 
 def iso(moment: datetime) -> str:
@@ -63,12 +79,14 @@ class IdentityService:
         reason is logged, never the credential)."""
         if not request.credential.strip():
             raise field_error("credential", "the credential issued to you is required")
-        async with self._pool.acquire() as conn:
-            try:
+        try:
+            async with self._pool.acquire() as conn:
                 principal = await authenticate(conn, request.credential.strip())
-            except CredentialRejected as err:
-                log.warning("portal.session_refused", reason=err.reason)
-                raise ConnectError(Code.UNAUTHENTICATED, "this credential is not valid") from None
+        except CredentialRejected as err:
+            log.warning("portal.session_refused", reason=err.reason)
+            raise ConnectError(Code.UNAUTHENTICATED, "this credential is not valid") from None
+        except STORE_DOWN as err:
+            raise unavailable(err) from None
         now = datetime.now(UTC)
         token = issue_session(principal, self._key, ttl_s=self._ttl_s, now=now.timestamp())
         log.info("portal.session", principal=principal.name, role=principal.role.value)
@@ -88,6 +106,8 @@ class IdentityService:
             principal = await self._gate.principal_of(token)
         except SessionRejected as err:
             raise ConnectError(Code.UNAUTHENTICATED, f"session {err.reason}") from None
+        except SessionCheckUnavailable as err:
+            raise unavailable(err) from None
         # The gate verified the token; its expiry is read from the claims it checked.
         claims = jwt.decode(token, options={"verify_signature": False})
         expires = datetime.fromtimestamp(claims["exp"], UTC)

@@ -19,6 +19,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]
 from grpc_status import rpc_status
 
+from subsidy.identity.sessions import looks_like_session
+
 # Loaded so that the JSON of an error carries the details' `debug` form (field violations).
 _DETAIL_TYPES = (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo)
 
@@ -26,9 +28,10 @@ _DETAIL_TYPES = (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo)
 FORWARDED_HEADERS = ("authorization",)
 CHANNEL_HEADER = ("x-subsidy-channel", "PORTAL")
 
-# A call the caller set no deadline for gets this one: a slow backend must not hold a
-# browser's request for ever.
+# A call the caller set no deadline for gets this one, and none gets more: a slow backend must
+# not hold a request for ever, whatever the caller asked.
 DEFAULT_TIMEOUT_S = 15.0
+MAX_TIMEOUT_S = 30.0
 
 _GRPC_TO_CONNECT = {
     grpc.StatusCode.CANCELLED: Code.CANCELED,
@@ -57,8 +60,19 @@ def connect_error(err: grpc.aio.AioRpcError) -> ConnectError:
 
 
 def _metadata(ctx: RequestContext[Any, Any]) -> list[tuple[str, str]]:
+    """The caller's session to pass on. Only people's sessions: the portal faces the Internet,
+    and a machine's static token (a feed's, the auditor's) belongs on the gRPC ports that the
+    network policies keep inside; through here it is refused as no credential at all."""
     headers = ctx.request_headers()
     found = [(name, headers[name]) for name in FORWARDED_HEADERS if name in headers]
+    for _, value in found:
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not looks_like_session(token.strip()):
+            raise ConnectError(
+                Code.UNAUTHENTICATED,
+                "the portal takes people's session tokens (IdentityService/CreateSession);"
+                " machines call the gRPC APIs",
+            )
     return [*found, CHANNEL_HEADER]
 
 
@@ -73,7 +87,8 @@ def _unary(channel: grpc.aio.Channel, method: MethodDescriptor) -> Handler:
 
     async def relay(request: Message, ctx: RequestContext[Any, Any]) -> Message:
         timeout_ms = ctx.timeout_ms()
-        timeout = DEFAULT_TIMEOUT_S if timeout_ms is None else timeout_ms / 1000
+        asked = DEFAULT_TIMEOUT_S if timeout_ms is None else timeout_ms / 1000
+        timeout = min(asked, MAX_TIMEOUT_S)
         try:
             response: Message = await call(request, metadata=_metadata(ctx), timeout=timeout)
         except grpc.aio.AioRpcError as err:
