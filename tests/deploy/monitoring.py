@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana" / "subsidy.json"
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTS = PROMETHEUS / "alerts.yml"
+KAFKA_EXPORTER_ALERTS = PROMETHEUS / "alerts-kafka-exporter.yml"
 ALERT_TESTS = PROMETHEUS / "alerts.test.yml"
 PROMETHEUS_CONFIG = PROMETHEUS / "prometheus.yml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+# Where a deployment publishes the repository's docs (docs/runbook.md, first paragraph): every
+# runbook_url is this base, then docs/runbook.md#<the alert's name in lower case>.
+RUNBOOK_BASE = "https://runbooks.example/subsidy/"
 
 # Labels Prometheus adds to every scraped series, and series it makes itself.
 TARGET_LABELS = frozenset({"job", "instance"})
@@ -170,11 +175,13 @@ _TOKEN = re.compile(
 
 @dataclass
 class Usage:
-    """What one PromQL expression reads: each selector's metric name and matcher labels,
-    and the labels it groups or matches on."""
+    """What one PromQL expression reads: each selector's metric name and matcher labels
+    (and in `matchers`, each selector's whole matchers: label, operator, quoted value), and
+    the labels it groups or matches on."""
 
     selectors: list[tuple[str | None, frozenset[str]]] = field(default_factory=list)
     grouping: set[str] = field(default_factory=set)
+    matchers: list[frozenset[tuple[str, str, str]]] = field(default_factory=list)
 
     @property
     def metrics(self) -> set[str]:
@@ -205,15 +212,17 @@ def _list_in_parens(tokens: list[tuple[str, str]], start: int) -> tuple[set[str]
     return names, i + 1
 
 
-def _matchers(tokens: list[tuple[str, str]], start: int) -> tuple[frozenset[str], int]:
-    """Label names of `{a="x", b=~"y"}` starting at tokens[start] == '{'."""
-    labels, i = set(), start + 1
+def _matchers(
+    tokens: list[tuple[str, str]], start: int
+) -> tuple[frozenset[tuple[str, str, str]], int]:
+    """(label, operator, quoted value) of `{a="x", b=~"y"}` starting at tokens[start] == '{'."""
+    found, i = set(), start + 1
     while tokens[i][1] != "}":
         kind, value = tokens[i]
         if kind == "ident" and tokens[i + 1][1] in ("=", "!=", "=~", "!~"):
-            labels.add(value)
+            found.add((value, tokens[i + 1][1], tokens[i + 2][1]))
         i += 1
-    return frozenset(labels), i + 1
+    return frozenset(found), i + 1
 
 
 def promql_usage(expr: str) -> Usage:
@@ -226,7 +235,8 @@ def promql_usage(expr: str) -> Usage:
         following = tokens[i + 1][1]
         if kind == "op" and value == "{":
             matchers, i = _matchers(tokens, i)
-            usage.selectors.append((None, matchers))
+            usage.selectors.append((None, frozenset(m[0] for m in matchers)))
+            usage.matchers.append(matchers)
             continue
         if kind != "ident":
             i += 1
@@ -246,11 +256,12 @@ def promql_usage(expr: str) -> Usage:
                 raise ValueError(f"unknown PromQL function {value!r} in {expr!r}")
             i += 1
             continue
-        labels: frozenset[str] = frozenset()
+        named: frozenset[tuple[str, str, str]] = frozenset()
         i += 1
         if tokens[i][1] == "{":
-            labels, i = _matchers(tokens, i)
-        usage.selectors.append((value, labels))
+            named, i = _matchers(tokens, i)
+        usage.selectors.append((value, frozenset(m[0] for m in named)))
+        usage.matchers.append(named)
     return usage
 
 
@@ -278,8 +289,8 @@ def grafana_exprs() -> list[tuple[str, str]]:
     ]
 
 
-def alert_rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load(ALERTS.read_text("utf-8"))
+def alert_rules(path: Path = ALERTS) -> list[dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text("utf-8"))
     return [rule for group in doc["groups"] for rule in group["rules"]]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.monitoring import RUNBOOK_BASE
 from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,15 +129,24 @@ KAFKA_EXPORTER_TESTS: list[dict[str, Any]] = [
                 "exp_alerts": [
                     {
                         "exp_labels": {
-                            "severity": "warning",
+                            "severity": "ticket",
                             "namespace": "subsidy",
                             "consumergroup": "subsidy-ledger",
                             "topic": "entitlements.v1",
                         },
                         "exp_annotations": {
-                            "summary": "Consumer group subsidy-ledger is 4.5k records behind"
-                            " on entitlements.v1 and the lag keeps growing",
-                            "runbook": "docs/scaling.md#when-the-lag-grows",
+                            "summary": "subsidy: 消费组 subsidy-ledger 在 entitlements.v1 上落后"
+                            " 4.5k 条且仍在增长 / consumer group subsidy-ledger is 4.5k records"
+                            " behind on entitlements.v1 and the lag keeps growing",
+                            "description": "subsidy-ledger 在 entitlements.v1 上落后 4.5k 条，"
+                            "15 分钟来仍在增长：决定会越来越迟。先看 KEDA 是否已到最大副本数"
+                            "（kubectl get hpa），再找慢的那一段（docs/scaling.md）。 /"
+                            " subsidy-ledger is 4.5k records behind on entitlements.v1 and still"
+                            " falling behind after 15 min: decisions come later and later. First"
+                            " check whether KEDA is at its maximum (`kubectl get hpa`), then find"
+                            " the slow stage (docs/scaling.md).",
+                            "runbook_url": RUNBOOK_BASE + "docs/runbook.md"
+                            "#subsidyconsumerlaggrowing",
                         },
                     }
                 ],
@@ -156,15 +166,23 @@ KAFKA_EXPORTER_TESTS: list[dict[str, Any]] = [
                 "exp_alerts": [
                     {
                         "exp_labels": {
-                            "severity": "critical",
+                            "severity": "page",
                             "namespace": "subsidy",
                             "consumergroup": "subsidy-eligibility",
                             "topic": "enterprise-events.v1",
                         },
                         "exp_annotations": {
-                            "summary": "Consumer group subsidy-eligibility is 600k records"
-                            " behind on enterprise-events.v1",
-                            "runbook": "docs/scaling.md#when-the-lag-grows",
+                            "summary": "subsidy: 消费组 subsidy-eligibility 在"
+                            " enterprise-events.v1 上落后 600k 条 / consumer group"
+                            " subsidy-eligibility is 600k records behind on enterprise-events.v1",
+                            "description": "subsidy-eligibility 在 enterprise-events.v1 上落后"
+                            " 600k 条（超过 50 万）：决定已迟到数小时，无论趋势如何。先看该组的"
+                            " Pod 是否都在消费（每个分区的滞后），再看数据库。 /"
+                            " subsidy-eligibility is 600k records behind on enterprise-events.v1"
+                            " (over 500k): decisions are hours late, whatever the trend. First"
+                            " check that every pod of the group consumes (the lag per partition),"
+                            " then the database.",
+                            "runbook_url": RUNBOOK_BASE + "docs/runbook.md#subsidyconsumerlaghigh",
                         },
                     }
                 ],
