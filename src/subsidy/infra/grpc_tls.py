@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
-from subsidy.infra.settings import CommonSettings
+from subsidy.infra.settings import CommonSettings, ExistingFile
 
 if TYPE_CHECKING:
     # Imported where used: every settings class imports this module, and most commands that
@@ -143,20 +143,15 @@ class GrpcServerSettings(CommonSettings):
     when it is about to serve (`grpc_transport`), not when the settings are read: a worker
     that shares the settings class serves no gRPC."""
 
-    grpc_tls_cert: Path | None = Field(None, validation_alias=_env(CERT_ENV, "grpc_tls_cert"))
-    grpc_tls_key: Path | None = Field(None, validation_alias=_env(KEY_ENV, "grpc_tls_key"))
+    grpc_tls_cert: ExistingFile | None = Field(
+        None, validation_alias=_env(CERT_ENV, "grpc_tls_cert")
+    )
+    grpc_tls_key: ExistingFile | None = Field(None, validation_alias=_env(KEY_ENV, "grpc_tls_key"))
     # Set: clients must present a certificate this CA signed (mutual TLS).
-    grpc_tls_client_ca: Path | None = Field(
+    grpc_tls_client_ca: ExistingFile | None = Field(
         None, validation_alias=_env(CLIENT_CA_ENV, "grpc_tls_client_ca")
     )
     grpc_plaintext: bool = Field(False, validation_alias=_env(PLAINTEXT_ENV, "grpc_plaintext"))
-
-    @field_validator("grpc_tls_cert", "grpc_tls_key", "grpc_tls_client_ca")
-    @classmethod
-    def _file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
 
     @model_validator(mode="after")
     def _consistent_transport(self) -> Self:

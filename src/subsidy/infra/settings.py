@@ -11,7 +11,6 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationInfo,
-    field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,6 +43,18 @@ def _host_port(value: str) -> str:
 
 # A listening address, `host:port` (port 0: any free port).
 HostPort = Annotated[str, AfterValidator(_host_port)]
+
+
+def existing_file(path: Path) -> Path:
+    """path if it names a file; else ValueError (a directory or nothing there is refused when
+    the settings are read, not when the service first opens it)."""
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+# A settings field naming a file that must exist: a CA, a certificate, a key, a policy file.
+ExistingFile = Annotated[Path, AfterValidator(existing_file)]
 
 DATABASE_PLAINTEXT_ENV = "DATABASE_PLAINTEXT"
 
@@ -92,7 +103,7 @@ class CommonSettings(BaseSettings):
     kafka_sasl_username: str | None = Field(None, min_length=1)
     kafka_sasl_password: SecretStr | None = None
     # The CA the broker's certificate is checked against; unset: the system's trust store.
-    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_cafile: ExistingFile | None = None
     # PostgreSQL without TLS, or with TLS whose certificate is not checked, only when a
     # deployment says so in so many words (DATABASE_PLAINTEXT=true). Before the URLs: their
     # check reads it.
@@ -107,15 +118,8 @@ class CommonSettings(BaseSettings):
     # The policy every service judges by: the catalog (the packaged one unless POLICY_CATALOG
     # names another) and an optional overlay (POLICY_OVERLAY). Every service reads the same
     # two, so eligibility, the ledger, its API and the notifier hold one policy.
-    policy_catalog: Path | None = None
-    policy_overlay: Path | None = None
-
-    @field_validator("policy_catalog", "policy_overlay", "kafka_ssl_cafile")
-    @classmethod
-    def _policy_file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
+    policy_catalog: ExistingFile | None = None
+    policy_overlay: ExistingFile | None = None
 
     @property
     def kafka(self) -> KafkaConnection:

@@ -1,13 +1,12 @@
 """The portal's settings (PORTAL_*): where it listens and how, the gRPC services it relays,
 its database login and the key that signs people's sessions."""
 
-from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from subsidy.identity.settings import SessionSigningSettings
-from subsidy.infra.settings import CommonSettings, HostPort, PostgresUrl
+from subsidy.infra.settings import CommonSettings, ExistingFile, HostPort, PostgresUrl
 
 
 def _env(name: str) -> AliasChoices:
@@ -26,14 +25,14 @@ class PortalSettings(CommonSettings, SessionSigningSettings):
     )
     # HTTPS unless a deployment says otherwise in so many words (behind a TLS proxy, or a
     # test on the loopback): session tokens and credentials cross this listener.
-    tls_cert: Path | None = Field(None, validation_alias=_env("tls_cert"))
-    tls_key: Path | None = Field(None, validation_alias=_env("tls_key"))
+    tls_cert: ExistingFile | None = Field(None, validation_alias=_env("tls_cert"))
+    tls_key: ExistingFile | None = Field(None, validation_alias=_env("tls_key"))
     plaintext: bool = Field(False, validation_alias=_env("plaintext"))
     ledger_api: HostPort = Field("127.0.0.1:50081", validation_alias=_env("ledger_api"))
     ingest_api: HostPort = Field("127.0.0.1:50051", validation_alias=_env("ingest_api"))
     # The CA the relayed gRPC servers' certificates are checked against; plaintext gRPC only
     # when said so.
-    grpc_ca: Path | None = Field(None, validation_alias=_env("grpc_ca"))
+    grpc_ca: ExistingFile | None = Field(None, validation_alias=_env("grpc_ca"))
     grpc_plaintext: bool = Field(False, validation_alias=_env("grpc_plaintext"))
     # The `source` of the events people submit through the pages: the one the ingest API lets
     # sessions claim (INGEST_PORTAL_SOURCE).
@@ -43,13 +42,6 @@ class PortalSettings(CommonSettings, SessionSigningSettings):
     )  # fmt: skip
     # The portal's own login (group subsidy_portal): it reads credentials, nothing else.
     database_url: PostgresUrl = Field(validation_alias=_env("database_url"))
-
-    @field_validator("tls_cert", "tls_key", "grpc_ca")
-    @classmethod
-    def _file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
 
     @model_validator(mode="after")
     def _transport(self) -> Self:
