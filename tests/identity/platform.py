@@ -36,6 +36,10 @@ PORTAL_SOURCE = "sz-subsidy-portal"
 OTHER_ENTERPRISE = enterprise_id(900_777)
 OWN_ENTITLEMENT = "api-topup-1/m03.municipal_key_lab"
 BUREAU = "市工信局"
+# A second machine writer, bound as the tests' writer is: another principal that shares its
+# sources (a correction must still come from the original's sender).
+OTHER_WRITER = "other-writer"
+OTHER_WRITER_TOKEN = "other-writer-" + uuid.uuid4().hex
 
 
 def _rules() -> tuple[str, str]:
@@ -124,7 +128,8 @@ async def platform(
     key = {"SESSION_PUBLIC_KEY": _public_pem()}
     ingest = IngestSettings.model_validate({
         "kafka_bootstrap": kafka_bootstrap, "database_url": as_role(owner, "ingest_server"),
-        "topic": topic, "credentials": writers(), "grpc_address": "127.0.0.1:0",
+        "topic": topic, "grpc_address": "127.0.0.1:0",
+        "credentials": writers() | writers(OTHER_WRITER, (OTHER_WRITER_TOKEN,)),
         "INGEST_PORTAL_SOURCE": PORTAL_SOURCE, **key, **tls.env(),
     })  # fmt: skip
     async with (

@@ -41,7 +41,8 @@ FORBIDDEN = Counter(
 )
 FORBIDDEN_EVENTS = Counter(
     "subsidy_ingest_forbidden_events",
-    "Events refused because the submitter's credential is not bound to their type or source",
+    "Events refused for what their submitter may not send: a type or source it is not bound"
+    " to (type, source), a correction of another's event or by a person (revision)",
     ["binding"],
     registry=REGISTRY,
 )
@@ -75,3 +76,12 @@ def field_label(path: str) -> str:
     """The field as a label value; paths a client invented (unknown fields) would make the
     label unbounded, so they are counted together."""
     return path if path in _PATHS else "other"
+
+
+# A refused field's binding label: the few kinds of refusal, never the field itself.
+_BINDINGS = {"source": "source", "revision": "revision"}
+
+
+def binding_label(field: str) -> str:
+    """What kind of binding refused `field` (a payload type, an enterprise, a rule: type)."""
+    return _BINDINGS.get(field, "type")

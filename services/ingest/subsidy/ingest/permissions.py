@@ -37,7 +37,8 @@ SESSION_CHANNEL = epb.PORTAL
 
 
 # A person's binding by role: what its session may submit through the portal. Auditors and
-# admins submit nothing.
+# admins submit nothing, and nobody an eventRetracted: a person puts a decision right by a new
+# decision or an appeal, never by rewriting history (nor by a correction, see Submitter).
 ROLE_EVENT_TYPES: Mapping[Role, frozenset[str]] = {
     Role.ENTERPRISE: frozenset({"appealFiled", "payeeAccountRegistered", "objectionFiled"}),
     Role.REVIEWER: frozenset({"reviewDecided"}),
@@ -50,7 +51,7 @@ RULED_PAYLOADS = ("reviewDecided", "appealDecided")
 @dataclass(frozen=True, slots=True)
 class Submitter:
     """The principal behind a call, its binding and the channel it declared. A person's
-    binding adds the enterprise it may submit for, or the rules it may decide."""
+    binding (`person`) adds the enterprise it may submit for, or the rules it may decide."""
 
     principal: str
     event_types: frozenset[str]
@@ -59,6 +60,7 @@ class Submitter:
     enterprise_id: str | None = None
     rules: frozenset[str] | None = None
     bureau: str | None = None
+    person: bool = False
 
     @classmethod
     def of_grant(
@@ -69,8 +71,8 @@ class Submitter:
 
     def refusals(self, event: EnterpriseEvent) -> tuple[FieldError, ...]:
         """What this principal may not submit about `event`: its payload type, its source,
-        another enterprise's, another bureau's rule."""
-        errors = []
+        another enterprise's, another bureau's rule; a person also no correction."""
+        errors = list(self._person_refusals(event)) if self.person else []
         kind = event.payload_type
         if kind not in self.event_types:
             errors.append(FieldError(kind, f"permission denied: {self.principal} may not submit"
@@ -92,6 +94,17 @@ class Submitter:
             errors.append(FieldError(f"{kind}.ruleId", f"permission denied: {self.principal}"
                                      f" decides {self.bureau}'s rules only"))  # fmt: skip
         return tuple(errors)
+
+    def _person_refusals(self, event: EnterpriseEvent) -> list[FieldError]:
+        """What a person's session may not send whatever its role: a correction. Every person
+        shares the portal's source, so a correction would let one rewrite another's decision
+        (another bureau's, a four-eyes approval into a rejection); a decision is put right
+        by a new decision or an appeal, which history keeps beside the first."""
+        if event.revision_number > 1:
+            return [FieldError("revision", f"permission denied: {self.principal} may not"
+                               " correct an event; a decision is put right by a new decision"
+                               " or an appeal / 个人不得更正已提交的事件")]  # fmt: skip
+        return []
 
     def provenance(self, at: datetime | None = None) -> epb.Provenance:
         """Who submitted, how and when: set on every event this call gets accepted."""
@@ -144,7 +157,8 @@ class SessionBindings:
         if principal.role is not Role.ENTERPRISE:
             rules = frozenset(self._rules.get(principal.bureau or "", ()))
         return Submitter(principal.name, types, self._source, SESSION_CHANNEL,
-                         principal.enterprise_id, rules, principal.bureau)  # fmt: skip
+                         principal.enterprise_id, rules, principal.bureau,
+                         person=True)  # fmt: skip
 
 
 def auth_interceptor(

@@ -23,7 +23,7 @@ from subsidy.ingest import metrics
 from subsidy.ingest.permissions import SERVICE_NAME as SERVICE_NAME
 from subsidy.ingest.permissions import SessionBindings, Submitter, Submitters
 from subsidy.ingest.permissions import auth_interceptor as auth_interceptor
-from subsidy.ingest.revisions import Known, judge
+from subsidy.ingest.revisions import Known, judge, sender_refusal
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
 log = structlog.get_logger(__name__)
@@ -173,24 +173,32 @@ def _sort_out(
     valid: Sequence[tuple[int, EnterpriseEvent]],
     known: dict[str, Known],
     requests: Sequence[api_pb2.SubmitRequest],
+    submitter: Submitter,
     results: list[Result | None],
     rejected: list[Rejected],
 ) -> list[tuple[int, EnterpriseEvent, str]]:
     """The events to produce (new ids and corrections), in order; the others' outcomes go
     into `results` and `rejected`. `known` is updated as events are taken, so that a repeat or
-    a correction later in the same batch is judged against them."""
+    a correction later in the same batch is judged against them. A correction by another
+    principal than the original's is forbidden."""
     new: list[tuple[int, EnterpriseEvent, str]] = []
     for i, event in valid:
         digest = event.content_hash()
         prior = known.get(event.event_id)
+        if refusal := sender_refusal(event, digest, prior, submitter.principal):
+            results[i] = Result("forbidden", event.event_id, (refusal,))
+            rejected.append(Rejected(event.event_id, (refusal,), _request_digest(requests[i])))
+            _forbidden(submitter, (refusal,))
+            continue
         verdict, errors = judge(event, digest, prior)
         if verdict == "new":
             revision = event.revision_number
             known[event.event_id] = (
-                Known(revision, event.enterprise_id, event.source, {revision: digest})
+                Known(revision, event.enterprise_id, event.source, {revision: digest},
+                      submitter.principal, event.payload_type)
                 if prior is None
                 else prior.taking(revision, digest)
-            )
+            )  # fmt: skip
             new.append((i, event, digest))
         elif verdict == "duplicate":
             results[i] = Result("duplicate", event.event_id)
@@ -232,7 +240,7 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         try:
             async with self._store.locked([e.event_id for _, e in valid]) as ids:
                 known = await ids.known([e.event_id for _, e in valid])
-                new = _sort_out(valid, known, requests, results, rejected)
+                new = _sort_out(valid, known, requests, submitter, results, rejected)
                 deliveries = (
                     await self._sink.send_all([e for _, e, _ in new], provenance) if new else []
                 )
@@ -245,8 +253,8 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                     accepted.append(Accepted(event.event_id, digest, event.enterprise_id,
                                              event.source, self._topic, delivery.partition,
                                              delivery.offset, submitter.principal,
-                                             provenance.channel,
-                                             event.revision_number))  # fmt: skip
+                                             provenance.channel, event.revision_number,
+                                             event.payload_type))  # fmt: skip
                 await ids.record_accepted(accepted)
             await self._store.record_rejections(rejected)
         except DATABASE_ERRORS as err:
@@ -363,7 +371,7 @@ def _count(results: Sequence[Result]) -> None:
             metrics.DUPLICATES.inc()
         elif r.outcome == "forbidden":
             for e in r.errors:
-                metrics.FORBIDDEN_EVENTS.labels("source" if e.field == "source" else "type").inc()
+                metrics.FORBIDDEN_EVENTS.labels(metrics.binding_label(e.field)).inc()
         else:
             for e in r.errors:
                 metrics.REJECTED.labels(metrics.field_label(e.field)).inc()

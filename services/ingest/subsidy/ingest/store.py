@@ -45,6 +45,7 @@ class Accepted:
     principal: str
     channel: epb.SubmissionChannel.ValueType
     revision: int = 1
+    event_type: str | None = None  # the payload's name: a correction must keep it
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +89,10 @@ class LockedIds:
 
     async def known(self, event_ids: Sequence[str]) -> dict[str, Known]:
         """The given ids that were already accepted: the revision in force, its enterprise and
-        source, and the content hash of every revision accepted."""
+        source, the content hash of every revision accepted, the original's sender and type."""
         rows = await self._conn.fetch(
             "SELECT a.event_id, a.revision AS current, a.enterprise_id, a.source, r.revision,"
-            " r.content_hash FROM ingest_accepted_events a"
+            " r.content_hash, a.submitted_by, a.event_type FROM ingest_accepted_events a"
             " JOIN ingest_event_revisions r USING (event_id)"
             " WHERE a.event_id = ANY($1::text[])",
             list(event_ids),
@@ -99,8 +100,10 @@ class LockedIds:
         found: dict[str, Known] = {}
         for r in rows:
             known = found.setdefault(
-                r["event_id"], Known(r["current"], r["enterprise_id"], r["source"], {})
-            )
+                r["event_id"],
+                Known(r["current"], r["enterprise_id"], r["source"], {}, r["submitted_by"],
+                      r["event_type"]),
+            )  # fmt: skip
             known.hashes[r["revision"]] = r["content_hash"]
         return found
 
@@ -115,9 +118,10 @@ class LockedIds:
             """
             INSERT INTO ingest_accepted_events (event_id, content_hash, enterprise_id, source,
                                                 topic, kafka_partition, kafka_offset,
-                                                submitted_by, channel, revision)
+                                                submitted_by, channel, revision, event_type)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::int[], $7::bigint[], $8::text[], $9::text[], $10::int[])
+                                 $6::int[], $7::bigint[], $8::text[], $9::text[], $10::int[],
+                                 $11::text[])
             ON CONFLICT (event_id) DO UPDATE SET
                 content_hash = EXCLUDED.content_hash, revision = EXCLUDED.revision,
                 topic = EXCLUDED.topic, kafka_partition = EXCLUDED.kafka_partition,
@@ -134,6 +138,7 @@ class LockedIds:
             [a.principal for a in latest],
             [epb.SubmissionChannel.Name(a.channel) for a in latest],
             [a.revision for a in latest],
+            [a.event_type for a in latest],
         )
         await self._conn.execute(
             """
