@@ -31,6 +31,20 @@ DISTRICT_NAMES_ZH: dict[District, str] = {
     District.TAICANG: "太仓市",
 }
 
+# The districts' English names, for pages and reports read in English.
+DISTRICT_NAMES_EN: dict[District, str] = {
+    District.GUSU: "Gusu",
+    District.HUQIU: "Suzhou New District",
+    District.WUZHONG: "Wuzhong",
+    District.XIANGCHENG: "Xiangcheng",
+    District.WUJIANG: "Wujiang",
+    District.SIP: "Suzhou Industrial Park",
+    District.CHANGSHU: "Changshu",
+    District.ZHANGJIAGANG: "Zhangjiagang",
+    District.KUNSHAN: "Kunshan",
+    District.TAICANG: "Taicang",
+}
+
 
 class CertificationKind(StrEnum):
     """What a certification recognises (docs/rules.md, the rule table's trigger column)."""

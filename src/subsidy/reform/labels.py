@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.entitlements import STATUS_LABELS_ZH
-from subsidy.domain.enums import DISTRICT_NAMES_ZH
+from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH
 from subsidy.domain.money import format_fen
 
 # The policy's twelve measures by their headings, in English (the catalog is Chinese only).
@@ -23,18 +23,7 @@ MEASURE_EN: dict[int, str] = {
     12: "Industry talent",
 }
 
-DISTRICT_EN: dict[str, str] = {
-    "GUSU": "Gusu",
-    "HUQIU": "Suzhou New District",
-    "WUZHONG": "Wuzhong",
-    "XIANGCHENG": "Xiangcheng",
-    "WUJIANG": "Wujiang",
-    "SIP": "Suzhou Industrial Park",
-    "CHANGSHU": "Changshu",
-    "ZHANGJIAGANG": "Zhangjiagang",
-    "KUNSHAN": "Kunshan",
-    "TAICANG": "Taicang",
-}
+DISTRICT_EN: dict[str, str] = {d.value: name for d, name in DISTRICT_NAMES_EN.items()}
 DISTRICT_ZH: dict[str, str] = {d.value: name for d, name in DISTRICT_NAMES_ZH.items()}
 
 # The policy's 责任单位 (G3: funds flow through their own channels).
