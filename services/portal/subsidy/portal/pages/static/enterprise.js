@@ -1,10 +1,11 @@
 // 我的政策兑现: an enterprise's entitlements with status, amount, clause and explanation;
-// an appeal against a denial or a reduction; its payee account.
+// an appeal against a denial or a reduction; its payee account. Words from I18n and /site.json;
+// what the API says in Chinese (names, titles, clauses, a bank's reason) is data, marked .data.
 "use strict";
 
 (async () => {
-  const P = Portal;
-  const me = P.header("我的政策兑现");
+  const P = Portal, t = I18n.t;
+  const me = P.header(t("ent.heading"));
   if (!me) return;
   const labels = await P.loadLabels();
   const rules = Object.fromEntries(
@@ -15,20 +16,28 @@
   const $ = (id) => document.getElementById(id);
   const title = (d) => (rules[d.ruleId] ? rules[d.ruleId].title : d.ruleId);
   const appealable = (d) => d.status === "DENIED" || d.status === "PARTIALLY_PAID";
+  const data = (text) => `<span class="data">${P.esc(text)}</span>`;
+
+  // In Chinese the API's own words; in English from the order's state, the bank's reason as data.
+  function paymentWords(p) {
+    if (I18n.lang === "zh") return P.esc(p.statusZh);
+    const reason = p.hold === "RETURNED" && p.returnReason ? `: ${data(p.returnReason)}` : "";
+    return P.esc(I18n.paymentEn(p)) + reason;
+  }
 
   function card(d, payments = []) {
-    const reasons = (d.reasons || []).map((r) => labels.reason[r] || r).join("；");
+    const reasons = (d.reasons || []).map((r) => labels.reason[r] || r).join(t("ent.reasonSep"));
     return `<div class="card" data-entitlement="${P.esc(d.entitlementId)}">
-      <div class="top"><span class="title">${P.esc(title(d))}</span>${P.statusBadge(d.status)}</div>
-      <div class="top"><span>拨付 <span class="money">${P.yuan(d.grantedFen)}</span>
-        <span class="muted">/ 核定 <span class="money">${P.yuan(d.entitledFen)}</span></span></span>
-        <span class="muted">${P.esc(d.year)} 年 · 第 ${P.esc(d.revision)} 次决定</span></div>
-      ${payments.filter((p) => p.entitlementId === d.entitlementId).map((p) => `<div class="muted">拨付：${P.esc(p.statusZh)}
+      <div class="top"><span class="title data">${P.esc(title(d))}</span>${P.statusBadge(d.status)}</div>
+      <div class="top"><span>${t("common.paid")} <span class="money">${P.yuan(d.grantedFen)}</span>
+        <span class="muted">${t("ent.ofEntitled")} <span class="money">${P.yuan(d.entitledFen)}</span></span></span>
+        <span class="muted">${P.esc(t("ent.yearRevision", { year: d.year, n: d.revision }))}</span></div>
+      ${payments.filter((p) => p.entitlementId === d.entitlementId).map((p) => `<div class="muted">${t("ent.payment")}${paymentWords(p)}
         <span class="money">${P.yuan(p.amountFen)}</span></div>`).join("")}
-      ${reasons ? `<div class="muted">原因：${P.esc(reasons)}</div>` : ""}
-      <div class="clause">${P.esc(d.clause)}</div>
-      <div class="actions"><button type="button" class="secondary" data-explain>查看说明</button>
-        ${appealable(d) ? `<button type="button" data-appeal>申请复核</button>` : ""}</div></div>`;
+      ${reasons ? `<div class="muted reasons">${t("ent.reasons")}${P.esc(reasons)}</div>` : ""}
+      <div class="clause data">${P.esc(d.clause)}</div>
+      <div class="actions"><button type="button" class="secondary" data-explain>${t("ent.explain")}</button>
+        ${appealable(d) ? `<button type="button" data-appeal>${t("ent.appeal")}</button>` : ""}</div></div>`;
   }
 
   async function load() {
@@ -43,11 +52,11 @@
     const list = statement.entitlements || [];
     if (list.length) enterprise = { id: me.enterpriseId, name: list[0].enterpriseName, district: list[0].district };
     $("account-name").value = $("account-name").value || enterprise.name;
-    $("summary").innerHTML = `<h2>${P.esc(enterprise.name || me.enterpriseId)}</h2>
-      <p class="muted">统一社会信用代码 ${P.esc(me.enterpriseId)} · ${P.esc(labels.district[enterprise.district] || "")}</p>
-      <p>已拨付合计 <strong class="money">${P.yuan(statement.grantedFen)}</strong> · 共 ${list.length} 项资格
-      ${BigInt(statement.clawbackFen || 0) > 0n ? ` · 应退回 <span class="money">${P.yuan(statement.clawbackFen)}</span>` : ""}</p>`;
-    $("entitlements").innerHTML = list.length ? list.map((d) => card(d, statement.payments)).join("") : `<p class="muted">暂无记录。</p>`;
+    $("summary").innerHTML = `<h2 class="data">${P.esc(enterprise.name || me.enterpriseId)}</h2>
+      <p class="muted">${t("ent.code")} ${P.esc(me.enterpriseId)} · ${P.esc(labels.district[enterprise.district] || "")}</p>
+      <p>${t("ent.total")} <strong class="money">${P.yuan(statement.grantedFen)}</strong> · ${t("ent.count", { n: list.length })}
+      ${BigInt(statement.clawbackFen || 0) > 0n ? ` · ${t("ent.owed")} <span class="money">${P.yuan(statement.clawbackFen)}</span>` : ""}</p>`;
+    $("entitlements").innerHTML = list.length ? list.map((d) => card(d, statement.payments)).join("") : `<p class="muted">${t("ent.none")}</p>`;
     for (const el of document.querySelectorAll("[data-entitlement]")) {
       const d = list.find((x) => x.entitlementId === el.dataset.entitlement);
       el.querySelector("[data-explain]").addEventListener("click", () => explain(d));
@@ -56,34 +65,41 @@
     }
   }
 
-  function explanationText(x) {
-    const lines = [];
-    const status = (s) => labels.status[s] || s;
-    lines.push("【资格判定】");
-    for (const t of x.eligibilityTrace || []) lines.push(`· ${t.labelZh}：${t.value}`);
-    lines.push("", "【台账校验】");
+  // The explanation as HTML lines: the headings and labels in the page's language, what
+  // eligibility found and an appeal's grounds as data.
+  function explanationHtml(x) {
+    const zh = I18n.lang === "zh", sep = t("explain.sep"), rev = (n) => P.esc(t("common.revision", { n }));
+    const [open, close, comma] = zh ? ["（", "）", "，"] : [" (", ")", ", "];
+    const lines = [t("explain.trace")];
+    for (const s of x.eligibilityTrace || []) lines.push(`· ${P.esc(zh ? s.labelZh : s.labelEn || s.labelZh)}${sep}${data(s.value)}`);
+    lines.push("", t("explain.checks"));
     for (const c of x.checks || []) {
-      const numbers = Object.entries(c.numbers || {}).map(([k, v]) => `${k} ${v}`).join("，");
-      lines.push(`· 第${c.revision}次 ${labels.check[c.check] || c.check}：${c.outcome}${numbers ? `（${numbers}）` : ""}`);
+      const numbers = Object.entries(c.numbers || {}).map(([k, v]) => `${k} ${v}`).join(comma);
+      const outcome = labels.reason[c.outcome] || c.outcome;
+      lines.push(`· ${rev(c.revision)} ${P.esc(labels.check[c.check] || c.check)}${sep}${P.esc(outcome)}` +
+        (numbers ? P.esc(`${open}${numbers}${close}`) : ""));
     }
-    lines.push("", "【决定记录】");
+    lines.push("", t("explain.history"));
     for (const h of x.history || []) {
-      lines.push(`· 第${h.revision}次 ${status(h.status)}：核定 ${P.yuan(h.entitledFen)}，拨付 ${P.yuan(h.grantedFen)}` +
-        `（${P.beijing(h.decidedAt)}）`);
+      const amounts = t("explain.amounts", { entitled: P.yuan(h.entitledFen), paid: P.yuan(h.grantedFen) });
+      lines.push(`· ${rev(h.revision)} ${P.esc(labels.status[h.status] || h.status)}${sep}${P.esc(amounts)}` +
+        P.esc(`${open}${P.beijing(h.decidedAt)}${close}`));
     }
+    if ((x.appeals || []).length) lines.push("", t("explain.appeals"));
     for (const a of x.appeals || []) {
-      lines.push("", "【复核申请】", `· ${P.beijing(a.filedAt)} ${a.reason || ""} ${a.status || ""}`);
+      const state = !a.decision ? "explain.open" : a.decision.upheld ? "explain.upheld" : "explain.dismissed";
+      lines.push(`· ${P.esc(a.filedOn || "")} ${data(a.reason || "")} ${t(state)}`);
     }
     return lines.join("\n");
   }
 
   async function explain(d) {
-    $("explain-title").textContent = `说明：${title(d)}`;
-    $("explain-body").textContent = "加载中…";
+    $("explain-title").innerHTML = `${P.esc(t("ent.explainOf"))}${data(title(d))}`;
+    $("explain-body").textContent = t("common.loading");
     $("explain-dialog").showModal();
     try {
       const x = await P.call("LedgerService", "ExplainDecision", { entitlementId: d.entitlementId });
-      $("explain-body").textContent = x.narrative || explanationText(x);
+      $("explain-body").innerHTML = explanationHtml(x);
     } catch (err) {
       $("explain-body").textContent = err.explain();
     }
@@ -91,7 +107,7 @@
 
   function openAppeal(d) {
     appealing = d;
-    $("appeal-target").textContent = `${title(d)} · ${labels.status[d.status] || d.status}`;
+    $("appeal-target").innerHTML = `${data(title(d))} · ${P.esc(labels.status[d.status] || d.status)}`;
     $("appeal-error").textContent = "";
     $("appeal-dialog").showModal();
   }
@@ -107,7 +123,7 @@
       $("appeal-dialog").close();
       $("list-error").textContent = "";
       document.querySelector(`[data-entitlement="${CSS.escape(appealing.entitlementId)}"] .actions`)
-        .insertAdjacentHTML("beforeend", `<span class="badge warn">复核申请已提交</span>`);
+        .insertAdjacentHTML("beforeend", `<span class="badge warn">${t("ent.appealSent")}</span>`);
     } catch (err) {
       $("appeal-error").textContent = err.explain();
     }
@@ -120,7 +136,7 @@
       accountNumber: $("account").value.trim(), accountName: $("account-name").value.trim() };
     try {
       await P.call("IngestService", "Submit", P.event(enterprise, { payeeAccountRegistered }));
-      $("payee-done").textContent = "收款账户已提交，拨付时使用。";
+      $("payee-done").textContent = t("ent.registered");
     } catch (err) {
       $("payee-error").textContent = err.explain();
     }
@@ -132,9 +148,9 @@
     try {
       const r = await P.call("LedgerService", "ListDecisions", { enterpriseId: me.enterpriseId, pageSize: 1000 });
       const latest = (r.decisions || []).slice(-20).reverse();
-      body.innerHTML = latest.map((d) => `<tr><td class="id">${P.beijing(d.decidedAt)}</td><td>${P.esc(title(d))}</td>
+      body.innerHTML = latest.map((d) => `<tr><td class="id">${P.beijing(d.decidedAt)}</td><td class="data">${P.esc(title(d))}</td>
         <td>${P.statusBadge(d.status)}</td><td class="money">${P.yuan(d.grantedFen)}</td>
-        <td class="money">${P.yuan(d.cashDeltaFen)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">暂无通知。</td></tr>`;
+        <td class="money">${P.yuan(d.cashDeltaFen)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("ent.noNotices")}</td></tr>`;
     } catch (err) {
       body.innerHTML = `<tr><td colspan="5" class="error">${P.esc(err.explain())}</td></tr>`;
     }

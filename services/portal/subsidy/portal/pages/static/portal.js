@@ -1,5 +1,5 @@
-// What every page of the portal shares: the session, calls to the HTTP/JSON API, labels,
-// money in fen shown as ¥ with thousands, and times in Beijing time.
+// What every page of the portal shares: the session, calls to the HTTP/JSON API, labels in the
+// page's language (I18n), money in fen shown as ¥ with thousands, and times in Beijing time.
 "use strict";
 
 const Portal = (() => {
@@ -12,7 +12,7 @@ const Portal = (() => {
 
   function signOut() {
     sessionStorage.removeItem(KEY);
-    location.href = "/";
+    location.href = I18n.href("/");
   }
 
   class ApiError extends Error {
@@ -24,17 +24,11 @@ const Portal = (() => {
     }
     explain() {
       const fields = this.fields.map((v) => `· ${v.field}: ${v.description}`).join("\n");
-      return `${ERRORS[this.code] || "请求失败"}（${this.code}）：${this.message}` + (fields ? `\n${fields}` : "");
+      const known = ["unauthenticated", "permission_denied", "invalid_argument", "not_found", "unavailable"];
+      const what = I18n.t(known.includes(this.code) ? `error.${this.code}` : "error.failed");
+      return I18n.t("error.line", { what, code: this.code, message: this.message }) + (fields ? `\n${fields}` : "");
     }
   }
-
-  const ERRORS = {
-    unauthenticated: "登录已失效，请重新登录",
-    permission_denied: "无权进行此操作",
-    invalid_argument: "填写有误",
-    not_found: "未找到",
-    unavailable: "服务暂不可用，请稍后再试",
-  };
 
   async function call(service, method, body, { anonymous = false } = {}) {
     const headers = { "content-type": "application/json", "connect-protocol-version": "1" };
@@ -80,9 +74,13 @@ const Portal = (() => {
     return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
+  // /site.json has the labels in each language; a page uses its own language's.
   let labels = null;
   async function loadLabels() {
-    if (!labels) labels = await (await fetch("/site.json")).json();
+    if (!labels) {
+      const facts = await (await fetch("/site.json")).json();
+      labels = { source: facts.source, ...facts[I18n.lang] };
+    }
     return labels;
   }
 
@@ -97,8 +95,8 @@ const Portal = (() => {
     const p = s.principal;
     const bound = p.enterpriseId || p.bureau || "";
     document.querySelector("header").innerHTML =
-      `<h1>${esc(title)}</h1><span class="who">${esc(p.name)} · ${esc(bound)} ` +
-      `<button type="button" class="secondary" id="sign-out">退出</button></span>`;
+      `<h1>${esc(title)}</h1><span class="who"><span class="data">${esc(p.name)} · ${esc(bound)}</span> ` +
+      `${I18n.switcher()} <button type="button" class="secondary" id="sign-out">${esc(I18n.t("common.signOut"))}</button></span>`;
     document.getElementById("sign-out").addEventListener("click", signOut);
     return p;
   }

@@ -1,15 +1,16 @@
 // 审核工作台: a bureau's queues with age and deadline, review and appeal decisions, and an
-// enterprise search that drills down to its statement.
+// enterprise search that drills down to its statement. Words from I18n and /site.json; names,
+// clauses and bureaus are data (marked .data).
 "use strict";
 
 (async () => {
-  const P = Portal;
-  const me = P.header("审核工作台");
+  const P = Portal, t = I18n.t;
+  const me = P.header(t("wb.heading"));
   if (!me) return;
   const labels = await P.loadLabels();
   const $ = (id) => document.getElementById(id);
-  const QUEUES = [["REVIEW", "待审核"], ["APPEALS", "复核申请"], ["REFERRED", "待转办"],
-    ["OBJECTIONS", "公示异议"], ["RETURNED_PAYMENTS", "银行退回"]];
+  const QUEUES = ["REVIEW", "APPEALS", "REFERRED", "OBJECTIONS", "RETURNED_PAYMENTS"];
+  const data = (text) => `<span class="data">${P.esc(text)}</span>`;
   let queue = "REVIEW", pageToken = "", cases = [], deciding = null;
   // A reviewer or approver works its own bureau's queues; an auditor looks at any bureau's.
   let bureau = me.bureau || "";
@@ -21,23 +22,23 @@
     $("bureau").innerHTML = bureaus.map((b) => `<option>${P.esc(b)}</option>`).join("");
     $("bureau").addEventListener("change", () => { bureau = $("bureau").value; showBureau(); refresh(); });
   }
-  function showBureau() { $("bureau-title").textContent = `${bureau} · 待办`; }
+  function showBureau() { $("bureau-title").innerHTML = `${data(bureau)} · ${t("wb.todo")}`; }
   showBureau();
 
   // A yuan amount typed by a person, as integer fen in a string: no float on the way.
   function fen(text) {
     const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(text.trim());
-    if (!m) throw new Error("金额格式：元，最多两位小数");
+    if (!m) throw new Error(t("wb.amountFormat"));
     return (BigInt(m[1]) * 100n + BigInt((m[2] || "").padEnd(2, "0"))).toString();
   }
 
   async function counts() {
     const c = await P.call("WorkbenchService", "GetQueueCounts", { bureau });
     const by = Object.fromEntries((c.counts || []).map((q) => [q.queue, q]));
-    $("tabs").innerHTML = QUEUES.map(([key, name]) => {
+    $("tabs").innerHTML = QUEUES.map((key) => {
       const q = by[key] || {}; const overdue = Number(q.overdue || 0);
-      return `<button type="button" role="tab" data-queue="${key}" aria-selected="${key === queue}">${name}
-        <span class="badge">${P.esc(q.total || 0)}</span>${overdue ? ` <span class="badge overdue">超期 ${overdue}</span>` : ""}</button>`;
+      return `<button type="button" role="tab" data-queue="${key}" aria-selected="${key === queue}">${t(`wb.${key}`)}
+        <span class="badge">${P.esc(q.total || 0)}</span>${overdue ? ` <span class="badge overdue">${t("wb.overdueN", { n: overdue })}</span>` : ""}</button>`;
     }).join("");
     for (const b of $("tabs").querySelectorAll("button")) {
       b.addEventListener("click", () => { queue = b.dataset.queue; refresh(); });
@@ -46,19 +47,21 @@
 
   function actions(c) {
     if (c.queue === "REVIEW" && me.role !== "auditor") {
-      return `<button type="button" data-act="approve">批准</button> <button type="button" class="danger" data-act="reject">驳回</button>`;
+      return `<button type="button" data-act="approve">${t("wb.approve")}</button> <button type="button" class="danger" data-act="reject">${t("wb.reject")}</button>`;
     }
     if (c.queue === "APPEALS" && me.role === "approver") {
-      return `<button type="button" data-act="uphold">复核成立</button> <button type="button" class="secondary" data-act="dismiss">维持原决定</button>`;
+      return `<button type="button" data-act="uphold">${t("wb.uphold")}</button> <button type="button" class="secondary" data-act="dismiss">${t("wb.dismiss")}</button>`;
     }
     return "";
   }
 
   function row(c) {
-    const state = c.overdue ? `<span class="badge overdue">已超期</span>` : `<span class="badge">${P.esc(c.ageWorkingDays || 0)} 个工作日</span>`;
-    const second = c.awaitingSecondApproval ? `<div class="muted">待第二人复核（首次：${P.esc(c.firstReviewer)}）</div>` : "";
-    return `<tr data-case="${P.esc(c.caseId)}"><td><a href="#" data-enterprise="${P.esc(c.enterpriseId)}">${P.esc(c.enterpriseName)}</a>
-      <div class="muted id">${P.esc(c.enterpriseId)}</div></td><td>${P.esc(c.clause)}<div class="muted">${P.esc(c.ruleId)}</div>${second}</td>
+    const state = c.overdue ? `<span class="badge overdue">${t("wb.overdue")}</span>`
+      : `<span class="badge">${P.esc(t("wb.days", { n: c.ageWorkingDays || 0 }))}</span>`;
+    const second = c.awaitingSecondApproval
+      ? `<div class="muted">${P.esc(t("wb.second", { first: c.firstReviewer }))}</div>` : "";
+    return `<tr data-case="${P.esc(c.caseId)}"><td><a href="#" class="data" data-enterprise="${P.esc(c.enterpriseId)}">${P.esc(c.enterpriseName)}</a>
+      <div class="muted id">${P.esc(c.enterpriseId)}</div></td><td><span class="data">${P.esc(c.clause)}</span><div class="muted">${P.esc(c.ruleId)}</div>${second}</td>
       <td class="money">${P.yuan(c.amountFen)}</td><td>${P.beijing(c.enteredAt)}</td><td>${P.beijing(c.dueAt)}</td>
       <td>${state}</td><td>${actions(c)}</td></tr>`;
   }
@@ -72,7 +75,7 @@
       pageToken = r.nextPageToken || "";
     } catch (err) { $("queue-error").textContent = err.explain(); cases = []; }
     $("cases").querySelector("tbody").innerHTML = cases.length ? cases.map(row).join("")
-      : `<tr><td colspan="7" class="muted">暂无待办。</td></tr>`;
+      : `<tr><td colspan="7" class="muted">${t("wb.nothing")}</td></tr>`;
     $("more").hidden = !pageToken;
     for (const tr of $("cases").querySelectorAll("tr[data-case]")) {
       const c = cases.find((x) => x.caseId === tr.dataset.case);
@@ -85,11 +88,10 @@
 
   async function refresh() { await counts().catch((err) => { $("queue-error").textContent = err.explain(); }); await list(false); }
 
-  const VERBS = { approve: "批准", reject: "驳回", uphold: "复核成立", dismiss: "维持原决定" };
   function openDecide(c, act) {
     deciding = { c, act };
-    $("decide-title").textContent = VERBS[act];
-    $("decide-target").textContent = `${c.enterpriseName} · ${c.clause} · ${P.yuan(c.amountFen)}`;
+    $("decide-title").textContent = t(`wb.${act}`);
+    $("decide-target").innerHTML = `${data(c.enterpriseName)} · ${data(c.clause)} · ${P.yuan(c.amountFen)}`;
     $("amount-row").hidden = act !== "approve";
     $("decide-amount").value = act === "approve" && BigInt(c.amountFen || 0) > 0n ? (Number(BigInt(c.amountFen) / 100n)).toString() : "";
     $("decide-error").textContent = "";
@@ -116,7 +118,7 @@
       await P.call("IngestService", "Submit", decisionEvent(deciding));
       $("decide-dialog").close();
       const tr = $("cases").querySelector(`tr[data-case="${CSS.escape(deciding.c.caseId)}"] td:last-child`);
-      tr.innerHTML = `<span class="badge ok">已提交</span>`;
+      tr.innerHTML = `<span class="badge ok">${t("wb.submitted")}</span>`;
     } catch (err) { $("decide-error").textContent = err instanceof P.ApiError ? err.explain() : String(err); }
   });
 
@@ -127,8 +129,9 @@
       const rows = (s.entitlements || []).map((d) => `<tr><td>${P.esc(d.ruleId)}</td><td>${P.statusBadge(d.status)}</td>
         <td class="money">${P.yuan(d.grantedFen)}</td><td class="money">${P.yuan(d.entitledFen)}</td><td>${P.esc(d.year)}</td></tr>`).join("");
       const name = (s.entitlements || [])[0] ? s.entitlements[0].enterpriseName : enterpriseId;
-      out.innerHTML = `<h2>${P.esc(name)}</h2><p class="muted">${P.esc(enterpriseId)} · 已拨付 <span class="money">${P.yuan(s.grantedFen)}</span></p>
-        <div class="table-wrap"><table><thead><tr><th>规则</th><th>状态</th><th class="money">拨付</th><th class="money">核定</th><th>年度</th></tr></thead>
+      out.innerHTML = `<h2 class="data">${P.esc(name)}</h2><p class="muted">${P.esc(enterpriseId)} · ${t("wb.paidSoFar")} <span class="money">${P.yuan(s.grantedFen)}</span></p>
+        <div class="table-wrap"><table><thead><tr><th>${t("wb.rule")}</th><th>${t("common.status")}</th><th class="money">${t("common.paid")}</th>
+        <th class="money">${t("common.entitled")}</th><th>${t("wb.year")}</th></tr></thead>
         <tbody>${rows}</tbody></table></div>`;
     } catch (err) { out.innerHTML = `<p class="error">${P.esc(err.explain())}</p>`; }
   }
@@ -138,9 +141,9 @@
     $("search-error").textContent = "";
     try {
       const r = await P.call("WorkbenchService", "SearchEnterprises", { query: $("query").value.trim(), bureau });
-      $("matches").innerHTML = (r.enterprises || []).map((m) => `<div class="card"><a href="#" data-enterprise="${P.esc(m.enterpriseId)}">${P.esc(m.enterpriseName)}</a>
-        <span class="muted">${P.esc(m.enterpriseId)} · ${P.esc(labels.district[m.district] || m.district)} · 待办 ${P.esc(m.openCases || 0)}</span></div>`).join("")
-        || `<p class="muted">未找到。</p>`;
+      $("matches").innerHTML = (r.enterprises || []).map((m) => `<div class="card"><a href="#" class="data" data-enterprise="${P.esc(m.enterpriseId)}">${P.esc(m.enterpriseName)}</a>
+        <span class="muted">${P.esc(m.enterpriseId)} · ${P.esc(labels.district[m.district] || m.district)} · ${P.esc(t("wb.open", { n: m.openCases || 0 }))}</span></div>`).join("")
+        || `<p class="muted">${t("wb.notFound")}</p>`;
       for (const a of $("matches").querySelectorAll("[data-enterprise]")) {
         a.addEventListener("click", (ev) => { ev.preventDefault(); statement(a.dataset.enterprise); });
       }
