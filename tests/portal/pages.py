@@ -20,7 +20,9 @@ async def sign_in(page: Page, url: str, secret: str, width: int, lands_on: str) 
     await open_at(page, f"{url}/", width)
     await page.evaluate(f"document.getElementById('credential').value = {json.dumps(secret)}")
     await page.evaluate("document.getElementById('login').requestSubmit()")
-    await page.wait_for(f"location.pathname === {json.dumps(lands_on)}")
+    await page.wait_for(
+        f"location.pathname === {json.dumps(lands_on)} && document.readyState === 'complete'"
+    )
 
 
 async def fill(page: Page, element_id: str, value: str) -> None:
