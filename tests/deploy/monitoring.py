@@ -304,7 +304,7 @@ def check_usage(where: str, expr: str) -> list[str]:
         if name is None or name not in known:
             continue
         used_labels |= known[name]
-        for label in sorted(labels - known[name]):
+        for label in sorted(labels - known[name] - KUBERNETES_TARGET_LABELS):
             problems.append(f"{where}: {name} has no label {label!r}")
     for label in sorted(usage.grouping - used_labels):
         problems.append(f"{where}: groups by {label!r}, which none of its metrics has")

@@ -1,5 +1,7 @@
 """The Grafana dashboard and the alert rules use only metrics and labels the code exports."""
 
+import re
+
 import pytest
 import yaml
 
@@ -106,13 +108,64 @@ def test_dashboards_cover_what_operators_watch() -> None:
     assert fired == alerts, "every alert needs a promtool test case in which it fires"
 
 
+# The dashboard's variables that narrow every query: a deployment (several may share one
+# Prometheus on Kubernetes) and a service's scrape job.
+SCOPES = ("namespace", "job")
+
+
+def test_grafana_scope_variables_read_the_platforms_metrics() -> None:
+    """namespace and job are query variables over the platform's own series (job within the
+    chosen namespace); "All" is .*, which also matches a plain Prometheus's series that have
+    no namespace at all."""
+    variables = {v["name"]: v for v in grafana()["templating"]["list"]}
+    for name in SCOPES:
+        variable = variables[name]
+        assert variable["type"] == "query"
+        assert variable["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert (variable["multi"], variable["includeAll"], variable["allValue"]) == (
+            True,
+            True,
+            ".*",
+        )
+        # A classic query string: every Grafana since 7 reads it (the editor's object form
+        # differs between versions).
+        assert variable["definition"] == variable["query"]
+        selector, label = _label_values(variable["definition"])
+        assert label == name
+        assert ("__name__", "=~", '"subsidy_.+"') in selector
+    job, _ = _label_values(variables["job"]["definition"])
+    assert ("namespace", "=~", '"$namespace"') in job
+
+
+def _label_values(query: str) -> tuple[frozenset[tuple[str, str, str]], str]:
+    """The matchers and the label of Grafana's `label_values({selector}, label)`."""
+    match = re.fullmatch(r"label_values\((\{.*\}), (\w+)\)", query)
+    assert match, query
+    return promql_usage(match.group(1)).matchers[0], match.group(2)
+
+
+def test_every_panel_query_is_narrowed_by_namespace_and_job() -> None:
+    """Each series a panel reads is scoped by both variables, so choosing a deployment or a
+    service changes every panel, not some."""
+    wanted = {(name, "=~", f'"${name}"') for name in SCOPES}
+    unscoped = [
+        (title, name)
+        for title, expr in grafana_exprs()
+        for (name, _), matchers in zip(
+            promql_usage(expr).selectors, promql_usage(expr).matchers, strict=True
+        )
+        if not wanted <= matchers
+    ]
+    assert unscoped == []
+
+
 def test_grafana_model() -> None:
     """Panels have unique ids, sit on the 24-column grid, and read the chosen Prometheus;
     names shown for measures and districts are the catalog's and the enum's."""
     dashboard = grafana()
     assert dashboard["uid"]
     assert dashboard["schemaVersion"] >= 36
-    assert [v["name"] for v in dashboard["templating"]["list"]] == ["datasource"]
+    assert [v["name"] for v in dashboard["templating"]["list"]] == ["datasource", *SCOPES]
     panels = list(grafana_panels(dashboard["panels"]))
     assert len({p["id"] for p in panels}) == len(panels)
     for panel in panels:
