@@ -6,6 +6,7 @@ method without a row here (or in subsidy.identity.access) fails."""
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import grpc
 import pytest
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc, workbench_pb2
+from subsidy.domain.beijing import BEIJING
 from subsidy.domain.events import PAYLOAD_TYPES
 from subsidy.identity.access import ACCESS, markdown_table
 from subsidy.identity.principal import Role
@@ -62,10 +64,10 @@ EXPECTED["SubmitBatch"]["reviewer_other_bureau"] = (OK, "reviewDecided.ruleId")
 
 def _event(actor: str) -> dict[str, Any]:
     """What the actor would submit through the portal: an enterprise an objection about
-    TOP_UP's entitlement, the others a review of the bureau's rule."""
+    TOP_UP's entitlement, the others a review of the bureau's rule; dated today in Beijing."""
     base = {"eventId": event_id(), "source": PORTAL_SOURCE, "enterpriseId": TOP_UP,
             "enterpriseName": "苏州矩阵机器人有限公司", "district": "SIP",
-            "occurredOn": "2025-09-10"}  # fmt: skip
+            "occurredOn": datetime.now(BEIJING).date().isoformat()}  # fmt: skip
     if actor.startswith("enterprise"):
         return {**base, "objectionFiled": {"eventRef": "api-topup-1", "ruleId": BUREAU_RULE,
                                            "reason": "公示期间异议"}}  # fmt: skip

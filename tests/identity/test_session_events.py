@@ -1,11 +1,11 @@
 """What a person's session may submit beyond its role's types, on the real ingest server with
-sessions: no correction and no retraction, and a correction by anyone (machines too) only from
-the original's sender, keeping its type."""
+sessions: no correction and no retraction, events dated today in Beijing; and a correction by
+anyone (machines too) only from the original's sender, keeping its type."""
 
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,9 @@ import pytest
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import load_catalog
+from subsidy.domain.events import parse_event_json
+from subsidy.identity.principal import Principal, Role
+from subsidy.ingest.permissions import SessionBindings
 from tests.identity.platform import (
     BUREAU_RULE,
     OTHER_BUREAU,
@@ -211,3 +214,60 @@ async def test_an_event_whose_sender_is_unknown_is_corrected_by_nobody(running: 
     err = await refused(running, WRITER, corrected(original, 2, **review(approved=False)))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     assert violated_fields(err) == ["revision"]
+
+
+def _days_away(days: int) -> str:
+    return (datetime.now(BEIJING).date() + timedelta(days=days)).isoformat()
+
+
+# Who sends what, dated how: a reviewer's and an approver's decisions back-dated past a notice
+# (its 公示 would be over at once), by a day, or ahead; an enterprise's filings likewise.
+DATED = [
+    ("reviewer_bureau", review(), -8),
+    ("reviewer_bureau", review(approved=False), -1),
+    ("approver", review(), -30),
+    ("approver", review(), 1),
+    ("enterprise_own", objection(), -8),
+    ("enterprise_own", {"payeeAccountRegistered": {
+        "bankName": "中国农业银行苏州分行", "accountNumber": "1054000123456789012",
+        "accountName": "苏州矩阵机器人有限公司"}}, -1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("actor", "payload", "days"), DATED,
+                         ids=[f"{a}-{next(iter(p))}-{d}" for a, p, d in DATED])  # fmt: skip
+async def test_a_person_s_event_is_dated_today_in_beijing(
+    running: Platform, actor: str, payload: dict[str, Any], days: int
+) -> None:
+    dated = {**event(**payload), "occurredOn": _days_away(days)}
+    err = await refused(running, session(running, actor), dated)
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED, err.details()
+    assert violated_fields(err) == ["occurredOn"]
+    assert await batch(running, session(running, actor), dated) == ["occurredOn"]
+    assert await stored(running, dated["eventId"]) is None
+    # The same, dated today, is taken.
+    today_s = {**dated, "occurredOn": today()}
+    assert not (await submit(running, session(running, actor), today_s)).duplicate
+    assert await stored(running, dated["eventId"]) is not None
+
+
+async def test_a_machine_s_event_keeps_the_date_it_states(running: Platform) -> None:
+    """Feeds send facts of the past: only people's events are dated by the clock."""
+    old = {**event(MACHINE_SOURCE, **review()), "occurredOn": "2025-06-30"}
+    assert not (await submit(running, WRITER, old)).duplicate
+
+
+def test_today_is_beijing_s_day_not_utc_s() -> None:
+    """At 00:30 in Beijing, 16:30 UTC of the day before: Beijing's date is today's."""
+    moment = datetime(2025, 9, 10, 16, 30, tzinfo=UTC)
+    bindings = SessionBindings(PORTAL_SOURCE, load_catalog(), clock=lambda: moment)
+    person = Principal("reviewer-x", Role.REVIEWER, None, "市工信局", "cred_x")
+    submitter = bindings.of(person)
+    assert submitter is not None
+    refused_on = {}
+    for day in (date(2025, 9, 10), date(2025, 9, 11)):
+        sent = {**event(**review()), "occurredOn": day.isoformat()}
+        refused_on[day] = [
+            e.field for e in submitter.refusals(parse_event_json(json.dumps(sent).encode()))
+        ]
+    assert refused_on == {date(2025, 9, 10): ["occurredOn"], date(2025, 9, 11): []}

@@ -42,7 +42,8 @@ FORBIDDEN = Counter(
 FORBIDDEN_EVENTS = Counter(
     "subsidy_ingest_forbidden_events",
     "Events refused for what their submitter may not send: a type or source it is not bound"
-    " to (type, source), a correction of another's event or by a person (revision)",
+    " to (type, source), a correction of another's event or by a person (revision), a"
+    " person's event not dated today (session)",
     ["binding"],
     registry=REGISTRY,
 )
@@ -79,7 +80,7 @@ def field_label(path: str) -> str:
 
 
 # A refused field's binding label: the few kinds of refusal, never the field itself.
-_BINDINGS = {"source": "source", "revision": "revision"}
+_BINDINGS = {"source": "source", "revision": "revision", "occurredOn": "session"}
 
 
 def binding_label(field: str) -> str:

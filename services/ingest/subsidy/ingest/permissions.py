@@ -2,13 +2,14 @@
 a person's from the role of its session), what it may not submit, and the provenance an
 accepted event carries."""
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
 
 from subsidy.api.v1 import api_pb2
+from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import EnterpriseEvent, FieldError
 from subsidy.events.v1 import events_pb2 as epb
@@ -61,6 +62,8 @@ class Submitter:
     rules: frozenset[str] | None = None
     bureau: str | None = None
     person: bool = False
+    # A person's clock (aware): its events are dated today in Beijing.
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def of_grant(
@@ -96,15 +99,29 @@ class Submitter:
         return tuple(errors)
 
     def _person_refusals(self, event: EnterpriseEvent) -> list[FieldError]:
-        """What a person's session may not send whatever its role: a correction. Every person
-        shares the portal's source, so a correction would let one rewrite another's decision
-        (another bureau's, a four-eyes approval into a rejection); a decision is put right
-        by a new decision or an appeal, which history keeps beside the first."""
+        """What a person's session may not send whatever its role: a correction, an event not
+        dated today in Beijing. Every person shares the portal's source, so a correction would
+        let one rewrite another's decision (another bureau's, a four-eyes approval into a
+        rejection); a decision is put right by a new decision or an appeal, which history
+        keeps beside the first."""
+        errors = []
         if event.revision_number > 1:
-            return [FieldError("revision", f"permission denied: {self.principal} may not"
-                               " correct an event; a decision is put right by a new decision"
-                               " or an appeal / 个人不得更正已提交的事件")]  # fmt: skip
-        return []
+            errors.append(FieldError("revision", f"permission denied: {self.principal} may not"
+                                     " correct an event; a decision is put right by a new"
+                                     " decision or an appeal /"
+                                     " 个人不得更正已提交的事件"))  # fmt: skip
+        # The payouts start an award's public notice (公示) on the occurredOn of the event that
+        # decided it, which for a person's decision the client writes: a reviewDecided dated
+        # a week back would make an order payable at once. Today only, not yesterday too: a
+        # submission that straddles midnight is refused, naming the day, and the person sends
+        # it again (the pages date each submission as it is made); admitting yesterday would
+        # let anyone take a day off the notice of any decision of theirs.
+        today = self.clock().astimezone(BEIJING).date()
+        if event.occurred_on != today:
+            errors.append(FieldError("occurredOn", f"permission denied: a person's event is"
+                                     f" dated today in Beijing, {today.isoformat()} /"
+                                     " 个人提交的事件须以北京时间当日为发生日期"))  # fmt: skip
+        return errors
 
     def provenance(self, at: datetime | None = None) -> epb.Provenance:
         """Who submitted, how and when: set on every event this call gets accepted."""
@@ -140,8 +157,14 @@ class SessionBindings:
     enterprise's events, a reviewer or approver its bureau's rules (the catalog's
     responsible units, in any version of the policy)."""
 
-    def __init__(self, portal_source: str, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        portal_source: str,
+        catalog: Catalog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._source = frozenset({portal_source})
+        self._clock = clock
         self._rules: dict[str, set[str]] = {}
         for version in catalog.timeline:
             for rule in version.rules:
@@ -158,7 +181,7 @@ class SessionBindings:
             rules = frozenset(self._rules.get(principal.bureau or "", ()))
         return Submitter(principal.name, types, self._source, SESSION_CHANNEL,
                          principal.enterprise_id, rules, principal.bureau,
-                         person=True)  # fmt: skip
+                         person=True, clock=self._clock)  # fmt: skip
 
 
 def auth_interceptor(
