@@ -363,9 +363,11 @@ class ReferenceLedger:
         self._decide([x])
 
     def _revoke(self, enterprise_id: str, item_id: str) -> None:
-        """7. Everything standing or awaiting review on the item is revoked, money clawed."""
+        """7. Everything standing, awaiting review or rejected by its review on the item is
+        revoked, money clawed: a rejection left DENIED could be reopened by an appeal."""
         for x in self._on_item(enterprise_id, item_id):
-            if x.stands or x.status is Status.PENDING_REVIEW:
+            rejected = x.status is Status.DENIED and Reason.REVIEW_REJECTED in x.reasons
+            if x.stands or rejected or x.status is Status.PENDING_REVIEW:
                 first = self._waiting_approval(x.ent.entitlement_id)
                 if first is not None:
                     first.waiting = False

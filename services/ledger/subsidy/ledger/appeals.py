@@ -9,7 +9,7 @@ from subsidy.api.v1 import api_pb2
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.ledger.book import EnterpriseBook
-from subsidy.domain.ledger.records import Appeal, AppealDecision, Outcome
+from subsidy.domain.ledger.records import Appeal, AppealDecision, Outcome, Remedy, Reopened
 from subsidy.domain.ledger.state import BookState
 from subsidy.ledger import appeal_notices as notices
 from subsidy.ledger.appeal_notices import Facts
@@ -107,6 +107,7 @@ async def restore(conn: asyncpg.Connection, books: dict[str, EnterpriseBook]) ->
             r["attachment_ref"], r["filed_by"], r["filed_on"], r["rejected_by"],
         )  # fmt: skip
     await _restore_rejections(conn, books)
+    await _restore_reopenings(conn, books)
 
 
 async def _restore_rejections(conn: asyncpg.Connection, books: dict[str, EnterpriseBook]) -> None:
@@ -132,6 +133,32 @@ async def _restore_rejections(conn: asyncpg.Connection, books: dict[str, Enterpr
         # A review that named nobody is shown "-" (records.show): nobody to keep out.
         reviewer = None if r["reviewer"] in (None, "-") else r["reviewer"]
         books[owner[r["entitlement_id"]]].rejected_by[r["entitlement_id"]] = reviewer
+
+
+async def _restore_reopenings(conn: asyncpg.Connection, books: dict[str, EnterpriseBook]) -> None:
+    """Who may not approve each entitlement awaiting a review an upheld appeal reopened: the
+    decider of every reopening in force (its event applied) and the reviewer whose rejection
+    its appeal overturned, as the book recorded them (docs/rules.md step 10)."""
+    owner = {
+        eid: enterprise_id
+        for enterprise_id, book in books.items()
+        for eid, s in book.entitlements.items()
+        if s.status is Status.PENDING_REVIEW
+    }
+    if not owner:
+        return
+    for r in await conn.fetch(
+        "SELECT d.entitlement_id, d.decided_by, a.rejected_by FROM appeal_decisions d"
+        " JOIN appeals a ON a.event_id = d.appeal_id JOIN inbox i ON i.event_id = d.event_id"
+        " WHERE d.entitlement_id = ANY($1::text[]) AND d.remedy = $2 AND i.outcome = 'applied'",
+        list(owner),
+        Remedy.REOPENED.value,
+    ):
+        book = books[owner[r["entitlement_id"]]]
+        parties = book.reopened.setdefault(r["entitlement_id"], Reopened())
+        parties.deciders.add(r["decided_by"])
+        if r["rejected_by"] is not None:
+            parties.rejecters.add(r["rejected_by"])
 
 
 async def appeals_of(

@@ -5,10 +5,11 @@ import dataclasses
 from datetime import date
 
 from subsidy.domain.entitlements import Reason, Status
-from subsidy.domain.events import AppealDecided, AppealFiled, EnterpriseEvent
+from subsidy.domain.events import AppealDecided, AppealFiled, EnterpriseEvent, ReviewDecided
 from subsidy.domain.ledger.errors import (
     AppealAlreadyOpen,
     AppealEventMismatch,
+    AppealPartyApproves,
     AppealRuleMismatch,
     NoAppealDecider,
     NotAppealable,
@@ -25,6 +26,7 @@ from subsidy.domain.ledger.records import (
     EntitlementState,
     Outcome,
     Remedy,
+    Reopened,
 )
 from subsidy.domain.ledger.state import BookState
 
@@ -48,6 +50,34 @@ def apply(
 def note_review(book: BookState, review_entitlement: str, principal: str | None) -> None:
     """Remember who rejected an entitlement's review: its appeal is decided by someone else."""
     book.rejected_by[review_entitlement] = principal
+
+
+def guard_reopened_approval(
+    book: BookState, target: EntitlementState, review: ReviewDecided, who: str | None, event_id: str
+) -> None:
+    """An approval of a review an appeal reopened comes from a named reviewer who neither
+    decided an appeal that reopened it nor gave a rejection one overturned, whatever the
+    amount: one person overturning another's rejection and paying it alone is what four eyes
+    is against. A rejection may come from anyone: it pays nothing."""
+    eid = target.ent.entitlement_id
+    reopened = book.reopened.get(eid)
+    if reopened is None or not review.approved:
+        return
+    if who is None:
+        raise AppealPartyApproves(
+            f"{eid}: review {event_id!r} names no reviewer, and an appeal reopened this review:"
+            " its approval must come from a reviewer other than the appeal's parties"
+        )
+    if who in reopened.deciders:
+        role = "decided the appeal that reopened its review"
+    elif who in reopened.rejecters:
+        role = "gave the rejection an appeal overturned"
+    else:
+        return
+    raise AppealPartyApproves(
+        f"{eid}: {who!r} {role} and cannot approve it (review {event_id!r}); another reviewer"
+        " must (复核后由他人审批)"
+    )
 
 
 # ---- filing --------------------------------------------------------------------------------
@@ -159,7 +189,8 @@ def _guard_decider(appeal: Appeal, who: str | None, event_id: str) -> str:
 
 def _remedy(target: EntitlementState) -> Remedy:
     """A review's rejection is reviewed again; any other denial or cut is the rules' reading of
-    the facts as sent, put right by the source correcting its event (step 9)."""
+    the facts as sent, put right by the source correcting its event (step 9). So is a
+    revocation since the appeal was filed (step 7): REVOKED, there is nothing to reopen."""
     if target.status is Status.DENIED and Reason.REVIEW_REJECTED in target.reasons:
         return Remedy.REOPENED
     return Remedy.SOURCE_CORRECTION
@@ -174,8 +205,13 @@ def _reopen(
     decider: str,
     out: Outcome,
 ) -> None:
-    """The rejection is lifted: PENDING_REVIEW again, a new decision saying why, no money."""
+    """The rejection is lifted: PENDING_REVIEW again, a new decision saying why, no money.
+    Neither the decider nor the rejecting reviewer may approve it now."""
     s.status = Status.PENDING_REVIEW
+    parties = book.reopened.setdefault(s.ent.entitlement_id, Reopened())
+    parties.deciders.add(decider)
+    if appeal.rejected_by is not None:
+        parties.rejecters.add(appeal.rejected_by)
     s.reasons = tuple(r for r in s.reasons if r is not Reason.REVIEW_REJECTED)
     book.emit(s, out, event_id, [_upheld_check(appeal, p, event_id, decider)])
     note = AppealNote(appeal.event_id, p.reason, decider)

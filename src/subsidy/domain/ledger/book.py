@@ -8,8 +8,6 @@ Each decision reads as a short sequence of named steps. Guards (`_guard_*`) rais
 LedgerRejection before anything is written to the book, so a refused event leaves no trace.
 """
 
-from collections import defaultdict
-
 from subsidy.domain.entitlements import Reason, Status, clip_to_ceiling
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import (
@@ -20,7 +18,7 @@ from subsidy.domain.events import (
     PayeeAccountRegistered,
     ReviewDecided,
 )
-from subsidy.domain.ledger import appeals, four_eyes
+from subsidy.domain.ledger import appeals, four_eyes, items
 from subsidy.domain.ledger import checks as check
 from subsidy.domain.ledger.errors import (
     LedgerRejection,
@@ -31,14 +29,12 @@ from subsidy.domain.ledger.errors import (
     UnknownReviewRule,
 )
 from subsidy.domain.ledger.records import (
-    GRANTED,
     Approval,
     Check,
     EntitlementState,
     Objection,
     Outcome,
     PayeeAccount,
-    PostingKind,
 )
 from subsidy.domain.ledger.stacking import stack
 from subsidy.domain.ledger.state import BookState, add_reasons, deny
@@ -113,10 +109,10 @@ class EnterpriseBook(BookState):
             self._on_review(payload, event, out)
         elif isinstance(payload, CertificationRevoked):
             self.events[event.event_id] = ()
-            self._revoke(payload.item_id, event.event_id, out)
+            items.revoke(self, payload.item_id, event.event_id, out)
         elif isinstance(payload, OtherSupportReceived):
             self.events[event.event_id] = ()
-            self._other_support(payload, event.event_id, out)
+            items.other_support(self, payload, event.event_id, out)
         elif isinstance(payload, PayeeAccountRegistered | ObjectionFiled):
             self._record(payload, event, out)
         elif isinstance(payload, appeals.PAYLOADS):  # docs/rules.md step 10
@@ -280,11 +276,13 @@ class EnterpriseBook(BookState):
 
     def _on_review(self, review: ReviewDecided, event: EnterpriseEvent, out: Outcome) -> None:
         """A bureau's review of an entitlement PENDING_REVIEW (its event is known: unknown
-        ones are parked). A large approval acts only as the second of two (four eyes)."""
+        ones are parked). A large approval acts only as the second of two (four eyes); one of
+        a review an appeal reopened, only if neither of the appeal's parties gave it."""
         event_id = event.event_id
         target = self._guard_review_rule(review)
         self._guard_pending_review(target)
         principal = event.submitted_by.principal if event.submitted_by else None
+        appeals.guard_reopened_approval(self, target, review, principal, event_id)
         eid = target.ent.entitlement_id
         step = four_eyes.judge(target, review, event_id, principal, self.awaiting.get(eid))
         self.events[event_id] = ()
@@ -347,53 +345,3 @@ class EnterpriseBook(BookState):
             if granted is not None:
                 cash = stack(self, s, granted, event_id, checks, out)
         self.emit(s, out, event_id, checks, cash)
-
-    def _revoke(self, item_id: str, event_id: str, out: Outcome) -> None:
-        """Step 6: every grant on the item reversed, cap room released, cash paid booked as a
-        clawback receivable. Entitlements awaiting review on it are revoked too."""
-        for s in list(self.on_item(item_id)):
-            if not (s.counts_for_item or s.status is Status.PENDING_REVIEW):
-                continue
-            self.settle_approval(s.ent.entitlement_id, event_id, out)
-            paid = s.granted_fen
-            if paid:
-                self.post(s, PostingKind.REVOKE, -paid, event_id, out)
-                self.clawback(s, paid, event_id, out)
-            s.status = Status.REVOKED
-            self.emit(s, out, event_id, [check.revocation(paid)])
-
-    def _other_support(self, p: OtherSupportReceived, event_id: str, out: Outcome) -> None:
-        """Support from another programme counts against the item: the grants on it keep only
-        what they give above that support; the excess already paid is clawed back."""
-        support = self.other_support.get(p.item_id, 0) + p.amount_fen
-        self.other_support[p.item_id] = support
-        by_rule: dict[str, list[EntitlementState]] = defaultdict(list)
-        for s in self.on_item(p.item_id):
-            if s.status in GRANTED:
-                by_rule[s.ent.rule_id].append(s)
-        for rule_id, states in by_rule.items():
-            gross = self.level(rule_id, p.item_id)
-            excess = sum(s.granted_fen for s in states) - max(0, gross - support)
-            self._cut_latest_first(states, excess, p.program, support, event_id, out)
-
-    def _cut_latest_first(
-        self,
-        states: list[EntitlementState],
-        excess: int,
-        program: str,
-        support: int,
-        event_id: str,
-        out: Outcome,
-    ) -> None:
-        """Reduce one rule's grants on an item by `excess`, clawing back what was paid; the
-        entitlement created last gives way first."""
-        for s in reversed(states):
-            if excess <= 0:
-                break
-            cut = min(excess, s.granted_fen)
-            excess -= cut
-            self.post(s, PostingKind.OTHER_SUPPORT, -cut, event_id, out)
-            self.clawback(s, cut, event_id, out)
-            s.reasons = add_reasons(s.reasons, Reason.OTHER_SUPPORT)
-            s.status = Status.PARTIALLY_PAID if s.granted_fen else Status.DENIED
-            self.emit(s, out, event_id, [check.other_support_cut(program, support, cut)])

@@ -143,7 +143,7 @@ def first_approval(a: Approval, threshold: int) -> Check:
 
 
 def revocation(paid: int) -> Check:
-    """Step 6: the grant reversed and the cash paid owed back."""
+    """Step 7: the grant reversed and the cash paid owed back."""
     return Check(
         "revocation",
         "REVOKED",

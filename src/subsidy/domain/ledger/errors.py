@@ -97,6 +97,14 @@ class SameAsRejectingReviewer(LedgerRejection):
     field = "submittedBy.principal"
 
 
+class AppealPartyApproves(LedgerRejection):
+    """An approval of a review an upheld appeal reopened, by that appeal's decider or by the
+    reviewer whose rejection it overturned, or naming nobody: the reopened review is paid on
+    someone else's word, whatever the amount (docs/rules.md step 10)."""
+
+    field = "submittedBy.principal"
+
+
 class NotPendingReview(LedgerRejection):
     """A review for an entitlement that is not waiting for one."""
 

@@ -209,6 +209,15 @@ class Appeal:
     rejected_by: str | None
 
 
+@dataclass(slots=True)
+class Reopened:
+    """Who may not approve an entitlement's review that upheld appeals reopened: each such
+    appeal's decider, and each reviewer whose rejection one overturned (docs/rules.md step 10)."""
+
+    deciders: set[str] = field(default_factory=set)
+    rejecters: set[str] = field(default_factory=set)
+
+
 @record
 class AppealDecision:
     """A bureau's decision on an appeal, as the ledger records it in appeal_decisions."""

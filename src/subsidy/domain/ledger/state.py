@@ -16,6 +16,7 @@ from subsidy.domain.ledger.records import (
     Outcome,
     Posting,
     PostingKind,
+    Reopened,
 )
 
 
@@ -51,6 +52,8 @@ class BookState:
         # who rejected each entitlement a review rejected (None: a review naming nobody).
         self.open_appeals: dict[str, Appeal] = {}
         self.rejected_by: dict[str, str | None] = {}
+        # Entitlements an upheld appeal reopened, by id, and who may not approve them.
+        self.reopened: dict[str, Reopened] = {}
 
     # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
 
