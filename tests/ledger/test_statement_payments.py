@@ -1,6 +1,7 @@
 """GetStatement's payments: each payment order of an enterprise where the payouts left it, in the
-words a person reads, what it owes back, the year filter and `subsidy ledger statement`; and
-the words' mapping against every (state, hold) payment_orders' CHECK constraints admit."""
+words a person reads (Chinese and English), what it owes back, the year filter and `subsidy
+ledger statement`; and the words' mapping, in both languages, against every (state, hold)
+payment_orders' CHECK constraints admit."""
 
 import asyncio
 import json
@@ -17,7 +18,13 @@ from typer.testing import CliRunner
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.cli.main import app
-from subsidy.domain.payouts.order_status import ImpossibleOrderStatus, possible, status_zh
+from subsidy.domain.payouts.order_status import (
+    ImpossibleOrderStatus,
+    possible,
+    status_en,
+    status_words,
+    status_zh,
+)
 from subsidy.domain.payouts.orders import Hold, OrderState
 from subsidy.harness.databases import create_schema, migrate_platform
 from subsidy.infra.grpc_tls import CA_ENV, PLAINTEXT_ENV
@@ -72,9 +79,23 @@ def words(s: api_pb2.GetStatementResponse) -> dict[tuple[str, str], str]:
     return found
 
 
+def english(s: api_pb2.GetStatementResponse) -> dict[tuple[str, str], str]:
+    """(entitlement id, level) → status_en; every order once."""
+    found = {(p.entitlement_id, p.level): p.status_en for p in s.payments}
+    assert len(found) == len(s.payments)
+    return found
+
+
 def chinese_day(iso: str) -> str:
     d = date.fromisoformat(iso)
     return f"{d.year}年{d.month}月{d.day}日"
+
+
+def english_day(iso: str) -> str:
+    """`14 Mar 2026`, written out here rather than through the locale."""
+    d = date.fromisoformat(iso)
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{d.day} {month[d.month - 1]} {d.year}"
 
 
 async def test_each_order_of_an_enterprise_says_where_its_money_is(paid: Paid) -> None:
@@ -91,6 +112,18 @@ async def test_each_order_of_an_enterprise_says_where_its_money_is(paid: Paid) -
         (f"expo-a/{EXPO}", "district"): "有异议暂缓",
         (f"expo-a2/{EXPO}", "city"): "待公示",
         (f"expo-a2/{EXPO}", "district"): "待公示",
+    }
+    assert english(s) == {
+        (f"lab-a/{CENTRE}", "city"): f"Paid ({english_day(paid.paid_on)})",
+        (f"lab-a/{CENTRE}", "district"): "In a payment batch",
+        (f"cons-a/{CONSORTIUM}", "city"): "On hold: the budget is short",
+        (f"cons-a/{CONSORTIUM}", "district"): "In a payment batch",
+        (f"svc-a/{SERVICE}", "city"): "On public notice until 16 Jul 2025",
+        (f"svc-a/{SERVICE}", "district"): "On public notice until 16 Jul 2025",
+        (f"expo-a/{EXPO}", "city"): "On hold: an objection was raised",
+        (f"expo-a/{EXPO}", "district"): "On hold: an objection was raised",
+        (f"expo-a2/{EXPO}", "city"): "Awaiting public notice",
+        (f"expo-a2/{EXPO}", "district"): "Awaiting public notice",
     }
     by = {(p.entitlement_id, p.level): p for p in s.payments}
     paid_city = by[(f"lab-a/{CENTRE}", "city")]
@@ -114,6 +147,10 @@ async def test_returned_payable_set_off_and_no_account(paid: Paid) -> None:
         (f"lab-g/{CENTRE}", "city"): f"银行退回：{REASON}",
         (f"lab-g/{CENTRE}", "district"): "待拨付",
     }
+    assert english(gamma) == {
+        (f"lab-g/{CENTRE}", "city"): f"Returned by the bank: {REASON}",
+        (f"lab-g/{CENTRE}", "district"): "To be paid",
+    }
     city, district = gamma.payments
     assert (city.state, city.hold, city.return_reason) == ("WAITING", "RETURNED", REASON)
     # 昆山 carries seven tenths of a city-level award.
@@ -128,6 +165,12 @@ async def test_returned_payable_set_off_and_no_account(paid: Paid) -> None:
         (f"lab-b2/{CENTRE}", "city"): "待登记收款账户",
         (f"lab-b2/{CENTRE}", "district"): "待登记收款账户",
     }
+    assert english(beta) == {
+        (f"lab-b/{CENTRE}", "city"): "Set off in full against money owed back",
+        (f"lab-b/{CENTRE}", "district"): "Set off in full against money owed back",
+        (f"lab-b2/{CENTRE}", "city"): "Waiting for a payee account to be registered",
+        (f"lab-b2/{CENTRE}", "district"): "Waiting for a payee account to be registered",
+    }
     settled = [p for p in beta.payments if p.state == "SETTLED"]
     assert [p.set_off_fen for p in settled] == [p.amount_fen for p in settled] == [
         2_500_000 * YUAN, 2_500_000 * YUAN]  # fmt: skip
@@ -141,6 +184,7 @@ async def test_the_year_filter_takes_the_orders_year(paid: Paid) -> None:
     assert (list(other.entitlements), list(other.payments), other.owed_back_fen) == ([], [], 0)
     same = await statement(paid, ACME, year=2025)
     assert words(same) == words(await statement(paid, ACME))
+    assert english(same) == english(await statement(paid, ACME))
     assert same.owed_back_fen == 5_000_000 * YUAN
 
 
@@ -190,6 +234,7 @@ async def test_the_statement_command_prints_a_payment_line_per_entitlement(paid:
     first = body["payments"][0]
     assert first["amountFen"] == 2_500_000 * YUAN
     assert first["statusZh"].startswith("已拨付")
+    assert first["statusEn"].startswith("Paid (")
     assert len(body["payments"]) == 10
 
 
@@ -255,19 +300,21 @@ async def test_the_words_cover_exactly_what_payment_orders_admit(paid: Paid) -> 
     # The enums are the CHECKs' lists: no value the table takes lacks its words.
     assert states == {s.value for s in OrderState}
     assert holds == {h.value for h in Hold}
-    worded = set()
-    for state in OrderState:
-        for hold in [*Hold, None]:
-            try:
-                text = status_zh(state, hold, notice_until=date(2025, 7, 17),
-                                 paid_on=date(2025, 7, 11), return_reason="账户已销户")  # fmt: skip
-            except ImpossibleOrderStatus:
-                assert not possible(state, hold)
-                continue
-            assert text
-            assert possible(state, hold)
-            worded.add((state.value, hold.value if hold else ""))
-    assert worded == taken
+    worded: dict[str, set[tuple[str, str]]] = {"zh": set(), "en": set()}
+    for language in ("zh", "en"):
+        for state in OrderState:
+            for hold in [*Hold, None]:
+                try:
+                    text = status_words(state, hold, language=language,
+                                        notice_until=date(2025, 7, 17), paid_on=date(2025, 7, 11),
+                                        return_reason="账户已销户")  # fmt: skip
+                except ImpossibleOrderStatus:
+                    assert not possible(state, hold)
+                    continue
+                assert text
+                assert possible(state, hold)
+                worded[language].add((state.value, hold.value if hold else ""))
+    assert worded["zh"] == worded["en"] == taken
     assert len(taken) == len(Hold) + len(OrderState) - 1  # each hold waits; the rest hold none
 
 
@@ -283,3 +330,27 @@ def test_the_words_name_the_days_and_the_banks_reason() -> None:
     for state, hold in (("PAYABLE", "BUDGET"), ("WAITING", None), ("LOST", None)):
         with pytest.raises(ImpossibleOrderStatus):
             status_zh(state, hold)
+        with pytest.raises(ImpossibleOrderStatus):
+            status_en(state, hold)
+
+
+def test_the_english_words_name_the_days_and_the_banks_reason() -> None:
+    waiting = OrderState.WAITING
+    assert status_en(waiting, Hold.PUBLICITY, notice_until=date(2026, 3, 15)) == (
+        "On public notice until 14 Mar 2026")  # fmt: skip
+    assert status_en(waiting, Hold.PUBLICITY) == "On public notice"
+    assert status_en(waiting, Hold.NEW, notice_until=date(2026, 3, 1)) == "Awaiting public notice"
+    assert status_en(waiting, Hold.NEW) == "Being processed"
+    reason = " 账户\n已冻结 "
+    assert status_en("WAITING", "RETURNED", return_reason=reason) == (
+        "Returned by the bank: 账户 已冻结")  # fmt: skip
+    assert status_en("WAITING", "RETURNED") == "Returned by the bank"
+    assert status_en("PAID_OUT", "", paid_on=date(2026, 3, 14)) == "Paid (14 Mar 2026)"
+    assert status_en("PAID_OUT", None) == "Paid"
+    assert status_en("SETTLED", None) == "Set off in full against money owed back"
+    # Each possible (state, hold) has English of its own: no two say the same.
+    cases = [(s, h) for s in OrderState for h in [*Hold, None] if possible(s, h)]
+    said = {status_en(s, h, notice_until=date(2026, 3, 1)) for s, h in cases}
+    assert len(said) == len(cases)
+    with pytest.raises(ValueError, match="language"):
+        status_words("PAYABLE", None, language="fr")  # type: ignore[arg-type]

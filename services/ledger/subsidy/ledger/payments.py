@@ -3,7 +3,7 @@
 import asyncpg
 
 from subsidy.api.v1 import api_pb2
-from subsidy.domain.payouts.order_status import status_zh
+from subsidy.domain.payouts.order_status import status_en, status_zh
 
 # By the payment_orders_enterprise index; the year is the order's (its entitlement's year).
 _ORDERS = """
@@ -30,6 +30,11 @@ async def payouts_present(conn: asyncpg.Connection) -> bool:
 
 
 def _payment(r: asyncpg.Record) -> api_pb2.EntitlementPayment:
+    where = {
+        "notice_until": r["notice_until"],
+        "paid_on": r["paid_on"],
+        "return_reason": r["return_reason"],
+    }
     return api_pb2.EntitlementPayment(
         entitlement_id=r["entitlement_id"],
         order_id=r["order_id"],
@@ -42,13 +47,8 @@ def _payment(r: asyncpg.Record) -> api_pb2.EntitlementPayment:
         notice_until=r["notice_until"].isoformat() if r["notice_until"] else "",
         return_reason=r["return_reason"],
         set_off_fen=r["set_off_fen"],
-        status_zh=status_zh(
-            r["state"],
-            r["hold"],
-            notice_until=r["notice_until"],
-            paid_on=r["paid_on"],
-            return_reason=r["return_reason"],
-        ),
+        status_zh=status_zh(r["state"], r["hold"], **where),
+        status_en=status_en(r["state"], r["hold"], **where),
     )
 
 

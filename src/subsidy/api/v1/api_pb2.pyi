@@ -283,6 +283,7 @@ class EntitlementPayment(_message.Message):
     RETURN_REASON_FIELD_NUMBER: _builtins.int
     SET_OFF_FEN_FIELD_NUMBER: _builtins.int
     STATUS_ZH_FIELD_NUMBER: _builtins.int
+    STATUS_EN_FIELD_NUMBER: _builtins.int
     entitlement_id: _builtins.str
     order_id: _builtins.str
     """业务流水号, as on the treasury's batch file"""
@@ -310,6 +311,11 @@ class EntitlementPayment(_message.Message):
     """Where it stands in the words a person reads (待公示, 公示中（至 2026年3月14日）, 已拨付（…）…),
     from subsidy.domain.payouts.order_status.
     """
+    status_en: _builtins.str
+    """The same in English (Awaiting public notice, On public notice until 14 Mar 2026, Returned by
+    the bank: <reason>, Paid (14 Mar 2026)…), from the same mapping; the bank's reason stays as
+    the bank wrote it.
+    """
     def __init__(
         self,
         *,
@@ -325,10 +331,11 @@ class EntitlementPayment(_message.Message):
         return_reason: _builtins.str = ...,
         set_off_fen: _builtins.int = ...,
         status_zh: _builtins.str = ...,
+        status_en: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "channel", b"channel", "entitlement_id", b"entitlement_id", "hold", b"hold", "level", b"level", "notice_until", b"notice_until", "order_id", b"order_id", "paid_on", b"paid_on", "return_reason", b"return_reason", "set_off_fen", b"set_off_fen", "state", b"state", "status_zh", b"status_zh"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "channel", b"channel", "entitlement_id", b"entitlement_id", "hold", b"hold", "level", b"level", "notice_until", b"notice_until", "order_id", b"order_id", "paid_on", b"paid_on", "return_reason", b"return_reason", "set_off_fen", b"set_off_fen", "state", b"state", "status_en", b"status_en", "status_zh", b"status_zh"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

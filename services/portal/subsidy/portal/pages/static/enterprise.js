@@ -18,11 +18,16 @@
   const appealable = (d) => d.status === "DENIED" || d.status === "PARTIALLY_PAID";
   const data = (text) => `<span class="data">${P.esc(text)}</span>`;
 
-  // In Chinese the API's own words; in English from the order's state, the bank's reason as data.
+  // Where the order stands in the API's words of the page's language (one mapping, in
+  // subsidy.domain.payouts.order_status). A returned order's words end with the bank's reason,
+  // after the first ": ", as the bank wrote it: in English that part is data.
   function paymentWords(p) {
     if (I18n.lang === "zh") return P.esc(p.statusZh);
-    const reason = p.hold === "RETURNED" && p.returnReason ? `: ${data(p.returnReason)}` : "";
-    return P.esc(I18n.paymentEn(p)) + reason;
+    // A ledger older than statusEn: its Chinese, marked as data, rather than nothing.
+    if (!p.statusEn) return data(p.statusZh || "");
+    const words = p.statusEn, cut = p.hold === "RETURNED" ? words.indexOf(": ") : -1;
+    if (cut < 0) return P.esc(words);
+    return P.esc(words.slice(0, cut + 2)) + data(words.slice(cut + 2));
   }
 
   function card(d, payments = []) {

@@ -121,13 +121,6 @@ const I18n = (() => {
     "wb.notFound": ["未找到。", "Nothing found."],
   };
 
-  // A payment order where it stands, in English (in Chinese the API's statusZh says it).
-  const PAYMENT_EN = {
-    OBJECTION: "held: an objection was raised", BUDGET: "held: the budget is short",
-    NO_ACCOUNT: "awaiting a payee account", PAYABLE: "to be paid", IN_BATCH: "in a payment batch",
-    SETTLED: "fully set off against what is owed back",
-  };
-
   const asked = new URLSearchParams(location.search).get("lang");
   let lang = LANGS.includes(asked) ? asked : sessionStorage.getItem(KEY);
   if (!LANGS.includes(lang)) lang = "zh";
@@ -162,21 +155,6 @@ const I18n = (() => {
     for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   }
 
-  function dayBefore(iso) {
-    const d = new Date(`${iso}T00:00:00Z`);
-    d.setUTCDate(d.getUTCDate() - 1);
-    return d.toISOString().slice(0, 10);
-  }
-
-  // The English of subsidy.domain.payouts.order_status: the same (state, hold) cases.
-  function paymentEn(p) {
-    if (p.hold === "NEW") return p.noticeUntil ? "awaiting public notice" : "being processed";
-    if (p.hold === "PUBLICITY") return p.noticeUntil ? `on public notice (until ${dayBefore(p.noticeUntil)})` : "on public notice";
-    if (p.hold === "RETURNED") return "returned by the bank";
-    if (p.state === "PAID_OUT") return p.paidOn ? `paid (${p.paidOn})` : "paid";
-    return PAYMENT_EN[p.hold] || PAYMENT_EN[p.state] || p.state;
-  }
-
   apply();
-  return { lang, t, href, switcher, apply, paymentEn, KEY };
+  return { lang, t, href, switcher, apply, KEY };
 })();
