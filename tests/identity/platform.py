@@ -141,4 +141,5 @@ async def platform(
 
 
 def event_id() -> str:
-    return f"matrix-{uuid.uuid4().hex}"
+    """A person's eventId, as the portal's pages make it."""
+    return f"portal-{uuid.uuid4()}"

@@ -1,6 +1,7 @@
 """What a person's session may submit beyond its role's types, on the real ingest server with
-sessions: no correction and no retraction, events dated today in Beijing; and a correction by
-anyone (machines too) only from the original's sender, keeping its type."""
+sessions: no correction and no retraction, events dated today in Beijing under a portal-<uuid4>
+id; and a correction by anyone (machines too) only from the original's sender, keeping its
+type."""
 
 import json
 import uuid
@@ -271,3 +272,38 @@ def test_today_is_beijing_s_day_not_utc_s() -> None:
             e.field for e in submitter.refusals(parse_event_json(json.dumps(sent).encode()))
         ]
     assert refused_on == {date(2025, 9, 10): ["occurredOn"], date(2025, 9, 11): []}
+
+
+# Ids a person might choose: a feed's (reserving it), a UUID of another version, in capitals,
+# with something after it, without the prefix.
+NOT_PERSONS_IDS = {
+    "feed-id": lambda: f"{MACHINE_SOURCE}:REVIEW-{uuid.uuid4().hex[:8]}",
+    "uuid1": lambda: f"portal-{uuid.uuid1()}",
+    "capitals": lambda: f"portal-{str(uuid.uuid4()).upper()}",
+    "suffix": lambda: f"portal-{uuid.uuid4()}-2",
+    "bare-uuid": lambda: str(uuid.uuid4()),
+}
+
+
+@pytest.mark.parametrize("make", list(NOT_PERSONS_IDS.values()), ids=list(NOT_PERSONS_IDS))
+@pytest.mark.parametrize("actor", ["enterprise_own", "reviewer_bureau"])
+async def test_a_person_s_event_id_is_portal_and_a_random_uuid(
+    running: Platform, actor: str, make: Any
+) -> None:
+    payload = objection() if actor.startswith("enterprise") else review()
+    chosen = {**event(**payload), "eventId": make()}
+    err = await refused(running, session(running, actor), chosen)
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED, err.details()
+    assert violated_fields(err) == ["eventId"]
+    assert await batch(running, session(running, actor), chosen) == ["eventId"]
+    assert await stored(running, chosen["eventId"]) is None
+
+
+async def test_a_person_cannot_take_an_id_a_feed_will_send(running: Platform) -> None:
+    feeds = event(MACHINE_SOURCE, **review())
+    feeds["eventId"] = f"{MACHINE_SOURCE}:REVIEW-{uuid.uuid4().hex[:8]}"
+    junk = {**event(**review(approved=False)), "eventId": feeds["eventId"]}
+    await refused(running, session(running, "reviewer_bureau"), junk)
+    # The feed's real event comes later and is taken, not refused as a conflict.
+    assert not (await submit(running, WRITER, feeds)).duplicate
+    assert await stored(running, feeds["eventId"]) == (1, "test-writer", "reviewDecided")

@@ -43,7 +43,7 @@ FORBIDDEN_EVENTS = Counter(
     "subsidy_ingest_forbidden_events",
     "Events refused for what their submitter may not send: a type or source it is not bound"
     " to (type, source), a correction of another's event or by a person (revision), a"
-    " person's event not dated today (session)",
+    " person's event not dated today or not under a portal-<uuid4> id (session)",
     ["binding"],
     registry=REGISTRY,
 )
@@ -80,7 +80,8 @@ def field_label(path: str) -> str:
 
 
 # A refused field's binding label: the few kinds of refusal, never the field itself.
-_BINDINGS = {"source": "source", "revision": "revision", "occurredOn": "session"}
+_BINDINGS = {"source": "source", "revision": "revision", "occurredOn": "session",
+             "eventId": "session"}  # fmt: skip
 
 
 def binding_label(field: str) -> str:

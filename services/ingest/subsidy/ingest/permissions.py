@@ -2,6 +2,7 @@
 a person's from the role of its session), what it may not submit, and the provenance an
 accepted event carries."""
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,12 @@ ROLE_EVENT_TYPES: Mapping[Role, frozenset[str]] = {
 }
 # The payloads that decide a rule's case: a bureau's people decide only its own rules'.
 RULED_PAYLOADS = ("reviewDecided", "appealDecided")
+# A person's eventId: `portal-` and a random UUID (version 4, lower case), as the pages make
+# it. Idempotency is by eventId across every source, so an id a person chose could be one a
+# feed will send later, and the feed's real event would then be refused as a conflict.
+PERSON_EVENT_ID = re.compile(
+    r"portal-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +106,16 @@ class Submitter:
         return tuple(errors)
 
     def _person_refusals(self, event: EnterpriseEvent) -> list[FieldError]:
-        """What a person's session may not send whatever its role: a correction, an event not
-        dated today in Beijing. Every person shares the portal's source, so a correction would
-        let one rewrite another's decision (another bureau's, a four-eyes approval into a
-        rejection); a decision is put right by a new decision or an appeal, which history
-        keeps beside the first."""
+        """What a person's session may not send whatever its role: an eventId of its own
+        making, a correction, an event not dated today in Beijing. Every person shares the
+        portal's source, so a correction would let one rewrite another's decision (another
+        bureau's, a four-eyes approval into a rejection); a decision is put right by a new
+        decision or an appeal, which history keeps beside the first."""
         errors = []
+        if PERSON_EVENT_ID.fullmatch(event.event_id) is None:
+            errors.append(FieldError("eventId", "permission denied: a person's eventId is"
+                                     " portal-<uuid4> /"
+                                     " 个人提交的事件编号须为 portal-<uuid4>"))  # fmt: skip
         if event.revision_number > 1:
             errors.append(FieldError("revision", f"permission denied: {self.principal} may not"
                                      " correct an event; a decision is put right by a new"
