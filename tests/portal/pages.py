@@ -15,9 +15,12 @@ def shots(tmp_path: Path) -> Path:
     return out
 
 
-async def sign_in(page: Page, url: str, secret: str, width: int, lands_on: str) -> None:
-    """Sign in at `url` with a credential, as a person would, and land on the role's page."""
-    await open_at(page, f"{url}/", width)
+async def sign_in(
+    page: Page, url: str, secret: str, width: int, lands_on: str, query: str = ""
+) -> None:
+    """Sign in at `url` with a credential, as a person would (`query`: e.g. `?lang=en`), and
+    land on the role's page."""
+    await open_at(page, f"{url}/{query}", width)
     await page.evaluate(f"document.getElementById('credential').value = {json.dumps(secret)}")
     await page.evaluate("document.getElementById('login').requestSubmit()")
     await page.wait_for(

@@ -3,9 +3,11 @@ schema of its own, the ledger API and the ingest API accepting sessions, and the
 relaying them over HTTP/JSON — every part real, on free ports."""
 
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,6 +23,7 @@ from subsidy.ledger.bootstrap import ledger_api
 from subsidy.portal.bootstrap import portal
 from subsidy.portal.settings import PortalSettings
 from tests.ingest.server import writers
+from tests.ledger import payments_seed
 from tests.ledger.api import REVOKED, TOP_UP, api_settings, feed, known_events
 from tests.ledger.database import as_role
 from tests.ledger.events import CATALOG
@@ -97,6 +100,11 @@ async def portal_stack(
     """Everything above started; stopped in reverse order."""
     _, owner = await create_schema(database_url, "portal")
     await migrate_platform(owner)  # every component: the ledger, ingest, identity, …
+    # Three enterprises whose payouts ran (orders paid, returned, on notice, held, …), before
+    # the others, whose decisions the payouts have not taken in.
+    with tempfile.TemporaryDirectory() as out:
+        await payments_seed.seed(owner, as_role(owner, "ledger_worker"), as_role(owner, "payouts"),
+                                 Path(out))  # fmt: skip
     await feed(owner, known_events())
     credentials, ids = await _issue_people(owner)
     private, public = key_pair_pem()

@@ -16,6 +16,7 @@ import structlog
 from subsidy.domain.money import format_fen
 from subsidy.identity import store
 from subsidy.identity.principal import Role
+from tests.ledger import payments_seed
 from tests.portal.pages import fill, shots, sign_in, submit
 from tests.portal.stack import PortalStack
 from tests.support.chromium import headless_chromium
@@ -183,4 +184,30 @@ async def test_an_auditor_chooses_the_bureau_and_decides_nothing(
         )
         await page.wait_for("document.querySelectorAll('#cases tr[data-case]').length > 0")
         assert await page.evaluate("document.querySelectorAll('[data-act]').length") == 0
+        assert page.console_errors() == []
+
+
+_PAYMENTS = """JSON.stringify([...document.querySelectorAll('[data-entitlement]')].flatMap(c =>
+  [...c.querySelectorAll('.payment')].map(p => p.textContent)))"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_payments_are_shown_in_the_ledgers_words(
+    stack: PortalStack, tmp_path: Path, lang: str
+) -> None:
+    who = payments_seed.GAMMA  # an order returned by the bank, another payable
+    secret = await _credential(stack, "ent-gamma", Role.ENTERPRISE, enterprise_id=who)
+    status, statement = await stack.call(
+        "LedgerService", "GetStatement", {"enterpriseId": who}, await stack.session("auditor-zhao")
+    )
+    assert status == 200
+    words = [p["statusZh" if lang == "zh" else "statusEn"] for p in statement["payments"]]
+    assert any(w.startswith(("银行退回", "Returned by the bank")) for w in words), words
+    async with headless_chromium(tmp_path / "profile") as page:
+        query = "" if lang == "zh" else "?lang=en"
+        await sign_in(page, stack.url, secret, WIDTHS["phone"], "/enterprise", query)
+        await page.wait_for("document.querySelectorAll('[data-entitlement] .payment').length > 0")
+        shown = json.loads(await page.evaluate(_PAYMENTS))
+        assert sorted(w for s in shown for w in words if w in s) == sorted(words), shown
+        assert await find_spills(page, SCROLLING, AMOUNTS) == []
         assert page.console_errors() == []

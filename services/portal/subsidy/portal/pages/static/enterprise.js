@@ -37,7 +37,7 @@
       <div class="top"><span>${t("common.paid")} <span class="money">${P.yuan(d.grantedFen)}</span>
         <span class="muted">${t("ent.ofEntitled")} <span class="money">${P.yuan(d.entitledFen)}</span></span></span>
         <span class="muted">${P.esc(t("ent.yearRevision", { year: d.year, n: d.revision }))}</span></div>
-      ${payments.filter((p) => p.entitlementId === d.entitlementId).map((p) => `<div class="muted">${t("ent.payment")}${paymentWords(p)}
+      ${payments.filter((p) => p.entitlementId === d.entitlementId).map((p) => `<div class="muted payment">${t("ent.payment")}${paymentWords(p)}
         <span class="money">${P.yuan(p.amountFen)}</span></div>`).join("")}
       ${reasons ? `<div class="muted reasons">${t("ent.reasons")}${P.esc(reasons)}</div>` : ""}
       <div class="clause data">${P.esc(d.clause)}</div>
