@@ -26,6 +26,7 @@ from subsidy.ledger.appeals import AppealRows
 from subsidy.ledger.approvals import ApprovalRows
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.corrections import CorrectionRows
+from subsidy.ledger.enterprises import registered, write_heads
 from subsidy.ledger.repository import LoadedBook
 from subsidy.ledger.tables import Counters, Row, Table, bump, move
 
@@ -119,6 +120,13 @@ class BatchWriter:
         self.names: dict[str, tuple[str, str]] = {}
         self.encoded: dict[str, bytes] = {}
 
+    def _count(self, evaluation: Evaluation) -> None:
+        """One more event taken for its enterprise, and the name it registers (if it does)."""
+        event = evaluation.event
+        self.applied[event.enterprise_id] += 1
+        if (name := registered(event)) is not None:
+            self.names[event.enterprise_id] = name
+
     def _event(self, evaluation: Evaluation, payload_hash: str, src: Source) -> Row:
         event = evaluation.event
         return {
@@ -139,8 +147,7 @@ class BatchWriter:
         self.inbox.add(**self._event(evaluation, payload_hash, src), outcome=APPLIED,
                        received_at=self.decided_at)  # fmt: skip
         self.encoded.update(encoded)
-        self.applied[event.enterprise_id] += 1
-        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        self._count(evaluation)
         payload = event.payload
         if isinstance(payload, OtherSupportReceived):
             self.other_support.add(
@@ -163,8 +170,7 @@ class BatchWriter:
             self.inbox.add(**row, outcome=APPLIED, received_at=self.decided_at)
         self.corrections.add(row, event, loaded.book, outcome.redecided.fates, retracted)
         self.encoded.update(encoded)
-        self.applied[event.enterprise_id] += 1
-        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        self._count(evaluation)
         self.redone.add(event.enterprise_id)
 
     def rejected_event(
@@ -190,8 +196,7 @@ class BatchWriter:
             event=event_to_proto(event, submitter=True).SerializeToString(),
             catalog_version=evaluation.catalog_version, parked_at=self.decided_at,
         )  # fmt: skip
-        self.applied[event.enterprise_id] += 1
-        self.names[event.enterprise_id] = (event.enterprise_name, event.district.value)
+        self._count(evaluation)
 
     def outcome(self, loaded: LoadedBook, outcome: Outcome) -> None:
         """Decisions, entries (chained) and counter deltas of one applied event (and of the
@@ -290,15 +295,11 @@ class BatchWriter:
         for enterprise_id, count in self.applied.items():
             loaded = books[enterprise_id]
             heads.append((enterprise_id, loaded.version + count, len(loaded.book.entitlements),
-                          loaded.head_seq, loaded.head_hash, *self.names[enterprise_id],
+                          loaded.head_seq, loaded.head_hash,
+                          *self.names.get(enterprise_id, (None, None)),
                           self.decided_at))  # fmt: skip
         if heads:
-            await conn.executemany(
-                "UPDATE enterprises SET version = $2, entitlements = $3, head_seq = $4,"
-                " head_hash = $5, enterprise_name = $6, district = $7, updated_at = $8"
-                " WHERE enterprise_id = $1",
-                heads,
-            )
+            await write_heads(conn, heads)
         if self.outbox.rows or self.appeals.notices:
             # Wakes the relay at commit (NOTIFY is transactional); it also polls.
             await conn.execute("NOTIFY ledger_outbox")
