@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from subsidy.devstack.db_logins import LOGINS
 from subsidy.devstack.errors import DevstackError
 from subsidy.harness import platform
 from subsidy.harness.platform import Run, service_specs
@@ -25,9 +26,7 @@ EXPECTED = {
 
 def _db_passwords(tmp_path: Path) -> Path:
     path = tmp_path / "pg.json"
-    logins = ("ledger_worker", "ledger_relay", "ingest_server", "notifier_worker", "ledger_api",
-              "dashboard")  # fmt: skip
-    path.write_text(json.dumps({login: f"pw-{login}" for login in logins}))
+    path.write_text(json.dumps({login: f"pw-{login}" for login in LOGINS}))
     return path
 
 
