@@ -1,7 +1,8 @@
 """The enterprise's registered name and district (enterprises, what the workbench's search and
 the payouts read) follow its sources' events on PostgreSQL, never one a person submitted through
 the portal: a reviewer's review or the enterprise's own payee account naming it otherwise
-changes neither, whether in a batch of its own or beside a source's event."""
+changes neither, whether in a batch of its own or beside a source's event; and a book read
+back from the rows checks a payee account against the registered name."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 from subsidy.contract.codec import event_to_proto, provenance_json, provenance_of
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
+from subsidy.domain.submitter import PORTAL
+from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
@@ -113,8 +116,28 @@ async def test_a_source_still_renames_the_enterprise(ledger: str) -> None:
 
 
 async def test_a_portal_event_first_names_nobody_until_a_source_does(ledger: str) -> None:
-    await _apply(ledger, [_portal_payee("nm-p1")])
-    assert await _outcomes(ledger) == {"nm-p1": "applied"}
+    # A review waiting for its event is taken (parked) but names nobody; a payee account
+    # before any source names the enterprise is refused (the ledger knows no name to match).
+    await _apply(ledger, [_portal_review("nm-p1", "nm-5"), _portal_payee("nm-p2")])
+    assert await _outcomes(ledger) == {"nm-p1": "parked", "nm-p2": "rejected"}
     assert await _registered(ledger) == ("", "")
     await _apply(ledger, [_expo("nm-5")])
     assert await _registered(ledger) == (REGISTERED, "SIP")
+
+
+async def test_a_book_read_back_checks_payee_accounts_against_the_row(ledger: str) -> None:
+    # Every batch reads its book back from the rows: the name the portal event claimed is
+    # refused, the registered one (restored from enterprises.enterprise_name) is taken.
+    own = {**PAYEE, "accountName": REGISTERED}
+    mine = _event("nm-p4", REGISTERED, "SIP", "PORTAL", payeeAccountRegistered=own)
+    await _apply(ledger, [_expo("nm-6")], [_portal_payee("nm-p3")], [mine])
+    outcomes = await _outcomes(ledger)
+    assert (outcomes["nm-p3"], outcomes["nm-p4"]) == ("rejected", "applied")
+    (row,) = await fetch(ledger, "SELECT error FROM rejected_events WHERE event_id = 'nm-p3'")
+    assert row["error"].startswith("payeeAccountRegistered.accountName: ")
+    accounts = await fetch(ledger, "SELECT event_id, account_name FROM payee_accounts")
+    assert [(r["event_id"], r["account_name"]) for r in accounts] == [("nm-p4", REGISTERED)]
+
+
+def test_the_domain_names_the_portal_channel_as_the_contract_does() -> None:
+    assert epb.SubmissionChannel.Name(epb.PORTAL) == PORTAL

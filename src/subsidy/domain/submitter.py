@@ -21,3 +21,18 @@ class Submitter(BaseModel):
     principal: Principal
     channel: Annotated[str, Field(max_length=64)] | None = None
     accepted_at: Annotated[str, Field(max_length=64)] | None = None
+
+
+# The channel of a person's session (the portal, docs/security.md), as the contract's
+# SubmissionChannel names it.
+PORTAL = "PORTAL"
+
+
+def registers_names(who: Submitter | None) -> bool:
+    """Does an event so submitted give its enterprise's registered name (and district)? Those
+    of its sources do (no provenance, or any channel but the portal: feeds, bureaus' systems);
+    one a person submitted through the portal never does: a reviewer's review or an
+    enterprise's own payee account or appeal names the enterprise as someone typed it, and
+    the workbench's search, the payouts and the payee accounts' check read the registered
+    name. The ledger's book and the service's enterprises rows both follow this one rule."""
+    return who is None or who.channel != PORTAL

@@ -5,20 +5,15 @@ from typing import Any
 import asyncpg
 
 from subsidy.domain.events import EnterpriseEvent
-from subsidy.events.v1 import events_pb2 as epb
-
-# The channel of a person's session (the portal, docs/security.md).
-PORTAL = epb.SubmissionChannel.Name(epb.PORTAL)
+from subsidy.domain.submitter import registers_names
 
 
 def registered(event: EnterpriseEvent) -> tuple[str, str] | None:
-    """The name and district an event registers for its enterprise, or None. They follow the
-    events of its sources (feeds, bureaus' systems), never one submitted through the portal:
-    a reviewer's review or an enterprise's own appeal names the enterprise as a person typed
-    it, and the workbench's search and the payouts read the registered name. An enterprise
-    only such events have named keeps none until a source's event gives one."""
-    who = event.submitted_by
-    if who is not None and who.channel == PORTAL:
+    """The name and district an event registers for its enterprise, or None: the domain's
+    rule (subsidy.domain.submitter.registers_names), which the book's registered name follows
+    too. An enterprise only portal events have named keeps none until a source's event gives
+    one."""
+    if not registers_names(event.submitted_by):
         return None
     return event.enterprise_name, event.district.value
 

@@ -97,7 +97,8 @@ async def lock_and_load(
     # One fixed order for every writer (FOR UPDATE locks rows as the sorted scan returns
     # them): two batches sharing enterprises can wait for each other, never deadlock.
     rows = await conn.fetch(
-        "SELECT enterprise_id, version, entitlements, head_seq, head_hash FROM enterprises"
+        "SELECT enterprise_id, version, entitlements, head_seq, head_hash, enterprise_name"
+        " FROM enterprises"
         " WHERE enterprise_id = ANY($1::text[]) ORDER BY enterprise_id FOR UPDATE",
         ids,
     )
@@ -126,6 +127,10 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
         )
         for h in heads
     }
+    # The registered name the sources' events gave ("" while none has): payee accounts must
+    # bear it (subsidy.ledger.enterprises keeps it as the book does).
+    for h in heads:
+        loaded[h["enterprise_id"]].book.registered_name = h["enterprise_name"]
     # History order: the domain walks an item's entitlements in the order their events were
     # first taken (creation order, unless a correction created one later). One index range per
     # enterprise (the ORDER BY keeps the subquery from being flattened into a join): with

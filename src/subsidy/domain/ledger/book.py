@@ -23,6 +23,7 @@ from subsidy.domain.ledger import checks as check
 from subsidy.domain.ledger.errors import (
     LedgerRejection,
     NotPendingReview,
+    PayeeNotRegisteredName,
     UnknownEventRef,
     UnknownObjectedEvent,
     UnknownObjectedRule,
@@ -66,8 +67,11 @@ class EnterpriseBook(BookState):
         if isinstance(payload, ReviewDecided) and payload.event_ref not in self.events:
             self._guard_park_room(payload)
             self.park(evaluation)
+            self.register(event)
             return Outcome(event.event_id, parked=True)
         out = self._apply(evaluation)
+        # Taken: its name is registered (if it gives one) as the service's row is updated.
+        self.register(event)
         self._release(event.event_id, out)
         return out
 
@@ -135,11 +139,29 @@ class EnterpriseBook(BookState):
                           payload.reason, event.occurred_on)
             )  # fmt: skip
         else:
+            self._guard_payee_name(payload, event)
             out.payee_accounts.append(
                 PayeeAccount(event.event_id, self.enterprise_id, payload.bank_name,
                              payload.account_number, payload.account_name, event.occurred_on)
             )  # fmt: skip
         self.events[event.event_id] = ()
+
+    def _guard_payee_name(self, payee: PayeeAccountRegistered, event: EnterpriseEvent) -> None:
+        """A payee account is in the enterprise's registered name: the one its sources (feeds,
+        bureaus' systems) gave, not the name the event carries, which an enterprise's portal
+        session writes as it likes. A stolen credential could otherwise name an account of
+        the thief's own, and the bank's 户名 check would match it."""
+        registered = self.name_in_force(event)
+        if not registered:
+            raise PayeeNotRegisteredName(
+                "企业名称尚未登记，暂不能登记收款账户 / the enterprise's registered name is not"
+                " known yet: no payee account until a feed or a bureau's system names it"
+            )
+        if payee.account_name != registered:
+            raise PayeeNotRegisteredName(
+                f"户名 {payee.account_name!r} 不是登记的企业名称 {registered!r} / the account"
+                " name is not the enterprise's registered name"
+            )
 
     def _guard_objected(self, objection: ObjectionFiled) -> EntitlementState:
         """An objection is to an entitlement of this enterprise's book. It does not wait for

@@ -42,6 +42,14 @@ class UnknownObjectedRule(LedgerRejection):
     field = "objectionFiled.ruleId"
 
 
+class PayeeNotRegisteredName(LedgerRejection):
+    """A payee account whose account name is not the enterprise's registered name (the one
+    its sources gave, never one typed in the portal), or of an enterprise no source has named
+    yet: the payouts pay only an account in the name the enterprise was registered under."""
+
+    field = "payeeAccountRegistered.accountName"
+
+
 class UnknownAppealedEvent(LedgerRejection):
     """An appeal names an event the enterprise's book does not hold (appeals never wait)."""
 

@@ -114,7 +114,7 @@ class InMemoryLedger:
         self.taken[event.event_id] = evaluation
         note = CorrectionNote(event.event_id, event.revision_number,
                               event.correction_reason or "", None, None, 0)  # fmt: skip
-        return self._redecide(event.enterprise_id, note, event.event_id)
+        return self._redecide(event.enterprise_id, note, event)
 
     @staticmethod
     def _guard_correctable(event: EnterpriseEvent, seen: Taken) -> None:
@@ -149,7 +149,7 @@ class InMemoryLedger:
         self._guard_history(event.enterprise_id)
         target.retracted_by = event.event_id
         note = CorrectionNote(payload.event_ref, 0, payload.reason, event.event_id, None, 0)
-        return self._redecide(event.enterprise_id, note, event.event_id)
+        return self._redecide(event.enterprise_id, note, event)
 
     def _guard_retractable(self, event: EnterpriseEvent, payload: EventRetracted) -> Taken:
         """The retracted event is this enterprise's, from the same source, still in force, and
@@ -177,7 +177,9 @@ class InMemoryLedger:
                 " cannot be decided again; a bureau corrects it by hand"
             )
 
-    def _redecide(self, enterprise_id: str, note: CorrectionNote, cause: str) -> Outcome:
+    def _redecide(
+        self, enterprise_id: str, note: CorrectionNote, cause: EnterpriseEvent
+    ) -> Outcome:
         """Decide the enterprise's corrected history again; the book becomes its result."""
         assert enterprise_id in self.histories, (
             f"the history of {enterprise_id} was not loaded before its correction"
@@ -188,7 +190,13 @@ class InMemoryLedger:
             self.taken[i] for i in self.histories[enterprise_id]
             if (t := self.inbox.get(i)) is None or t.retracted_by is None
         ]  # fmt: skip
-        book, out = corrections.redecide(self.book(enterprise_id), history, note, cause)
+        old = self.book(enterprise_id)
+        book, out = corrections.redecide(old, history, note, cause.event_id)
+        # The registered name follows the events as they were taken, not the history decided
+        # again (as the service's enterprises row does): the correction or retraction itself
+        # names the enterprise if a source sent it.
+        book.registered_name = old.registered_name
+        book.register(cause)
         self.books[enterprise_id] = book
         return out
 

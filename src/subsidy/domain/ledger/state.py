@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from subsidy.domain.entitlements import Entitlement, Reason, Status
 from subsidy.domain.evaluator import Evaluation
-from subsidy.domain.events import ReviewDecided
+from subsidy.domain.events import EnterpriseEvent, ReviewDecided
 from subsidy.domain.ledger.records import (
     GRANTED,
     Appeal,
@@ -18,6 +18,7 @@ from subsidy.domain.ledger.records import (
     PostingKind,
     Reopened,
 )
+from subsidy.domain.submitter import registers_names
 
 
 def add_reasons(reasons: tuple[Reason, ...], *extra: Reason) -> tuple[Reason, ...]:
@@ -54,6 +55,9 @@ class BookState:
         self.rejected_by: dict[str, str | None] = {}
         # Entitlements an upheld appeal reopened, by id, and who may not approve them.
         self.reopened: dict[str, Reopened] = {}
+        # The enterprise's registered name: the one its sources' events last gave ("" while
+        # none has), as the service's enterprises row keeps it. Payee accounts must bear it.
+        self.registered_name = ""
 
     # ---- restoring (the service loads a book from PostgreSQL) -------------------------------
 
@@ -69,6 +73,17 @@ class BookState:
     def restore_event(self, event_id: str) -> None:
         """Remember an event that created no entitlement (a review can still not refer to it)."""
         self.events.setdefault(event_id, ())
+
+    def name_in_force(self, event: EnterpriseEvent) -> str:
+        """The registered name once `event` is taken: its own name if it is one of the
+        enterprise's sources' events, else the one registered before ("" if none)."""
+        if registers_names(event.submitted_by):
+            return event.enterprise_name
+        return self.registered_name
+
+    def register(self, event: EnterpriseEvent) -> None:
+        """An event taken (applied or parked): the registered name follows it if it gives one."""
+        self.registered_name = self.name_in_force(event)
 
     def park(self, review: Evaluation) -> None:
         """Set a review aside until the event it refers to is applied."""
