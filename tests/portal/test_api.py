@@ -5,7 +5,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from subsidy.api.v1 import api_pb2, portal_pb2
-from tests.ledger.api import TOP_UP
+from tests.ledger.api import TOP_UP, known_events
 from tests.ledger.events import CATALOG
 from tests.portal.stack import PortalStack
 
@@ -49,6 +49,10 @@ async def test_a_session_reads_its_own_statement(stack: PortalStack) -> None:
     assert status == 200, body
     assert body["enterpriseId"] == TOP_UP
     assert body["entitlements"]
+    # Registered as its sources last named it (a person's event never renames it).
+    named = [e for e in known_events() if e["enterpriseId"] == TOP_UP][-1]
+    assert body["registeredName"] == named["enterpriseName"]
+    assert body["registeredDistrict"] == named["district"]
 
 
 async def test_relayed_errors_keep_their_field_violations(stack: PortalStack) -> None:

@@ -10,6 +10,7 @@ import asyncpg
 from subsidy.api.v1 import api_pb2
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.ledger.records import GRANTED
+from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ledger import page_tokens
 from subsidy.ledger.appeals import appeals_of
 from subsidy.ledger.page_tokens import Cursor
@@ -76,10 +77,12 @@ def _decision(data: bytes) -> dpb.Decision:
     return dpb.Decision.FromString(data)
 
 
-async def enterprise_known(conn: asyncpg.Connection, enterprise_id: str) -> bool:
-    """Has the ledger ever taken an event of this enterprise?"""
-    found = await conn.fetchval("SELECT 1 FROM enterprises WHERE enterprise_id = $1", enterprise_id)
-    return found is not None
+def _district(code: str) -> "epb.District.ValueType":
+    """The stored district code as the enum (unspecified while no source named it)."""
+    try:
+        return epb.District.Value(code)
+    except ValueError:
+        return epb.DISTRICT_UNSPECIFIED
 
 
 async def statement(
@@ -88,7 +91,11 @@ async def statement(
     """Each entitlement's latest decision with the totals, its payment orders and what it owes
     back, from one snapshot; None for an enterprise the ledger does not know."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        if not await enterprise_known(conn, enterprise_id):
+        registered = await conn.fetchrow(
+            "SELECT enterprise_name, district FROM enterprises WHERE enterprise_id = $1",
+            enterprise_id,
+        )
+        if registered is None:
             return None
         rows = await conn.fetch(
             "SELECT d.message, e.granted_fen, e.clawback_fen FROM entitlements e"
@@ -107,6 +114,8 @@ async def statement(
         clawback_fen=sum(r["clawback_fen"] for r in rows),
         payments=payments,
         owed_back_fen=owed_back,
+        registered_name=registered["enterprise_name"],
+        registered_district=_district(registered["district"]),
     )
 
 

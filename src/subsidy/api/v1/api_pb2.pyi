@@ -226,6 +226,8 @@ class GetStatementResponse(_message.Message):
     CLAWBACK_FEN_FIELD_NUMBER: _builtins.int
     PAYMENTS_FIELD_NUMBER: _builtins.int
     OWED_BACK_FEN_FIELD_NUMBER: _builtins.int
+    REGISTERED_NAME_FIELD_NUMBER: _builtins.int
+    REGISTERED_DISTRICT_FIELD_NUMBER: _builtins.int
     enterprise_id: _builtins.str
     granted_fen: _builtins.int
     """sum of their grantedFen"""
@@ -235,6 +237,12 @@ class GetStatementResponse(_message.Message):
     """What the enterprise still owes back (its receivables, of that year if one was asked for):
     raised less set off, collected and written off.
     """
+    registered_name: _builtins.str
+    """The name and district the enterprise is registered under: what feeds and bureau systems
+    said, never what a person typed at the portal (empty until a source names it). A payee
+    account is taken only in this name.
+    """
+    registered_district: _events_pb2.District.ValueType
     @_builtins.property
     def entitlements(self) -> _containers.RepeatedCompositeFieldContainer[_decisions_pb2.Decision]:
         """Each entitlement's latest decision (its current state), in the order they were created."""
@@ -254,10 +262,12 @@ class GetStatementResponse(_message.Message):
         clawback_fen: _builtins.int = ...,
         payments: _abc.Iterable[Global___EntitlementPayment] | None = ...,
         owed_back_fen: _builtins.int = ...,
+        registered_name: _builtins.str = ...,
+        registered_district: _events_pb2.District.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawback_fen", b"clawback_fen", "enterprise_id", b"enterprise_id", "entitlements", b"entitlements", "granted_fen", b"granted_fen", "owed_back_fen", b"owed_back_fen", "payments", b"payments"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawback_fen", b"clawback_fen", "enterprise_id", b"enterprise_id", "entitlements", b"entitlements", "granted_fen", b"granted_fen", "owed_back_fen", b"owed_back_fen", "payments", b"payments", "registered_district", b"registered_district", "registered_name", b"registered_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

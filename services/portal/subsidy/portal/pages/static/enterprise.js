@@ -55,7 +55,10 @@
       else { $("list-error").textContent = err.explain(); return; }
     }
     const list = statement.entitlements || [];
-    if (list.length) enterprise = { id: me.enterpriseId, name: list[0].enterpriseName, district: list[0].district };
+    // The name and district the enterprise is registered under (what its sources said): its
+    // events and its payee account carry them, and the ledger takes an account in no other name.
+    enterprise = { id: me.enterpriseId, name: statement.registeredName || "",
+      district: statement.registeredDistrict || "" };
     $("account-name").value = $("account-name").value || enterprise.name;
     $("summary").innerHTML = `<h2 class="data">${P.esc(enterprise.name || me.enterpriseId)}</h2>
       <p class="muted">${t("ent.code")} ${P.esc(me.enterpriseId)} · ${P.esc(labels.district[enterprise.district] || "")}</p>
