@@ -77,7 +77,8 @@ SECRET_VALUES = {
     "auditor-token-sha256": "a" * 64,
     "writer-token-sha256": "b" * 64,
     "admin-token": "admin-token-0123456789abcdef",
-    "webhook-secrets": '{"91320594MA1X7K2Q8F": "hmac-key-0123456789abcdef"}',
+    # whsec_ and the base64 of 24 bytes ("key" eight times), as the notifier requires.
+    "webhook-secrets": '{"91320594MA1X7K2Q8F": "whsec_' + "a2V5" * 8 + '"}',
     # A KafkaUser's SCRAM password (the User Operator's Secret).
     "password": "scram-password-0123456789",
     "private-key": _SESSION_PRIVATE,

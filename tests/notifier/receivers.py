@@ -15,11 +15,11 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.events.v1 import events_pb2 as epb
-from subsidy.notifier.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 # Prefix of the schema private to one notifier test (databases.create_schema).
 NOTIFIER_SCHEMA = "notifier"
@@ -29,7 +29,7 @@ NOTIFIER_SCHEMA = "notifier"
 class Hook:
     """How one receiver path behaves."""
 
-    secret: bytes
+    secret: str  # whsec_<base64>
     fail_first: dict[str, int] = field(default_factory=dict)  # key → 500s before success
     slow_once: set[str] = field(default_factory=set)  # keys whose first call hangs
     dead: bool = False  # every call hangs past the client's timeout
@@ -46,8 +46,9 @@ class Call:
 
 
 class WebhookReceiver:
-    """An aiohttp server on 127.0.0.1 that checks every signature like a real subscriber,
-    counts what it accepted per Idempotency-Key, and misbehaves as each Hook says."""
+    """An aiohttp server on 127.0.0.1 that checks every signature like a real subscriber
+    (with the Standard Webhooks library), counts what it accepted per webhook-id, and
+    misbehaves as each Hook says."""
 
     def __init__(self, hooks: dict[str, Hook], hang_seconds: float) -> None:
         self.hooks = hooks
@@ -64,7 +65,7 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{self.port}/hooks/{path}"
 
     def keys(self, path: str) -> set[str]:
-        """Idempotency keys accepted on a path."""
+        """webhook-ids accepted on a path."""
         return {k for (p, k) in self.accepted if p == path}
 
     def calls_for(self, path: str, key: str) -> list[str]:
@@ -75,14 +76,12 @@ class WebhookReceiver:
         path = request.match_info["name"]
         hook = self.hooks[path]
         body = await request.read()
-        key = request.headers.get(IDEMPOTENCY_HEADER, "")
-        valid = verify(
-            hook.secret,
-            request.headers.get(TIMESTAMP_HEADER, ""),
-            body,
-            request.headers.get(SIGNATURE_HEADER, ""),
-            now=time.time(),
-        )
+        key = request.headers.get("webhook-id", "")
+        try:
+            Webhook(hook.secret).verify(body, dict(request.headers))
+            valid = True
+        except WebhookVerificationError:
+            valid = False
         if not valid:
             self.calls.append(Call(path, key, "bad-signature", time.monotonic()))
             return web.Response(status=401, text="bad signature")
@@ -105,7 +104,7 @@ class WebhookReceiver:
         ids = (payload.get("decisionId"), payload.get("noticeId"), payload.get("appealNoticeId"))
         assert key in ids, key
         if (path, key) in self.accepted:
-            # What Idempotency-Key is for: acknowledge, do nothing twice.
+            # What webhook-id is for: acknowledge, do nothing twice.
             self.calls.append(Call(path, key, "duplicate", time.monotonic()))
         else:
             self.calls.append(Call(path, key, "accepted", time.monotonic()))

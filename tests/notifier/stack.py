@@ -18,6 +18,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.infra.signing_keys import Signer, write_key_pair
 from subsidy.ledger.relay import signed_headers
 from subsidy.notifier.metrics import REGISTRY
+from subsidy.notifier.signing import new_secret
 from tests.factories import enterprise_id
 from tests.support.kafka import client_options
 
@@ -28,11 +29,8 @@ SENDER = "notifier@subsidy.example.cn"
 SUBSIDY = str(Path(sys.executable).parent / "subsidy")
 
 A, B, C = enterprise_id(901), enterprise_id(902), enterprise_id(903)
-SECRETS = {
-    A: "whsec-a-0123456789abcdef",
-    B: "whsec-b-0123456789abcdef",
-    C: "whsec-c-0123456789abcdef",
-}
+# Standard Webhooks secrets (whsec_<base64>), fresh each run.
+SECRETS = {A: new_secret(), B: new_secret(), C: new_secret()}
 BUREAUS = ("市工信局", "市科技局", "市财政局", "市发改委", "市商务局")
 MAIL = {
     A: "ops@alpha.example.cn",

@@ -13,6 +13,7 @@ from subsidy.harness.databases import create_schema, drop_schema, migrate_platfo
 from subsidy.notifier.admin import SERVICE_NAME
 from subsidy.notifier.bootstrap import admin_server
 from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.signing import new_secret
 from tests.factories import enterprise_id
 from tests.ledger.database import as_role
 from tests.notifier.receivers import NOTIFIER_SCHEMA
@@ -35,7 +36,7 @@ async def stub(
     settings = NotifierSettings(  # type: ignore[call-arg]
         database_url=as_role(url, "notifier_worker"),
         admin_token=SecretStr(TOKEN),
-        webhook_secrets={WITH_SECRET: SecretStr("whsec-0123456789abcdef")},
+        webhook_secrets={WITH_SECRET: [SecretStr(new_secret())]},
         grpc_tls_cert=grpc_tls.server.cert,
         grpc_tls_key=grpc_tls.server.key,
     )

@@ -44,7 +44,7 @@ GX, KJ = "市工信局", "市科技局"  # m08's and m03's unit (zh), and m03's 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver({"a": Hook(SECRETS[A].encode())}, hang_seconds=HANG)
+    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=HANG)
     await peer.start()
     try:
         yield peer
@@ -72,7 +72,7 @@ def settings(kafka_bootstrap: str, topic: str, db_url: str, smtp: MailStore) -> 
         group_id=f"test-notifier-corrections-{uuid.uuid4().hex[:12]}", max_attempts=3,
         backoff_base_seconds=0.1, backoff_cap_seconds=0.4, attempt_timeout_seconds=TIMEOUT,
         lease_seconds=4.0, poll_seconds=0.2,
-        webhook_secrets={k: SecretStr(v) for k, v in SECRETS.items()},
+        webhook_secrets={k: [SecretStr(v)] for k, v in SECRETS.items()},
         smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
         ledger_public_key_file=ledger_keys()[1],
     )  # fmt: skip

@@ -110,10 +110,10 @@ async def receiver(story: Story) -> AsyncIterator[WebhookReceiver]:
     """A's endpoint fails d1 twice and is slow once on d2, B's is healthy, C's hangs."""
     peer = WebhookReceiver(
         {
-            "a": Hook(SECRETS[A].encode(), fail_first={story.d1.decision_id: 2},
+            "a": Hook(SECRETS[A], fail_first={story.d1.decision_id: 2},
                       slow_once={story.d2.decision_id}),
-            "b": Hook(SECRETS[B].encode()),
-            "c": Hook(SECRETS[C].encode(), dead=True),
+            "b": Hook(SECRETS[B]),
+            "c": Hook(SECRETS[C], dead=True),
         },
         hang_seconds=HANG,
     )  # fmt: skip
@@ -174,7 +174,7 @@ def settings(kafka_bootstrap: str, topic: str, db_url: str, smtp: MailStore) -> 
         endpoint_concurrency=2,
         poll_seconds=0.2,
         shutdown_grace_seconds=5.0,
-        webhook_secrets={k: SecretStr(v) for k, v in SECRETS.items()},
+        webhook_secrets={k: [SecretStr(v)] for k, v in SECRETS.items()},
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_sender=SENDER,

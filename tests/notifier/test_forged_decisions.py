@@ -48,7 +48,7 @@ def dead_letters(kafka_bootstrap: str) -> Iterator[str]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver({"a": Hook(SECRETS[A].encode())}, hang_seconds=1.0)
+    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=1.0)
     await peer.start()
     try:
         yield peer
@@ -91,7 +91,7 @@ async def test_a_forged_decision_is_dead_lettered_and_never_notified(
     settings = NotifierSettings(  # type: ignore[call-arg]
         kafka_bootstrap=kafka_bootstrap, database_url=db_url, topic=topic,
         dead_letter_topic=dead_letters, group_id=f"test-notifier-{uuid.uuid4().hex[:12]}",
-        poll_seconds=0.2, webhook_secrets={A: SecretStr(SECRETS[A])},
+        poll_seconds=0.2, webhook_secrets={A: [SecretStr(SECRETS[A])]},
         smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
         ledger_public_key_file=ledger_keys()[1],
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 import json
 import random
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +17,7 @@ from subsidy.notifier.messages import (
     status_words,
     zh_numeral,
 )
-from subsidy.notifier.signing import sign, verify
+from subsidy.notifier.signing import signed_headers
 
 ENTERPRISE = "91350100M000100Y43"
 
@@ -190,17 +191,16 @@ def test_webhook_body_is_json_with_the_decision_and_stable(catalog: Catalog) -> 
     assert body["measure"]["number"] == 9
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    secret = b"whsec-test-0123456789abcdef"
-    body = b'{"decisionId":"ev-1/m09.first_unit#1"}'
-    # Computed independently: printf '1750000000.<body>' | openssl dgst -sha256 -hmac <secret>
-    expected = "sha256=8e05dc8f8ae504a91e0a9035745c8c1d24b93445d8a3913101cc4596d26140c2"
-    assert sign(secret, "1750000000", body) == expected
-    assert verify(secret, "1750000000", body, expected, now=1_750_000_100)
-    assert not verify(secret, "1750000000", body + b" ", expected, now=1_750_000_100)
-    assert not verify(b"another-secret-0123456789", "1750000000", body, expected, now=1_750_000_100)
-    assert not verify(secret, "1750000000", body, expected, now=1_750_001_000)  # stale
-    assert not verify(secret, "not-a-time", body, expected, now=1_750_000_000)
+def test_signature_is_the_standard_webhooks_one() -> None:
+    # The specification's own example: secret, webhook-id, timestamp, body and signature.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    at = datetime.fromtimestamp(1614265330, UTC)
+    headers = signed_headers([secret], "msg_p5jXN8AQM9LWM0D4loKWxJek", at, b'{"test": 2432232314}')
+    assert headers == {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
 
 
 def test_message_id_is_derived_from_decision_id() -> None:

@@ -97,9 +97,7 @@ async def urls(fresh_database_url: str) -> AsyncIterator[Urls]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver(
-        {"a": Hook(SECRETS[A].encode()), "b": Hook(SECRETS[B].encode())}, hang_seconds=HANG
-    )
+    peer = WebhookReceiver({"a": Hook(SECRETS[A]), "b": Hook(SECRETS[B])}, hang_seconds=HANG)
     await peer.start()
     try:
         yield peer
@@ -131,7 +129,7 @@ def settings(kafka_bootstrap: str, topic: str, urls: Urls, smtp: MailStore) -> N
         group_id=f"test-notifier-notices-{uuid.uuid4().hex[:12]}", batch_size=5,
         max_attempts=3, backoff_base_seconds=0.1, backoff_cap_seconds=0.4,
         attempt_timeout_seconds=TIMEOUT, lease_seconds=4.0, poll_seconds=0.2,
-        webhook_secrets={k: SecretStr(v) for k, v in SECRETS.items()},
+        webhook_secrets={k: [SecretStr(v)] for k, v in SECRETS.items()},
         smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
         ledger_public_key_file=ledger_keys()[1],
     )  # fmt: skip

@@ -9,6 +9,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.notifier.planner import endpoint_of, needs_people, plan
 from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.signing import new_secret
 from subsidy.notifier.subscriptions import (
     Subscription,
     SubscriptionError,
@@ -18,7 +19,7 @@ from subsidy.notifier.subscriptions import (
 )
 
 ENTERPRISE = "91350100M000100Y43"
-SECRET = "whsec-test-0123456789abcdef"
+SECRET = new_secret()
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +191,7 @@ def test_settings_have_no_default_secrets_and_check_consistency() -> None:
     assert settings.grpc_address == "127.0.0.1:50071"
     with pytest.raises(ValidationError, match="lease_seconds must exceed"):
         NotifierSettings(attempt_timeout_seconds=30, lease_seconds=10)  # type: ignore[call-arg]
-    with pytest.raises(ValidationError, match="shorter than 16"):
-        NotifierSettings(webhook_secrets={ENTERPRISE: SecretStr("short")})  # type: ignore[call-arg]
-    configured = NotifierSettings(webhook_secrets={ENTERPRISE: SecretStr(SECRET)})  # type: ignore[call-arg]
-    assert configured.webhook_secret(ENTERPRISE) == SECRET.encode()
+    configured = NotifierSettings(webhook_secrets={ENTERPRISE: [SecretStr(SECRET)]})  # type: ignore[call-arg]
+    assert configured.webhook_signing_secrets(ENTERPRISE) == (SECRET,)
+    assert configured.webhook_signing_secrets("someone else") == ()
     assert SECRET not in repr(configured)  # secrets never reach logs

@@ -73,7 +73,7 @@ async def run_demo(
     await asyncio.to_thread(create_topics, run, kafka)
     console.print(f"database {run.database}, topics demo.{run.stamp}.*")
     stopped = False
-    inboxes = RunningInboxes(Inboxes(run.webhook_secret.encode()))
+    inboxes = RunningInboxes(Inboxes(run.webhook_secret))
     await inboxes.start()
     await subscribe(url, run, events, catalog, inboxes.webhook_url)
     try:

@@ -1,7 +1,7 @@
 """Exactly once at the receivers: every planned notification arrived, repeats with its id.
 
 The notifier is at-least-once (a kill between sending and recording sends again); a repeat
-carries the same Idempotency-Key or Message-ID, so the receiver drops it.
+carries the same webhook-id or Message-ID, so the receiver drops it.
 """
 
 from collections import Counter
@@ -41,7 +41,7 @@ def compare_ids(channel: str, planned: Counter[str], received: Counter[str]) -> 
 async def check_arrivals(
     conn: asyncpg.Connection, inboxes: Inboxes, sender: str
 ) -> tuple[Arrivals, Arrivals]:
-    """Webhooks by Idempotency-Key (the decision's or payout notice's id), mail by Message-ID
+    """Webhooks by webhook-id (the decision's or payout notice's id), mail by Message-ID
     (that id and the mailbox), against every delivery the notifier planned."""
     rows = await conn.fetch(
         "SELECT coalesce(decision_id, notice_id) AS about, channel, recipient"

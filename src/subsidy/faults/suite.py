@@ -96,7 +96,7 @@ class _Session:
     def __post_init__(self) -> None:
         self.pid_file = self.stack.layout.run.parent / "faults-services.pids"
         self.supervisor = Supervisor(self.stack.layout.logs, self.clock, self.pid_file)
-        self.inboxes = RunningInboxes(Inboxes(self.run.webhook_secret.encode()))
+        self.inboxes = RunningInboxes(Inboxes(self.run.webhook_secret))
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)

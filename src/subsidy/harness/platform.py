@@ -29,6 +29,7 @@ from subsidy.infra.kafka_client import KafkaConnection
 from subsidy.infra.signing_keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, write_key_pair
 from subsidy.infra.topics import PARTITIONS, Topic
 from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.signing import new_secret
 from subsidy.notifier.subscriptions import Subscription, subscribable
 
 DEMO_DATABASE = "subsidy_demo"
@@ -65,7 +66,7 @@ class Run:
     # The submitters: a credential per feed, and the reviewer's (subsidy.harness.principals).
     principals: dict[str, Principal] = field(default_factory=demo_principals)
     auditor_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=new_secret)  # whsec_<base64>
     services: list[Running] = field(default_factory=list)
     subscribed: list[str] = field(default_factory=list)
     policy_catalog: Path | None = None

@@ -44,7 +44,7 @@ class NotifierAdmin(api_pb2_grpc.NotifierAdminServiceServicer):
             sub = validate(
                 from_proto(request),
                 bureaus=self._bureaus,
-                has_secret=lambda s: self._settings.webhook_secret(s) is not None,
+                has_secret=lambda s: bool(self._settings.webhook_signing_secrets(s)),
             )
         except SubscriptionError as err:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))

@@ -170,7 +170,7 @@ def load_command(
         subs = parse_file(
             file,
             bureaus=subscribable(catalog),
-            has_secret=lambda s: settings.webhook_secret(s) is not None,
+            has_secret=lambda s: bool(settings.webhook_signing_secrets(s)),
         )
     except SubscriptionError as err:
         typer.echo(f"error: {file}:", err=True)
@@ -210,7 +210,7 @@ def list_command(
                 "webhookUrl": s.webhook_url,
                 "email": s.email,
                 "language": s.language,
-                "webhookSecretConfigured": settings.webhook_secret(s.subscriber) is not None,
+                "webhookSecretConfigured": bool(settings.webhook_signing_secrets(s.subscriber)),
             }
             for s in subs
         ]

@@ -23,7 +23,7 @@ from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.repository import Claimed
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from subsidy.notifier.signing import signed_headers
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +68,9 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class WebhookSender:
-    """POSTs the stored JSON body, signed with the subscriber's secret."""
+    """POSTs the stored JSON body, signed the Standard Webhooks way with each of the
+    subscriber's secrets; webhook-id is what the delivery is about (the decision's or notice's
+    id), the same on every redelivery, so a receiver drops a repeat."""
 
     def __init__(
         self, session: aiohttp.ClientSession, settings: NotifierSettings,
@@ -80,19 +82,18 @@ class WebhookSender:
 
     async def send(self, delivery: Claimed) -> SendResult:
         """One signed POST; a 2xx is success, anything else (redirects too) a failure."""
-        secret = self._settings.webhook_secret(delivery.subscriber)
-        if secret is None:
+        secrets = self._settings.webhook_signing_secrets(delivery.subscriber)
+        if not secrets:
             return SendResult(
                 False, f"no webhook secret configured for {delivery.subscriber}", permanent=True
             )
         body = delivery.body.encode("utf-8")
-        timestamp = str(int(self._clock()))
+        # Whole seconds: webhook-timestamp is one, and the signature covers what it says.
+        at = datetime.fromtimestamp(int(self._clock()), UTC)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(secret, timestamp, body),
-            IDEMPOTENCY_HEADER: delivery.key,
+            **signed_headers(secrets, delivery.key, at, body),
         }
         timeout = aiohttp.ClientTimeout(total=self._settings.attempt_timeout_seconds)
         try:

@@ -2,7 +2,7 @@
 
 import re
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
@@ -10,9 +10,10 @@ from subsidy.infra.grpc_tls import GrpcServerSettings
 from subsidy.infra.settings import KAFKA_NAME, HostPort
 from subsidy.infra.signing_keys import KeyFileError, Verifier
 from subsidy.infra.topics import APPEALS, DEAD_LETTERS, DECISIONS
+from subsidy.notifier.signing import secret_problem
 
 _SENDER = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
-# Shorter HMAC keys are guessable; receivers are told to generate 32 random bytes.
+# The admin token's minimum: shorter ones are guessable.
 MIN_SECRET_LENGTH = 16
 
 
@@ -73,10 +74,11 @@ class NotifierSettings(GrpcServerSettings):
         15.0, ge=0, le=300, validation_alias=_env("shutdown_grace_seconds")
     )
 
-    # Webhook signing keys per subscriber (enterprise id or bureau name), e.g.
-    # NOTIFIER_WEBHOOK_SECRETS='{"91320594MA1X7K2Q8F": "…"}'. No default secret, ever: a webhook
-    # subscription without a configured secret is refused.
-    webhook_secrets: dict[str, SecretStr] = Field(
+    # Standard Webhooks secrets per subscriber (enterprise id or bureau name): one, or a list
+    # during a rotation, each signing every webhook, e.g.
+    # NOTIFIER_WEBHOOK_SECRETS='{"91320594MA1X7K2Q8F": ["whsec_<new>", "whsec_<old>"]}'.
+    # No default secret, ever: a webhook subscription without a configured secret is refused.
+    webhook_secrets: dict[str, list[SecretStr]] = Field(
         default_factory=dict, validation_alias=_env("webhook_secrets")
     )
 
@@ -105,14 +107,29 @@ class NotifierSettings(GrpcServerSettings):
         validation_alias=AliasChoices("NOTIFIER_METRICS_PORT", "METRICS_PORT", "metrics_port"),
     )
 
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _one_or_a_list(cls, value: Any) -> Any:
+        # One secret is the usual case; a list is a rotation in progress.
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str | SecretStr) else v for k, v in value.items()}
+        return value
+
     @field_validator("webhook_secrets")
     @classmethod
-    def _check_secrets(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        for subscriber, secret in value.items():
-            if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"secret for {subscriber!r} is shorter than {MIN_SECRET_LENGTH} characters"
-                )
+    def _check_secrets(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        for subscriber, secrets in value.items():
+            where = f"NOTIFIER_WEBHOOK_SECRETS[{subscriber!r}]"
+            if not secrets:
+                raise ValueError(f"{where}: give one whsec_ secret, or a list during a rotation")
+            plain = [s.get_secret_value() for s in secrets]
+            if len(set(plain)) != len(plain):
+                raise ValueError(f"{where}: the same secret is listed twice")
+            for i, secret in enumerate(plain):
+                problem = secret_problem(secret)
+                if problem is not None:
+                    at = f"[{i}]" if len(plain) > 1 else ""
+                    raise ValueError(f"{where}{at}: {problem}")
         return value
 
     @field_validator("ledger_public_key_file")
@@ -151,7 +168,6 @@ class NotifierSettings(GrpcServerSettings):
             raise ValueError("appeals_topic must differ from topic (the decisions)")
         return self
 
-    def webhook_secret(self, subscriber: str) -> bytes | None:
-        """The signing key configured for a subscriber, or None."""
-        secret = self.webhook_secrets.get(subscriber)
-        return None if secret is None else secret.get_secret_value().encode()
+    def webhook_signing_secrets(self, subscriber: str) -> tuple[str, ...]:
+        """The whsec_ secrets a subscriber's webhooks are signed with (each signs), or ()."""
+        return tuple(s.get_secret_value() for s in self.webhook_secrets.get(subscriber, []))
