@@ -1,4 +1,4 @@
-"""The pinned Go tools (kustomize, kubeconform, grpcurl), built by scripts/go_tools.sh."""
+"""The pinned Go tools (kustomize, kubeconform, grpcurl, buf), built by scripts/go_tools.sh."""
 
 import functools
 import subprocess
