@@ -68,6 +68,17 @@ class PortalStack:
         ):
             return response.status, json.loads(await response.text() or "{}")
 
+    async def credential(self, name: str, role: Role, **binding: Any) -> str:
+        """A credential for one more person (issued once, as the admin would)."""
+        if name not in self.credentials:
+            conn = await asyncpg.connect(self.owner_url)
+            try:
+                issued = await store.issue(conn, name, role, actor="test-admin", **binding)
+            finally:
+                await conn.close()
+            self.credentials[name] = issued.secret
+        return self.credentials[name]
+
     async def session(self, name: str) -> str:
         """A session token for the person issued under `name` (made once)."""
         if name not in self.sessions:

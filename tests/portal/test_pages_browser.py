@@ -14,7 +14,6 @@ import pytest
 import structlog
 
 from subsidy.domain.money import format_fen
-from subsidy.identity import store
 from subsidy.identity.principal import Role
 from tests.ledger import payments_seed
 from tests.portal.pages import fill, shots, sign_in, submit
@@ -28,17 +27,6 @@ log = structlog.get_logger(__name__)
 # An enterprise of the fed ledger with denials to appeal (tests/ledger/api.py's mix).
 APPELLANT = "91320500MA00410003"
 SCROLLING, AMOUNTS = ".table-wrap, .explain", ".money"
-
-
-async def _credential(stack: PortalStack, name: str, role: Role, **binding: Any) -> str:
-    if name not in stack.credentials:
-        conn = await asyncpg.connect(stack.owner_url)
-        try:
-            issued = await store.issue(conn, name, role, actor="test-admin", **binding)
-        finally:
-            await conn.close()
-        stack.credentials[name] = issued.secret
-    return stack.credentials[name]
 
 
 async def _decisions(stack: PortalStack, enterprise: str) -> int:
@@ -73,7 +61,7 @@ _CARDS = """JSON.stringify([...document.querySelectorAll('[data-entitlement]')].
 async def test_the_enterprise_page_explains_and_files_an_appeal(
     stack: PortalStack, tmp_path: Path
 ) -> None:
-    secret = await _credential(stack, "ent-mix", Role.ENTERPRISE, enterprise_id=APPELLANT)
+    secret = await stack.credential("ent-mix", Role.ENTERPRISE, enterprise_id=APPELLANT)
     status, statement = await stack.call(
         "LedgerService",
         "GetStatement",
@@ -196,7 +184,7 @@ async def test_payments_are_shown_in_the_ledgers_words(
     stack: PortalStack, tmp_path: Path, lang: str
 ) -> None:
     who = payments_seed.GAMMA  # an order returned by the bank, another payable
-    secret = await _credential(stack, "ent-gamma", Role.ENTERPRISE, enterprise_id=who)
+    secret = await stack.credential("ent-gamma", Role.ENTERPRISE, enterprise_id=who)
     status, statement = await stack.call(
         "LedgerService", "GetStatement", {"enterpriseId": who}, await stack.session("auditor-zhao")
     )

@@ -6,15 +6,12 @@ restores Chinese, and a page opened without ?lang is Chinese."""
 
 import json
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 
 from subsidy.domain.entitlements import STATUS_LABELS_ZH
 from subsidy.domain.enums import DISTRICT_NAMES_EN
 from subsidy.domain.words import CHECK_LABELS, REASON_WORDS, STATUS_WORDS
-from subsidy.identity import store
 from subsidy.identity.principal import Role
 from tests.portal.pages import shots
 from tests.portal.stack import PortalStack
@@ -51,17 +48,6 @@ _CJK = """JSON.stringify(((kept) => {
 async def _chinese_outside_data(page: Page) -> list[str]:
     found: list[str] = json.loads(await page.evaluate(_CJK % json.dumps(_KEPT)))
     return found
-
-
-async def _credential(stack: PortalStack, name: str, role: Role, **binding: Any) -> str:
-    if name not in stack.credentials:
-        conn = await asyncpg.connect(stack.owner_url)
-        try:
-            issued = await store.issue(conn, name, role, actor="test-admin", **binding)
-        finally:
-            await conn.close()
-        stack.credentials[name] = issued.secret
-    return stack.credentials[name]
 
 
 async def _sign_in(page: Page, url: str, secret: str, width: int, lands_on: str) -> None:
@@ -114,7 +100,7 @@ async def test_sign_in_in_english_and_back_and_chinese_by_default(
 async def test_the_enterprise_page_in_english_then_chinese(
     stack: PortalStack, tmp_path: Path
 ) -> None:
-    secret = await _credential(stack, "ent-mix-en", Role.ENTERPRISE, enterprise_id=APPELLANT)
+    secret = await stack.credential("ent-mix-en", Role.ENTERPRISE, enterprise_id=APPELLANT)
     token = await stack.session("auditor-zhao")
     status, statement = await stack.call(
         "LedgerService", "GetStatement", {"enterpriseId": APPELLANT}, token
