@@ -194,6 +194,8 @@ async def test_cli_prints_the_corrections_in_beijing_time_and_json_with_offsets(
     history = result.output.split("History 变更记录\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert [line.split("submitted by ")[1].split(" ")[0] for line in history] == [
         "portal-a", "portal-x", "portal-y"]  # fmt: skip
+    # Each revision's time as a person reads it: Beijing time, to the minute.
+    assert all("北京时间" in line and "+00:00" not in line for line in history), history
 
     as_json = await _cli(corrected, "explain", INVOICE, "--format", "json")
     assert as_json.exit_code == 0, as_json.output

@@ -153,8 +153,8 @@ def _decision_line(
         f"#{d.revision} {dpb.Status.Name(d.status)}{reasons}:"
         f" entitled {format_fen(d.entitled_fen)},"
         f" granted {format_fen(d.granted_fen)}, cash {_signed(d.cash_delta_fen)},"
-        f" clawback {format_fen(d.clawback_fen)} (event {d.caused_by_event_id}, {d.decided_at};"
-        f" {who})"
+        f" clawback {format_fen(d.clawback_fen)}"
+        f" (event {d.caused_by_event_id}, {_beijing(d.decided_at)}; {who})"
     )
 
 
