@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTO = ROOT / "proto"
 EVENTS = Path("subsidy/events/v1/events.proto")
 PORTAL = Path("subsidy/api/v1/portal.proto")
+DECISIONS = Path("subsidy/decisions/v1/decisions.proto")
 
 
 @pytest.fixture(scope="module")
@@ -84,19 +85,61 @@ def test_lint_reports_a_nonstandard_rpc_outside_the_excepted_file(
     assert {Path(f["path"]).name for f in findings(done)} == {"portal.proto"}, done.stdout
 
 
-def test_no_breaking_change_against_the_previous_commit(buf: Path) -> None:
-    # A full clone has the history (`git clone --depth 1` would not, and fails here).
-    parent = subprocess.run(
-        ["git", "rev-parse", "--verify", "HEAD~1^{commit}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
     )
-    assert parent.returncode == 0, f"no HEAD~1 (a shallow clone?): {parent.stderr}"
-    against = f".git#ref={parent.stdout.strip()},subdir=proto"
+
+
+def release_base() -> tuple[str, str]:
+    """What the contract must stay compatible with: the last release tag (`v*`), so a change
+    is checked against what was shipped, however many commits ago; in a clone without tags
+    (`git clone --no-tags`, or a CI checkout that fetched none) the previous commit instead,
+    the most that can be checked there. Returns (commit, what it is, for messages)."""
+    tag = git("describe", "--tags", "--abbrev=0", "--match", "v*")
+    if tag.returncode == 0:
+        name = tag.stdout.strip()
+        commit = git("rev-parse", "--verify", f"{name}^{{commit}}")
+        assert commit.returncode == 0, commit.stderr
+        return commit.stdout.strip(), f"the last release tag {name}"
+    # A full clone has the history (`git clone --depth 1` would not, and fails here).
+    parent = git("rev-parse", "--verify", "HEAD~1^{commit}")
+    assert parent.returncode == 0, (
+        f"no release tag and no HEAD~1 (a shallow clone?): {parent.stderr}"
+    )
+    return parent.stdout.strip(), "HEAD~1 (this clone has no v* release tag)"
+
+
+def test_no_breaking_change_against_the_last_release(buf: Path) -> None:
+    commit, what = release_base()
+    against = f".git#ref={commit},subdir=proto"
     done = run_buf(buf, "breaking", "proto", "--against", against)
-    assert done.returncode == 0, f"buf breaking against HEAD~1:\n{done.stdout}{done.stderr}"
+    assert done.returncode == 0, f"buf breaking against {what}:\n{done.stdout}{done.stderr}"
+
+
+def test_the_release_base_is_an_ancestor_of_head() -> None:
+    # A tag on another branch, or a release tag made later than HEAD, would check against the
+    # wrong contract: the base must be in HEAD's history.
+    commit, what = release_base()
+    done = git("merge-base", "--is-ancestor", commit, "HEAD")
+    assert done.returncode == 0, f"{what} ({commit}) is not an ancestor of HEAD"
+
+
+def test_breaking_reports_a_field_removed_since_the_release(buf: Path, tmp_path: Path) -> None:
+    # The release check compares with the released contract, not with a copy of itself:
+    # Decision.decided_at (field 22, in every release so far) removed without `reserved` is
+    # reported against that base.
+    commit, what = release_base()
+    copy = copy_of_proto(tmp_path)
+    edit(
+        copy / DECISIONS,
+        "  string decided_at = 22 [deprecated = true]; // RFC 3339\n",
+        "",
+    )
+    against = f"{ROOT}/.git#ref={commit},subdir=proto"
+    done = run_buf(buf, "breaking", str(copy), "--against", against, "--error-format=json")
+    assert done.returncode != 0, f"against {what}: {done.stdout}{done.stderr}"
+    assert any('"decided_at"' in f["message"] for f in findings(done)), done.stdout
 
 
 def test_breaking_reports_a_changed_field_number(buf: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Award
 from subsidy.domain.entitlements import Entitlement, Reason, Status, TraceStep
@@ -190,8 +191,10 @@ def correction_to_proto(note: CorrectionNote) -> dpb.Correction:
 
 def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.Decision:
     """A decision as published on decisions.v1; `correction` is set only on one a correction or
-    a retraction brought about, `appeal` only on one an upheld appeal brought about."""
+    a retraction brought about, `appeal` only on one an upheld appeal brought about. Its time
+    goes in both `decided_time` and the deprecated `decided_at` string (until v2.0.0)."""
     e = d.state_ent
+    moment = decided_at or datetime.now(UTC)
     return dpb.Decision(
         decision_id=d.decision_id,
         entitlement_id=e.entitlement_id,
@@ -214,7 +217,8 @@ def decision_to_proto(d: Decision, decided_at: datetime | None = None) -> dpb.De
         funding_channels=list(e.funding_channels),
         clause=e.clause,
         catalog_version=e.catalog_version,
-        decided_at=(decided_at or datetime.now(UTC)).isoformat(),
+        decided_at=moment.isoformat(),
+        decided_time=timestamp(moment),
         version_from=_day(e.version_from),
         version_to=_day(e.version_to),
         correction=None if d.correction is None else correction_to_proto(d.correction),

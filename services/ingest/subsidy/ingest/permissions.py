@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import grpc
 
 from subsidy.api.v1 import api_pb2
+from subsidy.contract.instants import timestamp
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import EnterpriseEvent, FieldError
@@ -135,11 +136,14 @@ class Submitter:
         return errors
 
     def provenance(self, at: datetime | None = None) -> epb.Provenance:
-        """Who submitted, how and when: set on every event this call gets accepted."""
+        """Who submitted, how and when: set on every event this call gets accepted. The time
+        goes in `accepted_time` and, until v2.0.0, in the deprecated `accepted_at` string."""
+        moment = at or datetime.now(UTC)
         return epb.Provenance(
             principal=self.principal,
             channel=self.channel,
-            accepted_at=(at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            accepted_at=moment.isoformat(timespec="seconds"),
+            accepted_time=timestamp(moment),
         )
 
 

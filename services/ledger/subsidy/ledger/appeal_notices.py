@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.deadlines import Queue, due
@@ -61,7 +62,9 @@ def build(
     decided: tuple[str, datetime] | None = None,
 ) -> dpb.AppealNotice:  # fmt: skip
     """One notice; `decided` is (who, when recorded) once the appeal is decided. Its deadline
-    is the workbench's: 15 working days from the day the ledger recorded the appeal."""
+    is the workbench's: 15 working days from the day the ledger recorded the appeal. Each time
+    goes in its Timestamp and, until v2.0.0, in the deprecated string beside it."""
+    due_at = due(Queue.APPEALS, filed.recorded_at)
     notice = dpb.AppealNotice(
         notice_id=f"{appeal_id}#{dpb.AppealNoticeKind.Name(kind)}", kind=kind,
         appeal_id=appeal_id, event_id=event_id, enterprise_id=enterprise_id,
@@ -69,10 +72,12 @@ def build(
         measure=f.measure,
         funding_channels=list(f.funding_channels), status=dpb.Status.Value(f.status),
         granted_fen=f.granted_fen, reason=reason, filed_by=filed.filed_by or "",
-        filed_at=_iso(filed.recorded_at), due_at=_iso(due(Queue.APPEALS, filed.recorded_at)),
+        filed_at=_iso(filed.recorded_at), filed_time=timestamp(filed.recorded_at),
+        due_at=_iso(due_at), due_time=timestamp(due_at),
     )  # fmt: skip
     if decided is not None:
         notice.decided_by, notice.decided_at = decided[0], _iso(decided[1])
+        notice.decided_time.CopyFrom(timestamp(decided[1]))
     return notice
 
 

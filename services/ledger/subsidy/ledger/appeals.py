@@ -6,6 +6,7 @@ from typing import Any
 import asyncpg
 
 from subsidy.api.v1 import api_pb2
+from subsidy.contract.instants import timestamp
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.ledger.book import EnterpriseBook
@@ -179,7 +180,7 @@ async def appeals_of(
         appeal = api_pb2.EntitlementAppeal(
             appeal_id=r["event_id"], filed_by=r["filed_by"] or "",
             filed_on=r["filed_on"].isoformat(), recorded_at=_when(r["recorded_at"]),
-            reason=r["reason"],
+            recorded_time=timestamp(r["recorded_at"]), reason=r["reason"],
             attachment_ref=r["attachment_ref"] or "", rejected_by=r["rejected_by"] or "",
         )  # fmt: skip
         if r["decision_id"] is not None:
@@ -187,6 +188,7 @@ async def appeals_of(
                 event_id=r["decision_id"], upheld=r["upheld"], remedy=r["remedy"] or "",
                 reason=r["decision_reason"], decided_by=r["decided_by"],
                 decided_on=r["decided_on"].isoformat(), recorded_at=_when(r["decided_at"]),
+                recorded_time=timestamp(r["decided_at"]),
             ))  # fmt: skip
         found.append(appeal)
     return found

@@ -2,14 +2,15 @@
 
 import functools
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
 from subsidy.api.v1 import api_pb2
+from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.entitlements import STATUS_LABELS_ZH
@@ -154,7 +155,7 @@ def _decision_line(
         f" entitled {format_fen(d.entitled_fen)},"
         f" granted {format_fen(d.granted_fen)}, cash {_signed(d.cash_delta_fen)},"
         f" clawback {format_fen(d.clawback_fen)}"
-        f" (event {d.caused_by_event_id}, {_beijing(d.decided_at)}; {who})"
+        f" (event {d.caused_by_event_id}, {_beijing(d, 'decided_time', 'decided_at')}; {who})"
     )
 
 
@@ -230,12 +231,15 @@ def print_explanation(console: Console, x: api_pb2.ExplainDecisionResponse) -> N
             out(f"  {line}")
 
 
-def _beijing(iso: str) -> str:
-    """`2026-03-02 10:15 北京时间` from an ISO-8601 time with its offset."""
+def _beijing(message: Message, time_field: str, string_field: str) -> str:
+    """`2026-03-02 10:15 北京时间` from the message's Timestamp, or from the ISO-8601 string an
+    older ledger gave (subsidy.contract.instants); the string as given if it does not parse."""
     try:
-        moment = datetime.fromisoformat(iso)
+        moment = instant(message, time_field, string_field)
     except ValueError:
-        return iso or "时间未记录"
+        return str(getattr(message, string_field))
+    if moment is None:
+        return "时间未记录"
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} 北京时间"
 
 
@@ -284,14 +288,16 @@ def _event_lines(
     lines = [f"事件 {e.event_id} ({whose})"]
     for r in e.revisions:
         why = f"原因: {r.reason}" if r.reason else "原始事件 / original"
+        taken = _beijing(r, "taken_time", "taken_at")
         lines.append(
-            f"  版次 {r.revision} ({_beijing(r.taken_at)}) {_by(r.submitted_by)}, {why}"
+            f"  版次 {r.revision} ({taken}) {_by(r.submitted_by)}, {why}"
             + _caused(r.decision_revisions, decisions)
         )
     if e.HasField("retraction"):
         t = e.retraction
+        taken = _beijing(t, "taken_time", "taken_at")
         lines.append(
-            f"  撤回 {t.retracted_by} ({_beijing(t.taken_at)}) {_by(t.submitted_by)},"
+            f"  撤回 {t.retracted_by} ({taken}) {_by(t.submitted_by)},"
             f" 原因: {t.reason}" + _caused(t.decision_revisions, decisions)
         )
     return lines
@@ -356,7 +362,8 @@ def appeal_lines(x: api_pb2.ExplainDecisionResponse) -> list[str]:
     lines = []
     for a in x.appeals:
         who = _by(epb.Provenance(principal=a.filed_by))
-        lines.append(f"{a.appeal_id} ({_beijing(a.recorded_at)}, 申请日 {a.filed_on}) {who}:"
+        filed = _beijing(a, "recorded_time", "recorded_at")
+        lines.append(f"{a.appeal_id} ({filed}, 申请日 {a.filed_on}) {who}:"
                      f" {_one_line(a.reason)}")  # fmt: skip
         if a.attachment_ref:
             lines.append(f"  附件 / attachment: {a.attachment_ref}")
@@ -366,6 +373,7 @@ def appeal_lines(x: api_pb2.ExplainDecisionResponse) -> list[str]:
         d = a.decision
         verdict = f"支持 / upheld, {_REMEDIES.get(d.remedy, d.remedy)}" if d.upheld else (
             "驳回 / dismissed")  # fmt: skip
-        lines.append(f"  {d.event_id} ({_beijing(d.recorded_at)}) 由 {d.decided_by} 决定:"
+        decided = _beijing(d, "recorded_time", "recorded_at")
+        lines.append(f"  {d.event_id} ({decided}) 由 {d.decided_by} 决定:"
                      f" {verdict}: {_one_line(d.reason)}")  # fmt: skip
     return lines

@@ -9,6 +9,7 @@ import asyncpg
 from google.protobuf import json_format
 
 from subsidy.api.v1 import api_pb2
+from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.beijing import BEIJING
 from subsidy.events.v1 import events_pb2 as epb
@@ -65,6 +66,7 @@ async def _revisions(
             reason=r["reason"],
             submitted_by=_provenance(r["submitted_by"]),
             taken_at=_when(r["taken_at"]),
+            taken_time=timestamp(r["taken_at"]),
             decision_revisions=_caused(event_id, r["revision"], history),
         )
         for r in rows
@@ -89,6 +91,7 @@ async def _retraction(
         reason=doc.get("eventRetracted", {}).get("reason", ""),
         submitted_by=_provenance(row["submitted_by"]),
         taken_at=_when(row["received_at"]),
+        taken_time=timestamp(row["received_at"]),
         decision_revisions=[
             d.revision for d in history if d.correction.retracted_by == retracted_by
         ],

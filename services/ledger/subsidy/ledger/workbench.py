@@ -10,6 +10,7 @@ import structlog
 
 from subsidy.api.v1 import workbench_pb2 as wpb
 from subsidy.api.v1 import workbench_pb2_grpc
+from subsidy.contract.instants import timestamp
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import Catalog, Rule
 from subsidy.domain.deadlines import Deadlines, Queue, clock, load_deadlines, overdue_before
@@ -195,7 +196,9 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
             clause="" if rule is None else f"第{rule.measure}条 {rule.title}",
             amount_fen=row["amount_fen"],
             entered_at=_iso(row["entered_at"]),
+            entered_time=timestamp(row["entered_at"]),
             due_at=_iso(case.due_at),
+            due_time=timestamp(case.due_at),
             age_working_days=case.age_working_days,
             overdue=case.overdue,
             calendar_known=case.calendar_known,
@@ -230,7 +233,9 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
                 )
             return counts
 
-        return wpb.GetQueueCountsResponse(counts=await self._read(context, work), as_of=_iso(now))
+        return wpb.GetQueueCountsResponse(
+            counts=await self._read(context, work), as_of=_iso(now), as_of_time=timestamp(now)
+        )
 
     async def SearchEnterprises(
         self, request: wpb.SearchEnterprisesRequest, context: grpc.aio.ServicerContext

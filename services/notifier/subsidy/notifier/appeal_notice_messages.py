@@ -7,8 +7,9 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
+from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import beijing_time
+from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.domain.catalog import Rule
 from subsidy.domain.deadlines import Queue, load_deadlines
 from subsidy.domain.money import format_fen
@@ -88,11 +89,16 @@ def audience_of(notice: dpb.AppealNotice) -> Audience | None:
     return None
 
 
-def _when(iso: str, language: Language) -> str:
-    """An ISO-8601 time with its offset, in Beijing time as people read it."""
-    if not iso:
+def _at(notice: dpb.AppealNotice, name: str) -> datetime | None:
+    """The notice's `<name>_time`, else the `<name>_at` string an older ledger wrote."""
+    return instant(notice, f"{name}_time", f"{name}_at")
+
+
+def _when(moment: datetime | None, language: Language) -> str:
+    """An instant in Beijing time as people read it."""
+    if moment is None:
         return "-"
-    shown = beijing_time(datetime.fromisoformat(iso))
+    shown = beijing_time(moment)
     return f"{shown} 北京时间" if language == "zh" else f"{shown} Beijing time"
 
 
@@ -100,7 +106,7 @@ def _head(notice: dpb.AppealNotice, language: Language) -> str:
     who = notice.enterprise_name or notice.enterprise_id
     days = load_deadlines().terms[Queue.APPEALS].working_days
     return _HEADS[notice.kind][language].format(
-        who=who, appeal=notice.appeal_id, due=_when(notice.due_at, language), days=days,
+        who=who, appeal=notice.appeal_id, due=_when(_at(notice, "due"), language), days=days,
         by=notice.decided_by or "-", reason=notice.reason,
     )  # fmt: skip
 
@@ -127,11 +133,11 @@ def _lines(notice: dpb.AppealNotice, rule: Rule | None, language: Language) -> l
         lines.append(line("reason", notice.reason))
         if notice.filed_by:
             lines.append(line("filed_by", notice.filed_by))
-        lines += [line("filed_at", _when(notice.filed_at, language)),
-                  line("due", _when(notice.due_at, language))]  # fmt: skip
+        lines += [line("filed_at", _when(_at(notice, "filed"), language)),
+                  line("due", _when(_at(notice, "due"), language))]  # fmt: skip
     else:
         lines += [line("decided_by", notice.decided_by),
-                  line("decided_at", _when(notice.decided_at, language))]  # fmt: skip
+                  line("decided_at", _when(_at(notice, "decided"), language))]  # fmt: skip
     channels = list(notice.funding_channels) or list(rule.responsible_units if rule else ())
     if channels:
         lines.append(line("channels", ("、" if zh else ", ").join(channels)))
@@ -166,6 +172,7 @@ def _payload(
     subject: str, text: str,
 ) -> str:  # fmt: skip
     """The webhook's JSON: the texts, and the notice in protobuf's JSON mapping."""
+    due_at = _at(notice, "due")
     payload: dict[str, Any] = {
         "appealNoticeId": notice.notice_id,
         "kind": dpb.AppealNoticeKind.Name(notice.kind),
@@ -179,7 +186,9 @@ def _payload(
             "label": measure_label(notice.measure, rule, notice.rule_id, language),
         },
         "statusText": status_words(notice.status, language),
-        "dueAt": notice.due_at,
+        # The deadline as the ledger writes the deprecated string (Beijing, +08:00, seconds),
+        # from `due_time` when set: one form whichever field an older ledger filled.
+        "dueAt": "" if due_at is None else due_at.astimezone(BEIJING).isoformat(timespec="seconds"),
         "appealNotice": MessageToDict(notice, always_print_fields_with_no_presence=True),
     }
     # Sorted keys and no spaces: the body is stored once and signed byte for byte.

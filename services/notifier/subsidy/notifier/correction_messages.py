@@ -1,9 +1,9 @@
 """What a correction or a retraction changed, in the notifier's words (zh/en) and as fields."""
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Literal
 
+from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.money import format_fen
@@ -130,12 +130,14 @@ def lines(decision: dpb.Decision, language: Language, status_words: StatusWords)
     ]
 
 
-def _iso(rfc3339: str) -> str:
-    """A decision's time in Beijing time with its offset; as given if it does not parse."""
+def _iso(decision: dpb.Decision) -> str:
+    """A decision's time in Beijing time with its offset: its `decided_time`, else the string
+    an older ledger wrote (as given if it does not parse); empty when it has neither."""
     try:
-        return datetime.fromisoformat(rfc3339).astimezone(BEIJING).isoformat()
+        moment = instant(decision, "decided_time", "decided_at")
     except ValueError:
-        return rfc3339
+        return decision.decided_at
+    return "" if moment is None else moment.astimezone(BEIJING).isoformat()
 
 
 def _status_name(status: int) -> str:
@@ -171,5 +173,5 @@ def fields(decision: dpb.Decision, language: Language, status_words: StatusWords
         "topUpFen": str(top_up_fen(decision)),
         "owedBackFen": str(owed_back_fen(decision)),
         "moneyText": money(decision, language),
-        "decidedAt": _iso(decision.decided_at),
+        "decidedAt": _iso(decision),
     }

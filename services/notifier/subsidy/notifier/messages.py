@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from google.protobuf.json_format import MessageToDict
 
+from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Rule
 from subsidy.domain.enums import DISTRICT_NAMES_ZH, District
@@ -215,9 +216,20 @@ def _lines(
     if channels:
         lines.append(label("channels") + ("、" if language == "zh" else ", ").join(channels))
     lines.append(label("decision") + decision.decision_id)
-    if decision.decided_at:
-        lines.append(label("decided_at") + decision.decided_at)
+    decided = _decided_at(decision)
+    if decided:
+        lines.append(label("decided_at") + decided)
     return lines
+
+
+def _decided_at(decision: dpb.Decision) -> str:
+    """When it was decided, RFC 3339: its `decided_time`, else the string an older ledger wrote
+    (as given if it does not parse); empty when it has neither."""
+    try:
+        moment = instant(decision, "decided_time", "decided_at")
+    except ValueError:
+        return decision.decided_at
+    return "" if moment is None else moment.isoformat()
 
 
 def render(

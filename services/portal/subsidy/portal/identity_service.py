@@ -13,6 +13,7 @@ from connectrpc.request import RequestContext
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from subsidy.api.v1 import portal_pb2 as pb
+from subsidy.contract.instants import timestamp
 from subsidy.domain.beijing import BEIJING
 from subsidy.identity.principal import Principal
 from subsidy.identity.sessions import (
@@ -90,9 +91,13 @@ class IdentityService:
         now = datetime.now(UTC)
         token = issue_session(principal, self._key, ttl_s=self._ttl_s, now=now.timestamp())
         log.info("portal.session", principal=principal.name, role=principal.role.value)
+        # The token's `exp` is whole seconds; the response says that instant, in both fields
+        # (the deprecated string until v2.0.0).
+        expires = (now + timedelta(seconds=self._ttl_s)).replace(microsecond=0)
         return pb.CreateSessionResponse(
             token=token,
-            expires_at=iso(now + timedelta(seconds=self._ttl_s)),
+            expires_at=iso(expires),
+            expire_time=timestamp(expires),
             principal=principal_message(principal),
         )
 
@@ -111,4 +116,8 @@ class IdentityService:
         # The gate verified the token; its expiry is read from the claims it checked.
         claims = jwt.decode(token, options={"verify_signature": False})
         expires = datetime.fromtimestamp(claims["exp"], UTC)
-        return pb.WhoAmIResponse(principal=principal_message(principal), expires_at=iso(expires))
+        return pb.WhoAmIResponse(
+            principal=principal_message(principal),
+            expires_at=iso(expires),
+            expire_time=timestamp(expires),
+        )

@@ -6,6 +6,7 @@ The platform's gRPC services: ingest, eligibility dry run, ledger queries, notif
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from subsidy.decisions.v1 import decisions_pb2 as _decisions_pb2
@@ -18,6 +19,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -614,14 +620,29 @@ class EntitlementAppeal(_message.Message):
     ATTACHMENT_REF_FIELD_NUMBER: _builtins.int
     REJECTED_BY_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
+    RECORDED_TIME_FIELD_NUMBER: _builtins.int
     appeal_id: _builtins.str
     """the appealFiled's eventId"""
     filed_by: _builtins.str
     """who filed it (submittedBy.principal); empty when none was recorded"""
     filed_on: _builtins.str
     """the filing date (the event's occurredOn), YYYY-MM-DD"""
-    recorded_at: _builtins.str
-    """when the ledger took it, ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def recorded_at(self) -> _builtins.str:
+        """Deprecated: read `recorded_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @recorded_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def recorded_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `recorded_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
     reason: _builtins.str
     """the appeal's grounds"""
     attachment_ref: _builtins.str
@@ -631,6 +652,10 @@ class EntitlementAppeal(_message.Message):
     @_builtins.property
     def decision(self) -> Global___EntitlementAppealDecision:
         """the decision in force on it; unset while it is open"""
+
+    @_builtins.property
+    def recorded_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger took it"""
 
     def __init__(
         self,
@@ -643,10 +668,11 @@ class EntitlementAppeal(_message.Message):
         attachment_ref: _builtins.str = ...,
         rejected_by: _builtins.str = ...,
         decision: Global___EntitlementAppealDecision | None = ...,
+        recorded_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "recorded_time", b"recorded_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "attachment_ref", b"attachment_ref", "decision", b"decision", "filed_by", b"filed_by", "filed_on", b"filed_on", "reason", b"reason", "recorded_at", b"recorded_at", "rejected_by", b"rejected_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "attachment_ref", b"attachment_ref", "decision", b"decision", "filed_by", b"filed_by", "filed_on", b"filed_on", "reason", b"reason", "recorded_at", b"recorded_at", "recorded_time", b"recorded_time", "rejected_by", b"rejected_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -665,6 +691,7 @@ class EntitlementAppealDecision(_message.Message):
     DECIDED_BY_FIELD_NUMBER: _builtins.int
     DECIDED_ON_FIELD_NUMBER: _builtins.int
     RECORDED_AT_FIELD_NUMBER: _builtins.int
+    RECORDED_TIME_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """the appealDecided's eventId"""
     upheld: _builtins.bool
@@ -679,8 +706,26 @@ class EntitlementAppealDecision(_message.Message):
     """who decided it (submittedBy.principal)"""
     decided_on: _builtins.str
     """the event's occurredOn, YYYY-MM-DD"""
-    recorded_at: _builtins.str
-    """when the ledger took it, ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def recorded_at(self) -> _builtins.str:
+        """Deprecated: read `recorded_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @recorded_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def recorded_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `recorded_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @_builtins.property
+    def recorded_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger took it"""
+
     def __init__(
         self,
         *,
@@ -691,10 +736,11 @@ class EntitlementAppealDecision(_message.Message):
         decided_by: _builtins.str = ...,
         decided_on: _builtins.str = ...,
         recorded_at: _builtins.str = ...,
+        recorded_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_time", b"recorded_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_by", b"decided_by", "decided_on", b"decided_on", "event_id", b"event_id", "reason", b"reason", "recorded_at", b"recorded_at", "remedy", b"remedy", "upheld", b"upheld"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_by", b"decided_by", "decided_on", b"decided_on", "event_id", b"event_id", "reason", b"reason", "recorded_at", b"recorded_at", "recorded_time", b"recorded_time", "remedy", b"remedy", "upheld", b"upheld"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -746,12 +792,27 @@ class EventRevision(_message.Message):
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     TAKEN_AT_FIELD_NUMBER: _builtins.int
     DECISION_REVISIONS_FIELD_NUMBER: _builtins.int
+    TAKEN_TIME_FIELD_NUMBER: _builtins.int
     revision: _builtins.int
     """1: the original"""
     reason: _builtins.str
     """its correctionReason; empty for the original"""
-    taken_at: _builtins.str
-    """when the ledger took it, ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def taken_at(self) -> _builtins.str:
+        """Deprecated: read `taken_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @taken_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def taken_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `taken_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
     @_builtins.property
     def submitted_by(self) -> _events_pb2.Provenance:
         """Who submitted it and through which channel; unset when the ledger has no record."""
@@ -763,6 +824,10 @@ class EventRevision(_message.Message):
         Decision.correction names this revision.
         """
 
+    @_builtins.property
+    def taken_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger took it"""
+
     def __init__(
         self,
         *,
@@ -771,10 +836,11 @@ class EventRevision(_message.Message):
         submitted_by: _events_pb2.Provenance | None = ...,
         taken_at: _builtins.str = ...,
         decision_revisions: _abc.Iterable[_builtins.int] | None = ...,
+        taken_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by", "taken_time", b"taken_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "revision", b"revision", "submitted_by", b"submitted_by", "taken_at", b"taken_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "revision", b"revision", "submitted_by", b"submitted_by", "taken_at", b"taken_at", "taken_time", b"taken_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -791,12 +857,27 @@ class EventRetraction(_message.Message):
     SUBMITTED_BY_FIELD_NUMBER: _builtins.int
     TAKEN_AT_FIELD_NUMBER: _builtins.int
     DECISION_REVISIONS_FIELD_NUMBER: _builtins.int
+    TAKEN_TIME_FIELD_NUMBER: _builtins.int
     retracted_by: _builtins.str
     """the eventRetracted's eventId"""
     reason: _builtins.str
     """the retraction's reason"""
-    taken_at: _builtins.str
-    """when the ledger took the eventRetracted, ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def taken_at(self) -> _builtins.str:
+        """Deprecated: read `taken_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @taken_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def taken_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `taken_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
     @_builtins.property
     def submitted_by(self) -> _events_pb2.Provenance:
         """unset when the ledger has no record"""
@@ -804,6 +885,10 @@ class EventRetraction(_message.Message):
     @_builtins.property
     def decision_revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """The explained entitlement's decision revisions it brought about, oldest first."""
+
+    @_builtins.property
+    def taken_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger took the eventRetracted"""
 
     def __init__(
         self,
@@ -813,10 +898,11 @@ class EventRetraction(_message.Message):
         submitted_by: _events_pb2.Provenance | None = ...,
         taken_at: _builtins.str = ...,
         decision_revisions: _abc.Iterable[_builtins.int] | None = ...,
+        taken_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_by", b"submitted_by", "taken_time", b"taken_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "retracted_by", b"retracted_by", "submitted_by", b"submitted_by", "taken_at", b"taken_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_revisions", b"decision_revisions", "reason", b"reason", "retracted_by", b"retracted_by", "submitted_by", b"submitted_by", "taken_at", b"taken_at", "taken_time", b"taken_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

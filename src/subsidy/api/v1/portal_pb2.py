@@ -22,43 +22,48 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsubsidy/api/v1/portal.proto\x12\x0esubsidy.api.v1\"*\n\x14\x43reateSessionRequest\x12\x12\n\ncredential\x18\x01 \x01(\t\"o\n\x15\x43reateSessionResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\t\x12\x33\n\tprincipal\x18\x03 \x01(\x0b\x32 .subsidy.api.v1.SessionPrincipal\"\x0f\n\rWhoAmIRequest\"Y\n\x0eWhoAmIResponse\x12\x33\n\tprincipal\x18\x01 \x01(\x0b\x32 .subsidy.api.v1.SessionPrincipal\x12\x12\n\nexpires_at\x18\x02 \x01(\t\"U\n\x10SessionPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x04 \x01(\t\"\x1e\n\x10ListRulesRequest\x12\n\n\x02on\x18\x01 \x01(\t\"\xa4\x02\n\x11ListRulesResponse\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x05 \x01(\t\x12*\n\x05rules\x18\x06 \x03(\x0b\x32\x1b.subsidy.api.v1.CatalogRule\x12L\n\x0eglobal_clauses\x18\x07 \x03(\x0b\x32\x34.subsidy.api.v1.ListRulesResponse.GlobalClausesEntry\x1a\x34\n\x12GlobalClausesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc0\x03\n\x0b\x43\x61talogRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07measure\x18\x02 \x01(\x05\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06\x63lause\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\r\n\x05kinds\x18\x06 \x03(\t\x12\r\n\x05\x61ward\x18\x07 \x01(\t\x12\x19\n\x11responsible_units\x18\x08 \x03(\t\x12\x18\n\x0b\x63\x65iling_fen\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x0c\n\x04rate\x18\n \x01(\t\x12\x1b\n\x0e\x61nnual_cap_fen\x18\x0b \x01(\x03H\x01\x88\x01\x01\x12\x19\n\x0citem_cap_fen\x18\x0c \x01(\x03H\x02\x88\x01\x01\x12\x16\n\tmax_years\x18\r \x01(\x05H\x03\x88\x01\x01\x12#\n\x16second_review_from_fen\x18\x0e \x01(\x03H\x04\x88\x01\x01\x12\x1b\n\x0epublicity_days\x18\x0f \x01(\x05H\x05\x88\x01\x01\x42\x0e\n\x0c_ceiling_fenB\x11\n\x0f_annual_cap_fenB\x0f\n\r_item_cap_fenB\x0c\n\n_max_yearsB\x19\n\x17_second_review_from_fenB\x11\n\x0f_publicity_days\"\x15\n\x13ListVersionsRequest\"G\n\x14ListVersionsResponse\x12/\n\x08versions\x18\x01 \x03(\x0b\x32\x1d.subsidy.api.v1.PolicyVersion\"N\n\rPolicyVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x02 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x03 \x01(\t2\xb8\x01\n\x0fIdentityService\x12\\\n\rCreateSession\x12$.subsidy.api.v1.CreateSessionRequest\x1a%.subsidy.api.v1.CreateSessionResponse\x12G\n\x06WhoAmI\x12\x1d.subsidy.api.v1.WhoAmIRequest\x1a\x1e.subsidy.api.v1.WhoAmIResponse2\xbd\x01\n\x0e\x43\x61talogService\x12P\n\tListRules\x12 .subsidy.api.v1.ListRulesRequest\x1a!.subsidy.api.v1.ListRulesResponse\x12Y\n\x0cListVersions\x12#.subsidy.api.v1.ListVersionsRequest\x1a$.subsidy.api.v1.ListVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsubsidy/api/v1/portal.proto\x12\x0esubsidy.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n\x14\x43reateSessionRequest\x12\x12\n\ncredential\x18\x01 \x01(\t\"\xa4\x01\n\x15\x43reateSessionResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x16\n\nexpires_at\x18\x02 \x01(\tB\x02\x18\x01\x12\x33\n\tprincipal\x18\x03 \x01(\x0b\x32 .subsidy.api.v1.SessionPrincipal\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x0f\n\rWhoAmIRequest\"\x8e\x01\n\x0eWhoAmIResponse\x12\x33\n\tprincipal\x18\x01 \x01(\x0b\x32 .subsidy.api.v1.SessionPrincipal\x12\x16\n\nexpires_at\x18\x02 \x01(\tB\x02\x18\x01\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x10SessionPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x04 \x01(\t\"\x1e\n\x10ListRulesRequest\x12\n\n\x02on\x18\x01 \x01(\t\"\xa4\x02\n\x11ListRulesResponse\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x05 \x01(\t\x12*\n\x05rules\x18\x06 \x03(\x0b\x32\x1b.subsidy.api.v1.CatalogRule\x12L\n\x0eglobal_clauses\x18\x07 \x03(\x0b\x32\x34.subsidy.api.v1.ListRulesResponse.GlobalClausesEntry\x1a\x34\n\x12GlobalClausesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc0\x03\n\x0b\x43\x61talogRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07measure\x18\x02 \x01(\x05\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06\x63lause\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\r\n\x05kinds\x18\x06 \x03(\t\x12\r\n\x05\x61ward\x18\x07 \x01(\t\x12\x19\n\x11responsible_units\x18\x08 \x03(\t\x12\x18\n\x0b\x63\x65iling_fen\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x0c\n\x04rate\x18\n \x01(\t\x12\x1b\n\x0e\x61nnual_cap_fen\x18\x0b \x01(\x03H\x01\x88\x01\x01\x12\x19\n\x0citem_cap_fen\x18\x0c \x01(\x03H\x02\x88\x01\x01\x12\x16\n\tmax_years\x18\r \x01(\x05H\x03\x88\x01\x01\x12#\n\x16second_review_from_fen\x18\x0e \x01(\x03H\x04\x88\x01\x01\x12\x1b\n\x0epublicity_days\x18\x0f \x01(\x05H\x05\x88\x01\x01\x42\x0e\n\x0c_ceiling_fenB\x11\n\x0f_annual_cap_fenB\x0f\n\r_item_cap_fenB\x0c\n\n_max_yearsB\x19\n\x17_second_review_from_fenB\x11\n\x0f_publicity_days\"\x15\n\x13ListVersionsRequest\"G\n\x14ListVersionsResponse\x12/\n\x08versions\x18\x01 \x03(\x0b\x32\x1d.subsidy.api.v1.PolicyVersion\"N\n\rPolicyVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x02 \x01(\t\x12\x14\n\x0c\x65\x66\x66\x65\x63tive_to\x18\x03 \x01(\t2\xb8\x01\n\x0fIdentityService\x12\\\n\rCreateSession\x12$.subsidy.api.v1.CreateSessionRequest\x1a%.subsidy.api.v1.CreateSessionResponse\x12G\n\x06WhoAmI\x12\x1d.subsidy.api.v1.WhoAmIRequest\x1a\x1e.subsidy.api.v1.WhoAmIResponse2\xbd\x01\n\x0e\x43\x61talogService\x12P\n\tListRules\x12 .subsidy.api.v1.ListRulesRequest\x1a!.subsidy.api.v1.ListRulesResponse\x12Y\n\x0cListVersions\x12#.subsidy.api.v1.ListVersionsRequest\x1a$.subsidy.api.v1.ListVersionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'subsidy.api.v1.portal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATESESSIONRESPONSE'].fields_by_name['expires_at']._loaded_options = None
+  _globals['_CREATESESSIONRESPONSE'].fields_by_name['expires_at']._serialized_options = b'\030\001'
+  _globals['_WHOAMIRESPONSE'].fields_by_name['expires_at']._loaded_options = None
+  _globals['_WHOAMIRESPONSE'].fields_by_name['expires_at']._serialized_options = b'\030\001'
   _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._loaded_options = None
   _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._serialized_options = b'8\001'
-  _globals['_CREATESESSIONREQUEST']._serialized_start=47
-  _globals['_CREATESESSIONREQUEST']._serialized_end=89
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=91
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=202
-  _globals['_WHOAMIREQUEST']._serialized_start=204
-  _globals['_WHOAMIREQUEST']._serialized_end=219
-  _globals['_WHOAMIRESPONSE']._serialized_start=221
-  _globals['_WHOAMIRESPONSE']._serialized_end=310
-  _globals['_SESSIONPRINCIPAL']._serialized_start=312
-  _globals['_SESSIONPRINCIPAL']._serialized_end=397
-  _globals['_LISTRULESREQUEST']._serialized_start=399
-  _globals['_LISTRULESREQUEST']._serialized_end=429
-  _globals['_LISTRULESRESPONSE']._serialized_start=432
-  _globals['_LISTRULESRESPONSE']._serialized_end=724
-  _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._serialized_start=672
-  _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._serialized_end=724
-  _globals['_CATALOGRULE']._serialized_start=727
-  _globals['_CATALOGRULE']._serialized_end=1175
-  _globals['_LISTVERSIONSREQUEST']._serialized_start=1177
-  _globals['_LISTVERSIONSREQUEST']._serialized_end=1198
-  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1200
-  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1271
-  _globals['_POLICYVERSION']._serialized_start=1273
-  _globals['_POLICYVERSION']._serialized_end=1351
-  _globals['_IDENTITYSERVICE']._serialized_start=1354
-  _globals['_IDENTITYSERVICE']._serialized_end=1538
-  _globals['_CATALOGSERVICE']._serialized_start=1541
-  _globals['_CATALOGSERVICE']._serialized_end=1730
+  _globals['_CREATESESSIONREQUEST']._serialized_start=80
+  _globals['_CREATESESSIONREQUEST']._serialized_end=122
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=125
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=289
+  _globals['_WHOAMIREQUEST']._serialized_start=291
+  _globals['_WHOAMIREQUEST']._serialized_end=306
+  _globals['_WHOAMIRESPONSE']._serialized_start=309
+  _globals['_WHOAMIRESPONSE']._serialized_end=451
+  _globals['_SESSIONPRINCIPAL']._serialized_start=453
+  _globals['_SESSIONPRINCIPAL']._serialized_end=538
+  _globals['_LISTRULESREQUEST']._serialized_start=540
+  _globals['_LISTRULESREQUEST']._serialized_end=570
+  _globals['_LISTRULESRESPONSE']._serialized_start=573
+  _globals['_LISTRULESRESPONSE']._serialized_end=865
+  _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._serialized_start=813
+  _globals['_LISTRULESRESPONSE_GLOBALCLAUSESENTRY']._serialized_end=865
+  _globals['_CATALOGRULE']._serialized_start=868
+  _globals['_CATALOGRULE']._serialized_end=1316
+  _globals['_LISTVERSIONSREQUEST']._serialized_start=1318
+  _globals['_LISTVERSIONSREQUEST']._serialized_end=1339
+  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1341
+  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1412
+  _globals['_POLICYVERSION']._serialized_start=1414
+  _globals['_POLICYVERSION']._serialized_end=1492
+  _globals['_IDENTITYSERVICE']._serialized_start=1495
+  _globals['_IDENTITYSERVICE']._serialized_end=1679
+  _globals['_CATALOGSERVICE']._serialized_start=1682
+  _globals['_CATALOGSERVICE']._serialized_end=1871
 # @@protoc_insertion_point(module_scope)

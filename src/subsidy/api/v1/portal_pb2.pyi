@@ -9,6 +9,7 @@ services it relays (docs/portal.md).
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -18,6 +19,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -48,22 +54,42 @@ class CreateSessionResponse(_message.Message):
     TOKEN_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """the session token (a JWT signed by the portal)"""
-    expires_at: _builtins.str
-    """ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def expires_at(self) -> _builtins.str:
+        """Deprecated: read `expire_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @expires_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def expires_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `expire_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
     @_builtins.property
     def principal(self) -> Global___SessionPrincipal: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """when this session ends"""
+
     def __init__(
         self,
         *,
         token: _builtins.str = ...,
         expires_at: _builtins.str = ...,
         principal: Global___SessionPrincipal | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "principal", b"principal", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "expires_at", b"expires_at", "principal", b"principal", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -90,19 +116,39 @@ class WhoAmIResponse(_message.Message):
 
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
-    expires_at: _builtins.str
-    """when this session ends, ISO-8601 with offset"""
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def expires_at(self) -> _builtins.str:
+        """Deprecated: read `expire_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @expires_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def expires_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `expire_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
     @_builtins.property
     def principal(self) -> Global___SessionPrincipal: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """when this session ends"""
+
     def __init__(
         self,
         *,
         principal: Global___SessionPrincipal | None = ...,
         expires_at: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "principal", b"principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "expires_at", b"expires_at", "principal", b"principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,35 +22,42 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esubsidy/api/v1/workbench.proto\x12\x0esubsidy.api.v1\"\x8e\x01\n\x10ListQueueRequest\x12\x0e\n\x06\x62ureau\x18\x01 \x01(\t\x12-\n\x05queue\x18\x02 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x14\n\x0coverdue_only\x18\x05 \x01(\x08\"Z\n\x11ListQueueResponse\x12,\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x1d.subsidy.api.v1.WorkbenchCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8f\x03\n\rWorkbenchCase\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12-\n\x05queue\x18\x02 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x04 \x01(\t\x12\x10\n\x08\x64istrict\x18\x05 \x01(\t\x12\x16\n\x0e\x65ntitlement_id\x18\x06 \x01(\t\x12\x0f\n\x07rule_id\x18\x07 \x01(\t\x12\x0e\n\x06\x63lause\x18\x08 \x01(\t\x12\x12\n\namount_fen\x18\t \x01(\x03\x12\x12\n\nentered_at\x18\n \x01(\t\x12\x0e\n\x06\x64ue_at\x18\x0b \x01(\t\x12\x18\n\x10\x61ge_working_days\x18\x0c \x01(\x05\x12\x0f\n\x07overdue\x18\r \x01(\x08\x12\x16\n\x0e\x63\x61lendar_known\x18\x0e \x01(\x08\x12 \n\x18\x61waiting_second_approval\x18\x0f \x01(\x08\x12\x16\n\x0e\x66irst_reviewer\x18\x10 \x01(\t\x12\x0e\n\x06reason\x18\x11 \x01(\t\"\'\n\x15GetQueueCountsRequest\x12\x0e\n\x06\x62ureau\x18\x01 \x01(\t\"S\n\x16GetQueueCountsResponse\x12*\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x1a.subsidy.api.v1.QueueCount\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"[\n\nQueueCount\x12-\n\x05queue\x18\x01 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07overdue\x18\x03 \x01(\x03\"9\n\x18SearchEnterprisesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x02 \x01(\t\"Q\n\x19SearchEnterprisesResponse\x12\x34\n\x0b\x65nterprises\x18\x01 \x03(\x0b\x32\x1f.subsidy.api.v1.EnterpriseMatch\"g\n\x0f\x45nterpriseMatch\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12\x12\n\nopen_cases\x18\x04 \x01(\x03*\x7f\n\x0eWorkbenchQueue\x12\x1f\n\x1bWORKBENCH_QUEUE_UNSPECIFIED\x10\x00\x12\n\n\x06REVIEW\x10\x01\x12\x0c\n\x08REFERRED\x10\x02\x12\x0b\n\x07\x41PPEALS\x10\x03\x12\x0e\n\nOBJECTIONS\x10\x04\x12\x15\n\x11RETURNED_PAYMENTS\x10\x05\x32\xaf\x02\n\x10WorkbenchService\x12P\n\tListQueue\x12 .subsidy.api.v1.ListQueueRequest\x1a!.subsidy.api.v1.ListQueueResponse\x12_\n\x0eGetQueueCounts\x12%.subsidy.api.v1.GetQueueCountsRequest\x1a&.subsidy.api.v1.GetQueueCountsResponse\x12h\n\x11SearchEnterprises\x12(.subsidy.api.v1.SearchEnterprisesRequest\x1a).subsidy.api.v1.SearchEnterprisesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esubsidy/api/v1/workbench.proto\x12\x0esubsidy.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x10ListQueueRequest\x12\x0e\n\x06\x62ureau\x18\x01 \x01(\t\x12-\n\x05queue\x18\x02 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x14\n\x0coverdue_only\x18\x05 \x01(\x08\"Z\n\x11ListQueueResponse\x12,\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x1d.subsidy.api.v1.WorkbenchCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf7\x03\n\rWorkbenchCase\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12-\n\x05queue\x18\x02 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x04 \x01(\t\x12\x10\n\x08\x64istrict\x18\x05 \x01(\t\x12\x16\n\x0e\x65ntitlement_id\x18\x06 \x01(\t\x12\x0f\n\x07rule_id\x18\x07 \x01(\t\x12\x0e\n\x06\x63lause\x18\x08 \x01(\t\x12\x12\n\namount_fen\x18\t \x01(\x03\x12\x16\n\nentered_at\x18\n \x01(\tB\x02\x18\x01\x12\x12\n\x06\x64ue_at\x18\x0b \x01(\tB\x02\x18\x01\x12\x18\n\x10\x61ge_working_days\x18\x0c \x01(\x05\x12\x0f\n\x07overdue\x18\r \x01(\x08\x12\x16\n\x0e\x63\x61lendar_known\x18\x0e \x01(\x08\x12 \n\x18\x61waiting_second_approval\x18\x0f \x01(\x08\x12\x16\n\x0e\x66irst_reviewer\x18\x10 \x01(\t\x12\x0e\n\x06reason\x18\x11 \x01(\t\x12\x30\n\x0c\x65ntered_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x15GetQueueCountsRequest\x12\x0e\n\x06\x62ureau\x18\x01 \x01(\t\"\x87\x01\n\x16GetQueueCountsResponse\x12*\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x1a.subsidy.api.v1.QueueCount\x12\x11\n\x05\x61s_of\x18\x02 \x01(\tB\x02\x18\x01\x12.\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\nQueueCount\x12-\n\x05queue\x18\x01 \x01(\x0e\x32\x1e.subsidy.api.v1.WorkbenchQueue\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07overdue\x18\x03 \x01(\x03\"9\n\x18SearchEnterprisesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x0e\n\x06\x62ureau\x18\x02 \x01(\t\"Q\n\x19SearchEnterprisesResponse\x12\x34\n\x0b\x65nterprises\x18\x01 \x03(\x0b\x32\x1f.subsidy.api.v1.EnterpriseMatch\"g\n\x0f\x45nterpriseMatch\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12\x12\n\nopen_cases\x18\x04 \x01(\x03*\x7f\n\x0eWorkbenchQueue\x12\x1f\n\x1bWORKBENCH_QUEUE_UNSPECIFIED\x10\x00\x12\n\n\x06REVIEW\x10\x01\x12\x0c\n\x08REFERRED\x10\x02\x12\x0b\n\x07\x41PPEALS\x10\x03\x12\x0e\n\nOBJECTIONS\x10\x04\x12\x15\n\x11RETURNED_PAYMENTS\x10\x05\x32\xaf\x02\n\x10WorkbenchService\x12P\n\tListQueue\x12 .subsidy.api.v1.ListQueueRequest\x1a!.subsidy.api.v1.ListQueueResponse\x12_\n\x0eGetQueueCounts\x12%.subsidy.api.v1.GetQueueCountsRequest\x1a&.subsidy.api.v1.GetQueueCountsResponse\x12h\n\x11SearchEnterprises\x12(.subsidy.api.v1.SearchEnterprisesRequest\x1a).subsidy.api.v1.SearchEnterprisesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'subsidy.api.v1.workbench_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKBENCHQUEUE']._serialized_start=1155
-  _globals['_WORKBENCHQUEUE']._serialized_end=1282
-  _globals['_LISTQUEUEREQUEST']._serialized_start=51
-  _globals['_LISTQUEUEREQUEST']._serialized_end=193
-  _globals['_LISTQUEUERESPONSE']._serialized_start=195
-  _globals['_LISTQUEUERESPONSE']._serialized_end=285
-  _globals['_WORKBENCHCASE']._serialized_start=288
-  _globals['_WORKBENCHCASE']._serialized_end=687
-  _globals['_GETQUEUECOUNTSREQUEST']._serialized_start=689
-  _globals['_GETQUEUECOUNTSREQUEST']._serialized_end=728
-  _globals['_GETQUEUECOUNTSRESPONSE']._serialized_start=730
-  _globals['_GETQUEUECOUNTSRESPONSE']._serialized_end=813
-  _globals['_QUEUECOUNT']._serialized_start=815
-  _globals['_QUEUECOUNT']._serialized_end=906
-  _globals['_SEARCHENTERPRISESREQUEST']._serialized_start=908
-  _globals['_SEARCHENTERPRISESREQUEST']._serialized_end=965
-  _globals['_SEARCHENTERPRISESRESPONSE']._serialized_start=967
-  _globals['_SEARCHENTERPRISESRESPONSE']._serialized_end=1048
-  _globals['_ENTERPRISEMATCH']._serialized_start=1050
-  _globals['_ENTERPRISEMATCH']._serialized_end=1153
-  _globals['_WORKBENCHSERVICE']._serialized_start=1285
-  _globals['_WORKBENCHSERVICE']._serialized_end=1588
+  _globals['_WORKBENCHCASE'].fields_by_name['entered_at']._loaded_options = None
+  _globals['_WORKBENCHCASE'].fields_by_name['entered_at']._serialized_options = b'\030\001'
+  _globals['_WORKBENCHCASE'].fields_by_name['due_at']._loaded_options = None
+  _globals['_WORKBENCHCASE'].fields_by_name['due_at']._serialized_options = b'\030\001'
+  _globals['_GETQUEUECOUNTSRESPONSE'].fields_by_name['as_of']._loaded_options = None
+  _globals['_GETQUEUECOUNTSRESPONSE'].fields_by_name['as_of']._serialized_options = b'\030\001'
+  _globals['_WORKBENCHQUEUE']._serialized_start=1345
+  _globals['_WORKBENCHQUEUE']._serialized_end=1472
+  _globals['_LISTQUEUEREQUEST']._serialized_start=84
+  _globals['_LISTQUEUEREQUEST']._serialized_end=226
+  _globals['_LISTQUEUERESPONSE']._serialized_start=228
+  _globals['_LISTQUEUERESPONSE']._serialized_end=318
+  _globals['_WORKBENCHCASE']._serialized_start=321
+  _globals['_WORKBENCHCASE']._serialized_end=824
+  _globals['_GETQUEUECOUNTSREQUEST']._serialized_start=826
+  _globals['_GETQUEUECOUNTSREQUEST']._serialized_end=865
+  _globals['_GETQUEUECOUNTSRESPONSE']._serialized_start=868
+  _globals['_GETQUEUECOUNTSRESPONSE']._serialized_end=1003
+  _globals['_QUEUECOUNT']._serialized_start=1005
+  _globals['_QUEUECOUNT']._serialized_end=1096
+  _globals['_SEARCHENTERPRISESREQUEST']._serialized_start=1098
+  _globals['_SEARCHENTERPRISESREQUEST']._serialized_end=1155
+  _globals['_SEARCHENTERPRISESRESPONSE']._serialized_start=1157
+  _globals['_SEARCHENTERPRISESRESPONSE']._serialized_end=1238
+  _globals['_ENTERPRISEMATCH']._serialized_start=1240
+  _globals['_ENTERPRISEMATCH']._serialized_end=1343
+  _globals['_WORKBENCHSERVICE']._serialized_start=1475
+  _globals['_WORKBENCHSERVICE']._serialized_end=1778
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ their age and deadline in working days (docs/workbench.md).
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -18,6 +19,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -137,6 +143,8 @@ class WorkbenchCase(_message.Message):
     AWAITING_SECOND_APPROVAL_FIELD_NUMBER: _builtins.int
     FIRST_REVIEWER_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ENTERED_TIME_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     """The entitlement id (REVIEW, REFERRED), the appeal's or objection's event id (APPEALS,
     OBJECTIONS), or the payment order id (RETURNED_PAYMENTS).
@@ -158,10 +166,38 @@ class WorkbenchCase(_message.Message):
     entitlement would pay in full less what it holds (after a rejected review, the rule's cap);
     OBJECTIONS what the entitlement holds; RETURNED_PAYMENTS what the order has left to send.
     """
-    entered_at: _builtins.str
-    """when the case entered the queue, ISO-8601 +08:00"""
-    due_at: _builtins.str
-    """the end of its last working day, ISO-8601 +08:00"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def entered_at(self) -> _builtins.str:
+        """Deprecated: read `entered_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
+    @entered_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def entered_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `entered_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_at(self) -> _builtins.str:
+        """Deprecated: read `due_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
+    @due_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `due_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
     age_working_days: _builtins.int
     """working days since the day it entered"""
     overdue: _builtins.bool
@@ -175,6 +211,14 @@ class WorkbenchCase(_message.Message):
     """the first approval's reviewer principal, when one waits"""
     reason: _builtins.str
     """The objection's or appeal's grounds, or the bank's reason for the return."""
+    @_builtins.property
+    def entered_time(self) -> _timestamp_pb2.Timestamp:
+        """when the case entered the queue"""
+
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """the end of its last working day"""
+
     def __init__(
         self,
         *,
@@ -195,10 +239,12 @@ class WorkbenchCase(_message.Message):
         awaiting_second_approval: _builtins.bool = ...,
         first_reviewer: _builtins.str = ...,
         reason: _builtins.str = ...,
+        entered_time: _timestamp_pb2.Timestamp | None = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "entered_time", b"entered_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_working_days", b"age_working_days", "amount_fen", b"amount_fen", "awaiting_second_approval", b"awaiting_second_approval", "calendar_known", b"calendar_known", "case_id", b"case_id", "clause", b"clause", "district", b"district", "due_at", b"due_at", "entered_at", b"entered_at", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitlement_id", b"entitlement_id", "first_reviewer", b"first_reviewer", "overdue", b"overdue", "queue", b"queue", "reason", b"reason", "rule_id", b"rule_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_working_days", b"age_working_days", "amount_fen", b"amount_fen", "awaiting_second_approval", b"awaiting_second_approval", "calendar_known", b"calendar_known", "case_id", b"case_id", "clause", b"clause", "district", b"district", "due_at", b"due_at", "due_time", b"due_time", "entered_at", b"entered_at", "entered_time", b"entered_time", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitlement_id", b"entitlement_id", "first_reviewer", b"first_reviewer", "overdue", b"overdue", "queue", b"queue", "reason", b"reason", "rule_id", b"rule_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -229,21 +275,41 @@ class GetQueueCountsResponse(_message.Message):
 
     COUNTS_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
-    as_of: _builtins.str
-    """the moment the counts were taken, ISO-8601 +08:00"""
+    AS_OF_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self) -> _builtins.str:
+        """Deprecated: read `as_of_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
+    @as_of.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def as_of(self, value: _builtins.str) -> None:
+        """Deprecated: read `as_of_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 +08:00
+        """
+
     @_builtins.property
     def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueueCount]:
         """every queue, in WorkbenchQueue order"""
+
+    @_builtins.property
+    def as_of_time(self) -> _timestamp_pb2.Timestamp:
+        """the moment the counts were taken"""
 
     def __init__(
         self,
         *,
         counts: _abc.Iterable[Global___QueueCount] | None = ...,
         as_of: _builtins.str = ...,
+        as_of_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of_time", b"as_of_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "counts", b"counts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "as_of_time", b"as_of_time", "counts", b"counts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -31,7 +31,8 @@ class WorkbenchServiceStub:
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     def __init__(self, channel):
@@ -63,7 +64,8 @@ class WorkbenchServiceServicer:
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     def ListQueue(self, request, context):
@@ -119,7 +121,8 @@ class WorkbenchService:
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     @staticmethod

@@ -34,7 +34,8 @@ class WorkbenchServiceStub:
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     @_typing.overload
@@ -55,7 +56,8 @@ class WorkbenchServiceAsyncStub(WorkbenchServiceStub):
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -72,7 +74,8 @@ class WorkbenchServiceServicer(metaclass=_abc_1.ABCMeta):
     approver reads its own bureau only (another is PERMISSION_DENIED naming `bureau`); an auditor
     reads any. A bad request is INVALID_ARGUMENT with a google.rpc.BadRequest whose field
     violations name the request fields in their JSON form (`bureau`, `queue`, `pageToken`, …).
-    Times are ISO-8601 in Beijing time (+08:00); amounts are integer fen.
+    Times are google.protobuf.Timestamp (the deprecated strings beside them: ISO-8601 in Beijing
+    time, +08:00); amounts are integer fen.
     """
 
     @_abc_1.abstractmethod

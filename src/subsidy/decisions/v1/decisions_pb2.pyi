@@ -6,6 +6,7 @@ Entitlements (eligibility → ledger) and decisions (ledger → everyone), docs/
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from subsidy.events.v1 import events_pb2 as _events_pb2
@@ -17,6 +18,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -460,6 +466,7 @@ class Decision(_message.Message):
     VERSION_TO_FIELD_NUMBER: _builtins.int
     CORRECTION_FIELD_NUMBER: _builtins.int
     APPEAL_FIELD_NUMBER: _builtins.int
+    DECIDED_TIME_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """`<entitlementId>#<revision>`"""
     entitlement_id: _builtins.str
@@ -500,8 +507,22 @@ class Decision(_message.Message):
     """the policy's words the rule implements"""
     catalog_version: _builtins.str
     """content version of the catalog that evaluated the event"""
-    decided_at: _builtins.str
-    """RFC 3339"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def decided_at(self) -> _builtins.str:
+        """Deprecated: read `decided_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        RFC 3339
+        """
+
+    @decided_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def decided_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `decided_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        RFC 3339
+        """
+
     version_from: _builtins.str
     """first day that catalog version is in force (empty: no bound)"""
     version_to: _builtins.str
@@ -525,6 +546,10 @@ class Decision(_message.Message):
         """Set on a decision an upheld appeal brought about (an entitlement a review rejected,
         reopened for review): which appeal, who decided it and why.
         """
+
+    @_builtins.property
+    def decided_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger decided it"""
 
     def __init__(
         self,
@@ -555,10 +580,11 @@ class Decision(_message.Message):
         version_to: _builtins.str = ...,
         correction: Global___Correction | None = ...,
         appeal: Global___AppealCause | None = ...,
+        decided_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "correction", b"correction"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "correction", b"correction", "decided_time", b"decided_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "correction", b"correction", "decided_at", b"decided_at", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal", b"appeal", "cash_delta_fen", b"cash_delta_fen", "catalog_version", b"catalog_version", "caused_by_event_id", b"caused_by_event_id", "clause", b"clause", "clawback_fen", b"clawback_fen", "correction", b"correction", "decided_at", b"decided_at", "decided_time", b"decided_time", "decision_id", b"decision_id", "district", b"district", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitled_fen", b"entitled_fen", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "item_id", b"item_id", "measure", b"measure", "reasons", b"reasons", "revision", b"revision", "rule_id", b"rule_id", "status", b"status", "version_from", b"version_from", "version_to", b"version_to", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -625,6 +651,9 @@ class AppealNotice(_message.Message):
     DECIDED_BY_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     MEASURE_FIELD_NUMBER: _builtins.int
+    FILED_TIME_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    DECIDED_TIME_FIELD_NUMBER: _builtins.int
     notice_id: _builtins.str
     """`<appealId>#<kind>`: the notifier's idempotency key"""
     kind: Global___AppealNoticeKind.ValueType
@@ -649,21 +678,75 @@ class AppealNotice(_message.Message):
     """The appeal's reason when filed; the appealDecided's reason once decided."""
     filed_by: _builtins.str
     """the principal that submitted the appealFiled, if named"""
-    filed_at: _builtins.str
-    """when the ledger recorded the appeal, ISO-8601 with +08:00"""
-    due_at: _builtins.str
-    """When the bureaus' answer is due: the end (23:59:59 Beijing time) of the 15th working day
-    after the day it was recorded (the workbench's appeals deadline), ISO-8601 with +08:00.
-    """
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def filed_at(self) -> _builtins.str:
+        """Deprecated: read `filed_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
+    @filed_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def filed_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `filed_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_at(self) -> _builtins.str:
+        """Deprecated: read `due_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
+    @due_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def due_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `due_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
     decided_by: _builtins.str
     """the principal that decided it; empty while filed"""
-    decided_at: _builtins.str
-    """when the ledger recorded the decision, ISO-8601 with +08:00"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def decided_at(self) -> _builtins.str:
+        """Deprecated: read `decided_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
+    @decided_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def decided_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `decided_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with +08:00
+        """
+
     measure: _builtins.int
     """the policy's measure, 1–12"""
     @_builtins.property
     def funding_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """the rule's 责任单位 (G3): the bureaus that decide it"""
+
+    @_builtins.property
+    def filed_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ledger recorded the appeal"""
+
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When the bureaus' answer is due: the end (23:59:59 Beijing time) of the 15th working day
+        after the day it was recorded (the workbench's appeals deadline).
+        """
+
+    @_builtins.property
+    def decided_time(self) -> _timestamp_pb2.Timestamp:
+        """When the ledger recorded the decision; unset while filed."""
 
     def __init__(
         self,
@@ -686,10 +769,13 @@ class AppealNotice(_message.Message):
         decided_by: _builtins.str = ...,
         decided_at: _builtins.str = ...,
         measure: _builtins.int = ...,
+        filed_time: _timestamp_pb2.Timestamp | None = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        decided_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_time", b"decided_time", "due_time", b"due_time", "filed_time", b"filed_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "due_at", b"due_at", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "filed_at", b"filed_at", "filed_by", b"filed_by", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "kind", b"kind", "measure", b"measure", "notice_id", b"notice_id", "reason", b"reason", "rule_id", b"rule_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appeal_id", b"appeal_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "decided_time", b"decided_time", "due_at", b"due_at", "due_time", b"due_time", "enterprise_id", b"enterprise_id", "enterprise_name", b"enterprise_name", "entitlement_id", b"entitlement_id", "event_id", b"event_id", "filed_at", b"filed_at", "filed_by", b"filed_by", "filed_time", b"filed_time", "funding_channels", b"funding_channels", "granted_fen", b"granted_fen", "kind", b"kind", "measure", b"measure", "notice_id", b"notice_id", "reason", b"reason", "rule_id", b"rule_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,61 +22,64 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esubsidy/events/v1/events.proto\x12\x11subsidy.events.v1\"\xf0\x01\n\x15\x43\x65rtificationObtained\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.subsidy.events.v1.CertificationKind\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x03 \x01(\t\x12\x12\n\x05stage\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08humanoid\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12 \n\x13\x61pproved_amount_fen\x18\x06 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_stageB\x0b\n\t_humanoidB\x16\n\x14_approved_amount_fen\"\xb6\x01\n\x13\x43omputeInvoiceFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\"\n\x15model_params_billions\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\"\n\x15\x61pplication_scenarios\x18\x04 \x01(\x05H\x01\x88\x01\x01\x42\x18\n\x16_model_params_billionsB\x18\n\x16_application_scenarios\"\x84\x01\n\x11StandardPublished\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12/\n\x05level\x18\x02 \x01(\x0e\x32 .subsidy.events.v1.StandardLevel\x12-\n\x04role\x18\x03 \x01(\x0e\x32\x1f.subsidy.events.v1.StandardRole\"[\n\x0e\x45xhibitionHeld\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12 \n\x13\x61pproved_amount_fen\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_approved_amount_fen\"u\n\x12ServiceReportFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x14\n\x0cservice_year\x18\x02 \x01(\x05\x12 \n\x13\x61pproved_amount_fen\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_approved_amount_fen\"$\n\x11ProjectDesignated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\"B\n\x17\x43\x61pacityInvestmentFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x16\n\x0einvestment_fen\x18\x02 \x01(\x03\"\xa1\x01\n\rReviewDecided\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x15\n\x08\x61pproved\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12 \n\x13\x61pproved_amount_fen\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\tB\x0b\n\t_approvedB\x16\n\x14_approved_amount_fen\"7\n\x14\x43\x65rtificationRevoked\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"L\n\x14OtherSupportReceived\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0f\n\x07program\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\"Y\n\x16PayeeAccountRegistered\x12\x11\n\tbank_name\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_name\x18\x03 \x01(\t\"D\n\x0eObjectionFiled\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\x0e\x45ventRetracted\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Y\n\x0b\x41ppealFiled\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x61ttachment_ref\x18\x04 \x01(\t\"w\n\rAppealDecided\x12\x12\n\nappeal_ref\x18\x01 \x01(\t\x12\x11\n\tevent_ref\x18\x02 \x01(\t\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x13\n\x06upheld\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\tB\t\n\x07_upheld\"\xa9\n\n\x0f\x45nterpriseEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x04 \x01(\t\x12-\n\x08\x64istrict\x18\x05 \x01(\x0e\x32\x1b.subsidy.events.v1.District\x12\x13\n\x0boccurred_on\x18\x06 \x01(\t\x12\x15\n\x08revision\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63orrection_reason\x18\x08 \x01(\t\x12J\n\x16\x63\x65rtification_obtained\x18\n \x01(\x0b\x32(.subsidy.events.v1.CertificationObtainedH\x00\x12G\n\x15\x63ompute_invoice_filed\x18\x0b \x01(\x0b\x32&.subsidy.events.v1.ComputeInvoiceFiledH\x00\x12\x42\n\x12standard_published\x18\x0c \x01(\x0b\x32$.subsidy.events.v1.StandardPublishedH\x00\x12<\n\x0f\x65xhibition_held\x18\r \x01(\x0b\x32!.subsidy.events.v1.ExhibitionHeldH\x00\x12\x45\n\x14service_report_filed\x18\x0e \x01(\x0b\x32%.subsidy.events.v1.ServiceReportFiledH\x00\x12\x42\n\x12project_designated\x18\x0f \x01(\x0b\x32$.subsidy.events.v1.ProjectDesignatedH\x00\x12O\n\x19\x63\x61pacity_investment_filed\x18\x10 \x01(\x0b\x32*.subsidy.events.v1.CapacityInvestmentFiledH\x00\x12:\n\x0ereview_decided\x18\x11 \x01(\x0b\x32 .subsidy.events.v1.ReviewDecidedH\x00\x12H\n\x15\x63\x65rtification_revoked\x18\x12 \x01(\x0b\x32\'.subsidy.events.v1.CertificationRevokedH\x00\x12I\n\x16other_support_received\x18\x13 \x01(\x0b\x32\'.subsidy.events.v1.OtherSupportReceivedH\x00\x12M\n\x18payee_account_registered\x18\x15 \x01(\x0b\x32).subsidy.events.v1.PayeeAccountRegisteredH\x00\x12<\n\x0fobjection_filed\x18\x16 \x01(\x0b\x32!.subsidy.events.v1.ObjectionFiledH\x00\x12<\n\x0f\x65vent_retracted\x18\x17 \x01(\x0b\x32!.subsidy.events.v1.EventRetractedH\x00\x12\x36\n\x0c\x61ppeal_filed\x18\x18 \x01(\x0b\x32\x1e.subsidy.events.v1.AppealFiledH\x00\x12:\n\x0e\x61ppeal_decided\x18\x19 \x01(\x0b\x32 .subsidy.events.v1.AppealDecidedH\x00\x12\x33\n\x0csubmitted_by\x18\x14 \x01(\x0b\x32\x1d.subsidy.events.v1.ProvenanceB\t\n\x07payloadB\x0b\n\t_revision\"k\n\nProvenance\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.subsidy.events.v1.SubmissionChannel\x12\x13\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\t\"\xbf\x01\n\nDeadLetter\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\x05\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0b\n\x03key\x18\x05 \x01(\x0c\x12\r\n\x05value\x18\x06 \x01(\x0c\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x33\n\x0c\x66ield_errors\x18\x08 \x03(\x0b\x32\x1d.subsidy.events.v1.FieldError\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\",\n\nFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*\xa6\x01\n\x08\x44istrict\x12\x18\n\x14\x44ISTRICT_UNSPECIFIED\x10\x00\x12\x08\n\x04GUSU\x10\x01\x12\t\n\x05HUQIU\x10\x02\x12\x0b\n\x07WUZHONG\x10\x03\x12\x0e\n\nXIANGCHENG\x10\x04\x12\x0b\n\x07WUJIANG\x10\x05\x12\x07\n\x03SIP\x10\x06\x12\x0c\n\x08\x43HANGSHU\x10\x07\x12\x10\n\x0cZHANGJIAGANG\x10\x08\x12\x0b\n\x07KUNSHAN\x10\t\x12\x0b\n\x07TAICANG\x10\n*\xbd\x04\n\x11\x43\x65rtificationKind\x12\"\n\x1e\x43\x45RTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11NATIONAL_PLATFORM\x10\x01\x12\x16\n\x12PROVINCIAL_KEY_LAB\x10\x02\x12\x18\n\x14PROVINCIAL_JOINT_LAB\x10\x03\x12 \n\x1cPROVINCIAL_INNOVATION_CENTER\x10\x04\x12!\n\x1dPROVINCIAL_ENGINEERING_CENTER\x10\x05\x12#\n\x1fPROVINCIAL_MANUFACTURING_CENTER\x10\x06\x12\x15\n\x11MUNICIPAL_KEY_LAB\x10\x07\x12\x19\n\x15KEY_COMPONENT_PROJECT\x10\x08\x12\x19\n\x15INNOVATION_CONSORTIUM\x10\t\x12\x18\n\x14HIGH_TECH_ENTERPRISE\x10\n\x12\x13\n\x0fSINGLE_CHAMPION\x10\x0b\x12\x13\n\x0fSPECIALIZED_SME\x10\x0c\x12\x0b\n\x07GAZELLE\x10\r\x12\x0b\n\x07UNICORN\x10\x0e\x12\x16\n\x12OVERSEAS_EXPANSION\x10\x0f\x12\x14\n\x10TYPICAL_SCENARIO\x10\x10\x12\x10\n\x0cVERTICAL_LLM\x10\x11\x12\x18\n\x14\x46IRST_UNIT_EQUIPMENT\x10\x12\x12\x15\n\x11HIGH_VALUE_PATENT\x10\x13\x12\x12\n\x0eLISTED_COMPANY\x10\x14\x12\x11\n\rTRAINING_BASE\x10\x15\x12\x0e\n\nTOP_TALENT\x10\x16*i\n\rStandardLevel\x12\x1e\n\x1aSTANDARD_LEVEL_UNSPECIFIED\x10\x00\x12\x11\n\rINTERNATIONAL\x10\x01\x12\x0c\n\x08NATIONAL\x10\x02\x12\x0c\n\x08INDUSTRY\x10\x03\x12\t\n\x05LOCAL\x10\x04*H\n\x0cStandardRole\x12\x1d\n\x19STANDARD_ROLE_UNSPECIFIED\x10\x00\x12\x08\n\x04LEAD\x10\x01\x12\x0f\n\x0bPARTICIPANT\x10\x02*q\n\x11SubmissionChannel\x12\"\n\x1eSUBMISSION_CHANNEL_UNSPECIFIED\x10\x00\x12\x0c\n\x08GRPC_API\x10\x01\x12\x10\n\x0c\x46\x45\x45\x44_WATCHER\x10\x02\x12\x0c\n\x08\x43LI_FILE\x10\x03\x12\n\n\x06PORTAL\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esubsidy/events/v1/events.proto\x12\x11subsidy.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x01\n\x15\x43\x65rtificationObtained\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.subsidy.events.v1.CertificationKind\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x03 \x01(\t\x12\x12\n\x05stage\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08humanoid\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12 \n\x13\x61pproved_amount_fen\x18\x06 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_stageB\x0b\n\t_humanoidB\x16\n\x14_approved_amount_fen\"\xb6\x01\n\x13\x43omputeInvoiceFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\"\n\x15model_params_billions\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\"\n\x15\x61pplication_scenarios\x18\x04 \x01(\x05H\x01\x88\x01\x01\x42\x18\n\x16_model_params_billionsB\x18\n\x16_application_scenarios\"\x84\x01\n\x11StandardPublished\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12/\n\x05level\x18\x02 \x01(\x0e\x32 .subsidy.events.v1.StandardLevel\x12-\n\x04role\x18\x03 \x01(\x0e\x32\x1f.subsidy.events.v1.StandardRole\"[\n\x0e\x45xhibitionHeld\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12 \n\x13\x61pproved_amount_fen\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_approved_amount_fen\"u\n\x12ServiceReportFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x14\n\x0cservice_year\x18\x02 \x01(\x05\x12 \n\x13\x61pproved_amount_fen\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x16\n\x14_approved_amount_fen\"$\n\x11ProjectDesignated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\"B\n\x17\x43\x61pacityInvestmentFiled\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x16\n\x0einvestment_fen\x18\x02 \x01(\x03\"\xa1\x01\n\rReviewDecided\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x15\n\x08\x61pproved\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12 \n\x13\x61pproved_amount_fen\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\tB\x0b\n\t_approvedB\x16\n\x14_approved_amount_fen\"7\n\x14\x43\x65rtificationRevoked\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"L\n\x14OtherSupportReceived\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0f\n\x07program\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\"Y\n\x16PayeeAccountRegistered\x12\x11\n\tbank_name\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63ount_name\x18\x03 \x01(\t\"D\n\x0eObjectionFiled\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"3\n\x0e\x45ventRetracted\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Y\n\x0b\x41ppealFiled\x12\x11\n\tevent_ref\x18\x01 \x01(\t\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x61ttachment_ref\x18\x04 \x01(\t\"w\n\rAppealDecided\x12\x12\n\nappeal_ref\x18\x01 \x01(\t\x12\x11\n\tevent_ref\x18\x02 \x01(\t\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x13\n\x06upheld\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\tB\t\n\x07_upheld\"\xa9\n\n\x0f\x45nterpriseEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x15\n\renterprise_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nterprise_name\x18\x04 \x01(\t\x12-\n\x08\x64istrict\x18\x05 \x01(\x0e\x32\x1b.subsidy.events.v1.District\x12\x13\n\x0boccurred_on\x18\x06 \x01(\t\x12\x15\n\x08revision\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63orrection_reason\x18\x08 \x01(\t\x12J\n\x16\x63\x65rtification_obtained\x18\n \x01(\x0b\x32(.subsidy.events.v1.CertificationObtainedH\x00\x12G\n\x15\x63ompute_invoice_filed\x18\x0b \x01(\x0b\x32&.subsidy.events.v1.ComputeInvoiceFiledH\x00\x12\x42\n\x12standard_published\x18\x0c \x01(\x0b\x32$.subsidy.events.v1.StandardPublishedH\x00\x12<\n\x0f\x65xhibition_held\x18\r \x01(\x0b\x32!.subsidy.events.v1.ExhibitionHeldH\x00\x12\x45\n\x14service_report_filed\x18\x0e \x01(\x0b\x32%.subsidy.events.v1.ServiceReportFiledH\x00\x12\x42\n\x12project_designated\x18\x0f \x01(\x0b\x32$.subsidy.events.v1.ProjectDesignatedH\x00\x12O\n\x19\x63\x61pacity_investment_filed\x18\x10 \x01(\x0b\x32*.subsidy.events.v1.CapacityInvestmentFiledH\x00\x12:\n\x0ereview_decided\x18\x11 \x01(\x0b\x32 .subsidy.events.v1.ReviewDecidedH\x00\x12H\n\x15\x63\x65rtification_revoked\x18\x12 \x01(\x0b\x32\'.subsidy.events.v1.CertificationRevokedH\x00\x12I\n\x16other_support_received\x18\x13 \x01(\x0b\x32\'.subsidy.events.v1.OtherSupportReceivedH\x00\x12M\n\x18payee_account_registered\x18\x15 \x01(\x0b\x32).subsidy.events.v1.PayeeAccountRegisteredH\x00\x12<\n\x0fobjection_filed\x18\x16 \x01(\x0b\x32!.subsidy.events.v1.ObjectionFiledH\x00\x12<\n\x0f\x65vent_retracted\x18\x17 \x01(\x0b\x32!.subsidy.events.v1.EventRetractedH\x00\x12\x36\n\x0c\x61ppeal_filed\x18\x18 \x01(\x0b\x32\x1e.subsidy.events.v1.AppealFiledH\x00\x12:\n\x0e\x61ppeal_decided\x18\x19 \x01(\x0b\x32 .subsidy.events.v1.AppealDecidedH\x00\x12\x33\n\x0csubmitted_by\x18\x14 \x01(\x0b\x32\x1d.subsidy.events.v1.ProvenanceB\t\n\x07payloadB\x0b\n\t_revision\"\xa2\x01\n\nProvenance\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x35\n\x07\x63hannel\x18\x02 \x01(\x0e\x32$.subsidy.events.v1.SubmissionChannel\x12\x17\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\tB\x02\x18\x01\x12\x31\n\raccepted_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\nDeadLetter\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\x05\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0b\n\x03key\x18\x05 \x01(\x0c\x12\r\n\x05value\x18\x06 \x01(\x0c\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x33\n\x0c\x66ield_errors\x18\x08 \x03(\x0b\x32\x1d.subsidy.events.v1.FieldError\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\",\n\nFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*\xa6\x01\n\x08\x44istrict\x12\x18\n\x14\x44ISTRICT_UNSPECIFIED\x10\x00\x12\x08\n\x04GUSU\x10\x01\x12\t\n\x05HUQIU\x10\x02\x12\x0b\n\x07WUZHONG\x10\x03\x12\x0e\n\nXIANGCHENG\x10\x04\x12\x0b\n\x07WUJIANG\x10\x05\x12\x07\n\x03SIP\x10\x06\x12\x0c\n\x08\x43HANGSHU\x10\x07\x12\x10\n\x0cZHANGJIAGANG\x10\x08\x12\x0b\n\x07KUNSHAN\x10\t\x12\x0b\n\x07TAICANG\x10\n*\xbd\x04\n\x11\x43\x65rtificationKind\x12\"\n\x1e\x43\x45RTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11NATIONAL_PLATFORM\x10\x01\x12\x16\n\x12PROVINCIAL_KEY_LAB\x10\x02\x12\x18\n\x14PROVINCIAL_JOINT_LAB\x10\x03\x12 \n\x1cPROVINCIAL_INNOVATION_CENTER\x10\x04\x12!\n\x1dPROVINCIAL_ENGINEERING_CENTER\x10\x05\x12#\n\x1fPROVINCIAL_MANUFACTURING_CENTER\x10\x06\x12\x15\n\x11MUNICIPAL_KEY_LAB\x10\x07\x12\x19\n\x15KEY_COMPONENT_PROJECT\x10\x08\x12\x19\n\x15INNOVATION_CONSORTIUM\x10\t\x12\x18\n\x14HIGH_TECH_ENTERPRISE\x10\n\x12\x13\n\x0fSINGLE_CHAMPION\x10\x0b\x12\x13\n\x0fSPECIALIZED_SME\x10\x0c\x12\x0b\n\x07GAZELLE\x10\r\x12\x0b\n\x07UNICORN\x10\x0e\x12\x16\n\x12OVERSEAS_EXPANSION\x10\x0f\x12\x14\n\x10TYPICAL_SCENARIO\x10\x10\x12\x10\n\x0cVERTICAL_LLM\x10\x11\x12\x18\n\x14\x46IRST_UNIT_EQUIPMENT\x10\x12\x12\x15\n\x11HIGH_VALUE_PATENT\x10\x13\x12\x12\n\x0eLISTED_COMPANY\x10\x14\x12\x11\n\rTRAINING_BASE\x10\x15\x12\x0e\n\nTOP_TALENT\x10\x16*i\n\rStandardLevel\x12\x1e\n\x1aSTANDARD_LEVEL_UNSPECIFIED\x10\x00\x12\x11\n\rINTERNATIONAL\x10\x01\x12\x0c\n\x08NATIONAL\x10\x02\x12\x0c\n\x08INDUSTRY\x10\x03\x12\t\n\x05LOCAL\x10\x04*H\n\x0cStandardRole\x12\x1d\n\x19STANDARD_ROLE_UNSPECIFIED\x10\x00\x12\x08\n\x04LEAD\x10\x01\x12\x0f\n\x0bPARTICIPANT\x10\x02*q\n\x11SubmissionChannel\x12\"\n\x1eSUBMISSION_CHANNEL_UNSPECIFIED\x10\x00\x12\x0c\n\x08GRPC_API\x10\x01\x12\x10\n\x0c\x46\x45\x45\x44_WATCHER\x10\x02\x12\x0c\n\x08\x43LI_FILE\x10\x03\x12\n\n\x06PORTAL\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'subsidy.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DISTRICT']._serialized_start=3333
-  _globals['_DISTRICT']._serialized_end=3499
-  _globals['_CERTIFICATIONKIND']._serialized_start=3502
-  _globals['_CERTIFICATIONKIND']._serialized_end=4075
-  _globals['_STANDARDLEVEL']._serialized_start=4077
-  _globals['_STANDARDLEVEL']._serialized_end=4182
-  _globals['_STANDARDROLE']._serialized_start=4184
-  _globals['_STANDARDROLE']._serialized_end=4256
-  _globals['_SUBMISSIONCHANNEL']._serialized_start=4258
-  _globals['_SUBMISSIONCHANNEL']._serialized_end=4371
-  _globals['_CERTIFICATIONOBTAINED']._serialized_start=54
-  _globals['_CERTIFICATIONOBTAINED']._serialized_end=294
-  _globals['_COMPUTEINVOICEFILED']._serialized_start=297
-  _globals['_COMPUTEINVOICEFILED']._serialized_end=479
-  _globals['_STANDARDPUBLISHED']._serialized_start=482
-  _globals['_STANDARDPUBLISHED']._serialized_end=614
-  _globals['_EXHIBITIONHELD']._serialized_start=616
-  _globals['_EXHIBITIONHELD']._serialized_end=707
-  _globals['_SERVICEREPORTFILED']._serialized_start=709
-  _globals['_SERVICEREPORTFILED']._serialized_end=826
-  _globals['_PROJECTDESIGNATED']._serialized_start=828
-  _globals['_PROJECTDESIGNATED']._serialized_end=864
-  _globals['_CAPACITYINVESTMENTFILED']._serialized_start=866
-  _globals['_CAPACITYINVESTMENTFILED']._serialized_end=932
-  _globals['_REVIEWDECIDED']._serialized_start=935
-  _globals['_REVIEWDECIDED']._serialized_end=1096
-  _globals['_CERTIFICATIONREVOKED']._serialized_start=1098
-  _globals['_CERTIFICATIONREVOKED']._serialized_end=1153
-  _globals['_OTHERSUPPORTRECEIVED']._serialized_start=1155
-  _globals['_OTHERSUPPORTRECEIVED']._serialized_end=1231
-  _globals['_PAYEEACCOUNTREGISTERED']._serialized_start=1233
-  _globals['_PAYEEACCOUNTREGISTERED']._serialized_end=1322
-  _globals['_OBJECTIONFILED']._serialized_start=1324
-  _globals['_OBJECTIONFILED']._serialized_end=1392
-  _globals['_EVENTRETRACTED']._serialized_start=1394
-  _globals['_EVENTRETRACTED']._serialized_end=1445
-  _globals['_APPEALFILED']._serialized_start=1447
-  _globals['_APPEALFILED']._serialized_end=1536
-  _globals['_APPEALDECIDED']._serialized_start=1538
-  _globals['_APPEALDECIDED']._serialized_end=1657
-  _globals['_ENTERPRISEEVENT']._serialized_start=1660
-  _globals['_ENTERPRISEEVENT']._serialized_end=2981
-  _globals['_PROVENANCE']._serialized_start=2983
-  _globals['_PROVENANCE']._serialized_end=3090
-  _globals['_DEADLETTER']._serialized_start=3093
-  _globals['_DEADLETTER']._serialized_end=3284
-  _globals['_FIELDERROR']._serialized_start=3286
-  _globals['_FIELDERROR']._serialized_end=3330
+  _globals['_PROVENANCE'].fields_by_name['accepted_at']._loaded_options = None
+  _globals['_PROVENANCE'].fields_by_name['accepted_at']._serialized_options = b'\030\001'
+  _globals['_DISTRICT']._serialized_start=3422
+  _globals['_DISTRICT']._serialized_end=3588
+  _globals['_CERTIFICATIONKIND']._serialized_start=3591
+  _globals['_CERTIFICATIONKIND']._serialized_end=4164
+  _globals['_STANDARDLEVEL']._serialized_start=4166
+  _globals['_STANDARDLEVEL']._serialized_end=4271
+  _globals['_STANDARDROLE']._serialized_start=4273
+  _globals['_STANDARDROLE']._serialized_end=4345
+  _globals['_SUBMISSIONCHANNEL']._serialized_start=4347
+  _globals['_SUBMISSIONCHANNEL']._serialized_end=4460
+  _globals['_CERTIFICATIONOBTAINED']._serialized_start=87
+  _globals['_CERTIFICATIONOBTAINED']._serialized_end=327
+  _globals['_COMPUTEINVOICEFILED']._serialized_start=330
+  _globals['_COMPUTEINVOICEFILED']._serialized_end=512
+  _globals['_STANDARDPUBLISHED']._serialized_start=515
+  _globals['_STANDARDPUBLISHED']._serialized_end=647
+  _globals['_EXHIBITIONHELD']._serialized_start=649
+  _globals['_EXHIBITIONHELD']._serialized_end=740
+  _globals['_SERVICEREPORTFILED']._serialized_start=742
+  _globals['_SERVICEREPORTFILED']._serialized_end=859
+  _globals['_PROJECTDESIGNATED']._serialized_start=861
+  _globals['_PROJECTDESIGNATED']._serialized_end=897
+  _globals['_CAPACITYINVESTMENTFILED']._serialized_start=899
+  _globals['_CAPACITYINVESTMENTFILED']._serialized_end=965
+  _globals['_REVIEWDECIDED']._serialized_start=968
+  _globals['_REVIEWDECIDED']._serialized_end=1129
+  _globals['_CERTIFICATIONREVOKED']._serialized_start=1131
+  _globals['_CERTIFICATIONREVOKED']._serialized_end=1186
+  _globals['_OTHERSUPPORTRECEIVED']._serialized_start=1188
+  _globals['_OTHERSUPPORTRECEIVED']._serialized_end=1264
+  _globals['_PAYEEACCOUNTREGISTERED']._serialized_start=1266
+  _globals['_PAYEEACCOUNTREGISTERED']._serialized_end=1355
+  _globals['_OBJECTIONFILED']._serialized_start=1357
+  _globals['_OBJECTIONFILED']._serialized_end=1425
+  _globals['_EVENTRETRACTED']._serialized_start=1427
+  _globals['_EVENTRETRACTED']._serialized_end=1478
+  _globals['_APPEALFILED']._serialized_start=1480
+  _globals['_APPEALFILED']._serialized_end=1569
+  _globals['_APPEALDECIDED']._serialized_start=1571
+  _globals['_APPEALDECIDED']._serialized_end=1690
+  _globals['_ENTERPRISEEVENT']._serialized_start=1693
+  _globals['_ENTERPRISEEVENT']._serialized_end=3014
+  _globals['_PROVENANCE']._serialized_start=3017
+  _globals['_PROVENANCE']._serialized_end=3179
+  _globals['_DEADLETTER']._serialized_start=3182
+  _globals['_DEADLETTER']._serialized_end=3373
+  _globals['_FIELDERROR']._serialized_start=3375
+  _globals['_FIELDERROR']._serialized_end=3419
 # @@protoc_insertion_point(module_scope)

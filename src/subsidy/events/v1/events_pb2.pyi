@@ -6,6 +6,7 @@ Enterprise events: the facts the platform reacts to (docs/contract.md §1)."""
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -16,6 +17,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -851,24 +857,44 @@ class Provenance(_message.Message):
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     ACCEPTED_AT_FIELD_NUMBER: _builtins.int
+    ACCEPTED_TIME_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """The principal of the credential that submitted the event (INGEST_CREDENTIALS), e.g.
     `js-provincial-cert-feed` or `reviewer-wang`.
     """
     channel: Global___SubmissionChannel.ValueType
     """the channel it came through"""
-    accepted_at: _builtins.str
-    """when the ingest API accepted it, ISO-8601 with offset"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def accepted_at(self) -> _builtins.str:
+        """Deprecated: read `accepted_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @accepted_at.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def accepted_at(self, value: _builtins.str) -> None:
+        """Deprecated: read `accepted_time`. Written beside it, unchanged, until it is removed in v2.0.0
+        (docs/contract.md, Instants).
+        ISO-8601 with offset
+        """
+
+    @_builtins.property
+    def accepted_time(self) -> _timestamp_pb2.Timestamp:
+        """when the ingest API accepted it"""
+
     def __init__(
         self,
         *,
         principal: _builtins.str = ...,
         channel: Global___SubmissionChannel.ValueType = ...,
         accepted_at: _builtins.str = ...,
+        accepted_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted_time", b"accepted_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "channel", b"channel", "principal", b"principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at", b"accepted_at", "accepted_time", b"accepted_time", "channel", b"channel", "principal", b"principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -91,7 +91,7 @@
     for (const h of x.history || []) {
       const amounts = t("explain.amounts", { entitled: P.yuan(h.entitledFen), paid: P.yuan(h.grantedFen) });
       lines.push(`· ${rev(h.revision)} ${P.esc(labels.status[h.status] || h.status)}${sep}${P.esc(amounts)}` +
-        P.esc(`${open}${P.beijing(h.decidedAt)}${close}`));
+        P.esc(`${open}${P.beijing(h.decidedTime || h.decidedAt)}${close}`));
     }
     if ((x.appeals || []).length) lines.push("", t("explain.appeals"));
     for (const a of x.appeals || []) {
@@ -156,7 +156,7 @@
     try {
       const r = await P.call("LedgerService", "ListDecisions", { enterpriseId: me.enterpriseId, pageSize: 1000 });
       const latest = (r.decisions || []).slice(-20).reverse();
-      body.innerHTML = latest.map((d) => `<tr><td class="id">${P.beijing(d.decidedAt)}</td><td class="data">${P.esc(title(d))}</td>
+      body.innerHTML = latest.map((d) => `<tr><td class="id">${P.beijing(d.decidedTime || d.decidedAt)}</td><td class="data">${P.esc(title(d))}</td>
         <td>${P.statusBadge(d.status)}</td><td class="money">${P.yuan(d.grantedFen)}</td>
         <td class="money">${P.yuan(d.cashDeltaFen)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("ent.noNotices")}</td></tr>`;
     } catch (err) {

@@ -62,7 +62,7 @@
       ? `<div class="muted">${P.esc(t("wb.second", { first: c.firstReviewer }))}</div>` : "";
     return `<tr data-case="${P.esc(c.caseId)}"><td><a href="#" class="data" data-enterprise="${P.esc(c.enterpriseId)}">${P.esc(c.enterpriseName)}</a>
       <div class="muted id">${P.esc(c.enterpriseId)}</div></td><td><span class="data">${P.esc(c.clause)}</span><div class="muted">${P.esc(c.ruleId)}</div>${second}</td>
-      <td class="money">${P.yuan(c.amountFen)}</td><td>${P.beijing(c.enteredAt)}</td><td>${P.beijing(c.dueAt)}</td>
+      <td class="money">${P.yuan(c.amountFen)}</td><td>${P.beijing(c.enteredTime || c.enteredAt)}</td><td>${P.beijing(c.dueTime || c.dueAt)}</td>
       <td>${state}</td><td>${actions(c)}</td></tr>`;
   }
 
