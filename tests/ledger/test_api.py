@@ -3,7 +3,7 @@ totals, each equal to what `subsidy simulate` gives for the same events."""
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -119,6 +119,8 @@ async def test_pages_of_every_decision_have_no_duplicates_and_no_gaps(
                 status, reasons, entitled, granted, cash, clawback, cause)  # fmt: skip
     stamps = [datetime.fromisoformat(d.decided_at) for d in listed]
     assert stamps == sorted(stamps)  # oldest first, across pages
+    # Each carries its time twice until v2.0.0: the Timestamp and the deprecated string agree.
+    assert [d.decided_time.ToDatetime(tzinfo=UTC) for d in listed] == stamps
 
 
 def _by_filter(listed: list[dpb.Decision]) -> list[tuple[str, dict[str, Any], Callable[..., bool]]]:

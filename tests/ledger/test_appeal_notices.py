@@ -3,7 +3,7 @@ written with the appeal or its decision, never again when a correction decides t
 anew; published on the appeals topic keyed by enterprise and signed over the notice context."""
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -77,6 +77,10 @@ async def test_each_appeal_and_kind_is_noted_once_and_published_signed(
     assert filed.filed_at == recorded.astimezone(BEIJING).isoformat(timespec="seconds")
     assert filed.due_at == due(Queue.APPEALS, recorded).isoformat(timespec="seconds")
     assert filed.due_at.endswith("T23:59:59+08:00")
+    # The Timestamps beside the deprecated strings: the same instants, to the microsecond.
+    assert filed.filed_time.ToDatetime(tzinfo=UTC) == recorded
+    assert filed.due_time.ToDatetime(tzinfo=UTC) == due(Queue.APPEALS, recorded)
+    assert not filed.HasField("decided_time")
     assert not filed.decided_by
     assert list(filed.funding_channels)
     assert filed.enterprise_name
@@ -91,6 +95,9 @@ async def test_each_appeal_and_kind_is_noted_once_and_published_signed(
     dismissed = notices["apl-expo-2p#APPEAL_DISMISSED"]
     assert (dismissed.status, dismissed.reason, dismissed.decided_at[-6:]) == (
         dpb.DENIED, "参展商数量不足", "+08:00")  # fmt: skip
+    # The string is cut to the second; the Timestamp keeps the whole instant.
+    decided = dismissed.decided_time.ToDatetime(tzinfo=UTC)
+    assert decided.replace(microsecond=0) == datetime.fromisoformat(dismissed.decided_at)
 
     # The correction decides the whole history again, the appeals included: nothing new.
     before = await fetch(ledger_db.url, "SELECT count(*) FROM decisions")

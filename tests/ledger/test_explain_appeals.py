@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -107,11 +107,13 @@ async def test_an_upheld_appeal_on_a_rejection_reopened_the_entitlement(
         "reviewer-li",
         "2025-09-20",
     )
-    for iso, table, event_id in ((appeal.recorded_at, "appeals", "apl-expo-1p"),
-                                 (d.recorded_at, "appeal_decisions", "apl-expo-1d")):  # fmt: skip
-        moment = datetime.fromisoformat(iso)
+    for got, table, event_id in ((appeal, "appeals", "apl-expo-1p"),
+                                 (d, "appeal_decisions", "apl-expo-1d")):  # fmt: skip
+        moment = datetime.fromisoformat(got.recorded_at)
         assert moment.utcoffset() == BEIJING_OFFSET
         assert moment == await _recorded(appealed, table, event_id)
+        # recorded_time (the deprecated string's replacement) is the same instant.
+        assert got.recorded_time.ToDatetime(tzinfo=UTC) == moment
 
 
 async def test_an_upheld_appeal_on_a_cap_denial_and_a_dismissed_one_change_nothing(

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -165,6 +165,7 @@ async def test_the_invoice_corrected_twice_lists_each_revision_and_what_it_chang
         moment = datetime.fromisoformat(r.taken_at)
         assert moment.utcoffset() == BEIJING_OFFSET
         assert moment == taken[r.revision]
+        assert r.taken_time.ToDatetime(tzinfo=UTC) == moment  # both fields, one instant
     assert not x.event.HasField("retraction")
     assert list(x.other_events) == []
     corrections = [c for c in x.checks if c.check == "correction"]
@@ -224,6 +225,7 @@ async def test_a_retracted_certification_names_its_retraction(corrected: Correct
     assert (t.retracted_by, t.reason, t.submitted_by.principal, list(t.decision_revisions)) == (
         "corr-ret-1", "证书误发", "bureau-kj", [2])  # fmt: skip
     assert datetime.fromisoformat(t.taken_at).utcoffset() == BEIJING_OFFSET
+    assert t.taken_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(t.taken_at)
     assert x.history[1].correction.retracted_by == "corr-ret-1"
 
     result = await _cli(corrected, "explain", LAB)

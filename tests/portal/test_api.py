@@ -1,6 +1,8 @@
 """The HTTP/JSON API: the catalog for anyone, sessions from credentials, the gRPC services
 relayed with their own errors, and the OpenAPI document that describes it."""
 
+from datetime import datetime
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -43,6 +45,9 @@ async def test_a_session_reads_its_own_statement(stack: PortalStack) -> None:
     assert status == 200
     assert body["principal"]["enterpriseId"] == TOP_UP
     assert body["expiresAt"].endswith("+08:00")
+    # expireTime (a Timestamp: RFC 3339 in UTC in JSON) is the same instant, whole seconds.
+    assert body["expireTime"].endswith("Z")
+    assert datetime.fromisoformat(body["expireTime"]) == datetime.fromisoformat(body["expiresAt"])
     status, body = await stack.call(
         "LedgerService", "GetStatement", {"enterpriseId": TOP_UP}, token
     )

@@ -1,7 +1,7 @@
 """WorkbenchService on the seeded ledger: what each queue of two bureaus holds, with ages,
 deadlines and overdue at a fixed now; pages; counts; search; invalid requests."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -88,6 +88,11 @@ async def test_objections_less_those_dismissed(stub: Any) -> None:
     assert objection.amount_fen == 1_000_000 * YUAN  # the award it holds
     assert objection.entered_at == "2025-10-13T11:00:00+08:00"
     assert objection.due_at == "2025-10-20T23:59:59+08:00"
+    # The Timestamps beside the deprecated strings carry the same instants.
+    assert objection.entered_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(
+        objection.entered_at
+    )
+    assert objection.due_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(objection.due_at)
     assert objection.age_working_days == 1
     # 市科技局 dismissed the objection to C's consortium award (subsidy publicity dismiss).
     assert await cases(stub, SCIENCE, wpb.OBJECTIONS) == []
@@ -123,6 +128,8 @@ async def test_returned_payments(stub: Any, bench: Workbench) -> None:
     assert returned.amount_fen == order["amount_fen"] == 500_000 * YUAN  # the city's half
     assert returned.reason == order["return_reason"] != ""
     assert datetime.fromisoformat(returned.entered_at) == entered["at"].replace(microsecond=0)
+    # The string is cut to the second; the Timestamp keeps the instant whole.
+    assert returned.entered_time.ToDatetime(tzinfo=UTC) == entered["at"]
     assert await cases(stub, SCIENCE, wpb.RETURNED_PAYMENTS) == []
 
 
@@ -172,6 +179,7 @@ async def test_counts(stub: Any, bench: Workbench) -> None:
     assert by_queue(miit) == {"REVIEW": (3, 1), "REFERRED": (1, 0), "APPEALS": (1, 0),
                               "OBJECTIONS": (1, 0), "RETURNED_PAYMENTS": (1, 0)}  # fmt: skip
     assert miit.as_of == "2025-10-14T12:00:00+08:00"
+    assert miit.as_of_time.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(miit.as_of)
     science = await stub.GetQueueCounts(wpb.GetQueueCountsRequest(bureau=SCIENCE), metadata=AUDITOR)
     assert by_queue(science) == {"REVIEW": (1, 0), "REFERRED": (1, 0), "APPEALS": (0, 0),
                                  "OBJECTIONS": (0, 0), "RETURNED_PAYMENTS": (0, 0)}  # fmt: skip
