@@ -21,6 +21,7 @@ from subsidy.domain.enums import (
 )
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra import kafka_access as access
+from subsidy.infra import records
 from subsidy.infra.topics import ALL_TOPICS
 from subsidy.ingest import feeds
 from subsidy.ingest.permissions import CHANNELS, SESSION_CHANNEL
@@ -119,6 +120,18 @@ def topic_table() -> str:
     )  # fmt: skip
 
 
+def record_kinds() -> str:
+    """What each topic's records are as CloudEvents and in the schema registry."""
+    return table(
+        ["topic", "`ce_type`", "registry subject", "value"],
+        [
+            [f"`{name}`", f"`{p.ce_type}`", f"`{p.subject}`",
+             "protobuf" if p.message is not None else "JSON (JSON Schema)"]
+            for name, p in records.PAYLOADS.items()
+        ],
+    )  # fmt: skip
+
+
 def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
     """What docs/templates/contract.md.tmpl is filled with."""
     proto = Proto()
@@ -185,6 +198,7 @@ def contract_values(raw: dict[str, Any], catalog: Catalog) -> dict[str, str]:
         ),
         **overlay_values(raw, catalog),
         "topics": topic_table(),
+        "record_kinds": record_kinds(),
         "dead_letter": "\n\n".join(
             [
                 proto.section(EVENTS.message_types_by_name["DeadLetter"], "###"),

@@ -26,6 +26,7 @@ from tests.hostile_strategies import (
     line,
     undecodable_protobuf,
 )
+from tests.support.records import PLAIN_FRAMERS
 
 CATALOG = load_catalog()
 # What gRPC clients accept in trailers without refusing some at random.
@@ -120,6 +121,7 @@ def test_a_dead_letter_of_a_huge_message_fits_the_broker(key: bytes, size: int) 
         CATALOG,
         output_topic="out",
         dead_letter_topic="dlq",
+        framers=PLAIN_FRAMERS,
     )
     assert outcome.topic == "dlq"
     # Over the limit, no retry could publish it: the worker stalled on it for ever.

@@ -16,6 +16,7 @@ from subsidy.domain.events import parse_event
 from subsidy.eligibility.handler import Incoming, handle_message
 from subsidy.events.v1 import events_pb2
 from tests.factories import event
+from tests.support.records import PLAIN_FRAMERS
 
 IN, OUT, DLQ = "enterprise-events.v1", "entitlements.v1", "dead-letters.v1"
 LAB = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
@@ -30,7 +31,9 @@ def _evaluation(data: dict[str, Any], catalog: Catalog) -> decisions_pb2.Evaluat
     """The event as Kafka bytes through the handler: the Evaluation it publishes."""
     value = json_format.ParseDict(data, events_pb2.EnterpriseEvent()).SerializeToString()
     message = Incoming(topic=IN, partition=0, offset=1, key=b"k", value=value)
-    outcome = handle_message(message, catalog, output_topic=OUT, dead_letter_topic=DLQ)
+    outcome = handle_message(
+        message, catalog, output_topic=OUT, dead_letter_topic=DLQ, framers=PLAIN_FRAMERS
+    )
     assert outcome.topic == OUT, outcome.rejection
     return decisions_pb2.Evaluation.FromString(outcome.value)
 

@@ -28,6 +28,7 @@ from subsidy.eligibility.metrics import REGISTRY, observe
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.events.v1 import events_pb2
 from tests.factories import ENTERPRISE, event
+from tests.support.records import PLAIN_FRAMERS
 
 IN, OUT, DLQ = "enterprise-events.v1", "entitlements.v1", "dead-letters.v1"
 
@@ -44,7 +45,9 @@ def _bytes(data: dict[str, Any]) -> bytes:
 
 def _handle(value: bytes | None, catalog: Catalog, key: bytes | None = b"k") -> OutgoingRecord:
     message = Incoming(topic=IN, partition=4, offset=1234, key=key, value=value)
-    return handle_message(message, catalog, output_topic=OUT, dead_letter_topic=DLQ)
+    return handle_message(
+        message, catalog, output_topic=OUT, dead_letter_topic=DLQ, framers=PLAIN_FRAMERS
+    )
 
 
 def _evaluation(outcome: OutgoingRecord) -> decisions_pb2.Evaluation:
@@ -351,7 +354,9 @@ class _FakeProducer:
         self.acks: list[asyncio.Future[Any]] = []
         self.auto = False
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> Any:
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None
+    ) -> Any:
         self.sent.append(value)
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.auto:

@@ -171,6 +171,14 @@ def test_events_in_evaluations_out_keyed_and_in_order(pipeline: Pipeline) -> Non
     _, review = got[f"review-{run}"]
     assert review.event.review_decided.event_ref == f"lab-{run}"
     assert review.event_hash
+    # Each record as a CloudEvent from the eligibility worker, about its enterprise.
+    for event_id, (record, _) in got.items():
+        headers = dict(record.headers)
+        assert headers["ce_specversion"] == b"1.0"
+        assert headers["ce_type"] == b"cn.gov.suzhou.subsidy.evaluation.v1"
+        assert headers["ce_source"] == b"/subsidy/eligibility"
+        assert headers["ce_id"].decode().startswith(f"evaluation/{event_id}/")
+        assert headers["ce_subject"] == record.key
 
 
 def test_a_malformed_message_is_dead_lettered_and_the_next_one_processed(

@@ -13,6 +13,7 @@ from subsidy.eligibility.handler import Incoming, handle_message
 from subsidy.ledger.worker import Undecodable, decode
 from tests.factories import event
 from tests.ledger.events import CATALOG
+from tests.support.records import PLAIN_FRAMERS
 
 
 def _record(value: bytes) -> SimpleNamespace:
@@ -23,7 +24,7 @@ def _evaluation() -> bytes:
     raw = event("computeInvoiceFiled", {"itemId": "INV-H", "amountFen": 100_000_000})
     incoming = Incoming("events", 0, 0, b"k", event_to_proto(parse_event(raw)).SerializeToString())
     out = handle_message(incoming, CATALOG, output_topic="entitlements",
-                         dead_letter_topic="dead-letters")  # fmt: skip
+                         dead_letter_topic="dead-letters", framers=PLAIN_FRAMERS)  # fmt: skip
     assert out.value is not None
     return out.value
 

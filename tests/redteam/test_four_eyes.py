@@ -31,6 +31,7 @@ from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
 from tests.redteam.ingest import ingest_with
 from tests.support.grpc_tls import GrpcTls
+from tests.support.records import PLAIN_FRAMERS
 
 EXPO = "sz-commerce-expo"
 BOARD = "district-review-board"
@@ -80,7 +81,8 @@ class Stack:
                 self.taken.add(event.event_id)
                 incoming = Incoming(self.topic, partition, offset, key, event.SerializeToString())
                 out = handle_message(incoming, CATALOG, output_topic="entitlements",
-                                     dead_letter_topic="dead-letters")  # fmt: skip
+                                     dead_letter_topic="dead-letters",
+                                     framers=PLAIN_FRAMERS)  # fmt: skip
                 assert out.rejection is None, out.rejection
                 record = SimpleNamespace(topic=out.topic, partition=partition, offset=offset,
                                          value=out.value)  # fmt: skip

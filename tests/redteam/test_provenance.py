@@ -32,6 +32,7 @@ from tests.ledger.database import LedgerDb
 from tests.ledger.events import CATALOG
 from tests.redteam.ingest import ingest_with
 from tests.support.grpc_tls import GrpcTls
+from tests.support.records import PLAIN_FRAMERS
 
 CERT_FEED = "js-provincial-cert-feed"
 EXPO = "sz-commerce-expo"
@@ -195,7 +196,7 @@ async def _through_the_ledger(feeds: Feeds, ledger: LedgerDb, event_ids: set[str
     for offset, (partition, key, event) in enumerate(records):
         incoming = Incoming(feeds.topic, partition, offset, key, event.SerializeToString())
         out = handle_message(incoming, CATALOG, output_topic="entitlements",
-                             dead_letter_topic="dead-letters")  # fmt: skip
+                             dead_letter_topic="dead-letters", framers=PLAIN_FRAMERS)  # fmt: skip
         assert out.rejection is None, out.rejection
         record = SimpleNamespace(topic=out.topic, partition=partition, offset=offset,
                                  value=out.value)  # fmt: skip

@@ -22,6 +22,9 @@ class KafkaConnection:
     password: str | None = field(default=None, repr=False)
     # None: the system's trust store (a managed Kafka with a public certificate).
     cafile: Path | None = None
+    # Where the topics' schemas are registered (the Confluent-compatible API); None: nowhere
+    # known, so this connection cannot write framed records (admin and read-only clients).
+    schema_registry_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.security_protocol not in PROTOCOLS:
@@ -97,6 +100,8 @@ class KafkaConnection:
         env = {"KAFKA_BOOTSTRAP": self.bootstrap, "KAFKA_SECURITY_PROTOCOL": self.security_protocol}
         if self.cafile is not None:
             env["KAFKA_SSL_CAFILE"] = str(self.cafile)
+        if self.schema_registry_url is not None:
+            env["KAFKA_SCHEMA_REGISTRY_URL"] = self.schema_registry_url
         if self.sasl:
             env |= {
                 "KAFKA_SASL_MECHANISM": self.sasl_mechanism,

@@ -104,6 +104,10 @@ class CommonSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     # The CA the broker's certificate is checked against; unset: the system's trust store.
     kafka_ssl_cafile: ExistingFile | None = None
+    # A schema registry's Confluent-compatible API. Set: writers frame every value in its wire
+    # format, with the schema ids they look up there at start (registering is a deployment
+    # step, never a writer's). Unset: values go unframed; CloudEvents headers either way.
+    kafka_schema_registry_url: str | None = Field(None, pattern=r"^https?://")
     # PostgreSQL without TLS, or with TLS whose certificate is not checked, only when a
     # deployment says so in so many words (DATABASE_PLAINTEXT=true). Before the URLs: their
     # check reads it.
@@ -134,4 +138,5 @@ class CommonSettings(BaseSettings):
             username=self.kafka_sasl_username,
             password=password.get_secret_value() if password else None,
             cafile=self.kafka_ssl_cafile,
+            schema_registry_url=self.kafka_schema_registry_url,
         )

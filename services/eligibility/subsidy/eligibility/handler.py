@@ -1,5 +1,7 @@
 """One input message in, one record out: an Evaluation for the ledger or a DeadLetter."""
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -9,6 +11,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import FieldError, InvalidEvent
 from subsidy.infra.dead_letters import dead_letter
+from subsidy.infra.records import Framer, unframe
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +56,8 @@ class OutgoingRecord:
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes  # in the schema registry's wire format
+    headers: list[tuple[str, bytes]]  # CloudEvents
     payload_type: str
     rule_ids: tuple[str, ...] = ()
     rejection: Rejection | None = None
@@ -65,37 +69,45 @@ class OutgoingRecord:
 
 
 def handle_message(
-    message: Incoming, catalog: Catalog, *, output_topic: str, dead_letter_topic: str
+    message: Incoming,
+    catalog: Catalog,
+    *,
+    output_topic: str,
+    dead_letter_topic: str,
+    framers: Mapping[str, Framer],
 ) -> OutgoingRecord:
     """Decode, validate and evaluate one event. A valid event (ledger payloads included, with
     no entitlements) becomes an Evaluation keyed by its enterpriseId; anything else becomes a
     DeadLetter carrying the original bytes. Never raises for a bad message: one bad message
     must not stop the others."""
+    letters = (dead_letter_topic, framers[dead_letter_topic])
     if message.value is None:
         return _dead_letter(
             message,
-            dead_letter_topic,
+            letters,
             Rejection(NO_VALUE, "no value (tombstone)",
                       (FieldError("event", "no value (tombstone)"),), None),
         )  # fmt: skip
     try:
-        event = decode_event(message.value)
+        payload = unframe(message.value)[1]
+        event = decode_event(payload)
     except InvalidEvent as err:
         return _dead_letter(
             message,
-            dead_letter_topic,
+            letters,
             Rejection(INVALID_EVENT, str(err), tuple(err.errors), err.event_id),
         )
+    except ValueError as err:
+        error = FieldError("event", str(err))
+        return _dead_letter(message, letters, Rejection(INVALID_EVENT, str(error), (error,), None))
     except Exception as exc:
         # decode_event turns what it knows into InvalidEvent; anything else it lets through
         # is still the message's fault, and still must not stop the stream.
         error = FieldError("event", f"cannot decode: {exc!r}")
-        return _dead_letter(
-            message, dead_letter_topic, Rejection(INVALID_EVENT, str(error), (error,), None)
-        )
+        return _dead_letter(message, letters, Rejection(INVALID_EVENT, str(error), (error,), None))
     try:
         evaluation = evaluate(event, catalog)
-        value = evaluation_to_proto(evaluation, message.value).SerializeToString()
+        value = evaluation_to_proto(evaluation, payload).SerializeToString()
     except Exception as exc:
         # A bug, not the producer's fault: set the event aside with its bytes so it can be
         # replayed once fixed, rather than block every enterprise behind it.
@@ -103,20 +115,26 @@ def handle_message(
                       partition=message.partition, offset=message.offset)  # fmt: skip
         return _dead_letter(
             message,
-            dead_letter_topic,
+            letters,
             Rejection(INTERNAL_ERROR, f"evaluation failed: {exc!r}", (), event.event_id),
         )
+    framer = framers[output_topic]
+    # A correction re-sends the same event id: the bytes tell its evaluations apart.
+    record_id = f"evaluation/{event.event_id}/{hashlib.sha256(payload).hexdigest()[:16]}"
     return OutgoingRecord(
         topic=output_topic,
         # By enterprise, so the ledger sees one enterprise's events in order.
         key=event.enterprise_id.encode(),
-        value=value,
+        value=framer.frame(value),
+        headers=framer.headers(record_id, subject=event.enterprise_id),
         payload_type=event.payload_type,
         rule_ids=tuple(e.rule_id for e in evaluation.entitlements),
     )
 
 
-def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> OutgoingRecord:
+def _dead_letter(
+    message: Incoming, letters: tuple[str, Framer], rejection: Rejection
+) -> OutgoingRecord:
     key, value = message.key or b"", message.value or b""
     error = rejection.error
     if len(value) > MAX_CARRIED_VALUE or len(key) > MAX_CARRIED_KEY:
@@ -137,10 +155,13 @@ def _dead_letter(message: Incoming, topic: str, rejection: Rejection) -> Outgoin
     log.warning("eligibility.dead_letter", reason=rejection.reason, error=rejection.error,
                 event_id=rejection.event_id, topic=message.topic, partition=message.partition,
                 offset=message.offset)  # fmt: skip
+    record_id = f"dead-letter/{message.topic}/{message.partition}/{message.offset}"
+    topic, framer = letters
     return OutgoingRecord(
         topic=topic,
         key=key if message.key is not None else None,
-        value=letter.SerializeToString(),
+        value=framer.frame(letter.SerializeToString()),
+        headers=framer.headers(record_id),
         payload_type="invalid",
         rejection=rejection,
     )

@@ -20,6 +20,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.eligibility.handler import Incoming, OutgoingRecord, handle_message
 from subsidy.eligibility.metrics import PROCESSING_SECONDS, observe
 from subsidy.eligibility.settings import EligibilitySettings
+from subsidy.infra import records, topics
 
 log = structlog.get_logger(__name__)
 
@@ -100,10 +101,19 @@ async def publishing(
             await asyncio.wait_for(producer.stop(), PRODUCER_STOP_S)
 
 
+# The CloudEvents source of every record this worker writes.
+SOURCE = "/subsidy/eligibility"
+
+
 def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
     """The faust app with its one agent, configured from settings (tests pass unique topics)."""
     app = faust.App(settings.group_id, **_app_options(settings))
     source = _raw_topic(app, settings.input_topic)
+    # Looked up once, here: a worker whose topics' schemas are not registered does not start.
+    framers = records.framers(settings.kafka_schema_registry_url, SOURCE, {
+        settings.output_topic: topics.ENTITLEMENTS.name,
+        settings.dead_letter_topic: topics.DEAD_LETTERS.name,
+    })  # fmt: skip
 
     # concurrency=1 (the default): one stream, its events acked strictly in the order they
     # came, so the committed offset can never pass a message whose output is still in flight.
@@ -120,6 +130,7 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
                     catalog,
                     output_topic=settings.output_topic,
                     dead_letter_topic=settings.dead_letter_topic,
+                    framers=framers,
                 )  # fmt: skip
                 await window.submit(event, outcome, started)
 
@@ -215,7 +226,7 @@ class _Window:
         """Queue the record in the producer; the future is the broker's acknowledgement."""
         try:
             sent: asyncio.Future[Any] = await self._producer.send(
-                outcome.topic, outcome.value, key=outcome.key
+                outcome.topic, outcome.value, key=outcome.key, headers=outcome.headers
             )
             return sent
         except Exception as exc:  # e.g. no metadata for the topic: fails like a send would
@@ -275,7 +286,11 @@ async def _publish_until_acked(
             await asyncio.sleep(delay)
         try:
             # send() only queues the record and returns a future: the broker's acknowledgement.
-            await (await producer.send(outcome.topic, outcome.value, key=outcome.key))
+            await (
+                await producer.send(
+                    outcome.topic, outcome.value, key=outcome.key, headers=outcome.headers
+                )
+            )
             return
         except Exception as exc:
             failure = exc

@@ -11,14 +11,20 @@ from subsidy.api.v1 import api_pb2_grpc
 from subsidy.domain.catalog import load_catalog
 from subsidy.identity.sessions import SessionGate
 from subsidy.identity.settings import public_key_of
+from subsidy.infra import records
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.grpc_server import Registration, start_server
+from subsidy.infra.records import RecordWriter
+from subsidy.infra.topics import ENTERPRISE_EVENTS
 from subsidy.ingest.permissions import SessionBindings, Submitters
 from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
 from subsidy.ingest.store import ROLE, IngestStore
 
 log = structlog.get_logger(__name__)
+
+# The CloudEvents source of the records ingest writes.
+SOURCE = "/subsidy/ingest"
 
 
 @dataclass
@@ -56,6 +62,10 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             enable_idempotence=True,
             request_timeout_ms=settings.produce_timeout_ms,
         )
+        # Looked up before serving: an ingest whose topic's schema is not registered fails here.
+        framers = records.framers(
+            settings.kafka_schema_registry_url, SOURCE, {settings.topic: ENTERPRISE_EVENTS.name}
+        )
         await producer.start()
     except BaseException:
         await pool.close()
@@ -71,7 +81,9 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             bindings = SessionBindings(settings.portal_source, catalog)
         servicer = IngestServicer(
             IngestStore(pool),
-            KafkaEventSink(producer, settings.topic, settings.produce_timeout_ms / 1000),
+            KafkaEventSink(
+                RecordWriter(producer, framers), settings.topic, settings.produce_timeout_ms / 1000
+            ),
             settings.topic,
             Submitters(settings.writers),
             bindings,

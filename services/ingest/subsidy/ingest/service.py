@@ -10,7 +10,6 @@ from typing import Any, Literal, Protocol
 
 import grpc
 import structlog
-from aiokafka import AIOKafkaProducer
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto, event_to_proto
@@ -19,6 +18,7 @@ from subsidy.events.v1 import events_pb2
 from subsidy.identity.principal import current_principal
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.postgres import DATABASE_ERRORS
+from subsidy.infra.records import RecordWriter
 from subsidy.ingest import metrics
 from subsidy.ingest.permissions import SERVICE_NAME as SERVICE_NAME
 from subsidy.ingest.permissions import SessionBindings, Submitter, Submitters
@@ -85,7 +85,7 @@ class KafkaEventSink:
     """An idempotent aiokafka producer (acks=all): protobuf values keyed by enterpriseId, so one
     enterprise's events stay in one partition, in order."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, timeout_s: float) -> None:
+    def __init__(self, producer: RecordWriter, topic: str, timeout_s: float) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout_s = timeout_s
@@ -105,7 +105,13 @@ class KafkaEventSink:
         for event in events:
             try:
                 key, value = event_record(event, provenance)
-                futures.append(await self._producer.send(self._topic, value=value, key=key))
+                futures.append(
+                    await self._producer.send(
+                        # A correction re-sends the event id: its content tells it apart.
+                        self._topic, value, key=key, subject=event.enterprise_id,
+                        ce_id=f"{event.event_id}/{event.content_hash()[:16]}",
+                    )
+                )  # fmt: skip
             except Exception as err:
                 # Later events of the same enterprise must not overtake this one, so stop.
                 results = [err] * (len(events) - len(futures))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
 
+from subsidy.infra.records import RecordWriter
 from subsidy.infra.signing_keys import Signer
 from subsidy.ledger import metrics
 from subsidy.ledger.anchors import Anchor, anchored_heads, append_lines, sign_anchor
@@ -46,7 +46,7 @@ class AnchorLog:
     """Where anchors go: appended to the file (fsynced) and then produced to the topic, keyed
     by chain; only the ledger writes either."""
 
-    def __init__(self, path: Path, producer: AIOKafkaProducer | None, topic: str) -> None:
+    def __init__(self, path: Path, producer: RecordWriter | None, topic: str) -> None:
         self.path = path
         self._producer = producer
         self._topic = topic
@@ -56,7 +56,12 @@ class AnchorLog:
         if self._producer is None or not anchors:
             return
         sends = [
-            await self._producer.send(self._topic, key=a.chain.encode(), value=a.line().rstrip())
+            await self._producer.send(
+                self._topic,
+                a.line().rstrip(),
+                key=a.chain.encode(),
+                ce_id=f"anchor/{a.chain}/{a.seq}",
+            )
             for a in anchors
         ]
         await asyncio.gather(*sends)

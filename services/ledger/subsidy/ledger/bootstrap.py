@@ -9,6 +9,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
+from subsidy.infra import records, topics
 from subsidy.infra.db_roles import check_role
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.api_server import RunningApi, start_api
@@ -39,6 +40,19 @@ def idempotent_producer(settings: LedgerSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(**settings.kafka.options(), enable_idempotence=True, acks="all")
 
 
+# The CloudEvents source of every record the ledger writes.
+SOURCE = "/subsidy/ledger"
+
+
+def record_writer(
+    settings: LedgerSettings, producer: AIOKafkaProducer, kinds: dict[str, str]
+) -> records.RecordWriter:
+    """The producer as a writer of framed records to these topics, whose schema ids are looked
+    up in the registry now (a ledger whose schemas are not registered does not start)."""
+    framers = records.framers(settings.kafka_schema_registry_url, SOURCE, kinds)
+    return records.RecordWriter(producer, framers)
+
+
 @asynccontextmanager
 async def ledger_worker(
     settings: LedgerSettings, catalog: Catalog, *, clock: Clock = utc_now
@@ -57,8 +71,11 @@ async def ledger_worker(
         consumer = entitlements_consumer(settings)
         await consumer.start()
         stack.push_async_callback(consumer.stop)
+        writer = record_writer(
+            settings, producer, {settings.dead_letter_topic: topics.DEAD_LETTERS.name}
+        )
         worker = LedgerWorker(
-            settings, catalog, pool=pool, consumer=consumer, producer=producer, clock=clock
+            settings, catalog, pool=pool, consumer=consumer, producer=writer, clock=clock
         )
         log.info("ledger.worker.started", topic=settings.input_topic, group=settings.group_id,
                  batch_size=settings.batch_size)  # fmt: skip
@@ -82,10 +99,13 @@ async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
         producer = idempotent_producer(settings)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        anchorer = Anchorer(
-            signer, AnchorLog(settings.anchor_file, producer, settings.anchor_topic)
-        )
-        relay = Relay(settings, conn, producer, signer, anchorer)
+        writer = record_writer(settings, producer, {
+            settings.decisions_topic: topics.DECISIONS.name,
+            settings.appeals_topic: topics.APPEALS.name,
+            settings.anchor_topic: topics.LEDGER_ANCHORS.name,
+        })  # fmt: skip
+        anchorer = Anchorer(signer, AnchorLog(settings.anchor_file, writer, settings.anchor_topic))
+        relay = Relay(settings, conn, writer, signer, anchorer)
         try:
             yield relay
         finally:

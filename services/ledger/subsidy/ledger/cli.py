@@ -115,11 +115,15 @@ async def _anchor_now(settings: LedgerSettings, conn: asyncpg.Connection) -> int
     """Anchor the heads verify just checked, when this ledger holds the signing key."""
     if settings.signing_key_file is None or settings.anchor_file is None:
         return 0
+    from subsidy.infra import topics
+
     require_kafka_login(settings)
     producer = bootstrap.idempotent_producer(settings)
     await producer.start()
     try:
-        log = AnchorLog(settings.anchor_file, producer, settings.anchor_topic)
+        kinds = {settings.anchor_topic: topics.LEDGER_ANCHORS.name}
+        writer = bootstrap.record_writer(settings, producer, kinds)
+        log = AnchorLog(settings.anchor_file, writer, settings.anchor_topic)
         return await Anchorer(settings.signer(), log).anchor(conn)
     finally:
         await producer.stop()

@@ -19,8 +19,8 @@ import time
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
 
+from subsidy.infra.records import RecordWriter
 from subsidy.infra.signing_keys import (
     APPEAL_NOTICE_CONTEXT,
     KEY_ID_HEADER,
@@ -45,7 +45,7 @@ def signed_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
 
 
 async def relay_once(
-    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int, signer: Signer
+    conn: asyncpg.Connection, producer: RecordWriter, topic: str, limit: int, signer: Signer
 ) -> int:
     """Publish up to `limit` unsent outbox rows in outbox order; returns how many."""
     async with conn.transaction():
@@ -57,7 +57,7 @@ async def relay_once(
             "WITH batch AS MATERIALIZED ("
             "  SELECT id, decision_id, enterprise_id FROM outbox WHERE sent_at IS NULL"
             "  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-            " SELECT b.id, b.enterprise_id,"
+            " SELECT b.id, b.decision_id, b.enterprise_id,"
             "  (SELECT d.message FROM decisions d WHERE d.decision_id = b.decision_id) AS message"
             " FROM batch b ORDER BY b.id",
             limit,
@@ -69,9 +69,11 @@ async def relay_once(
         sends = [
             await producer.send(
                 topic,
+                r["message"],
                 key=r["enterprise_id"].encode(),
-                value=r["message"],
                 headers=signed_headers(signer, r["message"]),
+                ce_id=f"decision/{r['decision_id']}",
+                subject=r["enterprise_id"],
             )
             for r in rows
         ]
@@ -92,7 +94,7 @@ def signed_notice_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes
 
 
 async def relay_notices_once(
-    conn: asyncpg.Connection, producer: AIOKafkaProducer, topic: str, limit: int, signer: Signer
+    conn: asyncpg.Connection, producer: RecordWriter, topic: str, limit: int, signer: Signer
 ) -> int:
     """Publish up to `limit` unsent appeal notices in outbox order; returns how many."""
     async with conn.transaction():
@@ -105,8 +107,9 @@ async def relay_notices_once(
             return 0
         # Keyed by enterprise, as decisions are: one enterprise's notices stay in order.
         sends = [
-            await producer.send(topic, key=r["enterprise_id"].encode(), value=r["message"],
-                                headers=signed_notice_headers(signer, r["message"]))
+            await producer.send(topic, r["message"], key=r["enterprise_id"].encode(),
+                                headers=signed_notice_headers(signer, r["message"]),
+                                ce_id=f"appeal-notice/{r['id']}", subject=r["enterprise_id"])
             for r in rows
         ]  # fmt: skip
         await asyncio.gather(*sends)  # acks=all for every one before they count as sent
@@ -127,7 +130,7 @@ class Relay:
         self,
         settings: LedgerSettings,
         conn: asyncpg.Connection,
-        producer: AIOKafkaProducer,
+        producer: RecordWriter,
         signer: Signer,
         anchorer: Anchorer,
     ) -> None:

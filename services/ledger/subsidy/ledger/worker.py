@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from google.protobuf.message import DecodeError
 
@@ -30,6 +30,7 @@ from subsidy.domain.events import InvalidEvent
 from subsidy.domain.recheck import PolicyMismatch, recheck
 from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import TRANSIENT_ERRORS
+from subsidy.infra.records import RecordWriter, unframe
 from subsidy.ledger import metrics, parking
 from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
@@ -68,7 +69,9 @@ def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
     if record.value is None:
         raise Undecodable("no value (tombstone)")
     try:
-        proto = dpb.Evaluation.FromString(record.value)
+        proto = dpb.Evaluation.FromString(unframe(record.value)[1])
+    except ValueError as err:
+        raise Undecodable(str(err)) from None
     except DecodeError as err:
         raise Undecodable(f"undecodable protobuf: {err}") from None
     try:
@@ -132,7 +135,7 @@ class LedgerWorker:
         *,
         pool: asyncpg.Pool,
         consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
+        producer: RecordWriter,
         clock: Clock = utc_now,
         apply: ApplyBatch = apply_batch,
     ) -> None:
@@ -276,8 +279,9 @@ class LedgerWorker:
             sends.append(
                 await self._producer.send(
                     self.settings.dead_letter_topic,
+                    letter.SerializeToString(),
                     key=record.key,
-                    value=letter.SerializeToString(),
+                    ce_id=f"dead-letter/{record.topic}/{record.partition}/{record.offset}",
                 )
             )
         await asyncio.gather(*sends)  # acknowledged before the offsets move past them

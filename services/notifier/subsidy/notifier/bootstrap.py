@@ -12,7 +12,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from subsidy.domain.catalog import Catalog
+from subsidy.infra import records
 from subsidy.infra.db_roles import check_role
+from subsidy.infra.topics import DEAD_LETTERS
 from subsidy.notifier.admin import start_admin_server
 from subsidy.notifier.consumer import DecisionConsumer
 from subsidy.notifier.delivery import DeliveryEngine, EmailSender, Sender, WebhookSender
@@ -22,6 +24,9 @@ from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.worker import NotifierWorker, new_worker_id
 
 log = structlog.get_logger(__name__)
+
+# The CloudEvents source of the records the notifier writes (its dead letters).
+SOURCE = "/subsidy/notifier"
 
 
 @asynccontextmanager
@@ -82,6 +87,10 @@ async def notifier_worker(
             "email": EmailSender(settings),
         }
         engine = DeliveryEngine(pool, settings, senders, worker)
+        letters = records.framers(
+            settings.kafka_schema_registry_url, SOURCE,
+            {settings.dead_letter_topic: DEAD_LETTERS.name},
+        )  # fmt: skip
         producer = AIOKafkaProducer(**settings.kafka.options(), enable_idempotence=True, acks="all")
         await producer.start()
         stack.push_async_callback(producer.stop)
@@ -89,8 +98,9 @@ async def notifier_worker(
         await kafka.start()
         stack.push_async_callback(kafka.stop)
         consumer = DecisionConsumer(
-            settings, pool, catalog, engine.kick, kafka, verifier=verifier, producer=producer
-        )
+            settings, pool, catalog, engine.kick, kafka, verifier=verifier,
+            producer=records.RecordWriter(producer, letters),
+        )  # fmt: skip
         log.info("notifier.started", worker=worker, topic=settings.topic,
                  appeals_topic=settings.appeals_topic, group=settings.group_id)  # fmt: skip
         try:

@@ -13,11 +13,12 @@ on appeals.v1, signed over the notice context and the value (subsidy.notifier.ap
 """
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from google.protobuf.message import DecodeError
 
@@ -25,6 +26,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import DATABASE_ERRORS
+from subsidy.infra.records import RecordWriter, unframe
 from subsidy.infra.signing_keys import (
     APPEAL_NOTICE_CONTEXT,
     KEY_ID_HEADER,
@@ -67,6 +69,17 @@ _REFUSED = {
 }
 
 
+def unframed(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    """The record with its value out of the registry's wire format: the ledger signed the
+    payload, not the frame. A broken frame is left as it is, to be refused as unsigned."""
+    try:
+        return (
+            dataclasses.replace(record, value=unframe(record.value)[1]) if record.value else record
+        )
+    except ValueError:
+        return record
+
+
 def decode(record: ConsumerRecord[bytes, bytes]) -> dpb.Decision | None:
     """The record's Decision, or None (logged, counted) when it is not one."""
     try:
@@ -100,7 +113,7 @@ class DecisionConsumer:
         on_planned: Callable[[], None],
         consumer: AIOKafkaConsumer,
         verifier: Verifier,
-        producer: AIOKafkaProducer,
+        producer: RecordWriter,
     ) -> None:
         self._settings = settings
         self._pool = pool
@@ -147,6 +160,7 @@ class DecisionConsumer:
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> int:
         """Plan one batch; returns how many deliveries were newly planned."""
+        batches = {tp: [unframed(r) for r in records] for tp, records in batches.items()}
         consumed: list[repo.Consumed] = []
         notices: list[appeals.TakenNotice] = []
         seen: set[str] = set()
@@ -247,5 +261,6 @@ class DecisionConsumer:
             )  # fmt: skip
             topic = self._settings.dead_letter_topic
             value = letter.SerializeToString()
-            sends.append(await self._producer.send(topic, key=record.key, value=value))
+            ce_id = f"dead-letter/{record.topic}/{record.partition}/{record.offset}"
+            sends.append(await self._producer.send(topic, value, key=record.key, ce_id=ce_id))
         await asyncio.gather(*sends)
