@@ -1,7 +1,6 @@
 """Talking to PostgreSQL: waiting until it accepts connections, creating the roles and database."""
 
 import asyncio
-import time
 from pathlib import Path
 
 import asyncpg
@@ -10,6 +9,7 @@ from subsidy.devstack import db_logins, endpoints
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.local_ca import ca_path
 from subsidy.devstack.paths import layout
+from subsidy.infra.retries import SERVICE_READY
 
 
 def local_url(
@@ -25,15 +25,16 @@ def local_url(
 
 async def _connect_within(url: str, timeout_s: float) -> asyncpg.Connection:
     """Connect to url, retrying until timeout_s has passed."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return await asyncpg.connect(url, timeout=5)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            if time.monotonic() >= deadline:
-                shown = url.split("@")[-1]  # no user or password in messages
-                raise DevstackError(f"PostgreSQL at {shown} not reachable: {exc!r}") from exc
-            await asyncio.sleep(0.2)
+    shown = url.split("@")[-1]  # no user or password in messages
+    try:
+        return await SERVICE_READY.bounded(deadline_s=timeout_s).call(
+            lambda: asyncpg.connect(url, timeout=5),
+            (TimeoutError, OSError, asyncpg.PostgresError),
+            event="devstack.postgres_not_ready",
+            server=shown,
+        )
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        raise DevstackError(f"PostgreSQL at {shown} not reachable: {exc!r}") from exc
 
 
 async def _ensure_database(

@@ -20,6 +20,7 @@ from subsidy.devstack.paths import Layout, find_repo_root
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.devstack.procs import is_alive, port_open, wait_exit
 from subsidy.infra.kafka_client import KafkaConnection
+from subsidy.infra.retries import LOCAL_COMMAND
 
 T = TypeVar("T")
 
@@ -156,15 +157,12 @@ class PrivateStack:
         """pg_ctl once more if it fails. It runs as another user, so Python forks for it
         without vfork, and gRPC's fork handlers run while the feed's calls are in flight; a
         rare pg_ctl has died that way before doing anything (no output, no log line)."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return action()
-            except DevstackError as err:
-                if attempt == attempts:
-                    raise
-                failures.append(str(err).splitlines()[0])
-                time.sleep(1.0)
-        raise AssertionError("unreachable")
+        return LOCAL_COMMAND.bounded(attempts=attempts).call_sync(
+            action,
+            (DevstackError,),
+            on_failure=lambda err: failures.append(str(err).splitlines()[0]),
+            event="faults.pg_ctl_failed",
+        )
 
     def stop(self) -> None:
         """Stop both if they run (idempotent)."""

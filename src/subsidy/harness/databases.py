@@ -2,7 +2,6 @@
 the base URL's, dropped patiently."""
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from subsidy.identity.store import migrate_identity
+from subsidy.infra.retries import SERVICE_READY
 from subsidy.ingest.store import migrate_ingest
 from subsidy.ledger.db import migrate_ledger
 from subsidy.notifier.repository import migrate_notifier
@@ -61,17 +61,14 @@ async def drop_schema(url: str, schema: str) -> None:
 
 async def drop_database(base_url: str, name: str, patience_s: float = DROP_PATIENCE_S) -> None:
     """DROP DATABASE IF EXISTS name WITH (FORCE), retried while autovacuum holds it."""
-    deadline = time.monotonic() + patience_s
     admin = await asyncpg.connect(base_url)
     try:
-        while True:
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except asyncpg.InsufficientPrivilegeError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1.0)
+        await SERVICE_READY.bounded(deadline_s=patience_s).call(
+            lambda: admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'),
+            (asyncpg.InsufficientPrivilegeError,),
+            event="harness.drop_database_waiting",
+            database=name,
+        )
     finally:
         await admin.close()
 

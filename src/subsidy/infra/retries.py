@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 # What a call site retries: exception types, or a test of the exception (a gRPC status code).
 RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
@@ -34,6 +36,8 @@ class Policy:
     jitter_s: float
     attempts: int | None = None
     deadline_s: float | None = None
+    # How loud a retry is: a server still starting up is expected, a broker refusing is not.
+    level: str = "warning"
 
     def bounded(self, *, attempts: int | None = None, deadline_s: float | None = None) -> "Policy":
         """The same waits with other bounds (a caller's --retries, a command's timeout)."""
@@ -81,8 +85,9 @@ class Policy:
             if last is not None:
                 last[:] = [_error_of(state)]
             error = repr(_error_of(state))
-            log.warning(name, policy=self.name, attempt=state.attempt_number,
-                        retry_in_s=round(wait, 3), error=error, **fields)  # fmt: skip
+            log.log(_LEVELS[self.level], name, policy=self.name,
+                    attempt=state.attempt_number, retry_in_s=round(wait, 3), error=error,
+                    **fields)  # fmt: skip
 
         return {
             "wait": self._wait(),
@@ -160,8 +165,9 @@ class Backoff:
         self.failures += 1
         wait = self.policy.wait_s(self.failures)
         context = {**self.fields, **fields}
-        log.warning(self.event, policy=self.policy.name, attempt=self.failures,
-                    retry_in_s=round(wait, 3), error=repr(err), **context)  # fmt: skip
+        log.log(_LEVELS[self.policy.level], self.event, policy=self.policy.name,
+                attempt=self.failures, retry_in_s=round(wait, 3), error=repr(err),
+                **context)  # fmt: skip
         return wait
 
     def succeeded(self) -> None:
@@ -218,7 +224,7 @@ BROKER_SEND = Policy("broker_send", first_s=0.5, max_s=5.0, jitter_s=0.25)
 DATABASE_OUTAGE = Policy("database_outage", first_s=0.5, max_s=30.0, jitter_s=0.25)
 # Waiting for a local server to accept connections: short steps, bounded by a deadline the
 # caller sets (bounded(deadline_s=...)).
-SERVICE_READY = Policy("service_ready", first_s=0.2, max_s=1.0, jitter_s=0.05)
+SERVICE_READY = Policy("service_ready", first_s=0.2, max_s=1.0, jitter_s=0.05, level="info")
 # A call to another service (gRPC, HTTP, SMTP) it answered with "try later": 0.5 s doubling
 # to 5 s; the caller says how many tries (bounded(attempts=...)).
 OUTBOUND_CALL = Policy("outbound_call", first_s=0.5, max_s=5.0, jitter_s=0.25, attempts=4)

@@ -36,11 +36,11 @@ from subsidy.dashboard.streams import StreamGate, parse_networks
 from subsidy.dashboard.view import DashboardView
 from subsidy.domain.catalog import Catalog
 from subsidy.infra.metrics import service_registry
+from subsidy.infra.retries import DATABASE_OUTAGE
 
 log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "ledger_outbox"  # what the ledger's BatchWriter.flush notifies
-_RECONNECT_MAX_S = 30.0
 # The drill-down's reads, on request: a few connections at most, opened when first needed.
 _POOL_SIZE = 2
 
@@ -53,7 +53,7 @@ async def watch_ledger(
     """Publish a new state whenever decisions are committed, until `stop`. Survives the
     database going away: it reconnects with backoff and reads everything again."""
     reader = LedgerReader(settings.latest_limit)
-    delay = 0.5
+    backoff = DATABASE_OUTAGE.backoff("dashboard.ledger_unavailable")
     wake = asyncio.Event()
     while not stop.is_set():
         conn: asyncpg.Connection | None = None
@@ -67,7 +67,7 @@ async def watch_ledger(
                 figures = await reader.look(conn)
                 hub.last_look, hub.error = time.monotonic(), None
                 metrics.LAST_POLL.set_to_current_time()
-                delay = 0.5
+                backoff.succeeded()
                 if figures is not None:
                     hub.publish_states(view.states(figures))
                     metrics.REFRESHES.inc()
@@ -80,10 +80,10 @@ async def watch_ledger(
         except Exception as err:  # the page must outlive a database restart or a bad row
             metrics.POLL_ERRORS.inc()
             hub.error = f"{type(err).__name__}: {err}"
-            log.warning("dashboard.ledger_unavailable", error=hub.error, retry_in=delay,
-                        exc_info=not isinstance(err, OSError | asyncpg.PostgresError))  # fmt: skip
+            delay = backoff.failed(
+                err, exc_info=not isinstance(err, OSError | asyncpg.PostgresError)
+            )
             await _sleep_unless(stop, delay)
-            delay = min(_RECONNECT_MAX_S, delay * 2)
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):

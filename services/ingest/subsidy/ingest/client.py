@@ -1,7 +1,6 @@
 """Client of `subsidy ingest`: stream a feed's valid rows through SubmitBatch, report the rest."""
 
 import csv
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -13,6 +12,7 @@ from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_to_proto
 from subsidy.events.v1.events_pb2 import FieldError
 from subsidy.infra.grpc_tls import ClientTransport, channel
+from subsidy.infra.retries import OUTBOUND_CALL
 from subsidy.infra.spreadsheet_cells import safe_row
 from subsidy.ingest.feeds import (
     DEFAULT_SOURCE,
@@ -29,6 +29,10 @@ CHUNK = 500
 # recorded that a retry would repeat (accepted events come back as duplicates).
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 REPORT_COLUMNS = ("row", "eventId", "field", "message")
+
+
+def _retryable(err: BaseException) -> bool:
+    return isinstance(err, grpc.RpcError) and err.code() in _RETRYABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,18 +143,20 @@ class _Submitter:
         )
 
     def finish(self, call: _InFlight) -> None:
-        future = call.future
-        for attempt in range(self._retries + 1):
-            try:
-                response: api_pb2.SubmitBatchResponse = future.result()
-                break
-            except grpc.RpcError as err:
-                code: grpc.StatusCode = err.code()
-                if code in _RETRYABLE and attempt < self._retries:
-                    time.sleep(min(0.5 * 2**attempt, 5.0))
-                    future = self._call(call.requests)
-                    continue
-                raise IngestCallError(code, err.details() or "") from None
+        started: list[grpc.Future] = [call.future]
+
+        def result() -> api_pb2.SubmitBatchResponse:
+            # The call already in flight first; each retry sends the chunk anew.
+            future = started.pop() if started else self._call(call.requests)
+            response: api_pb2.SubmitBatchResponse = future.result()
+            return response
+
+        try:
+            response = OUTBOUND_CALL.bounded(attempts=self._retries + 1).call_sync(
+                result, _retryable, event="ingest.submit_retry", file=self._path.name
+            )
+        except grpc.RpcError as err:
+            raise IngestCallError(err.code(), err.details() or "") from None
         s = self._summary
         s.accepted += response.accepted
         s.duplicates += response.duplicates

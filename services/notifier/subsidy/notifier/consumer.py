@@ -27,6 +27,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.infra.records import RecordWriter, unframe
+from subsidy.infra.retries import DATABASE_OUTAGE
 from subsidy.infra.signing_keys import (
     APPEAL_NOTICE_CONTEXT,
     KEY_ID_HEADER,
@@ -42,7 +43,6 @@ from subsidy.notifier.subscriptions import Subscription
 
 log = structlog.get_logger(__name__)
 
-_RETRY_MAX_SECONDS = 30.0
 STAGE = "notifier"
 
 
@@ -127,7 +127,7 @@ class DecisionConsumer:
         """Consume until `stop`, one planning transaction and one offset commit per batch."""
         s = self._settings
         consumer = self._consumer
-        failures = 0
+        backoff = DATABASE_OUTAGE.backoff("notifier.plan_failed")
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=s.batch_size)
             if not batches:
@@ -136,9 +136,7 @@ class DecisionConsumer:
                 await self.handle(batches)
             except DATABASE_ERRORS as err:
                 # Not planned, so not committed: rewind and try the same records again.
-                failures += 1
-                delay = min(_RETRY_MAX_SECONDS, 0.5 * 2**failures)
-                log.warning("notifier.plan_failed", error=str(err), retry_in=delay)
+                delay = backoff.failed(err)
                 for tp, records in batches.items():
                     try:
                         consumer.seek(tp, records[0].offset)
@@ -147,7 +145,7 @@ class DecisionConsumer:
                                  error=str(seek_err))  # fmt: skip
                 await asyncio.sleep(delay)
                 continue
-            failures = 0
+            backoff.succeeded()
             offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
             try:
                 await consumer.commit(offsets)

@@ -18,6 +18,7 @@ import structlog
 
 from subsidy.domain.payouts.orders import PayoutNotice
 from subsidy.infra.postgres import DATABASE_ERRORS
+from subsidy.infra.retries import DATABASE_OUTAGE
 from subsidy.notifier import metrics
 from subsidy.notifier import repository as repo
 from subsidy.notifier.payout_messages import Notice
@@ -27,7 +28,6 @@ from subsidy.notifier.subscriptions import Subscription
 
 log = structlog.get_logger(__name__)
 
-_RETRY_MAX_SECONDS = 30.0
 _DELIVERY_COLUMNS = ("notice_id", "channel", "recipient", "endpoint", "audience", "subscriber",
                      "language", "subject", "body")  # fmt: skip
 
@@ -134,17 +134,14 @@ class NoticePoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take notices in until `stop`; a database error is retried with backoff."""
-        failures = 0
+        backoff = DATABASE_OUTAGE.backoff("notifier.notices_failed")
         while not stop.is_set():
             try:
                 read = await self.poll()
             except DATABASE_ERRORS as err:
-                failures += 1
-                delay = min(_RETRY_MAX_SECONDS, 0.5 * 2**failures)
-                log.warning("notifier.notices_failed", error=str(err), retry_in=delay)
-                await _pause(stop, delay)
+                await _pause(stop, backoff.failed(err))
                 continue
-            failures = 0
+            backoff.succeeded()
             if read < self._settings.batch_size:  # caught up: wait for more
                 await _pause(stop, self._settings.poll_seconds)
 
