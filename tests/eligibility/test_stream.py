@@ -1,5 +1,6 @@
 """The real worker process on the real Kafka: evaluations, dead letters, commits, SIGTERM."""
 
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -28,7 +29,7 @@ from tests.eligibility.worker import (
     read_until,
 )
 from tests.factories import enterprise_id, event
-from tests.support.kafka import client_options
+from tests.support.kafka import client_options, connection
 from tests.support.topics import create_topics
 
 pytestmark = pytest.mark.kafka
@@ -179,6 +180,30 @@ def test_events_in_evaluations_out_keyed_and_in_order(pipeline: Pipeline) -> Non
         assert headers["ce_source"] == b"/subsidy/eligibility"
         assert headers["ce_id"].decode().startswith(f"evaluation/{event_id}/")
         assert headers["ce_subject"] == record.key
+    # The same, through librdkafka's command line, a client this code does not configure.
+    seen = _kcat_headers(pipeline.bootstrap, pipeline.topics.output, len(got))
+    assert all("ce_type=cn.gov.suzhou.subsidy.evaluation.v1" in h for h in seen), seen
+    assert {h.split("ce_id=evaluation/", 1)[1].split("/", 1)[0] for h in seen} >= set(got)
+
+
+def _kcat_headers(bootstrap: str, topic: str, count: int) -> list[str]:
+    """Each record's headers as kcat prints them (`%h`: name=value,...)."""
+    kafka = connection(bootstrap)
+    login = [] if not kafka.sasl else [
+        "-X", f"security.protocol={kafka.security_protocol}",
+        "-X", f"sasl.mechanisms={kafka.sasl_mechanism}",
+        "-X", f"sasl.username={kafka.username}", "-X", f"sasl.password={kafka.password}",
+    ]  # fmt: skip
+    if kafka.cafile is not None:
+        login += ["-X", f"ssl.ca.location={kafka.cafile}"]
+    done = subprocess.run(
+        ["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+         "-f", "%h\n", *login],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if line]
+    assert len(lines) >= count, done.stderr
+    return lines
 
 
 def test_a_malformed_message_is_dead_lettered_and_the_next_one_processed(
