@@ -165,7 +165,8 @@ def test_grafana_model() -> None:
     dashboard = grafana()
     assert dashboard["uid"]
     assert dashboard["schemaVersion"] >= 36
-    assert [v["name"] for v in dashboard["templating"]["list"]] == ["datasource", *SCOPES]
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names == ["datasource", *SCOPES, "dashboard_url"]
     panels = list(grafana_panels(dashboard["panels"]))
     assert len({p["id"] for p in panels}) == len(panels)
     for panel in panels:
@@ -185,3 +186,30 @@ def test_grafana_model() -> None:
         assert shown[f"第{measure}条"] == f"第{measure}条 {title}"
     for district, name in DISTRICT_NAMES_ZH.items():
         assert shown[district.value] == name
+
+
+def test_cap_utilisation_is_granted_over_cap_with_links_to_the_page_and_the_runbook() -> None:
+    """The cap panels read the dashboard's granted ÷ cap gauges (per enterprise-year), not the
+    share of decisions a cap limited; the dashboard links to the live page and the runbook."""
+    dashboard = grafana()
+    panels = {p["title"]: p for p in grafana_panels(dashboard["panels"])}
+    utilisation = [p for title, p in panels.items() if title.startswith("Cap utilisation")]
+    assert len(utilisation) == 1
+    read = {m for t in utilisation[0]["targets"] for m in promql_usage(t["expr"]).metrics}
+    assert read == {
+        "subsidy_dashboard_cap_utilisation_ratio_max",
+        "subsidy_dashboard_cap_utilisation_ratio",
+    }
+    assert utilisation[0]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    bands = panels["Enterprise-years by share of their annual cap used"]
+    (target,) = bands["targets"]
+    usage = promql_usage(target["expr"])
+    assert usage.metrics == {"subsidy_dashboard_cap_utilisation_enterprise_years"}
+    assert usage.grouping == {"rule", "band"}
+    used = {m for _, expr in grafana_exprs() for m in promql_usage(expr).metrics}
+    assert "subsidy_ledger_cap_denials_total" in used  # the denials panel stays
+    links = {link["url"] for link in dashboard["links"]}
+    assert links == {"${dashboard_url}", "https://runbooks.example/subsidy/docs/runbook.md"}
+    variable = {v["name"]: v for v in dashboard["templating"]["list"]}["dashboard_url"]
+    assert variable["type"] == "textbox"
+    assert variable["query"].startswith("http")

@@ -34,3 +34,25 @@ STREAMS_REFUSED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+# True cap utilisation (granted ÷ annual cap, per enterprise-year, under each capped rule),
+# refreshed whenever the dashboard reads the ledger (subsidy.dashboard.cap_metrics). Labels are
+# the catalog's capped rules and four bands: bounded, never an enterprise.
+CAP_ENTERPRISE_YEARS = Gauge(
+    "subsidy_dashboard_cap_utilisation_enterprise_years",
+    "Enterprise-years with a grant under a capped rule, by share of the annual cap used"
+    " (band: below_50, 50_to_90, 90_to_100, at_cap).",
+    ["rule", "band"],
+    registry=REGISTRY,
+)
+CAP_RATIO_MAX = Gauge(
+    "subsidy_dashboard_cap_utilisation_ratio_max",
+    "The highest share of its annual cap any enterprise-year used under the rule (1 = at cap).",
+    ["rule"],
+    registry=REGISTRY,
+)
+CAP_RATIO = Gauge(
+    "subsidy_dashboard_cap_utilisation_ratio",
+    "Granted under the rule ÷ the annual caps of the enterprise-years it granted to.",
+    ["rule"],
+    registry=REGISTRY,
+)

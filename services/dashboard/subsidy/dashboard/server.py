@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from subsidy.dashboard import metrics
+from subsidy.dashboard.cap_metrics import export_caps
 from subsidy.dashboard.hub import Hub
 from subsidy.dashboard.reader import LedgerReader
 from subsidy.dashboard.routes import (
@@ -70,6 +71,7 @@ async def watch_ledger(
                 backoff.succeeded()
                 if figures is not None:
                     hub.publish_states(view.states(figures))
+                    export_caps(figures.panels.caps, view.catalog)
                     metrics.REFRESHES.inc()
                     metrics.REFRESH_SECONDS.observe(time.perf_counter() - started)
                     log.debug("dashboard.published", version=hub.version,
