@@ -5,12 +5,22 @@ The registry here is confluent-kafka's in-process one (`mock://`): these are uni
 framing and the registration flow, not of a registry server.
 """
 
+import base64
+import io
+
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.common.serde import SchemaId
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from google.protobuf import json_format
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    json_format,
+    message_factory,
+    timestamp_pb2,
+)
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import load_catalog
@@ -55,6 +65,41 @@ def test_a_standard_deserializer_decodes_a_framed_decision() -> None:
     decoded = deserializer(value, SerializationContext("decisions.v1", MessageField.VALUE))
     assert decoded == decision
     assert records.unframe(value) == (framer.schema_id, decision.SerializeToString())
+
+
+def test_a_consumer_that_knows_only_the_registry_decodes_a_decision() -> None:
+    """No compiled class of ours: the writer's schema, its references and the message index
+    come from the frame and the registry; only protobuf's own well-known types are assumed."""
+    client = _registry("only")
+    records.register(client)
+    framer = records.framer(client, "mock://only", topics.DECISIONS.name, "/subsidy/ledger")
+    decision = dpb.Decision(decision_id="d-2", enterprise_id="91320594MA1X0000XX", revision=3)
+    decision.decided_time.FromSeconds(1_780_000_000)
+    value = framer.frame(decision.SerializeToString())
+
+    frame = SchemaId("PROTOBUF")
+    payload = frame.from_bytes(io.BytesIO(value)).read()
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+
+    def add(schema: Schema) -> str:
+        for ref in schema.references or ():
+            assert ref.subject is not None
+            assert ref.version is not None
+            add(client.get_version(ref.subject, ref.version).schema)
+        assert schema.schema_str is not None
+        proto = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(schema.schema_str))
+        pool.Add(proto)
+        return proto.name
+
+    assert frame.id is not None
+    assert frame.message_indexes is not None
+    file = pool.FindFileByName(add(client.get_schema(frame.id)))
+    (index,) = frame.message_indexes
+    writer_type = message_factory.GetMessageClass(list(file.message_types_by_name.values())[index])
+    decoded = json_format.MessageToDict(writer_type.FromString(payload))
+    assert decoded == json_format.MessageToDict(decision)
+    assert decoded["decidedTime"].startswith("2026-")
 
 
 def test_a_writer_whose_schema_is_not_registered_does_not_start() -> None:
