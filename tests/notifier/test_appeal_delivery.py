@@ -152,4 +152,4 @@ async def test_each_party_hears_of_each_appeal_once_and_copies_are_refused(
         (first,) = [m for m in smtp.to(MAIL[unit])
                     if str(m["X-Subsidy-Notice-Id"]) == "ap-expo-1p#APPEAL_FILED"]  # fmt: skip
         assert str(first["Subject"]).startswith("【待办·复核申请】第六条")
-        assert "请于 2025-07-22 23:59:59 北京时间" in first.get_content()
+        assert "请于 2025-07-22 23:59 北京时间" in first.get_content()

@@ -67,14 +67,14 @@ def test_a_filing_tells_the_rules_bureaus_by_when_to_decide(
     assert zh.subject.startswith("【待办·复核申请】第六条 ")
     assert (
         "【待办】企业 苏州测试机器人有限公司 对以下支持事项提出复核申请（编号 ap-expo-1p），"
-        "请于 2025-07-22 23:59:59 北京时间（登记之日起 15 个工作日内）作出复核决定。"
+        "请于 2025-07-22 23:59 北京时间（登记之日起 15 个工作日内）作出复核决定。"
     ) in zh.body
     assert "申请理由：展会规模符合要求\n申请提交人：portal-enterprise\n" in zh.body
-    assert "答复期限：2025-07-22 23:59:59 北京时间" in zh.body
+    assert "答复期限：2025-07-22 23:59 北京时间" in zh.body
     assert "原决定：不予支持，核定支持金额 ¥0.00" in zh.body
     en = next(p for p in planned if p.language == "en")
     assert en.subject.startswith("[Action needed · Appeal] Measure 6")
-    assert "please decide it by 2025-07-22 23:59:59 Beijing time (15 working days" in en.body
+    assert "please decide it by 2025-07-22 23:59 Beijing time (15 working days" in en.body
 
 
 def test_a_dismissal_tells_the_enterprise_the_decision_stands_and_why(

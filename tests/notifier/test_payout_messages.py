@@ -44,7 +44,7 @@ def test_paid_in_chinese_with_amount_channel_and_beijing_time() -> None:
     assert "金额：¥1,234,567.89" in msg.text
     assert "资金渠道：市科技局" in msg.text
     assert "业务流水号：PO0123456789ABCDEF0123" in msg.text
-    assert "时间：2025-07-01 16:00:00（北京时间）" in msg.text
+    assert "时间：2025-07-01 16:00（北京时间）" in msg.text
     assert "待办" not in msg.text  # nothing to do when the money arrived
     body = json.loads(msg.json_body)
     assert body["noticeId"] == "paid:PO0123456789ABCDEF0123:B-市科技局-20250701"

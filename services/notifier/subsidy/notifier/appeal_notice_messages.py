@@ -9,7 +9,7 @@ from google.protobuf.json_format import MessageToDict
 
 from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import BEIJING, beijing_time
+from subsidy.domain.beijing import BEIJING
 from subsidy.domain.catalog import Rule
 from subsidy.domain.deadlines import Queue, load_deadlines
 from subsidy.domain.money import format_fen
@@ -23,6 +23,7 @@ from subsidy.notifier.messages import (
     status_words,
     zh_numeral,
 )
+from subsidy.notifier.shown_time import beijing_minute
 
 FILED, DISMISSED = dpb.APPEAL_FILED, dpb.APPEAL_DISMISSED
 UPHELD_BY_CORRECTION, REOPENED = dpb.APPEAL_UPHELD_BY_CORRECTION, dpb.APPEAL_REOPENED
@@ -98,7 +99,7 @@ def _when(moment: datetime | None, language: Language) -> str:
     """An instant in Beijing time as people read it."""
     if moment is None:
         return "-"
-    shown = beijing_time(moment)
+    shown = beijing_minute(moment)
     return f"{shown} 北京时间" if language == "zh" else f"{shown} Beijing time"
 
 

@@ -15,6 +15,7 @@ from subsidy.domain.words import REASON_WORDS, STATUS_WORDS
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.notifier import appeal_messages as appeals
 from subsidy.notifier import correction_messages as corrections
+from subsidy.notifier.shown_time import beijing_minute
 
 Language = Literal["zh", "en"]
 Audience = Literal["enterprise", "bureau"]
@@ -216,20 +217,24 @@ def _lines(
     if channels:
         lines.append(label("channels") + ("、" if language == "zh" else ", ").join(channels))
     lines.append(label("decision") + decision.decision_id)
-    decided = _decided_at(decision)
+    decided = _decided_at(decision, language)
     if decided:
         lines.append(label("decided_at") + decided)
     return lines
 
 
-def _decided_at(decision: dpb.Decision) -> str:
-    """When it was decided, RFC 3339: its `decided_time`, else the string an older ledger wrote
-    (as given if it does not parse); empty when it has neither."""
+def _decided_at(decision: dpb.Decision, language: Language) -> str:
+    """When it was decided, in Beijing time to the minute: its `decided_time`, else the string
+    an older ledger wrote (as given if it does not parse); empty when it has neither. The
+    webhook's JSON has the exact instant in `decision`."""
     try:
         moment = instant(decision, "decided_time", "decided_at")
     except ValueError:
         return decision.decided_at
-    return "" if moment is None else moment.isoformat()
+    if moment is None:
+        return ""
+    shown = beijing_minute(moment)
+    return f"{shown}（北京时间）" if language == "zh" else f"{shown} (Beijing time)"
 
 
 def render(

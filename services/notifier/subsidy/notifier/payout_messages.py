@@ -10,6 +10,7 @@ from subsidy.domain.beijing import BEIJING
 from subsidy.domain.money import format_fen
 from subsidy.domain.payouts.orders import PayoutNotice
 from subsidy.notifier.messages import FOOTER, POLICY_NAME, Audience, Language, Rendered
+from subsidy.notifier.shown_time import beijing_minute
 
 PAID, RETURNED, SENT, BUDGET_ALERT = "PAID", "RETURNED", "SENT", "BUDGET_ALERT"
 OBJECTION = "OBJECTION"
@@ -163,9 +164,9 @@ def percent(part_fen: int, whole_fen: int) -> str:
 
 
 def beijing(moment: datetime, language: Language) -> str:
-    """2025-07-01 16:00:00（北京时间）/ 2025-07-01 16:00:00 (Beijing time, UTC+8)."""
-    shown = moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{shown}（北京时间）" if language == "zh" else f"{shown} (Beijing time, UTC+8)"
+    """2025-07-01 16:00（北京时间）/ 2025-07-01 16:00 (Beijing time)."""
+    shown = beijing_minute(moment)
+    return f"{shown}（北京时间）" if language == "zh" else f"{shown} (Beijing time)"
 
 
 def _template(notice: PayoutNotice) -> str:
