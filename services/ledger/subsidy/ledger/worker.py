@@ -31,6 +31,7 @@ from subsidy.domain.recheck import PolicyMismatch, recheck
 from subsidy.infra.dead_letters import dead_letter
 from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.infra.records import RecordWriter, unframe
+from subsidy.infra.retries import DATABASE_TRANSACTION
 from subsidy.ledger import metrics, parking
 from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
@@ -50,9 +51,6 @@ ApplyBatch = Callable[
 def utc_now() -> datetime:
     """The wall clock, in UTC."""
     return datetime.now(UTC)
-
-
-MAX_ATTEMPTS = 20
 
 
 class Undecodable(ValueError):
@@ -204,32 +202,29 @@ class LedgerWorker:
 
     async def commit_batch(self, messages: list[Message]) -> None:
         """Decide the messages in one transaction, again while the database's trouble is
-        transient (see TRANSIENT_ERRORS), with a growing delay."""
+        transient (see TRANSIENT_ERRORS), under the DATABASE_TRANSACTION retry policy."""
         enterprises = {m.enterprise_id for m in messages}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            started = time.perf_counter()
-            try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    prepared: PreparedBatch = await self._apply(
-                        conn, messages, self.cache, self.catalog
-                    )
-            except TRANSIENT_ERRORS as err:
-                # The books may have been changed in memory by the rolled-back attempt.
-                self.cache.drop(enterprises)
-                metrics.RETRIES.labels(type(err).__name__).inc()
-                self.stats.retries += 1
-                if attempt == MAX_ATTEMPTS:
+
+        def retried(err: BaseException) -> None:
+            metrics.RETRIES.labels(type(err).__name__).inc()
+            self.stats.retries += 1
+
+        async for attempt in DATABASE_TRANSACTION.attempts_async(
+            TRANSIENT_ERRORS, on_failure=retried, event="ledger.batch.retry"
+        ):
+            with attempt:
+                started = time.perf_counter()
+                try:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        prepared: PreparedBatch = await self._apply(
+                            conn, messages, self.cache, self.catalog
+                        )
+                except BaseException:
+                    # The books may have been changed in memory by the rolled-back attempt.
+                    self.cache.drop(enterprises)
                     raise
-                delay = min(5.0, 0.05 * 2**attempt)
-                log.warning("ledger.batch.retry", attempt=attempt, error=repr(err), delay=delay)
-                await asyncio.sleep(delay)
-                continue
-            except BaseException:
-                self.cache.drop(enterprises)
-                raise
-            prepared.committed(self.cache)
-            self._count(prepared, time.perf_counter() - started)
-            return
+        prepared.committed(self.cache)
+        self._count(prepared, time.perf_counter() - started)
 
     def _count(self, prepared: PreparedBatch, seconds: float) -> None:
         report = prepared.report
