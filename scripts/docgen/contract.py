@@ -20,10 +20,9 @@ from subsidy.domain.enums import (
     StandardRole,
 )
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra import feeds, records
 from subsidy.infra import kafka_access as access
-from subsidy.infra import records
 from subsidy.infra.topics import ALL_TOPICS
-from subsidy.ingest import feeds
 from subsidy.ingest.permissions import CHANNELS, SESSION_CHANNEL
 
 

@@ -13,7 +13,8 @@ from scripts.docgen.proto_tables import DECISIONS, Proto, type_name
 from subsidy.domain import catalog as catalog_module
 from subsidy.domain.catalog import Award, Catalog, apply_overlay, build_catalog
 from subsidy.domain.simulate import simulate
-from subsidy.infra.export_format import Format, print_contract
+from subsidy.infra.cli_output import OutputFormat
+from subsidy.infra.export_format import print_contract
 
 # What the JSON of `subsidy simulate` / `subsidy ledger export` holds, key by key.
 EXPORT_MEANINGS = {
@@ -82,7 +83,7 @@ def export_values(proto: Proto, catalog: Catalog) -> dict[str, str]:
         raise SystemExit(f"simulate now prints {sorted(result)}: describe them in EXPORT_MEANINGS")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        print_contract(result, Format.json)
+        print_contract(result, OutputFormat.json)
     decision = {f.json_name: f for f in DECISIONS.message_types_by_name["Decision"].fields}
     keys = list(result["entitlements"][0])
     if missing := [k for k in keys if k not in decision]:

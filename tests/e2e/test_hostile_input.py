@@ -24,9 +24,9 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.events import InvalidEvent, parse_event_json
 from subsidy.domain.simulate import simulate
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.lifecycle import running
-from subsidy.ingest.feeds import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from subsidy.ingest.service import SERVICE_NAME
 from subsidy.ingest.store import Rejected
 from subsidy.ledger.bootstrap import ledger_worker

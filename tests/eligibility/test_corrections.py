@@ -66,10 +66,14 @@ def test_cli_evaluate_names_a_correction_and_a_retraction(tmp_path: Path) -> Non
                       correctionReason="证书日期更正")  # fmt: skip
     retraction = event("eventRetracted", {"eventRef": "ev-0", "reason": "重复报送"})
     path = _jsonl(tmp_path, [json.dumps(e, ensure_ascii=False) for e in (corrected, retraction)])
-    text = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "text"])
+    text = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path)])
     assert text.exit_code == 0, text.output
-    assert "更正第3版 / revision 3): 1 entitlement(s)" in text.stdout
-    assert text.stdout.count("撤回此前事件 / withdraws an earlier event") == 1
-    assert "changes existing entitlements" not in text.stdout
-    doc = json.loads(CliRunner().invoke(cli, ["eligibility", "evaluate", str(path)]).stdout)
+    assert "，更正第3版）：1 项资格" in text.stdout
+    assert text.stdout.count("撤回此前事件") == 1
+    assert "改变台账中已有的资格" not in text.stdout
+    english = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--lang", "en"])
+    assert ", revision 3): 1 entitlement(s)" in english.stdout
+    assert english.stdout.count("withdraws an earlier event") == 1
+    evaluated = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "json"])
+    doc = json.loads(evaluated.stdout)
     assert [e.get("revision") for e in doc["evaluations"]] == [3, None]

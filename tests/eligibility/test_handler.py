@@ -299,7 +299,7 @@ def _jsonl(tmp_path: Path, lines: list[str]) -> Path:
 
 def test_cli_evaluate_prints_entitlements_with_traces(tmp_path: Path) -> None:
     path = _jsonl(tmp_path, [json.dumps(event("certificationObtained", LAB, eventId="ev-1")), ""])
-    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path)])
+    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["rejectedEvents"] == []
@@ -315,7 +315,7 @@ def test_cli_evaluate_says_a_payee_account_is_only_recorded(tmp_path: Path) -> N
         json.dumps(event("certificationRevoked", {"itemId": "l", "reason": "撤销"})),
     ]
     path = _jsonl(tmp_path, lines)
-    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "text"])
+    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("recorded by the ledger for the payouts") == 1
     assert result.stdout.count("changes existing entitlements") == 1
@@ -324,11 +324,14 @@ def test_cli_evaluate_says_a_payee_account_is_only_recorded(tmp_path: Path) -> N
 def test_cli_evaluate_names_the_bad_field_and_fails(tmp_path: Path) -> None:
     bad = event("certificationObtained", {**LAB, "kind": "NOPE"}, eventId="ev-2")
     path = _jsonl(tmp_path, [json.dumps(event("certificationObtained", LAB)), json.dumps(bad)])
-    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--format", "text"])
+    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path), "--lang", "en"])
     assert result.exit_code == 1
     assert "line 2: REJECTED event ev-2" in result.stdout
     assert "certificationObtained.kind:" in result.stdout
-    assert "最高额度 / ceiling: ¥1,000,000.00" in result.stdout
+    assert "ceiling: ¥1,000,000.00" in result.stdout
+    result = CliRunner().invoke(cli, ["eligibility", "evaluate", str(path)])  # zh, the default
+    assert "第 2 行：拒收事件 ev-2" in result.stdout
+    assert "最高额度: ¥1,000,000.00" in result.stdout
 
 
 def test_cli_evaluate_applies_a_policy_overlay(tmp_path: Path) -> None:
@@ -336,8 +339,9 @@ def test_cli_evaluate_applies_a_policy_overlay(tmp_path: Path) -> None:
     overlay.write_text("rules:\n  m03.municipal_key_lab:\n    ceiling_yuan: 500000\n")
     path = _jsonl(tmp_path, [json.dumps(event("certificationObtained", LAB))])
     result = CliRunner().invoke(
-        cli, ["eligibility", "evaluate", str(path), "--policy-overlay", str(overlay)]
-    )
+        cli, ["eligibility", "evaluate", str(path), "--policy-overlay", str(overlay),
+              "--format", "json"]
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     [ev] = json.loads(result.stdout)["evaluations"]
     assert ev["entitlements"][0]["entitledFen"] == 50_000_000

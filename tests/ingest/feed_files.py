@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from subsidy.ingest.feeds import DEFAULT_SOURCE, FeedRow, read_feed
+from subsidy.infra.feeds import DEFAULT_SOURCE, FeedRow, read_feed
 
 HEADER = ",".join(
     ["统一社会信用代码", "企业名称", "所属地区", "认定类型", "认定对象编号", "证书编号", "认定日期",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from subsidy.ingest.feeds import COL_CORRECTION_REASON, COL_REVISION, FeedRow
+from subsidy.infra.feeds import COL_CORRECTION_REASON, COL_REVISION, FeedRow
 from tests.factories import enterprise_id as uscc_id
 from tests.ingest.feed_files import HEADER, fields, rows
 from tests.ingest.server import Ingest, read_topic

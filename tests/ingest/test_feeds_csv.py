@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from subsidy.ingest.feeds import (
+from subsidy.infra.feeds import (
     COL_AMOUNT,
     COL_DATE,
     COL_DISTRICT,

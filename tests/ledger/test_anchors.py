@@ -214,7 +214,7 @@ async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
     }
     # Nothing moved since the relay's anchors: the file is read back, nothing is signed again.
-    code, output = await _verify(ledger_db.url, env=env)
+    code, output = await _verify(ledger_db.url, "--lang", "en", env=env)
     assert (code, output.strip()) == (
         0,
         f"ok: {output.split()[1]} entries verified, invariants hold",
@@ -224,7 +224,7 @@ async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
     fresh = settings.anchor_file.with_name("fresh.jsonl")
     code, output = await _verify(ledger_db.url, env={**env, "LEDGER_ANCHOR_FILE": str(fresh)})
     assert code == 0, output
-    assert output.rstrip().endswith(f"; {len(anchored.splitlines())} heads anchored")
+    assert output.rstrip().endswith(f"；已锚定 {len(anchored.splitlines())} 个链头")
     assert sorted(json.loads(line)["chain"] for line in fresh.read_bytes().splitlines()) == sorted(
         json.loads(line)["chain"] for line in anchored.splitlines()
     )

@@ -210,18 +210,21 @@ async def test_cli_statement_table_and_json(ledger: Ledger) -> None:
     out = result.output
     for text in (
         "m03.municipal_key_lab",
-        "SUPERSEDED",
+        "已由更高支持替代",
         "m03.provincial_key_lab",
-        "PAID",
+        "已拨付",
         "¥20,000,000.00",
         "¥1,000,000.00",
         "m08.compute_voucher",
         "¥200,000.00",
-        "3 entitlement(s); granted 已拨付 ¥20,200,000.00, clawback 应追回 ¥0.00",
+        "共 3 项资格；已拨付 ¥20,200,000.00（2,020.00万元），应追回 ¥0.00（0.00万元）",
     ):
         assert text in out, text  # fmt: skip
     row = next(line for line in out.splitlines() if "m03.provincial_key_lab" in line)
-    assert all(cell in row for cell in ("lab-X", "2025", "PAID", "¥20,000,000.00"))
+    assert all(cell in row for cell in ("lab-X", "2025", "已拨付", "¥20,000,000.00"))
+    english = await _cli(ledger, "statement", TOP_UP, "--lang", "en")
+    assert "3 entitlement(s); granted ¥20,200,000.00 (2,020.00万元)" in english.output
+    assert "Superseded by higher support" in english.output
 
     result = await _cli(ledger, "statement", REVOKED, "--year", "2025", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -257,7 +260,10 @@ async def test_cli_totals_and_errors(ledger: Ledger) -> None:
     result = await _cli(ledger, "totals", "--by", "channel")
     assert result.exit_code == 0, result.output
     assert "市科技局" in result.output
-    assert "listed in full under each" in result.output
+    assert "在每个单位下全额列出" in result.output
+    english = await _cli(ledger, "totals", "--by", "district", "--lang", "en")
+    assert "Suzhou Industrial Park" in english.output
+    assert "Kunshan" in english.output
     result = await _cli(ledger, "totals", "--by", "measure", "--format", "json")
     assert json.loads(result.stdout)["grantedFen"] == sum(
         e["grantedFen"] for e in ledger.contract["entitlements"]

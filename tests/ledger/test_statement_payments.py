@@ -219,11 +219,11 @@ async def _cli(paid: Paid, *args: str) -> str:
 
 async def test_the_statement_command_prints_a_payment_line_per_entitlement(paid: Paid) -> None:
     out = await _cli(paid, GAMMA)
-    assert "拨付 / Payments" in out
+    assert "\n拨付\n" in out
     (line,) = [ln for ln in out.splitlines() if ln.strip().startswith(f"lab-g/{CENTRE}:")]
     assert f"市级 {SCIENCE} ¥1,500,000.00 银行退回：{REASON}" in line
     assert f"区级 {KUNSHAN} ¥3,500,000.00 待拨付" in line
-    assert "owed back 尚未退回 ¥0.00" in out
+    assert "尚未退回 ¥0.00（0.00万元）" in out
 
     beta = await _cli(paid, BETA)
     assert "已全额抵扣应退款项" in beta

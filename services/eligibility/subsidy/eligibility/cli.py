@@ -1,9 +1,6 @@
 """`subsidy eligibility …`: dry-run evaluation of events, and the eligibility worker and server."""
 
 import asyncio
-import json
-import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,14 +9,24 @@ from pydantic import ValidationError
 
 from subsidy.domain.entitlements import Entitlement
 from subsidy.domain.evaluator import evaluate
-from subsidy.domain.events import LEDGER_PAYLOADS, InvalidEvent, parse_event_json
-from subsidy.domain.money import format_fen
+from subsidy.eligibility import evaluate_report
 from subsidy.eligibility.settings import EligibilitySettings
+from subsidy.infra import cli_output as out
+from subsidy.infra.cli_output import FormatOption, Lang, LangOption, OutputFormat
 from subsidy.infra.commands import (
+    EXIT_USAGE,
     load_catalog_or_exit,
     load_settings,
     require_kafka_login,
     service_policy,
+)
+from subsidy.infra.feeds import (
+    DEFAULT_SOURCE,
+    FeedError,
+    check_source,
+    is_tabular,
+    read_feed,
+    read_jsonl,
 )
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.metrics import start_metrics_server
@@ -31,13 +38,6 @@ OverlayOption = Annotated[
     typer.Option("--policy-overlay", exists=True, dir_okay=False,
                  help="YAML that changes the catalog (docs/contract.md §3)."),
 ]  # fmt: skip
-
-
-class Format(StrEnum):
-    """Output formats of `evaluate`."""
-
-    json = "json"
-    text = "text"
 
 
 def _entitlement_view(e: Entitlement) -> dict[str, Any]:
@@ -61,38 +61,52 @@ def _entitlement_view(e: Entitlement) -> dict[str, Any]:
     }
 
 
+SourceOption = Annotated[
+    str,
+    typer.Option("--source", help="Feed name for CSV/XLSX rows: their `source` and the prefix of "
+                 "their eventId (JSONL events carry their own), as `subsidy ingest` takes it."),
+]  # fmt: skip
+
+
 @app.command("evaluate")
 def evaluate_command(
     events: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="Events, one JSON object per line.")
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="Events, one JSON object per line; or a .csv or .xlsx feed.",
+        ),
     ],
     policy_overlay: OverlayOption = None,
-    output_format: Annotated[Format, typer.Option("--format")] = Format.json,
+    source: SourceOption = DEFAULT_SOURCE,
+    output_format: FormatOption = OutputFormat.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Print each event's entitlements with their traces (a dry run: no ledger, no Kafka).
 
-    Lines that break the contract are listed with the field at fault; the exit status is then 1.
+    Reads what `subsidy ingest` reads: JSONL events, or the provincial certification list as
+    CSV or XLSX. Rows that break the contract are listed with the field (or column) at fault;
+    the exit status is then 1, or 2 when the file cannot be read at all.
     """
     catalog = load_catalog_or_exit(policy_overlay)
     evaluations: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    with events.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = parse_event_json(line)
-            except InvalidEvent as err:
+    try:
+        rows = read_feed(events, check_source(source)) if is_tabular(events) else read_jsonl(events)
+        for row in rows:
+            if row.event is None:
                 rejected.append({
-                    "line": number,
-                    "eventId": err.event_id,
-                    "error": str(err),
-                    "fieldErrors": [{"field": e.field, "message": e.message} for e in err.errors],
+                    "line": row.row,
+                    "eventId": row.event_id,
+                    "error": "; ".join(str(e) for e in row.errors),
+                    "fieldErrors": [{"field": e.field, "message": e.message} for e in row.errors],
                 })  # fmt: skip
                 continue
+            event = row.event
             result = evaluate(event, catalog)
             evaluations.append({
-                "line": number,
+                "line": row.row,
                 "eventId": event.event_id,
                 "enterpriseId": event.enterprise_id,
                 "payloadType": event.payload_type,
@@ -100,55 +114,18 @@ def evaluate_command(
                 **({"revision": event.revision} if event.revision else {}),
                 "entitlements": [_entitlement_view(e) for e in result.entitlements],
             })  # fmt: skip
-    if output_format is Format.json:
-        document = {"catalogVersion": catalog.version, "evaluations": evaluations,
-                    "rejectedEvents": rejected}  # fmt: skip
-        json.dump(document, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+    except (FeedError, ValueError) as err:  # the whole file, or an unfit --source
+        typer.echo(f"error: {events}: {err}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if output_format is OutputFormat.json:
+        out.write_json({"catalogVersion": catalog.version, "evaluations": evaluations,
+                        "rejectedEvents": rejected})  # fmt: skip
+    elif output_format is OutputFormat.csv:
+        evaluate_report.write_csv(evaluations, rejected)
     else:
-        _print_text(evaluations, rejected)
+        evaluate_report.print_report(evaluations, rejected, lang)
     if rejected:
         raise typer.Exit(1)
-
-
-# Ledger payloads the ledger only records (payee accounts, objections): they change nothing.
-_RECORDED = frozenset({"payeeAccountRegistered", "objectionFiled"})
-# An appeal and its decision: the ledger's, not a rule's (docs/rules.md step 10).
-_APPEALS = frozenset({"appealFiled", "appealDecided"})
-
-
-def _print_text(evaluations: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> None:
-    # Rejections go where the evaluations go, in line order, so the report reads top to bottom.
-    rows = [(e["line"], e) for e in evaluations] + [(r["line"], r) for r in rejected]
-    for _, row in sorted(rows, key=lambda r: r[0]):
-        if "fieldErrors" in row:
-            typer.echo(f"line {row['line']}: REJECTED event {row['eventId'] or '?'}")
-            for e in row["fieldErrors"]:
-                typer.echo(f"  {e['field']}: {e['message']}")
-            continue
-        found = row["entitlements"]
-        revision = (
-            f", 更正第{row['revision']}版 / revision {row['revision']}" if "revision" in row else ""
-        )
-        typer.echo(f"line {row['line']}: event {row['eventId']} ({row['payloadType']}, "
-                   f"{row['enterpriseId']}{revision}): {len(found)} entitlement(s)")  # fmt: skip
-        if not found and row["payloadType"] in _RECORDED:
-            typer.echo("  (recorded by the ledger for the payouts; changes no entitlement)")
-        elif row["payloadType"] in _APPEALS:
-            typer.echo("  (复核申请 / an appeal: the ledger records and decides it; no rule runs)")
-        elif row["payloadType"] == "eventRetracted":
-            typer.echo(
-                "  (撤回此前事件 / withdraws an earlier event: the ledger decides as if it"
-                " was never sent)"
-            )
-        elif not found and row["payloadType"] in LEDGER_PAYLOADS:
-            typer.echo("  (changes existing entitlements in the ledger; creates none)")
-        for e in found:
-            typer.echo(f"  {e['entitlementId']}  {e['status']}  {format_fen(e['entitledFen'])}"
-                       + (f"  [{', '.join(e['reasons'])}]" if e["reasons"] else ""))  # fmt: skip
-            for t in e["trace"]:
-                typer.echo(f"    {t['labelZh']} / {t['labelEn']}: {t['value']}")
-    typer.echo(f"{len(evaluations)} event(s) evaluated, {len(rejected)} rejected")
 
 
 def _settings() -> EligibilitySettings:

@@ -17,6 +17,7 @@ from subsidy.infra.commands import (
     role_checked,
 )
 from subsidy.infra.db_roles import MIGRATE_COMMAND
+from subsidy.infra.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.infra.grpc_cli import (
     CacertOption,
     CertOption,
@@ -24,7 +25,6 @@ from subsidy.infra.grpc_cli import (
     PlaintextOption,
     client_transport_or_exit,
 )
-from subsidy.ingest.feeds import DEFAULT_SOURCE, FEED_SUFFIXES, check_source
 from subsidy.ingest.settings import DEFAULT_GRPC_ADDRESS as DEFAULT_SERVER
 
 if TYPE_CHECKING:

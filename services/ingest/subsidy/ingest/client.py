@@ -11,10 +11,7 @@ import grpc
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_to_proto
 from subsidy.events.v1.events_pb2 import FieldError
-from subsidy.infra.grpc_tls import ClientTransport, channel
-from subsidy.infra.retries import OUTBOUND_CALL
-from subsidy.infra.spreadsheet_cells import safe_row
-from subsidy.ingest.feeds import (
+from subsidy.infra.feeds import (
     DEFAULT_SOURCE,
     FeedError,
     FeedRow,
@@ -22,6 +19,9 @@ from subsidy.ingest.feeds import (
     is_tabular,
     read_feed,
 )
+from subsidy.infra.grpc_tls import ClientTransport, channel
+from subsidy.infra.retries import OUTBOUND_CALL
+from subsidy.infra.spreadsheet_cells import safe_row
 from subsidy.ingest.permissions import CHANNEL_HEADER, CLI_FILE
 
 CHUNK = 500

@@ -10,9 +10,9 @@ from typing import Final, Literal
 
 import structlog
 
+from subsidy.infra.feeds import FEED_SUFFIXES
 from subsidy.infra.grpc_tls import ClientTransport
 from subsidy.ingest.client import IngestCallError, IngestSummary, ingest_file
-from subsidy.ingest.feeds import FEED_SUFFIXES
 from subsidy.ingest.permissions import FEED_WATCHER
 from subsidy.ingest.store import FeedFile, FeedFileStore
 

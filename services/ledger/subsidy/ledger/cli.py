@@ -1,20 +1,16 @@
 """`subsidy ledger …`: the worker and relay, migrations, export, verify, and the query API."""
 
 import asyncio
-import json
-import sys
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from subsidy.api.v1 import api_pb2
-from subsidy.domain.beijing import BEIJING, beijing_time
+from subsidy.infra import cli_output as out
+from subsidy.infra.cli_output import Column, FormatOption, Lang, LangOption, OutputFormat
 from subsidy.infra.commands import (
     EXIT_USAGE,
     database_command,
@@ -23,7 +19,7 @@ from subsidy.infra.commands import (
     role_checked,
     service_policy,
 )
-from subsidy.infra.export_format import Format, print_contract
+from subsidy.infra.export_format import print_contract
 from subsidy.infra.gc_tuning import tune_gc
 from subsidy.infra.grpc_cli import (
     CacertOption,
@@ -36,11 +32,11 @@ from subsidy.infra.lifecycle import run_until_signalled, wait_until_signalled
 from subsidy.infra.metrics import start_metrics_server
 from subsidy.infra.postgres import connect
 from subsidy.infra.signing_keys import KeyFileError, Verifier, write_key_pair
-from subsidy.ledger import bootstrap, extra_checks, metrics, parking, report
+from subsidy.ledger import bootstrap, cli_api, extra_checks, metrics, parking
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import AnchorError, load_signed_anchors
-from subsidy.ledger.api_client import ServerOption, TokenOption, call_api
-from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS, LedgerApiSettings
+from subsidy.ledger.api_client import TokenOption
+from subsidy.ledger.api_settings import LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.db import migrate_ledger
@@ -86,11 +82,12 @@ def migrate_command() -> None:
 @app.command("export")
 @database_command(MIGRATED_BY)
 def export_command(
-    output_format: Annotated[Format, typer.Option("--format")] = Format.json,
+    output_format: FormatOption = OutputFormat.table, lang: LangOption = Lang.zh
 ) -> None:
     """The pipeline's entitlements and rejected events, in `subsidy simulate`'s shape."""
     settings = _settings()
-    print_contract(asyncio.run(_with_conn(settings.database_url, export_contract)), output_format)
+    result = asyncio.run(_with_conn(settings.database_url, export_contract))
+    print_contract(result, output_format, lang)
 
 
 def _vouched(anchors: Path | None, public_key: Path | None) -> dict[str, dict[int, str]] | None:
@@ -129,28 +126,78 @@ async def _anchor_now(settings: LedgerSettings, conn: asyncpg.Connection) -> int
         await producer.stop()
 
 
+AnchorsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchors", help="The anchor log (JSON lines): also check the chains against it."
+    ),
+]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key", help="The ledger's Ed25519 public key (PEM) the anchors are signed by."
+    ),
+]
+VerifyServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        show_default=False,
+        help="Verify through the ledger API at host:port (an auditor's token, no database).",
+    ),
+]
+
+
 @app.command("verify")
-@database_command(MIGRATED_BY)
 def verify_command(
-    anchors: Annotated[
-        Path | None,
-        typer.Option(
-            "--anchors", help="The anchor log (JSON lines): also check the chains against it."
-        ),
-    ] = None,
-    public_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--public-key", help="The ledger's Ed25519 public key (PEM) the anchors are signed by."
-        ),
-    ] = None,
+    anchors: AnchorsOption = None,
+    public_key: PublicKeyOption = None,
+    server: VerifyServerOption = None,
+    token: TokenOption = None,
+    cacert: CacertOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    plaintext: PlaintextOption = False,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Recompute every hash chain and check the invariants; exit 1 naming the first broken entry.
 
     With --anchors and --public-key (an auditor, on a read-only login): every anchor's signature
     is checked and every anchored entry must still hash to what the ledger signed. Without
     them, and with LEDGER_SIGNING_KEY_FILE and LEDGER_ANCHOR_FILE set, the verified heads are
-    anchored."""
+    anchored. With --server (an auditor holding a token only): the ledger API recomputes the
+    journal's chains (VerifyChain) and says which entry broke first."""
+    if server is None:
+        _verify_locally(anchors, public_key, lang)
+        return
+    if anchors is not None or public_key is not None:
+        typer.echo("error: --anchors and --public-key need the database: not with --server",
+                   err=True)  # fmt: skip
+        raise typer.Exit(EXIT_USAGE)
+    transport = client_transport_or_exit(cacert, cert, key, plaintext)
+    chain = cli_api.verify_on_server(server, token, transport)
+    if not chain.ok:
+        _report_broken(chain, lang)
+        raise typer.Exit(1)
+    n = chain.entries_checked
+    typer.echo(out.pick(lang, f"ok: 校验通过，账本服务 {server} 核验了 {n} 条分录",
+                        f"ok: {n} entries verified by the ledger API at {server}"))  # fmt: skip
+
+
+def _report_broken(chain: VerifyResult | api_pb2.VerifyChainResponse, lang: Lang) -> None:
+    """The first broken entry, on stderr (the operator's grep finds both languages' words)."""
+    typer.echo(
+        f"账本校验失败，第一条不同的分录 {chain.first_broken_entry} / "
+        f"chain broken at entry {chain.first_broken_entry}: {chain.detail} "
+        + out.pick(lang, f"（其前 {chain.entries_checked} 条分录已核验）",
+                   f"({chain.entries_checked} entries verified before it)"),
+        err=True,
+    )  # fmt: skip
+
+
+@database_command(MIGRATED_BY)
+def _verify_locally(anchors: Path | None, public_key: Path | None, lang: Lang) -> None:
+    """`ledger verify` on the database: chains, invariants, the extra checks, the anchors."""
     vouched = _vouched(anchors, public_key)
     settings = _settings()
 
@@ -164,21 +211,21 @@ def verify_command(
 
     chain, violations, anchored = asyncio.run(_with_conn(settings.database_url, work))
     if not chain.ok:
-        typer.echo(
-            f"账本校验失败，第一条不同的分录 {chain.first_broken_entry} / "
-            f"chain broken at entry {chain.first_broken_entry}: {chain.detail} "
-            f"({chain.entries_checked} entries verified before it)",
-            err=True,
-        )
+        _report_broken(chain, lang)
     for violation in violations:
-        typer.echo(f"invariant violated: {violation}", err=True)
+        typer.echo(out.pick(lang, "不变量不成立 invariant violated: ", "invariant violated: ")
+                   + violation, err=True)  # fmt: skip
     if not chain.ok or violations:
         raise typer.Exit(1)
-    against = f", {sum(map(len, vouched.values()))} anchored hashes match" if vouched else ""
-    typer.echo(
-        f"ok: {chain.entries_checked} entries verified, invariants hold{against}"
-        + (f"; {anchored} heads anchored" if anchored else "")
-    )
+    hashes = sum(map(len, vouched.values())) if vouched else 0
+    if lang is Lang.en:
+        typer.echo(f"ok: {chain.entries_checked} entries verified, invariants hold"
+                   + (f", {hashes} anchored hashes match" if vouched else "")
+                   + (f"; {anchored} heads anchored" if anchored else ""))  # fmt: skip
+        return
+    typer.echo(f"ok: 校验通过，{chain.entries_checked} 条分录已核验，不变量成立"
+               + (f"，{hashes} 个锚定哈希一致" if vouched else "")
+               + (f"；已锚定 {anchored} 个链头" if anchored else ""))  # fmt: skip
 
 
 @app.command("keygen")
@@ -199,33 +246,35 @@ def keygen_command(
                f"key id {Verifier.from_file(public).key_id}")  # fmt: skip
 
 
+_PARKED_COLUMNS = (
+    Column("评审事件", "review", "id"),
+    Column("企业", "enterprise", "id"),
+    Column("等待事件", "waits for", "id"),
+    Column("入库时间", "parked at", "id"),
+)
+
+
 @app.command("parked")
 @database_command(MIGRATED_BY)
 def parked_command(
-    output_format: Annotated[Format, typer.Option("--format")] = Format.table,
+    output_format: FormatOption = OutputFormat.table, lang: LangOption = Lang.zh
 ) -> None:
     """Reviews waiting for the event they refer to (expired after LEDGER_PARK_TTL_DAYS)."""
     settings = _settings()
     reviews = asyncio.run(_with_conn(settings.database_url, parking.waiting))
-    if output_format is Format.json:
-        rows = [
-            {"eventId": r.event_id, "enterpriseId": r.enterprise_id, "eventRef": r.event_ref,
-             "parkedAt": r.parked_at.astimezone(BEIJING).isoformat()}
-            for r in reviews
-        ]  # fmt: skip
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    rows = [
+        {"eventId": r.event_id, "enterpriseId": r.enterprise_id, "eventRef": r.event_ref,
+         "parkedAt": out.iso(r.parked_at)}
+        for r in reviews
+    ]  # fmt: skip
+    if out.write_records(rows, output_format):
         return
-    table = Table("评审事件 review", "企业 enterprise", "等待事件 waits for", "入库 parked at")
+    table = out.table(_PARKED_COLUMNS, lang)
     for r in reviews:
-        table.add_row(
-            r.event_id,
-            r.enterprise_id,
-            r.event_ref,
-            beijing_time(r.parked_at),
-        )
-    console = _console()
-    console.print(table)
-    console.print(f"共 {len(reviews)} 条等待中的评审 ({len(reviews)} waiting)")
+        table.add_row(r.event_id, r.enterprise_id, r.event_ref, out.beijing(r.parked_at))
+    console = out.console()
+    out.show(console, table)
+    console.print(out.pick(lang, f"共 {len(reviews)} 条等待中的评审", f"{len(reviews)} waiting"))
 
 
 @app.command("worker")
@@ -257,42 +306,7 @@ def relay_command() -> None:
         asyncio.run(run_until_signalled(bootstrap.ledger_relay(settings)))
 
 
-# ---- the query API and its clients ------------------------------------------------------------
-# The query commands call the API rather than PostgreSQL: the API is the one place access is
-# checked (an auditor token) and the one read-only database role is used, so an auditor's
-# machine needs no database credentials, and what the CLI shows is exactly what the API answers.
-# The call, its exit statuses and the TLS it goes over: subsidy.ledger.api_client.
-
-FormatOption = Annotated[Format, typer.Option("--format")]
-
-
-class GroupBy(StrEnum):
-    """What `totals --by` groups by."""
-
-    measure = "measure"
-    rule = "rule"
-    district = "district"
-    year = "year"
-    channel = "channel"
-
-
-_TOTALS_GROUP = {
-    GroupBy.measure: api_pb2.MEASURE,
-    GroupBy.rule: api_pb2.RULE,
-    GroupBy.district: api_pb2.DISTRICT,
-    GroupBy.year: api_pb2.YEAR,
-    GroupBy.channel: api_pb2.FUNDING_CHANNEL,
-}
-
-
-def _console() -> Console:
-    # Piped output is not cut at 80 columns: amounts and ids stay on one line.
-    return Console(width=None if sys.stdout.isatty() else 200)
-
-
-def _print_json(message: Any) -> None:
-    json.dump(report.as_json(message), sys.stdout, ensure_ascii=False, indent=1)
-    sys.stdout.write("\n")
+# ---- the query API ------------------------------------------------------------------------------
 
 
 @app.command("serve")
@@ -319,77 +333,4 @@ def serve_command() -> None:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-@app.command("statement")
-def statement_command(
-    enterprise: Annotated[str, typer.Argument(help="统一社会信用代码 of the enterprise.")],
-    year: Annotated[int | None, typer.Option("--year", help="Only this calendar year.")] = None,
-    output_format: FormatOption = Format.table,
-    server: ServerOption = DEFAULT_GRPC_ADDRESS,
-    token: TokenOption = None,
-    cacert: CacertOption = None,
-    cert: CertOption = None,
-    key: KeyOption = None,
-    plaintext: PlaintextOption = False,
-) -> None:
-    """An enterprise's entitlements (each one's latest decision) with granted and clawback."""
-    request = api_pb2.GetStatementRequest(enterprise_id=enterprise, year=year)
-    transport = client_transport_or_exit(cacert, cert, key, plaintext)
-    found = call_api(
-        server, token, transport, lambda stub, auth: stub.GetStatement(request, metadata=auth)
-    )
-    if output_format is Format.json:
-        _print_json(found)
-    else:
-        report.print_statement(_console(), found, year)
-
-
-@app.command("explain")
-def explain_command(
-    entitlement_id: Annotated[str, typer.Argument(help="<eventId>/<ruleId>")],
-    output_format: FormatOption = Format.table,
-    server: ServerOption = DEFAULT_GRPC_ADDRESS,
-    token: TokenOption = None,
-    cacert: CacertOption = None,
-    cert: CertOption = None,
-    key: KeyOption = None,
-    plaintext: PlaintextOption = False,
-) -> None:
-    """Why an entitlement stands as it does: eligibility trace (zh/en), every ledger check with
-    its numbers, its revisions, the other decisions on the same item, and its corrections and
-    retractions (更正记录: who sent each, when, why, what it changed)."""
-    request = api_pb2.ExplainDecisionRequest(entitlement_id=entitlement_id)
-    transport = client_transport_or_exit(cacert, cert, key, plaintext)
-    found = call_api(
-        server, token, transport, lambda stub, auth: stub.ExplainDecision(request, metadata=auth)
-    )
-    if output_format is Format.json:
-        _print_json(found)
-    else:
-        report.print_explanation(_console(), found)
-
-
-@app.command("totals")
-def totals_command(
-    by: Annotated[GroupBy, typer.Option("--by", help="How to group the granted amounts.")],
-    output_format: FormatOption = Format.table,
-    server: ServerOption = DEFAULT_GRPC_ADDRESS,
-    token: TokenOption = None,
-    cacert: CacertOption = None,
-    cert: CertOption = None,
-    key: KeyOption = None,
-    plaintext: PlaintextOption = False,
-) -> None:
-    """Granted amounts and entitlements by measure, rule, district, year or funding channel.
-
-    By channel, a payout under a rule with several responsible units is listed in full under
-    each of them (the policy names no split), so the rows add up to more than the total.
-    """
-    request = api_pb2.GetTotalsRequest(group_by=_TOTALS_GROUP[by])
-    transport = client_transport_or_exit(cacert, cert, key, plaintext)
-    found = call_api(
-        server, token, transport, lambda stub, auth: stub.GetTotals(request, metadata=auth)
-    )
-    if output_format is Format.json:
-        _print_json(found)
-    else:
-        report.print_totals(_console(), found, by.value)
+cli_api.register(app)

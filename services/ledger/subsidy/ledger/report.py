@@ -7,7 +7,6 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from rich.console import Console
-from rich.table import Table
 
 from subsidy.api.v1 import api_pb2
 from subsidy.contract.instants import instant
@@ -54,44 +53,6 @@ def _one_line(text: str) -> str:
 
 def _signed(fen: int) -> str:
     return f"+{format_fen(fen)}" if fen > 0 else format_fen(fen)
-
-
-def print_statement(console: Console, s: api_pb2.GetStatementResponse, year: int | None) -> None:
-    """One row per entitlement (its latest decision), a line per entitlement saying where its
-    payment orders stand, then the totals and what is owed back."""
-    name = s.entitlements[0].enterprise_name if s.entitlements else ""
-    title = f"{s.enterprise_id} {name}".strip() + (f", {year}" if year is not None else "")
-    table = Table(title=f"Statement 对账单: {title}")
-    table.add_column("rule")
-    table.add_column("item", overflow="fold")
-    table.add_column("year", justify="right")
-    table.add_column("status")
-    table.add_column("reasons")
-    for amount in ("entitled", "granted", "clawback"):
-        table.add_column(amount, justify="right", no_wrap=True)
-    for d in s.entitlements:
-        table.add_row(
-            d.rule_id,
-            d.item_id,
-            str(d.year),
-            dpb.Status.Name(d.status),
-            _reasons(d),
-            format_fen(d.entitled_fen),
-            format_fen(d.granted_fen),
-            format_fen(d.clawback_fen),
-        )
-    console.print(table)
-    out = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
-    lines = payment_lines(s)
-    if lines:
-        out("拨付 / Payments")
-        for line in lines:
-            out(f"  {line}")
-    out(
-        f"{len(s.entitlements)} entitlement(s); granted 已拨付 {format_fen(s.granted_fen)},"
-        f" clawback 应追回 {format_fen(s.clawback_fen)},"
-        f" owed back 尚未退回 {format_fen(s.owed_back_fen)}"
-    )
 
 
 _LEVELS = {"city": "市级", "district": "区级"}
@@ -325,29 +286,6 @@ def correction_lines(x: api_pb2.ExplainDecisionResponse) -> list[str]:
     for other in x.other_events:
         lines += _event_lines(other, decisions, own=False)
     return lines
-
-
-def print_totals(console: Console, t: api_pb2.GetTotalsResponse, by: str) -> None:
-    """One row per group, then the grand total (and, by channel, how shared payouts count)."""
-    channel = by == "channel"
-    table = Table(title=f"Granted by {by}")
-    table.add_column(by)
-    table.add_column("granted", justify="right", no_wrap=True)
-    table.add_column("entitlements", justify="right")
-    if channel:
-        table.add_column("of which shared", justify="right", no_wrap=True)
-    for row in t.totals:
-        cells = [row.key, format_fen(row.granted_fen), str(row.entitlements)]
-        if channel:
-            cells.append(format_fen(row.shared_fen))
-        table.add_row(*cells)
-    console.print(table)
-    console.print(f"total: {format_fen(t.granted_fen)} in {t.entitlements} entitlement(s)")
-    if channel:
-        console.print(
-            "A payout under a rule with several responsible units is listed in full under each"
-            " of them ('of which shared'): the channel rows add up to more than the total."
-        )
 
 
 _REMEDIES = {

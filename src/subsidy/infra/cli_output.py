@@ -1,0 +1,214 @@
+"""What every command prints: one `--format` (table for people, json or csv for programs), one
+`--lang` (zh or en) for the tables, and the words, money and Beijing times a table shows."""
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+
+from subsidy.domain.beijing import BEIJING
+from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH, District
+from subsidy.domain.money import format_fen, wan
+from subsidy.domain.words import REASON_WORDS, STATUS_WORDS
+from subsidy.infra.spreadsheet_cells import safe_row
+
+
+class OutputFormat(StrEnum):
+    """How a command prints: a table for people (the default everywhere), JSON or CSV for
+    programs (codes, integer fen, ISO-8601 instants with their offset)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Lang(StrEnum):
+    """The language of a table's words (JSON and CSV keep the contract's codes)."""
+
+    zh = "zh"
+    en = "en"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table (for people), json or csv (for programs)."),
+]
+LangOption = Annotated[
+    Lang,
+    typer.Option("--lang", envvar="SUBSIDY_LANG", help="The table's language: zh or en."),
+]
+
+# Wide enough that a piped table (a file, a pager, a CI log) never wraps an id or an amount.
+PIPED_WIDTH = 240
+
+
+def console(width: int | None = None) -> Console:
+    """A terminal at its width; anything else (a pipe, a file) as wide as PIPED_WIDTH, so
+    that the terminal's COLUMNS never cuts what a program or a file receives. Text is shown
+    as it is: no markup, no emoji codes (an id `x:100:1` keeps its `:100:`)."""
+    if width is None and not sys.stdout.isatty():
+        width = PIPED_WIDTH
+    return Console(width=width, markup=False, emoji=False, highlight=False)
+
+
+# ---- the words ---------------------------------------------------------------------------------
+
+
+def pick(lang: Lang, zh: str, en: str) -> str:
+    """The text of the language."""
+    return zh if lang is Lang.zh else en
+
+
+def status(code: str, lang: Lang) -> str:
+    """`已拨付` / `Paid` for the contract's status code; an unknown code stands for itself."""
+    words = STATUS_WORDS.get(code)
+    return code if words is None else words[lang.value]
+
+
+def reasons(codes: Iterable[str], lang: Lang) -> str:
+    """Each reason code in words, `；` (zh) or `; ` (en) between them."""
+    said = [REASON_WORDS.get(c, {}).get(lang.value, c) for c in codes]
+    return pick(lang, "；", "; ").join(said)
+
+
+def district(code: str, lang: Lang) -> str:
+    """`苏州工业园区` / `Suzhou Industrial Park`; an unknown code stands for itself."""
+    try:
+        d = District(code)
+    except ValueError:
+        return code
+    return (DISTRICT_NAMES_ZH if lang is Lang.zh else DISTRICT_NAMES_EN)[d]
+
+
+def measure(number: int, lang: Lang) -> str:
+    """`第3条` / `Measure 3`."""
+    return pick(lang, f"第{number}条", f"Measure {number}")
+
+
+def money(fen: int) -> str:
+    """`¥1,234,567.89`: yuan with thousands separators, never rounded."""
+    return format_fen(fen)
+
+
+def summary_money(fen: int, lang: Lang) -> str:
+    """A total: `¥12,345,678.00（1,234.57万元）`, with ASCII brackets in English."""
+    return pick(lang, f"{format_fen(fen)}（{wan(fen)}）", f"{format_fen(fen)} ({wan(fen)})")
+
+
+def beijing(moment: datetime | None) -> str:
+    """`2026-01-02 09:30:00 +08:00`: Beijing time to the second, its offset shown."""
+    if moment is None:
+        return ""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S +08:00")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV)."""
+    if moment is None:
+        return None
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+# ---- the tables --------------------------------------------------------------------------------
+
+# id: never wrapped (an id cut in two is another id); money: never wrapped, right-aligned;
+# text: folds onto more lines, so the ids and amounts keep their width at 80 columns.
+Kind = Literal["id", "money", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a table: its header in both languages, and what it holds."""
+
+    zh: str
+    en: str
+    kind: Kind = "text"
+
+
+def table(columns: Sequence[Column], lang: Lang, title: str | None = None) -> Table:
+    """A rich table whose ids and amounts are never cut, whatever the width."""
+    grid = Table(title=title)
+    for c in columns:
+        if c.kind == "text":
+            grid.add_column(pick(lang, c.zh, c.en), overflow="fold")
+        else:
+            justify: Literal["left", "right"] = "right" if c.kind == "money" else "left"
+            grid.add_column(pick(lang, c.zh, c.en), no_wrap=True, justify=justify)
+    return grid
+
+
+def show(console: Console, grid: Table) -> None:
+    """Print the table; when its ids and amounts do not fit the terminal, as wide as they need
+    (the terminal then wraps the lines it cannot hold, but cuts nothing)."""
+    needed = _least_width(grid)
+    if needed <= console.width:
+        console.print(grid)
+        return
+    before = console.width
+    console.width = needed
+    try:
+        console.print(grid)
+    finally:
+        console.width = before
+
+
+# A folding column can be this narrow and still read as words.
+_FOLDED_WIDTH = 10
+
+
+def _least_width(grid: Table) -> int:
+    """Columns the table needs with its ids and amounts whole: theirs in full, the folding
+    columns at _FOLDED_WIDTH, each with its padding (2) and a border (1), and the last border."""
+    total = 1
+    for column in grid.columns:
+        longest = max((cell_len(str(c)) for c in [column.header, *column.cells]), default=0)
+        total += (longest if column.no_wrap else min(longest, _FOLDED_WIDTH)) + 3
+    return total
+
+
+# ---- the machine formats -----------------------------------------------------------------------
+
+
+def write_json(document: Any) -> None:
+    """The document as JSON on stdout (UTF-8 text kept as is)."""
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A header row and the rows as CSV on stdout, every cell safe to open in a spreadsheet."""
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(header)
+    for row in rows:
+        out.writerow(safe_row("" if v is None else v for v in row))
+
+
+def write_records(records: Sequence[dict[str, Any]], output_format: OutputFormat) -> bool:
+    """Flat records as JSON (a list) or CSV (their keys as the header); False for a table,
+    which the command draws itself."""
+    if output_format is OutputFormat.json:
+        write_json(list(records))
+        return True
+    if output_format is OutputFormat.csv:
+        header = list(records[0]) if records else []
+        write_csv(header, ([_cell(r.get(k)) for k in header] for r in records))
+        return True
+    return False
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: lists joined by `;`, instants as ISO-8601 with their offset."""
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, datetime):
+        return iso(value)
+    return value
