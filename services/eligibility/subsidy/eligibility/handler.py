@@ -119,8 +119,10 @@ def handle_message(
             Rejection(INTERNAL_ERROR, f"evaluation failed: {exc!r}", (), event.event_id),
         )
     framer = framers[output_topic]
-    # A correction re-sends the same event id: the bytes tell its evaluations apart.
-    record_id = f"evaluation/{event.event_id}/{hashlib.sha256(payload).hexdigest()[:16]}"
+    # Named by what it says, not by its input: a correction re-sends the event id, and the
+    # same event evaluated again under another catalog is another evaluation; a redelivery
+    # evaluated alike is the same record and keeps its id.
+    record_id = f"evaluation/{event.event_id}/{hashlib.sha256(value).hexdigest()[:16]}"
     return OutgoingRecord(
         topic=output_topic,
         # By enterprise, so the ledger sees one enterprise's events in order.
