@@ -158,20 +158,23 @@ class DecisionConsumer:
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> int:
         """Plan one batch; returns how many deliveries were newly planned."""
-        batches = {tp: [unframed(r) for r in records] for tp, records in batches.items()}
         consumed: list[repo.Consumed] = []
         notices: list[appeals.TakenNotice] = []
         seen: set[str] = set()
         refused: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
         for records in batches.values():
-            for record in records:
+            for original in records:
+                # Checked and read as payload; set aside as read, frame and all (a dead
+                # letter carries the original bytes).
+                record = unframed(original)
                 if record.topic == self._settings.appeals_topic:
-                    self._take_notice(record, notices, refused)
+                    if reason := self._take_notice(record, notices):
+                        refused.append((original, reason))
                     continue
                 metrics.DECISIONS_CONSUMED.inc()
                 reason = refusal(record, self._verifier)
                 if reason is not None:
-                    refused.append((record, reason))
+                    refused.append((original, reason))
                     continue
                 decision = decode(record)
                 # A duplicate inside one batch is skipped here; across batches by the table.
@@ -207,20 +210,19 @@ class DecisionConsumer:
         return len(fresh)
 
     def _take_notice(
-        self, record: ConsumerRecord[bytes, bytes], notices: list[appeals.TakenNotice],
-        refused: list[tuple[ConsumerRecord[bytes, bytes], str]],
-    ) -> None:  # fmt: skip
-        """An appeal.v1 record: refused unless the ledger signed it, skipped unless a notice
-        (or one already in this batch); kept otherwise."""
+        self, record: ConsumerRecord[bytes, bytes], notices: list[appeals.TakenNotice]
+    ) -> str | None:
+        """An appeal.v1 record: refused (the reason returned) unless the ledger signed it,
+        skipped unless a notice (or one already in this batch); kept otherwise."""
         reason = refusal(record, self._verifier, APPEAL_NOTICE_CONTEXT)
         if reason is not None:
-            refused.append((record, reason))
-            return
+            return reason
         notice = appeals.decode_notice(record)
         if notice is None or any(t.notice.notice_id == notice.notice_id for t in notices):
-            return
+            return None
         assert record.value is not None  # decode_notice() returned a notice
         notices.append(appeals.TakenNotice(notice, record.value, record.partition, record.offset))
+        return None
 
     async def _plan_decisions(
         self, conn: asyncpg.Connection, consumed: list[repo.Consumed],
