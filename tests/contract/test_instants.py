@@ -9,15 +9,17 @@ from typing import TypeVar
 import pytest
 from google.protobuf.message import Message
 
-from subsidy.contract.codec import decision_to_proto
+from subsidy.contract.codec import decision_to_proto, event_from_proto, event_to_proto
 from subsidy.contract.instants import instant, parse_instant, timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.records import AppealDecision
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.ingest.permissions import Submitter
 from subsidy.ledger import appeal_notices, report
 from subsidy.notifier import appeal_notice_messages, correction_messages, messages
 from tests.contract.test_correction_decisions import _decision
+from tests.factories import event
 
 DECIDED = datetime(2026, 3, 2, 2, 15, 7, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
@@ -61,7 +63,8 @@ def test_an_old_decision_with_only_the_string_still_reads() -> None:
             messages.render(old, None, language, "enterprise", "").text
             == messages.render(new, None, language, "enterprise", "").text
         )
-    assert "2026-03-02T02:15:07.123456+00:00" in messages.render(old, None, "en", "bureau", "").text
+    # People read it in Beijing time, to the minute.
+    assert "2026-03-02 10:15 (Beijing time)" in messages.render(old, None, "en", "bureau", "").text
     fields = correction_messages.fields(old, "en", messages.status_words)
     assert fields["decidedAt"] == "2026-03-02T10:15:07.123456+08:00"
     assert fields == correction_messages.fields(new, "en", messages.status_words)
@@ -139,3 +142,16 @@ def test_a_time_without_its_offset_is_refused_not_guessed() -> None:
         instant(dpb.Decision(decided_at="2026-03-02T10:15:00"), "decided_time", "decided_at")
     # A reader that shows text keeps the string it cannot read, as before the migration.
     assert report._beijing(dpb.Decision(decided_at="soon"), "decided_time", "decided_at") == "soon"
+
+
+def test_the_provenance_keeps_both_when_the_ledger_encodes_the_event_again() -> None:
+    # A parked review is stored as the ledger encodes its event again (event_to_proto with its
+    # submitter), not as it came off Kafka: the Timestamp must survive that too.
+    at = datetime(2026, 3, 2, 10, 15, 7, 500000, tzinfo=BEIJING)
+    who = Submitter("js-feed", frozenset(), frozenset(), channel=epb.FEED_WATCHER)
+    lab = {"kind": "MUNICIPAL_KEY_LAB", "itemId": "lab-1", "certificateId": "C-1"}
+    received = event_to_proto(parse_event(event("certificationObtained", lab)))
+    received.submitted_by.CopyFrom(who.provenance(at))
+    again = event_to_proto(event_from_proto(received), submitter=True)
+    assert again.submitted_by == received.submitted_by
+    assert again.submitted_by.accepted_time.ToDatetime(tzinfo=UTC) == at

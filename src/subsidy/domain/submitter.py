@@ -21,6 +21,9 @@ class Submitter(BaseModel):
     principal: Principal
     channel: Annotated[str, Field(max_length=64)] | None = None
     accepted_at: Annotated[str, Field(max_length=64)] | None = None
+    # Kept as the JSON mapping spells it, so that an event the ledger encodes again (a parked
+    # review) still carries the Timestamp beside the deprecated string.
+    accepted_time: Annotated[str, Field(max_length=64)] | None = None
 
 
 # The channel of a person's session (the portal, docs/security.md), as the contract's
