@@ -108,6 +108,21 @@ def test_a_writer_whose_schema_is_not_registered_does_not_start() -> None:
         records.framer(client, "mock://empty", topics.DECISIONS.name, "/subsidy/ledger")
 
 
+def test_the_registry_login_stays_out_of_records_and_messages() -> None:
+    # confluent-kafka takes basic-auth credentials from the URL's userinfo; every record's
+    # ce_dataschema and the start-up error name the registry without them.
+    client = _registry("login")
+    records.register(client)
+    framer = records.framer(client, "https://svc:s3cret@sr.example:8081/", topics.DECISIONS.name,
+                            "/subsidy/ledger")  # fmt: skip
+    assert framer.dataschema == f"https://sr.example:8081/schemas/ids/{framer.schema_id}".encode()
+    with pytest.raises(RuntimeError) as refused:
+        records.framer(_registry("login-empty"), "https://svc:s3cret@sr.example:8081",
+                       topics.DECISIONS.name, "/subsidy/ledger")  # fmt: skip
+    assert "s3cret" not in str(refused.value)
+    assert "https://sr.example:8081" in str(refused.value)
+
+
 def test_unframed_values_pass_and_a_broken_frame_is_named() -> None:
     legacy = epb.DeadLetter(stage="x").SerializeToString()
     assert records.unframe(legacy) == (None, legacy)

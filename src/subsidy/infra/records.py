@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from confluent_kafka.schema_registry import (
     ConfigCompatibilityLevel,
@@ -156,15 +157,24 @@ class Framer:
         return headers
 
 
+def _without_login(url: str) -> str:
+    """The registry's URL without the user and password it may carry (confluent-kafka's way
+    of basic auth): it goes into every record's ce_dataschema and into error messages."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)).rstrip("/")
+
+
 def framer(client: SchemaRegistryClient, registry_url: str, kind: str, source: str) -> Framer:
     """A writer's framer for one kind (a key of PAYLOADS): its schema must be registered
     already, and is looked up as this process compiled it (fails fast otherwise)."""
     payload = PAYLOADS[kind]
+    shown = _without_login(registry_url)
     try:
         prefix = _prefix(client, payload, register=False)
     except Exception as err:
         raise RuntimeError(
-            f"KAFKA_SCHEMA_REGISTRY_URL {registry_url}: subject {payload.subject} does not hold"
+            f"KAFKA_SCHEMA_REGISTRY_URL {shown}: subject {payload.subject} does not hold"
             f" this release's schema ({err}); register the platform's schemas first"
             " (docs/contract.md, Kafka records)"
         ) from None
@@ -175,7 +185,7 @@ def framer(client: SchemaRegistryClient, registry_url: str, kind: str, source: s
         source=source.encode(),
         ce_type=payload.ce_type.encode(),
         content_type=content_type.encode(),
-        dataschema=f"{registry_url.rstrip('/')}/schemas/ids/{schema_id}".encode(),
+        dataschema=f"{shown}/schemas/ids/{schema_id}".encode(),
     )
 
 
