@@ -124,4 +124,9 @@ async def test_each_appeal_and_kind_is_noted_once_and_published_signed(
         # Not a decision's signature: copied to decisions.v1 it would not check.
         assert not verifier.valid(headers[SIGNATURE_HEADER], value)
     assert {dpb.AppealNotice.FromString(v).notice_id for _, v, _ in published} == KINDS
+    # Each a CloudEvent named by its notice (the natural key, stable across a restore).
+    assert {h["ce_id"].decode() for _, _, h in published} == {
+        f"appeal-notice/{dpb.AppealNotice.FromString(v).notice_id}" for _, v, _ in published
+    }
+    assert {h["ce_type"] for _, _, h in published} == {b"cn.gov.suzhou.subsidy.appeal-notice.v1"}
     assert {n.appeal_id for n in notices.values()} == set(FILED)

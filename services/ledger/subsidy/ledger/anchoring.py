@@ -2,6 +2,7 @@
 (the anchor file and the anchors topic, both outside PostgreSQL)."""
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,15 +56,16 @@ class AnchorLog:
         await asyncio.to_thread(append_lines, self.path, anchors)
         if self._producer is None or not anchors:
             return
+        # A head may be anchored again (a send that failed after the file took it, `ledger
+        # verify`): each signing is its own record, named by its bytes.
+        lines = [a.line().rstrip() for a in anchors]
         sends = [
             await self._producer.send(
-                self._topic,
-                a.line().rstrip(),
-                key=a.chain.encode(),
-                ce_id=f"anchor/{a.chain}/{a.seq}",
+                self._topic, line, key=a.chain.encode(),
+                ce_id=f"anchor/{a.chain}/{a.seq}/{hashlib.sha256(line).hexdigest()[:16]}",
             )
-            for a in anchors
-        ]
+            for a, line in zip(anchors, lines, strict=True)
+        ]  # fmt: skip
         await asyncio.gather(*sends)
 
 

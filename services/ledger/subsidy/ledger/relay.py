@@ -99,7 +99,7 @@ async def relay_notices_once(
     """Publish up to `limit` unsent appeal notices in outbox order; returns how many."""
     async with conn.transaction():
         rows = await conn.fetch(
-            "SELECT id, enterprise_id, message FROM appeal_notices WHERE sent_at IS NULL"
+            "SELECT id, notice_id, enterprise_id, message FROM appeal_notices WHERE sent_at IS NULL"
             " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             limit,
         )
@@ -109,7 +109,7 @@ async def relay_notices_once(
         sends = [
             await producer.send(topic, r["message"], key=r["enterprise_id"].encode(),
                                 headers=signed_notice_headers(signer, r["message"]),
-                                ce_id=f"appeal-notice/{r['id']}", subject=r["enterprise_id"])
+                                ce_id=f"appeal-notice/{r['notice_id']}", subject=r["enterprise_id"])
             for r in rows
         ]  # fmt: skip
         await asyncio.gather(*sends)  # acks=all for every one before they count as sent
