@@ -93,6 +93,10 @@ def test_issue_list_rotate_revoke(identity_db: IdentityDb) -> None:
     assert rows[0]["revokedAt"].endswith("+08:00")
     assert rows[0]["revokedReason"] == "rotated"
     assert rows[0]["issuedAt"].endswith("+08:00")
+    listed = run(identity_db, "list", "--format", "csv").stdout.splitlines()
+    assert listed[0].startswith("credentialId,principal,role,")
+    assert len(listed) == 1 + len(rows)
+    assert "+08:00" in table.stdout  # the table's times say they are Beijing time
     revoked = run(identity_db, "revoke", "ent-3", "--reason", "account closed", "--actor", "li")
     assert revoked.exit_code == 0
     assert "已吊销" in revoked.stdout

@@ -2,19 +2,16 @@
 session signing key (keygen)."""
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
 
-from subsidy.domain.beijing import BEIJING, beijing_time
 from subsidy.identity import store
 from subsidy.identity.principal import Role
 from subsidy.identity.sessions import key_pair_pem
+from subsidy.infra.cli_output import FormatOption, OutputFormat, beijing, iso, write_records
 from subsidy.infra.commands import EXIT_USAGE, database_command, load_settings
 from subsidy.infra.postgres import connect
 from subsidy.infra.settings import CommonSettings
@@ -26,13 +23,6 @@ T = TypeVar("T")
 ActorOption = Annotated[
     str, typer.Option("--actor", help="who runs this (a person's name), kept in the audit")
 ]
-
-
-class ListFormat(StrEnum):
-    """How `identity list` prints."""
-
-    table = "table"
-    json = "json"
 
 
 _STATES = {"active": "有效 active", "revoked": "已吊销 revoked", "expired": "已过期 expired",
@@ -139,13 +129,10 @@ def revoke_command(
 
 @app.command("list")
 @database_command(migrated_by="subsidy db migrate")
-def list_command(
-    output: Annotated[ListFormat, typer.Option("--format")] = ListFormat.table,
-) -> None:
+def list_command(output: FormatOption = OutputFormat.table) -> None:
     """Every credential, its principal and state (times in Beijing time); never a secret."""
     rows = _run(store.list_credentials)
-    if output is ListFormat.json:
-        typer.echo(json.dumps([_json_row(r) for r in rows], ensure_ascii=False, indent=2))
+    if write_records([_json_row(r) for r in rows], output):
         return
     headers = ("凭证", "主体", "角色", "企业/局", "签发", "到期", "吊销", "状态")
     table = [headers] + [_table_row(r) for r in rows]
@@ -166,20 +153,17 @@ def _table_row(r: store.CredentialInfo) -> tuple[str, ...]:
         r.principal,
         f"{_ROLES[Role(r.role)]} {r.role}",
         r.enterprise_id or r.bureau or "",
-        beijing_time(r.issued_at),
-        beijing_time(r.expires_at),
-        f"{beijing_time(r.revoked_at)} {r.revoked_reason}" if r.revoked_at else "",
+        beijing(r.issued_at),
+        beijing(r.expires_at),
+        f"{beijing(r.revoked_at)} {r.revoked_reason}" if r.revoked_at else "",
         _STATES[r.state],
     )
 
 
 def _json_row(r: store.CredentialInfo) -> dict[str, object]:
-    def at(moment: datetime | None) -> str | None:
-        return None if moment is None else moment.astimezone(BEIJING).isoformat("T", "seconds")
-
     return {
         "credentialId": r.credential_id, "principal": r.principal, "role": r.role,
-        "enterpriseId": r.enterprise_id, "bureau": r.bureau, "issuedAt": at(r.issued_at),
-        "expiresAt": at(r.expires_at), "revokedAt": at(r.revoked_at),
+        "enterpriseId": r.enterprise_id, "bureau": r.bureau, "issuedAt": iso(r.issued_at),
+        "expiresAt": iso(r.expires_at), "revokedAt": iso(r.revoked_at),
         "revokedReason": r.revoked_reason, "state": r.state,
     }  # fmt: skip

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from subsidy.infra.cli_output import OutputFormat, write_records
 from subsidy.infra.commands import (
     database_command,
     load_settings,
@@ -33,13 +33,6 @@ subscriptions_app = typer.Typer(no_args_is_help=True)
 app.add_typer(
     subscriptions_app, name="subscriptions", help="Load and list who is told about decisions."
 )
-
-
-class OutputFormat(StrEnum):
-    """How listings are printed."""
-
-    table = "table"
-    json = "json"
 
 
 def _settings() -> NotifierSettings:
@@ -113,6 +106,8 @@ def failed_command(
     rows = asyncio.run(main())
     if output is OutputFormat.json:
         _print_json(rows)
+        return
+    if write_records(rows, output):  # csv
         return
     console = Console()
     if not rows:
@@ -218,6 +213,8 @@ def list_command(
     rows = asyncio.run(main())
     if output is OutputFormat.json:
         _print_json(rows)
+        return
+    if write_records(rows, output):  # csv
         return
     table = Table(title=f"Subscriptions ({len(rows)})")
     for column in ("Kind", "Subscriber", "Webhook", "Secret", "Email", "Language"):

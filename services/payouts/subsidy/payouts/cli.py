@@ -6,7 +6,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +20,7 @@ from subsidy.domain.payouts import recovery
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.errors import PayoutError
 from subsidy.domain.payouts.orders import OrderState
+from subsidy.infra.cli_output import FormatOption, OutputFormat, console, write_records
 from subsidy.infra.commands import database_command, load_settings, service_policy
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
@@ -38,18 +38,10 @@ MIGRATED_BY = "subsidy db migrate"
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
 
-class Format(StrEnum):
-    """How a report is printed."""
-
-    TABLE = "table"
-    JSON = "json"
-
-
 DAY_HELP = "The business day (YYYY-MM-DD); default today in Beijing."
 Day = Annotated[str | None, typer.Option("--date", help=DAY_HELP)]
 BY_HELP = "Who runs it (kept with every change)."
 By = Annotated[str, typer.Option("--by", envvar="SUBSIDY_OPERATOR", help=BY_HELP)]
-FormatOption = Annotated[Format, typer.Option("--format")]
 
 
 def business_day(text: str | None) -> date:
@@ -193,7 +185,8 @@ def bank_simulator_command(
 @app.command("reconcile")
 @database_command(MIGRATED_BY)
 def reconcile_command(
-    year: Annotated[int | None, typer.Option("--year")] = None, fmt: FormatOption = Format.TABLE
+    year: Annotated[int | None, typer.Option("--year")] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Per channel and year: granted = paid out + in batches + payable + waiting (by reason) +
     set off, receivables = collected + set off + written off + outstanding; orders against
@@ -202,8 +195,10 @@ def reconcile_command(
     if year is not None:
         rec.rows = [r for r in rec.rows if r.year == year]
         rec.differences = [d for d in rec.differences if d.year == year]
-    if fmt is Format.JSON:
+    if fmt is OutputFormat.json:
         typer.echo(json.dumps(reports.reconciliation_json(rec), ensure_ascii=False, indent=2))
+    elif fmt is OutputFormat.csv:  # one row per channel and year; the differences are in JSON
+        write_records(reports.reconciliation_json(rec)["rows"], fmt)
     else:
         reports.print_reconciliation(_console(), rec)
     if rec.unexplained:
@@ -237,7 +232,7 @@ def collect_command(
 
 
 def _console() -> Console:
-    return Console(width=200)
+    return console()
 
 
 @database_command(MIGRATED_BY)
@@ -245,7 +240,7 @@ def balances_command(
     pattern: Annotated[
         str | None, typer.Option("--account", help="A glob, e.g. 'budget:*:2026'.")
     ] = None,
-    fmt: FormatOption = Format.TABLE,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The double-entry accounts' balances (balance = credits − debits); all accounts' debits
     equal their credits."""
@@ -255,7 +250,9 @@ def balances_command(
 
     accounts = run_on_desk(work)
     rows = reports.balances_rows(accounts, pattern)
-    if fmt is Format.JSON:
+    if fmt is OutputFormat.csv:
+        write_records(rows, fmt)
+    elif fmt is OutputFormat.json:
         debits, credits = accounts.totals()
         typer.echo(json.dumps({"accounts": rows, "debitsFen": debits, "creditsFen": credits},
                               ensure_ascii=False, indent=2))  # fmt: skip
