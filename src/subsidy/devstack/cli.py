@@ -1,6 +1,7 @@
-"""The `subsidy dev` commands: up, down, status."""
+"""The `subsidy dev` commands: up, down, schemas, status."""
 
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -37,6 +38,28 @@ def up() -> None:
 def down() -> None:
     """Stop the local Kafka and PostgreSQL (no-op if stopped)."""
     _run(stack.down)
+
+
+@app.command()
+def schemas(
+    registry: Annotated[
+        str,
+        typer.Option(
+            "--registry",
+            envvar="KAFKA_SCHEMA_REGISTRY_URL",
+            help="The registry's Confluent-compatible API (KAFKA_SCHEMA_REGISTRY_URL).",
+        ),
+    ],
+) -> None:
+    """Register every record kind's schema (BACKWARD), as writers with a registry need; `up`
+    does it too when KAFKA_SCHEMA_REGISTRY_URL is set."""
+    try:
+        ids = stack.register_schemas(registry)
+    except DevstackError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    for subject, schema_id in ids.items():
+        console.print(f"{subject}: {schema_id}")
 
 
 @app.command()

@@ -127,6 +127,21 @@ def _wait_kafka(layout: Layout, broker: Broker | None, console: Console) -> None
     created = kafka_admin.ensure_topics(kafka)
     if created:
         console.print(f"kafka: created topics {', '.join(created)}")
+    if kafka.schema_registry_url is not None:
+        ids = register_schemas(kafka.schema_registry_url)
+        console.print(f"registry: {len(ids)} record schemas registered (BACKWARD)")
+
+
+def register_schemas(url: str) -> dict[str, int]:
+    """Every record kind's schema in the registry at `url`, as the writers need it there."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from subsidy.infra import records
+
+    try:
+        return records.register(SchemaRegistryClient.new_client({"url": url}))
+    except Exception as err:
+        raise DevstackError(f"schema registry {records.shown_url(url)}: {err}") from None
 
 
 def _up_postgres(layout: Layout, console: Console) -> bool:

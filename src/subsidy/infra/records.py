@@ -113,7 +113,7 @@ def _prefix(client: SchemaRegistryClient, payload: Payload, *, register: bool) -
 def register(client: SchemaRegistryClient) -> dict[str, int]:
     """Register every kind's schema (and the .proto files it imports, as references) with
     BACKWARD compatibility; returns the schema id per subject. A deployment step (`subsidy
-    dev up`, the registry's Job in Kubernetes), never a writer's."""
+    dev schemas`, and `subsidy dev up` with a registry configured), never a writer's."""
     ids = {}
     for payload in PAYLOADS.values():
         client.set_config(payload.subject, ServerConfig(compatibility=BACKWARD))
@@ -157,7 +157,7 @@ class Framer:
         return headers
 
 
-def _without_login(url: str) -> str:
+def shown_url(url: str) -> str:
     """The registry's URL without the user and password it may carry (confluent-kafka's way
     of basic auth): it goes into every record's ce_dataschema and into error messages."""
     parts = urlsplit(url)
@@ -169,14 +169,14 @@ def framer(client: SchemaRegistryClient, registry_url: str, kind: str, source: s
     """A writer's framer for one kind (a key of PAYLOADS): its schema must be registered
     already, and is looked up as this process compiled it (fails fast otherwise)."""
     payload = PAYLOADS[kind]
-    shown = _without_login(registry_url)
+    shown = shown_url(registry_url)
     try:
         prefix = _prefix(client, payload, register=False)
     except Exception as err:
         raise RuntimeError(
             f"KAFKA_SCHEMA_REGISTRY_URL {shown}: subject {payload.subject} does not hold"
             f" this release's schema ({err}); register the platform's schemas first"
-            " (docs/contract.md, Kafka records)"
+            " (`subsidy dev schemas`)"
         ) from None
     content_type = "application/json" if payload.message is None else "application/protobuf"
     schema_id = int.from_bytes(prefix[1:5], "big")
