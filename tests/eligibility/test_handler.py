@@ -1,6 +1,7 @@
 """The eligibility message handler without Kafka, plus the service's settings and its CLI."""
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -372,7 +373,8 @@ class _FakeProducer:
 async def test_a_failed_publish_in_the_window_is_resent_with_all_after_it_in_order(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(worker_module, "RETRY_BACKOFF_S", (0.0,))
+    no_wait = dataclasses.replace(worker_module.PUBLISH_RETRY, first_s=0, max_s=0, jitter_s=0)
+    monkeypatch.setattr(worker_module, "PUBLISH_RETRY", no_wait)
     outcomes = [_handle(_bytes(event("certificationObtained", LAB, eventId=f"w-{i}")), catalog)
                 for i in range(6)]  # fmt: skip
     producer, acked = _FakeProducer(), []

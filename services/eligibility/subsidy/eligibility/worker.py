@@ -20,14 +20,14 @@ from subsidy.domain.catalog import Catalog
 from subsidy.eligibility.handler import Incoming, OutgoingRecord, handle_message
 from subsidy.eligibility.metrics import PROCESSING_SECONDS, observe
 from subsidy.eligibility.settings import EligibilitySettings
-from subsidy.infra import records, topics
+from subsidy.infra import records, retries, topics
 
 log = structlog.get_logger(__name__)
 
 AGENT_NAME = "subsidy.eligibility.evaluate"
 # Publishing is retried (never skipped) while the broker refuses it: the message stays unacked
 # so its offset is not committed, and nothing after it is acked (see _Window).
-RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+PUBLISH_RETRY = retries.BROKER_SEND
 # How often acknowledged sends are acked while the input is idle (see _Window.drain_idle).
 IDLE_DRAIN_S = 0.1
 # How long a stopping agent lets its producer flush; the rest is redelivered anyway.
@@ -65,7 +65,7 @@ def _app_options(settings: EligibilitySettings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         # faust's default is 20 min; a send the broker cannot take should surface (and be
-        # retried by the agent, see RETRY_BACKOFF_S) rather than hang silently.
+        # retried by the agent, see PUBLISH_RETRY) rather than hang silently.
         "producer_request_timeout": 30.0,
         # faust's default is 60 s. A worker that died without leaving the group (SIGKILL, OOM,
         # node loss) holds up the rebalance its successor starts until this runs out, and the
@@ -149,7 +149,7 @@ def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
         # worker sent a produce request every few events and spent a quarter of its time in
         # socket writes. A window's worth per partition fits in 256 KiB.
         max_batch_size=256 * 1024,
-        # A send the broker cannot take surfaces after 30 s (and is retried, RETRY_BACKOFF_S)
+        # A send the broker cannot take surfaces after 30 s (and is retried, PUBLISH_RETRY)
         # rather than hanging silently.
         request_timeout_ms=30_000,
     )
@@ -274,26 +274,22 @@ def _error(sent: "asyncio.Future[Any]") -> BaseException | None:
 async def _publish_until_acked(
     producer: AIOKafkaProducer, outcome: OutgoingRecord, failure: BaseException | None = None
 ) -> None:
-    """Send and wait for the broker's acknowledgement (acks=all), retrying with backoff;
-    `failure` is that of an earlier attempt (so this one waits its backoff first)."""
-    attempt = 0
-    while True:
-        if failure is not None:
-            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-            attempt += 1
-            log.error("eligibility.publish_failed", topic=outcome.topic,
-                      attempt=attempt, retry_in_s=delay, error=repr(failure))  # fmt: skip
-            await asyncio.sleep(delay)
-        try:
+    """Send and wait for the broker's acknowledgement (acks=all), retrying under PUBLISH_RETRY
+    until it comes; `failure` is that of an earlier attempt, counted as the first (so this one
+    waits its backoff first)."""
+    earlier = [failure] if failure is not None else []
+    async for attempt in PUBLISH_RETRY.attempts_async(
+        (Exception,), event="eligibility.publish_failed", topic=outcome.topic
+    ):
+        with attempt:
+            if earlier:
+                raise earlier.pop()
             # send() only queues the record and returns a future: the broker's acknowledgement.
             await (
                 await producer.send(
                     outcome.topic, outcome.value, key=outcome.key, headers=outcome.headers
                 )
             )
-            return
-        except Exception as exc:
-            failure = exc
 
 
 class DeadlineWorker(faust.Worker):
