@@ -8,8 +8,8 @@ import pytest
 
 from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
 from tests.ledger.database import as_role
-from tests.notifier.receivers import NOTIFIER_SCHEMA, MailStore, start_smtp
-from tests.notifier.stack import PARTITIONS
+from tests.notifier.receivers import NOTIFIER_SCHEMA, Hook, MailStore, WebhookReceiver, start_smtp
+from tests.notifier.stack import PARTITIONS, SECRETS, A
 from tests.support.topics import private_topics
 
 
@@ -21,6 +21,25 @@ def topic(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     with private_topics(kafka_bootstrap, {name: PARTITIONS, f"{name}.appeals": PARTITIONS}):
         monkeypatch.setenv("NOTIFIER_APPEALS_TOPIC", f"{name}.appeals")
         yield name
+
+
+@pytest.fixture
+def dead_letters(kafka_bootstrap: str) -> Iterator[str]:
+    """A dead-letter topic for this test only."""
+    name = f"test.notifier.dlq.{uuid.uuid4().hex[:12]}"
+    with private_topics(kafka_bootstrap, {name: 1}):
+        yield name
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A webhook receiver for enterprise A, answering after up to a second."""
+    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=1.0)
+    await peer.start()
+    try:
+        yield peer
+    finally:
+        await peer.stop()
 
 
 @pytest.fixture

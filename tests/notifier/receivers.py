@@ -15,11 +15,13 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from kafka import KafkaConsumer, TopicPartition
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.events.v1 import events_pb2 as epb
+from tests.support.kafka import client_options
 
 # Prefix of the schema private to one notifier test (databases.create_schema).
 NOTIFIER_SCHEMA = "notifier"
@@ -216,3 +218,21 @@ async def eventually(
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+
+
+def read_dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
+    """The dead letters on a one-partition topic, once `count` are there (or ~20 s passed)."""
+    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        letters: list[epb.DeadLetter] = []
+        for _ in range(100):
+            for batch in consumer.poll(timeout_ms=200).values():
+                letters += [epb.DeadLetter.FromString(r.value) for r in batch]
+            if len(letters) >= count:
+                break
+        return letters
+    finally:
+        consumer.close()

@@ -6,7 +6,7 @@ upheld appeal, each once; a signed decision copied onto the appeals topic is dea
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -22,7 +22,7 @@ from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.subscriptions import Subscription
 from tests.notifier.appeal_notices import EXPO, VOUCHER, appeal_story, noticed
 from tests.notifier.corrections import decided
-from tests.notifier.receivers import Hook, MailStore, WebhookReceiver, eventually
+from tests.notifier.receivers import MailStore, WebhookReceiver, eventually
 from tests.notifier.stack import (
     MAIL,
     SECRETS,
@@ -49,16 +49,6 @@ def appeals_topic(kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
     names = (f"test.notifier.appeals.{tag}", f"test.notifier.dlq.{tag}")
     with private_topics(kafka_bootstrap, {names[0]: 3, names[1]: 1}):
         yield names
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=1.0)
-    await peer.start()
-    try:
-        yield peer
-    finally:
-        await peer.stop()
 
 
 @pytest.fixture

@@ -4,23 +4,26 @@ its amount raised after signing: each is dead-lettered with the reason and count
 webhook or mail goes out for it; the genuine decision behind them is delivered."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
-from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.lifecycle import running
 from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer, write_key_pair
 from subsidy.notifier.bootstrap import notifier_pool, notifier_worker
 from subsidy.notifier.repository import put_subscriptions
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.subscriptions import Subscription
-from tests.notifier.receivers import Hook, MailStore, WebhookReceiver, decision, eventually
+from tests.notifier.receivers import (
+    MailStore,
+    WebhookReceiver,
+    decision,
+    eventually,
+    read_dead_letters,
+)
 from tests.notifier.stack import (
     MAIL,
     SECRETS,
@@ -31,46 +34,10 @@ from tests.notifier.stack import (
     metric,
     publish,
 )
-from tests.support.kafka import client_options
-from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 CATALOG: Catalog = load_catalog()
-
-
-@pytest.fixture
-def dead_letters(kafka_bootstrap: str) -> Iterator[str]:
-    name = f"test.notifier.dlq.{uuid.uuid4().hex[:12]}"
-    with private_topics(kafka_bootstrap, {name: 1}):
-        yield name
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=1.0)
-    await peer.start()
-    try:
-        yield peer
-    finally:
-        await peer.stop()
-
-
-def _dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
-    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        letters: list[epb.DeadLetter] = []
-        for _ in range(100):
-            for records in consumer.poll(timeout_ms=200).values():
-                letters += [epb.DeadLetter.FromString(r.value) for r in records]
-            if len(letters) >= count:
-                break
-        return letters
-    finally:
-        consumer.close()
 
 
 def _paid(event_id: str, granted_fen: int) -> dpb.Decision:
@@ -128,7 +95,7 @@ async def test_a_forged_decision_is_dead_lettered_and_never_notified(
 
     assert receiver.keys("a") == {genuine.decision_id}
     assert [m["X-Subsidy-Decision-Id"] for m in smtp.to(MAIL[A])] == [genuine.decision_id]
-    letters = _dead_letters(kafka_bootstrap, dead_letters, 3)
+    letters = read_dead_letters(kafka_bootstrap, dead_letters, 3)
     forged = "decision refused: the signature does not match the record: forged or altered"
     assert [(d.stage, d.error) for d in letters] == [
         ("notifier", "decision refused: not signed by the ledger (no subsidy-signature / "

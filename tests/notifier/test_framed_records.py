@@ -2,17 +2,14 @@
 signature over the payload, and a refused one is dead-lettered with its bytes as read."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
-from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra import records, topics
 from subsidy.infra.lifecycle import running
 from subsidy.ledger.relay import signed_headers
@@ -20,31 +17,19 @@ from subsidy.notifier.bootstrap import notifier_pool, notifier_worker
 from subsidy.notifier.repository import put_subscriptions
 from subsidy.notifier.settings import NotifierSettings
 from subsidy.notifier.subscriptions import Subscription
-from tests.notifier.receivers import Hook, MailStore, WebhookReceiver, decision, eventually
+from tests.notifier.receivers import (
+    MailStore,
+    WebhookReceiver,
+    decision,
+    eventually,
+    read_dead_letters,
+)
 from tests.notifier.stack import MAIL, SECRETS, SENDER, A, ledger_keys, ledger_signer
 from tests.support.kafka import client_options
-from tests.support.topics import private_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 CATALOG: Catalog = load_catalog()
-
-
-@pytest.fixture
-def dead_letters(kafka_bootstrap: str) -> Iterator[str]:
-    name = f"test.notifier.framed-dlq.{uuid.uuid4().hex[:12]}"
-    with private_topics(kafka_bootstrap, {name: 1}):
-        yield name
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    peer = WebhookReceiver({"a": Hook(SECRETS[A])}, hang_seconds=1.0)
-    await peer.start()
-    try:
-        yield peer
-    finally:
-        await peer.stop()
 
 
 def _framer() -> records.Framer:
@@ -52,23 +37,6 @@ def _framer() -> records.Framer:
     client = SchemaRegistryClient.new_client({"url": f"mock://notifier-{uuid.uuid4().hex[:8]}"})
     records.register(client)
     return records.framer(client, "mock://notifier", topics.DECISIONS.name, "/subsidy/ledger")
-
-
-def _dead_letters(bootstrap: str, topic: str, count: int) -> list[epb.DeadLetter]:
-    consumer = KafkaConsumer(**client_options(bootstrap), enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        letters: list[epb.DeadLetter] = []
-        for _ in range(100):
-            for batch in consumer.poll(timeout_ms=200).values():
-                letters += [epb.DeadLetter.FromString(r.value) for r in batch]
-            if len(letters) >= count:
-                break
-        return letters
-    finally:
-        consumer.close()
 
 
 async def test_a_framed_decision_is_verified_over_its_payload_and_dead_lettered_whole(
@@ -118,6 +86,6 @@ async def test_a_framed_decision_is_verified_over_its_payload_and_dead_lettered_
         await eventually(genuine_delivered, what="the framed genuine decision's webhook and mail")
 
     assert receiver.keys("a") == {genuine.decision_id}
-    [letter] = _dead_letters(kafka_bootstrap, dead_letters, 1)
+    [letter] = read_dead_letters(kafka_bootstrap, dead_letters, 1)
     assert letter.stage == "notifier"
     assert letter.value == forged_value  # the original bytes, frame and all
