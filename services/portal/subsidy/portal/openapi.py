@@ -51,6 +51,12 @@ _ERROR = {
 }
 
 
+# Well-known types have their own JSON mapping (proto3 JSON): a Timestamp is an RFC 3339 string.
+_WELL_KNOWN: dict[str, dict[str, str]] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+}
+
+
 def _ref(descriptor: Descriptor) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{descriptor.full_name}"}
 
@@ -62,8 +68,11 @@ def _field(field: FieldDescriptor, pending: list[Descriptor]) -> dict[str, Any]:
         if message.GetOptions().map_entry:
             value = _field(message.fields_by_name["value"], pending)
             return {"type": "object", "additionalProperties": value}
-        pending.append(message)
-        schema: dict[str, Any] = _ref(message)
+        if message.full_name in _WELL_KNOWN:
+            schema: dict[str, Any] = dict(_WELL_KNOWN[message.full_name])
+        else:
+            pending.append(message)
+            schema = _ref(message)
     elif field.enum_type is not None:
         schema = {"type": "string", "enum": [v.name for v in field.enum_type.values]}
     elif field.type in _INT32:
