@@ -5,6 +5,12 @@ from collections.abc import Sequence
 from subsidy.events.v1 import events_pb2 as epb
 
 
+def letter_id(topic: str, partition: int, offset: int) -> str:
+    """A dead letter's CloudEvents id: where the record it sets aside was read (a redelivery
+    of that record is the same letter)."""
+    return f"dead-letter/{topic}/{partition}/{offset}"
+
+
 def dead_letter(
     *,
     stage: str,

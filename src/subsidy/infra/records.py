@@ -1,17 +1,17 @@
 """Kafka records as standard tools read them: the schema registry's wire format and CloudEvents.
 
-Every value is framed as the Confluent wire format (magic byte, schema id, message indexes,
-then the protobuf or JSON bytes) against a schema registered under `<topic>-value`, and every
-record carries CloudEvents 1.0 binary-mode headers (`ce_*`, `content-type`). The framing
-prefix is computed once per topic by confluent-kafka's own serializer, so it is the library's
-encoding, not ours; each record only prepends those bytes.
+With a registry, every value is framed in the Confluent wire format (magic byte, schema id,
+message indexes, then the protobuf or JSON bytes) against its record type's schema (subjects by
+record name); every record carries CloudEvents 1.0 binary-mode headers (`ce_*`,
+`content-type`). The framing prefix is computed once per kind by confluent-kafka's own
+serializer, so it is the library's encoding, not ours; each record only prepends those bytes.
 """
 
 import asyncio
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -65,6 +65,10 @@ class Payload:
     subject: str
     ce_type: str
     message: type[Message] | None
+
+    @property
+    def content_type(self) -> str:
+        return "application/json" if self.message is None else "application/protobuf"
 
 
 def _protobuf(message: type[Message], ce_type: str) -> Payload:
@@ -178,15 +182,8 @@ def framer(client: SchemaRegistryClient, registry_url: str, kind: str, source: s
             f" this release's schema ({err}); register the platform's schemas first"
             " (`subsidy dev schemas`)"
         ) from None
-    content_type = "application/json" if payload.message is None else "application/protobuf"
-    schema_id = int.from_bytes(prefix[1:5], "big")
-    return Framer(
-        prefix=prefix,
-        source=source.encode(),
-        ce_type=payload.ce_type.encode(),
-        content_type=content_type.encode(),
-        dataschema=f"{shown}/schemas/ids/{schema_id}".encode(),
-    )
+    framed = replace(unframed(kind, source), prefix=prefix)
+    return replace(framed, dataschema=f"{shown}/schemas/ids/{framed.schema_id}".encode())
 
 
 def framers(registry_url: str | None, source: str, kinds: Mapping[str, str]) -> dict[str, Framer]:
@@ -201,8 +198,9 @@ def framers(registry_url: str | None, source: str, kinds: Mapping[str, str]) -> 
 def unframed(kind: str, source: str) -> Framer:
     """A framer for a deployment without a schema registry: CloudEvents headers only."""
     payload = PAYLOADS[kind]
-    content_type = "application/json" if payload.message is None else "application/protobuf"
-    return Framer(b"", source.encode(), payload.ce_type.encode(), content_type.encode(), b"")
+    return Framer(
+        b"", source.encode(), payload.ce_type.encode(), payload.content_type.encode(), b""
+    )
 
 
 def unframe(value: bytes) -> tuple[int | None, bytes]:
@@ -217,15 +215,6 @@ def unframe(value: bytes) -> tuple[int | None, bytes]:
     except Exception as err:
         raise ValueError(f"value: broken schema-registry frame ({err})") from None
     return schema_id.id, rest.read()
-
-
-def unframe_json(value: bytes) -> tuple[int | None, bytes]:
-    """As unframe, for a topic whose values are JSON (no message indexes)."""
-    if not value or value[0] != MAGIC:
-        return None, value
-    if len(value) < 5:
-        raise ValueError("value: broken schema-registry frame (shorter than 5 bytes)")
-    return int.from_bytes(value[1:5], "big"), value[5:]
 
 
 class RecordWriter:

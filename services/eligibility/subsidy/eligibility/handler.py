@@ -10,7 +10,7 @@ from subsidy.contract.codec import decode_event, evaluation_to_proto
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import FieldError, InvalidEvent
-from subsidy.infra.dead_letters import dead_letter
+from subsidy.infra.dead_letters import dead_letter, letter_id
 from subsidy.infra.records import Framer, unframe
 
 log = structlog.get_logger(__name__)
@@ -157,7 +157,7 @@ def _dead_letter(
     log.warning("eligibility.dead_letter", reason=rejection.reason, error=rejection.error,
                 event_id=rejection.event_id, topic=message.topic, partition=message.partition,
                 offset=message.offset)  # fmt: skip
-    record_id = f"dead-letter/{message.topic}/{message.partition}/{message.offset}"
+    record_id = letter_id(message.topic, message.partition, message.offset)
     topic, framer = letters
     return OutgoingRecord(
         topic=topic,

@@ -28,7 +28,7 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import InvalidEvent
 from subsidy.domain.recheck import PolicyMismatch, recheck
-from subsidy.infra.dead_letters import dead_letter
+from subsidy.infra.dead_letters import dead_letter, letter_id
 from subsidy.infra.postgres import TRANSIENT_ERRORS
 from subsidy.infra.records import RecordWriter, unframe
 from subsidy.infra.retries import DATABASE_TRANSACTION
@@ -276,7 +276,7 @@ class LedgerWorker:
                     self.settings.dead_letter_topic,
                     letter.SerializeToString(),
                     key=record.key,
-                    ce_id=f"dead-letter/{record.topic}/{record.partition}/{record.offset}",
+                    ce_id=letter_id(record.topic, record.partition, record.offset),
                 )
             )
         await asyncio.gather(*sends)  # acknowledged before the offsets move past them

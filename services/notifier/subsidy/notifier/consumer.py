@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog
-from subsidy.infra.dead_letters import dead_letter
+from subsidy.infra.dead_letters import dead_letter, letter_id
 from subsidy.infra.postgres import DATABASE_ERRORS
 from subsidy.infra.records import RecordWriter, unframe
 from subsidy.infra.retries import DATABASE_OUTAGE
@@ -69,7 +69,7 @@ _REFUSED = {
 }
 
 
-def unframed(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+def payload_view(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
     """The record with its value out of the registry's wire format: the ledger signed the
     payload, not the frame. A broken frame is left as it is, to be refused as unsigned."""
     try:
@@ -166,7 +166,7 @@ class DecisionConsumer:
             for original in records:
                 # Checked and read as payload; set aside as read, frame and all (a dead
                 # letter carries the original bytes).
-                record = unframed(original)
+                record = payload_view(original)
                 if record.topic == self._settings.appeals_topic:
                     if reason := self._take_notice(record, notices):
                         refused.append((original, reason))
@@ -261,6 +261,6 @@ class DecisionConsumer:
             )  # fmt: skip
             topic = self._settings.dead_letter_topic
             value = letter.SerializeToString()
-            ce_id = f"dead-letter/{record.topic}/{record.partition}/{record.offset}"
+            ce_id = letter_id(record.topic, record.partition, record.offset)
             sends.append(await self._producer.send(topic, value, key=record.key, ce_id=ce_id))
         await asyncio.gather(*sends)
