@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
 from subsidy.contract.codec import event_from_proto
-from subsidy.domain.events import EnterpriseEvent, InvalidEvent
+from subsidy.domain.events import InvalidEvent
 from subsidy.events.v1 import events_pb2 as epb
 from subsidy.infra.grpc_errors import field_violations
 from subsidy.infra.grpc_server import Registration, start_server
@@ -17,6 +17,7 @@ from subsidy.ingest.permissions import Submitters
 from subsidy.ingest.service import (
     SERVICE_NAME,
     Delivery,
+    Hashed,
     IngestServicer,
     Unavailable,
     auth_interceptor,
@@ -220,7 +221,7 @@ class _BrokenKafka:
     """A sink whose every send fails, as when Kafka is down."""
 
     async def send_all(
-        self, events: Sequence[EnterpriseEvent], provenance: epb.Provenance | None = None
+        self, events: Sequence[Hashed], provenance: epb.Provenance | None = None
     ) -> list[Delivery | Exception]:
         return [ConnectionError("broker down") for _ in events]
 

@@ -53,11 +53,15 @@ class Delivery:
     offset: int
 
 
+# An accepted event and its content hash (EnterpriseEvent.content_hash, computed once).
+Hashed = tuple[EnterpriseEvent, str]
+
+
 class EventSink(Protocol):
     """Where accepted events go (Kafka); results are in the order of the events."""
 
     async def send_all(
-        self, events: Sequence[EnterpriseEvent], provenance: events_pb2.Provenance | None = None
+        self, events: Sequence[Hashed], provenance: events_pb2.Provenance | None = None
     ) -> list[Delivery | Exception]:
         """Send in order, each with `provenance`, and wait for every acknowledgement (or
         failure)."""
@@ -96,20 +100,20 @@ class KafkaEventSink:
         return self._topic
 
     async def send_all(
-        self, events: Sequence[EnterpriseEvent], provenance: events_pb2.Provenance | None = None
+        self, events: Sequence[Hashed], provenance: events_pb2.Provenance | None = None
     ) -> list[Delivery | Exception]:
         """Queue every event, then wait for all acknowledgements together (one round trip per
         partition batch, not per event)."""
         futures: list[asyncio.Future[Any]] = []
         results: list[Delivery | Exception] = []
-        for event in events:
+        for event, digest in events:
             try:
                 key, value = event_record(event, provenance)
                 futures.append(
                     await self._producer.send(
                         # A correction re-sends the event id: its content tells it apart.
                         self._topic, value, key=key, subject=event.enterprise_id,
-                        ce_id=f"{event.event_id}/{event.content_hash()[:16]}",
+                        ce_id=f"{event.event_id}/{digest[:16]}",
                     )
                 )  # fmt: skip
             except Exception as err:
@@ -248,7 +252,9 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                 known = await ids.known([e.event_id for _, e in valid])
                 new = _sort_out(valid, known, requests, submitter, results, rejected)
                 deliveries = (
-                    await self._sink.send_all([e for _, e, _ in new], provenance) if new else []
+                    await self._sink.send_all([(e, d) for _, e, d in new], provenance)
+                    if new
+                    else []
                 )
                 accepted: list[Accepted] = []
                 for (i, event, digest), delivery in zip(new, deliveries, strict=True):
