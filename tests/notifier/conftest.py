@@ -5,11 +5,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from subsidy.harness.databases import create_schema, drop_schema, migrate_platform
+from subsidy.notifier.bootstrap import notifier_pool
+from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.settings import NotifierSettings
+from subsidy.notifier.subscriptions import Subscription
 from tests.ledger.database import as_role
 from tests.notifier.receivers import NOTIFIER_SCHEMA, Hook, MailStore, WebhookReceiver, start_smtp
-from tests.notifier.stack import PARTITIONS, SECRETS, A
+from tests.notifier.stack import MAIL, PARTITIONS, SECRETS, SENDER, A, ledger_keys
 from tests.support.topics import private_topics
 
 
@@ -40,6 +45,30 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
         yield peer
     finally:
         await peer.stop()
+
+
+@pytest.fixture
+async def subscribed_a(
+    kafka_bootstrap: str,
+    topic: str,
+    dead_letters: str,
+    db_url: str,
+    smtp: MailStore,
+    receiver: WebhookReceiver,
+) -> NotifierSettings:
+    """A notifier on this test's topics and schema, with the ledger's key, enterprise A
+    subscribed by webhook (`receiver`) and mail (`smtp`)."""
+    settings = NotifierSettings(  # type: ignore[call-arg]
+        kafka_bootstrap=kafka_bootstrap, database_url=db_url, topic=topic,
+        dead_letter_topic=dead_letters, group_id=f"test-notifier-{uuid.uuid4().hex[:12]}",
+        poll_seconds=0.2, webhook_secrets={A: [SecretStr(SECRETS[A])]},
+        smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
+        ledger_public_key_file=ledger_keys()[1],
+    )  # fmt: skip
+    async with notifier_pool(settings) as pool, pool.acquire() as conn:
+        await put_subscriptions(conn, [Subscription("enterprise", A, receiver.url("a"),
+                                                    MAIL[A], "zh")])  # fmt: skip
+    return settings
 
 
 @pytest.fixture

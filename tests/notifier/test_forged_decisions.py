@@ -3,20 +3,16 @@ decision. Unsigned, signed by another key under the ledger's key id, or a genuin
 its amount raised after signing: each is dead-lettered with the reason and counted, and no
 webhook or mail goes out for it; the genuine decision behind them is delivered."""
 
-import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.infra.lifecycle import running
 from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer, write_key_pair
-from subsidy.notifier.bootstrap import notifier_pool, notifier_worker
-from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.bootstrap import notifier_worker
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.subscriptions import Subscription
 from tests.notifier.receivers import (
     MailStore,
     WebhookReceiver,
@@ -26,10 +22,7 @@ from tests.notifier.receivers import (
 )
 from tests.notifier.stack import (
     MAIL,
-    SECRETS,
-    SENDER,
     A,
-    ledger_keys,
     ledger_signer,
     metric,
     publish,
@@ -50,21 +43,12 @@ async def test_a_forged_decision_is_dead_lettered_and_never_notified(
     kafka_bootstrap: str,
     topic: str,
     dead_letters: str,
-    db_url: str,
     smtp: MailStore,
     receiver: WebhookReceiver,
+    subscribed_a: NotifierSettings,
     tmp_path: Path,
 ) -> None:
-    settings = NotifierSettings(  # type: ignore[call-arg]
-        kafka_bootstrap=kafka_bootstrap, database_url=db_url, topic=topic,
-        dead_letter_topic=dead_letters, group_id=f"test-notifier-{uuid.uuid4().hex[:12]}",
-        poll_seconds=0.2, webhook_secrets={A: [SecretStr(SECRETS[A])]},
-        smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
-        ledger_public_key_file=ledger_keys()[1],
-    )  # fmt: skip
-    async with notifier_pool(settings) as pool, pool.acquire() as conn:
-        await put_subscriptions(conn, [Subscription("enterprise", A, receiver.url("a"),
-                                                    MAIL[A], "zh")])  # fmt: skip
+    settings = subscribed_a
     impostor = Signer.from_file(write_key_pair(tmp_path / "impostor")[0])
     unsigned, other_key, raised, genuine = (
         _paid("ev-forged-1", 900_000_000), _paid("ev-forged-2", 900_000_000),

@@ -6,17 +6,14 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from pydantic import SecretStr
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.infra import records, topics
 from subsidy.infra.lifecycle import running
 from subsidy.ledger.relay import signed_headers
-from subsidy.notifier.bootstrap import notifier_pool, notifier_worker
-from subsidy.notifier.repository import put_subscriptions
+from subsidy.notifier.bootstrap import notifier_worker
 from subsidy.notifier.settings import NotifierSettings
-from subsidy.notifier.subscriptions import Subscription
 from tests.notifier.receivers import (
     MailStore,
     WebhookReceiver,
@@ -24,7 +21,7 @@ from tests.notifier.receivers import (
     eventually,
     read_dead_letters,
 )
-from tests.notifier.stack import MAIL, SECRETS, SENDER, A, ledger_keys, ledger_signer
+from tests.notifier.stack import MAIL, A, ledger_signer
 from tests.support.kafka import client_options
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -43,20 +40,11 @@ async def test_a_framed_decision_is_verified_over_its_payload_and_dead_lettered_
     kafka_bootstrap: str,
     topic: str,
     dead_letters: str,
-    db_url: str,
     smtp: MailStore,
     receiver: WebhookReceiver,
+    subscribed_a: NotifierSettings,
 ) -> None:
-    settings = NotifierSettings(  # type: ignore[call-arg]
-        kafka_bootstrap=kafka_bootstrap, database_url=db_url, topic=topic,
-        dead_letter_topic=dead_letters, group_id=f"test-notifier-{uuid.uuid4().hex[:12]}",
-        poll_seconds=0.2, webhook_secrets={A: [SecretStr(SECRETS[A])]},
-        smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_sender=SENDER,
-        ledger_public_key_file=ledger_keys()[1],
-    )  # fmt: skip
-    async with notifier_pool(settings) as pool, pool.acquire() as conn:
-        await put_subscriptions(conn, [Subscription("enterprise", A, receiver.url("a"),
-                                                    MAIL[A], "zh")])  # fmt: skip
+    settings = subscribed_a
     forged, genuine = (
         decision(CATALOG, A, event_id, "m12.training_base", dpb.PAID,
                  granted_fen=100_000_000, cash_delta_fen=100_000_000)
