@@ -1,4 +1,5 @@
-"""The fault suite's own logic: its seeded plan, its exactly-once count, its reading of logs."""
+"""The fault suites' own logic: their seeded plans, their exactly-once count, their reading of
+logs, the cluster's nodes and instances, the stall measure."""
 
 import os
 import subprocess
@@ -6,9 +7,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from subsidy.devstack.kafka_broker import BrokerSecurity
 from subsidy.faults.deliveries import compare_ids
-from subsidy.faults.plan import KILLS, RESTARTS, plan_faults
-from subsidy.faults.supervisor import MARK, Supervisor, last_error
+from subsidy.faults.plan import CLUSTER_KILLS, KILLS, RESTARTS, plan_faults
+from subsidy.faults.stack import CLUSTER, PrivateStack, fault_layout
+from subsidy.faults.stalls import widest_gap
+from subsidy.faults.suite import SCALED
+from subsidy.faults.supervisor import MARK, Supervisor, instances, last_error
+from subsidy.harness.processes import ServiceSpec
 
 
 def test_the_plan_is_the_seeds_and_has_every_fault_in_the_window() -> None:
@@ -61,3 +67,59 @@ def test_only_the_suites_own_leftovers_are_killed(tmp_path: Path) -> None:
         for process in (ours, theirs):
             process.kill()
             process.wait()
+
+
+def test_the_cluster_plan_kills_every_instance_and_keeps_to_the_seed() -> None:
+    plan = plan_faults(7, 10.0, 100.0, CLUSTER_KILLS)
+    assert plan == plan_faults(7, 10.0, 100.0, CLUSTER_KILLS)
+    assert Counter(f.target for f in plan) == Counter(
+        {**CLUSTER_KILLS, **dict.fromkeys(RESTARTS, 1)}
+    )
+    # Every scaled service loses an instance at least once: each kill is a rebalance.
+    assert {t.rsplit("-", 1)[0] for t in CLUSTER_KILLS} == set(SCALED)
+    # The one-node suite's plan is what it was before the cluster's was added.
+    assert plan_faults(7, 10.0, 100.0) == plan_faults(7, 10.0, 100.0, KILLS)
+
+
+def test_instances_are_named_apart_and_one_keeps_its_name() -> None:
+    spec = ServiceSpec("notifier", ("notify", "worker"), {"A": "1"})
+    assert instances(spec, 1) == [spec]
+    two = instances(spec, 2)
+    assert [s.name for s in two] == ["notifier-1", "notifier-2"]
+    assert all(s.args == spec.args and s.env == spec.env for s in two)
+
+
+def test_the_cluster_stack_is_three_replicating_nodes_of_its_own(tmp_path: Path) -> None:
+    stack = PrivateStack(fault_layout(tmp_path, CLUSTER.name), CLUSTER)
+    single = PrivateStack(fault_layout(tmp_path))
+    mine = tmp_path / ".run" / "faults-cluster"
+    assert stack.replicas == len(stack.brokers) == 3
+    ports = [p for b in stack.brokers for p in (b.port, b.controller_port)]
+    ports += [stack.postgres.port]
+    theirs = {single.broker.port, single.broker.controller_port, single.postgres.port}
+    assert len(set(ports)) == len(ports)
+    assert not set(ports) & theirs
+    assert stack.kafka_bootstrap.count(",") == 2
+    security = BrokerSecurity(Path("keystore.pem"), Path("ca.pem"), "admin-password")
+    voters = ",".join(f"{b.node_id}@127.0.0.1:{b.controller_port}" for b in stack.brokers)
+    homes = set()
+    for broker in stack.brokers:
+        settings = dict(line.split("=", 1) for line in broker.rendered(security).splitlines()[1:])
+        assert settings["node.id"] == str(broker.node_id)
+        assert settings["controller.quorum.voters"] == voters
+        assert settings["default.replication.factor"] == "3"
+        assert settings["min.insync.replicas"] == "2"
+        assert settings["offsets.topic.replication.factor"] == "3"
+        assert settings["log.dirs"] == str(broker.data_dir)
+        assert "-Xmx256m" in broker._java(Path("java"), Path("libs"), "Main")
+        for path in (broker.data_dir, broker.pid_file, broker.log, broker.console):
+            assert path.is_relative_to(mine), path
+        homes.add(broker.home)
+    assert len(homes) == 3  # no two nodes share data, pid file or logs
+    assert len({b.cluster_id_file for b in stack.brokers}) == 1  # one cluster id for all
+
+
+def test_a_stall_is_the_widest_gap_counted_from_the_strike() -> None:
+    assert widest_gap(10.0, []) is None
+    assert widest_gap(10.0, [10.5, 11.0, 19.0, 19.5]) == (8.0, 11.0)
+    assert widest_gap(10.0, [16.0, 16.5]) == (6.0, 10.0)  # from the strike to the first

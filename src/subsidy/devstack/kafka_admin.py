@@ -60,11 +60,16 @@ def check_reachable(kafka: KafkaConnection, timeout_s: float = 10.0) -> None:
     wait_ready(kafka, timeout_s, still_starting=lambda: True)
 
 
-def ensure_topics(kafka: KafkaConnection, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
-    """Create the topics that are missing (replication 1); returns the names it created."""
+def ensure_topics(
+    kafka: KafkaConnection, topics: tuple[Topic, ...] = ALL_TOPICS, replicas: int = 1
+) -> list[str]:
+    """Create the topics that are missing (`replicas` copies each: one on the devstack's
+    single node); returns the names it created."""
     admin = admin_client(kafka)
     try:
-        wanted = {t.name: {"num_partitions": t.partitions, "replication_factor": 1} for t in topics}
+        wanted = {
+            t.name: {"num_partitions": t.partitions, "replication_factor": replicas} for t in topics
+        }
         response = admin.create_topics(wanted, timeout_ms=30_000, raise_errors=False)
         created, failures = [], []
         for result in response["topics"]:

@@ -1,4 +1,5 @@
-"""The local one-node Kafka (KRaft, broker and controller in one JVM): config, start, stop."""
+"""The local Kafka node (KRaft, broker and controller in one JVM), alone or one of a quorum:
+config, start, stop."""
 
 import base64
 import hashlib
@@ -26,9 +27,8 @@ BROKER_NAME = "kafka"
 # (another digest: the broker could not log in to itself), is remade.
 SECURED_MARKER = "scram-bootstrapped"
 STOP_TIMEOUT_S = 60.0
+HEAP = ("-Xms128m", "-Xmx512m")  # the machine is small; a dev broker needs little heap
 JVM_OPTS = (
-    "-Xms128m",
-    "-Xmx512m",  # the machine is small; a dev broker needs little heap
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:+ExitOnOutOfMemoryError",
@@ -72,30 +72,44 @@ def _security_settings(security: BrokerSecurity) -> dict[str, str]:
     }
 
 
+def _replication(replicas: int) -> dict[str, str]:
+    """Every topic's, the internal ones' too: `replicas` copies, of which all but one (at
+    least one) must have a write before it counts, so one node may be away."""
+    isr = str(max(1, replicas - 1))
+    return {
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": isr,
+        "offsets.topic.replication.factor": str(replicas),
+        "offsets.topic.num.partitions": "6",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": isr,
+    }
+
+
 def server_properties(
     data_dir: Path,
     security: BrokerSecurity,
     port: int = endpoints.KAFKA_PORT,
     ctl: int = endpoints.KAFKA_CONTROLLER_PORT,
+    quorum: tuple[tuple[int, int], ...] = (),
+    node_id: int = 1,
 ) -> str:
-    """server.properties for one node on loopback, sized for a laptop, topics made explicitly."""
+    """server.properties for one node on loopback, sized for a laptop, topics made explicitly.
+    `quorum`: every node as (node id, controller port), each a voter and a broker, topics
+    replicated to all; empty, this node alone (the devstack's)."""
     host = endpoints.KAFKA_HOST
+    voters = ",".join(f"{n}@{host}:{c}" for n, c in quorum or ((node_id, ctl),))
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{host}:{ctl}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"SASL_SSL://{host}:{port},CONTROLLER://{host}:{ctl}",
         "advertised.listeners": f"SASL_SSL://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
         **_security_settings(security),
         "log.dirs": str(data_dir),
         "num.partitions": "6",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "6",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        **_replication(len(quorum) or 1),
         "transaction.state.log.num.partitions": "6",
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
@@ -120,27 +134,53 @@ def new_cluster_id() -> str:
 
 @dataclass(frozen=True)
 class Broker:
-    """The local broker's files and ports."""
+    """The local broker's files and ports. One node of a quorum keeps its files under
+    kafka/node-<id>/ and logs/kafka-<id>/, all nodes one cluster id, CA and admin login."""
 
     layout: Layout
     port: int = endpoints.KAFKA_PORT
     controller_port: int = endpoints.KAFKA_CONTROLLER_PORT
+    node_id: int = 1
+    quorum: tuple[tuple[int, int], ...] = ()  # every node's (id, controller port); () alone
+    heap: tuple[str, ...] = HEAP
 
     @property
     def bootstrap(self) -> str:
         return f"{endpoints.KAFKA_HOST}:{self.port}"
 
     @property
+    def home(self) -> Path:
+        kafka = self.layout.kafka_dir
+        return kafka / f"node-{self.node_id}" if self.quorum else kafka
+
+    @property
+    def logs(self) -> Path:
+        return self.layout.logs / f"kafka-{self.node_id}" if self.quorum else self.layout.logs
+
+    @property
+    def log(self) -> Path:
+        """log4j's kafka.log (deploy/local/kafka/log4j.properties)."""
+        return self.logs / "kafka.log" if self.quorum else self.layout.kafka_log
+
+    @property
+    def console(self) -> Path:
+        return self.logs / "kafka.out" if self.quorum else self.layout.kafka_console
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid" if self.quorum else self.layout.kafka_pid
+
+    @property
     def properties(self) -> Path:
-        return self.layout.kafka_dir / "server.properties"
+        return self.home / "server.properties"
 
     @property
     def data_dir(self) -> Path:
-        return self.layout.kafka_dir / "data"
+        return self.home / "data"
 
     @property
     def cluster_id_file(self) -> Path:
-        return self.layout.kafka_dir / "cluster.id"
+        return self.layout.kafka_dir / "cluster.id"  # one for the whole quorum
 
     def security(self) -> BrokerSecurity:
         """The broker's certificate (made by the local CA) and the admin's password."""
@@ -152,7 +192,9 @@ class Broker:
 
     def rendered(self, security: BrokerSecurity) -> str:
         """The server.properties this broker runs with."""
-        return server_properties(self.data_dir, security, self.port, self.controller_port)
+        return server_properties(
+            self.data_dir, security, self.port, self.controller_port, self.quorum, self.node_id
+        )
 
     def outdated(self) -> bool:
         """True if the running broker's properties are not what this code would write."""
@@ -162,13 +204,13 @@ class Broker:
 
     def pid(self) -> int | None:
         """The broker's pid if it runs."""
-        return live_pid(self.layout.kafka_pid, str(self.properties))
+        return live_pid(self.pid_file, str(self.properties))
 
     def _java(self, java: Path, libs: Path, main: str, *args: str) -> list[str]:
         return [
-            str(java), *JVM_OPTS,
+            str(java), *self.heap, *JVM_OPTS,
             f"-Dlog4j.configuration=file:{self.layout.log4j}",
-            f"-Dkafka.logs.dir={self.layout.logs}",
+            f"-Dkafka.logs.dir={self.logs}",
             "-cp", f"{libs}/*", main, *args,
         ]  # fmt: skip
 
@@ -176,7 +218,7 @@ class Broker:
         """Format the storage once, with the admin's SCRAM login in its first metadata (the
         broker checks logins from the start, so no other way in exists); the cluster id is
         kept beside the data. Storage from before logins is remade: it holds dev data only."""
-        marker = self.layout.kafka_dir / SECURED_MARKER
+        marker = self.home / SECURED_MARKER
         digest = hashlib.sha256(admin_password.encode()).hexdigest()
         if (self.data_dir / "meta.properties").is_file():
             if marker.is_file() and marker.read_text().strip() == digest:
@@ -208,23 +250,24 @@ class Broker:
                 )
         java = find_java()
         version, libs = ensure_kafka_libs(self.layout)
-        self.layout.logs.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Its data holds every record and the SCRAM keys: no other user may read it.
         self.layout.kafka_dir.chmod(0o700)
+        self.home.chmod(0o700)
         security = self.security()
         write_secret_file(self.properties, self.rendered(security))
         self._format(java, libs, security.admin_password)
-        with self.layout.kafka_console.open("ab") as console:
+        with self.console.open("ab") as console:
             proc = subprocess.Popen(
                 self._java(java, libs, MAIN_CLASS, str(self.properties)),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
-                cwd=self.layout.kafka_dir,
+                cwd=self.home,
                 start_new_session=True,  # outlives `up`, and a Ctrl-C in this terminal
             )
-        write_pid(self.layout.kafka_pid, proc.pid)
+        write_pid(self.pid_file, proc.pid)
         return proc.pid, version
 
     def stop(self) -> tuple[int, bool] | None:
@@ -232,12 +275,9 @@ class Broker:
         pid = self.pid()
         if pid is not None:
             killed = terminate(pid, STOP_TIMEOUT_S)
-        self.layout.kafka_pid.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
         return None if pid is None else (pid, killed)
 
     def diagnostics(self) -> str:
         """The end of the broker's logs, for a failed start."""
-        return (
-            f"--- {self.layout.kafka_log}\n{tail(self.layout.kafka_log)}\n"
-            f"--- {self.layout.kafka_console}\n{tail(self.layout.kafka_console, 15)}"
-        )
+        return f"--- {self.log}\n{tail(self.log)}\n--- {self.console}\n{tail(self.console, 15)}"

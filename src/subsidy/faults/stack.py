@@ -1,4 +1,5 @@
-"""The suite's own Kafka and PostgreSQL (other ports, .run/faults/): it restarts them at will."""
+"""The suite's own Kafka (one node, or a quorum of three) and PostgreSQL, on other ports and
+in .run/faults/ (.run/faults-cluster/): it kills and restarts them at will."""
 
 import contextlib
 import fcntl
@@ -7,15 +8,16 @@ import shutil
 import signal
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from subsidy.devstack import db_logins, kafka_admin, kafka_grants, kafka_logins, postgres_db
 from subsidy.devstack.endpoints import KAFKA_HOST
 from subsidy.devstack.errors import DevstackError
-from subsidy.devstack.kafka_broker import Broker
+from subsidy.devstack.kafka_broker import HEAP, Broker
 from subsidy.devstack.paths import Layout, find_repo_root
 from subsidy.devstack.postgres_server import PostgresServer
 from subsidy.devstack.procs import is_alive, port_open, wait_exit
@@ -31,25 +33,68 @@ POSTGRES_PORT = 55532
 READY_TIMEOUT_S = 180.0
 
 
-def fault_layout(root: Path | None = None) -> Layout:
-    """The checkout's layout with logs, data and pid files under .run/faults/."""
+@dataclass(frozen=True)
+class Place:
+    """Where a private stack lives: its folder under .run/, its ports (node i of the Kafka
+    quorum listens on kafka_port + 2i, its controller one above), its Kafka nodes and their
+    heap."""
+
+    name: str = "faults"
+    kafka_port: int = KAFKA_PORT
+    postgres_port: int = POSTGRES_PORT
+    nodes: int = 1
+    heap: tuple[str, ...] = HEAP
+
+
+# The cluster suite's: three nodes of 256 MiB each, beside the one-node suite's ports.
+CLUSTER = Place("faults-cluster", 29192, 55632, 3, ("-Xms256m", "-Xmx256m"))
+
+
+def fault_layout(root: Path | None = None, name: str = "faults") -> Layout:
+    """The checkout's layout with logs, data and pid files under .run/<name>/."""
     base = root or find_repo_root()
-    return Layout(base, run_dir=base / ".run" / "faults")
+    return Layout(base, run_dir=base / ".run" / name)
+
+
+def brokers(layout: Layout, place: Place) -> list[Broker]:
+    """The place's Kafka nodes: one alone as the devstack's, or a quorum of `nodes`."""
+    if place.nodes == 1:
+        return [Broker(layout, place.kafka_port, place.kafka_port + 1, heap=place.heap)]
+    ports = [(place.kafka_port + 2 * i, place.kafka_port + 2 * i + 1) for i in range(place.nodes)]
+    quorum = tuple((i + 1, ctl) for i, (_, ctl) in enumerate(ports))
+    return [Broker(layout, port, ctl, i + 1, quorum, place.heap)
+            for i, (port, ctl) in enumerate(ports)]  # fmt: skip
 
 
 @dataclass
 class PrivateStack:
-    """A one-node Kafka and a PostgreSQL that only the suite uses."""
+    """A Kafka (one node or a quorum) and a PostgreSQL that only the suite uses."""
 
     layout: Layout = field(default_factory=fault_layout)
+    place: Place = field(default_factory=Place)
+
+    @classmethod
+    def at(cls, place: Place) -> "PrivateStack":
+        """The stack of `place`, in the checkout's .run/<place.name>/."""
+        return cls(fault_layout(name=place.name), place)
 
     def __post_init__(self) -> None:
-        self.broker = Broker(self.layout, KAFKA_PORT, KAFKA_CONTROLLER_PORT)
-        self.postgres = PostgresServer(self.layout, POSTGRES_PORT)
+        self.brokers = brokers(self.layout, self.place)
+        self.postgres = PostgresServer(self.layout, self.place.postgres_port)
+
+    @property
+    def broker(self) -> Broker:
+        """The first node (the only one of a one-node stack)."""
+        return self.brokers[0]
+
+    @property
+    def replicas(self) -> int:
+        """Copies of each topic: one on every node."""
+        return len(self.brokers)
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.broker.bootstrap
+        return ",".join(b.bootstrap for b in self.brokers)
 
     @property
     def kafka(self) -> KafkaConnection:
@@ -66,7 +111,7 @@ class PrivateStack:
     @property
     def database_url(self) -> str:
         password = db_logins.read_passwords(self.passwords).get(db_logins.OWNER)
-        return postgres_db.local_url(POSTGRES_PORT, password, self.postgres.ca_file)
+        return postgres_db.local_url(self.place.postgres_port, password, self.postgres.ca_file)
 
     @property
     def passwords(self) -> Path:
@@ -74,9 +119,9 @@ class PrivateStack:
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold .run/faults.lock for the run: a second run beside it (another `make test` in
+        """Hold .run/<name>.lock for the run: a second run beside it (another `make test` in
         this checkout) would wipe and restart this one's servers, so it fails at once instead."""
-        path = self.layout.run.parent / "faults.lock"
+        path = self.layout.run.parent / f"{self.place.name}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+") as lock:
             try:
@@ -92,50 +137,80 @@ class PrivateStack:
             yield
 
     def start_fresh(self) -> None:
-        """Stop what an aborted earlier run left behind, wipe .run/faults/, start both."""
+        """Stop what an aborted earlier run left behind, wipe .run/<name>/, start both."""
         self.stop()
         shutil.rmtree(self.layout.run, ignore_errors=True)
-        self._start_broker()
+        for broker in self.brokers:
+            self._start_broker(broker)
         self.postgres.start()
-        self._wait_kafka()
+        for broker in self.brokers:
+            self._wait_kafka(broker)
+        self._wait_quorum()
         kafka_grants.provision(self.kafka, kafka_logins.ensure_passwords(self.layout))
         postgres_db.ensure_database(
-            self.postgres.superuser_url(), self.passwords, READY_TIMEOUT_S, POSTGRES_PORT,
-            self.postgres.ca_file,
+            self.postgres.superuser_url(), self.passwords, READY_TIMEOUT_S,
+            self.place.postgres_port, self.postgres.ca_file,
         )  # fmt: skip
 
-    def _start_broker(self) -> int:
+    @staticmethod
+    def _start_broker(broker: Broker) -> int:
         # Broker.start lets go of its Popen, the broker being meant to outlive `subsidy dev up`;
         # Python warns about that (ResourceWarning), which pytest's warnings-as-errors would
         # turn into a failure. The broker is stopped by pid, as `dev down` does.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            pid, _ = self.broker.start()
+            pid, _ = broker.start()
         return pid
 
-    def _wait_kafka(self, pid: int | None = None) -> None:
-        """Until the broker answers; given the pid just started, it is that process that must
-        stay alive meanwhile (the pid file and command line are not asked again)."""
+    def _wait_kafka(self, broker: Broker, pid: int | None = None) -> None:
+        """Until the node answers on its own port; given the pid just started, it is that
+        process that must stay alive meanwhile (the pid file and command line are not asked
+        again)."""
 
         def starting() -> bool:
-            return self.broker.pid() is not None if pid is None else is_alive(pid)
+            return broker.pid() is not None if pid is None else is_alive(pid)
 
-        kafka_admin.wait_ready(self.kafka, READY_TIMEOUT_S, still_starting=starting)
+        alone = replace(self.kafka, bootstrap=broker.bootstrap)
+        kafka_admin.wait_ready(alone, READY_TIMEOUT_S, still_starting=starting)
 
-    def kill_kafka(self) -> tuple[int, int, float]:
-        """kill -9 the broker, start it again on the same data; (old pid, new pid, seconds
-        until it answered again)."""
+    def _wait_quorum(self) -> None:
+        """Until every node is a registered broker: a topic with a copy on each needs all."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while len(self.leaders(all_brokers=True)) < len(self.brokers):
+            if time.monotonic() > deadline:
+                raise DevstackError(f"not all {len(self.brokers)} Kafka nodes joined the cluster")
+            time.sleep(0.5)
+
+    def leaders(self, all_brokers: bool = False) -> Counter[int]:
+        """Partitions led by each node id, over every topic (the internal ones too: the
+        consumer groups' coordinators); with `all_brokers`, every registered node counted."""
+        admin = kafka_admin.admin_client(self.kafka)
+        try:
+            if all_brokers:
+                return Counter(b["node_id"] for b in admin.describe_cluster()["brokers"])
+            return Counter(p["leader"] for t in admin.describe_topics()
+                           for p in t["partitions"] if p["leader"] >= 0)  # fmt: skip
+        finally:
+            admin.close()
+
+    def kill_kafka(
+        self, broker: Broker | None = None, down_s: float = 0.0
+    ) -> tuple[int, int, float]:
+        """kill -9 a node (the only one by default), start it again on the same data after
+        `down_s`; (old pid, new pid, seconds until it answered again)."""
+        broker = broker or self.broker
         began = time.monotonic()
-        old = self.broker.pid()
-        assert old is not None, "the private Kafka is not running"
+        old = broker.pid()
+        assert old is not None, f"the private Kafka node {broker.node_id} is not running"
         os.kill(old, signal.SIGKILL)
         wait_exit(old, 30)
         # The JVM's pid can be gone while its last threads still hold the listening sockets.
         deadline = time.monotonic() + 30
-        while port_open(KAFKA_HOST, self.broker.port) and time.monotonic() < deadline:
+        while port_open(KAFKA_HOST, broker.port) and time.monotonic() < deadline:
             time.sleep(0.1)
-        new = self._start_broker()
-        self._wait_kafka(new)
+        time.sleep(max(0.0, began + down_s - time.monotonic()))
+        new = self._start_broker(broker)
+        self._wait_kafka(broker, new)
         return old, new, time.monotonic() - began
 
     def crash_postgres(self) -> tuple[int, int, float, list[str]]:
@@ -165,6 +240,7 @@ class PrivateStack:
         )
 
     def stop(self) -> None:
-        """Stop both if they run (idempotent)."""
-        self.broker.stop()
+        """Stop Kafka and PostgreSQL if they run (idempotent)."""
+        for broker in self.brokers:
+            broker.stop()
         self.postgres.stop()

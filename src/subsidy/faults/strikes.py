@@ -24,6 +24,7 @@ class Strike:
     what: str
     decided: int | None  # events in the ledger's inbox just after (None: database away)
     fed: int
+    ended_s: float = 0.0  # when the fault was over (a server answering again)
 
     def line(self, expected: int) -> str:
         decided = "?" if self.decided is None else f"{self.decided:,}"
@@ -33,16 +34,35 @@ class Strike:
         )
 
 
+async def _kill_kafka(stack: PrivateStack, down_s: float) -> str:
+    """kill -9 a Kafka node: the only one, or of a quorum the one that leads the most
+    partitions (the groups' coordinators among them), away for `down_s` before its restart."""
+    if len(stack.brokers) == 1:
+        old, new, took = await asyncio.to_thread(stack.kill_kafka)
+        return (
+            f"kill -9 Kafka broker pid {old}; restarted as pid {new}, answering after {took:.1f}s"
+        )
+    leaders = await asyncio.to_thread(stack.leaders)
+    node, led = min(leaders.items(), key=lambda item: (-item[1], item[0]))
+    broker = stack.brokers[node - 1]
+    old, new, took = await asyncio.to_thread(stack.kill_kafka, broker, down_s)
+    return (
+        f"kill -9 Kafka node {node} pid {old}, leader of {led} of {leaders.total()} partitions; "
+        f"away {down_s:.0f}s, restarted as pid {new}, answering after {took:.1f}s"
+    )
+
+
 async def _hit(
-    fault: Fault, stack: PrivateStack, supervisor: Supervisor, clock: Callable[[], float]
+    fault: Fault,
+    stack: PrivateStack,
+    supervisor: Supervisor,
+    clock: Callable[[], float],
+    kafka_down_s: float,
 ) -> tuple[float, str]:
     """The fault carried out; when it struck, and what was done."""
     at_s = clock()
     if fault.target == "kafka":
-        old, new, took = await asyncio.to_thread(stack.kill_kafka)
-        return at_s, (
-            f"kill -9 Kafka broker pid {old}; restarted as pid {new}, answering after {took:.1f}s"
-        )
+        return at_s, await _kill_kafka(stack, kafka_down_s)
     if fault.target == "postgres":
         old, new, took, failures = await asyncio.to_thread(stack.crash_postgres)
         repeated = f" (pg_ctl repeated after: {'; '.join(failures)})" if failures else ""
@@ -67,14 +87,16 @@ async def strike_all(
     database_url: str,
     fed: Callable[[], int],
     on_strike: Callable[[Strike], None],
+    kafka_down_s: float = 0.0,
 ) -> list[Strike]:
     """Each fault at its moment (later if the one before still recovers), one after another."""
     done = []
     for fault in faults:
         await asyncio.sleep(max(0.0, fault.at_s - clock()))
-        at_s, what = await _hit(fault, stack, supervisor, clock)
+        at_s, what = await _hit(fault, stack, supervisor, clock, kafka_down_s)
+        ended_s = clock()
         count = await decided(database_url)
-        strike = Strike(fault, at_s, what, count, fed())
+        strike = Strike(fault, at_s, what, count, fed(), ended_s)
         on_strike(strike)
         done.append(strike)
     return done

@@ -2,12 +2,15 @@
 
 50,000 events go through every service on a private Kafka and PostgreSQL while services are
 killed with SIGKILL and both servers restart; in the end the export must equal `subsidy
-simulate`, the chain verify, and every notification have arrived once.
+simulate`, the chain verify, and every notification have arrived once. The cluster variant
+(`make test-faults-cluster`, FaultConfig.cluster) runs two of each worker on a three-node
+Kafka and kills the node that leads the most partitions; it also reports how long decisions
+stalled at each fault.
 """
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -19,14 +22,15 @@ from rich.console import Console
 from subsidy.demo.generator import generate
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.simulate import simulate
+from subsidy.faults import stalls
 from subsidy.faults.checks import final_checks
 from subsidy.faults.feeder import FeedThread, distinct_events
 from subsidy.faults.money import money_under_kills
-from subsidy.faults.plan import Fault, plan_faults
+from subsidy.faults.plan import CLUSTER_KILLS, KILLS, Fault, plan_faults
 from subsidy.faults.progress import StallWatch
-from subsidy.faults.stack import PrivateStack
+from subsidy.faults.stack import CLUSTER, Place, PrivateStack
 from subsidy.faults.strikes import Strike, strike_all
-from subsidy.faults.supervisor import Supervisor
+from subsidy.faults.supervisor import Supervisor, instances
 from subsidy.harness import processes
 from subsidy.harness.databases import fresh_database
 from subsidy.harness.inboxes import Inboxes, RunningInboxes
@@ -38,6 +42,8 @@ T = TypeVar("T")
 # The services the checks depend on; the ledger API and the dashboard only read, and each
 # would cost a share of a small machine's cores.
 UNDER_TEST = ("ingest", "eligibility", "ledger-worker", "ledger-relay", "notifier")
+# Run as several instances when asked (FaultConfig.instances); the ingest API stays one.
+SCALED = ("eligibility", "ledger-worker", "ledger-relay", "notifier")
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,23 @@ class FaultConfig:
     window: tuple[float, float] = (0.06, 0.8)
     decide_timeout_s: float = 420.0
     notify_timeout_s: float = 240.0
+    place: Place = field(default_factory=Place)  # the private stack: one Kafka node
+    instances: int = 1  # processes of each SCALED service
+    kills: Mapping[str, int] = field(default_factory=lambda: dict(KILLS))
+    kafka_down_s: float = 0.0  # a killed Kafka node's time away before its restart
+    title: str = "fault-tolerance suite"
+
+    @classmethod
+    def cluster(cls, seed: int = 2026) -> "FaultConfig":
+        """The cluster suite's (`make test-faults-cluster`): two of each worker on a
+        three-node Kafka, a node away 20 s; fewer events, the machine carrying three JVMs."""
+        return cls(events=20_000, seed=seed, feed_seconds=150.0, place=CLUSTER, instances=2,
+                   kills=dict(CLUSTER_KILLS), kafka_down_s=20.0,
+                   title="fault-tolerance suite, cluster")  # fmt: skip
 
     def plan(self) -> list[Fault]:
         start, end = (self.feed_seconds * f for f in self.window)
-        return plan_faults(self.seed, start, end)
+        return plan_faults(self.seed, start, end, self.kills)
 
 
 @dataclass
@@ -74,7 +93,11 @@ class _Clock:
     """Seconds since the feed began: the time base of the plan and of the report."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.t0 = time.monotonic()
+        self.wall0 = time.time()  # the same moment as the database's clock tells it
 
     def __call__(self) -> float:
         return time.monotonic() - self.t0
@@ -86,7 +109,6 @@ class _Session:
 
     config: FaultConfig
     console: Console
-    stack: PrivateStack = field(default_factory=PrivateStack)
     run: Run = field(default_factory=lambda: Run(database="subsidy_faults", metrics_ports={},
                      ingest_address=f"127.0.0.1:{free_port()}"))  # fmt: skip
     clock: _Clock = field(default_factory=_Clock)
@@ -94,7 +116,8 @@ class _Session:
     url: str = ""
 
     def __post_init__(self) -> None:
-        self.pid_file = self.stack.layout.run.parent / "faults-services.pids"
+        self.stack = PrivateStack.at(self.config.place)
+        self.pid_file = self.stack.layout.run.parent / f"{self.config.place.name}-services.pids"
         self.supervisor = Supervisor(self.stack.layout.logs, self.clock, self.pid_file)
         self.inboxes = RunningInboxes(Inboxes(self.run.webhook_secret))
 
@@ -126,7 +149,8 @@ async def _prepare(s: _Session) -> Catalog:
     s.pid_file.unlink(missing_ok=True)
     began = time.monotonic()
     await asyncio.to_thread(s.stack.start_fresh)
-    s.say(f"private Kafka {s.stack.kafka_bootstrap} (pid {s.stack.broker.pid()}) and PostgreSQL "
+    pids = ", ".join(str(b.pid()) for b in s.stack.brokers)
+    s.say(f"private Kafka {s.stack.kafka_bootstrap} (pid {pids}) and PostgreSQL "
           f"port {s.stack.postgres.port} (pid {s.stack.postgres.pid()}) up in "
           f"{time.monotonic() - began:.1f}s; data and logs in {s.stack.layout.run}")  # fmt: skip
     await s.inboxes.start()
@@ -137,14 +161,16 @@ async def _prepare(s: _Session) -> Catalog:
     s.lines = [line.encode() for line in generated]
     events.write_bytes(b"\n".join(s.lines) + b"\n")
     s.url = await fresh_database(s.stack.database_url, s.run.database)
-    await asyncio.to_thread(create_topics, s.run, s.stack.kafka, True)
+    await asyncio.to_thread(create_topics, s.run, s.stack.kafka, True, s.stack.replicas)
     catalog = load_catalog()
     await subscribe(s.url, s.run, events, catalog, s.inboxes.webhook_url)
     specs = service_specs(s.run, s.stack.kafka, s.url, s.inboxes.smtp_port, s.stack.passwords,
                           s.stack.kafka_passwords)  # fmt: skip
     for spec in specs:
         if spec.name in UNDER_TEST:
-            s.supervisor.start(spec)
+            count = s.config.instances if spec.name in SCALED else 1
+            for instance in instances(spec, count):
+                s.supervisor.start(instance)
     await asyncio.gather(*(processes.wait_ready(r) for r in s.supervisor.services.values()))
     s.say("services up: " + ", ".join(f"{name} (pid {r.process.pid})"
                                       for name, r in s.supervisor.services.items()))  # fmt: skip
@@ -163,7 +189,8 @@ async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> l
         strikes = await _supervised(
             strike_all(s.config.plan(), stack=s.stack, supervisor=s.supervisor, clock=s.clock,
                        database_url=s.url, fed=lambda: feeder.fed,
-                       on_strike=lambda strike: s.say(strike.line(expected))),
+                       on_strike=lambda strike: s.say(strike.line(expected)),
+                       kafka_down_s=s.config.kafka_down_s),
             watcher, feeding,
         )  # fmt: skip
         fed = await _supervised(feeding, watcher)
@@ -190,6 +217,8 @@ async def _check(s: _Session, catalog: Catalog, strikes: list[Strike], expected:
     want = await asyncio.to_thread(lambda: simulate(s.lines, catalog).to_contract())
     conn = await asyncpg.connect(s.url)
     try:
+        found, baseline = await stalls.measure(conn, strikes, s.clock.wall0)
+        stalls.report(found, baseline, s.stack.layout.run / "stalls.json", s.say)
         problems = await final_checks(conn, want, s.inboxes.inboxes, s.supervisor.exits,
                                       strikes, expected, s.say)  # fmt: skip
     finally:
@@ -211,15 +240,15 @@ async def _finish(s: _Session, result: FaultRun) -> None:
     await asyncio.to_thread(s.stack.stop)
     s.say("services and the private Kafka and PostgreSQL stopped")
     verdict = "PASSED" if result.ok else "FAILED: " + "; ".join(result.problems)
-    s.say(f"fault-tolerance suite {verdict} ({s.clock():.0f}s from the first event)")
+    s.say(f"{s.config.title} {verdict} ({s.clock():.0f}s from the first event)")
     if s.console.record:
         result.report = s.stack.layout.run / "report.txt"
         s.console.save_text(str(result.report))
 
 
 async def run_faults(config: FaultConfig, console: Console) -> FaultRun:
-    """The whole fault run; the report goes to `console` (and to .run/faults/report.txt when
-    the console records)."""
+    """The whole fault run; the report goes to `console` (and to .run/<place>/report.txt when
+    the console records, the stalls to stalls.json beside it)."""
     s = _Session(config, console)
     with s.stack.exclusive():
         return await _run(s, config, console)
@@ -227,7 +256,7 @@ async def run_faults(config: FaultConfig, console: Console) -> FaultRun:
 
 async def _run(s: _Session, config: FaultConfig, console: Console) -> FaultRun:
     result = FaultRun()
-    console.rule("fault-tolerance suite")
+    console.rule(config.title)
     s.say(f"seed {config.seed}: {config.events:,} events fed over {config.feed_seconds:.0f}s; "
           "the faults planned:")  # fmt: skip
     for fault in config.plan():
@@ -236,7 +265,7 @@ async def _run(s: _Session, config: FaultConfig, console: Console) -> FaultRun:
     try:
         catalog = await _prepare(s)
         expected = distinct_events(s.lines)
-        s.clock.t0 = time.monotonic()
+        s.clock.reset()
         watcher = asyncio.create_task(s.supervisor.watch(stop_watch))
         result.strikes = await _drive(s, watcher, expected)
         stop_watch.set()

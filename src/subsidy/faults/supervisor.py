@@ -54,6 +54,14 @@ def last_error(log: Path) -> str:
     return ""
 
 
+def instances(spec: ServiceSpec, count: int) -> list[ServiceSpec]:
+    """`count` processes of one service, named <name>-1, <name>-2 … (a single one keeps its
+    name): members of one consumer group, or the relay's active and standby."""
+    if count == 1:
+        return [spec]
+    return [dataclasses.replace(spec, name=f"{spec.name}-{i}") for i in range(1, count + 1)]
+
+
 def _marked(pid: int) -> bool:
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
@@ -63,7 +71,8 @@ def _marked(pid: int) -> bool:
 
 
 class Supervisor:
-    """Keeps one process of each service running; `kill` is the suite's kill -9."""
+    """Keeps each service's process running, by name (an instance is a service of its own
+    here, instances()); `kill` is the suite's kill -9."""
 
     def __init__(self, logs: Path, clock: Callable[[], float], pid_file: Path) -> None:
         self._logs = logs

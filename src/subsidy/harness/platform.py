@@ -290,12 +290,15 @@ async def subscribe(url: str, run: Run, events: Path, catalog: Catalog, webhook:
         await conn.close()
 
 
-def create_topics(run: Run, kafka: KafkaConnection, grant: bool | None = None) -> None:
-    """The run's topics, and (on a broker of our own, own_broker()) its services' ACLs."""
+def create_topics(
+    run: Run, kafka: KafkaConnection, grant: bool | None = None, replicas: int = 1
+) -> None:
+    """The run's topics (`replicas` copies each), and (on a broker of our own, own_broker())
+    its services' ACLs."""
     single = ("dead-letters", "ledger-anchors")
     ensure_topics(kafka, tuple(
         Topic(name, 1 if any(s in name for s in single) else PARTITIONS, "demo")
-        for name in run.topics.values()))  # fmt: skip
+        for name in run.topics.values()), replicas)  # fmt: skip
     if own_broker() if grant is None else grant:
         kafka_grants.grant(kafka, run.grants())
 
