@@ -383,8 +383,7 @@ async def test_a_failed_publish_in_the_window_is_resent_with_all_after_it_in_ord
         acked.append(ev)
 
     window = worker_module._Window(producer, ack, 10)
-    for i in range(5):
-        await window.submit(i, outcomes[i], 0.0)  # type: ignore[arg-type]
+    await window.submit([(i, outcomes[i]) for i in range(5)], 0.0)  # type: ignore[misc]
     assert acked == []  # nothing acknowledged yet
 
     producer.acks[0].set_result(None)
@@ -392,7 +391,7 @@ async def test_a_failed_publish_in_the_window_is_resent_with_all_after_it_in_ord
     for late in producer.acks[2:]:
         late.set_result(None)  # e.g. other partitions
     producer.auto = True
-    await window.submit(5, outcomes[5], 0.0)  # type: ignore[arg-type]
+    await window.submit([(5, outcomes[5])], 0.0)  # type: ignore[list-item]
 
     assert acked == [0, 1, 2, 3, 4, 5]
     values = [o.value for o in outcomes]

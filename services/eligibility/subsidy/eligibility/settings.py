@@ -52,6 +52,12 @@ class EligibilitySettings(GrpcServerSettings):
     publish_window: int = Field(default=1000, ge=1, le=100_000,
                                 validation_alias=_env("publish_window"))  # fmt: skip
 
+    # Events taken from the stream at once (fewer, larger sends and acks), and how long a
+    # partial batch waits for more before it is evaluated anyway: the latency a quiet stream
+    # adds to each event.
+    batch_size: int = Field(default=500, ge=1, le=10_000, validation_alias=_env("batch_size"))
+    batch_wait_s: float = Field(default=0.01, gt=0, le=5, validation_alias=_env("batch_wait_s"))
+
     @model_validator(mode="after")
     def _distinct_topics(self) -> Self:
         topics = [self.input_topic, self.output_topic, self.dead_letter_topic]

@@ -121,20 +121,29 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
         manual = _manual_acks(stream)
         async with publishing(settings, manual.ack) as window:
-            async for event in manual.events():
+            # Batches: the records of a batch go to the producer together and the window is
+            # drained once per batch, not once per event. noack_take leaves the acks to the
+            # window (faust's take would ack a batch as soon as the loop body is left, even
+            # by a cancellation before the broker has the output).
+            async for taken in manual.noack_take(settings.batch_size, settings.batch_wait_s):
+                # faust types the batch as values; noack_take yields the events themselves.
+                events = cast("list[faust.EventT[bytes]]", taken)
                 started = time.perf_counter()
-                message = event.message
-                outcome = handle_message(
-                    Incoming(message.topic, message.partition, message.offset,
-                             message.key, message.value),
-                    catalog,
-                    output_topic=settings.output_topic,
-                    dead_letter_topic=settings.dead_letter_topic,
-                    framers=framers,
-                )  # fmt: skip
-                await window.submit(event, outcome, started)
+                outcomes = [
+                    handle_message(_incoming(event.message), catalog,
+                                   output_topic=settings.output_topic,
+                                   dead_letter_topic=settings.dead_letter_topic,
+                                   framers=framers)
+                    for event in events
+                ]  # fmt: skip
+                await window.submit(list(zip(events, outcomes, strict=True)), started)
 
     return app
+
+
+def _incoming(message: faust.types.Message) -> Incoming:
+    """A consumed record as the handler takes it."""
+    return Incoming(message.topic, message.partition, message.offset, message.key, message.value)
 
 
 def _producer(settings: EligibilitySettings) -> AIOKafkaProducer:
@@ -202,15 +211,16 @@ class _Window:
         self._lock = asyncio.Lock()
 
     async def submit(
-        self, event: faust.EventT[bytes], outcome: OutgoingRecord, started: float
+        self, batch: list[tuple[faust.EventT[bytes], OutgoingRecord]], started: float
     ) -> None:
-        """Send the output of event, waiting first if the window is full."""
+        """Send the outputs of a batch of events, waiting whenever the window is full."""
         async with self._lock:
-            while len(self._pending) >= self._size:
-                await asyncio.wait([self._pending[0].sent])
-                await self._drain()
-            sent = await self._send(outcome)
-            self._pending.append(_InFlight(event, outcome, started, sent))
+            for event, outcome in batch:
+                while len(self._pending) >= self._size:
+                    await asyncio.wait([self._pending[0].sent])
+                    await self._drain()
+                sent = await self._send(outcome)
+                self._pending.append(_InFlight(event, outcome, started, sent))
             await self._drain()
 
     async def drain_idle(self) -> None:
