@@ -10,6 +10,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -183,13 +184,15 @@ class PrivateStack:
 
     def leaders(self, all_brokers: bool = False) -> Counter[int]:
         """Partitions led by each node id, over every topic (the internal ones too: the
-        consumer groups' coordinators); with `all_brokers`, every registered node counted."""
+        consumer groups' coordinators); with `all_brokers`, every registered, unfenced node
+        counted once instead."""
         admin = kafka_admin.admin_client(self.kafka)
         try:
             if all_brokers:
-                return Counter(b["node_id"] for b in admin.describe_cluster()["brokers"])
-            return Counter(p["leader"] for t in admin.describe_topics()
-                           for p in t["partitions"] if p["leader"] >= 0)  # fmt: skip
+                brokers = admin.describe_cluster()["brokers"]
+                return Counter(b["broker_id"] for b in brokers if not b.get("is_fenced"))
+            return Counter(p["leader_id"] for t in admin.describe_topics()
+                           for p in t["partitions"] if p["leader_id"] >= 0)  # fmt: skip
         finally:
             admin.close()
 
@@ -240,7 +243,9 @@ class PrivateStack:
         )
 
     def stop(self) -> None:
-        """Stop Kafka and PostgreSQL if they run (idempotent)."""
-        for broker in self.brokers:
-            broker.stop()
+        """Stop Kafka and PostgreSQL if they run (idempotent). The nodes of a quorum all at
+        once: one by one, the last would wait out its deadline for a controlled shutdown the
+        quorum, gone with the others, can no longer grant."""
+        with ThreadPoolExecutor(len(self.brokers)) as pool:
+            list(pool.map(Broker.stop, self.brokers))
         self.postgres.stop()

@@ -72,10 +72,15 @@ def widest_gap(start: float, moments: list[float]) -> tuple[float, float] | None
 async def measure(
     conn: asyncpg.Connection, strikes: list[Strike], wall0: float
 ) -> tuple[list[Stall], float | None]:
-    """Each strike's stall, and the baseline: the longest gap before the first fault."""
+    """Each strike's stall, and the baseline: the longest gap before the first fault. A
+    strike's window ends early at the next strike: a gap that begins after it is the next
+    one's (a gap that begins before it is still measured whole)."""
     stalls = []
-    for strike in strikes:
-        gap = await longest_gap(conn, wall0 + strike.at_s, wall0 + strike.ended_s + HORIZON_S)
+    for strike, after in zip(strikes, [*strikes[1:], None], strict=True):
+        end = strike.ended_s + HORIZON_S
+        if after is not None:
+            end = max(strike.ended_s, min(end, after.at_s))
+        gap = await longest_gap(conn, wall0 + strike.at_s, wall0 + end)
         longest, began = (None, strike.at_s) if gap is None else (gap[0], gap[1] - wall0)
         stalls.append(Stall(strike.fault.target, strike.at_s, strike.ended_s, longest, began))
     baseline = None
@@ -91,7 +96,8 @@ def report(
     """The stalls in the report, and as JSON in `path` (for comparing runs)."""
     before = "?" if baseline is None else f"{baseline:.1f}s"
     say(f"decision stalls by fault (longest gap between decisions from the strike until "
-        f"{HORIZON_S:.0f}s after it was over; before any fault: {before}):")  # fmt: skip
+        f"{HORIZON_S:.0f}s after it was over or the next strike; before any fault: "
+        f"{before}):")  # fmt: skip
     for stall in stalls:
         say("     " + stall.line())
     document = {"horizon_s": HORIZON_S, "baseline_s": baseline,

@@ -88,11 +88,14 @@ async def strike_all(
     fed: Callable[[], int],
     on_strike: Callable[[Strike], None],
     kafka_down_s: float = 0.0,
+    spacing_s: float = 0.0,
 ) -> list[Strike]:
-    """Each fault at its moment (later if the one before still recovers), one after another."""
-    done = []
+    """Each fault at its moment (later if the one before still recovers, or ended less than
+    `spacing_s` before: each fault's stall then shows apart), one after another."""
+    done: list[Strike] = []
     for fault in faults:
-        await asyncio.sleep(max(0.0, fault.at_s - clock()))
+        due = max(fault.at_s, done[-1].ended_s + spacing_s if done else 0.0)
+        await asyncio.sleep(max(0.0, due - clock()))
         at_s, what = await _hit(fault, stack, supervisor, clock, kafka_down_s)
         ended_s = clock()
         count = await decided(database_url)

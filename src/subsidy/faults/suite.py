@@ -61,14 +61,16 @@ class FaultConfig:
     instances: int = 1  # processes of each SCALED service
     kills: Mapping[str, int] = field(default_factory=lambda: dict(KILLS))
     kafka_down_s: float = 0.0  # a killed Kafka node's time away before its restart
+    spacing_s: float = 0.0  # at least this long between one fault's end and the next
     title: str = "fault-tolerance suite"
 
     @classmethod
     def cluster(cls, seed: int = 2026) -> "FaultConfig":
         """The cluster suite's (`make test-faults-cluster`): two of each worker on a
-        three-node Kafka, a node away 20 s; fewer events, the machine carrying three JVMs."""
-        return cls(events=20_000, seed=seed, feed_seconds=150.0, place=CLUSTER, instances=2,
-                   kills=dict(CLUSTER_KILLS), kafka_down_s=20.0,
+        three-node Kafka, a node away 20 s, faults at least 8 s apart so that each one's stall
+        shows; fewer events, the machine carrying three JVMs."""
+        return cls(events=20_000, seed=seed, feed_seconds=180.0, place=CLUSTER, instances=2,
+                   kills=dict(CLUSTER_KILLS), kafka_down_s=20.0, spacing_s=8.0,
                    title="fault-tolerance suite, cluster")  # fmt: skip
 
     def plan(self) -> list[Fault]:
@@ -190,7 +192,7 @@ async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> l
             strike_all(s.config.plan(), stack=s.stack, supervisor=s.supervisor, clock=s.clock,
                        database_url=s.url, fed=lambda: feeder.fed,
                        on_strike=lambda strike: s.say(strike.line(expected)),
-                       kafka_down_s=s.config.kafka_down_s),
+                       kafka_down_s=s.config.kafka_down_s, spacing_s=s.config.spacing_s),
             watcher, feeding,
         )  # fmt: skip
         fed = await _supervised(feeding, watcher)
