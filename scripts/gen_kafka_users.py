@@ -26,7 +26,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.generated_file import write_or_check
 from subsidy.infra import kafka_access
-from subsidy.infra.kafka_access import READ, SERVICES, WRITE, Grant
+from subsidy.infra.kafka_access import DESCRIBE, READ, SERVICES, WRITE, Grant
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "deploy" / "k8s" / "base" / "kafka" / "users.yaml"
@@ -35,7 +35,7 @@ CLUSTER = "subsidy"  # the Strimzi Kafka's name (kafka/kafka.yaml)
 KEDA = "subsidy-keda"
 # What each right of the table is as Kafka operations: reading a topic or a group implies
 # describing it, and so does writing a topic (the producer asks the topic's metadata).
-OPERATIONS = {READ: ("Read", "Describe"), WRITE: ("Write", "Describe")}
+OPERATIONS = {READ: ("Read", "Describe"), WRITE: ("Write", "Describe"), DESCRIBE: ("Describe",)}
 ORDER = ("Read", "Write", "Describe")  # operations listed in this order
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -7,13 +7,13 @@ from types import ModuleType
 
 import pytest
 
-from subsidy.infra.kafka_access import ADMIN, READ, SERVICES, WRITE, Grant, grants
+from subsidy.infra.kafka_access import ADMIN, DESCRIBE, READ, SERVICES, WRITE, Grant, grants
 from tests.deploy.k8s import OVERLAYS, ROOT, Doc, env_vars, of_kind, pod_specs, rendered
 from tests.support.scripts import load_script
 
 GENERATOR = ROOT / "scripts" / "gen_kafka_users.py"
 # The rule, written out here rather than taken from the generator it checks.
-OPERATIONS = {READ: {"Read", "Describe"}, WRITE: {"Write", "Describe"}}
+OPERATIONS = {READ: {"Read", "Describe"}, WRITE: {"Write", "Describe"}, DESCRIBE: {"Describe"}}
 
 
 def _generator() -> ModuleType:

@@ -17,10 +17,14 @@ from kafka.admin import (
 
 from subsidy.devstack.errors import DevstackError
 from subsidy.devstack.kafka_admin import admin_client
-from subsidy.infra.kafka_access import READ, SERVICES, WRITE, Grant, grants
+from subsidy.infra.kafka_access import DESCRIBE, READ, SERVICES, WRITE, Grant, grants
 from subsidy.infra.kafka_client import KafkaConnection
 
-_OPERATIONS = {READ: ACLOperation.READ, WRITE: ACLOperation.WRITE}
+_OPERATIONS = {
+    READ: ACLOperation.READ,
+    WRITE: ACLOperation.WRITE,
+    DESCRIBE: ACLOperation.DESCRIBE,
+}
 _RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
 
 

@@ -225,6 +225,10 @@ def service_specs(
         ServiceSpec("ingest", ("ingest-server",), {
             **common, **on_kafka[access.INGEST], **db("ingest_server"),
             "INGEST_TOPIC": t["enterprise-events.v1"],
+            # The backlog bulk is admitted under is this run's groups' lag, not the defaults'.
+            "INGEST_ELIGIBILITY_GROUP_ID": run.group("eligibility"),
+            "INGEST_LEDGER_GROUP_ID": run.group("ledger"),
+            "INGEST_ENTITLEMENTS_TOPIC": t["entitlements.v1"],
             "INGEST_CREDENTIALS": credentials_json(run.principals.values()),
             "INGEST_GRPC_ADDRESS": run.ingest_address,
             "SESSION_PUBLIC_KEY": run.session_keys.public_pem,

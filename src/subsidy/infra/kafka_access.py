@@ -24,9 +24,11 @@ NOTIFIER = "subsidy-notifier"
 SERVICES = (INGEST, ELIGIBILITY, LEDGER_WORKER, LEDGER_RELAY, NOTIFIER)
 
 # Reading a topic or a group implies describing it; writing a topic implies idempotent
-# writes (Kafka ≥ 2.8), so no principal needs a cluster-wide right.
+# writes (Kafka ≥ 2.8), so no principal needs a cluster-wide right. Describing alone lets a
+# principal read a group's committed offsets and a topic's end offsets, nothing else.
 READ = "Read"
 WRITE = "Write"
+DESCRIBE = "Describe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,15 @@ def grants(topics: TopicNames | None = None, groups: GroupIds | None = None) -> 
     """Every service's ACLs: ingest alone writes events; eligibility alone reads them and
     writes entitlements; the ledger's worker alone reads those; its relay alone writes
     decisions, appeal notices and anchors; the notifier reads decisions and appeal notices.
-    Every consumer writes its own dead letters; nobody but the admin reads them."""
+    Every consumer writes its own dead letters; nobody but the admin reads them. Ingest
+    describes the eligibility and ledger groups and the entitlements topic: their lag is the
+    backlog it admits bulk under (live before bulk)."""
     t, g = topics or TopicNames(), groups or GroupIds()
     table = (
         (INGEST, "topic", t.enterprise_events, WRITE),
+        (INGEST, "group", g.eligibility, DESCRIBE),
+        (INGEST, "topic", t.entitlements, DESCRIBE),
+        (INGEST, "group", g.ledger, DESCRIBE),
         (ELIGIBILITY, "topic", t.enterprise_events, READ),
         (ELIGIBILITY, "group", g.eligibility, READ),
         (ELIGIBILITY, "topic", t.entitlements, WRITE),

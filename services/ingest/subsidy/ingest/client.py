@@ -26,8 +26,11 @@ from subsidy.ingest.permissions import CHANNEL_HEADER, CLI_FILE
 
 CHUNK = 500
 # Worth retrying: the server tells UNAVAILABLE when Kafka or PostgreSQL failed, and nothing is
-# recorded that a retry would repeat (accepted events come back as duplicates).
-_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# recorded that a retry would repeat (accepted events come back as duplicates);
+# RESOURCE_EXHAUSTED when the pipeline's backlog stayed at its bound for the whole wait
+# (a retry finds what went before as duplicates), which passes as the pipeline catches up.
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                        grpc.StatusCode.RESOURCE_EXHAUSTED})  # fmt: skip
 REPORT_COLUMNS = ("row", "eventId", "field", "message")
 
 

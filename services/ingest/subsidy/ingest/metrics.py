@@ -2,7 +2,7 @@
 
 from typing import get_args
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
@@ -52,6 +52,30 @@ LATENCY = Histogram(
     "Time to answer one ingest call",
     ["method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+# Live before bulk (backlog.py): what SubmitBatch's chunks wait for, and how long they wait.
+BACKLOG = Gauge(
+    "subsidy_ingest_pipeline_backlog",
+    "Events not yet through a stage at the last reading: its consumer group's lag (committed"
+    " vs end offsets; eligibility on the events topic, ledger on the entitlements topic)",
+    ["stage"],
+    registry=REGISTRY,
+)
+BULK_WAIT = Histogram(
+    "subsidy_ingest_bulk_wait_seconds",
+    "Time a SubmitBatch chunk waited for the backlog to fall below INGEST_BULK_MAX_BACKLOG",
+    buckets=(0.01, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+BULK_REFUSED = Counter(
+    "subsidy_ingest_bulk_refused",
+    "SubmitBatch chunks refused (RESOURCE_EXHAUSTED) because the backlog stayed at the bound",
+    registry=REGISTRY,
+)
+BACKLOG_READ_FAILURES = Counter(
+    "subsidy_ingest_backlog_read_failures",
+    "Backlog readings that failed (Kafka or its ACLs); meanwhile bulk is admitted unchecked",
     registry=REGISTRY,
 )
 

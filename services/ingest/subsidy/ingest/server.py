@@ -1,4 +1,5 @@
-"""Running the ingest API: migrations, the idempotent producer, the authenticated gRPC server."""
+"""Running the ingest API: migrations, the idempotent producer, the backlog reader bulk waits
+for, the authenticated gRPC server."""
 
 from dataclasses import dataclass
 
@@ -16,9 +17,11 @@ from subsidy.infra.db_roles import check_role
 from subsidy.infra.grpc_server import Registration, start_server
 from subsidy.infra.records import RecordWriter
 from subsidy.infra.topics import ENTERPRISE_EVENTS
+from subsidy.ingest.backlog import Admission, KafkaBacklog, Stage
 from subsidy.ingest.permissions import SessionBindings, Submitters
-from subsidy.ingest.service import SERVICE_NAME, IngestServicer, KafkaEventSink, auth_interceptor
+from subsidy.ingest.service import SERVICE_NAME, IngestServicer, auth_interceptor
 from subsidy.ingest.settings import IngestSettings
+from subsidy.ingest.sink import KafkaEventSink
 from subsidy.ingest.store import ROLE, IngestStore
 
 log = structlog.get_logger(__name__)
@@ -35,12 +38,26 @@ class RunningIngest:
     port: int
     producer: AIOKafkaProducer
     pool: asyncpg.Pool
+    backlog: KafkaBacklog | None = None
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let in-flight calls finish, then flush the producer and close the pool."""
         await self.server.stop(grace)
         await self.producer.stop()
+        if self.backlog is not None:
+            await self.backlog.stop()
         await self.pool.close()
+
+
+def backlog_of(settings: IngestSettings) -> KafkaBacklog | None:
+    """The reader of the pipeline's backlog (None: no admission control): the eligibility
+    group on the events topic, the ledger group on the entitlements topic."""
+    if settings.bulk_max_backlog == 0:
+        return None
+    return KafkaBacklog(settings.kafka, (
+        Stage("eligibility", settings.eligibility_group_id, settings.topic),
+        Stage("ledger", settings.ledger_group_id, settings.entitlements_topic),
+    ))  # fmt: skip
 
 
 async def start_ingest(settings: IngestSettings) -> RunningIngest:
@@ -79,6 +96,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         if key is not None:
             catalog = load_catalog(settings.policy_catalog, settings.policy_overlay)
             bindings = SessionBindings(settings.portal_source, catalog)
+        backlog = backlog_of(settings)
         servicer = IngestServicer(
             IngestStore(pool),
             KafkaEventSink(
@@ -87,6 +105,7 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
             settings.topic,
             Submitters(settings.writers),
             bindings,
+            Admission(backlog, settings.bulk_max_backlog, settings.bulk_max_wait_s),
         )
         registration = Registration(
             # Registration takes any servicer; the generated function wants this one's type.
@@ -104,5 +123,6 @@ async def start_ingest(settings: IngestSettings) -> RunningIngest:
         await producer.stop()
         await pool.close()
         raise
-    log.info("ingest.started", port=port, topic=settings.topic)
-    return RunningIngest(server, port, producer, pool)
+    log.info("ingest.started", port=port, topic=settings.topic,
+             bulk_max_backlog=settings.bulk_max_backlog)  # fmt: skip
+    return RunningIngest(server, port, producer, pool, backlog)

@@ -1,29 +1,33 @@
 """The IngestService: validate, check the caller's binding, de-duplicate by eventId, revision
 and content hash, produce with the submitter's provenance, then record."""
 
-import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 import grpc
 import structlog
 
 from subsidy.api.v1 import api_pb2, api_pb2_grpc
-from subsidy.contract.codec import event_from_proto, event_to_proto
+from subsidy.contract.codec import event_from_proto
 from subsidy.domain.events import EnterpriseEvent, FieldError, InvalidEvent, parse_event_json
 from subsidy.events.v1 import events_pb2
 from subsidy.identity.principal import current_principal
 from subsidy.infra.grpc_errors import bad_request
 from subsidy.infra.postgres import DATABASE_ERRORS
-from subsidy.infra.records import RecordWriter
 from subsidy.ingest import metrics
+from subsidy.ingest.backlog import Admission
 from subsidy.ingest.permissions import SERVICE_NAME as SERVICE_NAME
 from subsidy.ingest.permissions import SessionBindings, Submitter, Submitters
 from subsidy.ingest.permissions import auth_interceptor as auth_interceptor
 from subsidy.ingest.revisions import Known, judge, sender_refusal
+from subsidy.ingest.sink import Delivery as Delivery
+from subsidy.ingest.sink import EventSink
+from subsidy.ingest.sink import Hashed as Hashed
+from subsidy.ingest.sink import KafkaEventSink as KafkaEventSink
+from subsidy.ingest.sink import event_record as event_record
 from subsidy.ingest.store import Accepted, IngestStore, Rejected
 
 log = structlog.get_logger(__name__)
@@ -45,97 +49,9 @@ class Result:
     errors: tuple[FieldError, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Where Kafka stored a record."""
-
-    partition: int
-    offset: int
-
-
-# An accepted event and its content hash (EnterpriseEvent.content_hash, computed once).
-Hashed = tuple[EnterpriseEvent, str]
-
-
-class EventSink(Protocol):
-    """Where accepted events go (Kafka); results are in the order of the events."""
-
-    async def send_all(
-        self, events: Sequence[Hashed], provenance: events_pb2.Provenance | None = None
-    ) -> list[Delivery | Exception]:
-        """Send in order, each with `provenance`, and wait for every acknowledgement (or
-        failure)."""
-        ...
-
-
 class Unavailable(Exception):
     """Kafka or PostgreSQL did not answer: nothing was recorded that should not have been,
     so the client may retry."""
-
-
-def event_record(
-    event: EnterpriseEvent, provenance: events_pb2.Provenance | None = None
-) -> tuple[bytes, bytes]:
-    """An accepted event as its enterprise-events.v1 record: (key, value), no headers. The
-    provenance travels in the value (outside the content hash), so eligibility carries it on
-    to the ledger with the event's bytes."""
-    message = event_to_proto(event)
-    if provenance is not None:
-        message.submitted_by.CopyFrom(provenance)
-    return event.enterprise_id.encode(), message.SerializeToString(deterministic=True)
-
-
-class KafkaEventSink:
-    """An idempotent aiokafka producer (acks=all): protobuf values keyed by enterpriseId, so one
-    enterprise's events stay in one partition, in order."""
-
-    def __init__(self, producer: RecordWriter, topic: str, timeout_s: float) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._timeout_s = timeout_s
-
-    @property
-    def topic(self) -> str:
-        """The topic events are produced to."""
-        return self._topic
-
-    async def send_all(
-        self, events: Sequence[Hashed], provenance: events_pb2.Provenance | None = None
-    ) -> list[Delivery | Exception]:
-        """Queue every event, then wait for all acknowledgements together (one round trip per
-        partition batch, not per event)."""
-        futures: list[asyncio.Future[Any]] = []
-        results: list[Delivery | Exception] = []
-        for event, digest in events:
-            try:
-                key, value = event_record(event, provenance)
-                futures.append(
-                    await self._producer.send(
-                        # A correction re-sends the event id: its content tells it apart.
-                        self._topic, value, key=key, subject=event.enterprise_id,
-                        ce_id=f"{event.event_id}/{digest[:16]}",
-                    )
-                )  # fmt: skip
-            except Exception as err:
-                # Later events of the same enterprise must not overtake this one, so stop.
-                results = [err] * (len(events) - len(futures))
-                break
-        if futures:
-            await asyncio.wait(futures, timeout=self._timeout_s)
-        delivered: list[Delivery | Exception] = []
-        for fut in futures:
-            if not fut.done():
-                delivered.append(TimeoutError(f"no acknowledgement within {self._timeout_s}s"))
-            elif fut.cancelled():
-                delivered.append(RuntimeError("the send was cancelled (producer stopping)"))
-            elif (failed := fut.exception()) is not None:
-                delivered.append(
-                    failed if isinstance(failed, Exception) else RuntimeError(str(failed))
-                )
-            else:
-                meta = fut.result()
-                delivered.append(Delivery(meta.partition, meta.offset))
-        return delivered + results
 
 
 def _request_digest(request: api_pb2.SubmitRequest) -> str:
@@ -228,7 +144,10 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
         topic: str,
         submitters: Submitters,
         sessions: SessionBindings | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        # Bulk (SubmitBatch) waits for the pipeline's backlog; Submit never does (backlog.py).
+        self._admission = admission or Admission(None, 0, 0)
         self._store = store
         self._sink = sink
         self._topic = topic
@@ -328,9 +247,11 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                         )
                     chunk.append(request)
                     if len(chunk) == CHUNK:
+                        await self._admission.admit(context)
                         self._add(response, base, await self.process(chunk, submitter))
                         base, chunk = base + len(chunk), []
                 if chunk:
+                    await self._admission.admit(context)
                     self._add(response, base, await self.process(chunk, submitter))
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))

@@ -1,5 +1,5 @@
 """The ingest API's settings: gRPC address, output topic, the writers' principals with their
-tokens and what each may submit (no default)."""
+tokens and what each may submit (no default), and the bound bulk is admitted under."""
 
 from typing import Self
 
@@ -9,9 +9,10 @@ from pydantic_settings import SettingsConfigDict
 from subsidy.identity.settings import SESSION_PUBLIC_KEY_ENV, SessionPublicKey
 from subsidy.infra.auth import AUDITOR, WRITER, Credentials, TokenDigests, digest_set
 from subsidy.infra.grpc_tls import GrpcServerSettings
+from subsidy.infra.kafka_access import GroupIds
 from subsidy.infra.principals import Writers
 from subsidy.infra.settings import KAFKA_NAME, HostPort
-from subsidy.infra.topics import ENTERPRISE_EVENTS
+from subsidy.infra.topics import ENTERPRISE_EVENTS, ENTITLEMENTS
 
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 
@@ -50,6 +51,23 @@ class IngestSettings(GrpcServerSettings):
     # UNAVAILABLE (and retries: the idempotency table makes that safe).
     produce_timeout_ms: int = Field(30_000, ge=1_000, le=300_000,
                                     validation_alias=_env("produce_timeout_ms"))  # fmt: skip
+    # Live before bulk (docs/scaling.md): SubmitBatch produces a chunk only while the events
+    # not yet decided — the eligibility group's lag on `topic` plus the ledger group's on
+    # `entitlements_topic` — are fewer than this; a live Submit is never held, so it queues
+    # behind at most about this many. 0: no admission control.
+    bulk_max_backlog: int = Field(5_000, ge=0, le=10_000_000,
+                                  validation_alias=_env("bulk_max_backlog"))  # fmt: skip
+    # How long a chunk may wait for that (less when the call's own deadline is sooner); then
+    # RESOURCE_EXHAUSTED, which the client retries.
+    bulk_max_wait_s: float = Field(60.0, gt=0, le=3_600, validation_alias=_env("bulk_max_wait_s"))
+    # The groups and topic whose lag that is: the eligibility's and ledger's own GROUP_ID and
+    # the ledger's INPUT_TOPIC, with their defaults (reading them needs DESCRIBE on each).
+    eligibility_group_id: str = Field(GroupIds().eligibility, pattern=KAFKA_NAME,
+                                      validation_alias=_env("eligibility_group_id"))  # fmt: skip
+    ledger_group_id: str = Field(GroupIds().ledger, pattern=KAFKA_NAME,
+                                 validation_alias=_env("ledger_group_id"))  # fmt: skip
+    entitlements_topic: str = Field(ENTITLEMENTS.name, pattern=KAFKA_NAME,
+                                    validation_alias=_env("entitlements_topic"))  # fmt: skip
     db_pool_size: int = Field(5, ge=1, le=100, validation_alias=_env("db_pool_size"))
     metrics_port: int = Field(
         0,
