@@ -103,3 +103,28 @@ def report(
     document = {"horizon_s": HORIZON_S, "baseline_s": baseline,
                 "stalls": [asdict(s) for s in stalls]}  # fmt: skip
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# Events the ingest API accepted (and wrote to Kafka) that the ledger never took: for a failed
+# run, where each one was on the events topic.
+_UNHEARD = """
+SELECT a.event_id, a.revision, a.kafka_partition, a.kafka_offset, a.accepted_at
+FROM ingest_accepted_events a
+WHERE NOT EXISTS (SELECT FROM rejected_events r WHERE r.event_id = a.event_id)
+  AND CASE WHEN a.revision = 1
+           THEN NOT EXISTS (SELECT FROM inbox i WHERE i.event_id = a.event_id)
+           ELSE NOT EXISTS (SELECT FROM event_revisions v
+                            WHERE v.event_id = a.event_id AND v.revision = a.revision) END
+ORDER BY a.accepted_at LIMIT 10
+"""
+
+
+async def unheard_events(conn: asyncpg.Connection, say: Callable[[str], None]) -> None:
+    """Name the accepted events that never reached the ledger (at most ten)."""
+    rows = await conn.fetch(_UNHEARD)
+    say(f"accepted by the ingest API, never taken by the ledger: {len(rows)}"
+        + (" (the first ten)" if len(rows) == 10 else ""))  # fmt: skip
+    for r in rows:
+        where = f"partition {r['kafka_partition']} offset {r['kafka_offset']}"
+        say(f"     {r['event_id']} revision {r['revision']}: events topic {where}, "
+            f"accepted {r['accepted_at']}")  # fmt: skip

@@ -9,6 +9,7 @@ stalled at each fault.
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class _Session:
     clock: _Clock = field(default_factory=_Clock)
     lines: list[bytes] = field(default_factory=list)
     url: str = ""
+    strikes: list[Strike] = field(default_factory=list)  # as they happen
+    stalls_reported: bool = False
 
     def __post_init__(self) -> None:
         self.stack = PrivateStack.at(self.config.place)
@@ -179,6 +182,19 @@ async def _prepare(s: _Session) -> Catalog:
     return catalog
 
 
+def _struck(s: _Session, strike: Strike, expected: int) -> None:
+    s.strikes.append(strike)
+    s.say(strike.line(expected))
+
+
+async def _stalls(s: _Session, conn: asyncpg.Connection) -> None:
+    """How long decisions stalled at each fault so far, once per run (a failed run too)."""
+    if not s.stalls_reported:
+        s.stalls_reported = True
+        found, baseline = await stalls.measure(conn, s.strikes, s.clock.wall0)
+        stalls.report(found, baseline, s.stack.layout.run / "stalls.json", s.say)
+
+
 async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> list[Strike]:
     """Feed at the configured pace while the faults strike; then wait for every decision and
     every notification."""
@@ -191,7 +207,7 @@ async def _drive(s: _Session, watcher: "asyncio.Task[None]", expected: int) -> l
         strikes = await _supervised(
             strike_all(s.config.plan(), stack=s.stack, supervisor=s.supervisor, clock=s.clock,
                        database_url=s.url, fed=lambda: feeder.fed,
-                       on_strike=lambda strike: s.say(strike.line(expected)),
+                       on_strike=lambda strike: _struck(s, strike, expected),
                        kafka_down_s=s.config.kafka_down_s, spacing_s=s.config.spacing_s),
             watcher, feeding,
         )  # fmt: skip
@@ -219,8 +235,7 @@ async def _check(s: _Session, catalog: Catalog, strikes: list[Strike], expected:
     want = await asyncio.to_thread(lambda: simulate(s.lines, catalog).to_contract())
     conn = await asyncpg.connect(s.url)
     try:
-        found, baseline = await stalls.measure(conn, strikes, s.clock.wall0)
-        stalls.report(found, baseline, s.stack.layout.run / "stalls.json", s.say)
+        await _stalls(s, conn)
         problems = await final_checks(conn, want, s.inboxes.inboxes, s.supervisor.exits,
                                       strikes, expected, s.say)  # fmt: skip
     finally:
@@ -235,6 +250,14 @@ async def _check(s: _Session, catalog: Catalog, strikes: list[Strike], expected:
 
 async def _finish(s: _Session, result: FaultRun) -> None:
     """Stop every service and both servers, whatever happened; save the report."""
+    if s.url and not result.ok:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):  # the database may be away
+            conn = await asyncpg.connect(s.url, timeout=10)
+            try:
+                await _stalls(s, conn)
+                await stalls.unheard_events(conn, s.say)
+            finally:
+                await conn.close()
     killed = await asyncio.to_thread(s.supervisor.stop_all)
     if killed:
         s.say(f"had to SIGKILL at the end: {', '.join(killed)}")
