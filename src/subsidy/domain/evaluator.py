@@ -142,11 +142,15 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> 
     if payload_type in LEDGER_PAYLOADS:
         return Evaluation(event, (), catalog.version)
     payload = event.payload
+    # Read once per event, not per rule: the payload's terms and the version's bounds.
+    fields = payload.__dict__
     certification = isinstance(payload, CertificationObtained)
-    kind = payload.kind if isinstance(payload, CertificationObtained) else None
-    humanoid = certification and bool(optional_field(payload, "humanoid"))
-    item_id: str = payload.item_id  # type: ignore[union-attr]
-    stage = optional_field(payload, "stage") or 0
+    kind = payload.kind if certification else None  # type: ignore[union-attr]
+    humanoid = certification and bool(fields.get("humanoid"))
+    item_id: str = fields["item_id"]
+    stage = fields.get("stage") or 0
+    version_from = None if catalog.effective_from == date.min else catalog.effective_from
+    version_to = None if catalog.effective_to == date.max else catalog.effective_to
     found: list[Entitlement] = []
     for rule in catalog.rules_for(payload_type, kind):
         if not _matches(rule, payload):
@@ -180,8 +184,8 @@ def evaluate(event: EnterpriseEvent, catalog: Catalog, explain: bool = True) -> 
                 item_cap_fen=None if item_cap is None else _uplifted(item_cap, uplift),
                 max_years=rule.max_years,
                 second_review_from_fen=rule.second_review_from_fen,
-                version_from=None if catalog.effective_from == date.min else catalog.effective_from,
-                version_to=None if catalog.effective_to == date.max else catalog.effective_to,
+                version_from=version_from,
+                version_to=version_to,
                 trace=_explain(rule, event, uplift, amount) if explain else (),
             )
         )
