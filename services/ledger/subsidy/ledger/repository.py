@@ -1,7 +1,8 @@
 """PostgreSQL → enterprise books: lock and load the books a batch needs, and keep them
-between batches (checked against each enterprise row's version)."""
+between batches (checked against each enterprise row's version, within a bounded size)."""
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,10 +25,14 @@ STATE_COLUMNS = (
 )
 
 
-def state_from_row(row: asyncpg.Record) -> EntitlementState:
-    """An entitlement's stored state, as the domain holds it."""
+def state_from_row(row: asyncpg.Record, *, trace: bool = True) -> EntitlementState:
+    """An entitlement's stored state, as the domain holds it; without eligibility's trace when
+    `trace` is false (a book never reads it, and it is most of an entitlement's memory)."""
+    message = dpb.Entitlement.FromString(row["entitlement"])
+    if not trace:
+        message.ClearField("trace")
     return EntitlementState(
-        ent=entitlement_from_proto(dpb.Entitlement.FromString(row["entitlement"])),
+        ent=entitlement_from_proto(message),
         status=Status(row["status"]),
         reasons=tuple(Reason(r) for r in row["reasons"]),
         entitled_fen=row["entitled_fen"],
@@ -52,33 +57,53 @@ class LoadedBook:
     head_hash: str
 
 
-class BookCache:
-    """Books kept between batches, least recently used first out. A cached book is only used
-    when its version equals the locked enterprise row's, i.e. nobody else wrote since."""
+def book_weight(book: EnterpriseBook) -> int:
+    """What a book costs the cache: its entitlements, its events and its parked reviews, the
+    collections that grow with the enterprise's history (about 1 KB each, all told)."""
+    return len(book.entitlements) + len(book.events) + sum(map(len, book.parked.values()))
 
-    def __init__(self, size: int) -> None:
+
+class BookCache:
+    """Books kept between batches, least recently used first out, within two limits: `size`
+    books, and `weight` entitlements, events and parked reviews held by them together (an
+    enterprise's book grows with its history, so a count of books alone bounds no memory). A
+    cached book is only used when its version equals the locked enterprise row's, i.e. nobody
+    else wrote since; an evicted one is restored from the tables when it is needed again."""
+
+    def __init__(self, size: int, weight: int | None = None) -> None:
         self.size = size
-        self._books: OrderedDict[str, LoadedBook] = OrderedDict()
+        self.weight = weight
+        self.held = 0  # the cached books' weight
+        self._books: OrderedDict[str, tuple[LoadedBook, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._books)
 
     def get(self, enterprise_id: str, version: int) -> LoadedBook | None:
-        loaded = self._books.get(enterprise_id)
-        if loaded is None or loaded.version != version:
+        found = self._books.get(enterprise_id)
+        if found is None or found[0].version != version:
             return None
         self._books.move_to_end(enterprise_id)
-        return loaded
+        return found[0]
 
     def put(self, loaded: LoadedBook) -> None:
-        if self.size == 0:
-            return
-        self._books[loaded.book.enterprise_id] = loaded
-        self._books.move_to_end(loaded.book.enterprise_id)
-        while len(self._books) > self.size:
-            self._books.popitem(last=False)
+        enterprise_id = loaded.book.enterprise_id
+        self.drop((enterprise_id,))
+        weight = book_weight(loaded.book)
+        if self.size == 0 or (self.weight is not None and weight > self.weight):
+            return  # a book larger than the whole cache is restored each time
+        self._books[enterprise_id] = (loaded, weight)
+        self.held += weight
+        while len(self._books) > self.size or (self.weight is not None and self.held > self.weight):
+            _, (_, evicted) = self._books.popitem(last=False)
+            self.held -= evicted
 
-    def drop(self, enterprise_ids: set[str] | list[str]) -> None:
+    def drop(self, enterprise_ids: Iterable[str]) -> None:
         """Forget books a failed transaction may have changed in memory."""
         for enterprise_id in enterprise_ids:
-            self._books.pop(enterprise_id, None)
+            found = self._books.pop(enterprise_id, None)
+            if found is not None:
+                self.held -= found[1]
 
 
 async def lock_and_load(
@@ -144,7 +169,7 @@ async def _load(conn: asyncpg.Connection, heads: list[asyncpg.Record]) -> dict[s
         " ORDER BY q.n, e.arrival NULLS FIRST, e.seq",
         ids,
     ):
-        loaded[row["enterprise_id"]].book.restore(state_from_row(row))
+        loaded[row["enterprise_id"]].book.restore(state_from_row(row, trace=False))
     # Events that created no entitlement still exist for reviews (UnknownEventRef otherwise);
     # rejected events do not, exactly as in the in-memory book.
     for row in await conn.fetch(

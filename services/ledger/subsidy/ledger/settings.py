@@ -37,8 +37,13 @@ class LedgerSettings(CommonSettings):
     # Messages per database transaction: more amortises the commit, fewer keeps lock time short.
     batch_size: int = Field(500, ge=1, le=10_000, validation_alias=_env("batch_size"))
     batch_wait_ms: int = Field(200, ge=0, le=60_000, validation_alias=_env("batch_wait_ms"))
-    # Books kept in memory between batches (validated against the enterprise row's version).
+    # Books kept in memory between batches (validated against the enterprise row's version),
+    # least recently used out first: at most book_cache_size books, holding together at most
+    # book_cache_records entitlements, events and parked reviews (about 1 KB each). The second
+    # bounds the worker's memory whatever the enterprises' histories; an evicted book is read
+    # again from PostgreSQL when its enterprise next has an event.
     book_cache_size: int = Field(10_000, ge=0, validation_alias=_env("book_cache_size"))
+    book_cache_records: int = Field(100_000, ge=0, validation_alias=_env("book_cache_records"))
     # How long a review may wait for the event it refers to before it is rejected, and how
     # often the worker looks for such reviews.
     park_ttl_days: float = Field(30, gt=0, le=3650, validation_alias=_env("park_ttl_days"))

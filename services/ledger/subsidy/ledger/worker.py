@@ -72,6 +72,12 @@ def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
         raise Undecodable(str(err)) from None
     except DecodeError as err:
         raise Undecodable(f"undecodable protobuf: {err}") from None
+    # Each entitlement's bytes as received, stored as they are (eligibility's trace included);
+    # the book holds them without the trace, which it never reads and which is most of an
+    # entitlement's memory (a cached book lives long) and of its decoding.
+    encoded = {e.entitlement_id: e.SerializeToString() for e in proto.entitlements}
+    for e in proto.entitlements:
+        e.ClearField("trace")
     try:
         evaluation, payload_hash = evaluation_from_proto(proto)
     except InvalidEvent as err:
@@ -100,7 +106,7 @@ def decode(record: ConsumerRecord[bytes, bytes], catalog: Catalog) -> Message:
         evaluation,
         payload_hash,
         Source(record.topic, record.partition, record.offset, submitted_by),
-        {e.entitlement_id: e.SerializeToString() for e in proto.entitlements},
+        encoded,
     )
 
 
@@ -139,7 +145,7 @@ class LedgerWorker:
     ) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.cache = BookCache(settings.book_cache_size)
+        self.cache = BookCache(settings.book_cache_size, settings.book_cache_records)
         self.stats = WorkerStats()
         self._pool = pool
         self._consumer = consumer
