@@ -3,7 +3,7 @@
 Everything of one batch is written together: entitlement rows, decisions, journal entries with
 their hash chain, cap counters, other-programme support, payee accounts, objections, appeals, the
 inbox, rejected events and the outbox. Rows are gathered in memory while the batch is decided
-and written with COPY/executemany at the end.
+and written at the end: appended with COPY, updated set-based (subsidy.ledger.batch_rows).
 """
 
 import json
@@ -24,6 +24,7 @@ from subsidy.domain.events import EventRetracted, OtherSupportReceived, ReviewDe
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
 from subsidy.ledger.appeals import AppealRows
 from subsidy.ledger.approvals import ApprovalRows
+from subsidy.ledger.batch_rows import insert_rejected, settle_parked, update_facts, update_states
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.corrections import CorrectionRows
 from subsidy.ledger.enterprises import registered, write_heads
@@ -260,21 +261,15 @@ class BatchWriter:
         await self.inbox.copy(conn)
         await self.corrections.flush_inbox(conn, self.decided_at)
         await self.parked.copy(conn)
-        await self._settle_parked(conn)
+        await settle_parked(conn, self.released, dict(self.released_rejections), self.decided_at)
         await self.other_support.copy(conn)
         updates = self._entitlement_rows(books)
         await self.entitlements.copy(conn)
         await self.payee_accounts.copy(conn)
         await self.objections.copy(conn)  # after the entitlements it refers to
         await self.appeals.flush(conn, self.decided_at)  # so are appeals
-        if updates:
-            await conn.executemany(
-                "UPDATE entitlements SET status = $2, reasons = $3, entitled_fen = $4,"
-                " capped_fen = $5, granted_fen = $6, clawback_fen = $7, revision = $8,"
-                " updated_at = $9 WHERE entitlement_id = $1",
-                updates,
-            )
-        await self._refact(conn, books)
+        await update_states(conn, updates, self.decided_at)
+        await update_facts(conn, self._refacts(books))
         await self.approvals.flush(conn, self.decided_at)
         await self.corrections.flush_books(conn, self.decided_at)
         await self.decisions.copy(conn)
@@ -282,15 +277,7 @@ class BatchWriter:
         await self.outbox.copy(conn)
         await bump(conn, "annual_usage", "year", "integer", self.annual)
         await bump(conn, "item_usage", "item_id", "text", self.items)
-        # A refusal delivered again (same id, same content) is the same refusal: not twice.
-        if self.rejected:
-            await conn.executemany(
-                "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error,"
-                " rejected_at, source_topic, source_partition, source_offset)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT (event_id, payload_hash) DO NOTHING",
-                self.rejected,
-            )
+        await insert_rejected(conn, self.rejected)
         heads = []
         for enterprise_id, count in self.applied.items():
             loaded = books[enterprise_id]
@@ -303,25 +290,6 @@ class BatchWriter:
         if self.outbox.rows or self.appeals.notices:
             # Wakes the relay at commit (NOTIFY is transactional); it also polls.
             await conn.execute("NOTIFY ledger_outbox")
-
-    async def _settle_parked(self, conn: asyncpg.Connection) -> None:
-        """Released reviews: applied, or refused (then a rejected event like any other)."""
-        refused = dict(self.released_rejections)
-        settled = [*self.released, *refused]
-        if not settled:
-            return
-        await conn.execute(
-            "UPDATE parked_reviews SET state = 'released', settled_at = $2"
-            " WHERE event_id = ANY($1::text[])",
-            settled, self.decided_at,
-        )  # fmt: skip
-        await conn.execute(
-            "UPDATE inbox SET outcome = CASE WHEN event_id = ANY($2::text[]) THEN 'rejected'"
-            " ELSE 'applied' END WHERE event_id = ANY($1::text[])",
-            settled, list(refused),
-        )  # fmt: skip
-        if refused:
-            await record_rejections(conn, refused, self.decided_at)
 
     def _entitlement_rows(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
         """New entitlements as rows (in creation order: their seq); the UPDATEs of the others."""
@@ -352,11 +320,11 @@ class BatchWriter:
                 s = entitlements[eid]
                 updates.append((eid, s.status.value, [r.value for r in s.reasons],
                                 s.entitled_fen, s.capped_fen, s.granted_fen, s.clawback_fen,
-                                s.revision, self.decided_at))  # fmt: skip
+                                s.revision))  # fmt: skip
             loaded.stored = len(entitlements)
         return updates
 
-    async def _refact(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
+    def _refacts(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
         """A corrected event's entitlements may hold other facts now (a year, an item, an
         amount asked): their rows take them, as the decisions already did."""
         rows = []
@@ -370,28 +338,9 @@ class BatchWriter:
                              s.enterprise_name, s.district, list(e.funding_channels), e.clause,
                              e.catalog_version, e.annual_cap_fen, e.item_cap_fen,
                              blob))  # fmt: skip
-        if rows:
-            await conn.executemany(
-                "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
-                " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
-                " funding_channels = $9, clause = $10, catalog_version = $11,"
-                " annual_cap_fen = $12, item_cap_fen = $13, entitlement = $14"
-                " WHERE entitlement_id = $1",
-                rows,
-            )
+        return rows
 
     def commit_books(self, books: dict[str, LoadedBook]) -> None:
         """After the commit: the books' versions follow the rows they now match."""
         for enterprise_id, count in self.applied.items():
             books[enterprise_id].version += count
-
-
-async def record_rejections(conn: asyncpg.Connection, errors: dict[str, str], at: datetime) -> None:
-    """Rejected-event rows for events already in the inbox (their hash and source are there)."""
-    await conn.executemany(
-        "INSERT INTO rejected_events (event_id, enterprise_id, payload_hash, error, rejected_at,"
-        " source_topic, source_partition, source_offset) SELECT event_id, enterprise_id,"
-        " payload_hash, $2, $3, source_topic, source_partition, source_offset FROM inbox"
-        " WHERE event_id = $1 ON CONFLICT DO NOTHING",
-        [(event_id, error, at) for event_id, error in errors.items()],
-    )

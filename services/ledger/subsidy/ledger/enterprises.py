@@ -20,10 +20,17 @@ def registered(event: EnterpriseEvent) -> tuple[str, str] | None:
 
 async def write_heads(conn: asyncpg.Connection, heads: list[tuple[Any, ...]]) -> None:
     """(enterprise, version, entitlements, head seq, head hash, name, district, at) per
-    enterprise; a name and district of None leave the registered ones as they are."""
-    await conn.executemany(
-        "UPDATE enterprises SET version = $2, entitlements = $3, head_seq = $4,"
-        " head_hash = $5, enterprise_name = COALESCE($6, enterprise_name),"
-        " district = COALESCE($7, district), updated_at = $8 WHERE enterprise_id = $1",
-        heads,
-    )
+    enterprise; a name and district of None leave the registered ones as they are. One
+    statement over the batch's arrays, not one execution per enterprise."""
+    columns = [list(c) for c in zip(*heads, strict=True)]
+    await conn.execute(
+        "UPDATE enterprises e SET version = u.version, entitlements = u.entitlements,"
+        " head_seq = u.head_seq, head_hash = u.head_hash,"
+        " enterprise_name = COALESCE(u.name, e.enterprise_name),"
+        " district = COALESCE(u.district, e.district), updated_at = u.at"
+        " FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::bigint[], $5::text[],"
+        "  $6::text[], $7::text[], $8::timestamptz[]) AS u(id, version, entitlements, head_seq,"
+        "  head_hash, name, district, at)"
+        " WHERE e.enterprise_id = u.id",
+        *columns,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from subsidy.ledger.batch_writer import record_rejections
+from subsidy.ledger.batch_rows import record_rejections
 
 # Reviews settled per transaction: keeps the enterprise locks short when a backlog expires.
 SWEEP_BATCH = 500

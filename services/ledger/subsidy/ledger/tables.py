@@ -46,16 +46,21 @@ async def bump(
     rows = [(*key, delta, cap) for key, (delta, cap) in counters.items() if delta]
     if not rows:
         return
+    # One statement each over the batch's arrays, not one execution per counter.
+    enterprises, rules, keys, deltas, caps = (list(c) for c in zip(*rows, strict=True))
     # Created at zero first, then moved: an INSERT … ON CONFLICT would test its CHECK against
     # the delta itself, which is negative for a reversal.
-    await conn.executemany(
+    await conn.execute(
         f"INSERT INTO {table} (enterprise_id, rule_id, {column}, used_fen)"
-        f" VALUES ($1, $2, $3::{sql_type}, 0) ON CONFLICT DO NOTHING",
-        [row[:3] for row in rows],
-    )
-    await conn.executemany(
-        f"UPDATE {table} SET used_fen = used_fen + $4,"
-        f" cap_fen = CASE WHEN $4 > 0 THEN $5 ELSE cap_fen END"
-        f" WHERE enterprise_id = $1 AND rule_id = $2 AND {column} = $3::{sql_type}",
-        rows,
-    )
+        f" SELECT e, r, k, 0 FROM unnest($1::text[], $2::text[], $3::{sql_type}[]) AS u(e, r, k)"
+        " ON CONFLICT DO NOTHING",
+        enterprises, rules, keys,
+    )  # fmt: skip
+    await conn.execute(
+        f"UPDATE {table} t SET used_fen = t.used_fen + u.delta,"
+        " cap_fen = CASE WHEN u.delta > 0 THEN u.cap ELSE t.cap_fen END"
+        f" FROM unnest($1::text[], $2::text[], $3::{sql_type}[], $4::bigint[], $5::bigint[])"
+        " AS u(e, r, k, delta, cap)"
+        f" WHERE t.enterprise_id = u.e AND t.rule_id = u.r AND t.{column} = u.k",
+        enterprises, rules, keys, deltas, caps,
+    )  # fmt: skip
