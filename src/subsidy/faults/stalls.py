@@ -41,6 +41,7 @@ class Stall:
     ended_s: float
     longest_s: float | None  # None: nothing was decided after the strike (all was done)
     gap_from_s: float  # where the longest gap began
+    shared: bool = False  # the gap runs on past the next strike: it is that one's cost too
 
     def line(self) -> str:
         if self.longest_s is None:
@@ -49,6 +50,7 @@ class Stall:
             f"t+{self.at_s:6.1f}s {self.target:<16} longest gap between decisions "
             f"{self.longest_s:5.1f}s (from t+{self.gap_from_s:.1f}s; the fault took "
             f"{self.ended_s - self.at_s:.1f}s)"
+            + (", shared with the next fault" if self.shared else "")
         )
 
 
@@ -82,7 +84,9 @@ async def measure(
             end = max(strike.ended_s, min(end, after.at_s))
         gap = await longest_gap(conn, wall0 + strike.at_s, wall0 + end)
         longest, began = (None, strike.at_s) if gap is None else (gap[0], gap[1] - wall0)
-        stalls.append(Stall(strike.fault.target, strike.at_s, strike.ended_s, longest, began))
+        shared = longest is not None and after is not None and began + longest > after.at_s
+        stall = Stall(strike.fault.target, strike.at_s, strike.ended_s, longest, began, shared)
+        stalls.append(stall)
     baseline = None
     if strikes and strikes[0].at_s > WARM_UP_S:
         gap = await longest_gap(conn, wall0 + WARM_UP_S, wall0 + strikes[0].at_s)
