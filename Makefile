@@ -5,7 +5,7 @@ UV ?= uv
 SUBSIDY := $(UV) run --frozen subsidy
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-faults test-redteam up down status proto proto-check docs lint bench
+.PHONY: help install run test test-faults test-faults-cluster test-redteam up down status proto proto-check docs lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ test: install ## Run the test suite against the real Kafka and PostgreSQL
 # .run/faults/report.txt.
 test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 50,000 events
 	@$(UV) run --frozen pytest tests/faults -m faults $(PYTEST_ARGS)
+
+# The same on a three-node Kafka (replication 3, min.insync.replicas 2; ports 29192-29197,
+# 55632; .run/faults-cluster/) with two of each worker: a node that leads partitions is killed,
+# workers are killed so their group rebalances. Not part of `make test`: a release gate. The
+# report, with how long decisions stalled at each fault, is kept in .run/faults-cluster/.
+test-faults-cluster: install ## The fault suite on a Kafka cluster: node and worker kills, stalls measured
+	@$(UV) run --frozen pytest tests/faults -m faults_cluster $(PYTEST_ARGS)
 
 # The attacks of an insider (a Kafka writer, a database owner, a feed or reviewer credential)
 # against the real stack; each must fail or be detected. Also part of `make test`.
