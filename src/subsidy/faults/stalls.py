@@ -55,12 +55,14 @@ class Stall:
 
 
 async def longest_gap(
-    conn: asyncpg.Connection, start_wall: float, end_wall: float
+    conn: asyncpg.Connection, start_wall: float, end_wall: float, run_on: bool = True
 ) -> tuple[float, float] | None:
     """The longest gap between decisions from `start_wall` (the strike counts as a moment)
-    until `end_wall` and its first decision after; (seconds, wall time it began), or None
-    if nothing was decided after `start_wall`."""
+    until `end_wall` and (with `run_on`) its first decision after, else `end_wall` itself;
+    (seconds, wall time it began), or None if nothing was decided after `start_wall`."""
     moments = [r["t"] for r in await conn.fetch(_MOMENTS, start_wall, end_wall)]
+    if not run_on:
+        moments = [t for t in moments if t <= end_wall] + [end_wall]
     return widest_gap(start_wall, moments)
 
 
@@ -89,7 +91,8 @@ async def measure(
         stalls.append(stall)
     baseline = None
     if strikes and strikes[0].at_s > WARM_UP_S:
-        gap = await longest_gap(conn, wall0 + WARM_UP_S, wall0 + strikes[0].at_s)
+        # Closed at the first strike: a gap running on past it is that fault's, not the base.
+        gap = await longest_gap(conn, wall0 + WARM_UP_S, wall0 + strikes[0].at_s, run_on=False)
         baseline = None if gap is None else gap[0]
     return stalls, baseline
 
