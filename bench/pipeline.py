@@ -3,19 +3,23 @@
 import asyncio
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from rich.console import Console
 
+from bench.bulk import live_during_bulk
 from bench.ceiling import kafka_ceiling, postgres_ceiling
 from bench.domain import events_file
 from bench.platform import (
     TIMEOUT_S,
     Platform,
     Workload,
+    percentile,
     platform,
     produce,
     read_decisions,
@@ -40,6 +44,8 @@ class Options:
     rate: float = 1_000.0  # events/s offered in the latency phase
     seconds: float = 30.0  # length of the latency phase
     notifier: bool = False  # also run the notifier (it competes for the same cores)
+    live_rate: float = 100.0  # live events/s offered while the bulk feed goes through ingest
+    bulk: bool = True  # run that phase (the feed is the same `events` lines)
 
     @classmethod
     def from_env(cls) -> "Options":
@@ -47,7 +53,9 @@ class Options:
         return cls(events=int(env.get("BENCH_EVENTS", cls.events)),
                    rate=float(env.get("BENCH_RATE", cls.rate)),
                    seconds=float(env.get("BENCH_SECONDS", cls.seconds)),
-                   notifier=env.get("BENCH_NOTIFIER", "") not in ("", "0"))  # fmt: skip
+                   notifier=env.get("BENCH_NOTIFIER", "") not in ("", "0"),
+                   live_rate=float(env.get("BENCH_LIVE_RATE", cls.live_rate)),
+                   bulk=env.get("BENCH_BULK", "1") not in ("", "0"))  # fmt: skip
 
 
 async def _notified(p: Platform, published: int, t_last: float) -> float:
@@ -118,11 +126,6 @@ async def _throughput(work: Workload, opts: Options, console: Console) -> dict[s
     return out
 
 
-def _percentile(ordered: list[int], q: float) -> int:
-    """Nearest rank."""
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
 async def _latency(work: Workload, opts: Options, console: Console) -> dict[str, Any]:
     """A fixed offered load; per event, its last decision's append time minus its own."""
     count = min(len(work.records), int(opts.rate * opts.seconds))
@@ -145,8 +148,8 @@ async def _latency(work: Workload, opts: Options, console: Console) -> dict[str,
         "latency_offered_per_s": round(count / max(1e-3, (max(produced) - min(produced)) / 1000)),
         # Events no rule applies to (or refused) produce no decision: no latency to measure.
         "latency_events_decided": len(latencies),
-        "latency_p50_ms": _percentile(latencies, 0.50),
-        "latency_p99_ms": _percentile(latencies, 0.99),
+        "latency_p50_ms": percentile(latencies, 0.50),
+        "latency_p99_ms": percentile(latencies, 0.99),
         "latency_max_ms": latencies[-1],
         **{f"latency_rss_mib_{name}": mib for name, mib in p.rss_mib.items()},
     }
@@ -160,6 +163,10 @@ async def _run(opts: Options, console: Console) -> dict[str, Any]:
                   f"(of {opts.events:,} lines; the ingest API rejects the rest)")  # fmt: skip
     out = await _throughput(work, opts, console)
     out |= await _latency(work, opts, console)
+    if opts.bulk:
+        with tempfile.TemporaryDirectory(prefix="bench-bulk-") as work_dir:
+            out |= await live_during_bulk(events_file(opts.events), opts.live_rate,
+                                          Path(work_dir), console)  # fmt: skip
     console.print(f"ceiling: {len(work.records):,} messages through Kafka, no logic")
     out |= await kafka_ceiling(kafka_connection(), work.records)
     # Both ceilings in decisions/s: Kafka carries events, each worth this many decisions.
@@ -177,7 +184,8 @@ async def _run(opts: Options, console: Console) -> dict[str, Any]:
 
 
 def run(opts: Options | None = None) -> dict[str, Any]:
-    """The whole suite; BENCH_EVENTS, BENCH_RATE, BENCH_SECONDS, BENCH_NOTIFIER override."""
+    """The whole suite; BENCH_EVENTS, BENCH_RATE, BENCH_SECONDS, BENCH_NOTIFIER, BENCH_LIVE_RATE
+    and BENCH_BULK override."""
     configure_logging("WARNING")  # the bench's own migrations and clients: no chatter
     # faust's group metadata is not the consumer protocol's: kafka's admin warns on every look.
     logging.getLogger("kafka.admin").setLevel(logging.ERROR)

@@ -137,7 +137,9 @@ def _stable(group: dict[str, Any]) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def platform(label: str, console: Console, notifier: bool) -> AsyncIterator[Platform]:
+async def platform(
+    label: str, console: Console, notifier: bool, ingest: bool = False
+) -> AsyncIterator[Platform]:
     """A fresh database and topics with the pipeline services running on them; everything
     stopped, deleted and dropped afterwards, also on failure."""
     # From the environment; the local owner's URL (with its kept password) when none is set.
@@ -145,7 +147,7 @@ async def platform(label: str, console: Console, notifier: bool) -> AsyncIterato
     tag = uuid.uuid4().hex[:6]
     run = Run(database=f"subsidy_bench_{tag}", stamp=f"bench-{time.strftime('%H%M%S')}-{tag}",
               metrics_ports={})  # fmt: skip  # no metrics endpoints: no fixed ports to clash
-    wanted = (*PIPELINE, "notifier") if notifier else PIPELINE
+    wanted = (*PIPELINE, *(["notifier"] if notifier else []), *(["ingest"] if ingest else []))
     url = await fresh_database(owner_url, run.database)
     p = Platform(run, url, kafka)
     try:
@@ -203,7 +205,7 @@ async def produce(
     return [m.timestamp for m in metadata]
 
 
-async def read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
+async def read_decisions(p: Platform, count: int | None = None) -> list[tuple[int, str]]:
     """Every record of the decisions topic: (append time in ms, the event that caused it).
     Read after the phase, so the bench takes no core from the services while they work."""
     consumer = AIOKafkaConsumer(**p.kafka.options(), enable_auto_commit=False)
@@ -220,7 +222,7 @@ async def read_decisions(p: Platform, count: int) -> list[tuple[int, str]]:
                         for r in records]  # fmt: skip
     finally:
         await consumer.stop()
-    if len(out) != count:
+    if count is not None and len(out) != count:
         raise RuntimeError(f"{len(out)} decisions on the topic, {count} in the outbox")
     return out
 
@@ -239,3 +241,8 @@ async def settle(p: Platform, work: Workload, console: Console) -> dict[str, int
         }
     finally:
         await conn.close()
+
+
+def percentile(ordered: list[int], q: float) -> int:
+    """Nearest rank."""
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]

@@ -63,6 +63,10 @@ def _app_options(settings: EligibilitySettings) -> dict[str, Any]:
         "topic_allow_declare": False,
         "topic_disable_leader": True,
         "consumer_auto_offset_reset": "earliest",
+        # faust's default is 2.8 s. The ingest admits bulk feeds by the committed lag
+        # (docs/scaling.md, "Live before bulk"): work done but not committed counts as backlog
+        # and would hold bulk back for nothing. A commit is one small request.
+        "broker_commit_interval": 0.5,
         "producer_acks": -1,
         # faust's default is 20 min; a send the broker cannot take should surface (and be
         # retried by the agent, see PUBLISH_RETRY) rather than hang silently.
