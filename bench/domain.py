@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from subsidy.contract.codec import event_from_proto, event_to_proto
 from subsidy.demo.generator import generate
 from subsidy.domain.catalog import Catalog, load_catalog
 from subsidy.domain.evaluator import evaluate
@@ -18,6 +19,7 @@ from subsidy.infra.gc_tuning import tune_gc
 CACHE = Path(__file__).resolve().parent.parent / ".cache/bench"
 # The per-stage breakdown runs on a prefix: enough for steady rates, cheap in memory.
 STAGE_SAMPLE = 200_000
+PROTO_SAMPLE = 50_000
 
 
 def events_file(count: int, seed: int = 11) -> Path:
@@ -92,8 +94,16 @@ def _stages(lines: list[bytes], catalog: Catalog) -> dict[str, int]:
             with contextlib.suppress(LedgerRejection):
                 book.process(evaluate(e, catalog, explain=False), e.content_hash())
 
+    # What eligibility does to each Kafka record first: protobuf to a validated event.
+    messages = [event_to_proto(e, submitter=True) for e in events[:PROTO_SAMPLE]]
+
+    def decode_protobuf() -> None:
+        for message in messages:
+            event_from_proto(message)
+
     return {
         "validated_evaluate_and_decide_per_s": _rate(n, evaluate_and_decide),
+        "stage_protobuf_to_event_per_s": _rate(len(messages), decode_protobuf),
         "stage_parse_per_s": parse_rate,
         "stage_evaluate_per_s": _rate(
             n, lambda: [evaluate(e, catalog, explain=False) for e in events]

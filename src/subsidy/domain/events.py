@@ -238,7 +238,7 @@ class EnterpriseEvent(ContractModel):
 
     @functools.cached_property
     def payload(self) -> Payload:
-        """The one payload this event carries (read several times per event on the hot path)."""
+        """The one payload this event carries."""
         return getattr(self, _SNAKE[self.payload_type])  # type: ignore[no-any-return]
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -253,8 +253,7 @@ class EnterpriseEvent(ContractModel):
 
 def optional_field(payload: Payload, name: str) -> Any:
     """A field only some payload types have, or None. Not getattr(payload, name, None): on a
-    pydantic model a missing attribute goes through __getattr__ and an exception, costly on
-    the hot path; validated fields all sit in the instance's __dict__."""
+    model a missing attribute costs __getattr__ and an exception; fields sit in __dict__."""
     return payload.__dict__.get(name)
 
 
@@ -263,6 +262,7 @@ _SNAKE: dict[str, str] = {
     to_camel(f): f for f in EnterpriseEvent.model_fields if to_camel(f) in PAYLOAD_TYPES
 }
 _PAYLOAD_ATTRS = frozenset(_SNAKE.values())
+_CAMEL = {attr: name for name, attr in _SNAKE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,12 +371,14 @@ def _across_fields(event: EnterpriseEvent) -> list[FieldError]:
 
 
 def complete(event: EnterpriseEvent) -> bool:
-    """The checks the model itself leaves to parse_event: one payload, those across fields."""
-    # Only the fields the input named can hold a payload: a set intersection, not ten getattrs.
-    named = event.model_fields_set & _PAYLOAD_ATTRS
-    if sum(getattr(event, attr) is not None for attr in named) != 1:
+    """The checks the model leaves to parse_event: one payload, those across fields. Only the
+    fields the input named can hold a payload. A complete event's payload and payload_type are
+    kept as cached_property would (its first read takes a lock: dearer than all this)."""
+    given = [a for a in event.model_fields_set & _PAYLOAD_ATTRS if getattr(event, a) is not None]
+    if len(given) != 1 or _across_fields(event):
         return False
-    return not _across_fields(event)
+    event.__dict__.update(payload=getattr(event, given[0]), payload_type=_CAMEL[given[0]])
+    return True
 
 
 def parse_event_json(line: str | bytes) -> EnterpriseEvent:
