@@ -33,6 +33,13 @@ PROCESSING_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+OFFSET_GAPS = Counter(
+    "subsidy_eligibility_offset_gaps",
+    "Input partitions found skipping ahead of an offset never processed, and sought back to it "
+    "(see subsidy.eligibility.offsets; any count is worth a look).",
+    registry=REGISTRY,
+)
+
 
 def observe(outcome: OutgoingRecord) -> None:
     """Count one handled message."""

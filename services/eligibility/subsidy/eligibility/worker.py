@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from subsidy.domain.catalog import Catalog
 from subsidy.eligibility.handler import Incoming, OutgoingRecord, handle_message
 from subsidy.eligibility.metrics import PROCESSING_SECONDS, observe
+from subsidy.eligibility.offsets import OffsetGuard
 from subsidy.eligibility.settings import EligibilitySettings
 from subsidy.infra import records, retries, topics
 
@@ -121,10 +122,20 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
 
     # concurrency=1 (the default): one stream, its events acked strictly in the order they
     # came, so the committed offset can never pass a message whose output is still in flight.
+    guard: OffsetGuard | None = None
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        # faust sends the new assignment, the set of partitions, as the first argument.
+        if guard is not None:
+            guard.assigned(args[0])
+
     @app.agent(source, name=AGENT_NAME)
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
+        nonlocal guard
         manual = _manual_acks(stream)
-        async with publishing(settings, manual.ack) as window:
+        guard = OffsetGuard(manual.ack, app.consumer.seek)
+        async with publishing(settings, guard.ack) as window:
             # Batches: the records of a batch go to the producer together and the window is
             # drained once per batch, not once per event. noack_take leaves the acks to the
             # window (faust's take would ack a batch as soon as the loop body is left, even
