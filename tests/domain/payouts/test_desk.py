@@ -6,10 +6,11 @@ from datetime import date
 import pytest
 
 from subsidy.domain.catalog import load_catalog
-from subsidy.domain.payouts import funding
+from subsidy.domain.payouts import funding, treasury
+from subsidy.domain.payouts.batches import ReturnLine
 from subsidy.domain.payouts.budget import EnvelopeLine
 from subsidy.domain.payouts.desk import PayoutDesk
-from subsidy.domain.payouts.errors import BudgetRefused
+from subsidy.domain.payouts.errors import BudgetRefused, ReturnRefused
 from subsidy.domain.payouts.orders import (
     Clawback,
     Grant,
@@ -109,3 +110,20 @@ def test_a_noticed_award_waits_its_days_and_an_objection_on_notice_holds_it() ->
     desk.dismiss_objection("o2")
     desk.advance(date(2025, 9, 8))
     assert {desk.orders[i].state for i in held} == {OrderState.PAYABLE}
+
+
+def test_a_bank_that_contradicts_its_earlier_result_is_refused_and_a_repeat_is_a_no_op() -> None:
+    desk = _desk(("市科技局", 10_000_000))
+    _grant(desk, 1, 1_000_000)
+    desk.advance(DAY)
+    batch = treasury.make_batch(desk, "市科技局", DAY)
+    [sent] = batch.lines
+    line = (1, sent.order_id, sent.account_number, sent.amount_fen)
+    returned = ReturnLine(*line, False, "账户已销户")
+    assert treasury.confirm(desk, batch, [returned], DAY) == 1
+    assert treasury.confirm(desk, batch, [returned], DAY) == 0  # the same file again
+    paid = ReturnLine(*line, True, "")
+    with pytest.raises(ReturnRefused) as refused:
+        treasury.confirm(desk, batch, [paid], DAY)
+    assert refused.value.field == "处理结果"
+    assert desk.orders[sent.order_id].state is OrderState.WAITING  # still the return
