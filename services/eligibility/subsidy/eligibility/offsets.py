@@ -1,6 +1,7 @@
-"""The eligibility worker's guard against acking past an input offset it never processed."""
+"""The eligibility worker's guard against evaluating past an input offset it never received."""
 
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -8,6 +9,11 @@ import structlog
 from subsidy.eligibility.metrics import OFFSET_GAPS
 
 log = structlog.get_logger(__name__)
+
+# How long a seek back is given before a partition still past its gap is sought again: faust's
+# fetch loop may be handing over records it fetched before the seek, and those move its read
+# offset past the records fetched again, which it then drops.
+RESEEK_S = 1.0
 
 
 # Why this exists: on a rebalance faust discards the messages it had fetched but not yet handed
@@ -18,19 +24,16 @@ log = structlog.get_logger(__name__)
 # cluster fault suite met one. Our topics have no transactions and no compaction, so offsets
 # are contiguous: a partition kept across a rebalance that skips ahead has lost messages.
 class OffsetGuard:
-    """Acks events only in unbroken offset order per partition this worker kept; on a gap the
-    event is not acked and the partition is sought back to the first offset missing, which
-    faust then delivers again (its output is the same record, which the ledger takes once)."""
+    """Lets events through to evaluation only in unbroken offset order per partition this
+    worker kept. An event past a gap is neither evaluated nor acked (so neither its output
+    nor its commit can get ahead of the missing ones, and one enterprise's events stay in
+    order), and the partition is sought back to the first offset missing, again every
+    RESEEK_S while the gap stays; faust then delivers them anew."""
 
-    def __init__(
-        self,
-        ack: Callable[[Any], Awaitable[Any]],
-        seek: Callable[[Any, int], Awaitable[Any]],
-    ) -> None:
-        self._ack = ack
+    def __init__(self, seek: Callable[[Mapping[Any, int]], Awaitable[Any]]) -> None:
         self._seek = seek
         self._next: dict[Any, int] = {}  # partition -> the offset due next
-        self._rewound: dict[Any, int] = {}  # partition -> where it was last sought back to
+        self._sought: dict[Any, tuple[int, float]] = {}  # partition -> (offset, when)
 
     def assigned(self, partitions: Iterable[Any]) -> None:
         """A rebalance gave us these: forget the others, which another worker may have moved
@@ -38,23 +41,32 @@ class OffsetGuard:
         kept = set(partitions)
         for tp in [tp for tp in self._next if tp not in kept]:
             del self._next[tp]
-            self._rewound.pop(tp, None)
+            self._sought.pop(tp, None)
 
-    async def ack(self, event: Any) -> bool:
-        """Ack the event unless it lies past a gap; False when it was held back."""
-        message = event.message
-        tp, offset = message.tp, message.offset
-        due = self._next.get(tp)
-        if due is not None and offset > due:
-            if self._rewound.get(tp) != due:
-                self._rewound[tp] = due
-                OFFSET_GAPS.inc()
-                log.error("eligibility.offset_gap", topic=message.topic,
-                          partition=message.partition, due=due, offset=offset)  # fmt: skip
-                await self._seek(tp, due)
-            return False
-        if offset == due:
-            self._rewound.pop(tp, None)
-        self._next[tp] = offset + 1 if due is None else max(due, offset + 1)
-        await self._ack(event)
-        return True
+    async def admit(self, events: Iterable[Any]) -> list[Any]:
+        """The events of a batch that may be evaluated, in order; those past a gap left out."""
+        taken = []
+        for event in events:
+            message = event.message
+            tp, offset = message.tp, message.offset
+            due = self._next.get(tp)
+            if due is not None and offset > due:
+                await self._seek_back(message, due)
+                continue
+            self._next[tp] = offset + 1 if due is None else max(due, offset + 1)
+            taken.append(event)
+        return taken
+
+    async def _seek_back(self, message: Any, due: int) -> None:
+        tp, now = message.tp, time.monotonic()
+        last = self._sought.get(tp)
+        if last is not None and last[0] == due and now - last[1] < RESEEK_S:
+            return
+        self._sought[tp] = (due, now)
+        OFFSET_GAPS.inc()
+        log.error("eligibility.offset_gap", topic=message.topic, partition=message.partition,
+                  due=due, offset=message.offset)  # fmt: skip
+        try:
+            await self._seek({tp: due})
+        except Exception as err:  # e.g. revoked meanwhile: the next gap seen tries again
+            log.warning("eligibility.offset_gap_seek_failed", error=repr(err))

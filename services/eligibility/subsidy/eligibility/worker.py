@@ -134,15 +134,16 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
         nonlocal guard
         manual = _manual_acks(stream)
-        guard = OffsetGuard(manual.ack, app.consumer.seek)
-        async with publishing(settings, guard.ack) as window:
+        # seek_wait, not seek: faust's consumer runs in a thread of its own.
+        guard = OffsetGuard(app.consumer.seek_wait)
+        async with publishing(settings, manual.ack) as window:
             # Batches: the records of a batch go to the producer together and the window is
             # drained once per batch, not once per event. noack_take leaves the acks to the
             # window (faust's take would ack a batch as soon as the loop body is left, even
             # by a cancellation before the broker has the output).
             async for taken in manual.noack_take(settings.batch_size, settings.batch_wait_s):
                 # faust types the batch as values; noack_take yields the events themselves.
-                events = cast("list[faust.EventT[bytes]]", taken)
+                events = await guard.admit(cast("list[faust.EventT[bytes]]", taken))
                 started = time.perf_counter()
                 outcomes = [
                     handle_message(_incoming(event.message), catalog,
