@@ -1,9 +1,19 @@
 """Live before bulk, the pure part: a stage's lag from its offsets, the verdict on a chunk, the
 deadline a chunk waits until, and the refusal's words."""
 
+from typing import Any
+
+import pytest
 from aiokafka import TopicPartition
 
-from subsidy.ingest.backlog import PROCESS_RESERVE_S, deadline_of, lag, refusal, verdict
+from subsidy.ingest.backlog import (
+    PROCESS_RESERVE_S,
+    Admission,
+    deadline_of,
+    lag,
+    refusal,
+    verdict,
+)
 
 A, B, C = (TopicPartition("events", p) for p in range(3))
 
@@ -47,3 +57,32 @@ def test_the_refusal_names_the_backlog_and_the_setting_chinese_first() -> None:
     assert message.startswith("处理管道积压 12,345 条事件")
     assert "backlog 12345" in message
     assert "INGEST_BULK_MAX_BACKLOG 2000" in message
+
+
+class _OneReading:
+    """A backlog read once, as KafkaBacklog serves one reading for a while."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    async def read(self) -> int | None:
+        return self.value
+
+
+class _Context:
+    def time_remaining(self) -> float | None:
+        return None
+
+    async def abort(self, code: Any, details: str) -> None:
+        raise RuntimeError(details)
+
+
+async def test_chunks_admitted_count_as_backlog_until_they_are_produced() -> None:
+    admission = Admission(_OneReading(600), bound=1_000, max_wait_s=0.3)
+    async with admission.chunk(_Context(), 500):  # 600 < 1,000: goes
+        # A second batch waiting on the same reading sees the first chunk on top of it.
+        with pytest.raises(RuntimeError, match="1,100"):
+            async with admission.chunk(_Context(), 500):
+                pass
+    async with admission.chunk(_Context(), 500):  # produced: the reading shows it from now
+        pass

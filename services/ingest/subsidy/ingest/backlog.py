@@ -8,7 +8,7 @@
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -183,16 +183,31 @@ class Admission:
         self._source = source
         self._bound = bound if source is not None else 0
         self._max_wait_s = max_wait_s
+        # Events admitted and not yet on Kafka: no reading shows them, and batches waiting on
+        # one reading would otherwise all be let through by it, each a chunk over the bound.
+        self._in_flight = 0
 
-    async def admit(self, context: grpc.aio.ServicerContext) -> None:
-        """Return once the chunk may go; past its deadline abort with RESOURCE_EXHAUSTED, which
-        names the backlog (the client retries it; nothing of the chunk was produced)."""
+    @contextlib.asynccontextmanager
+    async def chunk(self, context: grpc.aio.ServicerContext, size: int) -> AsyncIterator[None]:
+        """Admit a chunk of `size` events (admit), counted as backlog until it is produced."""
+        await self.admit(context, size)
+        self._in_flight += size
+        try:
+            yield
+        finally:
+            self._in_flight -= size
+
+    async def admit(self, context: grpc.aio.ServicerContext, size: int) -> None:
+        """Return once a chunk of `size` events may go; past its deadline abort with
+        RESOURCE_EXHAUSTED, which names the backlog (the client retries it; nothing of the
+        chunk was produced)."""
         if self._source is None or self._bound == 0:
             return
         start = time.monotonic()
         deadline = deadline_of(start, self._max_wait_s, context.time_remaining())
         while True:
-            backlog = await self._source.read()
+            read = await self._source.read()
+            backlog = None if read is None else read + self._in_flight
             now = time.monotonic()
             decided = verdict(backlog, self._bound, now, deadline)
             if decided == "wait":

@@ -247,12 +247,12 @@ class IngestServicer(api_pb2_grpc.IngestServiceServicer):
                         )
                     chunk.append(request)
                     if len(chunk) == CHUNK:
-                        await self._admission.admit(context)
-                        self._add(response, base, await self.process(chunk, submitter))
+                        async with self._admission.chunk(context, len(chunk)):
+                            self._add(response, base, await self.process(chunk, submitter))
                         base, chunk = base + len(chunk), []
                 if chunk:
-                    await self._admission.admit(context)
-                    self._add(response, base, await self.process(chunk, submitter))
+                    async with self._admission.chunk(context, len(chunk)):
+                        self._add(response, base, await self.process(chunk, submitter))
             except Unavailable as err:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
             return response
