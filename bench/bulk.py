@@ -57,7 +57,7 @@ async def _submit_live(
     who = REVIEWER
     async with aio_channel(run.ingest_address, run.grpc_client()) as channel:
         stub = api_pb2_grpc.IngestServiceStub(channel)
-        t0 = time.monotonic()
+        t0, wall_t0 = time.monotonic(), time.time()
         for i, line in enumerate(lines):
             if until.done():
                 break
@@ -66,7 +66,9 @@ async def _submit_live(
                 await asyncio.sleep(ahead)
             who = principal_of(line, run.principals, who)
             token = run.principals[who].token
-            at = time.time()
+            # From when it was due, not when it went: a Submit held up delays those after it,
+            # and that wait is theirs too.
+            at = wall_t0 + i / rate
             try:
                 response = await stub.Submit(api_pb2.SubmitRequest(event_json=line),
                                              metadata=(("authorization", f"Bearer {token}"),),
