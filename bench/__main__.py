@@ -1,4 +1,4 @@
-"""`python -m bench [domain|pipeline]`: run them, print a table, save bench/results/<ts>.json."""
+"""`python -m bench [domain|pipeline|scale]`: run them, print a table, save bench/results/."""
 
 import json
 import sys
@@ -10,14 +10,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import domain, pipeline
+from bench import domain, pipeline, scale
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SUITES: dict[str, Callable[[], dict[str, Any]]] = {"domain": domain.run, "pipeline": pipeline.run}
+SUITES: dict[str, Callable[[], dict[str, Any]]] = {
+    "domain": domain.run,
+    "pipeline": pipeline.run,
+    "scale": scale.run,
+}
+# Without names: all but the scale run, whose seeding alone takes about a quarter of an hour
+# (`make bench-scale`).
+DEFAULT = ("domain", "pipeline")
 
 
 def main(names: list[str]) -> None:
-    chosen = names or list(SUITES)
+    chosen = names or list(DEFAULT)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{time.strftime('%Y%m%dT%H%M%S')}.json"
     results: dict[str, Any] = {}

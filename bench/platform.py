@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,10 +138,15 @@ def _stable(group: dict[str, Any]) -> bool:
 
 @contextlib.asynccontextmanager
 async def platform(
-    label: str, console: Console, notifier: bool, ingest: bool = False
+    label: str,
+    console: Console,
+    notifier: bool,
+    ingest: bool = False,
+    prepare: Callable[[Platform], Awaitable[object]] | None = None,
 ) -> AsyncIterator[Platform]:
     """A fresh database and topics with the pipeline services running on them; everything
-    stopped, deleted and dropped afterwards, also on failure."""
+    stopped, deleted and dropped afterwards, also on failure. `prepare` runs on the migrated
+    database before any service starts (the scale run fills the ledger there)."""
     # From the environment; the local owner's URL (with its kept password) when none is set.
     owner_url, kafka = database_url(), kafka_connection()
     tag = uuid.uuid4().hex[:6]
@@ -151,6 +156,8 @@ async def platform(
     url = await fresh_database(owner_url, run.database)
     p = Platform(run, url, kafka)
     try:
+        if prepare is not None:
+            await prepare(p)
         await asyncio.to_thread(create_topics, run, kafka)
         await asyncio.to_thread(_log_append_time, kafka,
                                 [p.events_topic, p.decisions_topic])  # fmt: skip
