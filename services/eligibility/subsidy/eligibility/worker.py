@@ -120,22 +120,20 @@ def create_app(settings: EligibilitySettings, catalog: Catalog) -> faust.App:
         settings.dead_letter_topic: topics.DEAD_LETTERS.name,
     })  # fmt: skip
 
-    # concurrency=1 (the default): one stream, its events acked strictly in the order they
-    # came, so the committed offset can never pass a message whose output is still in flight.
-    guard: OffsetGuard | None = None
+    # seek_wait, not seek: faust's consumer runs in a thread of its own; looked up at each
+    # seek because the consumer exists only once the app has started.
+    guard = OffsetGuard(lambda offsets: app.consumer.seek_wait(offsets))
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         # faust sends the new assignment, the set of partitions, as the first argument.
-        if guard is not None:
-            guard.assigned(args[0])
+        guard.assigned(args[0])
 
+    # concurrency=1 (the default): one stream, its events acked strictly in the order they
+    # came, so the committed offset can never pass a message whose output is still in flight.
     @app.agent(source, name=AGENT_NAME)
     async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
-        nonlocal guard
         manual = _manual_acks(stream)
-        # seek_wait, not seek: faust's consumer runs in a thread of its own.
-        guard = OffsetGuard(app.consumer.seek_wait)
         async with publishing(settings, manual.ack) as window:
             # Batches: the records of a batch go to the producer together and the window is
             # drained once per batch, not once per event. noack_take leaves the acks to the

@@ -189,15 +189,16 @@ class Admission:
 
     @contextlib.asynccontextmanager
     async def chunk(self, context: grpc.aio.ServicerContext, size: int) -> AsyncIterator[None]:
-        """Admit a chunk of `size` events (admit), counted as backlog until it is produced."""
-        await self.admit(context, size)
+        """Admit a chunk of `size` events (_wait_turn), counted as backlog until it is
+        produced."""
+        await self._wait_turn(context, size)
         self._in_flight += size
         try:
             yield
         finally:
             self._in_flight -= size
 
-    async def admit(self, context: grpc.aio.ServicerContext, size: int) -> None:
+    async def _wait_turn(self, context: grpc.aio.ServicerContext, size: int) -> None:
         """Return once a chunk of `size` events may go; past its deadline abort with
         RESOURCE_EXHAUSTED, which names the backlog (the client retries it; nothing of the
         chunk was produced)."""
