@@ -35,9 +35,9 @@ test: install ## Run the test suite against the real Kafka and PostgreSQL
 
 # Its own Kafka and PostgreSQL (ports 29092/29093, 55532; .run/faults/), which it restarts:
 # never the shared stack. FAULTS_SEED=<n> repeats another run's faults; the report is kept in
-# .run/faults/report.txt.
+# .run/faults/report.txt. `make test` runs the same faults during 15,000 events.
 test-faults: install ## The fault-tolerance suite: kill -9 and restarts during 50,000 events
-	@$(UV) run --frozen pytest tests/faults -m faults $(PYTEST_ARGS)
+	@FAULTS_FULL=1 $(UV) run --frozen pytest tests/faults -m faults $(PYTEST_ARGS)
 
 # The same on a three-node Kafka (replication 3, min.insync.replicas 2; ports 29192-29197,
 # 55632; .run/faults-cluster/) with two of each worker: a node that leads partitions is killed,

@@ -66,6 +66,13 @@ class FaultConfig:
     title: str = "fault-tolerance suite"
 
     @classmethod
+    def quick(cls, seed: int = 2026) -> "FaultConfig":
+        """`make test`'s: the same faults in the same window of a shorter feed, so that CI
+        keeps its time; the release gate (`make test-faults`) runs the 50,000."""
+        return cls(events=15_000, seed=seed, feed_seconds=60.0,
+                   title="fault-tolerance suite, quick")  # fmt: skip
+
+    @classmethod
     def cluster(cls, seed: int = 2026) -> "FaultConfig":
         """The cluster suite's (`make test-faults-cluster`): two of each worker on a
         three-node Kafka, a node away 20 s, faults at least 8 s apart so that each one's stall
