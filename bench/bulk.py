@@ -82,9 +82,12 @@ async def _submit_live(
     return sent
 
 
-def feeds_of(lines: list[bytes], principals: dict[str, Any], into: Path) -> dict[str, Path]:
+def feeds_of(
+    lines: list[bytes], principals: dict[str, Any], into: Path
+) -> tuple[dict[str, Path], int]:
     """The feed's lines by source, each source's in one file in its own order: what each
-    province feed would upload. Reviews are left out: reviewers are people, not feeds."""
+    province feed would upload, and how many lines in all. Reviews are left out: reviewers
+    are people, not feeds."""
     by_feed: dict[str, list[bytes]] = {}
     who = REVIEWER
     for line in lines:
@@ -95,7 +98,7 @@ def feeds_of(lines: list[bytes], principals: dict[str, Any], into: Path) -> dict
     paths = {name: into / f"{name}.jsonl" for name in by_feed}
     for name, path in paths.items():
         path.write_bytes(b"\n".join(by_feed[name]) + b"\n")
-    return paths
+    return paths, sum(len(fed) for fed in by_feed.values())
 
 
 def _ingest_feeds(p: Platform, feeds: dict[str, Path]) -> int:
@@ -117,8 +120,7 @@ async def live_during_bulk(
     bulk = (await asyncio.to_thread(bulk_path.read_bytes)).splitlines()
     live = await asyncio.to_thread(live_lines, bulk, int(live_rate * LIVE_SECONDS))
     async with platform("bulk", console, notifier=False, ingest=True) as p:
-        feeds = await asyncio.to_thread(feeds_of, bulk, p.run.principals, work)
-        lines = sum(len(path.read_bytes().splitlines()) for path in feeds.values())
+        feeds, lines = await asyncio.to_thread(feeds_of, bulk, p.run.principals, work)
         console.print(f"bulk: {lines:,} feed lines from {len(feeds)} sources through ingest, "
                       f"live events at {live_rate:,.0f}/s until the feeds are in")  # fmt: skip
         started = time.monotonic()
