@@ -150,3 +150,15 @@ def test_the_least_recently_used_books_leave_first_by_count_and_by_weight() -> N
     cache.drop(["e"])
     assert (len(cache), cache.held) == (0, 0)
     assert BookCache(0).get("x", 0) is None
+
+
+def test_the_cache_tallies_hits_stale_and_missing_books_and_evictions() -> None:
+    cache = BookCache(2)
+    for name in "ab":
+        cache.put(_loaded(name, 1))
+    cache.get("a", 1)  # hit
+    cache.get("b", 2)  # stale: the enterprise's row has moved on
+    cache.get("z", 1)  # miss
+    cache.put(_loaded("c", 1))  # b, least recently used, leaves
+    assert cache.drain_tally() == {"hit": 1, "stale": 1, "miss": 1, "evicted": 1}
+    assert cache.drain_tally() == {}, "drained"

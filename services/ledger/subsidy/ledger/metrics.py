@@ -162,6 +162,42 @@ API_REFUSED = Counter(
 _CAP_CHECKS = frozenset({"ANNUAL_CAP", "ITEM_CAP", "YEAR_LIMIT"})
 
 
+BOOK_CACHE_BOOKS = Gauge(
+    "subsidy_ledger_book_cache_books",
+    "Enterprise books the worker holds between batches (at most LEDGER_BOOK_CACHE_SIZE).",
+    registry=WORKER_REGISTRY,
+)
+BOOK_CACHE_RECORDS = Gauge(
+    "subsidy_ledger_book_cache_records",
+    "Entitlements, events and parked reviews in the held books (at most"
+    " LEDGER_BOOK_CACHE_RECORDS, about 1 KB each): the bound on the worker's memory.",
+    registry=WORKER_REGISTRY,
+)
+BOOK_CACHE_LOOKUPS = Counter(
+    "subsidy_ledger_book_cache_lookups",
+    "Books looked up for a batch, by result: hit, stale (another writer moved the enterprise"
+    " on) or miss; stale and miss are restored from the tables.",
+    ["result"],
+    registry=WORKER_REGISTRY,
+)
+BOOK_CACHE_EVICTIONS = Counter(
+    "subsidy_ledger_book_cache_evictions",
+    "Books let go, least recently used first, to stay within the cache's limits.",
+    registry=WORKER_REGISTRY,
+)
+
+
+def observe_cache(books: int, records: int, tally: dict[str, int]) -> None:
+    """The book cache after a batch: its size, and its lookups and evictions meanwhile."""
+    BOOK_CACHE_BOOKS.set(books)
+    BOOK_CACHE_RECORDS.set(records)
+    for result in ("hit", "stale", "miss"):
+        if tally.get(result):
+            BOOK_CACHE_LOOKUPS.labels(result).inc(tally[result])
+    if tally.get("evicted"):
+        BOOK_CACHE_EVICTIONS.inc(tally["evicted"])
+
+
 def observe_batch(report: BatchReport, seconds: float) -> None:
     """Count one committed batch."""
     BATCH_SIZE.observe(report.messages)

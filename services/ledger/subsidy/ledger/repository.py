@@ -1,6 +1,7 @@
 """PostgreSQL → enterprise books: lock and load the books a batch needs, and keep them
 between batches (checked against each enterprise row's version, within a bounded size)."""
 
+from collections import Counter as TallyCounter
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,6 +76,9 @@ class BookCache:
         self.weight = weight
         self.held = 0  # the cached books' weight
         self._books: OrderedDict[str, tuple[LoadedBook, int]] = OrderedDict()
+        # Since the last drain_tally: lookups by result (hit, stale: another writer moved the
+        # enterprise on, miss) and books evicted to keep the limits; the worker's metrics.
+        self._tally: TallyCounter[str] = TallyCounter()
 
     def __len__(self) -> int:
         return len(self._books)
@@ -82,7 +86,9 @@ class BookCache:
     def get(self, enterprise_id: str, version: int) -> LoadedBook | None:
         found = self._books.get(enterprise_id)
         if found is None or found[0].version != version:
+            self._tally["miss" if found is None else "stale"] += 1
             return None
+        self._tally["hit"] += 1
         self._books.move_to_end(enterprise_id)
         return found[0]
 
@@ -97,6 +103,12 @@ class BookCache:
         while len(self._books) > self.size or (self.weight is not None and self.held > self.weight):
             _, (_, evicted) = self._books.popitem(last=False)
             self.held -= evicted
+            self._tally["evicted"] += 1
+
+    def drain_tally(self) -> dict[str, int]:
+        """Lookups by result and evictions since the last call."""
+        tally, self._tally = dict(self._tally), TallyCounter()
+        return tally
 
     def drop(self, enterprise_ids: Iterable[str]) -> None:
         """Forget books a failed transaction may have changed in memory."""

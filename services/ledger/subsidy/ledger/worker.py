@@ -235,6 +235,7 @@ class LedgerWorker:
     def _count(self, prepared: PreparedBatch, seconds: float) -> None:
         report = prepared.report
         metrics.observe_batch(report, seconds)
+        metrics.observe_cache(len(self.cache), self.cache.held, self.cache.drain_tally())
         st = self.stats
         st.batches += 1
         st.messages += report.messages
