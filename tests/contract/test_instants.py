@@ -15,8 +15,9 @@ from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.events import parse_event
 from subsidy.domain.ledger.records import AppealDecision
 from subsidy.events.v1 import events_pb2 as epb
+from subsidy.infra.cli_output import Lang
 from subsidy.ingest.permissions import Submitter
-from subsidy.ledger import appeal_notices, report
+from subsidy.ledger import appeal_notices, explain_view
 from subsidy.notifier import appeal_notice_messages, correction_messages, messages
 from tests.contract.test_correction_decisions import _decision
 from tests.factories import event
@@ -68,7 +69,8 @@ def test_an_old_decision_with_only_the_string_still_reads() -> None:
     fields = correction_messages.fields(old, "en", messages.status_words)
     assert fields["decidedAt"] == "2026-03-02T10:15:07.123456+08:00"
     assert fields == correction_messages.fields(new, "en", messages.status_words)
-    assert report._beijing(old, "decided_time", "decided_at") == "2026-03-02 10:15 北京时间"
+    assert explain_view._beijing(old, "decided_time", "decided_at", Lang.zh) == (
+        "2026-03-02 10:15:07 +08:00")  # fmt: skip
 
 
 def test_a_decision_with_only_the_timestamp_reads() -> None:
@@ -83,7 +85,8 @@ def test_a_decision_with_only_the_timestamp_reads() -> None:
     assert correction_messages.fields(only, "zh", messages.status_words)["decidedAt"] == (
         "2026-03-02T10:15:07.123456+08:00"
     )
-    assert report._beijing(only, "decided_time", "decided_at") == "2026-03-02 10:15 北京时间"
+    assert explain_view._beijing(only, "decided_time", "decided_at", Lang.en) == (
+        "2026-03-02 10:15:07 +08:00")  # fmt: skip
 
 
 def test_the_timestamp_wins_over_the_string() -> None:
@@ -93,7 +96,8 @@ def test_the_timestamp_wins_over_the_string() -> None:
 
 def test_neither_field_is_no_instant() -> None:
     assert instant(dpb.Decision(), "decided_time", "decided_at") is None
-    assert report._beijing(dpb.Decision(), "decided_time", "decided_at") == "时间未记录"
+    assert explain_view._beijing(dpb.Decision(), "decided_time", "decided_at", Lang.zh) == (
+        "时间未记录")  # fmt: skip
     assert "Decided at" not in messages.render(dpb.Decision(), None, "en", "bureau", "").text
 
 
@@ -141,7 +145,8 @@ def test_a_time_without_its_offset_is_refused_not_guessed() -> None:
     with pytest.raises(ValueError, match="offset"):
         instant(dpb.Decision(decided_at="2026-03-02T10:15:00"), "decided_time", "decided_at")
     # A reader that shows text keeps the string it cannot read, as before the migration.
-    assert report._beijing(dpb.Decision(decided_at="soon"), "decided_time", "decided_at") == "soon"
+    soon = dpb.Decision(decided_at="soon")
+    assert explain_view._beijing(soon, "decided_time", "decided_at", Lang.zh) == "soon"
 
 
 def test_the_provenance_keeps_both_when_the_ledger_encodes_the_event_again() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -239,21 +240,53 @@ async def test_cli_explain_reads_like_an_audit_trail(ledger: Ledger) -> None:
     result = await _cli(ledger, "explain", PROVINCIAL)
     assert result.exit_code == 0, result.output
     out = result.output
+    # Chinese by default: statuses, checks, outcomes, district and measure in words, Beijing time.
     for text in (
-        f"Entitlement 资格 {PROVINCIAL}",
-        "#1 就高不重复 / no stacking (G2): ok",
+        f"资格 {PROVINCIAL}",
+        "（苏州工业园区）",
+        "（第3条）",
+        "状态：已拨付",
+        "#1 就高不重复：通过",
         "bestOtherRule: m03.municipal_key_lab",
         "thisRuleTotal: ¥20,000,000.00",
-        "#1 补差 / top-up: ok",
-        "cashMoved: ¥19,000,000.00",
-        "cash +¥19,000,000.00",
-        f"{MUNICIPAL} #2 SUPERSEDED",
-        "Eligibility trace 资格判定",
+        "#1 补差：通过",
+        "本次拨款 +¥19,000,000.00",
+        f"{MUNICIPAL} #2 已由更高支持替代",
+        "\n资格判定\n",
+        "\n变更记录\n",
     ):
         assert text in out, text
-    trace = out.split("Eligibility trace 资格判定\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "+08:00；" in out  # each decision's time, in Beijing time
+    for code in ("PAID", "SUPERSEDED", ": ok", "SIP", "Eligibility trace"):
+        assert code not in out, code
+    trace = out.split("\n资格判定\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert trace
-    assert all(" / " in line and ": " in line for line in trace)
+    assert all(" / " not in line and "：" in line for line in trace)
+
+    english = (await _cli(ledger, "explain", PROVINCIAL, "--lang", "en")).output
+    for text in (
+        f"Entitlement {PROVINCIAL}",
+        "(Suzhou Industrial Park)",
+        "(Measure 3)",
+        "status: Paid",
+        "#1 no stacking (G2): passed",
+        "#1 top-up: passed",
+        "cash +¥19,000,000.00",
+        f"{MUNICIPAL} #2 Superseded by higher support",
+        "\nEligibility trace\n",
+    ):
+        assert text in english, text
+    assert "资格判定" not in english
+
+    # JSON keeps the contract's codes and offsets, whatever the language.
+    as_json = await _cli(ledger, "explain", PROVINCIAL, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    assert (await _cli(ledger, "explain", PROVINCIAL, "--format", "json", "--lang", "en")).stdout \
+        == as_json.stdout  # fmt: skip
+    body = json.loads(as_json.stdout)
+    assert body["decision"]["status"] == "PAID"
+    assert body["decision"]["district"] == "SIP"
+    assert datetime.fromisoformat(body["decision"]["decidedAt"]).utcoffset() is not None
 
 
 async def test_cli_totals_and_errors(ledger: Ledger) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -80,7 +80,7 @@ async def _recorded(a: Appealed, table: str, event_id: str) -> datetime:
 
 
 def _beijing(moment: datetime) -> str:
-    return (moment + BEIJING_OFFSET).strftime("%Y-%m-%d %H:%M") + " 北京时间"
+    return moment.astimezone(timezone(BEIJING_OFFSET)).strftime("%Y-%m-%d %H:%M:%S +08:00")
 
 
 async def test_an_upheld_appeal_on_a_rejection_reopened_the_entitlement(
@@ -138,20 +138,27 @@ async def test_cli_prints_each_appeal_and_its_decision_in_chinese_first(
     decided = await _recorded(appealed, "appeal_decisions", "apl-expo-1d")
     result = await _cli(appealed, "explain", EXPO)
     assert result.exit_code == 0, result.output
-    section = result.output.split("复核申请 / Appeals\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    section = result.output.split("\n复核申请\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert [line.strip() for line in section] == [
-        f"apl-expo-1p ({_beijing(filed)}, 申请日 2025-09-10) 由 portal-enterprise 提交:"
-        " 展会规模与参展商数量均符合要求",
-        "附件 / attachment: file-20250910-001",
-        f"apl-expo-1d ({_beijing(decided)}) 由 reviewer-li 决定:"
-        " 支持 / upheld, 重新审核 / reopened for review: 材料齐全，重新审核",
+        f"apl-expo-1p（{_beijing(filed)}，申请日 2025-09-10）由 portal-enterprise 提交："
+        "展会规模与参展商数量均符合要求",
+        "附件：file-20250910-001",
+        f"apl-expo-1d（{_beijing(decided)}）由 reviewer-li 决定："
+        "支持，重新审核：材料齐全，重新审核",
     ]
-    for entitlement, verdict in ((CAPPED, "支持 / upheld, 由数据来源更正 / to be corrected by"
-                                  " the source: 请数据来源更正发票"),
-                                 (KEPT, "驳回 / dismissed: 参展商数量不足")):  # fmt: skip
+    for entitlement, verdict in ((CAPPED, "支持，由数据来源更正：请数据来源更正发票"),
+                                 (KEPT, "驳回：参展商数量不足")):  # fmt: skip
         printed = await _cli(appealed, "explain", entitlement)
         assert printed.exit_code == 0, printed.output
-        assert f"由 reviewer-li 决定: {verdict}" in printed.output
+        assert f"由 reviewer-li 决定：{verdict}" in printed.output
+    english = (await _cli(appealed, "explain", EXPO, "--lang", "en")).output
+    assert [line.strip() for line in english.split("\nAppeals\n", 1)[1].splitlines()] == [
+        f"apl-expo-1p ({_beijing(filed)}, filed on 2025-09-10) submitted by portal-enterprise:"
+        " 展会规模与参展商数量均符合要求",
+        "attachment: file-20250910-001",
+        f"apl-expo-1d ({_beijing(decided)}) decided by reviewer-li:"
+        " upheld, reopened for review: 材料齐全，重新审核",
+    ]
 
     as_json = await _cli(appealed, "explain", EXPO, "--format", "json")
     assert as_json.exit_code == 0, as_json.output

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -137,7 +137,7 @@ async def _taken_at(c: Corrected, event_id: str) -> dict[int, datetime]:
 
 
 def _beijing(moment: datetime) -> str:
-    return (moment + BEIJING_OFFSET).strftime("%Y-%m-%d %H:%M") + " 北京时间"
+    return moment.astimezone(timezone(BEIJING_OFFSET)).strftime("%Y-%m-%d %H:%M:%S +08:00")
 
 
 async def test_the_invoice_corrected_twice_lists_each_revision_and_what_it_changed(
@@ -180,23 +180,32 @@ async def test_cli_prints_the_corrections_in_beijing_time_and_json_with_offsets(
     taken = await _taken_at(corrected, "corr-inv-1")
     result = await _cli(corrected, "explain", INVOICE)
     assert result.exit_code == 0, result.output
-    section = result.output.split("更正记录 / Corrections\n", 1)[1].splitlines()
+    section = result.output.split("\n更正记录\n", 1)[1].splitlines()
     assert section == [
-        "  事件 corr-inv-1 (本资格的事件 / this entitlement's event)",
-        f"    版次 1 ({_beijing(taken[1])}) 由 portal-a 提交, 原始事件 / original"
-        " → 修订 #1: 已拨付 ¥120,000.00",
-        f"    版次 2 ({_beijing(taken[2])}) 由 portal-x 提交, 原因: 发票金额录入错误"
-        " → 修订 #2: 已拨付 ¥120,000.00 → 已拨付 ¥20,000.00, 应追回 ¥100,000.00",
-        f"    版次 3 ({_beijing(taken[3])}) 由 portal-y 提交, 原因: 按原件再次核对"
-        " → 修订 #3: 已拨付 ¥20,000.00 → 已拨付 ¥60,000.00, 补拨 ¥40,000.00",
+        "  事件 corr-inv-1（本资格的事件）",
+        f"    版次 1（{_beijing(taken[1])}）由 portal-a 提交，原始事件"
+        " → 修订 #1：已拨付 ¥120,000.00",
+        f"    版次 2（{_beijing(taken[2])}）由 portal-x 提交，原因：发票金额录入错误"
+        " → 修订 #2：已拨付 ¥120,000.00 → 已拨付 ¥20,000.00，应追回 ¥100,000.00",
+        f"    版次 3（{_beijing(taken[3])}）由 portal-y 提交，原因：按原件再次核对"
+        " → 修订 #3：已拨付 ¥20,000.00 → 已拨付 ¥60,000.00，补拨 ¥40,000.00",
     ]
-    assert "#2 更正或撤回 / correction or retraction: CORRECTED" in result.output
+    assert "#2 更正或撤回：已更正" in result.output
     # Each revision of the history names who sent the revision of the event behind it.
-    history = result.output.split("History 变更记录\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert [line.split("submitted by ")[1].split(" ")[0] for line in history] == [
+    history = result.output.split("\n变更记录\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split("由 ")[1].split(" ")[0] for line in history] == [
         "portal-a", "portal-x", "portal-y"]  # fmt: skip
-    # Each revision's time as a person reads it: Beijing time, to the minute.
-    assert all("北京时间" in line and "+00:00" not in line for line in history), history
+    # Each revision's time as a person reads it: Beijing time, with its offset.
+    assert all("+08:00；由" in line and "+00:00" not in line for line in history), history
+    english = (await _cli(corrected, "explain", INVOICE, "--lang", "en")).output
+    assert english.split("\nCorrections\n", 1)[1].splitlines()[:3] == [
+        "  event corr-inv-1 (this entitlement's event)",
+        f"    revision 1 ({_beijing(taken[1])}) submitted by portal-a, original"
+        " → decision #1: Paid ¥120,000.00",
+        f"    revision 2 ({_beijing(taken[2])}) submitted by portal-x, reason: 发票金额录入错误"
+        " → decision #2: Paid ¥120,000.00 → Paid ¥20,000.00, owed back ¥100,000.00",
+    ]
+    assert "#2 correction or retraction: corrected" in english
 
     as_json = await _cli(corrected, "explain", INVOICE, "--format", "json")
     assert as_json.exit_code == 0, as_json.output
@@ -230,13 +239,13 @@ async def test_a_retracted_certification_names_its_retraction(corrected: Correct
 
     result = await _cli(corrected, "explain", LAB)
     assert result.exit_code == 0, result.output
-    section = result.output.split("更正记录 / Corrections\n", 1)[1].splitlines()
-    assert section[1].endswith("由 js-provincial-cert-feed 提交, 原始事件 / original"
-                               " → 修订 #1: 已拨付 ¥1,000,000.00")  # fmt: skip
-    assert section[2].startswith("    撤回 corr-ret-1 (")
+    section = result.output.split("\n更正记录\n", 1)[1].splitlines()
+    assert section[1].endswith("由 js-provincial-cert-feed 提交，原始事件"
+                               " → 修订 #1：已拨付 ¥1,000,000.00")  # fmt: skip
+    assert section[2].startswith("    撤回 corr-ret-1（")
     assert section[2].endswith(
-        " 北京时间) 由 bureau-kj 提交, 原因: 证书误发"
-        " → 修订 #2: 已拨付 ¥1,000,000.00 → 已撤回 ¥0.00, 应追回 ¥1,000,000.00"
+        " +08:00）由 bureau-kj 提交，原因：证书误发"
+        " → 修订 #2：已拨付 ¥1,000,000.00 → 已撤回 ¥0.00，应追回 ¥1,000,000.00"
     )
     body = json.loads((await _cli(corrected, "explain", LAB, "--format", "json")).stdout)
     assert body["event"]["retraction"]["retractedBy"] == "corr-ret-1"
@@ -257,9 +266,9 @@ async def test_another_events_correction_that_freed_the_cap_is_named(
 
     result = await _cli(corrected, "explain", FREED)
     assert result.exit_code == 0, result.output
-    section = result.output.split("更正记录 / Corrections\n", 1)[1].splitlines()
-    assert section[2] == "  事件 corr-cap-1 (同企业另一事件 / another event)"
+    section = result.output.split("\n更正记录\n", 1)[1].splitlines()
+    assert section[2] == "  事件 corr-cap-1（同企业另一事件）"
     assert section[4].endswith(
-        "由 portal-b 提交, 原因: 金额多录一个零"
-        " → 修订 #2: 不予支持 ¥0.00 → 已拨付 ¥1,000,000.00, 补拨 ¥1,000,000.00"
+        "由 portal-b 提交，原因：金额多录一个零"
+        " → 修订 #2：不予支持 ¥0.00 → 已拨付 ¥1,000,000.00，补拨 ¥1,000,000.00"
     )

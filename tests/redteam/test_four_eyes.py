@@ -157,7 +157,7 @@ async def _explain(stack: Stack, entitlement_id: str) -> str:
         env = {**os.environ, "SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN}
         done = await asyncio.to_thread(
             subprocess.run,
-            [str(SUBSIDY), "ledger", "explain", entitlement_id,
+            [str(SUBSIDY), "ledger", "explain", entitlement_id, "--lang", "en",
              "--server", f"127.0.0.1:{api.port}", *stack.tls.cli_args()],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
@@ -179,8 +179,8 @@ async def test_one_reviewer_alone_pays_nothing_and_the_entitlement_awaits_a_seco
                                 " review_approvals")  # fmt: skip
     assert [tuple(r) for r in waiting] == [(review.event_id, "reviewer-wang", LARGE, "waiting")]
     explained = await _explain(stack, f"{expo.event_id}/m06.exhibition")
-    assert "AWAITING_SECOND_APPROVAL" in explained
-    assert "reviewer-wang 已批准 approved ¥1,500,000.00" in explained
+    assert "review: awaiting a second approval" in explained
+    assert "four eyes: reviewer-wang approved ¥1,500,000.00" in explained
     assert "awaits a second approval by another reviewer" in explained
 
 
@@ -244,8 +244,9 @@ async def test_two_distinct_reviewers_pay_and_explain_names_both(stack: Stack) -
         f"approved by reviewer-wang ({first.event_id}) and reviewer-li ({second.event_id})"
         in explained
     )
-    history = explained.split("History 变更记录", 1)[1]
+    history = explained.split("\nHistory\n", 1)[1]
     steps = [line for line in history.splitlines() if line.strip().startswith("#")]
-    assert [s.split()[1].rstrip(":") for s in steps] == ["PENDING_REVIEW", "PENDING_REVIEW", "PAID"]
+    statuses = [s.split(":")[0].split(" ", 3)[3] for s in steps]  # "  #1 Pending review: …"
+    assert statuses == ["Pending review", "Pending review", "Paid"]
     assert "submitted by reviewer-wang" in steps[1]
     assert "submitted by reviewer-li" in steps[2]

@@ -232,18 +232,18 @@ async def test_ledger_explain_names_who_submitted_each_step(
         env = {**os.environ, "SUBSIDY_LEDGER_TOKEN": AUDITOR_TOKEN}
         done = await asyncio.to_thread(
             subprocess.run,
-            [str(SUBSIDY), "ledger", "explain", f"{expo_id}/m06.exhibition",
+            [str(SUBSIDY), "ledger", "explain", f"{expo_id}/m06.exhibition", "--lang", "en",
              "--server", f"127.0.0.1:{api.port}", *feeds.tls.cli_args()],
             capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    history = done.stdout.split("History 变更记录", 1)[1]
+    history = done.stdout.split("\nHistory\n", 1)[1]
     steps = [line for line in history.splitlines() if line.strip().startswith("#")]
     assert len(steps) == 2, history
-    assert "PENDING_REVIEW" in steps[0]
+    assert "Pending review" in steps[0]
     assert f"event {expo_id}" in steps[0]
     assert "submitted by expo-bureau via gRPC API" in steps[0]
-    assert "PAID" in steps[1]
+    assert "Paid" in steps[1]
     assert f"event {review_id}" in steps[1]
     assert "submitted by reviewer-wang via CLI file" in steps[1]
     assert "expo-backup" not in done.stdout

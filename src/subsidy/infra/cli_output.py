@@ -4,7 +4,7 @@
 import csv
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +18,8 @@ from rich.table import Table
 from subsidy.domain.beijing import BEIJING
 from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen, wan
-from subsidy.domain.words import REASON_WORDS, STATUS_WORDS
+from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
+from subsidy.domain.words import CHECK_LABELS, REASON_WORDS, STATUS_WORDS
 from subsidy.infra.spreadsheet_cells import safe_row
 
 
@@ -92,6 +93,81 @@ def district(code: str, lang: Lang) -> str:
 def measure(number: int, lang: Lang) -> str:
     """`第3条` / `Measure 3`."""
     return pick(lang, f"第{number}条", f"Measure {number}")
+
+
+# The commands' own codes in words, code -> (zh, en): written here once, so that every table
+# says the same thing of the same code.
+Words = Mapping[str, tuple[str, str]]
+
+CHECKS: Words = CHECK_LABELS
+OUTCOMES: Words = {
+    "ok": ("通过", "passed"),
+    "approved": ("已批准", "approved"),
+    "AWAITING_SECOND_APPROVAL": ("待另一位审核人批准", "awaiting a second approval"),
+    "CORRECTED": ("已更正", "corrected"),
+}
+REMEDIES: Words = {
+    "REOPENED": ("重新审核", "reopened for review"),
+    "SOURCE_CORRECTION": ("由数据来源更正", "to be corrected by the source"),
+}
+SUBMITTED_VIA: Words = {
+    "GRPC_API": ("gRPC 接口", "gRPC API"),
+    "FEED_WATCHER": ("目录监听", "feed watcher"),
+    "CLI_FILE": ("命令行文件", "CLI file"),
+    "PORTAL": ("门户网站", "the portal"),
+    "SUBMISSION_CHANNEL_UNSPECIFIED": ("未知渠道", "an unknown channel"),
+}
+_HOLDS_EN = {
+    Hold.NEW: "new",
+    Hold.PUBLICITY: "on public notice",
+    Hold.OBJECTION: "objection under review",
+    Hold.BUDGET: "no budget room",
+    Hold.NO_ACCOUNT: "no payee account",
+    Hold.RETURNED: "returned by the bank",
+}
+HOLDS: Words = {h.value: (HOLDS_ZH[h], _HOLDS_EN[h]) for h in Hold}
+CREDENTIAL_STATES: Words = {
+    "active": ("有效", "active"),
+    "revoked": ("已吊销", "revoked"),
+    "expired": ("已过期", "expired"),
+    "revoking": ("待吊销", "revoking"),
+}
+ROLES: Words = {
+    "enterprise": ("企业", "enterprise"),
+    "reviewer": ("审核人", "reviewer"),
+    "approver": ("审批人", "approver"),
+    "auditor": ("审计", "auditor"),
+    "admin": ("管理员", "admin"),
+}
+DELIVERY_CHANNELS: Words = {"webhook": ("网络回调", "webhook"), "email": ("邮件", "email")}
+SUBSCRIBERS: Words = {"enterprise": ("企业", "enterprise"), "bureau": ("主管部门", "bureau")}
+LANGUAGES: Words = {"zh": ("中文", "Chinese"), "en": ("英文", "English")}
+# What a payout or appeal notice tells (a notice PAID says what the status PAID says).
+NOTICE_KINDS: Words = {
+    "SENT": ("已推送国库", "sent to the treasury"),
+    "RETURNED": ("银行退回", "returned by the bank"),
+    "BUDGET_ALERT": ("预算预警", "budget alert"),
+    "OBJECTION": ("异议待复核", "objection under review"),
+    "APPEAL_FILED": ("已提交复核申请", "appeal filed"),
+    "APPEAL_DISMISSED": ("复核申请驳回", "appeal dismissed"),
+    "APPEAL_UPHELD_BY_CORRECTION": ("复核支持，待数据来源更正", "appeal upheld, source to correct"),
+    "APPEAL_REOPENED": ("复核支持，重新审核", "appeal upheld, reopened for review"),
+}
+
+
+def word(words: Words, code: str, lang: Lang) -> str:
+    """The code in the language's words; an unknown code stands for itself."""
+    pair = words.get(code)
+    return code if pair is None else pick(lang, *pair)
+
+
+def outcome(code: str, lang: Lang) -> str:
+    """A ledger check's outcome: a status, a reason or one of OUTCOMES, in words."""
+    if code in STATUS_WORDS:
+        return status(code, lang)
+    if code in REASON_WORDS:
+        return reasons([code], lang)
+    return word({**OUTCOMES, **REMEDIES}, code, lang)
 
 
 def money(fen: int) -> str:

@@ -25,7 +25,7 @@ from subsidy.infra.grpc_cli import (
     client_transport_or_exit,
 )
 from subsidy.infra.grpc_tls import ClientTransport
-from subsidy.ledger import decisions_view, report, report_tables
+from subsidy.ledger import decisions_view, explain_view, report, report_tables
 from subsidy.ledger.api_client import ServerOption, TokenOption, call_api
 from subsidy.ledger.api_settings import DEFAULT_GRPC_ADDRESS
 
@@ -78,6 +78,7 @@ def statement_command(
 def explain_command(
     entitlement_id: Annotated[str, typer.Argument(help="<eventId>/<ruleId>")],
     output_format: FormatOption = OutputFormat.table,
+    lang: LangOption = Lang.zh,
     server: ServerOption = DEFAULT_GRPC_ADDRESS,
     token: TokenOption = None,
     cacert: CacertOption = None,
@@ -85,7 +86,7 @@ def explain_command(
     key: KeyOption = None,
     plaintext: PlaintextOption = False,
 ) -> None:
-    """Why an entitlement stands as it does: eligibility trace (zh/en), every ledger check with
+    """Why an entitlement stands as it does: eligibility trace, every ledger check with
     its numbers, its revisions, the other decisions on the same item, and its corrections and
     retractions (更正记录: who sent each, when, why, what it changed). CSV: its revisions."""
     request = api_pb2.ExplainDecisionRequest(entitlement_id=entitlement_id)
@@ -98,7 +99,7 @@ def explain_command(
     elif output_format is OutputFormat.csv:
         decisions_view.write_csv(found.history)
     else:
-        report.print_explanation(out.console(), found)
+        explain_view.print_explanation(out.console(), found, lang)
 
 
 def totals_command(
