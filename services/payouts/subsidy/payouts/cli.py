@@ -20,7 +20,14 @@ from subsidy.domain.payouts import recovery
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.errors import PayoutError
 from subsidy.domain.payouts.orders import OrderState
-from subsidy.infra.cli_output import FormatOption, OutputFormat, console, write_records
+from subsidy.infra.cli_output import (
+    FormatOption,
+    Lang,
+    LangOption,
+    OutputFormat,
+    console,
+    write_records,
+)
 from subsidy.infra.commands import database_command, load_settings, service_policy
 from subsidy.infra.db_roles import check_role
 from subsidy.infra.postgres import connect
@@ -187,6 +194,7 @@ def bank_simulator_command(
 def reconcile_command(
     year: Annotated[int | None, typer.Option("--year")] = None,
     fmt: FormatOption = OutputFormat.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """Per channel and year: granted = paid out + in batches + payable + waiting (by reason) +
     set off, receivables = collected + set off + written off + outstanding; orders against
@@ -200,21 +208,21 @@ def reconcile_command(
     elif fmt is OutputFormat.csv:  # one row per channel and year; the differences are in JSON
         write_records(reports.reconciliation_json(rec)["rows"], fmt)
     else:
-        reports.print_reconciliation(_console(), rec)
+        reports.print_reconciliation(_console(), rec, lang)
     if rec.unexplained:
         raise typer.Exit(1)
 
 
 @app.command("ageing")
 @database_command(MIGRATED_BY)
-def ageing_command(day: Day = None) -> None:
+def ageing_command(day: Day = None, lang: LangOption = Lang.zh) -> None:
     """Outstanding receivables by channel and days outstanding."""
     as_of = business_day(day)
 
     async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> Any:
         return recovery.ageing(await read_desk(conn, catalog, s.set_off), as_of)
 
-    reports.print_ageing(_console(), run_on_desk(work))
+    reports.print_ageing(_console(), run_on_desk(work), lang)
 
 
 @app.command("collect")
@@ -241,6 +249,7 @@ def balances_command(
         str | None, typer.Option("--account", help="A glob, e.g. 'budget:*:2026'.")
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """The double-entry accounts' balances (balance = credits − debits); all accounts' debits
     equal their credits."""
@@ -257,7 +266,7 @@ def balances_command(
         typer.echo(json.dumps({"accounts": rows, "debitsFen": debits, "creditsFen": credits},
                               ensure_ascii=False, indent=2))  # fmt: skip
     else:
-        reports.print_balances(_console(), rows)
+        reports.print_balances(_console(), rows, lang)
 
 
 async def verify_check(conn: asyncpg.Connection, anchored: Mapping[int, str] | None) -> list[str]:

@@ -1,8 +1,9 @@
 """What the payouts print: the reconciliation, the ageing report and the accounts' balances,
-as a table for people (Chinese first, ¥ amounts) or JSON for machines (fen)."""
+as a table for people (zh or en, ¥ amounts) or JSON for machines (fen)."""
 
 import dataclasses
 import fnmatch
+import functools
 from typing import Any
 
 from rich.console import Console
@@ -10,33 +11,33 @@ from rich.table import Table
 
 from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.accounts import Accounts
-from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
+from subsidy.domain.payouts.orders import Hold
 from subsidy.domain.payouts.reconcile import Reconciliation, Row
 from subsidy.domain.payouts.recovery import BUCKETS, AgeingRow
-
-# The reconciliation's columns: (label, the row's figure).
+from subsidy.infra import cli_output as out
+from subsidy.infra.cli_output import Column, Lang
 
 
 def _waiting(hold: Hold) -> Any:
     return lambda r: r.waiting[hold.value]
 
 
-# The reconciliation's two tables: (label, the row's figure), in 万元.
-_PAYMENTS: list[tuple[str, Any]] = [
-    ("已核定 granted", lambda r: r.granted),
-    ("已发放 paid", lambda r: r.paid_out),
-    ("发放中 in batch", lambda r: r.in_batches),
-    ("待推送 payable", lambda r: r.payable),
-    *[(HOLDS_ZH[h], _waiting(h)) for h in Hold],
-    ("已抵扣 set off", lambda r: r.set_off),
-    ("预算 budget", lambda r: r.budget),
+# The reconciliation's two tables: (column, the row's figure), in 万元.
+_PAYMENTS: list[tuple[Column, Any]] = [
+    (Column("已核定", "granted", "money"), lambda r: r.granted),
+    (Column("已发放", "paid", "money"), lambda r: r.paid_out),
+    (Column("发放中", "in batch", "money"), lambda r: r.in_batches),
+    (Column("待推送", "payable", "money"), lambda r: r.payable),
+    *[(Column(*out.HOLDS[h.value], "money"), _waiting(h)) for h in Hold],
+    (Column("已抵扣", "set off", "money"), lambda r: r.set_off),
+    (Column("预算", "budget", "money"), lambda r: r.budget),
 ]
-_RECEIVABLES: list[tuple[str, Any]] = [
-    ("应收 receivable", lambda r: r.receivables),
-    ("已收回 collected", lambda r: r.collected),
-    ("抵扣收回 set off", lambda r: r.recovered_by_set_off),
-    ("已核销 written off", lambda r: r.written_off),
-    ("未收回 outstanding", lambda r: r.outstanding),
+_RECEIVABLES: list[tuple[Column, Any]] = [
+    (Column("应收", "receivable", "money"), lambda r: r.receivables),
+    (Column("已收回", "collected", "money"), lambda r: r.collected),
+    (Column("抵扣收回", "set off", "money"), lambda r: r.recovered_by_set_off),
+    (Column("已核销", "written off", "money"), lambda r: r.written_off),
+    (Column("未收回", "outstanding", "money"), lambda r: r.outstanding),
 ]
 
 
@@ -51,38 +52,47 @@ def reconciliation_json(rec: Reconciliation) -> dict[str, Any]:
     }
 
 
-def print_reconciliation(console: Console, rec: Reconciliation) -> None:
+def print_reconciliation(console: Console, rec: Reconciliation, lang: Lang = Lang.zh) -> None:
     """Payments, then receivables, one row per channel and year (万元); then the accounts'
     sum and every difference with its cause."""
-    title = "对账 reconciliation (万元): granted = paid + in batch + payable + waiting + set off"
-    console.print(_table(title, rec.rows, _PAYMENTS))
+    title = out.pick(lang, "对账（万元）：已核定 = 已发放 + 发放中 + 待推送 + 等待 + 已抵扣",
+                     "Reconciliation (10,000 yuan): granted = paid + in batch + payable"
+                     " + waiting + set off")  # fmt: skip
+    say = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
+    say(title)  # above the table, whole: a table's title wraps at the table's width
+    out.show(console, _table(rec.rows, _PAYMENTS, lang))
     owed = [r for r in rec.rows if r.receivables]
     if owed:
-        title = "应收 receivables (万元) = collected + set off + written off + outstanding"
-        console.print(_table(title, owed, _RECEIVABLES))
-    balanced = "balanced" if rec.debits_fen == rec.credits_fen else "NOT BALANCED"
-    console.print(f"accounts: debits {format_fen(rec.debits_fen)} = credits "
-                  f"{format_fen(rec.credits_fen)} ({balanced})")  # fmt: skip
+        title = out.pick(lang, "应收（万元）= 已收回 + 抵扣收回 + 已核销 + 未收回",
+                         "Receivables (10,000 yuan) = collected + set off + written off"
+                         " + outstanding")  # fmt: skip
+        say(title)
+        out.show(console, _table(owed, _RECEIVABLES, lang))
+    debits, credits = format_fen(rec.debits_fen), format_fen(rec.credits_fen)
+    even = rec.debits_fen == rec.credits_fen
+    balanced = out.pick(lang, "平衡" if even else "不平衡", "balanced" if even else "NOT BALANCED")
+    say(out.pick(lang, f"账户：借方 {debits} = 贷方 {credits}（{balanced}）",
+                 f"accounts: debits {debits} = credits {credits} ({balanced})"))  # fmt: skip
     if not rec.differences:
-        console.print("差异 differences: none (无未解释差异 / zero unexplained)")
+        say(out.pick(lang, "差异：无（无未解释差异）", "differences: none (zero unexplained)"))
     for d in rec.differences:
-        console.print(f"差异 {d.channel} {d.year} {d.figure}: expected {format_fen(d.expected_fen)}"
-                      f", found {format_fen(d.found_fen)} — {d.cause}")  # fmt: skip
+        expected, found = format_fen(d.expected_fen), format_fen(d.found_fen)
+        say(out.pick(lang, f"差异 {d.channel} {d.year} {d.figure}：应为 {expected}，实为 {found}",
+                     f"difference {d.channel} {d.year} {d.figure}: expected {expected},"
+                     f" found {found}") + f" — {d.cause}")  # fmt: skip
 
 
-def _table(title: str, rows: list[Row], columns: list[tuple[str, Any]]) -> Table:
+def _table(rows: list[Row], columns: list[tuple[Column, Any]], lang: Lang) -> Table:
     """The rows under the columns that are not all zero, with a total."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("资金渠道 channel")
-    table.add_column("年度")
-    shown = [(label, f) for label, f in columns if any(f(r) for r in rows)]
-    for label, _ in shown:
-        table.add_column(label, justify="right")
+    shown = [(c, f) for c, f in columns if any(f(r) for r in rows)]
+    heads = [Column("资金渠道", "channel", "id"), Column("年度", "year"), *(c for c, _ in shown)]
+    table = out.table(heads, lang)
     for r in rows:
         table.add_row(r.channel, str(r.year), *(_wan(f(r)) for _, f in shown))
     if rows:
         total = _total(rows)
-        table.add_row("合计 total", "", *(_wan(f(total)) for _, f in shown), style="bold")
+        table.add_row(out.pick(lang, "合计", "total"), "", *(_wan(f(total)) for _, f in shown),
+                      style="bold")  # fmt: skip
     return table
 
 
@@ -106,16 +116,20 @@ def _money(fen: int) -> str:
     return format_fen(fen) if fen else "-"
 
 
-def print_ageing(console: Console, rows: list[AgeingRow]) -> None:
+def print_ageing(console: Console, rows: list[AgeingRow], lang: Lang = Lang.zh) -> None:
     """Outstanding receivables by channel and days outstanding."""
-    table = Table(title="应收账龄 receivables ageing (days outstanding)")
-    table.add_column("资金渠道 channel")
-    for name, _ in BUCKETS:
-        table.add_column(f"{name} 天", justify="right")
-    table.add_column("合计 total", justify="right")
+    if not rows:
+        console.print(out.pick(lang, "应收账龄：无未收回应收款",
+                               "receivables ageing: nothing outstanding"))  # fmt: skip
+        return
+    columns = [Column("资金渠道", "channel", "id"),
+               *(Column(f"{name} 天", f"{name} days", "money") for name, _ in BUCKETS),
+               Column("合计", "total", "money")]  # fmt: skip
+    title = out.pick(lang, "应收账龄（未收回天数）", "Receivables ageing (days outstanding)")
+    table = out.table(columns, lang, title)
     for r in rows:
         table.add_row(r.channel, *(_money(r.buckets[n]) for n, _ in BUCKETS), _money(r.total_fen))
-    console.print(table if rows else "应收账龄: nothing outstanding (无未收回应收款)")
+    out.show(console, table)
 
 
 def balances_rows(accounts: Accounts, pattern: str | None) -> list[dict[str, Any]]:
@@ -132,12 +146,16 @@ def balances_rows(accounts: Accounts, pattern: str | None) -> list[dict[str, Any
     ]
 
 
-def print_balances(console: Console, rows: list[dict[str, Any]]) -> None:
+_BALANCES = (Column("账户", "account", "id"), Column("借方", "debits", "money"),
+             Column("贷方", "credits", "money"), Column("余额", "balance", "money"))  # fmt: skip
+
+
+def print_balances(console: Console, rows: list[dict[str, Any]], lang: Lang = Lang.zh) -> None:
     """The accounts as a table (balance = credits − debits)."""
-    table = Table(title="账户余额 account balances (balance = credits − debits)")
-    for col in ("账户 account", "借方 debits", "贷方 credits", "余额 balance"):
-        table.add_column(col, justify="left" if col.startswith("账户") else "right")
+    title = out.pick(lang, "账户余额（余额 = 贷方 − 借方）",
+                     "Account balances (balance = credits − debits)")  # fmt: skip
+    table = out.table(_BALANCES, lang, title)
     for r in rows:
         table.add_row(r["account"], format_fen(r["debitsFen"]), format_fen(r["creditsFen"]),
                       format_fen(r["balanceFen"]))  # fmt: skip
-    console.print(table)
+    out.show(console, table)
