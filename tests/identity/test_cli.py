@@ -1,5 +1,5 @@
-"""`subsidy identity …` on PostgreSQL: keygen, issue, list (Chinese headers, Beijing time),
-rotate, revoke; refusals name the field."""
+"""`subsidy identity …` on PostgreSQL: keygen, issue, list (Chinese by default, English with
+--lang en, Beijing time; JSON keeps the codes), rotate, revoke; refusals name the field."""
 
 import asyncio
 import json
@@ -39,6 +39,7 @@ class Done:
 def run(db: IdentityDb | None, *args: str) -> Done:
     """The real executable, as the owner of the test's schema."""
     env = {**os.environ, "COLUMNS": "200"}
+    env.pop("SUBSIDY_LANG", None)  # Chinese unless a test asks for English
     if db is not None:
         env["DATABASE_URL"] = db.owner_url
     done = subprocess.run([str(SUBSIDY), "identity", *args], env=env, capture_output=True,
@@ -81,11 +82,26 @@ def test_issue_list_rotate_revoke(identity_db: IdentityDb) -> None:
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["凭证", "主体", "角色", "企业/局", "签发", "到期", "吊销", "状态"]
-    assert "企业 enterprise" in lines[1]
+    assert lines[1].split()[2] == "企业"
     assert enterprise_id(3) in lines[1]
-    assert "有效" in lines[1]
+    assert lines[1].split()[-1] == "有效"
     assert "市工信局" in lines[2]
+    assert lines[2].split()[2] == "审核人"
     assert secret not in table.stdout
+    for code in ("enterprise", "active"):  # the words, not the codes
+        assert code not in table.stdout, code
+    english = run(identity_db, "list", "--lang", "en")
+    assert english.exit_code == 0, english.output
+    head, first, second = english.stdout.splitlines()
+    assert head.split() == ["credential", "principal", "role", "enterprise/bureau", "issued",
+                            "expires", "revoked", "state"]  # fmt: skip
+    assert (first.split()[2], first.split()[-1], second.split()[2]) == (
+        "enterprise", "active", "reviewer")  # fmt: skip
+    assert "+08:00" in first
+    assert "有效" not in english.stdout
+    as_json = run(identity_db, "list", "--format", "json").stdout
+    assert run(identity_db, "list", "--format", "json", "--lang", "en").stdout == as_json
+    assert [r["role"] for r in json.loads(as_json)] == ["enterprise", "reviewer"]
     rotated = run(identity_db, "rotate", "ent-3", "--actor", "admin-zhang")
     assert rotated.exit_code == 0
     rows = json.loads(run(identity_db, "list", "--format", "json").stdout)

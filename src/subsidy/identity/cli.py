@@ -11,7 +11,8 @@ import typer
 from subsidy.identity import store
 from subsidy.identity.principal import Role
 from subsidy.identity.sessions import key_pair_pem
-from subsidy.infra.cli_output import FormatOption, OutputFormat, beijing, iso, write_records
+from subsidy.infra import cli_output as out
+from subsidy.infra.cli_output import FormatOption, Lang, LangOption, OutputFormat, iso
 from subsidy.infra.commands import EXIT_USAGE, database_command, load_settings
 from subsidy.infra.postgres import connect
 from subsidy.infra.settings import CommonSettings
@@ -23,12 +24,6 @@ T = TypeVar("T")
 ActorOption = Annotated[
     str, typer.Option("--actor", help="who runs this (a person's name), kept in the audit")
 ]
-
-
-_STATES = {"active": "有效 active", "revoked": "已吊销 revoked", "expired": "已过期 expired",
-           "revoking": "待吊销 revoking"}  # fmt: skip
-_ROLES = {Role.ENTERPRISE: "企业", Role.REVIEWER: "审核人", Role.APPROVER: "审批人",
-          Role.AUDITOR: "审计", Role.ADMIN: "管理员"}  # fmt: skip
 
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -129,13 +124,13 @@ def revoke_command(
 
 @app.command("list")
 @database_command(migrated_by="subsidy db migrate")
-def list_command(output: FormatOption = OutputFormat.table) -> None:
+def list_command(output: FormatOption = OutputFormat.table, lang: LangOption = Lang.zh) -> None:
     """Every credential, its principal and state (times in Beijing time); never a secret."""
     rows = _run(store.list_credentials)
-    if write_records([_json_row(r) for r in rows], output):
+    if out.write_records([_json_row(r) for r in rows], output):
         return
-    headers = ("凭证", "主体", "角色", "企业/局", "签发", "到期", "吊销", "状态")
-    table = [headers] + [_table_row(r) for r in rows]
+    headers = tuple(out.pick(lang, zh, en) for zh, en in _HEADERS)
+    table = [headers] + [_table_row(r, lang) for r in rows]
     widths = [max(_width(row[i]) for row in table) for i in range(len(headers))]
     for row in table:
         cells = (cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True))
@@ -147,16 +142,21 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
-def _table_row(r: store.CredentialInfo) -> tuple[str, ...]:
+_HEADERS = (("凭证", "credential"), ("主体", "principal"), ("角色", "role"),
+            ("企业/局", "enterprise/bureau"), ("签发", "issued"), ("到期", "expires"),
+            ("吊销", "revoked"), ("状态", "state"))  # fmt: skip
+
+
+def _table_row(r: store.CredentialInfo, lang: Lang) -> tuple[str, ...]:
     return (
         r.credential_id,
         r.principal,
-        f"{_ROLES[Role(r.role)]} {r.role}",
+        out.word(out.ROLES, r.role, lang),
         r.enterprise_id or r.bureau or "",
-        beijing(r.issued_at),
-        beijing(r.expires_at),
-        f"{beijing(r.revoked_at)} {r.revoked_reason}" if r.revoked_at else "",
-        _STATES[r.state],
+        out.beijing(r.issued_at),
+        out.beijing(r.expires_at),
+        f"{out.beijing(r.revoked_at)} {r.revoked_reason}" if r.revoked_at else "",
+        out.word(out.CREDENTIAL_STATES, r.state, lang),
     )
 
 
