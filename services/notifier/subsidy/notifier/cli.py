@@ -1,4 +1,5 @@
-"""`subsidy notify …`: the worker, the admin API, dead deliveries, and subscriptions."""
+"""`subsidy notify …`: the worker, the admin API, dead deliveries, and subscriptions (their
+tables in zh or en)."""
 
 import asyncio
 import json
@@ -7,10 +8,9 @@ from typing import Annotated, Any
 
 import asyncpg
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from subsidy.infra.cli_output import OutputFormat, write_records
+from subsidy.infra import cli_output as out
+from subsidy.infra.cli_output import Column, Lang, LangOption, OutputFormat, write_records
 from subsidy.infra.commands import (
     database_command,
     load_settings,
@@ -92,6 +92,7 @@ def serve_command() -> None:
 def failed_command(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """List dead deliveries (attempts exhausted or refused for good)."""
     settings = _settings()
@@ -109,27 +110,44 @@ def failed_command(
         return
     if write_records(rows, output):  # csv
         return
-    console = Console()
+    _print_dead(rows, lang)
+
+
+def _what(code: str, lang: Lang) -> str:
+    """A decision's status or a notice's kind, in words."""
+    if code in out.NOTICE_KINDS:
+        return out.word(out.NOTICE_KINDS, code, lang)
+    return out.status(code, lang) if code else ""
+
+
+_DEAD = (Column("编号", "ID", "id"), Column("决定或通知", "decision or notice", "id"),
+         Column("状态", "status"), Column("渠道", "channel"), Column("收件方", "recipient", "id"),
+         Column("尝试次数", "attempts"), Column("最后错误", "last error"),
+         Column("失败时间", "dead at", "id"))  # fmt: skip
+
+
+def _print_dead(rows: list[dict[str, Any]], lang: Lang) -> None:
+    """The dead deliveries as a table: statuses and channels in words, times in Beijing time."""
+    console = out.console()
     if not rows:
-        console.print("No dead deliveries.")
+        console.print(out.pick(lang, "没有投递失败的通知。", "No dead deliveries."))
         return
-    table = Table(title=f"Dead deliveries ({len(rows)})", show_lines=False)
-    for column in ("ID", "Decision or notice", "Status", "Channel", "Recipient", "Attempts",
-                   "Last error", "Dead at"):  # fmt: skip
-        table.add_column(column, overflow="fold")
+    title = out.pick(lang, f"投递失败（{len(rows)}）", f"Dead deliveries ({len(rows)})")
+    table = out.table(_DEAD, lang, title)
     for row in rows:
         table.add_row(
             str(row["id"]),
             row["decision_id"] or row["notice_id"] or row["appeal_notice_id"],
-            row["status"],
-            row["channel"],
+            _what(row["status"] or "", lang),
+            out.word(out.DELIVERY_CHANNELS, row["channel"], lang),
             row["recipient"],
             str(row["attempts"]),
             row["last_error"] or "",
-            row["dead_at"].isoformat(timespec="seconds") if row["dead_at"] else "",
+            out.beijing(row["dead_at"]),
         )
-    console.print(table)
-    console.print("Requeue one with: subsidy notify retry ID")
+    out.show(console, table)
+    console.print(out.pick(lang, "重新投递：subsidy notify retry 编号",
+                           "Requeue one with: subsidy notify retry ID"))  # fmt: skip
 
 
 @app.command("retry")
@@ -188,6 +206,7 @@ def load_command(
 @database_command(MIGRATE_COMMAND)
 def list_command(
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    lang: LangOption = Lang.zh,
 ) -> None:
     """List every subscription."""
     settings = _settings()
@@ -216,16 +235,27 @@ def list_command(
         return
     if write_records(rows, output):  # csv
         return
-    table = Table(title=f"Subscriptions ({len(rows)})")
-    for column in ("Kind", "Subscriber", "Webhook", "Secret", "Email", "Language"):
-        table.add_column(column, overflow="fold")
+    _print_subscriptions(rows, lang)
+
+
+_SUBSCRIPTIONS = (Column("类别", "kind"), Column("订阅方", "subscriber", "id"),
+                  Column("回调地址", "webhook", "id"), Column("签名密钥", "secret"),
+                  Column("邮箱", "email", "id"), Column("语言", "language"))  # fmt: skip
+
+
+def _print_subscriptions(rows: list[dict[str, Any]], lang: Lang) -> None:
+    """The subscriptions as a table; a webhook without its signing secret says so."""
+    table = out.table(_SUBSCRIPTIONS, lang, out.pick(lang, f"订阅（{len(rows)}）",
+                                                     f"Subscriptions ({len(rows)})"))  # fmt: skip
     for row in rows:
+        secret = out.pick(lang, "已配置", "yes") if row["webhookSecretConfigured"] else (
+            out.pick(lang, "缺失", "MISSING"))  # fmt: skip
         table.add_row(
-            row["kind"],
+            out.word(out.SUBSCRIBERS, row["kind"], lang),
             row["subscriber"],
             row["webhookUrl"] or "",
-            ("yes" if row["webhookSecretConfigured"] else "MISSING") if row["webhookUrl"] else "",
+            secret if row["webhookUrl"] else "",
             row["email"] or "",
-            row["language"],
+            out.word(out.LANGUAGES, row["language"], lang),
         )
-    Console().print(table)
+    out.show(out.console(), table)
