@@ -103,9 +103,23 @@ async def test_a_tiny_cache_decides_as_a_cache_of_every_book(fresh_database_url:
 
 
 @pytest.mark.postgres
+async def test_a_correction_keeps_every_stored_trace(fresh_database_url: str) -> None:
+    """An enterprise's history decided again after a correction rewrites its entitlements'
+    rows: each keeps the trace eligibility sent (the corrected ones the new evaluation's), not
+    the trace-less state the book holds."""
+    _, owner = await migrated_ledger_schema(fresh_database_url, "cache_trace_corrected")
+    url = as_role(owner, "ledger_worker")
+    await _decide(url, BookCache(10_000), corrected=True)
+    rows = await fetch(url, "SELECT entitlement_id, revision, entitlement FROM entitlements")
+    assert any(r["revision"] == 2 for r in rows), "the corrections were decided"
+    traceless = [r["entitlement_id"] for r in rows
+                 if not dpb.Entitlement.FromString(r["entitlement"]).trace]  # fmt: skip
+    assert not traceless, traceless[:5]
+
+
+@pytest.mark.postgres
 async def test_the_stored_entitlements_keep_eligibilitys_trace(fresh_database_url: str) -> None:
-    """The books hold no trace (memory), the rows keep it as eligibility sent it. (Not after a
-    correction: the history decided again is evaluated without traces.)"""
+    """The books hold no trace (memory), the rows keep it as eligibility sent it."""
     _, owner = await migrated_ledger_schema(fresh_database_url, "cache_trace")
     url = as_role(owner, "ledger_worker")
     cache = BookCache(10_000)

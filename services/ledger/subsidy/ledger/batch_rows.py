@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from subsidy.decisions.v1 import decisions_pb2 as dpb
+
 
 def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows as one list per column (the arrays unnest takes)."""
@@ -45,19 +47,36 @@ async def update_states(
     )  # fmt: skip
 
 
-async def update_facts(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+async def update_facts(
+    conn: asyncpg.Connection, rows: list[tuple[Any, ...]], rebuilt: dict[str, dpb.Entitlement]
+) -> None:
     """(id, measure, item, year, occurred on, stage, name, district, funding channels, clause,
-    catalog version, annual cap, item cap, protobuf) of entitlements whose corrected event
-    holds other facts now. Rare (corrections only): one execution per row."""
-    if rows:
-        await conn.executemany(
-            "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
-            " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
-            " funding_channels = $9, clause = $10, catalog_version = $11,"
-            " annual_cap_fen = $12, item_cap_fen = $13, entitlement = $14"
-            " WHERE entitlement_id = $1",
-            rows,
+    catalog version, annual cap, item cap, protobuf bytes or None) of entitlements whose
+    corrected event holds other facts now. Rare (corrections only): one execution per row.
+    A row without bytes takes its `rebuilt` protobuf (the book's state, which holds no
+    trace) with the trace its stored row holds, so a correction costs no entitlement its
+    eligibility trace."""
+    if not rows:
+        return
+    if rebuilt:
+        stored = await conn.fetch(
+            "SELECT entitlement_id, entitlement FROM entitlements"
+            " WHERE entitlement_id = ANY($1::text[])",
+            list(rebuilt),
         )
+        for row in stored:
+            message = rebuilt[row["entitlement_id"]]
+            if not message.trace:
+                message.trace.extend(dpb.Entitlement.FromString(row["entitlement"]).trace)
+    await conn.executemany(
+        "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
+        " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
+        " funding_channels = $9, clause = $10, catalog_version = $11,"
+        " annual_cap_fen = $12, item_cap_fen = $13, entitlement = $14"
+        " WHERE entitlement_id = $1",
+        [(*r[:-1], r[-1] if r[-1] is not None else rebuilt[r[0]].SerializeToString())
+         for r in rows],
+    )  # fmt: skip
 
 
 async def insert_rejected(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:

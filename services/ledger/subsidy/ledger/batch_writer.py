@@ -19,6 +19,7 @@ from subsidy.contract.codec import (
     entitlement_to_proto,
     event_to_proto,
 )
+from subsidy.decisions.v1 import decisions_pb2 as dpb
 from subsidy.domain.evaluator import Evaluation
 from subsidy.domain.events import EventRetracted, OtherSupportReceived, ReviewDecided
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
@@ -269,7 +270,7 @@ class BatchWriter:
         await self.objections.copy(conn)  # after the entitlements it refers to
         await self.appeals.flush(conn, self.decided_at)  # so are appeals
         await update_states(conn, updates, self.decided_at)
-        await update_facts(conn, self._refacts(books))
+        await update_facts(conn, *self._refacts(books))
         await self.approvals.flush(conn, self.decided_at)
         await self.corrections.flush_books(conn, self.decided_at)
         await self.decisions.copy(conn)
@@ -324,21 +325,28 @@ class BatchWriter:
             loaded.stored = len(entitlements)
         return updates
 
-    def _refacts(self, books: dict[str, LoadedBook]) -> list[tuple[Any, ...]]:
+    def _refacts(
+        self, books: dict[str, LoadedBook]
+    ) -> tuple[list[tuple[Any, ...]], dict[str, dpb.Entitlement]]:
         """A corrected event's entitlements may hold other facts now (a year, an item, an
-        amount asked): their rows take them, as the decisions already did."""
+        amount asked): their rows take them, as the decisions already did; with the bytes
+        eligibility sent for them, else rebuilt from the book (update_facts adds the stored
+        trace)."""
         rows = []
+        rebuilt: dict[str, dpb.Entitlement] = {}
         for enterprise_id in self.redone:
             entitlements = books[enterprise_id].book.entitlements
             for eid in self.touched[enterprise_id] - set(self.created.get(enterprise_id, ())):
                 s = entitlements[eid]
                 e = s.ent
-                blob = self.encoded.get(eid) or entitlement_to_proto(e).SerializeToString()
+                blob = self.encoded.get(eid)
+                if blob is None:
+                    rebuilt[eid] = entitlement_to_proto(e)
                 rows.append((eid, e.measure, e.item_id, e.year, e.occurred_on, e.stage,
                              s.enterprise_name, s.district, list(e.funding_channels), e.clause,
                              e.catalog_version, e.annual_cap_fen, e.item_cap_fen,
                              blob))  # fmt: skip
-        return rows
+        return rows, rebuilt
 
     def commit_books(self, books: dict[str, LoadedBook]) -> None:
         """After the commit: the books' versions follow the rows they now match."""
