@@ -31,7 +31,7 @@ run: install ## The main job: start everything, process the sample feed, report
 # The stack is started if it is not running and stopped again afterwards (only if this
 # target started it); pytest's exit code 5 ("no tests ran") is a failure, not a pass.
 test: install ## Run the test suite against the real Kafka and PostgreSQL
-	@scripts/with_stack.sh $(UV) run --frozen pytest $(PYTEST_ARGS)
+	@scripts/with_stack.sh $(UV) run --frozen pytest --durations=15 $(PYTEST_ARGS)
 
 # Its own Kafka and PostgreSQL (ports 29092/29093, 55532; .run/faults/), which it restarts:
 # never the shared stack. FAULTS_SEED=<n> repeats another run's faults; the report is kept in
