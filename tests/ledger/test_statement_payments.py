@@ -27,6 +27,7 @@ from subsidy.domain.payouts.order_status import (
 )
 from subsidy.domain.payouts.orders import Hold, OrderState
 from subsidy.harness.databases import create_schema, migrate_platform
+from subsidy.infra.cli_output import Lang
 from subsidy.infra.grpc_tls import CA_ENV, PLAINTEXT_ENV
 from subsidy.ledger.bootstrap import ledger_api
 from subsidy.ledger.report import payment_lines
@@ -229,6 +230,14 @@ async def test_the_statement_command_prints_a_payment_line_per_entitlement(paid:
     assert "已全额抵扣应退款项" in beta
     assert "其中抵扣应退款 ¥2,500,000.00" in beta
 
+    english = await _cli(paid, GAMMA, "--lang", "en")
+    (line,) = [ln for ln in english.splitlines() if ln.strip().startswith(f"lab-g/{CENTRE}:")]
+    assert f"city {SCIENCE} ¥1,500,000.00 Returned by the bank" in line, line
+    assert f"district {KUNSHAN} ¥3,500,000.00" in line
+    assert "\nPayments\n" in english
+    assert "市级" not in english
+    assert "待拨付" not in english
+
     body = json.loads(await _cli(paid, ACME, "--format", "json"))
     assert body["owedBackFen"] == 5_000_000 * YUAN
     first = body["payments"][0]
@@ -243,7 +252,8 @@ def test_a_granted_entitlement_without_orders_says_so() -> None:
 
     granted, denied = dpb.Decision(entitlement_id="e-1", granted_fen=100), dpb.Decision()
     s = api_pb2.GetStatementResponse(entitlements=[granted, denied])
-    assert payment_lines(s) == ["e-1: 尚无支付指令 / no payment order yet"]
+    assert payment_lines(s) == ["e-1: 尚无支付指令"]
+    assert payment_lines(s, Lang.en) == ["e-1: no payment order yet"]
 
 
 # ---- the mapping against the database's constraints ---------------------------------------

@@ -7,6 +7,7 @@ from google.protobuf import json_format
 
 from subsidy.api.v1 import api_pb2
 from subsidy.domain.money import format_fen
+from subsidy.infra.cli_output import Lang, pick
 
 
 def _fen_fields(value: Any) -> Any:
@@ -31,23 +32,24 @@ def as_json(message: Any) -> dict[str, Any]:
     return result
 
 
-_LEVELS = {"city": "市级", "district": "区级"}
+_LEVELS = {"city": ("市级", "city"), "district": ("区级", "district")}
 
 
-def _payment(p: api_pb2.EntitlementPayment) -> str:
-    """`市级 市科技局 ¥500,000.00 已拨付（2026年3月5日）`, with any part set off."""
-    text = (
-        f"{_LEVELS.get(p.level, p.level)} {p.channel} {format_fen(p.amount_fen)} {p.status_zh}"
-        f" ({p.order_id})"
-    )
+def _payment(p: api_pb2.EntitlementPayment, lang: Lang) -> str:
+    """`市级 市科技局 ¥500,000.00 已拨付（2026年3月5日）`, with any part set off; in English
+    the payouts' own English status."""
+    level = pick(lang, *_LEVELS.get(p.level, (p.level, p.level)))
+    status = pick(lang, p.status_zh, p.status_en or p.status_zh)
+    text = f"{level} {p.channel} {format_fen(p.amount_fen)} {status} ({p.order_id})"
     if p.set_off_fen:
-        text += f", 其中抵扣应退款 {format_fen(p.set_off_fen)}"
+        off = format_fen(p.set_off_fen)
+        text += pick(lang, f", 其中抵扣应退款 {off}", f", {off} of it set off against money owed")
     return text
 
 
-def payment_lines(s: api_pb2.GetStatementResponse) -> list[str]:
+def payment_lines(s: api_pb2.GetStatementResponse, lang: Lang = Lang.zh) -> list[str]:
     """One line per entitlement that has payment orders or a grant: its orders and where each
-    stands (status_zh), or that none was made yet."""
+    stands, or that none was made yet."""
     by_entitlement: dict[str, list[api_pb2.EntitlementPayment]] = {}
     for p in s.payments:
         by_entitlement.setdefault(p.entitlement_id, []).append(p)
@@ -55,7 +57,8 @@ def payment_lines(s: api_pb2.GetStatementResponse) -> list[str]:
     for d in s.entitlements:
         orders = by_entitlement.get(d.entitlement_id, [])
         if orders:
-            lines.append(f"{d.entitlement_id}: " + "; ".join(_payment(p) for p in orders))
+            lines.append(f"{d.entitlement_id}: " + "; ".join(_payment(p, lang) for p in orders))
         elif d.granted_fen > 0:
-            lines.append(f"{d.entitlement_id}: 尚无支付指令 / no payment order yet")
+            lines.append(f"{d.entitlement_id}: "
+                         + pick(lang, "尚无支付指令", "no payment order yet"))  # fmt: skip
     return lines

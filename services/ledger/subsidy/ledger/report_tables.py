@@ -46,7 +46,7 @@ def print_statement(
         )
     cli_output.show(console, table)
     out = functools.partial(console.print, markup=False, highlight=False, soft_wrap=True)
-    lines = payment_lines(s)
+    lines = payment_lines(s, lang)
     if lines:
         out(cli_output.pick(lang, "拨付", "Payments"))
         for line in lines:
