@@ -20,6 +20,7 @@ from subsidy.domain.simulate import simulate
 from subsidy.harness import processes
 from subsidy.harness.comparison import compare, print_comparison
 from subsidy.infra.logging import configure_logging
+from subsidy.ingest.backlog import KafkaBacklog, Stage
 from subsidy.ledger.repository import STATE_COLUMNS, state_from_row
 
 # What the target compares: each process the measured events pass through, and the machine.
@@ -29,8 +30,8 @@ LEDGER_RSS_MIB = 256
 FRESH = ("fresh", "fresh_again")
 
 # The harness's TAKEN (subsidy.harness.waiting) for the measured events only: the whole
-# inbox counted on every poll would cost PostgreSQL in proportion to the ledger, which is the
-# growth this run looks for, not the platform's.
+# inbox counted would cost PostgreSQL in proportion to the ledger, which is the growth this
+# run looks for, not the platform's.
 TAKEN_OF = """
 SELECT (SELECT count(*) FROM inbox WHERE event_id = ANY($1::text[]))
      + (SELECT count(*) FROM event_revisions WHERE revision > 1 AND event_id = ANY($1::text[]))
@@ -60,24 +61,35 @@ class Options:
 
 async def _await_taken(p: Platform, work: Workload, console: Console) -> None:
     """Until the ledger has taken every measured (event id, content) and the relay has
-    published every decision."""
+    published every decision. Kafka's lag is watched first (the services' groups against
+    their topics, as ingest's admission reads it); the database is asked only once both are
+    caught up, so the waiting costs PostgreSQL nothing that grows with the ledger."""
     expected = len(set(zip(work.event_ids, (value for _, value in work.records), strict=True)))
     ids = sorted(set(work.event_ids))
+    run = p.run
+    backlog = KafkaBacklog(p.kafka, [
+        Stage("eligibility", run.group("eligibility"), p.events_topic),
+        Stage("ledger", run.group("ledger"), run.topics["entitlements.v1"]),
+    ])  # fmt: skip
     conn = await asyncpg.connect(p.url)
     start, shown = time.monotonic(), 0.0
     try:
         while True:
             processes.alive(p.services)
-            done = await conn.fetchval(TAKEN_OF, ids)
-            if done >= expected and await conn.fetchval(UNSENT) == 0:
-                return
+            lag = await backlog.read()
+            if lag == 0 and await conn.fetchval(UNSENT) == 0:
+                done = await conn.fetchval(TAKEN_OF, ids)
+                if done >= expected:
+                    return
+                console.print(f"  no lag, but {done:,} of {expected:,} taken")
             if time.monotonic() - start > TIMEOUT_S:
-                raise TimeoutError(f"{done} of {expected} events taken after {TIMEOUT_S:.0f}s")
+                raise TimeoutError(f"not all {expected} events taken after {TIMEOUT_S:.0f}s")
             if time.monotonic() - shown > 10:
                 shown = time.monotonic()
-                console.print(f"  {done:,} of {expected:,} taken")
+                console.print(f"  {lag if lag is not None else '?'} records behind")
             await asyncio.sleep(1.0)
     finally:
+        await backlog.stop()
         await conn.close()
 
 
