@@ -68,6 +68,8 @@ def test_failed_and_subscriptions_in_either_language(
     (dead,) = json.loads(as_json)
     assert (dead["status"], dead["channel"], dead["decision_id"]) == ("PAID", "webhook", DECISION)
     assert datetime.fromisoformat(dead["dead_at"]) == DEAD_AT
+    assert dead["dead_at"].endswith("+08:00"), "ISO-8601, with its offset, in Beijing time"
+    assert "T" in dead["dead_at"]
 
     zh = notify_cli(db_url, "subscriptions", "list")
     assert zh.returncode == 0, zh.stderr

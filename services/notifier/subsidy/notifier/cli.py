@@ -3,6 +3,7 @@ tables in zh or en)."""
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,8 +51,14 @@ async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
     return conn
 
 
+def _json_value(value: object) -> str:
+    """What json cannot write itself: instants as ISO-8601 with their offset, the rest as text
+    (str() of a time would put a space where ISO-8601 has its `T`)."""
+    return (out.iso(value) or "") if isinstance(value, datetime) else str(value)
+
+
 def _print_json(rows: list[dict[str, Any]]) -> None:
-    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=_json_value))
 
 
 @app.command("worker")
