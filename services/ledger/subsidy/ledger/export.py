@@ -1,5 +1,6 @@
 """The pipeline's state in the contract's shape: what `subsidy ledger export` prints."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,16 @@ async def export_contract(conn: asyncpg.Connection) -> dict[str, Any]:
         # database (the embedded default), those it refused at the door.
         if await conn.fetchval("SELECT to_regclass('ingest_rejections') IS NOT NULL"):
             rejected += await conn.fetch("SELECT event_id, error FROM ingest_rejections")
+    return contract_of(rows, rejected, parked)
+
+
+def contract_of(
+    rows: Iterable[asyncpg.Record],
+    rejected: Iterable[asyncpg.Record],
+    parked: Iterable[asyncpg.Record],
+) -> dict[str, Any]:
+    """The contract's document from the rows read: entitlements (STATE_COLUMNS), rejections
+    (event_id, error), waiting parked reviews (event_id, event_ref)."""
     # Sorted here, not in SQL: the database's collation need not be Python's code-point order.
     states = sorted((state_from_row(r) for r in rows), key=lambda s: s.ent.entitlement_id)
     return {
