@@ -5,7 +5,7 @@ UV ?= uv
 SUBSIDY := $(UV) run --frozen subsidy
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-faults test-faults-cluster test-redteam up down status proto proto-check docs lint bench
+.PHONY: help install run test test-faults test-faults-cluster test-redteam up down status proto proto-check docs lint bench bench-scale
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,3 +65,8 @@ lint: install ## ruff, mypy and the import rules (lint-imports) on the project's
 
 bench: install ## Benchmarks (not part of make test); results in bench/results/
 	@scripts/with_stack.sh $(UV) run --frozen python -m bench
+
+# Not part of `make bench`: seeding a ledger of 1,000,000 entitlements alone takes ~15 minutes.
+# BENCH_SCALE_SEEDED=100000 for a quicker look.
+bench-scale: install ## Flat growth: CPU per event on a fresh ledger and on one of 1,000,000 entitlements
+	@scripts/with_stack.sh $(UV) run --frozen python -m bench scale

@@ -185,6 +185,10 @@ def _verdicts(out: dict[str, Any]) -> dict[str, Any]:
     found["target_cpu_flat_within_10pct"] = all(
         found.get(f"cpu_flat_{name}", False) for name in PROCESSES
     )
+    # Whether this machine could tell 10% apart at all: two fresh runs within 10% of each other.
+    found["cpu_fresh_runs_within_10pct"] = all(
+        found.get(f"cpu_fresh_spread_{name}", 1.0) <= FLAT - 1 for name in PROCESSES
+    )
     found["target_ledger_rss_under_256_mib"] = all(
         (rss := out.get(f"{label}_rss_mib_ledger-worker")) is not None and rss <= LEDGER_RSS_MIB
         for label in (*FRESH, "seeded")
