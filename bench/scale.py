@@ -15,13 +15,13 @@ from bench.platform import TIMEOUT_S, Platform, Workload, platform, produce, rea
 from bench.procstats import cpu_seconds, stack_pids
 from bench.seed_ledger import Seeded, seed_ledger
 from subsidy.domain.catalog import load_catalog
-from subsidy.domain.export import distinct_rejections, entitlement_view, parked_view
 from subsidy.domain.simulate import simulate
 from subsidy.harness import processes
 from subsidy.harness.comparison import compare, print_comparison
 from subsidy.infra.logging import configure_logging
 from subsidy.ingest.backlog import KafkaBacklog, Stage
-from subsidy.ledger.repository import STATE_COLUMNS, state_from_row
+from subsidy.ledger.export import contract_of
+from subsidy.ledger.repository import STATE_COLUMNS
 
 # What the target compares: each process the measured events pass through, and the machine.
 PROCESSES = ("eligibility", "ledger-worker", "ledger-relay", "kafka", "postgres")
@@ -112,14 +112,7 @@ async def export_of(
             " WHERE state = 'waiting' AND enterprise_id = ANY($1::text[])",
             enterprises,
         )
-    states = sorted((state_from_row(r) for r in rows), key=lambda s: s.ent.entitlement_id)
-    return {
-        "entitlements": [entitlement_view(s) for s in states],
-        "rejectedEvents": distinct_rejections(
-            {"eventId": r["event_id"], "error": r["error"]} for r in rejected
-        ),
-        "parkedEvents": parked_view((r["event_id"], r["event_ref"]) for r in parked),
-    }
+    return contract_of(rows, rejected, parked)
 
 
 async def _measure(
