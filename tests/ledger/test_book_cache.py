@@ -8,15 +8,19 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from subsidy.decisions.v1 import decisions_pb2 as dpb
+from subsidy.domain.catalog import apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.ledger.book import EnterpriseBook
+from subsidy.domain.money import format_fen
 from subsidy.ledger.processor import apply_batch
 from subsidy.ledger.repository import BookCache, LoadedBook, book_weight, lock_and_load
 from subsidy.ledger.worker import decode
-from tests.ledger.api import known_events
+from tests.factories import enterprise_id
+from tests.ledger.api import feed_event, known_events
 from tests.ledger.database import as_role, assert_sound, export, fetch, migrated_ledger_schema
 from tests.ledger.events import CATALOG, evaluation_records
 
 BATCH = 40
+RULE = "m08.compute_voucher"
 TINY = {"size": 2, "weight": 60}
 
 
@@ -35,10 +39,16 @@ def _corrections(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _stream(corrected: bool) -> list[ConsumerRecord[bytes, bytes]]:
     """The fed ledger's events (and their corrections), as entitlements.v1 records."""
     events = known_events()
-    pairs = evaluation_records([*events, *(_corrections(events) if corrected else ())])
+    return _records(evaluation_records([*events, *(_corrections(events) if corrected else ())]))
+
+
+def _records(
+    pairs: list[tuple[bytes, bytes]], start: int = 0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """(key, value) pairs as entitlements.v1 records from offset `start`."""
     return [
         ConsumerRecord("entitlements", 0, offset, 0, 0, key, value, None, 0, len(value), [])
-        for offset, (key, value) in enumerate(pairs)
+        for offset, (key, value) in enumerate(pairs, start)
     ]
 
 
@@ -115,6 +125,54 @@ async def test_a_correction_keeps_every_stored_trace(fresh_database_url: str) ->
     traceless = [r["entitlement_id"] for r in rows
                  if not dpb.Entitlement.FromString(r["entitlement"]).trace]  # fmt: skip
     assert not traceless, traceless[:5]
+    assert not _unexplained(rows)
+
+
+def _unexplained(rows: list[asyncpg.Record]) -> list[str]:
+    """Entitlements whose stored trace names another amount than the one stored beside it."""
+    wrong = []
+    for r in rows:
+        message = dpb.Entitlement.FromString(r["entitlement"])
+        steps = {t.key: t.value for t in message.trace}
+        if "entitled" in steps and format_fen(message.entitled_fen) not in steps["entitled"]:
+            wrong.append(f"{r['entitlement_id']}: {steps['entitled']}")
+    return wrong
+
+
+@pytest.mark.postgres
+async def test_a_correction_under_another_policy_keeps_no_stale_trace(
+    fresh_database_url: str,
+) -> None:
+    """Two invoices decided under the bundled policy, then the second corrected under an
+    overlay that halves the rate: the first is decided again at the new rate, and the trace
+    of its old evaluation (the old rate, the old amount) must not explain it."""
+    _, owner = await migrated_ledger_schema(fresh_database_url, "cache_trace_overlay")
+    url = as_role(owner, "ledger_worker")
+    ent = enterprise_id(900_777)
+    first, second = (
+        feed_event(f"inv-{n}", ent, "SIP", day,
+                   computeInvoiceFiled={"itemId": f"INV-{n}", "amountFen": 100_000_000})
+        for n, day in (("a", "2026-03-01"), ("b", "2026-03-05"))
+    )  # fmt: skip
+    corrected = {**second, "revision": 2, "correctionReason": "发票金额录入错误",
+                 "computeInvoiceFiled": {"itemId": "INV-b", "amountFen": 50_000_000}}  # fmt: skip
+    amended = build_catalog(apply_overlay(raw_catalog(), {"rules": {RULE: {"rate": "0.10"}}}))
+    cache, conn, offset = BookCache(100), await asyncpg.connect(url), 0
+    try:
+        for events, catalog in (([first, second], CATALOG), ([corrected], amended)):
+            records = _records(evaluation_records(events, catalog), offset)
+            offset += len(records)
+            async with conn.transaction():
+                prepared = await apply_batch(
+                    conn, [decode(r, catalog) for r in records], cache, catalog
+                )
+            prepared.committed(cache)
+    finally:
+        await conn.close()
+    rows = await fetch(url, "SELECT entitlement_id, revision, entitlement FROM entitlements")
+    redone = {r["entitlement_id"]: r["revision"] for r in rows}
+    assert redone == {f"inv-a/{RULE}": 2, f"inv-b/{RULE}": 2}, "both decided again"
+    assert not _unexplained(rows)
 
 
 @pytest.mark.postgres

@@ -54,8 +54,8 @@ async def update_facts(
     catalog version, annual cap, item cap, protobuf bytes or None) of entitlements whose
     corrected event holds other facts now. Rare (corrections only): one execution per row.
     A row without bytes takes its `rebuilt` protobuf (the book's state, which holds no
-    trace) with the trace its stored row holds, so a correction costs no entitlement its
-    eligibility trace."""
+    trace) with the trace its stored row holds when that row says the same otherwise, so a
+    correction costs no unchanged entitlement its eligibility trace."""
     if not rows:
         return
     if rebuilt:
@@ -66,8 +66,14 @@ async def update_facts(
         )
         for row in stored:
             message = rebuilt[row["entitlement_id"]]
-            if not message.trace:
-                message.trace.extend(dpb.Entitlement.FromString(row["entitlement"]).trace)
+            before = dpb.Entitlement.FromString(row["entitlement"])
+            trace = list(before.trace)
+            before.ClearField("trace")
+            # Only a trace that explains these facts: an entitlement evaluated again under
+            # another policy (an overlay that changed a rate) would otherwise be explained by
+            # the old evaluation. Without one, the explanation says no trace is stored.
+            if not message.trace and before == message:
+                message.trace.extend(trace)
     await conn.executemany(
         "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
         " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
