@@ -5,10 +5,14 @@ keeps the codes and fen whatever the language."""
 import asyncio
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from subsidy.domain.payouts.reconcile import NOT_TAKEN_IN, Difference, Row, _row_differences
+from subsidy.infra.cli_output import Lang
+from subsidy.payouts.reports import difference_line
 from tests.ledger.database import as_role
 from tests.payouts.desk_setup import EVENTS, REVOKE, decide, subsidy
 
@@ -75,3 +79,19 @@ def test_reconcile_ageing_and_balances_in_either_language(
     )  # fmt: skip
     assert {a["account"] for a in json.loads(as_json)["accounts"]} == {
         "budget:市科技局:2025", "budget:苏州工业园区财政局:2025"}  # fmt: skip
+
+
+def test_every_difference_reads_in_chinese_by_default_and_in_english_on_request() -> None:
+    """A row whose every figure disagrees with the (empty) accounts, and a grant not taken in:
+    the Chinese lines carry no English word, the English ones the domain's own."""
+    row = Row("市科技局", 2026, granted=1, paid_out=2, in_batches=3, receivables=4,
+              collected=5, written_off=6, outstanding=7, committed=8, unsent=9)  # fmt: skip
+    differences = [*_row_differences(row, {}),
+                   Difference("市科技局", 2026, "granted", 1, 0, NOT_TAKEN_IN)]  # fmt: skip
+    assert len(differences) == 11, "every figure of the domain"
+    for d in differences:
+        zh, en = difference_line(d, Lang.zh), difference_line(d, Lang.en)
+        assert not re.search("[A-Za-z]", zh), zh
+        assert zh.startswith("差异 市科技局 2026 "), zh
+        assert f"{d.figure}: expected" in en
+        assert en.endswith(d.cause)

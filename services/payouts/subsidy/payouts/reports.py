@@ -12,7 +12,13 @@ from rich.table import Table
 from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.accounts import Accounts
 from subsidy.domain.payouts.orders import Hold
-from subsidy.domain.payouts.reconcile import Reconciliation, Row
+from subsidy.domain.payouts.reconcile import (
+    NOT_TAKEN_IN,
+    UNEXPLAINED,
+    Difference,
+    Reconciliation,
+    Row,
+)
 from subsidy.domain.payouts.recovery import BUCKETS, AgeingRow
 from subsidy.infra import cli_output as out
 from subsidy.infra.cli_output import Column, Lang
@@ -76,10 +82,37 @@ def print_reconciliation(console: Console, rec: Reconciliation, lang: Lang = Lan
     if not rec.differences:
         say(out.pick(lang, "差异：无（无未解释差异）", "differences: none (zero unexplained)"))
     for d in rec.differences:
-        expected, found = format_fen(d.expected_fen), format_fen(d.found_fen)
-        say(out.pick(lang, f"差异 {d.channel} {d.year} {d.figure}：应为 {expected}，实为 {found}",
-                     f"difference {d.channel} {d.year} {d.figure}: expected {expected},"
-                     f" found {found}") + f" — {d.cause}")  # fmt: skip
+        say(difference_line(d, lang))
+
+
+# The reconciliation's figures and causes (subsidy.domain.payouts.reconcile) in Chinese; the
+# domain's own words are the English, and JSON keeps them.
+_FIGURES_ZH = {
+    "granted": "已核定",
+    "granted = paid out + in batches + payable + waiting + set off":
+        "已核定 = 已发放 + 发放中 + 待推送 + 暂缓 + 已抵扣",
+    "receivables = collected + set off + written off + outstanding":
+        "应收 = 已收回 + 抵扣收回 + 已核销 + 未收回",
+    "paid out (orders vs accounts)": "已发放（指令与账户）",
+    "in batches (orders vs accounts)": "发放中（指令与账户）",
+    "committed, not sent (orders vs accounts)": "已承诺未推送（指令与账户）",
+    "committed from budget (orders vs accounts)": "预算已承诺（指令与账户）",
+    "receivables raised (records vs accounts)": "已立应收（记录与账户）",
+    "outstanding (records vs accounts)": "未收回（记录与账户）",
+    "collected (records vs accounts)": "已收回（记录与账户）",
+    "written off (records vs accounts)": "已核销（记录与账户）",
+}  # fmt: skip
+_CAUSES_ZH = {UNEXPLAINED: "未解释", NOT_TAKEN_IN: "账本已作决定，支付尚未纳入（下次纳入时消除）"}
+
+
+def difference_line(d: Difference, lang: Lang) -> str:
+    """`差异 市科技局 2026 已发放（指令与账户）：应为 ¥…，实为 ¥… — 未解释`, or in English."""
+    expected, found = format_fen(d.expected_fen), format_fen(d.found_fen)
+    if lang is Lang.en:
+        return (f"difference {d.channel} {d.year} {d.figure}: expected {expected},"
+                f" found {found} — {d.cause}")  # fmt: skip
+    figure, cause = _FIGURES_ZH.get(d.figure, d.figure), _CAUSES_ZH.get(d.cause, d.cause)
+    return f"差异 {d.channel} {d.year} {figure}：应为 {expected}，实为 {found} — {cause}"
 
 
 def _table(rows: list[Row], columns: list[tuple[Column, Any]], lang: Lang) -> Table:
