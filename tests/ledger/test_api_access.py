@@ -247,8 +247,8 @@ async def test_cli_explain_reads_like_an_audit_trail(ledger: Ledger) -> None:
         "（第3条）",
         "状态：已拨付",
         "#1 就高不重复：通过",
-        "bestOtherRule: m03.municipal_key_lab",
-        "thisRuleTotal: ¥20,000,000.00",
+        "其他最高规则：m03.municipal_key_lab",
+        "本规则合计：¥20,000,000.00",
         "#1 补差：通过",
         "本次拨款 +¥19,000,000.00",
         f"{MUNICIPAL} #2 已由更高支持替代",
@@ -257,7 +257,7 @@ async def test_cli_explain_reads_like_an_audit_trail(ledger: Ledger) -> None:
     ):
         assert text in out, text
     assert "+08:00；" in out  # each decision's time, in Beijing time
-    for code in ("PAID", "SUPERSEDED", ": ok", "SIP", "Eligibility trace"):
+    for code in ("PAID", "SUPERSEDED", ": ok", "SIP", "Eligibility trace", "bestOtherRule"):
         assert code not in out, code
     trace = out.split("\n资格判定\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert trace
@@ -271,6 +271,7 @@ async def test_cli_explain_reads_like_an_audit_trail(ledger: Ledger) -> None:
         "status: Paid",
         "#1 no stacking (G2): passed",
         "#1 top-up: passed",
+        "best other rule: m03.municipal_key_lab",
         "cash +¥19,000,000.00",
         f"{MUNICIPAL} #2 Superseded by higher support",
         "\nEligibility trace\n",

@@ -19,7 +19,7 @@ from subsidy.domain.beijing import BEIJING
 from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
-from subsidy.domain.words import CHECK_LABELS, REASON_WORDS, STATUS_WORDS
+from subsidy.domain.words import CHECK_LABELS, FIGURE_LABELS, REASON_WORDS, STATUS_WORDS
 from subsidy.infra.spreadsheet_cells import safe_row
 
 
@@ -100,6 +100,7 @@ def measure(number: int, lang: Lang) -> str:
 Words = Mapping[str, tuple[str, str]]
 
 CHECKS: Words = CHECK_LABELS
+FIGURES: Words = FIGURE_LABELS
 OUTCOMES: Words = {
     "ok": ("通过", "passed"),
     "approved": ("已批准", "approved"),

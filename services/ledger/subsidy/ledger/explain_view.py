@@ -167,7 +167,7 @@ def print_explanation(
         check = out.word(out.CHECKS, c.check, lang)
         say(f"  #{c.revision} {check}{colon}{out.outcome(c.outcome, lang)}")
         for key in sorted(c.numbers):
-            say(f"      {key}: {c.numbers[key]}")
+            say(f"      {out.word(out.FIGURES, key, lang)}{colon}{c.numbers[key]}")
     say(out.pick(lang, "\n变更记录", "\nHistory"))
     by_revision = _revision_submitters(x)
     for h in x.history:
