@@ -51,9 +51,27 @@ def _enterprise(line: bytes) -> str | None:
 async def _submit_live(
     p: Platform, lines: list[bytes], rate: float, until: "asyncio.Task[Any]"
 ) -> dict[str, float]:
-    """Submit lines one at a time at `rate` (Submit: a live call, never held) until the bulk
-    task is done; returns each accepted event's id with the wall time it was sent."""
+    """Submit each line when it is due at `rate` (Submit: a live call, never held) until the
+    bulk task is done, as independent people would: one enterprise's events one after the
+    other, different enterprises' at once (a slow answer to one delays no one else); returns
+    each accepted event's id with the wall time it was due."""
     run, sent = p.run, {}
+    previous: dict[str | None, asyncio.Task[None]] = {}  # each enterprise's last Submit
+
+    async def submit(stub: Any, line: bytes, token: str, at: float, before: Any) -> None:
+        if before is not None:
+            await before  # one enterprise's events keep their order
+        try:
+            response = await stub.Submit(api_pb2.SubmitRequest(event_json=line),
+                                         metadata=(("authorization", f"Bearer {token}"),),
+                                         timeout=60)  # fmt: skip
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            return  # the generator's deliberately bad lines: refused, nothing to time
+        if not response.duplicate:
+            sent[response.event_id] = at
+
     who = REVIEWER
     async with aio_channel(run.ingest_address, run.grpc_client()) as channel:
         stub = api_pb2_grpc.IngestServiceStub(channel)
@@ -65,20 +83,14 @@ async def _submit_live(
             if ahead > 0.001:
                 await asyncio.sleep(ahead)
             who = principal_of(line, run.principals, who)
-            token = run.principals[who].token
-            # From when it was due, not when it went: a Submit held up delays those after it,
-            # and that wait is theirs too.
-            at = wall_t0 + i / rate
-            try:
-                response = await stub.Submit(api_pb2.SubmitRequest(event_json=line),
-                                             metadata=(("authorization", f"Bearer {token}"),),
-                                             timeout=30)  # fmt: skip
-            except grpc.aio.AioRpcError as err:
-                if err.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                    raise
-                continue  # the generator's deliberately bad lines: refused, nothing to time
-            if not response.duplicate:
-                sent[response.event_id] = at
+            enterprise = _enterprise(line)
+            # From when it was due, not when it went: a Submit held up delays its enterprise's
+            # next ones, and that wait is theirs too.
+            previous[enterprise] = asyncio.create_task(submit(
+                stub, line, run.principals[who].token, wall_t0 + i / rate,
+                previous.get(enterprise),
+            ))  # fmt: skip
+        await asyncio.gather(*previous.values())
     return sent
 
 
