@@ -37,6 +37,7 @@ LEDGER_RELAY = {
     "subsidy_ledger_relayed_decisions",
     "subsidy_ledger_relayed_appeal_notices",
     "subsidy_ledger_anchors",
+    "subsidy_ledger_anchor_pass_seconds",
 }
 LEDGER_API = {
     "subsidy_ledger_outbox_backlog",

@@ -22,6 +22,7 @@ RELAYED = {
     "subsidy_ledger_relayed_decisions",
     "subsidy_ledger_relayed_appeal_notices",
     "subsidy_ledger_anchors",
+    "subsidy_ledger_anchor_pass_seconds",
 }
 REGISTRIES: dict[str | tuple[str, ...], list[CollectorRegistry]] = {
     "subsidy_ingest_": [ingest.REGISTRY],

@@ -200,7 +200,7 @@ async def test_a_forged_anchor_is_refused_by_verify(
     assert "line 1: bad signature" in output
 
 
-async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
+async def test_verify_with_the_key_anchors_what_moved_past_the_marks(
     kafka_bootstrap: str, ledger_db: LedgerDb, ledger_topics: Topics
 ) -> None:
     settings = await _fill_and_anchor(kafka_bootstrap, ledger_db, ledger_topics)
@@ -213,15 +213,24 @@ async def test_verify_with_the_key_anchors_what_moved_and_resumes_from_the_file(
         "LEDGER_ANCHOR_TOPIC": ledger_topics.anchors,
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
     }
-    # Nothing moved since the relay's anchors: the file is read back, nothing is signed again.
+    # Nothing moved since the relay's anchors (its marks say so): nothing is signed again.
     code, output = await _verify(ledger_db.url, "--lang", "en", env=env)
     assert (code, output.strip()) == (
         0,
         f"ok: {output.split()[1]} entries verified, invariants hold",
     )
     assert settings.anchor_file.read_bytes() == anchored
-    # A fresh file: verify anchors every chain from its first entry.
+    # The position is the marks', not the file's: a fresh file gets nothing either.
     fresh = settings.anchor_file.with_name("fresh.jsonl")
+    code, output = await _verify(ledger_db.url, env={**env, "LEDGER_ANCHOR_FILE": str(fresh)})
+    assert (code, fresh.exists()) == (0, False), output
+    # No marks and an empty file (a ledger anchored before the marks, its file lost): verify
+    # anchors every chain from its first entry.
+    conn = await asyncpg.connect(ledger_db.owner_url)
+    try:
+        await conn.execute("DELETE FROM anchor_marks")
+    finally:
+        await conn.close()
     code, output = await _verify(ledger_db.url, env={**env, "LEDGER_ANCHOR_FILE": str(fresh)})
     assert code == 0, output
     assert output.rstrip().endswith(f"；已锚定 {len(anchored.splitlines())} 个链头")

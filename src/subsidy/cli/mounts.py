@@ -59,7 +59,9 @@ def _eligibility() -> typer.Typer:
 @cache
 def register_transfers_chain() -> None:
     """The payouts' transfers chain, checked by `ledger verify` beside the journal's and
-    anchored by `ledger relay` (docs/security.md, Anchors); registered once."""
+    anchored by `ledger relay` (docs/security.md, Anchors); registered once. It is a single
+    chain: the relay reads its head at every anchoring (no `heads_of`), and keeps its position
+    in anchor_marks like the journal's chains."""
     from subsidy.ledger import anchoring, extra_checks
     from subsidy.payouts import cli as payouts
     from subsidy.payouts import verify as payouts_verify

@@ -13,7 +13,7 @@ LEDGER_TABLES = (
     "enterprises", "inbox", "entitlements", "decisions", "entries", "annual_usage",
     "item_usage", "other_support", "rejected_events", "outbox", "parked_reviews",
     "review_approvals", "payee_accounts", "objections", "event_revisions", "appeals",
-    "appeal_decisions",
+    "appeal_decisions", "anchor_marks",
 )  # fmt: skip
 JOURNAL_TABLES = ("entries", "decisions")
 _REWRITES = ("UPDATE", "DELETE", "TRUNCATE")

@@ -1,12 +1,15 @@
 """Anchoring: the chains' heads read from the ledger, signed, and appended to the anchor log
-(the anchor file and the anchors topic, both outside PostgreSQL)."""
+(the anchor file and the anchors topic, both outside PostgreSQL), each chain's position kept
+in anchor_marks."""
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -14,20 +17,24 @@ import structlog
 from subsidy.infra.records import RecordWriter
 from subsidy.infra.signing_keys import Signer
 from subsidy.ledger import metrics
-from subsidy.ledger.anchors import Anchor, anchored_heads, append_lines, sign_anchor
+from subsidy.ledger.anchors import Anchor, append_lines, mark_pages, sign_anchor
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ChainSource:
-    """Hash chains to anchor: `heads` lists (chain, head_seq); `links`, given the chains that
-    moved ($1), what each one's last anchor covered ($2) and its head ($3), lists (chain, seq,
-    hash) in order. Anchored only where `table` exists (a component not migrated is none)."""
+    """Hash chains to anchor: `heads` lists (chain, head_seq) of every chain; `links`, given
+    chains ($1), what each one's last anchor covered ($2) and its head ($3), lists (chain, seq,
+    hash) in order; `heads_of`, when the source has many chains, lists the heads of the chains
+    named in $1 (the ones the relay saw move), so that anchoring between sweeps reads those
+    only. A source without it is read whole at each anchoring (the payouts' single chain).
+    Anchored only where `table` exists (a component not migrated is none)."""
 
     table: str
     heads: str
     links: str
+    heads_of: str | None = None
 
 
 # The journal: one chain per enterprise.
@@ -38,9 +45,30 @@ JOURNAL = ChainSource(
     " JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS c(id, after, upto)"
     "   ON e.enterprise_id = c.id AND e.seq > c.after AND e.seq <= c.upto"
     " ORDER BY e.enterprise_id, e.seq",
+    "SELECT enterprise_id AS chain, head_seq FROM enterprises"
+    " WHERE enterprise_id = ANY($1::text[]) AND head_seq > 0",
 )
 # Other components' chains (the payouts' transfers), registered by the composition root.
 CHAINS: list[ChainSource] = [JOURNAL]
+
+
+def behind(heads: str) -> str:
+    """The chains of a heads query whose head is past their mark: (chain, after, head_seq)."""
+    return (
+        "SELECT h.chain, coalesce(m.seq, 0) AS after, h.head_seq"
+        f" FROM ({heads}) AS h LEFT JOIN anchor_marks m ON m.chain = h.chain"
+        " WHERE h.head_seq > coalesce(m.seq, 0)"
+    )
+
+
+# A sweep's page: the next chains in chain order after $1, at most $2 of them.
+_PAGE = " AND h.chain > $1 ORDER BY h.chain LIMIT $2"
+# Marks only go forward: two anchorings at once (the relay's, `ledger verify`'s) may both have
+# anchored a range; the later write must not take a mark back.
+_MARK = (
+    "INSERT INTO anchor_marks AS m (chain, seq) SELECT * FROM unnest($1::text[], $2::bigint[])"
+    " ON CONFLICT (chain) DO UPDATE SET seq = greatest(m.seq, excluded.seq)"
+)
 
 
 class AnchorLog:
@@ -56,8 +84,8 @@ class AnchorLog:
         await asyncio.to_thread(append_lines, self.path, anchors)
         if self._producer is None or not anchors:
             return
-        # A head may be anchored again (a send that failed after the file took it, `ledger
-        # verify`): each signing is its own record, named by its bytes.
+        # A head may be anchored again (a send that failed after the file took it, a mark
+        # lost in a crash): each signing is its own record, named by its bytes.
         lines = [a.line().rstrip() for a in anchors]
         sends = [
             await self._producer.send(
@@ -70,61 +98,149 @@ class AnchorLog:
 
 
 class Anchorer:
-    """Signs the heads that moved since its last anchor of them. It starts from what the anchor
-    file already holds, so a restarted relay does not anchor every chain from genesis again."""
+    """Signs the chains that moved past their mark in anchor_marks. Between sweeps it reads
+    only the chains it was told moved (`moved`: the enterprises whose decisions the relay
+    published); a sweep goes over every chain, `page_size` at a time: the first anchoring,
+    after `resume`, every `sweep_seconds`, and when more than `moved_max` chains moved at once.
+    So what it holds is bounded by its settings, never by the ledger's size."""
 
     def __init__(
         self,
         signer: Signer,
         anchor_log: AnchorLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        page_size: int = 5_000,
+        moved_max: int = 100_000,
+        sweep_seconds: float | None = None,
     ) -> None:
         self._signer = signer
         self._log = anchor_log
         self._clock = clock
-        self._anchored: dict[str, int] = {}
-        self.resume()
+        self._page_size = page_size
+        self._moved_max = moved_max
+        self._sweep_seconds = sweep_seconds
+        self._moved: set[str] = set()
+        self._sweep_due = True
+        self._next_sweep = 0.0
 
     def resume(self) -> None:
-        """Start from what the anchor file holds now (a standby relay taking over reads what
-        the previous leader appended)."""
-        self._anchored = anchored_heads(self._log.path)
+        """Sweep at the next anchoring (a standby relay taking over knows nothing of what the
+        previous leader published)."""
+        self._sweep_due = True
+        self._moved.clear()
+
+    def moved(self, chains: Iterable[str]) -> None:
+        """Chains whose heads may have moved (enterprises whose decisions were published)."""
+        if self._sweep_due:
+            return  # the sweep reads every chain
+        self._moved.update(chains)
+        if len(self._moved) > self._moved_max:
+            self.resume()
 
     async def anchor(self, conn: asyncpg.Connection) -> int:
-        """Anchor every chain whose head moved; returns how many anchors were written."""
-        moved: list[tuple[str, int, int]] = []
+        """Anchor every chain past its mark among those that moved (or all, when a sweep is
+        due); returns how many anchors were written."""
+        started = time.monotonic()
+        if self._sweep_due or (self._sweep_seconds and started >= self._next_sweep):
+            # Cleared first: what was published so far is committed, and the sweep sees it.
+            self._moved.clear()
+            written = await self._sweep(conn)
+            self._sweep_due = False
+            self._next_sweep = started + (self._sweep_seconds or 0)
+            kind = "sweep"
+        else:
+            chains, self._moved = self._moved, set()
+            try:
+                written = await self._anchor_moved(conn, sorted(chains))
+            except BaseException:
+                self._moved |= chains  # tried again at the next anchoring
+                raise
+            kind = "moved"
+        metrics.ANCHOR_PASS_SECONDS.labels(kind).observe(time.monotonic() - started)
+        if written:
+            log.info("ledger.anchored", anchors=written, sweep=kind == "sweep",
+                     path=str(self._log.path))  # fmt: skip
+        return written
+
+    async def _anchor_moved(self, conn: asyncpg.Connection, chains: list[str]) -> int:
+        written = 0
+        for source in await _present(conn):
+            if source.heads_of is None:
+                written += await self._round(conn, source, behind(source.heads))
+                continue
+            query = behind(source.heads_of)
+            for start in range(0, len(chains), self._page_size):
+                page = chains[start : start + self._page_size]
+                written += await self._round(conn, source, query, page)
+        return written
+
+    async def _sweep(self, conn: asyncpg.Connection) -> int:
+        """Every chain past its mark, a page at a time in chain order."""
+        await self._seed_marks(conn)
+        written = 0
+        for source in await _present(conn):
+            query, last = behind(source.heads) + _PAGE, ""
+            while True:
+                found = await self._behind(conn, source, query, last, self._page_size)
+                written += await self._sign(conn, found)
+                rows, _ = found
+                if len(rows) < self._page_size:
+                    break
+                last = rows[-1]["chain"]
+        return written
+
+    async def _round(self, conn: asyncpg.Connection, source: ChainSource, query: str,
+                     *args: Any) -> int:  # fmt: skip
+        return await self._sign(conn, await self._behind(conn, source, query, *args))
+
+    async def _behind(
+        self, conn: asyncpg.Connection, source: ChainSource, query: str, *args: Any
+    ) -> tuple[list[asyncpg.Record], dict[str, list[str]]]:
+        """The chains past their mark and their new links, read in one snapshot."""
         hashes: dict[str, list[str]] = {}
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            for source in CHAINS:
-                if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", source.table):
-                    moved += await self._moved(conn, source, hashes)
-        if not moved:
-            return 0
+            rows = list(await conn.fetch(query, *args))
+            if rows:
+                columns = ([r["chain"] for r in rows], [r["after"] for r in rows],
+                           [r["head_seq"] for r in rows])  # fmt: skip
+                for r in await conn.fetch(source.links, *columns):
+                    hashes.setdefault(r["chain"], []).append(r["hash"])
+        return rows, hashes
+
+    async def _sign(
+        self, conn: asyncpg.Connection, found: tuple[list[asyncpg.Record], dict[str, list[str]]]
+    ) -> int:
+        """Sign, append to the log, then move the marks: a crash in between anchors the same
+        entries again, never skips one."""
+        rows, hashes = found
         now = self._clock()
         anchors = [
-            sign_anchor(self._signer, chain, first + 1, hashes[chain], now)
-            for chain, first, _ in moved
-            if hashes.get(chain)
+            sign_anchor(self._signer, r["chain"], r["after"] + 1, hashes[r["chain"]], now)
+            for r in rows
+            if hashes.get(r["chain"])
         ]
+        if not anchors:
+            return 0
         await self._log.append(anchors)
-        for a in anchors:
-            self._anchored[a.chain] = a.seq
+        await conn.execute(_MARK, [a.chain for a in anchors], [a.seq for a in anchors])
         metrics.ANCHORS.inc(len(anchors))
-        log.info("ledger.anchored", anchors=len(anchors), path=str(self._log.path))
         return len(anchors)
 
-    async def _moved(
-        self, conn: asyncpg.Connection, source: ChainSource, hashes: dict[str, list[str]]
-    ) -> list[tuple[str, int, int]]:
-        """The source's chains whose head moved since their last anchor, with their new links
-        added to `hashes`."""
-        moved = [
-            (r["chain"], self._anchored.get(r["chain"], 0), r["head_seq"])
-            for r in await conn.fetch(source.heads)
-            if r["head_seq"] > self._anchored.get(r["chain"], 0)
-        ]
-        if moved:
-            ids, after, upto = (list(column) for column in zip(*moved, strict=True))
-            for r in await conn.fetch(source.links, ids, after, upto):
-                hashes.setdefault(r["chain"], []).append(r["hash"])
-        return moved
+    async def _seed_marks(self, conn: asyncpg.Connection) -> None:
+        """Marks from the anchor file when there are none yet but the file has anchors (a
+        relay upgraded from keeping its positions in memory): streamed, a page at a time."""
+        if await conn.fetchval("SELECT EXISTS (SELECT FROM anchor_marks)"):
+            return
+        pages = mark_pages(self._log.path, self._page_size)
+        while (page := await asyncio.to_thread(next, pages, None)) is not None:
+            await conn.execute(_MARK, list(page), list(page.values()))
+
+
+async def _present(conn: asyncpg.Connection) -> list[ChainSource]:
+    """The registered sources whose table exists."""
+    return [
+        source
+        for source in CHAINS
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", source.table)
+    ]

@@ -143,19 +143,34 @@ def load_signed_anchors(path: Path, verifier: Verifier) -> dict[str, dict[int, s
 
 
 def anchored_heads(path: Path) -> dict[str, int]:
-    """The highest anchored seq of each chain in a log file (empty when there is none yet);
-    a line that does not parse is skipped, so the worst a bad file does is anchor again."""
+    """The highest anchored seq of each chain in a log file (empty when there is none yet),
+    every chain at once: for tests and tools, never the relay (its memory would grow with the
+    ledger; it keeps its positions in anchor_marks)."""
     heads: dict[str, int] = {}
+    for page in mark_pages(path, 2**62):
+        heads.update(page)
+    return heads
+
+
+def mark_pages(path: Path, size: int) -> Iterator[dict[str, int]]:
+    """The highest anchored seq of each chain in a log file, `size` chains at a time (a chain
+    may recur in a later page, with a higher seq: later lines of a chain go further). A line
+    that does not parse is skipped, so the worst a bad file does is anchor again."""
     if not path.exists():
-        return heads
+        return
+    page: dict[str, int] = {}
     with path.open("rb") as lines:
         for line_no, raw in enumerate(lines, start=1):
             try:
                 anchor = parse_anchor(raw, line_no)
             except AnchorError:
                 continue
-            heads[anchor.chain] = max(heads.get(anchor.chain, 0), anchor.seq)
-    return heads
+            if anchor.chain not in page and len(page) >= size:
+                yield page
+                page = {}
+            page[anchor.chain] = max(page.get(anchor.chain, 0), anchor.seq)
+    if page:
+        yield page
 
 
 def append_lines(path: Path, anchors: Iterable[Anchor]) -> None:

@@ -104,7 +104,11 @@ async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
             settings.appeals_topic: topics.APPEALS.name,
             settings.anchor_topic: topics.LEDGER_ANCHORS.name,
         })  # fmt: skip
-        anchorer = Anchorer(signer, AnchorLog(settings.anchor_file, writer, settings.anchor_topic))
+        anchorer = Anchorer(
+            signer, AnchorLog(settings.anchor_file, writer, settings.anchor_topic),
+            page_size=settings.anchor_page_size, moved_max=settings.anchor_moved_max,
+            sweep_seconds=settings.anchor_sweep_seconds,
+        )  # fmt: skip
         relay = Relay(settings, conn, writer, signer, anchorer)
         try:
             yield relay

@@ -107,7 +107,8 @@ class _Broken(Exception):
 
 class _ChainWalker:
     """Walks entries in (enterprise, seq) order, checking each link against the last and, when
-    given signed anchors, each anchored entry against the hash the ledger signed."""
+    given signed anchors, each anchored entry against the hash the ledger signed and that no
+    entry before a chain's last anchored one went unanchored."""
 
     def __init__(
         self,
@@ -121,6 +122,7 @@ class _ChainWalker:
         self.seq = 0
         self.hash = GENESIS
         self.checked = 0
+        self.top = 0  # the current chain's last anchored seq
 
     def entry(self, row: asyncpg.Record) -> None:
         fields = fields_from_row(row)
@@ -130,6 +132,7 @@ class _ChainWalker:
                 raise _Broken(fields.name, "entry of an enterprise the ledger does not know")
             self.enterprise, self.seq, self.hash = fields.enterprise_id, 0, GENESIS
             self.seen.add(fields.enterprise_id)
+            self.top = max(self.anchored.get(fields.enterprise_id, {}), default=0)
         expected = self.seq + 1
         if fields.seq != expected:
             raise _Broken(
@@ -147,6 +150,14 @@ class _ChainWalker:
                 f"与签名锚点不符，该分录被改写且其后的链被重算 (differs from the signed anchor: "
                 f"the ledger signed {signed[:12]}…, the entry now hashes to {row['hash'][:12]}…; "
                 f"it was rewritten and the chain recomputed after it)",
+            )
+        if signed is None and fields.seq < self.top:
+            # Each anchor starts where the chain's previous one ended (or at 1), so a hole is
+            # an entry the relay skipped: its mark in anchor_marks was raised past it.
+            raise _Broken(
+                fields.name,
+                f"从未锚定，而其后的分录已锚定至 #{self.top} (never anchored although later "
+                f"entries were, up to #{self.top}: the relay was made to skip it)",
             )
         self.seq, self.hash = fields.seq, row["hash"]
         self.checked += 1
@@ -201,7 +212,8 @@ async def verify_chains(
 ) -> VerifyResult:
     """Recompute every enterprise's chain in one snapshot; name the first broken entry. With
     `anchored` (entry hashes by chain and seq, from signed anchors), an entry whose hash is not
-    the one signed is broken too, even when the chain after it was recomputed."""
+    the one signed is broken too, even when the chain after it was recomputed, and so is one
+    that no anchor covers although a later entry of its chain is anchored."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         heads = {
             r["enterprise_id"]: (r["head_seq"], r["head_hash"])

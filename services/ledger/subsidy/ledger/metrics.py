@@ -107,6 +107,16 @@ ANCHORS = Counter(
     "Signed chain heads appended to the anchor log (file and topic).",
     registry=RELAY_REGISTRY,
 )
+# A `moved` pass reads the chains whose decisions the relay published since the last one, so
+# its time follows the traffic; a `sweep` reads every chain a page at a time (at start, on
+# taking over, every LEDGER_ANCHOR_SWEEP_SECONDS), so its time follows the ledger's size.
+ANCHOR_PASS_SECONDS = Histogram(
+    "subsidy_ledger_anchor_pass_seconds",
+    "Time an anchoring took, by pass: moved (the chains published since) or sweep (all).",
+    ["pass"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+    registry=RELAY_REGISTRY,
+)
 
 # Set by the query API (`subsidy ledger serve`), which watches the outbox from outside the
 # relay: a relay that died cannot report its own backlog.

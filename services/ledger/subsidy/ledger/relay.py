@@ -10,7 +10,9 @@ consumers deduplicate on decision_id (`<entitlementId>#<revision>`).
 Each record is signed with the ledger's Ed25519 key over its exact value bytes (headers
 `subsidy-signature`, `subsidy-key-id`), so the notifier acts only on what the ledger decided,
 not on whatever a Kafka writer put on the topic. Being the one active instance, the relay also
-anchors the chains' heads at a fixed cadence (`subsidy.ledger.anchoring`).
+anchors the chains' heads at a fixed cadence (`subsidy.ledger.anchoring`): those of the
+enterprises whose decisions it published since, as the worker appends an enterprise's journal
+entries in the transaction that writes its decisions' outbox rows.
 """
 
 import asyncio
@@ -46,8 +48,9 @@ def signed_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
 
 async def relay_once(
     conn: asyncpg.Connection, producer: RecordWriter, topic: str, limit: int, signer: Signer
-) -> int:
-    """Publish up to `limit` unsent outbox rows in outbox order; returns how many."""
+) -> list[str]:
+    """Publish up to `limit` unsent outbox rows in outbox order; returns their enterprises
+    (one per row published)."""
     async with conn.transaction():
         # The batch first (the unsent index, in order, LIMIT), then each row's message by
         # primary key. A plain join let the planner, misled by the outbox's stale statistics
@@ -63,7 +66,7 @@ async def relay_once(
             limit,
         )
         if not rows:
-            return 0
+            return []
         # Keyed by enterprise (like every topic of the platform): one enterprise's decisions
         # stay in order on one partition.
         sends = [
@@ -83,7 +86,7 @@ async def relay_once(
             [r["id"] for r in rows],
         )
     metrics.RELAYED.inc(len(rows))
-    return len(rows)
+    return [r["enterprise_id"] for r in rows]
 
 
 def signed_notice_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
@@ -95,8 +98,9 @@ def signed_notice_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes
 
 async def relay_notices_once(
     conn: asyncpg.Connection, producer: RecordWriter, topic: str, limit: int, signer: Signer
-) -> int:
-    """Publish up to `limit` unsent appeal notices in outbox order; returns how many."""
+) -> list[str]:
+    """Publish up to `limit` unsent appeal notices in outbox order; returns their enterprises
+    (one per notice published)."""
     async with conn.transaction():
         rows = await conn.fetch(
             "SELECT id, notice_id, enterprise_id, message FROM appeal_notices WHERE sent_at IS NULL"
@@ -104,7 +108,7 @@ async def relay_notices_once(
             limit,
         )
         if not rows:
-            return 0
+            return []
         # Keyed by enterprise, as decisions are: one enterprise's notices stay in order.
         sends = [
             await producer.send(topic, r["message"], key=r["enterprise_id"].encode(),
@@ -118,7 +122,7 @@ async def relay_notices_once(
             [r["id"] for r in rows],
         )
     metrics.APPEAL_NOTICES_RELAYED.inc(len(rows))
-    return len(rows)
+    return [r["enterprise_id"] for r in rows]
 
 
 class Relay:
@@ -166,6 +170,8 @@ class Relay:
         s = self.settings
         if not await self._lead(stop):
             return 0
+        # A standby taking over does not know what the previous leader published: its first
+        # anchoring sweeps every chain past its mark.
         self._anchorer.resume()
         wake = asyncio.Event()
         await self._conn.add_listener("ledger_outbox", lambda *_: wake.set())
@@ -173,12 +179,15 @@ class Relay:
         while not stop.is_set():
             # Cleared before reading, so a NOTIFY during the read is not lost.
             wake.clear()
-            sent = await relay_once(
+            published = await relay_once(
                 self._conn, self._producer, s.decisions_topic, s.relay_batch_size, self._signer
             )
-            sent += await relay_notices_once(
+            published += await relay_notices_once(
                 self._conn, self._producer, s.appeals_topic, s.relay_batch_size, self._signer
             )
+            # Their chains are the ones that may have moved: the next anchoring reads those.
+            self._anchorer.moved(published)
+            sent = len(published)
             self.published += sent
             until_anchor = await self._anchor_if_due()
             if sent:

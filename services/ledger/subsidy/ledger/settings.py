@@ -65,12 +65,27 @@ class LedgerSettings(CommonSettings):
     # without it, and an unreadable file fails at start (docs/security.md).
     signing_key_file: Path | None = Field(None, validation_alias=_env("signing_key_file"))
     # The anchor log outside PostgreSQL: an append-only JSON-lines file and a topic only the
-    # ledger writes; the relay anchors every chain whose head moved each anchor_seconds.
+    # ledger writes; each anchor_seconds the relay anchors the chains of the enterprises whose
+    # decisions it published since, each chain's position kept in anchor_marks.
     anchor_file: Path | None = Field(None, validation_alias=_env("anchor_file"))
     anchor_topic: str = Field(
         LEDGER_ANCHORS.name, pattern=KAFKA_NAME, validation_alias=_env("anchor_topic")
     )
     anchor_seconds: float = Field(60, gt=0, le=86_400, validation_alias=_env("anchor_seconds"))
+    # A sweep anchors every chain past its mark, anchor_page_size chains per read: at start, on
+    # taking over, when more than anchor_moved_max chains moved between two anchorings (the
+    # relay then holds no list of them), and every anchor_sweep_seconds, so that a chain that
+    # moved without a decision being published is anchored within that time. Together they
+    # bound the relay's memory, whatever the number of chains.
+    anchor_page_size: int = Field(
+        5_000, ge=1, le=100_000, validation_alias=_env("anchor_page_size")
+    )
+    anchor_moved_max: int = Field(
+        100_000, ge=1, le=10_000_000, validation_alias=_env("anchor_moved_max")
+    )
+    anchor_sweep_seconds: float = Field(
+        3_600, gt=0, le=7 * 86_400, validation_alias=_env("anchor_sweep_seconds")
+    )
     # Fault injection for the exactly-once test: SIGKILL the worker right after a database
     # commit, before the Kafka offsets are committed. Never set it in production.
     crash_after_db_commit: bool = Field(False, validation_alias=_env("crash_after_db_commit"))

@@ -64,6 +64,7 @@ async def _chain(
     prev, expected_seq = "0" * 64, 0
     balances: dict[str, Balance] = {}
     problems: list[str] = []
+    top = max(anchored, default=0)  # anchors cover the chain from #1 without a hole
     async for r in conn.cursor("SELECT * FROM transfers ORDER BY seq"):
         expected_seq += 1
         t = Transfer(r["transfer_id"], TransferKind(r["kind"]), r["debit_account"],
@@ -77,6 +78,10 @@ async def _chain(
         if signed is not None and signed != r["hash"] and not any("signed" in p for p in problems):
             problems.append(f"transfer #{r['seq']} ({r['transfer_id']}) is not what the ledger"
                             " signed in its anchors (已签名锚定的转账被改写)")  # fmt: skip
+        if signed is None and r["seq"] < top and not any("never anchored" in p for p in problems):
+            problems.append(f"转账 #{r['seq']} ({r['transfer_id']}) 从未锚定，而其后的转账已锚定至"
+                            f" #{top} (never anchored although later transfers were: the relay"
+                            " was made to skip it)")  # fmt: skip
         prev = r["hash"]
         debit = balances.setdefault(t.debit, Balance())
         credit = balances.setdefault(t.credit, Balance())

@@ -1,0 +1,273 @@
+"""The relay's anchoring keeps each chain's position in anchor_marks, not in memory: between
+sweeps it reads only the chains it was told moved, a sweep reads a page at a time, a relay
+upgraded from the in-memory positions takes them from its file once. The marks are not trusted:
+a raised one (entries skipped) and a lowered one after a rewrite (a second hash signed for one
+entry) are both caught by `verify --anchors`; a lowered one alone only anchors the same hashes
+again. Against PostgreSQL, decided by the ledger's own batch code as the worker's login."""
+
+from pathlib import Path
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.infra.signing_keys import Signer, Verifier
+from subsidy.ledger.anchoring import Anchorer, AnchorLog
+from subsidy.ledger.anchors import AnchorError, anchored_heads, load_signed_anchors
+from subsidy.ledger.chain import VerifyResult, verify_chains
+from subsidy.ledger.processor import Message, apply_batch
+from subsidy.ledger.repository import BookCache
+from tests.ledger.database import LedgerDb, as_role, fetch, signing_keys
+from tests.ledger.events import CATALOG, EventMix
+from tests.ledger.test_anchors import _rewrite_and_rechain
+
+pytestmark = pytest.mark.postgres
+
+HEADS = "SELECT enterprise_id, head_seq FROM enterprises WHERE head_seq > 0"
+
+
+async def _decide(url: str, events: list[dict[str, Any]], batch: int = 200) -> None:
+    """The events applied by the worker's batch code, `batch` to a transaction."""
+    conn = await asyncpg.connect(url)
+    try:
+        for start in range(0, len(events), batch):
+            messages = []
+            for raw in events[start : start + batch]:
+                parsed = parse_event(raw)
+                messages.append(Message(evaluate(parsed, CATALOG), parsed.content_hash()))
+            async with conn.transaction():
+                await apply_batch(conn, messages, BookCache(0))
+    finally:
+        await conn.close()
+
+
+async def _heads(url: str) -> dict[str, int]:
+    return {r["enterprise_id"]: r["head_seq"] for r in await fetch(url, HEADS)}
+
+
+async def _marks(url: str) -> dict[str, int]:
+    return {r["chain"]: r["seq"] for r in await fetch(url, "SELECT chain, seq FROM anchor_marks")}
+
+
+class _Reads:
+    """The anchorer's connection, counting the rows each of its statements returned (the real
+    connection does the work)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.rows: list[tuple[str, int]] = []
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        rows = await self._conn.fetch(query, *args)
+        self.rows.append((query, len(rows)))
+        return list(rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+async def _anchor(url: str, anchorer: Anchorer) -> tuple[int, _Reads]:
+    """One anchoring on a connection of its own: anchors written, and what it read."""
+    conn = await asyncpg.connect(url)
+    try:
+        reads = _Reads(conn)
+        return await anchorer.anchor(cast(asyncpg.Connection, reads)), reads
+    finally:
+        await conn.close()
+
+
+def _anchorer(path: Path, **limits: Any) -> Anchorer:
+    return Anchorer(Signer.from_file(signing_keys()[0]), AnchorLog(path, None, ""), **limits)
+
+
+def _vouched(path: Path) -> dict[str, dict[int, str]]:
+    return load_signed_anchors(path, Verifier.from_file(signing_keys()[1]))
+
+
+async def _verify(db: LedgerDb, path: Path | None) -> VerifyResult:
+    conn = await asyncpg.connect(db.url)
+    try:
+        return await verify_chains(conn, None if path is None else _vouched(path))
+    finally:
+        await conn.close()
+
+
+async def _owner(db: LedgerDb, sql: str, *args: Any) -> None:
+    """SQL as the tables' owner (the threat model's hostile owner)."""
+    conn = await asyncpg.connect(db.owner_url)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def _two_halves(db: LedgerDb, enterprises: int, seed: int) -> list[dict[str, Any]]:
+    """A mix decided up to its middle; the rest returned, to move some heads later."""
+    events = EventMix(seed=seed, enterprises=enterprises, events_per_enterprise=6).events()
+    await _decide(db.url, events[: len(events) // 2])
+    return events[len(events) // 2 :]
+
+
+async def test_anchoring_reads_only_the_chains_that_moved_and_sweeps_a_page_at_a_time(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    rest = await _two_halves(ledger_db, enterprises=150, seed=61)
+    heads = await _heads(ledger_db.url)
+    assert len(heads) > 100
+    log = tmp_path / "anchors.jsonl"
+    anchorer = _anchorer(log, page_size=40)
+    # The first anchoring sweeps: every chain, 40 at a time, none held after.
+    written, reads = await _anchor(ledger_db.url, anchorer)
+    assert written == len(heads)
+    pages = [n for q, n in reads.rows if "anchor_marks" in q]
+    assert len(pages) == len(heads) // 40 + 1
+    assert max(pages) == 40
+    assert await _marks(ledger_db.url) == heads == anchored_heads(log)
+    assert all(len(v) < 40 for v in vars(anchorer).values() if hasattr(v, "__len__"))
+
+    # No head moved, none reported: not one chain is read.
+    written, reads = await _anchor(ledger_db.url, anchorer)
+    assert (written, sum(n for _, n in reads.rows)) == (0, 0)
+    # Some move; the relay reports their enterprises (and one that did not move): only those
+    # are read, and only those that moved are anchored.
+    await _decide(ledger_db.url, rest)
+    now = await _heads(ledger_db.url)
+    moved = sorted(e for e in now if now[e] > heads.get(e, 0))
+    still = next(e for e in heads if now[e] == heads[e])
+    assert 0 < len(moved) < len(now)
+    anchorer.moved([*moved, still])
+    written, reads = await _anchor(ledger_db.url, anchorer)
+    assert written == len(moved)
+    assert sum(n for q, n in reads.rows if "anchor_marks" in q) == len(moved)
+    assert await _marks(ledger_db.url) == now == anchored_heads(log)
+    # A relay started afresh sweeps, finds every chain at its mark, anchors nothing.
+    written, _ = await _anchor(ledger_db.url, _anchorer(log, page_size=40))
+    assert written == 0
+    assert (await _verify(ledger_db, log)).ok
+
+
+async def test_marks_are_taken_from_the_file_of_a_relay_that_kept_them_in_memory(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=30, seed=67)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    lines = log.read_bytes()
+    # Before anchor_marks there were none: the upgraded relay streams its file, 7 chains at a
+    # time, and anchors nothing again.
+    await _owner(ledger_db, "DELETE FROM anchor_marks")
+    written, _ = await _anchor(ledger_db.url, _anchorer(log, page_size=7))
+    assert written == 0
+    assert log.read_bytes() == lines
+    assert await _marks(ledger_db.url) == await _heads(ledger_db.url)
+
+
+async def _moved_by_two(db: LedgerDb, rest: list[dict[str, Any]]) -> tuple[str, int, int]:
+    """The rest decided: an enterprise whose head moved by two or more, (id, old, new head)."""
+    before = await _heads(db.url)
+    await _decide(db.url, rest)
+    after = await _heads(db.url)
+    moved = [(e, before.get(e, 0), h) for e, h in after.items() if h - before.get(e, 0) >= 2]
+    assert moved, "the mix moves some head by two entries or more"
+    return min(moved)
+
+
+async def test_a_raised_mark_skips_entries_and_verify_names_the_first(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    rest = await _two_halves(ledger_db, enterprises=12, seed=71)
+    log = tmp_path / "anchors.jsonl"
+    anchorer = _anchorer(log)
+    await _anchor(ledger_db.url, anchorer)
+    enterprise, old, new = await _moved_by_two(ledger_db, rest)
+    # The owner raises the mark past the first new entry: the relay anchors from the one after.
+    await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2 WHERE chain = $1", enterprise,
+                 old + 1)  # fmt: skip
+    anchorer.moved([enterprise])
+    assert (await _anchor(ledger_db.url, anchorer))[0] == 1
+    assert (await _verify(ledger_db, None)).ok  # the chain itself is sound
+    result = await _verify(ledger_db, log)
+    assert not result.ok
+    assert result.first_broken_entry == f"{enterprise}#{old + 1}"
+    assert result.detail.startswith(f"从未锚定，而其后的分录已锚定至 #{new} (never anchored")
+
+
+async def test_a_lowered_mark_only_anchors_the_same_hashes_again(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=12, seed=73)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    heads = await _heads(ledger_db.url)
+    enterprise = max(heads, key=lambda e: heads[e])
+    assert heads[enterprise] >= 2
+    await _owner(ledger_db, "UPDATE anchor_marks SET seq = 1 WHERE chain = $1", enterprise)
+    written, _ = await _anchor(ledger_db.url, _anchorer(log))
+    assert written == 1
+    again = log.read_bytes().splitlines()[-1].decode()
+    assert f'"chain":"{enterprise}","entryHashes"' in again
+    assert '"fromSeq":2' in again
+    assert (await _verify(ledger_db, log)).ok
+    assert await _marks(ledger_db.url) == heads
+
+
+async def test_a_rewrite_under_a_lowered_mark_is_signed_twice_and_refused(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=12, seed=79)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    victim = await fetch(
+        ledger_db.url,
+        "SELECT x.enterprise_id, x.seq, x.entitlement_id FROM entries x"
+        " JOIN enterprises n USING (enterprise_id) JOIN entitlements t USING (entitlement_id)"
+        " WHERE x.kind = 'GRANT' AND x.amount_fen > 100 AND t.granted_fen > 100"
+        "   AND x.seq < n.head_seq"
+        " ORDER BY n.head_seq DESC, x.seq LIMIT 1",
+    )
+    enterprise, seq, entitlement = victim[0]
+    ledger_db.tampered = True
+    await _rewrite_and_rechain(ledger_db, enterprise, seq, entitlement)
+    # ... and lowers the chain's mark below the rewritten entry.
+    if seq > 1:
+        await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2 WHERE chain = $1", enterprise,
+                     seq - 1)  # fmt: skip
+    else:
+        await _owner(ledger_db, "DELETE FROM anchor_marks WHERE chain = $1", enterprise)
+    anchorer = _anchorer(log)
+    assert (await _anchor(ledger_db.url, anchorer))[0] == 1
+    # The relay signed the rewritten entry's hash: two anchors disagree about it.
+    with pytest.raises(AnchorError, match=f"contradicts an earlier anchor of {enterprise}#{seq}"):
+        _vouched(log)
+
+
+async def test_only_the_ledgers_group_writes_marks_and_none_deletes_them(
+    ledger_db: LedgerDb,
+) -> None:
+    relay = await asyncpg.connect(as_role(ledger_db.owner_url, "ledger_relay"))
+    try:
+        await relay.execute("INSERT INTO anchor_marks VALUES ('E', 1)")
+        await relay.execute("UPDATE anchor_marks SET seq = 2 WHERE chain = 'E'")
+        for sql in ("DELETE FROM anchor_marks", "TRUNCATE anchor_marks"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await relay.execute(sql)
+        with pytest.raises(asyncpg.CheckViolationError):
+            await relay.execute("UPDATE anchor_marks SET seq = 0")
+    finally:
+        await relay.close()
+    # What each other login may do, asked of the catalog as the owner (the payouts and ingest
+    # logins have no use of this schema at all).
+    owner = await asyncpg.connect(ledger_db.owner_url)
+    try:
+        for login, reads in (("ledger_api", True), ("payouts", False), ("ingest_server", False)):
+            granted = await owner.fetchval(
+                "SELECT array_agg(p ORDER BY p) FILTER (WHERE has_table_privilege($1,"
+                " 'anchor_marks'::regclass, p)) FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE',"
+                " 'DELETE', 'TRUNCATE']) AS p",
+                login,
+            )
+            assert granted == (["SELECT"] if reads else None), login
+    finally:
+        await owner.close()
