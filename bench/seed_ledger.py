@@ -142,7 +142,8 @@ async def _decide(url: str, target: int, skip: set[str], out: Seeded, console: C
 async def _as_relayed(p: Platform) -> None:
     """What the relay would have done long ago: every seeded decision and notice published,
     every chain anchored (in the run's anchor file, with the run's key; not on the topic,
-    which the measured relay does not read)."""
+    which the measured relay does not read) and its mark in anchor_marks moved to its head, so
+    the measured relay's first sweep finds every seeded chain anchored and signs none again."""
     conn = await asyncpg.connect(p.url)
     try:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL")

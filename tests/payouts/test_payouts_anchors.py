@@ -16,7 +16,7 @@ from subsidy.infra.signing_keys import Signer, write_key_pair
 from subsidy.ledger.anchoring import CHAINS, Anchorer, AnchorLog
 from subsidy.payouts.persist import transfer_hash
 from tests.ledger.database import as_role
-from tests.payouts.desk_setup import EVENTS, decide, subsidy
+from tests.payouts.desk_setup import EVENTS, decide, owner_sql, subsidy
 
 pytestmark = pytest.mark.postgres
 
@@ -59,12 +59,9 @@ async def _rewrite_first_transfer(url: str) -> None:
         await conn.close()
 
 
-def test_a_rechained_transfer_is_caught_by_the_anchors(
-    payouts_schema: tuple[str, str], tmp_path: Path
-) -> None:
-    # The composition root registers the chain when the ledger's commands load (`ledger relay`).
-    assert CliRunner().invoke(app, ["ledger", "relay", "--help"]).exit_code == 0
-    assert "transfers" in {source.table for source in CHAINS}
+def _paid_out(payouts_schema: tuple[str, str], tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The desk's events decided, a budget loaded and the payouts advanced: transfers on the
+    chain. The owner's URL, and the payouts login's environment."""
     owner, login = payouts_schema
     asyncio.run(decide(as_role(owner, "ledger_worker"), EVENTS))
     env = {**os.environ, "DATABASE_URL": login, "SUBSIDY_OPERATOR": "treasurer-zhou"}
@@ -72,6 +69,16 @@ def test_a_rechained_transfer_is_caught_by_the_anchors(
     budget.write_text("资金渠道,年度,预算金额(元)\n市科技局,2025,90000000\n", encoding="utf-8")
     subsidy(env, "budget", "load", str(budget), "--date", "2025-07-10")
     subsidy(env, "payouts", "advance", "--date", "2025-07-10")
+    return owner, env
+
+
+def test_a_rechained_transfer_is_caught_by_the_anchors(
+    payouts_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    # The composition root registers the chain when the ledger's commands load (`ledger relay`).
+    assert CliRunner().invoke(app, ["ledger", "relay", "--help"]).exit_code == 0
+    assert "transfers" in {source.table for source in CHAINS}
+    owner, env = _paid_out(payouts_schema, tmp_path)
     private, public = write_key_pair(tmp_path / "key")
     log = tmp_path / "anchors.jsonl"
     # As the relay's own login: it may read the transfers' chain, and signs its head.
@@ -85,3 +92,22 @@ def test_a_rechained_transfer_is_caught_by_the_anchors(
     caught = subsidy(audit, *verify, code=1)
     assert "transfer #1" in caught
     assert "not what the ledger signed" in caught
+
+
+def test_a_transfer_skipped_by_a_raised_mark_is_named(
+    payouts_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    assert CliRunner().invoke(app, ["ledger", "relay", "--help"]).exit_code == 0
+    owner, env = _paid_out(payouts_schema, tmp_path)
+    # The owner marks the transfers' chain anchored up to #1 before the relay ever signed it.
+    asyncio.run(owner_sql(owner, "INSERT INTO anchor_marks VALUES ('~payouts', 1)"))
+    private, public = write_key_pair(tmp_path / "key")
+    log = tmp_path / "anchors.jsonl"
+    assert asyncio.run(_anchor(as_role(owner, "ledger_relay"), Signer.from_file(private), log))
+    assert '"fromSeq":2' in log.read_text("utf-8")
+    audit = {**env, "DATABASE_URL": owner}
+    caught = subsidy(audit, "ledger", "verify", "--anchors", str(log), "--public-key",
+                     str(public), code=1)  # fmt: skip
+    assert "转账 #1 (" in caught
+    assert "从未锚定" in caught
+    assert "never anchored although later transfers were" in caught
