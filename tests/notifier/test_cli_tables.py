@@ -4,7 +4,7 @@ in Beijing time); their JSON keeps the codes whatever the language."""
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -68,8 +68,10 @@ def test_failed_and_subscriptions_in_either_language(
     (dead,) = json.loads(as_json)
     assert (dead["status"], dead["channel"], dead["decision_id"]) == ("PAID", "webhook", DECISION)
     assert datetime.fromisoformat(dead["dead_at"]) == DEAD_AT
-    assert dead["dead_at"].endswith("+08:00"), "ISO-8601, with its offset, in Beijing time"
-    assert "T" in dead["dead_at"]
+    for field in ("dead_at", "created_at"):  # every instant of the row, with its offset
+        moment = datetime.fromisoformat(dead[field])
+        assert moment.utcoffset() == timedelta(hours=8), (field, dead[field])
+        assert "T" in dead[field], "ISO-8601, with its offset, in Beijing time"
 
     zh = notify_cli(db_url, "subscriptions", "list")
     assert zh.returncode == 0, zh.stderr

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -189,9 +189,13 @@ def beijing(moment: datetime | None) -> str:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV)."""
+    """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV). A naive datetime
+    is refused (ValueError): astimezone would take it for the machine's local time, so the same
+    row would print another instant on another host."""
     if moment is None:
         return None
+    if moment.utcoffset() is None:
+        raise ValueError(f"an instant needs its UTC offset: {moment.isoformat()}")
     return moment.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
@@ -256,9 +260,20 @@ def _least_width(grid: Table) -> int:
 
 
 def write_json(document: Any) -> None:
-    """The document as JSON on stdout (UTF-8 text kept as is)."""
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=1)
+    """The document as JSON on stdout (UTF-8 text kept as is; instants as `iso` writes them,
+    calendar days as YYYY-MM-DD)."""
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=1, default=_json_value)
     sys.stdout.write("\n")
+
+
+def _json_value(value: object) -> str | None:
+    """What json cannot write itself. Anything else is refused as json refuses it: a str() of
+    an unknown type would put text where a program expects the contract's value."""
+    if isinstance(value, datetime):  # before date: a datetime is a date
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

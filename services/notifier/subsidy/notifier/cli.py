@@ -2,8 +2,6 @@
 tables in zh or en)."""
 
 import asyncio
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,16 +47,6 @@ async def _connect(settings: NotifierSettings) -> asyncpg.Connection:
         await conn.close()
         raise
     return conn
-
-
-def _json_value(value: object) -> str:
-    """What json cannot write itself: instants as ISO-8601 with their offset, the rest as text
-    (str() of a time would put a space where ISO-8601 has its `T`)."""
-    return (out.iso(value) or "") if isinstance(value, datetime) else str(value)
-
-
-def _print_json(rows: list[dict[str, Any]]) -> None:
-    typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=_json_value))
 
 
 @app.command("worker")
@@ -112,10 +100,7 @@ def failed_command(
             await conn.close()
 
     rows = asyncio.run(main())
-    if output is OutputFormat.json:
-        _print_json(rows)
-        return
-    if write_records(rows, output):  # csv
+    if write_records(rows, output):  # json (instants ISO-8601 with their offset) or csv
         return
     _print_dead(rows, lang)
 
@@ -237,10 +222,7 @@ def list_command(
         ]
 
     rows = asyncio.run(main())
-    if output is OutputFormat.json:
-        _print_json(rows)
-        return
-    if write_records(rows, output):  # csv
+    if write_records(rows, output):  # json (instants ISO-8601 with their offset) or csv
         return
     _print_subscriptions(rows, lang)
 
