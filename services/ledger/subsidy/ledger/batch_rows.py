@@ -12,8 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from subsidy.decisions.v1 import decisions_pb2 as dpb
-
 
 def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows as one list per column (the arrays unnest takes)."""
@@ -47,42 +45,34 @@ async def update_states(
     )  # fmt: skip
 
 
-async def update_facts(
-    conn: asyncpg.Connection, rows: list[tuple[Any, ...]], rebuilt: dict[str, dpb.Entitlement]
-) -> None:
+async def stored_entitlements(conn: asyncpg.Connection, ids: list[str]) -> dict[str, bytes]:
+    """The protobuf bytes stored for these entitlements, by id (those without a row left out)."""
+    if not ids:
+        return {}
+    stored = await conn.fetch(
+        "SELECT entitlement_id, entitlement FROM entitlements"
+        " WHERE entitlement_id = ANY($1::text[])",
+        ids,
+    )
+    return {row["entitlement_id"]: row["entitlement"] for row in stored}
+
+
+async def update_facts(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """(id, measure, item, year, occurred on, stage, name, district, funding channels, clause,
-    catalog version, annual cap, item cap, protobuf bytes or None) of entitlements whose
-    corrected event holds other facts now. Rare (corrections only): one execution per row.
-    A row without bytes takes its `rebuilt` protobuf (the book's state, which holds no
-    trace) with the trace its stored row holds when that row says the same otherwise, so a
-    correction costs no unchanged entitlement its eligibility trace."""
+    catalog version, annual cap, item cap, protobuf bytes) of entitlements whose corrected
+    event holds other facts now, written as they are. Rare (corrections only): one execution
+    per row; an unnest would need the funding channels (arrays of any length) joined into
+    one element, as update_states does the reasons."""
     if not rows:
         return
-    if rebuilt:
-        stored = await conn.fetch(
-            "SELECT entitlement_id, entitlement FROM entitlements"
-            " WHERE entitlement_id = ANY($1::text[])",
-            list(rebuilt),
-        )
-        for row in stored:
-            message = rebuilt[row["entitlement_id"]]
-            before = dpb.Entitlement.FromString(row["entitlement"])
-            trace = list(before.trace)
-            before.ClearField("trace")
-            # Only a trace that explains these facts: an entitlement evaluated again under
-            # another policy (an overlay that changed a rate) would otherwise be explained by
-            # the old evaluation. Without one, the explanation says no trace is stored.
-            if not message.trace and before == message:
-                message.trace.extend(trace)
     await conn.executemany(
         "UPDATE entitlements SET measure = $2, item_id = $3, year = $4,"
         " occurred_on = $5, stage = $6, enterprise_name = $7, district = $8,"
         " funding_channels = $9, clause = $10, catalog_version = $11,"
         " annual_cap_fen = $12, item_cap_fen = $13, entitlement = $14"
         " WHERE entitlement_id = $1",
-        [(*r[:-1], r[-1] if r[-1] is not None else rebuilt[r[0]].SerializeToString())
-         for r in rows],
-    )  # fmt: skip
+        rows,
+    )
 
 
 async def insert_rejected(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -25,7 +25,13 @@ from subsidy.domain.events import EventRetracted, OtherSupportReceived, ReviewDe
 from subsidy.domain.ledger.records import GRANT_ACCOUNT, Decision, Outcome
 from subsidy.ledger.appeals import AppealRows
 from subsidy.ledger.approvals import ApprovalRows
-from subsidy.ledger.batch_rows import insert_rejected, settle_parked, update_facts, update_states
+from subsidy.ledger.batch_rows import (
+    insert_rejected,
+    settle_parked,
+    stored_entitlements,
+    update_facts,
+    update_states,
+)
 from subsidy.ledger.chain import ENTRY_FIELDS, EntryFields, entry_hash
 from subsidy.ledger.corrections import CorrectionRows
 from subsidy.ledger.enterprises import registered, write_heads
@@ -54,6 +60,22 @@ def _checks_json(d: Decision) -> str:
         ensure_ascii=False,
         sort_keys=True,
     )
+
+
+def _with_trace(message: dpb.Entitlement, stored: bytes | None) -> bytes:
+    """An entitlement rebuilt from the book (whose state holds no trace) as bytes: with the
+    trace its stored row holds when that row says the same otherwise, so a correction costs
+    no unchanged entitlement its eligibility trace."""
+    if stored is not None and not message.trace:
+        before = dpb.Entitlement.FromString(stored)
+        trace = list(before.trace)
+        before.ClearField("trace")
+        # Only a trace that explains these facts: an entitlement evaluated again under another
+        # policy (an overlay that changed a rate) would otherwise be explained by the old
+        # evaluation. Without one, the explanation says no trace is stored.
+        if before == message:
+            message.trace.extend(trace)
+    return message.SerializeToString()
 
 
 _EVENT_COLUMNS = ("event_id", "enterprise_id", "payload_hash")
@@ -270,7 +292,7 @@ class BatchWriter:
         await self.objections.copy(conn)  # after the entitlements it refers to
         await self.appeals.flush(conn, self.decided_at)  # so are appeals
         await update_states(conn, updates, self.decided_at)
-        await update_facts(conn, *self._refacts(books))
+        await update_facts(conn, await self._facts(conn, books))
         await self.approvals.flush(conn, self.decided_at)
         await self.corrections.flush_books(conn, self.decided_at)
         await self.decisions.copy(conn)
@@ -330,8 +352,8 @@ class BatchWriter:
     ) -> tuple[list[tuple[Any, ...]], dict[str, dpb.Entitlement]]:
         """A corrected event's entitlements may hold other facts now (a year, an item, an
         amount asked): their rows take them, as the decisions already did; with the bytes
-        eligibility sent for them, else rebuilt from the book (update_facts adds the stored
-        trace)."""
+        eligibility sent for them (the rows' last column), else None and rebuilt from the
+        book (`_facts` chooses the trace)."""
         rows = []
         rebuilt: dict[str, dpb.Entitlement] = {}
         for enterprise_id in self.redone:
@@ -347,6 +369,18 @@ class BatchWriter:
                              e.catalog_version, e.annual_cap_fen, e.item_cap_fen,
                              blob))  # fmt: skip
         return rows, rebuilt
+
+    async def _facts(
+        self, conn: asyncpg.Connection, books: dict[str, LoadedBook]
+    ) -> list[tuple[Any, ...]]:
+        """`_refacts`' rows, each with the bytes it is written with: a rebuilt one's after
+        reading its stored row (one read for all of them, none without any)."""
+        rows, rebuilt = self._refacts(books)
+        stored = await stored_entitlements(conn, list(rebuilt))
+        return [
+            (*r[:-1], r[-1] if r[-1] is not None else _with_trace(rebuilt[r[0]], stored.get(r[0])))
+            for r in rows
+        ]
 
     def commit_books(self, books: dict[str, LoadedBook]) -> None:
         """After the commit: the books' versions follow the rows they now match."""
