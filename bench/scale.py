@@ -76,7 +76,8 @@ async def _await_taken(p: Platform, work: Workload, console: Console) -> None:
     try:
         while True:
             processes.alive(p.services)
-            lag = await backlog.read()
+            reading = await backlog.read()
+            lag = None if reading is None else reading.value
             if lag == 0 and await conn.fetchval(UNSENT) == 0:
                 done = await conn.fetchval(TAKEN_OF, ids)
                 if done >= expected:

@@ -1,6 +1,7 @@
 """Live before bulk, the pure part: a stage's lag from its offsets, the verdict on a chunk, the
 deadline a chunk waits until, and the refusal's words."""
 
+import time
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from aiokafka import TopicPartition
 from subsidy.ingest.backlog import (
     PROCESS_RESERVE_S,
     Admission,
+    Reading,
     deadline_of,
     lag,
     refusal,
@@ -60,13 +62,18 @@ def test_the_refusal_names_the_backlog_and_the_setting_chinese_first() -> None:
 
 
 class _OneReading:
-    """A backlog read once, as KafkaBacklog serves one reading for a while."""
+    """A backlog read once, as KafkaBacklog serves one reading for a while; `again` takes a
+    new one, begun now."""
 
     def __init__(self, value: int) -> None:
         self.value = value
+        self.taken_at = time.monotonic()
 
-    async def read(self) -> int | None:
-        return self.value
+    async def read(self) -> Reading | None:
+        return Reading(self.value, self.taken_at)
+
+    def again(self, value: int) -> None:
+        self.value, self.taken_at = value, time.monotonic()
 
 
 class _Context:
@@ -77,12 +84,18 @@ class _Context:
         raise RuntimeError(details)
 
 
-async def test_chunks_admitted_count_as_backlog_until_they_are_produced() -> None:
-    admission = Admission(_OneReading(600), bound=1_000, max_wait_s=0.3)
+async def test_chunks_admitted_count_as_backlog_until_a_reading_begun_after_them() -> None:
+    reading = _OneReading(600)
+    admission = Admission(reading, bound=1_000, max_wait_s=0.3)
     async with admission.chunk(_Context(), 500):  # 600 < 1,000: goes
         # A second batch waiting on the same reading sees the first chunk on top of it.
         with pytest.raises(RuntimeError, match="1,100"):
             async with admission.chunk(_Context(), 500):
                 pass
-    async with admission.chunk(_Context(), 500):  # produced: the reading shows it from now
+    # Produced, but the reading began before it: the chunk still counts on top of it.
+    with pytest.raises(RuntimeError, match="1,100"):
+        async with admission.chunk(_Context(), 100):
+            pass
+    reading.again(600)  # a reading begun after it: the chunk is in its figure, or decided
+    async with admission.chunk(_Context(), 100):
         pass

@@ -8,6 +8,7 @@
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -74,11 +75,20 @@ def deadline_of(now: float, max_wait_s: float, remaining_s: float | None) -> flo
     return now + max(0.0, wait)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Events not yet through the pipeline, as measured from `taken_at` (time.monotonic()
+    when the measurement began: what was produced after it may not be in `value`)."""
+
+    value: int
+    taken_at: float
+
+
 class BacklogSource(Protocol):
     """Where the backlog is read (Kafka; a test's figure)."""
 
-    async def read(self) -> int | None:
-        """Events not yet through the pipeline; None when they cannot be read."""
+    async def read(self) -> Reading | None:
+        """The latest reading; None when the backlog cannot be read."""
         ...
 
 
@@ -94,17 +104,18 @@ class KafkaBacklog:
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._read_at = float("-inf")
-        self._value: int | None = None
+        self._value: Reading | None = None
         self._failing = False
 
-    async def read(self) -> int | None:
+    async def read(self) -> Reading | None:
         async with self._lock:
             if time.monotonic() - self._read_at >= READING_TTL_S:
                 self._value = await self._reading()
                 self._read_at = time.monotonic()
             return self._value
 
-    async def _reading(self) -> int | None:
+    async def _reading(self) -> Reading | None:
+        taken_at = time.monotonic()
         try:
             by_stage = await self._measure()
         except Exception as err:  # unreadable: admit (verdict), say so once, try again later
@@ -119,7 +130,7 @@ class KafkaBacklog:
         self._failing = False
         for name, value in by_stage.items():
             metrics.BACKLOG.labels(name).set(value)
-        return sum(by_stage.values())
+        return Reading(sum(by_stage.values()), taken_at)
 
     async def _measure(self) -> dict[str, int]:
         admin, consumer = await self._clients()
@@ -183,20 +194,31 @@ class Admission:
         self._source = source
         self._bound = bound if source is not None else 0
         self._max_wait_s = max_wait_s
-        # Events admitted and not yet on Kafka: no reading shows them, and batches waiting on
-        # one reading would otherwise all be let through by it, each a chunk over the bound.
+        # Events admitted and not yet on Kafka, and (time produced, events) of chunks produced
+        # since the reading began: no reading shows them yet, and batches waiting on one
+        # reading would otherwise all be let through by it, each a chunk over the bound.
         self._in_flight = 0
+        self._produced: deque[tuple[float, int]] = deque()
 
     @contextlib.asynccontextmanager
     async def chunk(self, context: grpc.aio.ServicerContext, size: int) -> AsyncIterator[None]:
-        """Admit a chunk of `size` events (_wait_turn), counted as backlog until it is
-        produced."""
+        """Admit a chunk of `size` events (_wait_turn), counted as backlog until a reading
+        begun after it was produced (one that failed produced nothing)."""
         await self._wait_turn(context, size)
         self._in_flight += size
         try:
             yield
         finally:
             self._in_flight -= size
+        self._produced.append((time.monotonic(), size))
+
+    def _backlog(self, reading: Reading | None) -> int | None:
+        """The reading plus what it cannot show yet; None when there is no reading."""
+        if reading is None:
+            return None
+        while self._produced and self._produced[0][0] < reading.taken_at:
+            self._produced.popleft()  # the reading shows it
+        return reading.value + self._in_flight + sum(size for _, size in self._produced)
 
     async def _wait_turn(self, context: grpc.aio.ServicerContext, size: int) -> None:
         """Return once a chunk of `size` events may go; past its deadline abort with
@@ -207,8 +229,7 @@ class Admission:
         start = time.monotonic()
         deadline = deadline_of(start, self._max_wait_s, context.time_remaining())
         while True:
-            read = await self._source.read()
-            backlog = None if read is None else read + self._in_flight
+            backlog = self._backlog(await self._source.read())
             now = time.monotonic()
             decided = verdict(backlog, self._bound, now, deadline)
             if decided == "wait":

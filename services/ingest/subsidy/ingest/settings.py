@@ -55,7 +55,7 @@ class IngestSettings(GrpcServerSettings):
     # not yet decided — the eligibility group's lag on `topic` plus the ledger group's on
     # `entitlements_topic` — are fewer than this; a live Submit is never held, so it queues
     # behind at most about this many. 0: no admission control.
-    bulk_max_backlog: int = Field(2_000, ge=0, le=10_000_000,
+    bulk_max_backlog: int = Field(800, ge=0, le=10_000_000,
                                   validation_alias=_env("bulk_max_backlog"))  # fmt: skip
     # How long a chunk may wait for that (less when the call's own deadline is sooner); then
     # RESOURCE_EXHAUSTED, which the client retries.
