@@ -98,6 +98,8 @@ def test_every_figure_the_domain_records_has_its_words_in_both_languages() -> No
     assert {"appealEvent", "secondReviewFrom", "grantedBefore", "program"} <= recorded.keys()
     missing = {k: where for k, where in {**recorded, **written}.items() if k not in FIGURE_LABELS}
     assert not missing, f"figures without words in FIGURE_LABELS: {missing}"
+    unused = FIGURE_LABELS.keys() - written.keys() - recorded.keys()
+    assert not unused, f"words for figures no check records: {sorted(unused)}"
     for key in written.keys() | recorded.keys():
         zh, en = FIGURE_LABELS[key]
         assert CJK.search(zh), (key, zh)

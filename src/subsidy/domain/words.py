@@ -111,7 +111,6 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "rejectedBy": ("驳回人", "rejected by"),
     "retractedBy": ("撤回事件", "retracted by"),
     "reversed": ("冲回", "reversed"),
-    "review": ("审核", "review"),
     "reviewEvent": ("审核事件", "review event"),
     "reviewer": ("审核人", "reviewer"),
     "revision": ("版本", "revision"),
@@ -123,6 +122,5 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "usedBefore": ("此前已用", "used before"),
     "validFrom": ("有效期起", "valid from"),
     "validTo": ("有效期止", "valid to"),
-    "window": ("政策有效期", "policy window"),
     "year": ("年度", "year"),
 }

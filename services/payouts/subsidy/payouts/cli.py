@@ -2,7 +2,6 @@
 recovery, and the reconciliation; every change in one transaction under the desk lock."""
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +25,7 @@ from subsidy.infra.cli_output import (
     LangOption,
     OutputFormat,
     console,
+    write_json,
     write_records,
 )
 from subsidy.infra.commands import database_command, load_settings, service_policy
@@ -204,7 +204,7 @@ def reconcile_command(
         rec.rows = [r for r in rec.rows if r.year == year]
         rec.differences = [d for d in rec.differences if d.year == year]
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(reports.reconciliation_json(rec), ensure_ascii=False, indent=2))
+        write_json(reports.reconciliation_json(rec))
     elif fmt is OutputFormat.csv:  # one row per channel and year; the differences are in JSON
         write_records(reports.reconciliation_json(rec)["rows"], fmt)
     else:
@@ -263,8 +263,7 @@ def balances_command(
         write_records(rows, fmt)
     elif fmt is OutputFormat.json:
         debits, credits = accounts.totals()
-        typer.echo(json.dumps({"accounts": rows, "debitsFen": debits, "creditsFen": credits},
-                              ensure_ascii=False, indent=2))  # fmt: skip
+        write_json({"accounts": rows, "debitsFen": debits, "creditsFen": credits})
     else:
         reports.print_balances(_console(), rows, lang)
 
