@@ -53,16 +53,31 @@ async def migrated_ledger_schema(url: str, prefix: str) -> tuple[str, str]:
     return schema, schema_url
 
 
+# Entries booked without an outbox row of their enterprise in their transaction (the same
+# booking time): the relay anchors the chains of the enterprises it publishes, so such an
+# entry would wait for its sweep (subsidy.ledger.anchoring).
+UNANNOUNCED = """
+    SELECT x.enterprise_id || '#' || x.seq FROM entries x
+    WHERE NOT EXISTS (
+        SELECT FROM decisions d JOIN outbox o USING (decision_id)
+        WHERE o.enterprise_id = x.enterprise_id AND d.caused_by_event_id = x.caused_by_event_id
+          AND d.decided_at = x.booked_at)
+    ORDER BY 1 LIMIT 5"""
+
+
 async def assert_sound(url: str) -> None:
-    """The ledger's invariants hold and every enterprise's chain verifies."""
+    """The ledger's invariants hold, every enterprise's chain verifies, and every entry came
+    with an outbox row of its enterprise."""
     conn = await asyncpg.connect(url)
     try:
         violations = await check_invariants(conn)
         chain = await verify_chains(conn)
+        unannounced = [r[0] for r in await conn.fetch(UNANNOUNCED)]
     finally:
         await conn.close()
     assert violations == []
     assert chain.ok, f"chain broken at {chain.first_broken_entry}: {chain.detail}"
+    assert unannounced == [], "entries booked without an outbox row of their enterprise"
 
 
 async def export(url: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from subsidy.ledger.anchors import AnchorError, anchored_heads, load_signed_anch
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
-from tests.ledger.database import LedgerDb, as_role, fetch, signing_keys
+from tests.ledger.database import UNANNOUNCED, LedgerDb, as_role, fetch, signing_keys
 from tests.ledger.events import CATALOG, EventMix
 from tests.ledger.test_anchors import _rewrite_and_rechain
 
@@ -271,3 +271,17 @@ async def test_only_the_ledgers_group_writes_marks_and_none_deletes_them(
             assert granted == (["SELECT"] if reads else None), login
     finally:
         await owner.close()
+
+
+async def test_the_tests_soundness_check_names_an_entry_whose_enterprise_published_nothing(
+    ledger_db: LedgerDb,
+) -> None:
+    """What the relay's moved chains rest on (every ledger test checks it at its end): each
+    entry came with an outbox row of its enterprise. Without them, the check names it."""
+    await _two_halves(ledger_db, enterprises=4, seed=83)
+    assert await fetch(ledger_db.url, UNANNOUNCED) == []
+    enterprise = min(await _heads(ledger_db.url))
+    ledger_db.tampered = True
+    await _owner(ledger_db, "DELETE FROM outbox WHERE enterprise_id = $1", enterprise)
+    named = [r[0] for r in await fetch(ledger_db.url, UNANNOUNCED)]
+    assert named[:1] == [f"{enterprise}#1"]
