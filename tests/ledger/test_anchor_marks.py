@@ -5,11 +5,14 @@ a raised one (entries skipped) and a lowered one after a rewrite (a second hash 
 entry) are both caught by `verify --anchors`; a lowered one alone only anchors the same hashes
 again. Against PostgreSQL, decided by the ledger's own batch code as the worker's login."""
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
@@ -285,3 +288,54 @@ async def test_the_tests_soundness_check_names_an_entry_whose_enterprise_publish
     await _owner(ledger_db, "DELETE FROM outbox WHERE enterprise_id = $1", enterprise)
     named = [r[0] for r in await fetch(ledger_db.url, UNANNOUNCED)]
     assert named[:1] == [f"{enterprise}#1"]
+
+
+def _whole_scans(node: dict[str, Any]) -> set[str]:
+    """The tables growing with the ledger that a plan reads whole (a sequential scan, or an
+    index walked end to end)."""
+    kind, table = node["Node Type"], node.get("Relation Name")
+    found = set()
+    if table in ("enterprises", "entries", "anchor_marks") and (
+        kind == "Seq Scan" or (kind.startswith("Index") and "Index Cond" not in node)
+    ):
+        found.add(f"{kind} on {table}")
+    for child in node.get("Plans", ()):
+        found |= _whole_scans(child)
+    return found
+
+
+async def test_an_anchoring_of_moved_chains_reads_them_through_indexes(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    rest = await _two_halves(ledger_db, enterprises=20, seed=89)
+    anchorer = _anchorer(tmp_path / "anchors.jsonl")
+    await _anchor(ledger_db.url, anchorer)
+    before = await _heads(ledger_db.url)
+    await _decide(ledger_db.url, rest)
+    anchorer.moved(e for e, h in (await _heads(ledger_db.url)).items() if h > before.get(e, 0))
+    seen: dict[str, tuple[Any, ...]] = {}
+    conn = await asyncpg.connect(ledger_db.url)
+    try:
+
+        def logged(q: LoggedQuery) -> None:
+            seen[q.query] = tuple(q.args or ())
+
+        conn.add_query_logger(logged)
+        assert await anchorer.anchor(conn) > 0
+        await asyncio.sleep(0.1)  # the logger is called soon after each statement, not in it
+        conn.remove_query_logger(logged)
+        statements, scans = dict(seen), {}
+        for query, args in statements.items():
+            if not query.lstrip().upper().startswith(("SELECT", "INSERT")):
+                continue
+            # The tables are small here: scans forbidden, the plan shows whether an index
+            # serves the statement at all.
+            async with conn.transaction():
+                await conn.execute("SET LOCAL enable_seqscan = off")
+                plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *args)
+            if found := _whole_scans(json.loads(plan)[0]["Plan"]):
+                scans[" ".join(query.split())[:120]] = sorted(found)
+    finally:
+        await conn.close()
+    assert any("ANY($1" in q for q in statements), "the moved chains were not read by id"
+    assert not scans, scans
