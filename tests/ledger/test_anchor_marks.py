@@ -151,6 +151,45 @@ async def test_anchoring_reads_only_the_chains_that_moved_and_sweeps_a_page_at_a
     assert (await _verify(ledger_db, log)).ok
 
 
+async def test_a_round_signs_at_most_its_budget_of_hashes_and_a_chain_goes_in_steps(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    rest = await _two_halves(ledger_db, enterprises=12, seed=97)
+    log = tmp_path / "anchors.jsonl"
+    anchorer = _anchorer(log, page_size=5, round_hashes=2)
+    await _anchor(ledger_db.url, anchorer)
+    assert await _marks(ledger_db.url) == await _heads(ledger_db.url)
+    before = await _heads(ledger_db.url)
+    await _decide(ledger_db.url, rest)
+    now = await _heads(ledger_db.url)
+    anchorer.moved(now)
+    await _anchor(ledger_db.url, anchorer)
+    assert await _marks(ledger_db.url) == now
+    vouched = _vouched(log)
+    sizes = [len(json.loads(line)["entryHashes"]) for line in log.read_bytes().splitlines()]
+    assert max(sizes) == 2
+    assert max(before.values()) > 2  # a chain longer than a round's budget: anchored in steps
+    assert {e: max(h) for e, h in vouched.items()} == now
+    assert (await _verify(ledger_db, log)).ok  # in steps, still contiguous from #1
+
+
+async def test_a_head_past_its_entries_is_left_behind_not_read_forever(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=6, seed=101)
+    heads = await _heads(ledger_db.url)
+    broken = min(heads)
+    ledger_db.tampered = True  # the owner moves a head past the entries it has
+    await _owner(ledger_db, "UPDATE enterprises SET head_seq = head_seq + 5 WHERE"
+                 " enterprise_id = $1", broken)  # fmt: skip
+    anchorer = _anchorer(tmp_path / "anchors.jsonl", page_size=2, round_hashes=2)
+    await asyncio.wait_for(_anchor(ledger_db.url, anchorer), 30)
+    anchorer.moved(heads)
+    await asyncio.wait_for(_anchor(ledger_db.url, anchorer), 30)
+    # The others all anchored, that one as far as its entries go.
+    assert await _marks(ledger_db.url) == heads
+
+
 async def test_marks_are_taken_from_the_file_of_a_relay_that_kept_them_in_memory(
     ledger_db: LedgerDb, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,12 +97,27 @@ class AnchorLog:
         await asyncio.gather(*sends)
 
 
+@dataclass(slots=True)
+class _Found:
+    """One round's read: how many chains the query returned, the spans taken (chain, after,
+    upto) and their links; `whole` when every returned chain reached its head, else `done` is
+    the last one that did, in order ('' when none), and `cut` the one the budget cut short."""
+
+    rows: int = 0
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    hashes: dict[str, list[str]] = field(default_factory=dict)
+    whole: bool = True
+    done: str = ""
+    cut: str = ""
+
+
 class Anchorer:
     """Signs the chains that moved past their mark in anchor_marks. Between sweeps it reads
     only the chains it was told moved (`moved`: the enterprises whose decisions the relay
     published); a sweep goes over every chain, `page_size` at a time: the first anchoring,
     after `resume`, every `sweep_seconds`, and when more than `moved_max` chains moved at once.
-    So what it holds is bounded by its settings, never by the ledger's size."""
+    A round signs at most `round_hashes` entries. So what it holds is bounded by its settings,
+    never by the ledger's size nor by one chain's history."""
 
     def __init__(
         self,
@@ -111,6 +126,7 @@ class Anchorer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         page_size: int = 5_000,
+        round_hashes: int = 50_000,
         moved_max: int = 100_000,
         sweep_seconds: float | None = None,
     ) -> None:
@@ -118,6 +134,7 @@ class Anchorer:
         self._log = anchor_log
         self._clock = clock
         self._page_size = page_size
+        self._round_hashes = round_hashes
         self._moved_max = moved_max
         self._sweep_seconds = sweep_seconds
         self._moved: set[str] = set()
@@ -166,13 +183,22 @@ class Anchorer:
     async def _anchor_moved(self, conn: asyncpg.Connection, chains: list[str]) -> int:
         written = 0
         for source in await _present(conn):
+            pages: list[tuple[Any, ...]] = [()]
             if source.heads_of is None:
-                written += await self._round(conn, source, behind(source.heads))
-                continue
-            query = behind(source.heads_of)
-            for start in range(0, len(chains), self._page_size):
-                page = chains[start : start + self._page_size]
-                written += await self._round(conn, source, query, page)
+                query = behind(source.heads)
+            else:
+                query = behind(source.heads_of)
+                pages = [(chains[i : i + self._page_size],)
+                         for i in range(0, len(chains), self._page_size)]  # fmt: skip
+            for args in pages:
+                while True:  # until the round's hash budget left none of them behind
+                    found = await self._behind(conn, source, query, *args)
+                    signed = await self._sign(conn, found)
+                    written += signed
+                    # A chain whose links are missing gets no anchor: left behind (verify
+                    # names it), not read again and again.
+                    if found.whole or not signed:
+                        break
         return written
 
     async def _sweep(self, conn: asyncpg.Connection) -> int:
@@ -183,42 +209,48 @@ class Anchorer:
             query, last = behind(source.heads) + _PAGE, ""
             while True:
                 found = await self._behind(conn, source, query, last, self._page_size)
-                written += await self._sign(conn, found)
-                rows, _ = found
-                if len(rows) < self._page_size:
+                signed = await self._sign(conn, found)
+                written += signed
+                if found.whole and found.rows < self._page_size:
                     break
-                last = rows[-1]["chain"]
+                # From the chain the budget cut short (the same page again when it is the
+                # first); past it when it got no anchor (its links are missing: verify names it).
+                last = (found.done or last) if signed else (found.cut or found.done)
         return written
-
-    async def _round(self, conn: asyncpg.Connection, source: ChainSource, query: str,
-                     *args: Any) -> int:  # fmt: skip
-        return await self._sign(conn, await self._behind(conn, source, query, *args))
 
     async def _behind(
         self, conn: asyncpg.Connection, source: ChainSource, query: str, *args: Any
-    ) -> tuple[list[asyncpg.Record], dict[str, list[str]]]:
-        """The chains past their mark and their new links, read in one snapshot."""
-        hashes: dict[str, list[str]] = {}
+    ) -> _Found:
+        """The chains past their mark and their new links, read in one snapshot: at most
+        `round_hashes` links in all, so a chain with a long way to go is anchored in steps."""
+        found = _Found()
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            rows = list(await conn.fetch(query, *args))
-            if rows:
-                columns = ([r["chain"] for r in rows], [r["after"] for r in rows],
-                           [r["head_seq"] for r in rows])  # fmt: skip
+            rows = await conn.fetch(query, *args)
+            found.rows, budget = len(rows), self._round_hashes
+            for r in rows:
+                chain, after, head = r["chain"], r["after"], r["head_seq"]
+                take = min(head - after, budget)
+                if take:
+                    found.spans.append((chain, after, after + take))
+                    budget -= take
+                if take < head - after:
+                    found.whole, found.cut = False, chain
+                    break
+                found.done = chain
+            if found.spans:
+                columns = [list(column) for column in zip(*found.spans, strict=True)]
                 for r in await conn.fetch(source.links, *columns):
-                    hashes.setdefault(r["chain"], []).append(r["hash"])
-        return rows, hashes
+                    found.hashes.setdefault(r["chain"], []).append(r["hash"])
+        return found
 
-    async def _sign(
-        self, conn: asyncpg.Connection, found: tuple[list[asyncpg.Record], dict[str, list[str]]]
-    ) -> int:
+    async def _sign(self, conn: asyncpg.Connection, found: _Found) -> int:
         """Sign, append to the log, then move the marks: a crash in between anchors the same
         entries again, never skips one."""
-        rows, hashes = found
         now = self._clock()
         anchors = [
-            sign_anchor(self._signer, r["chain"], r["after"] + 1, hashes[r["chain"]], now)
-            for r in rows
-            if hashes.get(r["chain"])
+            sign_anchor(self._signer, chain, after + 1, found.hashes[chain], now)
+            for chain, after, _ in found.spans
+            if found.hashes.get(chain)
         ]
         if not anchors:
             return 0

@@ -106,8 +106,8 @@ async def ledger_relay(settings: LedgerSettings) -> AsyncIterator[Relay]:
         })  # fmt: skip
         anchorer = Anchorer(
             signer, AnchorLog(settings.anchor_file, writer, settings.anchor_topic),
-            page_size=settings.anchor_page_size, moved_max=settings.anchor_moved_max,
-            sweep_seconds=settings.anchor_sweep_seconds,
+            page_size=settings.anchor_page_size, round_hashes=settings.anchor_round_hashes,
+            moved_max=settings.anchor_moved_max, sweep_seconds=settings.anchor_sweep_seconds,
         )  # fmt: skip
         relay = Relay(settings, conn, writer, signer, anchorer)
         try:

@@ -75,10 +75,15 @@ class LedgerSettings(CommonSettings):
     # A sweep anchors every chain past its mark, anchor_page_size chains per read: at start, on
     # taking over, when more than anchor_moved_max chains moved between two anchorings (the
     # relay then holds no list of them), and every anchor_sweep_seconds, so that a chain that
-    # moved without a decision being published is anchored within that time. Together they
-    # bound the relay's memory, whatever the number of chains.
+    # moved without a decision being published is anchored within that time. A round of
+    # anchoring signs at most anchor_round_hashes entries (a chain far behind its mark is
+    # anchored in steps). Together they bound the relay's memory, whatever the number of
+    # chains and the length of one.
     anchor_page_size: int = Field(
         5_000, ge=1, le=100_000, validation_alias=_env("anchor_page_size")
+    )
+    anchor_round_hashes: int = Field(
+        50_000, ge=1, le=1_000_000, validation_alias=_env("anchor_round_hashes")
     )
     anchor_moved_max: int = Field(
         100_000, ge=1, le=10_000_000, validation_alias=_env("anchor_moved_max")
