@@ -99,3 +99,11 @@ async def test_chunks_admitted_count_as_backlog_until_a_reading_begun_after_them
     reading.again(600)  # a reading begun after it: the chunk is in its figure, or decided
     async with admission.chunk(_Context(), 100):
         pass
+
+
+async def test_without_a_bound_nothing_is_kept_of_the_chunks() -> None:
+    for admission in (Admission(None, 0, 0), Admission(_OneReading(0), bound=0, max_wait_s=1)):
+        for _ in range(3):
+            async with admission.chunk(_Context(), 500):
+                pass
+        assert not admission._produced  # only a reading would ever empty it

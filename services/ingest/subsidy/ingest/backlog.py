@@ -210,7 +210,8 @@ class Admission:
             yield
         finally:
             self._in_flight -= size
-        self._produced.append((time.monotonic(), size))
+        if self._bound:  # only a reading prunes the list, and without a bound none is taken
+            self._produced.append((time.monotonic(), size))
 
     def _backlog(self, reading: Reading | None) -> int | None:
         """The reading plus what it cannot show yet; None when there is no reading."""
