@@ -38,6 +38,7 @@ LEDGER_RELAY = {
     "subsidy_ledger_relayed_appeal_notices",
     "subsidy_ledger_anchors",
     "subsidy_ledger_anchor_pass_seconds",
+    "subsidy_ledger_anchor_marks_refused",
 }
 LEDGER_API = {
     "subsidy_ledger_outbox_backlog",

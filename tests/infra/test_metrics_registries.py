@@ -23,6 +23,7 @@ RELAYED = {
     "subsidy_ledger_relayed_appeal_notices",
     "subsidy_ledger_anchors",
     "subsidy_ledger_anchor_pass_seconds",
+    "subsidy_ledger_anchor_marks_refused",
 }
 REGISTRIES: dict[str | tuple[str, ...], list[CollectorRegistry]] = {
     "subsidy_ingest_": [ingest.REGISTRY],

@@ -7,6 +7,7 @@ again. Against PostgreSQL, decided by the ledger's own batch code as the worker'
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,9 +18,16 @@ from asyncpg.connection import LoggedQuery
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.infra.signing_keys import Signer, Verifier
+from subsidy.ledger import anchoring, metrics
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
-from subsidy.ledger.anchors import AnchorError, anchored_heads, load_signed_anchors
+from subsidy.ledger.anchors import (
+    AnchorError,
+    anchored_heads,
+    load_signed_anchors,
+    sign_anchor,
+)
 from subsidy.ledger.chain import VerifyResult, verify_chains
+from subsidy.ledger.mark_seals import MarkSeal
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
 from tests.ledger.database import UNANNOUNCED, LedgerDb, as_role, fetch, signing_keys
@@ -97,6 +105,10 @@ async def _verify(db: LedgerDb, path: Path | None) -> VerifyResult:
         await conn.close()
 
 
+def _sample(name: str) -> float:
+    return metrics.RELAY_REGISTRY.get_sample_value(name) or 0.0
+
+
 async def _owner(db: LedgerDb, sql: str, *args: Any) -> None:
     """SQL as the tables' owner (the threat model's hostile owner)."""
     conn = await asyncpg.connect(db.owner_url)
@@ -134,7 +146,8 @@ async def test_anchoring_reads_only_the_chains_that_moved_and_sweeps_a_page_at_a
     written, reads = await _anchor(ledger_db.url, anchorer)
     assert (written, sum(n for _, n in reads.rows)) == (0, 0)
     # Some move; the relay reports their enterprises (and one that did not move): only those
-    # are read, and only those that moved are anchored.
+    # are read (each with its mark, whose seal the relay checks), only those that moved are
+    # anchored.
     await _decide(ledger_db.url, rest)
     now = await _heads(ledger_db.url)
     moved = sorted(e for e in now if now[e] > heads.get(e, 0))
@@ -143,7 +156,7 @@ async def test_anchoring_reads_only_the_chains_that_moved_and_sweeps_a_page_at_a
     anchorer.moved([*moved, still])
     written, reads = await _anchor(ledger_db.url, anchorer)
     assert written == len(moved)
-    assert sum(n for q, n in reads.rows if "anchor_marks" in q) == len(moved)
+    assert sum(n for q, n in reads.rows if "anchor_marks" in q) == len(moved) + 1
     assert await _marks(ledger_db.url) == now == anchored_heads(log)
     # A relay started afresh sweeps, finds every chain at its mark, anchors nothing.
     written, _ = await _anchor(ledger_db.url, _anchorer(log, page_size=40))
@@ -171,6 +184,27 @@ async def test_a_round_signs_at_most_its_budget_of_hashes_and_a_chain_goes_in_st
     assert max(before.values()) > 2  # a chain longer than a round's budget: anchored in steps
     assert {e: max(h) for e, h in vouched.items()} == now
     assert (await _verify(ledger_db, log)).ok  # in steps, still contiguous from #1
+
+
+async def test_a_long_span_is_signed_in_anchors_that_each_fit_a_kafka_record(
+    ledger_db: LedgerDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The largest anchor allowed, of the longest chain ids, stays far below Kafka's 1 MiB.
+    signer = Signer.from_file(signing_keys()[0])
+    hashes = ["f" * 64] * anchoring.ANCHOR_HASHES_MAX
+    line = sign_anchor(signer, "9" * 40, 1, hashes, datetime.now(UTC)).line()
+    assert len(line) < 512 * 1024
+    # A span longer than that (here: 2) goes in consecutive anchors, in one round.
+    monkeypatch.setattr(anchoring, "ANCHOR_HASHES_MAX", 2)
+    await _two_halves(ledger_db, enterprises=12, seed=97)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    heads = await _heads(ledger_db.url)
+    assert max(heads.values()) > 2
+    sizes = [len(json.loads(line)["entryHashes"]) for line in log.read_bytes().splitlines()]
+    assert max(sizes) == 2
+    assert {e: max(h) for e, h in _vouched(log).items()} == heads == await _marks(ledger_db.url)
+    assert (await _verify(ledger_db, log)).ok  # contiguous from #1
 
 
 async def test_a_head_past_its_entries_is_left_behind_not_read_forever(
@@ -216,7 +250,31 @@ async def _moved_by_two(db: LedgerDb, rest: list[dict[str, Any]]) -> tuple[str, 
     return min(moved)
 
 
-async def test_a_raised_mark_skips_entries_and_verify_names_the_first(
+async def test_a_raised_mark_is_refused_and_the_chain_anchored_again_from_its_start(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    rest = await _two_halves(ledger_db, enterprises=12, seed=71)
+    log = tmp_path / "anchors.jsonl"
+    anchorer = _anchorer(log)
+    await _anchor(ledger_db.url, anchorer)
+    enterprise, _, new = await _moved_by_two(ledger_db, rest)
+    # The owner (or any login of the ledger's group) raises the mark far past the head, which
+    # would have silenced the chain for good: without the relay's seal it counts as no mark.
+    refused = _sample("subsidy_ledger_anchor_marks_refused_total")
+    await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2 WHERE chain = $1", enterprise,
+                 10**9)  # fmt: skip
+    anchorer.moved([enterprise])
+    assert (await _anchor(ledger_db.url, anchorer))[0] == 1
+    assert _sample("subsidy_ledger_anchor_marks_refused_total") == refused + 1
+    again = log.read_bytes().splitlines()[-1].decode()
+    assert f'"chain":"{enterprise}","entryHashes"' in again
+    assert '"fromSeq":1' in again
+    assert f'"seq":{new}' in again
+    assert (await _verify(ledger_db, log)).ok
+    assert (await _marks(ledger_db.url))[enterprise] == new
+
+
+async def test_a_raised_mark_with_the_relays_seal_skips_entries_and_verify_names_the_first(
     ledger_db: LedgerDb, tmp_path: Path
 ) -> None:
     rest = await _two_halves(ledger_db, enterprises=12, seed=71)
@@ -224,9 +282,11 @@ async def test_a_raised_mark_skips_entries_and_verify_names_the_first(
     anchorer = _anchorer(log)
     await _anchor(ledger_db.url, anchorer)
     enterprise, old, new = await _moved_by_two(ledger_db, rest)
-    # The owner raises the mark past the first new entry: the relay anchors from the one after.
-    await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2 WHERE chain = $1", enterprise,
-                 old + 1)  # fmt: skip
+    # Only the relay's key seals a mark (a stolen key, or a relay at fault): entries skipped
+    # that way are still named by `verify --anchors`, from the anchor log alone.
+    seal = MarkSeal(Signer.from_file(signing_keys()[0])).seal(enterprise, old + 1)
+    await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2, seal = $3 WHERE chain = $1",
+                 enterprise, old + 1, seal)  # fmt: skip
     anchorer.moved([enterprise])
     assert (await _anchor(ledger_db.url, anchorer))[0] == 1
     assert (await _verify(ledger_db, None)).ok  # the chain itself is sound
@@ -236,23 +296,34 @@ async def test_a_raised_mark_skips_entries_and_verify_names_the_first(
     assert result.detail.startswith(f"从未锚定，而其后的分录已锚定至 #{new} (never anchored")
 
 
-async def test_a_lowered_mark_only_anchors_the_same_hashes_again(
+async def test_an_older_sealed_mark_put_back_only_anchors_the_same_hashes_again(
     ledger_db: LedgerDb, tmp_path: Path
 ) -> None:
-    await _two_halves(ledger_db, enterprises=12, seed=73)
+    rest = await _two_halves(ledger_db, enterprises=12, seed=73)
     log = tmp_path / "anchors.jsonl"
-    await _anchor(ledger_db.url, _anchorer(log))
-    heads = await _heads(ledger_db.url)
-    enterprise = max(heads, key=lambda e: heads[e])
-    assert heads[enterprise] >= 2
-    await _owner(ledger_db, "UPDATE anchor_marks SET seq = 1 WHERE chain = $1", enterprise)
+    anchorer = _anchorer(log)
+    await _anchor(ledger_db.url, anchorer)
+    before = await _heads(ledger_db.url)
+    await _decide(ledger_db.url, rest)
+    after = await _heads(ledger_db.url)
+    enterprise, old, new = min(
+        (e, before[e], h) for e, h in after.items() if before.get(e, 0) and h > before[e]
+    )
+    kept = await fetch(ledger_db.url, "SELECT seq, seal FROM anchor_marks WHERE chain = $1",
+                       enterprise)  # fmt: skip
+    anchorer.moved(list(after))
+    await _anchor(ledger_db.url, anchorer)
+    # The owner puts the older mark back, seal and all (a replay): the relay takes it and
+    # signs the same entries again, which the log's hashes agree with.
+    await _owner(ledger_db, "UPDATE anchor_marks SET seq = $2, seal = $3 WHERE chain = $1",
+                 enterprise, *kept[0])  # fmt: skip
     written, _ = await _anchor(ledger_db.url, _anchorer(log))
     assert written == 1
     again = log.read_bytes().splitlines()[-1].decode()
     assert f'"chain":"{enterprise}","entryHashes"' in again
-    assert '"fromSeq":2' in again
+    assert f'"fromSeq":{old + 1}' in again
     assert (await _verify(ledger_db, log)).ok
-    assert await _marks(ledger_db.url) == heads
+    assert (await _marks(ledger_db.url))[enterprise] == new
 
 
 async def test_a_rewrite_under_a_lowered_mark_is_signed_twice_and_refused(

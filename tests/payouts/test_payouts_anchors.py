@@ -14,6 +14,8 @@ from subsidy.cli.main import app
 from subsidy.domain.payouts.accounts import Transfer, TransferKind
 from subsidy.infra.signing_keys import Signer, write_key_pair
 from subsidy.ledger.anchoring import CHAINS, Anchorer, AnchorLog
+from subsidy.ledger.anchors import read_anchor_file
+from subsidy.ledger.mark_seals import MarkSeal
 from subsidy.payouts.persist import transfer_hash
 from tests.ledger.database import as_role
 from tests.payouts.desk_setup import EVENTS, decide, owner_sql, subsidy
@@ -94,14 +96,32 @@ def test_a_rechained_transfer_is_caught_by_the_anchors(
     assert "not what the ledger signed" in caught
 
 
-def test_a_transfer_skipped_by_a_raised_mark_is_named(
+def test_a_raised_mark_without_the_relays_seal_is_refused(
+    payouts_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    owner, env = _paid_out(payouts_schema, tmp_path)
+    # The owner marks the transfers' chain anchored far ahead, which would have silenced it:
+    # the relay refuses a mark it did not seal and anchors the chain from its first transfer.
+    asyncio.run(owner_sql(owner, "INSERT INTO anchor_marks VALUES ('~payouts', 1000000000)"))
+    private, public = write_key_pair(tmp_path / "key")
+    log = tmp_path / "anchors.jsonl"
+    assert asyncio.run(_anchor(as_role(owner, "ledger_relay"), Signer.from_file(private), log))
+    transfers = [a for _, a in read_anchor_file(log) if a.chain == "~payouts"]
+    assert [a.from_seq for a in transfers] == [1]
+    audit = {**env, "DATABASE_URL": owner}
+    subsidy(audit, "ledger", "verify", "--anchors", str(log), "--public-key", str(public))
+
+
+def test_a_transfer_skipped_by_a_sealed_raised_mark_is_named(
     payouts_schema: tuple[str, str], tmp_path: Path
 ) -> None:
     assert CliRunner().invoke(app, ["ledger", "relay", "--help"]).exit_code == 0
     owner, env = _paid_out(payouts_schema, tmp_path)
-    # The owner marks the transfers' chain anchored up to #1 before the relay ever signed it.
-    asyncio.run(owner_sql(owner, "INSERT INTO anchor_marks VALUES ('~payouts', 1)"))
     private, public = write_key_pair(tmp_path / "key")
+    # Marked anchored up to #1 before the relay ever signed it, sealed as only the relay's key
+    # can (a stolen key): the skipped transfer is still named, from the anchor log alone.
+    seal = MarkSeal(Signer.from_file(private)).seal("~payouts", 1)
+    asyncio.run(owner_sql(owner, f"INSERT INTO anchor_marks VALUES ('~payouts', 1, '{seal}')"))
     log = tmp_path / "anchors.jsonl"
     assert asyncio.run(_anchor(as_role(owner, "ledger_relay"), Signer.from_file(private), log))
     assert '"fromSeq":2' in log.read_text("utf-8")

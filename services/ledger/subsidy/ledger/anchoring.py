@@ -18,6 +18,7 @@ from subsidy.infra.records import RecordWriter
 from subsidy.infra.signing_keys import Signer
 from subsidy.ledger import metrics
 from subsidy.ledger.anchors import Anchor, append_lines, mark_pages, sign_anchor
+from subsidy.ledger.mark_seals import MarkSeal
 
 log = structlog.get_logger(__name__)
 
@@ -52,23 +53,30 @@ JOURNAL = ChainSource(
 CHAINS: list[ChainSource] = [JOURNAL]
 
 
-def behind(heads: str) -> str:
-    """The chains of a heads query whose head is past their mark: (chain, after, head_seq)."""
+def behind(heads: str, page: bool = False) -> str:
+    """Every chain of a heads query with its mark and seal: (chain, mark, seal, head_seq). All
+    of them, not only those past their mark: a mark counts only once its seal is checked. A
+    sweep's page is the next chains in chain order after $1, at most $2 of them (the marks read
+    from $1 on too, not from the first one at every page)."""
     return (
-        "SELECT h.chain, coalesce(m.seq, 0) AS after, h.head_seq"
+        "SELECT h.chain, m.seq AS mark, m.seal, h.head_seq"
         f" FROM ({heads}) AS h LEFT JOIN anchor_marks m ON m.chain = h.chain"
-        " WHERE h.head_seq > coalesce(m.seq, 0)"
+        + (" AND m.chain > $1 WHERE h.chain > $1 ORDER BY h.chain LIMIT $2" if page else "")
     )
 
 
-# A sweep's page: the next chains in chain order after $1, at most $2 of them.
-_PAGE = " AND h.chain > $1 ORDER BY h.chain LIMIT $2"
-# Marks only go forward: two anchorings at once (the relay's, `ledger verify`'s) may both have
-# anchored a range; the later write must not take a mark back.
+# The mark and its seal are replaced whole: a mark the relay refused (a seal that is not its
+# own) must give way to the one it writes after anchoring again, even a lower one. Two
+# anchorings at once (the relay's, `ledger verify`'s) may then take a mark back, which only
+# anchors the same hashes again.
 _MARK = (
-    "INSERT INTO anchor_marks AS m (chain, seq) SELECT * FROM unnest($1::text[], $2::bigint[])"
-    " ON CONFLICT (chain) DO UPDATE SET seq = greatest(m.seq, excluded.seq)"
+    "INSERT INTO anchor_marks AS m (chain, seq, seal)"
+    " SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])"
+    " ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, seal = excluded.seal"
 )
+# At most this many entries in one anchor: each hash is ~67 bytes of its record, and a record
+# must stay well under Kafka's 1 MiB; a longer span is anchored in consecutive anchors.
+ANCHOR_HASHES_MAX = 4_000
 
 
 class AnchorLog:
@@ -131,6 +139,7 @@ class Anchorer:
         sweep_seconds: float | None = None,
     ) -> None:
         self._signer = signer
+        self._seal = MarkSeal(signer)
         self._log = anchor_log
         self._clock = clock
         self._page_size = page_size
@@ -206,7 +215,7 @@ class Anchorer:
         await self._seed_marks(conn)
         written = 0
         for source in await _present(conn):
-            query, last = behind(source.heads) + _PAGE, ""
+            query, last = behind(source.heads, page=True), ""
             while True:
                 found = await self._behind(conn, source, query, last, self._page_size)
                 signed = await self._sign(conn, found)
@@ -228,7 +237,8 @@ class Anchorer:
             rows = await conn.fetch(query, *args)
             found.rows, budget = len(rows), self._round_hashes
             for r in rows:
-                chain, after, head = r["chain"], r["after"], r["head_seq"]
+                chain, head = r["chain"], r["head_seq"]
+                after = self._mark(chain, r["mark"], r["seal"], head)
                 take = min(head - after, budget)
                 if take:
                     found.spans.append((chain, after, after + take))
@@ -243,21 +253,42 @@ class Anchorer:
                     found.hashes.setdefault(r["chain"], []).append(r["hash"])
         return found
 
+    def _mark(self, chain: str, mark: int | None, seal: str | None, head: int) -> int:
+        """Where the chain's anchoring stands: its mark when the relay sealed it, else 0 (from
+        its first entry again); a sealed mark past the head means anchored entries are gone."""
+        if mark is None:
+            return 0
+        if not self._seal.valid(chain, mark, seal):
+            metrics.ANCHOR_MARKS_REFUSED.inc()
+            log.error("ledger.anchor_mark_refused", chain=chain, mark=mark)
+            return 0
+        if mark > head:
+            metrics.ANCHOR_MARKS_REFUSED.inc()
+            log.error("ledger.anchored_entries_missing", chain=chain, mark=mark, head=head)
+            return head  # nothing to sign; `ledger verify --anchors` names what is missing
+        return mark
+
     async def _sign(self, conn: asyncpg.Connection, found: _Found) -> int:
         """Sign, append to the log, then move the marks: a crash in between anchors the same
         entries again, never skips one."""
         now = self._clock()
         anchors = [
-            sign_anchor(self._signer, chain, after + 1, found.hashes[chain], now)
+            sign_anchor(self._signer, chain, after + 1 + i, hashes[i : i + ANCHOR_HASHES_MAX], now)
             for chain, after, _ in found.spans
-            if found.hashes.get(chain)
+            if (hashes := found.hashes.get(chain, []))
+            for i in range(0, len(hashes), ANCHOR_HASHES_MAX)
         ]
         if not anchors:
             return 0
         await self._log.append(anchors)
-        await conn.execute(_MARK, [a.chain for a in anchors], [a.seq for a in anchors])
+        await self._write_marks(conn, {a.chain: a.seq for a in anchors})
         metrics.ANCHORS.inc(len(anchors))
         return len(anchors)
+
+    async def _write_marks(self, conn: asyncpg.Connection, marks: dict[str, int]) -> None:
+        chains = list(marks)
+        seals = [self._seal.seal(chain, marks[chain]) for chain in chains]
+        await conn.execute(_MARK, chains, [marks[c] for c in chains], seals)
 
     async def _seed_marks(self, conn: asyncpg.Connection) -> None:
         """Marks from the anchor file when there are none yet but the file has anchors (a
@@ -265,8 +296,9 @@ class Anchorer:
         if await conn.fetchval("SELECT EXISTS (SELECT FROM anchor_marks)"):
             return
         pages = mark_pages(self._log.path, self._page_size)
-        while (page := await asyncio.to_thread(next, pages, None)) is not None:
-            await conn.execute(_MARK, list(page), list(page.values()))
+        async with conn.transaction():  # all or none: a partial seed would never be completed
+            while (page := await asyncio.to_thread(next, pages, None)) is not None:
+                await self._write_marks(conn, page)
 
 
 async def _present(conn: asyncpg.Connection) -> list[ChainSource]:

@@ -107,6 +107,12 @@ ANCHORS = Counter(
     "Signed chain heads appended to the anchor log (file and topic).",
     registry=RELAY_REGISTRY,
 )
+ANCHOR_MARKS_REFUSED = Counter(
+    "subsidy_ledger_anchor_marks_refused",
+    "Anchor marks the relay did not take: a seal not its own (the chain is anchored again from"
+    " its first entry) or a sealed mark past its chain's head (anchored entries are gone).",
+    registry=RELAY_REGISTRY,
+)
 # A `moved` pass reads the chains whose decisions the relay published since the last one, so
 # its time follows the traffic; a `sweep` reads every chain a page at a time (at start, on
 # taking over, every LEDGER_ANCHOR_SWEEP_SECONDS), so its time follows the ledger's size.
