@@ -250,14 +250,22 @@ async def _moved_by_two(db: LedgerDb, rest: list[dict[str, Any]]) -> tuple[str, 
     return min(moved)
 
 
+async def _anchored_then_moved(
+    db: LedgerDb, tmp_path: Path
+) -> tuple[Anchorer, Path, tuple[str, int, int]]:
+    """Half a mix decided and anchored, then the rest decided: the anchorer, its log and an
+    enterprise whose head moved by two or more since (id, old, new head)."""
+    rest = await _two_halves(db, enterprises=12, seed=71)
+    log = tmp_path / "anchors.jsonl"
+    anchorer = _anchorer(log)
+    await _anchor(db.url, anchorer)
+    return anchorer, log, await _moved_by_two(db, rest)
+
+
 async def test_a_raised_mark_is_refused_and_the_chain_anchored_again_from_its_start(
     ledger_db: LedgerDb, tmp_path: Path
 ) -> None:
-    rest = await _two_halves(ledger_db, enterprises=12, seed=71)
-    log = tmp_path / "anchors.jsonl"
-    anchorer = _anchorer(log)
-    await _anchor(ledger_db.url, anchorer)
-    enterprise, _, new = await _moved_by_two(ledger_db, rest)
+    anchorer, log, (enterprise, _, new) = await _anchored_then_moved(ledger_db, tmp_path)
     # The owner (or any login of the ledger's group) raises the mark far past the head, which
     # would have silenced the chain for good: without the relay's seal it counts as no mark.
     refused = _sample("subsidy_ledger_anchor_marks_refused_total")
@@ -277,11 +285,7 @@ async def test_a_raised_mark_is_refused_and_the_chain_anchored_again_from_its_st
 async def test_a_raised_mark_with_the_relays_seal_skips_entries_and_verify_names_the_first(
     ledger_db: LedgerDb, tmp_path: Path
 ) -> None:
-    rest = await _two_halves(ledger_db, enterprises=12, seed=71)
-    log = tmp_path / "anchors.jsonl"
-    anchorer = _anchorer(log)
-    await _anchor(ledger_db.url, anchorer)
-    enterprise, old, new = await _moved_by_two(ledger_db, rest)
+    anchorer, log, (enterprise, old, new) = await _anchored_then_moved(ledger_db, tmp_path)
     # Only the relay's key seals a mark (a stolen key, or a relay at fault): entries skipped
     # that way are still named by `verify --anchors`, from the anchor log alone.
     seal = MarkSeal(Signer.from_file(signing_keys()[0])).seal(enterprise, old + 1)
