@@ -14,6 +14,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 from asyncpg.connection import LoggedQuery
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
@@ -23,6 +24,7 @@ from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import (
     AnchorError,
     anchored_heads,
+    append_lines,
     load_signed_anchors,
     sign_anchor,
 )
@@ -238,6 +240,39 @@ async def test_marks_are_taken_from_the_file_of_a_relay_that_kept_them_in_memory
     assert written == 0
     assert log.read_bytes() == lines
     assert await _marks(ledger_db.url) == await _heads(ledger_db.url)
+
+
+async def test_marks_are_seeded_only_from_lines_the_relays_key_signed(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=6, seed=67)
+    heads = await _heads(ledger_db.url)
+    enterprise = min(heads)
+    log = tmp_path / "anchors.jsonl"
+    # A line another key signed, claiming the chain anchored far ahead: sealing it would have
+    # made a valid mark past the head, and the chain's next entries would never be anchored.
+    stranger = Signer(Ed25519PrivateKey.generate(), "stranger")
+    append_lines(log, [sign_anchor(stranger, enterprise, 1, ["0" * 64] * 3, datetime.now(UTC))])
+    written, _ = await _anchor(ledger_db.url, _anchorer(log))
+    assert written == len(heads)  # every chain anchored, that one from #1 too
+    assert await _marks(ledger_db.url) == heads
+
+
+async def test_an_entry_missing_mid_chain_is_not_signed_over(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=12, seed=103)
+    heads = await _heads(ledger_db.url)
+    enterprise = max(heads, key=lambda e: (heads[e], e))
+    assert heads[enterprise] >= 3
+    ledger_db.tampered = True  # the owner deletes the chain's second entry
+    await _owner(ledger_db, "ALTER TABLE entries DISABLE TRIGGER entries_append_only")
+    await _owner(ledger_db, "DELETE FROM entries WHERE enterprise_id = $1 AND seq = 2", enterprise)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    # Its anchor stops before the gap: the hash of #3 is never signed as #2's.
+    assert (await _marks(ledger_db.url))[enterprise] == 1
+    assert [max(h) for e, h in _vouched(log).items() if e == enterprise] == [1]
 
 
 async def _moved_by_two(db: LedgerDb, rest: list[dict[str, Any]]) -> tuple[str, int, int]:

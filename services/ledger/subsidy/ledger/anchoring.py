@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 
 from subsidy.infra.records import RecordWriter
-from subsidy.infra.signing_keys import Signer
+from subsidy.infra.signing_keys import Signer, Verifier
 from subsidy.ledger import metrics
 from subsidy.ledger.anchors import Anchor, append_lines, mark_pages, sign_anchor
 from subsidy.ledger.mark_seals import MarkSeal
@@ -249,8 +249,8 @@ class Anchorer:
                 found.done = chain
             if found.spans:
                 columns = [list(column) for column in zip(*found.spans, strict=True)]
-                for r in await conn.fetch(source.links, *columns):
-                    found.hashes.setdefault(r["chain"], []).append(r["hash"])
+                links = await conn.fetch(source.links, *columns)
+                found.hashes = _contiguous(links, {chain: after for chain, after, _ in found.spans})
         return found
 
     def _mark(self, chain: str, mark: int | None, seal: str | None, head: int) -> int:
@@ -295,10 +295,30 @@ class Anchorer:
         relay upgraded from keeping its positions in memory): streamed, a page at a time."""
         if await conn.fetchval("SELECT EXISTS (SELECT FROM anchor_marks)"):
             return
-        pages = mark_pages(self._log.path, self._page_size)
+        # Only lines this relay's key signed: the marks it seals from them must mean that an
+        # anchor up to there is in the log, as every mark it writes after anchoring does.
+        own = Verifier(self._signer.key.public_key(), self._signer.key_id)
+        pages = mark_pages(self._log.path, self._page_size, own)
         async with conn.transaction():  # all or none: a partial seed would never be completed
             while (page := await asyncio.to_thread(next, pages, None)) is not None:
                 await self._write_marks(conn, page)
+
+
+def _contiguous(links: list[asyncpg.Record], after: dict[str, int]) -> dict[str, list[str]]:
+    """Each chain's hashes from its mark on, up to the first seq that is missing: an anchor
+    names its entries by position, so a hash after a gap would be signed as the wrong seq (the
+    rows come in seq order, so none after the gap is the next one expected)."""
+    hashes: dict[str, list[str]] = {}
+    gaps: set[str] = set()
+    for r in links:
+        chain, taken = r["chain"], hashes.setdefault(r["chain"], [])
+        expected = after[chain] + len(taken) + 1
+        if r["seq"] == expected:
+            taken.append(r["hash"])
+        elif chain not in gaps:
+            gaps.add(chain)  # `ledger verify` names the missing entry
+            log.error("ledger.chain_gap", chain=chain, missing=expected, found=r["seq"])
+    return hashes
 
 
 async def _present(conn: asyncpg.Connection) -> list[ChainSource]:

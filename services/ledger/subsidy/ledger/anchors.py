@@ -152,10 +152,11 @@ def anchored_heads(path: Path) -> dict[str, int]:
     return heads
 
 
-def mark_pages(path: Path, size: int) -> Iterator[dict[str, int]]:
+def mark_pages(path: Path, size: int, verifier: Verifier | None = None) -> Iterator[dict[str, int]]:
     """The highest anchored seq of each chain in a log file, `size` chains at a time (a chain
     may recur in a later page, with a higher seq: later lines of a chain go further). A line
-    that does not parse is skipped, so the worst a bad file does is anchor again."""
+    that does not parse, or (given `verifier`) is not signed by its key, is skipped, so the
+    worst a bad file does is anchor again."""
     if not path.exists():
         return
     page: dict[str, int] = {}
@@ -163,6 +164,8 @@ def mark_pages(path: Path, size: int) -> Iterator[dict[str, int]]:
         for line_no, raw in enumerate(lines, start=1):
             try:
                 anchor = parse_anchor(raw, line_no)
+                if verifier is not None:
+                    check_signature(anchor, verifier, line_no)
             except AnchorError:
                 continue
             if anchor.chain not in page and len(page) >= size:
