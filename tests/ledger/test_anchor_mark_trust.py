@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from subsidy.infra.signing_keys import Signer
-from subsidy.ledger.anchoring import Anchorer
-from subsidy.ledger.anchors import AnchorError, append_lines, sign_anchor
+from subsidy.infra.signing_keys import Signer, Verifier, key_id
+from subsidy.ledger.anchoring import Anchorer, AnchorLog
+from subsidy.ledger.anchors import AnchorError, append_lines, load_signed_anchors, sign_anchor
 from subsidy.ledger.mark_seals import MarkSeal
 from tests.ledger.database import LedgerDb, fetch, signing_keys
 from tests.ledger.test_anchor_marks import (
@@ -179,3 +179,25 @@ async def test_a_rewrite_under_a_lowered_mark_is_signed_twice_and_refused(
     # The relay signed the rewritten entry's hash: two anchors disagree about it.
     with pytest.raises(AnchorError, match=f"contradicts an earlier anchor of {enterprise}#{seq}"):
         _vouched(log)
+
+
+async def test_after_a_key_rotation_every_chain_is_anchored_again_and_verified_per_key(
+    ledger_db: LedgerDb, tmp_path: Path
+) -> None:
+    await _two_halves(ledger_db, enterprises=6, seed=107)
+    heads = await _heads(ledger_db.url)
+    log = tmp_path / "anchors.jsonl"
+    await _anchor(ledger_db.url, _anchorer(log))
+    old_key = Verifier.from_file(signing_keys()[1])
+    new_private = Ed25519PrivateKey.generate()
+    new_key = Verifier(new_private.public_key(), key_id(new_private.public_key()))
+    rotated = Anchorer(Signer(new_private, new_key.key_id), AnchorLog(log, None, ""))
+    # The old key's seals are foreign to the new one: every chain again from #1, counted.
+    refused = _sample("subsidy_ledger_anchor_marks_refused_total")
+    assert (await _anchor(ledger_db.url, rotated))[0] == len(heads)
+    assert _sample("subsidy_ledger_anchor_marks_refused_total") == refused + len(heads)
+    # The log holds both keys' anchors: each checked by its own key, and they agree.
+    both = load_signed_anchors(log, [old_key, new_key])
+    assert {chain: max(hashes) for chain, hashes in both.items()} == heads
+    with pytest.raises(AnchorError, match="not by the given public key"):
+        load_signed_anchors(log, new_key)

@@ -131,3 +131,22 @@ def test_a_transfer_skipped_by_a_sealed_raised_mark_is_named(
     assert "转账 #1 (" in caught
     assert "从未锚定" in caught
     assert "never anchored although later transfers were" in caught
+
+
+def test_ledger_verify_takes_a_public_key_for_each_key_the_log_holds(
+    payouts_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    owner, env = _paid_out(payouts_schema, tmp_path)
+    old_private, old_public = write_key_pair(tmp_path / "old")
+    new_private, new_public = write_key_pair(tmp_path / "new")
+    log = tmp_path / "anchors.jsonl"
+    relay = as_role(owner, "ledger_relay")
+    assert asyncio.run(_anchor(relay, Signer.from_file(old_private), log))
+    # The key rotated: the new one anchors every chain again from #1 beside the old anchors.
+    assert asyncio.run(_anchor(relay, Signer.from_file(new_private), log))
+    audit = {**env, "DATABASE_URL": owner}
+    subsidy(audit, "ledger", "verify", "--anchors", str(log), "--public-key", str(old_public),
+            "--public-key", str(new_public))  # fmt: skip
+    refused = subsidy(audit, "ledger", "verify", "--anchors", str(log), "--public-key",
+                      str(new_public), code=1)  # fmt: skip
+    assert "not by the given public key" in refused

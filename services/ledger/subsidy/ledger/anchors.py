@@ -129,11 +129,22 @@ def read_anchor_file(path: Path) -> Iterator[tuple[int, Anchor]]:
                 yield line_no, parse_anchor(raw, line_no)
 
 
-def load_signed_anchors(path: Path, verifier: Verifier) -> dict[str, dict[int, str]]:
+def load_signed_anchors(
+    path: Path, verifiers: Verifier | Iterable[Verifier]
+) -> dict[str, dict[int, str]]:
     """Every entry hash the anchor file vouches for, by chain and seq, each anchor's signature
-    checked; AnchorError on the first line that is malformed, forged, or contradicts another."""
+    checked by the given key of its keyId (several across a key rotation: a rewrite made under
+    the old key still contradicts the old key's anchors); AnchorError on the first line that is
+    malformed, forged, signed by no given key, or contradicts another."""
+    keys = {v.key_id: v for v in ([verifiers] if isinstance(verifiers, Verifier) else verifiers)}
     vouched: dict[str, dict[int, str]] = {}
     for line_no, anchor in read_anchor_file(path):
+        verifier = keys.get(anchor.key_id)
+        if verifier is None:
+            given = ", ".join(sorted(keys))
+            raise AnchorError(
+                line_no, f"signed by key {anchor.key_id}, not by the given public key {given}"
+            )
         check_signature(anchor, verifier, line_no)
         chain = vouched.setdefault(anchor.chain, {})
         for seq, entry_hash in anchor.hashes():

@@ -90,16 +90,18 @@ def export_command(
     print_contract(result, output_format, lang)
 
 
-def _vouched(anchors: Path | None, public_key: Path | None) -> dict[str, dict[int, str]] | None:
+def _vouched(
+    anchors: Path | None, public_key: list[Path] | None
+) -> dict[str, dict[int, str]] | None:
     """The entry hashes the anchor file vouches for, every signature checked; exit 1 on a
     forged or malformed anchor, 2 on unusable options."""
-    if anchors is None and public_key is None:
+    if anchors is None and not public_key:
         return None
-    if anchors is None or public_key is None:
+    if anchors is None or not public_key:
         typer.echo("error: --anchors and --public-key go together", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        return load_signed_anchors(anchors, Verifier.from_file(public_key))
+        return load_signed_anchors(anchors, [Verifier.from_file(key) for key in public_key])
     except (KeyFileError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -133,9 +135,11 @@ AnchorsOption = Annotated[
     ),
 ]
 PublicKeyOption = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
-        "--public-key", help="The ledger's Ed25519 public key (PEM) the anchors are signed by."
+        "--public-key",
+        help="The ledger's Ed25519 public key (PEM) the anchors are signed by; again for each"
+        " key the log holds anchors of (after a key rotation).",
     ),
 ]
 VerifyServerOption = Annotated[
@@ -170,7 +174,7 @@ def verify_command(
     if server is None:
         _verify_locally(anchors, public_key, lang)
         return
-    if anchors is not None or public_key is not None:
+    if anchors is not None or public_key:
         typer.echo("error: --anchors and --public-key need the database: not with --server",
                    err=True)  # fmt: skip
         raise typer.Exit(EXIT_USAGE)
@@ -196,7 +200,7 @@ def _report_broken(chain: VerifyResult | api_pb2.VerifyChainResponse, lang: Lang
 
 
 @database_command(MIGRATED_BY)
-def _verify_locally(anchors: Path | None, public_key: Path | None, lang: Lang) -> None:
+def _verify_locally(anchors: Path | None, public_key: list[Path] | None, lang: Lang) -> None:
     """`ledger verify` on the database: chains, invariants, the extra checks, the anchors."""
     vouched = _vouched(anchors, public_key)
     settings = _settings()
