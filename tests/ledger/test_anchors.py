@@ -14,7 +14,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from subsidy.infra.lifecycle import running
-from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Verifier
+from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer, Verifier
+from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import anchored_heads, load_signed_anchors
 from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
 from subsidy.ledger.chain import entry_hash, fields_from_row
@@ -178,6 +179,23 @@ async def test_a_rechained_rewrite_is_named_by_the_anchors(
         in output  # fmt: skip
     assert "与签名锚点不符" in output
     assert "differs from the signed anchor" in output
+    # The owner also drops the chain's mark, so the relay signs the rewritten entry as it
+    # finds it: the log then holds two signed hashes for it, and verify says what that means.
+    owner = await asyncpg.connect(ledger_db.owner_url)
+    try:
+        await owner.execute("DELETE FROM anchor_marks WHERE chain = $1", enterprise)
+    finally:
+        await owner.close()
+    conn = await asyncpg.connect(ledger_db.url)
+    try:
+        relay = Anchorer(Signer.from_file(settings.signing_key_file), AnchorLog(anchors, None, ""))
+        assert await relay.anchor(conn)
+    finally:
+        await conn.close()
+    code, output = await _verify(auditor_url, *options)
+    assert code == 1, output
+    assert f"两个签名锚点对 {enterprise}#" in output
+    assert "it was rewritten between the two anchorings" in output
 
 
 @pytest.mark.redteam

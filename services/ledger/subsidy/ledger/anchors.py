@@ -107,6 +107,16 @@ def parse_anchor(raw: bytes, line_no: int) -> Anchor:
     return anchor
 
 
+class AnchorContradiction(AnchorError):
+    """Two anchors, each signed by a given key, that give one entry different hashes: the
+    entry was rewritten between the two anchorings (or another hand held a signing key)."""
+
+    def __init__(self, line_no: int, chain: str, seq: int) -> None:
+        super().__init__(line_no, f"contradicts an earlier anchor of {chain}#{seq}")
+        self.chain = chain
+        self.seq = seq
+
+
 def check_signature(anchor: Anchor, verifier: Verifier, line_no: int) -> None:
     """Raise AnchorError unless the anchor is signed by `verifier`'s key."""
     if anchor.key_id != verifier.key_id:
@@ -149,7 +159,7 @@ def load_signed_anchors(
         chain = vouched.setdefault(anchor.chain, {})
         for seq, entry_hash in anchor.hashes():
             if chain.setdefault(seq, entry_hash) != entry_hash:
-                raise AnchorError(line_no, f"contradicts an earlier anchor of {anchor.chain}#{seq}")
+                raise AnchorContradiction(line_no, anchor.chain, seq)
     return vouched
 
 

@@ -34,7 +34,7 @@ from subsidy.infra.postgres import connect
 from subsidy.infra.signing_keys import KeyFileError, Verifier, write_key_pair
 from subsidy.ledger import bootstrap, cli_api, extra_checks, metrics, parking
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
-from subsidy.ledger.anchors import AnchorError, load_signed_anchors
+from subsidy.ledger.anchors import AnchorContradiction, AnchorError, load_signed_anchors
 from subsidy.ledger.api_client import TokenOption
 from subsidy.ledger.api_settings import LedgerApiSettings
 from subsidy.ledger.audit import check_invariants
@@ -105,6 +105,16 @@ def _vouched(
     except (KeyFileError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except AnchorContradiction as err:
+        # Both lines are the ledger's own signatures: the log is sound, the ledger is not.
+        typer.echo(
+            f"两个签名锚点对 {err.chain}#{err.seq} 给出不同的哈希：该记录在两次锚定之间被改写"
+            f"（或签名密钥落入他人之手）(two signed anchors disagree about {err.chain}#{err.seq}:"
+            f" it was rewritten between the two anchorings, or someone else held a signing key):"
+            f" {anchors} line {err.line_no}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     except AnchorError as err:
         typer.echo(f"锚点无效，拒绝采信 (anchor refused): {anchors} {err}", err=True)
         raise typer.Exit(1) from None
