@@ -13,6 +13,7 @@ import asyncpg
 from subsidy.devstack.db_logins import login_url
 from subsidy.harness.databases import create_schema
 from subsidy.infra.signing_keys import write_key_pair
+from subsidy.ledger.anchors import mark_pages
 from subsidy.ledger.audit import check_invariants
 from subsidy.ledger.chain import verify_chains
 from subsidy.ledger.db import migrate_ledger
@@ -105,6 +106,12 @@ async def fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
 def signing_keys() -> tuple[Path, Path]:
     """The session's ledger key pair (private, public), in a directory of its own."""
     return write_key_pair(Path(tempfile.mkdtemp(prefix="subsidy-test-keys-")))
+
+
+def anchored_heads(path: Path) -> dict[str, int]:
+    """The highest anchored seq of each chain in an anchor log, every chain at once (the relay
+    reads the file a page at a time, and only to seed its marks)."""
+    return {chain: seq for page in mark_pages(path, 2**62) for chain, seq in page.items()}
 
 
 def worker_settings(

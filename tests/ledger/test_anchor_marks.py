@@ -20,14 +20,20 @@ from subsidy.infra.signing_keys import Signer, Verifier
 from subsidy.ledger import anchoring, metrics
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
 from subsidy.ledger.anchors import (
-    anchored_heads,
     load_signed_anchors,
     sign_anchor,
 )
 from subsidy.ledger.chain import VerifyResult, verify_chains
 from subsidy.ledger.processor import Message, apply_batch
 from subsidy.ledger.repository import BookCache
-from tests.ledger.database import UNANNOUNCED, LedgerDb, as_role, fetch, signing_keys
+from tests.ledger.database import (
+    UNANNOUNCED,
+    LedgerDb,
+    anchored_heads,
+    as_role,
+    fetch,
+    signing_keys,
+)
 from tests.ledger.events import CATALOG, EventMix
 
 pytestmark = pytest.mark.postgres

@@ -16,11 +16,18 @@ from kafka import KafkaConsumer, TopicPartition
 from subsidy.infra.lifecycle import running
 from subsidy.infra.signing_keys import KEY_ID_HEADER, SIGNATURE_HEADER, Signer, Verifier
 from subsidy.ledger.anchoring import Anchorer, AnchorLog
-from subsidy.ledger.anchors import anchored_heads, load_signed_anchors
+from subsidy.ledger.anchors import load_signed_anchors
 from subsidy.ledger.bootstrap import ledger_relay, ledger_worker
 from subsidy.ledger.chain import entry_hash, fields_from_row
 from subsidy.ledger.settings import LedgerSettings
-from tests.ledger.database import LedgerDb, as_role, assert_sound, fetch, worker_settings
+from tests.ledger.database import (
+    LedgerDb,
+    anchored_heads,
+    as_role,
+    assert_sound,
+    fetch,
+    worker_settings,
+)
 from tests.ledger.events import CATALOG, EventMix, evaluation_records
 from tests.ledger.topics import Topics, produce, wait_consumed
 from tests.support.kafka import client_options

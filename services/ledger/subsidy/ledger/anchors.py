@@ -163,16 +163,6 @@ def load_signed_anchors(
     return vouched
 
 
-def anchored_heads(path: Path) -> dict[str, int]:
-    """The highest anchored seq of each chain in a log file (empty when there is none yet),
-    every chain at once: for tests and tools, never the relay (its memory would grow with the
-    ledger; it keeps its positions in anchor_marks)."""
-    heads: dict[str, int] = {}
-    for page in mark_pages(path, 2**62):
-        heads.update(page)
-    return heads
-
-
 def mark_pages(path: Path, size: int, verifier: Verifier | None = None) -> Iterator[dict[str, int]]:
     """The highest anchored seq of each chain in a log file, `size` chains at a time (a chain
     may recur in a later page, with a higher seq: later lines of a chain go further). A line

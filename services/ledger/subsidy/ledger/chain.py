@@ -153,7 +153,8 @@ class _ChainWalker:
             )
         if signed is None and fields.seq < self.top:
             # Each anchor starts where the chain's previous one ended (or at 1), so a hole is
-            # an entry the relay skipped: its mark in anchor_marks was raised past it.
+            # an entry the relay skipped (a mark raised past it and sealed, which takes the
+            # relay's key) or a log that lacks some of the relay's lines.
             raise _Broken(
                 fields.name,
                 f"从未锚定，而其后的分录已锚定至 #{self.top} (never anchored although later "
