@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from subsidy.contract.codec import provenance_json
 from subsidy.events.v1 import events_pb2 as epb
 
-_CHANNELS = st.sampled_from([v.number for v in epb.SubmissionChannel.DESCRIPTOR.values])
+_CHANNELS = st.sampled_from(list(epb.SubmissionChannel.values()))
 _INSTANTS = st.datetimes(
     min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
 )
