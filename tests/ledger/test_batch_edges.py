@@ -1,0 +1,104 @@
+"""Batches that one-event batches never show end, through PostgreSQL, where simulate ends."""
+
+# Several events of one enterprise's review history in one batch, decided as the worker
+# decides them (apply_batch, one transaction per batch).
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from subsidy.domain.evaluator import evaluate
+from subsidy.domain.events import parse_event
+from subsidy.domain.simulate import simulate
+from subsidy.ledger.batch_writer import Source
+from subsidy.ledger.export import export_contract
+from subsidy.ledger.processor import Message, apply_batch
+from subsidy.ledger.repository import BookCache
+from tests.factories import enterprise_id, event, jsonl
+from tests.ledger.database import LedgerDb, fetch
+from tests.ledger.events import CATALOG
+
+pytestmark = pytest.mark.postgres
+
+RULE = "m06.exhibition"  # a review rule: four eyes from 100,000,000 fen
+LARGE = 150_000_000
+
+
+def _message(raw: dict[str, Any]) -> Message:
+    """An event as the worker receives it, with who submitted it on its inbox row."""
+    e = parse_event(raw)
+    who = e.submitted_by
+    source = Source(submitted_by=who.model_dump_json(by_alias=True) if who else None)
+    return Message(evaluate(e, CATALOG), e.content_hash(), source)
+
+
+async def _decide(url: str, batches: list[list[dict[str, Any]]], cache: BookCache) -> None:
+    """Each batch in one transaction, as the worker commits it."""
+    conn = await asyncpg.connect(url)
+    try:
+        for batch in batches:
+            async with conn.transaction():
+                prepared = await apply_batch(conn, [_message(e) for e in batch], cache, CATALOG)
+            prepared.committed(cache)
+    finally:
+        await conn.close()
+
+
+def _review(n: str, ref: str, who: str, approved: bool, **top: Any) -> dict[str, Any]:
+    """A review of `ref` under RULE by `who` (an approval asks for LARGE)."""
+    payload: dict[str, Any] = {"eventRef": ref, "ruleId": RULE, "approved": approved}
+    if approved:
+        payload["approvedAmountFen"] = LARGE
+    return event("reviewDecided", payload, eventId=n, submittedBy={"principal": who}, **top)
+
+
+def _reopened_and_approved_again(enterprise: str) -> list[dict[str, Any]]:
+    """An entitlement that waits for a second approval twice (see the test)."""
+    # A first approval, a rejection that ends its wait, an appeal upheld that reopens the
+    # entitlement, then a first and a second approval again.
+    top = {"enterpriseId": enterprise}
+    return [
+        event("exhibitionHeld", {"itemId": "expo-1"}, eventId="x1", **top),
+        _review("x1a", "x1", "reviewer-a", True, occurredOn="2025-08-01", **top),
+        _review("x1b", "x1", "reviewer-b", False, occurredOn="2025-08-02", **top),
+        event("appealFiled", {"eventRef": "x1", "ruleId": RULE, "reason": "展会规模符合要求"},
+              eventId="x1p", occurredOn="2025-08-10", **top),
+        event("appealDecided", {"appealRef": "x1p", "eventRef": "x1", "ruleId": RULE,
+                                "upheld": True, "reason": "重新审核"},
+              eventId="x1d", occurredOn="2025-08-20", submittedBy={"principal": "reviewer-c"},
+              **top),
+        _review("x1e", "x1", "reviewer-d", True, occurredOn="2025-08-25", **top),
+        _review("x1f", "x1", "reviewer-e", True, occurredOn="2025-08-26", **top),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["reloaded", "cached"])
+@pytest.mark.parametrize("split", [(2, 6), (7,), (6,)], ids=["wait-ended-in-batch", "all", "six"])
+async def test_an_entitlement_that_waits_for_a_second_approval_twice_in_one_batch(
+    ledger_db: LedgerDb, split: tuple[int, ...], cached: bool
+) -> None:
+    """A wait ended and a new one recorded in one batch: the second approval still pays."""
+    # Failed with UniqueViolation on review_approvals_one_waiting (the new wait was inserted
+    # before the old one was settled); the worker takes that for a transient error, retries,
+    # exits, and gets the same batch again: the partition stops.
+    events = _reopened_and_approved_again(enterprise_id(910_001))
+    batches, start = [], 0
+    for end in split:
+        batches.append(events[start:end])
+        start = end
+    if start < len(events):
+        batches.append(events[start:])
+    await _decide(ledger_db.url, batches, BookCache(100 if cached else 0))
+
+    conn = await asyncpg.connect(ledger_db.url)
+    try:
+        got = (await export_contract(conn))["entitlements"]
+    finally:
+        await conn.close()
+    want = simulate(jsonl(events), CATALOG).to_contract()["entitlements"]
+    assert got == want
+    waiting = await fetch(
+        ledger_db.url, "SELECT event_id FROM review_approvals WHERE state = 'waiting'"
+    )
+    assert [r["event_id"] for r in waiting] == []
