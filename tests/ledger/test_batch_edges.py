@@ -3,21 +3,25 @@
 # Several events of one enterprise's review history in one batch, decided as the worker
 # decides them (apply_batch, one transaction per batch).
 
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from subsidy.domain.catalog import Catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.simulate import simulate
 from subsidy.ledger.batch_writer import Source
 from subsidy.ledger.export import export_contract
-from subsidy.ledger.processor import Message, apply_batch
+from subsidy.ledger.processor import Message, PreparedBatch, apply_batch
 from subsidy.ledger.repository import BookCache
+from subsidy.ledger.settings import LedgerSettings
+from subsidy.ledger.worker import LedgerWorker
 from tests.factories import enterprise_id, event, jsonl
-from tests.ledger.database import LedgerDb, fetch
-from tests.ledger.events import CATALOG
+from tests.ledger.database import LedgerDb, export, fetch
+from tests.ledger.events import CATALOG, EventMix
 
 pytestmark = pytest.mark.postgres
 
@@ -102,3 +106,66 @@ async def test_an_entitlement_that_waits_for_a_second_approval_twice_in_one_batc
         ledger_db.url, "SELECT event_id FROM review_approvals WHERE state = 'waiting'"
     )
     assert [r["event_id"] for r in waiting] == []
+
+
+def _corrected(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every fourth invoice corrected to a third of its amount, right after it."""
+    out: list[dict[str, Any]] = []
+    for n, e in enumerate(events):
+        out.append(e)
+        if "computeInvoiceFiled" in e and n % 4 == 0 and e.get("revision") is None:
+            invoice = {
+                **e["computeInvoiceFiled"],
+                "amountFen": e["computeInvoiceFiled"]["amountFen"] // 3,
+            }
+            out.append({**e, "revision": 2, "correctionReason": "发票金额录入错误",
+                        "computeInvoiceFiled": invoice})  # fmt: skip
+    return out
+
+
+async def test_two_workers_whose_attempts_fail_decide_as_simulate(ledger_db: LedgerDb) -> None:
+    """Two workers take turns on the same enterprises (a rebalance at every batch), each
+    keeping its books between batches; every first attempt fails after its rows are written,
+    so each retry starts from books a rolled-back attempt changed in memory."""
+    events = _corrected(EventMix(seed=7, enterprises=4, events_per_enterprise=25).events())
+    messages = [_message(e) for e in events]
+    failed: set[int] = set()
+
+    async def failing_once(
+        conn: asyncpg.Connection, batch: list[Message], cache: BookCache, catalog: Catalog
+    ) -> PreparedBatch:
+        prepared = await apply_batch(conn, batch, cache, catalog)
+        if id(batch) not in failed:
+            failed.add(id(batch))
+            raise asyncpg.SerializationError("could not serialize access")
+        return prepared
+
+    pool = await asyncpg.create_pool(ledger_db.url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        workers = [
+            LedgerWorker(
+                LedgerSettings(),  # type: ignore[call-arg]
+                CATALOG,
+                pool=pool,
+                consumer=cast(AIOKafkaConsumer, None),
+                producer=cast(AIOKafkaProducer, None),
+                apply=failing_once,
+            )
+            for _ in range(2)
+        ]
+        batches = [messages[i : i + 7] for i in range(0, len(messages), 7)]
+        for n, batch in enumerate(batches):
+            await workers[n % 2].commit_batch(batch)
+        # A redelivery of everything, to whichever worker: nothing changes.
+        before = await export(ledger_db.url)
+        for n, batch in enumerate(batches):
+            await workers[(n + 1) % 2].commit_batch(list(batch))
+        assert await export(ledger_db.url) == before
+    finally:
+        await pool.close()
+    assert all(w.stats.retries > 0 for w in workers)
+    want = simulate(jsonl(events), CATALOG).to_contract()
+    got = before
+    assert got["entitlements"] == want["entitlements"]
+    assert got["parkedEvents"] == want["parkedEvents"]
