@@ -169,3 +169,34 @@ async def test_two_workers_whose_attempts_fail_decide_as_simulate(ledger_db: Led
     got = before
     assert got["entitlements"] == want["entitlements"]
     assert got["parkedEvents"] == want["parkedEvents"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a correction refused as UnknownCorrected takes no id, so its redelivery after the"
+    " original was taken applies it: the crash window changes the ledger (see the test)",
+)
+async def test_a_redelivered_batch_with_a_correction_before_its_original_changes_nothing(
+    ledger_db: LedgerDb,
+) -> None:
+    """A batch [X revision 2, X] decided, then delivered again (a crash after the database
+    commit, before the offset commit): the redelivery must change nothing."""
+    # The first time the correction is refused (no event to correct) and the original taken;
+    # the second time the correction finds the original in the inbox and is applied, paying
+    # or clawing back what simulate of the same stream never does. Reaching the ledger in
+    # this order takes entitlements.v1 out of ingest's order (ingest refuses a correction of
+    # an id it never accepted), so the platform's pipeline does not produce it today.
+    top = {"enterpriseId": enterprise_id(910_002)}
+    original = event("computeInvoiceFiled", {"itemId": "INV-R", "amountFen": 10_000_000},
+                     eventId="r1", **top)  # fmt: skip
+    correction = {**original, "revision": 2, "correctionReason": "发票金额录入错误",
+                  "computeInvoiceFiled": {"itemId": "INV-R", "amountFen": 40_000_000}}  # fmt: skip
+    batch = [correction, original]
+    cache = BookCache(100)
+    await _decide(ledger_db.url, [batch], cache)
+    once = await export(ledger_db.url)
+    want = simulate(jsonl(batch), CATALOG).to_contract()
+    assert once["entitlements"] == want["entitlements"]
+
+    await _decide(ledger_db.url, [batch], cache)
+    assert await export(ledger_db.url) == once
