@@ -1,16 +1,15 @@
-"""Write docs/rules.md and docs/contract.md from their templates, the catalog and proto/.
+"""Write docs/rules.md and docs/contract.md from their templates, the catalog and proto/."""
 
-    uv run python scripts/gen_docs.py [OUT_DIR]    # `make docs`; OUT_DIR defaults to docs/
-
-The prose lives in docs/templates/*.md.tmpl; every `{{name}}` in a template is filled from what
-the platform runs on: the catalog (loaded through subsidy.domain.catalog), the protobuf
-descriptors of the generated modules with the comments of their .proto source, the event
-models, the feed reader, the topics, and `subsidy simulate` run on an example. A template may use
-only the names this script fills, and must use all of them, so that nothing new goes unsaid.
-What fills them comes from the modules of scripts/docgen/, one per part of the docs.
-tests/project/test_generated_docs.py runs this into a temporary directory and fails when the
-committed docs differ from what it writes.
-"""
+#     uv run python scripts/gen_docs.py [OUT_DIR]    # `make docs`; OUT_DIR defaults to docs/
+#
+# The prose lives in docs/templates/*.md.tmpl; every `{{name}}` in a template is filled from what
+# the platform runs on: the catalog (loaded through subsidy.domain.catalog), the protobuf
+# descriptors of the generated modules with the comments of their .proto source, the event models,
+# the feed reader, the topics, and `subsidy simulate` run on an example. A template may use only the
+# names this script fills, and must use all of them, so that nothing new goes unsaid. What fills
+# them comes from the modules of scripts/docgen/, one per part of the docs.
+# tests/project/test_generated_docs.py runs this into a temporary directory and fails when the
+# committed docs differ from what it writes.
 
 import re
 import sys

@@ -1,18 +1,17 @@
-"""Write the Strimzi KafkaUsers from the platform's one table of Kafka rights.
+"""Write the Strimzi KafkaUsers from the platform's one table of Kafka rights."""
 
-src/subsidy/infra/kafka_access.py holds who may do what on Kafka (`grants()`, one principal per
-service in `SERVICES`); the local broker's ACLs are made from it, and so is
-deploy/k8s/base/kafka/users.yaml: one KafkaUser per service principal (SCRAM-SHA-512, the
-Strimzi User Operator makes its password Secret), each with exactly its grants as `simple`
-ACLs on literal names, plus one for KEDA's lag scaler, which may only describe the groups and
-topics the services consume. The admin principal of the tools gets none: in Kubernetes the
-Topic Operator creates the topics, as one of Strimzi's own super users.
-
-    uv run python scripts/gen_kafka_users.py          # rewrite the committed file
-    uv run python scripts/gen_kafka_users.py --check  # exit 1 if it is not up to date
-
-tests/deploy/test_kafka_users.py fails when the committed file differs from what this writes.
-"""
+# src/subsidy/infra/kafka_access.py holds who may do what on Kafka (`grants()`, one principal per
+# service in `SERVICES`); the local broker's ACLs are made from it, and so is
+# deploy/k8s/base/kafka/users.yaml: one KafkaUser per service principal (SCRAM-SHA-512, the Strimzi
+# User Operator makes its password Secret), each with exactly its grants as `simple` ACLs on literal
+# names, plus one for KEDA's lag scaler, which may only describe the groups and topics the services
+# consume. The admin principal of the tools gets none: in Kubernetes the Topic Operator creates the
+# topics, as one of Strimzi's own super users.
+#
+#     uv run python scripts/gen_kafka_users.py          # rewrite the committed file
+#     uv run python scripts/gen_kafka_users.py --check  # exit 1 if it is not up to date
+#
+# tests/deploy/test_kafka_users.py fails when the committed file differs from what this writes.
 
 import re
 import sys

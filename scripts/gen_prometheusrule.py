@@ -1,16 +1,15 @@
-"""Write the Kubernetes PrometheusRule from the Prometheus rule files, its one source.
+"""Write the Kubernetes PrometheusRule from the Prometheus rule files, its one source."""
 
-deploy/prometheus/alerts.yml (alerts on the services' own metrics, wherever they are scraped)
-and deploy/prometheus/alerts-kafka-exporter.yml (alerts on Strimzi's Kafka Exporter, which
-only Kubernetes has) become deploy/k8s/base/monitoring/prometheusrule.yaml: their groups,
-verbatim with their comments, under the PrometheusRule's header. The output depends on the two
-files only, and is checked to hold exactly their groups.
-
-    uv run python scripts/gen_prometheusrule.py          # rewrite the committed file
-    uv run python scripts/gen_prometheusrule.py --check  # exit 1 if it is not up to date
-
-tests/deploy/test_alert_rules.py fails when the committed file differs from what this writes.
-"""
+# deploy/prometheus/alerts.yml (alerts on the services' own metrics, wherever they are scraped) and
+# deploy/prometheus/alerts-kafka-exporter.yml (alerts on Strimzi's Kafka Exporter, which only
+# Kubernetes has) become deploy/k8s/base/monitoring/prometheusrule.yaml: their groups, verbatim with
+# their comments, under the PrometheusRule's header. The output depends on the two files only, and
+# is checked to hold exactly their groups.
+#
+#     uv run python scripts/gen_prometheusrule.py          # rewrite the committed file
+#     uv run python scripts/gen_prometheusrule.py --check  # exit 1 if it is not up to date
+#
+# tests/deploy/test_alert_rules.py fails when the committed file differs from what this writes.
 
 import sys
 from pathlib import Path

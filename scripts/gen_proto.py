@@ -1,8 +1,7 @@
-"""Generate the Python protobuf/gRPC/Connect code and type stubs from proto/ with pinned tools.
+"""Generate the Python protobuf/gRPC/Connect code and type stubs from proto/ with pinned tools."""
 
-`python scripts/gen_proto.py OUT_DIR` writes into OUT_DIR (default: src/); the drift test runs it
-into a temporary directory and compares byte for byte with what is committed.
-"""
+# `python scripts/gen_proto.py OUT_DIR` writes into OUT_DIR (default: src/); the drift test runs it
+# into a temporary directory and compares byte for byte with what is committed.
 
 import sys
 from pathlib import Path

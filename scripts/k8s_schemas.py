@@ -1,21 +1,20 @@
-"""Regenerate the JSON schemas under deploy/schemas/ that kubeconform validates the manifests with.
+"""Regenerate deploy/schemas/, the JSON schemas kubeconform validates the manifests with."""
 
-kubeconform fetches its schemas from GitHub by default, which the CI machines cannot reach; so
-the schemas are vendored, and this script rebuilds them from packages on the registries the
-machines do reach (run it after changing a version below, then commit deploy/schemas/):
-
-- Kubernetes itself: the PyPI wheel `kubernetes-validate`, whose per-version schemas point into
-  a shared `_definitions.json` by an absolute URL (kubeconform would try to download it), so
-  each kind we use is rewritten as a standalone file carrying only the definitions it needs;
-- Strimzi: the CRDs Strimzi's own build generates into the `tests` jar of `io.strimzi:api`
-  (Maven Central) — Strimzi is Java, so it has no Go module to take them from;
-- CloudNativePG, its Barman Cloud plugin, KEDA, prometheus-operator and cert-manager: the CRD
-  YAMLs in those projects' own Go modules (the Go module proxy), turned into JSON schemas the
-  way kubeconform's openapi2jsonschema does, with unknown fields refused (strict), so a misspelt
-  key fails.
-
-Usage: `uv run python scripts/k8s_schemas.py` (needs python3 -m pip, mvn and go on PATH).
-"""
+# kubeconform fetches its schemas from GitHub by default, which the CI machines cannot reach; so the
+# schemas are vendored, and this script rebuilds them from packages on the registries the machines
+# do reach (run it after changing a version below, then commit deploy/schemas/):
+#
+# - Kubernetes itself: the PyPI wheel `kubernetes-validate`, whose per-version schemas point into a
+#   shared `_definitions.json` by an absolute URL (kubeconform would try to download it), so each
+#   kind we use is rewritten as a standalone file carrying only the definitions it needs;
+# - Strimzi: the CRDs Strimzi's own build generates into the `tests` jar of `io.strimzi:api` (Maven
+#   Central) — Strimzi is Java, so it has no Go module to take them from;
+# - CloudNativePG, its Barman Cloud plugin, KEDA, prometheus-operator and cert-manager: the CRD
+#   YAMLs in those projects' own Go modules (the Go module proxy), turned into JSON schemas the way
+#   kubeconform's openapi2jsonschema does, with unknown fields refused (strict), so a misspelt key
+#   fails.
+#
+# Usage: `uv run python scripts/k8s_schemas.py` (needs python3 -m pip, mvn and go on PATH).
 
 import hashlib
 import io
