@@ -1,5 +1,7 @@
-"""The root's commands, in the order `subsidy --help` lists them: each one's help, and how it
-is imported and registered when it runs (with what other components add to it)."""
+"""The root's commands, in the order `subsidy --help` lists them."""
+
+# Each one's help, and how it is imported and registered when it runs (with what other components
+# add to it).
 
 from collections.abc import Callable
 from functools import cache

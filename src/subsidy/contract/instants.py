@@ -1,10 +1,9 @@
-"""Instants on the wire: datetime ↔ google.protobuf.Timestamp, and reading the old strings.
+"""Instants on the wire: datetime ↔ google.protobuf.Timestamp, and reading the old strings."""
 
-The contract is moving its instants from ISO-8601 strings (`decided_at`, deprecated) to
-google.protobuf.Timestamp fields beside them (`decided_time`); docs/contract.md, Instants.
-Until v2.0.0 every writer fills both, and every reader takes the Timestamp when it is set and
-falls back to the string, so messages and rows written by an older release still read.
-"""
+# The contract is moving its instants from ISO-8601 strings (`decided_at`, deprecated) to
+# google.protobuf.Timestamp fields beside them (`decided_time`); docs/contract.md, Instants. Until
+# v2.0.0 every writer fills both, and every reader takes the Timestamp when it is set and falls back
+# to the string, so messages and rows written by an older release still read.
 
 from datetime import UTC, datetime
 

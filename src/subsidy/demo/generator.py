@@ -1,8 +1,7 @@
-"""A realistic, seeded stream of Suzhou robot-enterprise events, covering every rule.
+"""A realistic, seeded stream of Suzhou robot-enterprise events, covering every rule."""
 
-Enterprises are generated in chunks; each chunk's events are sorted by date, so memory stays
-flat however many enterprises are asked for, and each enterprise's events are in order.
-"""
+# Enterprises are generated in chunks; each chunk's events are sorted by date, so memory stays flat
+# however many enterprises are asked for, and each enterprise's events are in order.
 
 import json
 import random

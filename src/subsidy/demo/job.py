@@ -1,8 +1,7 @@
-"""The main job (`make run`): the whole platform on a realistic feed, end to end, checked.
+"""The main job (`make run`): the whole platform on a realistic feed, end to end, checked."""
 
-Every run works in a database and topics of its own (`subsidy_demo`, `demo.<run>.…`), so the
-result is the sample's alone and a run never sees another's messages.
-"""
+# Every run works in a database and topics of its own (`subsidy_demo`, `demo.<run>.…`), so the
+# result is the sample's alone and a run never sees another's messages.
 
 import asyncio
 import shutil

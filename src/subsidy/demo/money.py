@@ -1,5 +1,7 @@
-"""The main job's money: the sample's budgets loaded, the day's treasury batches made, a bank
-that returns a few payments, the returns confirmed, and the reconciliation printed."""
+"""The main job's money: budgets, the day's treasury batches, the bank's returns, reconciliation."""
+
+# The sample's budgets loaded, the day's treasury batches made, a bank that returns a few payments,
+# the returns confirmed, and the reconciliation printed.
 
 import shutil
 from dataclasses import dataclass

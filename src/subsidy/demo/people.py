@@ -1,6 +1,8 @@
-"""The main job's people: credentials issued once the ledger has decided, an enterprise and a
-bureau's approver signed in through the portal, and what they would see checked against the
-ledger; with KEEP=1, where to sign in and with what."""
+"""The main job's people: credentials, sign-ins through the portal, what they see checked."""
+
+# Credentials issued once the ledger has decided, an enterprise and a bureau's approver signed in
+# through the portal, and what they would see checked against the ledger; with KEEP=1, where to sign
+# in and with what.
 
 from typing import Any
 

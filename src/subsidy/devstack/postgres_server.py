@@ -1,5 +1,6 @@
-"""The local PostgreSQL, from the programs deploy/local/postgres/pom.xml fetches: init, start
-(with TLS), reload, stop."""
+"""The local PostgreSQL: init, start (with TLS), reload, stop."""
+
+# It runs the programs deploy/local/postgres/pom.xml fetches.
 
 import hashlib
 import os

@@ -1,11 +1,10 @@
-"""An event's canonical JSON, the content hash's input: pydantic's bytes, written by msgspec.
+"""An event's canonical JSON, the content hash's input: pydantic's bytes, written by msgspec."""
 
-The hash is the event's identity in every inbox (a redelivery is known by it), so these bytes
-must stay exactly those of `model_dump_json(by_alias=True, exclude_none=True)`: fields in the
-model's order under their aliases, None left out, compact, UTF-8 unescaped. msgspec writes
-the same bytes for the values a validated event holds (str, int, bool, date, str enums, and
-floats within the contract's bounds), about twice as fast; anything else is left to pydantic.
-"""
+# The hash is the event's identity in every inbox (a redelivery is known by it), so these bytes must
+# stay exactly those of `model_dump_json(by_alias=True, exclude_none=True)`: fields in the model's
+# order under their aliases, None left out, compact, UTF-8 unescaped. msgspec writes the same bytes
+# for the values a validated event holds (str, int, bool, date, str enums, and floats within the
+# contract's bounds), about twice as fast; anything else is left to pydantic.
 
 from collections.abc import Callable
 from operator import itemgetter

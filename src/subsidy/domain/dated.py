@@ -1,9 +1,8 @@
-"""Dated values in the catalog: a key's values by start date, and the versions they make.
+"""Dated values in the catalog: a key's values by start date, and the versions they make."""
 
-As OpenFisca's parameters do, a value the policy may change is written either plainly or as
-`{values: {START: value, …}}`; from each start date on, that value is in force. Every start date
-of any key bounds a version: the catalog resolved at that date, in force until the next one.
-"""
+# As OpenFisca's parameters do, a value the policy may change is written either plainly or as
+# `{values: {START: value, …}}`; from each start date on, that value is in force. Every start date
+# of any key bounds a version: the catalog resolved at that date, in force until the next one.
 
 from datetime import date, timedelta
 from typing import Any

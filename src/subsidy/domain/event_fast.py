@@ -1,12 +1,11 @@
-"""The hot path's event validation: each contract model's rules compiled into a msgspec struct.
+"""The hot path's event validation: each contract model's rules compiled into a msgspec struct."""
 
-Each model's fields are translated once, from the pydantic model itself (types, Strict,
-lengths, bounds, its validators), into a msgspec struct that checks types and bounds as it
-decodes, and the Python validators that remain. `build_or_none` returns an event only when
-every check passes, built exactly as pydantic builds it; anything else, odd or invalid,
-returns None and the caller asks pydantic (the reference, whose errors name the field). So
-this path can only be faster: it never accepts more nor answers differently.
-"""
+# Each model's fields are translated once, from the pydantic model itself (types, Strict, lengths,
+# bounds, its validators), into a msgspec struct that checks types and bounds as it decodes, and the
+# Python validators that remain. `build_or_none` returns an event only when every check passes,
+# built exactly as pydantic builds it; anything else, odd or invalid, returns None and the caller
+# asks pydantic (the reference, whose errors name the field). So this path can only be faster: it
+# never accepts more nor answers differently.
 
 import inspect
 import math

@@ -1,5 +1,6 @@
-"""The contract's export of a ledger (`entitlements`, `rejectedEvents`, `parkedEvents`):
-`subsidy simulate` and the pipeline's `ledger export` print the same shape, compared key by key."""
+"""The contract's export of a ledger (`entitlements`, `rejectedEvents`, `parkedEvents`)."""
+
+# `subsidy simulate` and the pipeline's `ledger export` print the same shape, compared key by key.
 
 from collections.abc import Iterable
 from typing import Any

@@ -1,10 +1,9 @@
-"""The ledger's check of what eligibility sent: the same policy version, the same entitlements.
+"""The ledger's check of what eligibility sent: the same policy version, the same entitlements."""
 
-The ledger trusts nothing it can recompute. An evaluation names the policy version it was
-judged by; the ledger holds the policy too, so it judges the event again and takes the message
-only if it says the same. A message from a service on another policy (a rollout half done), or
-written onto the topic by anyone else (an uncapped or invented payout), is refused, naming why.
-"""
+# The ledger trusts nothing it can recompute. An evaluation names the policy version it was judged
+# by; the ledger holds the policy too, so it judges the event again and takes the message only if it
+# says the same. A message from a service on another policy (a rollout half done), or written onto
+# the topic by anyone else (an uncapped or invented payout), is refused, naming why.
 
 import dataclasses
 

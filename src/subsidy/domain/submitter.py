@@ -1,5 +1,7 @@
-"""Who submitted an event: the contract's `submittedBy` (subsidy.events.v1.Provenance) as the
-domain reads it. Not content: the event's hash leaves it out, and only the ingest API sets it."""
+"""Who submitted an event: the contract's `submittedBy` as the domain reads it."""
+
+# `submittedBy` is subsidy.events.v1.Provenance. Not content: the event's hash leaves it out, and
+# only the ingest API sets it.
 
 from typing import Annotated
 

@@ -1,5 +1,6 @@
-"""What a person reads for each status, reason and ledger check, Chinese first and English:
-written once, for the notifier's messages, `ledger explain` and the portal's pages."""
+"""What a person reads for each status, reason and ledger check, Chinese first and English."""
+
+# Written once, for the notifier's messages, `ledger explain` and the portal's pages.
 
 # Keyed by the protobuf enum names, which are the contract's codes (docs/contract.md §2).
 STATUS_WORDS: dict[str, dict[str, str]] = {

@@ -1,8 +1,7 @@
-"""Exactly once at the receivers: every planned notification arrived, repeats with its id.
+"""Exactly once at the receivers: every planned notification arrived, repeats with its id."""
 
-The notifier is at-least-once (a kill between sending and recording sends again); a repeat
-carries the same webhook-id or Message-ID, so the receiver drops it.
-"""
+# The notifier is at-least-once (a kill between sending and recording sends again); a repeat carries
+# the same webhook-id or Message-ID, so the receiver drops it.
 
 from collections import Counter
 from dataclasses import dataclass, field

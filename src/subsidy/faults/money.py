@@ -1,6 +1,8 @@
-"""The fault run's money: `subsidy payouts batch` and `confirm` killed with SIGKILL at random
-moments, then run to the end; no order may be in two batches, no result applied twice, the
-files must match what was recorded, and the reconciliation and the accounts must be clean."""
+"""The fault run's money: `subsidy payouts batch` and `confirm` killed at random, then finished."""
+
+# Killed with SIGKILL at random moments, then run to the end; no order may be in two batches, no
+# result applied twice, the files must match what was recorded, and the reconciliation and the
+# accounts must be clean.
 
 import asyncio
 import hashlib

@@ -1,5 +1,7 @@
-"""The suite's own Kafka (one node, or a quorum of three) and PostgreSQL, on other ports and
-in .run/faults/ (.run/faults-cluster/): it kills and restarts them at will."""
+"""The suite's own Kafka and PostgreSQL, which it kills and restarts at will."""
+
+# Kafka is one node, or a quorum of three; both are on other ports and in .run/faults/
+# (.run/faults-cluster/).
 
 import contextlib
 import fcntl

@@ -1,5 +1,6 @@
-"""How long decisions stalled at each fault: the longest gap between the ledger's decisions
-from the strike until a while after it was over, beside the same figure before any fault."""
+"""How long decisions stalled at each fault, beside the same figure before any fault."""
+
+# The longest gap between the ledger's decisions from the strike until a while after it was over.
 
 import itertools
 import json

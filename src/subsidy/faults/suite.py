@@ -1,12 +1,11 @@
-"""The fault run (`make test-faults`): the whole pipeline under kill -9 and server restarts.
+"""The fault run (`make test-faults`): the whole pipeline under kill -9 and server restarts."""
 
-50,000 events go through every service on a private Kafka and PostgreSQL while services are
-killed with SIGKILL and both servers restart; in the end the export must equal `subsidy
-simulate`, the chain verify, and every notification have arrived once. The cluster variant
-(`make test-faults-cluster`, FaultConfig.cluster) runs two of each worker on a three-node
-Kafka and kills the node that leads the most partitions; it also reports how long decisions
-stalled at each fault.
-"""
+# 50,000 events go through every service on a private Kafka and PostgreSQL while services are killed
+# with SIGKILL and both servers restart; in the end the export must equal `subsidy simulate`, the
+# chain verify, and every notification have arrived once. The cluster variant
+# (`make test-faults-cluster`, FaultConfig.cluster) runs two of each worker on a three-node Kafka
+# and kills the node that leads the most partitions; it also reports how long decisions stalled at
+# each fault.
 
 import asyncio
 import contextlib

@@ -1,10 +1,9 @@
-"""The suite as the services' supervisor: kill -9 on request, restart whatever exited.
+"""The suite as the services' supervisor: kill -9 on request, restart whatever exited."""
 
-Like Kubernetes (restartPolicy: Always) it starts a service again whenever its process ends,
-whether the suite killed it or it exited on its own; an exit the suite did not cause is a
-finding and is reported. Restarts of a service that keeps exiting back off (1, 2, 4 … 10 s,
-as a kubelet does), and too many such exits are a crash loop, which fails the run.
-"""
+# Like Kubernetes (restartPolicy: Always) it starts a service again whenever its process ends,
+# whether the suite killed it or it exited on its own; an exit the suite did not cause is a finding
+# and is reported. Restarts of a service that keeps exiting back off (1, 2, 4 … 10 s, as a kubelet
+# does), and too many such exits are a crash loop, which fails the run.
 
 import asyncio
 import contextlib

@@ -1,2 +1,4 @@
-"""The platform harness: start every service as a process, scratch databases and topics, wait
-for decisions, compare with `subsidy simulate` — shared by the main job, bench, faults and tests."""
+"""The platform harness, shared by the main job, bench, faults and tests."""
+
+# It starts every service as a process, makes scratch databases and topics, waits for decisions, and
+# compares with `subsidy simulate`.

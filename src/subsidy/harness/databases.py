@@ -1,5 +1,6 @@
-"""Databases and schemas made for one run (the main job, tests, benchmarks): created beside
-the base URL's, dropped patiently."""
+"""Databases and schemas made for one run: created beside the base URL's, dropped patiently."""
+
+# A run: the main job, tests, benchmarks.
 
 import asyncio
 import uuid

@@ -1,5 +1,6 @@
-"""Stand-ins for the enterprises' and bureaus' inboxes in the main job: a webhook receiver that
-checks every signature, and an SMTP server that keeps the mail. Loopback only."""
+"""Stand-ins for the enterprises' and bureaus' inboxes in the main job. Loopback only."""
+
+# A webhook receiver that checks every signature, and an SMTP server that keeps the mail.
 
 from collections import Counter
 from dataclasses import dataclass, field

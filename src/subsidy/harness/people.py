@@ -1,6 +1,8 @@
-"""The people of one run: the portal's session keys, the portal as a service, and credentials
-for an enterprise, two reviewers and an approver of one bureau and an auditor, issued in the
-run's database so that a person can sign in to the pages the main job leaves running."""
+"""The people of one run: session keys, the portal, credentials issued in the run's database."""
+
+# The portal's session keys, the portal as a service, and credentials for an enterprise, two
+# reviewers and an approver of one bureau and an auditor, issued in the run's database so that a
+# person can sign in to the pages the main job leaves running.
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -1,6 +1,8 @@
-"""One run of the whole platform: its names, addresses, secrets and services, its topics, and
-the enterprises and bureaus that subscribe. The main job, the benchmark, the fault suite and
-the end-to-end tests each start the platform through it."""
+"""One run of the whole platform: names, addresses, secrets, services, topics, subscribers."""
+
+# Its names, addresses, secrets and services, its topics, and the enterprises and bureaus that
+# subscribe. The main job, the benchmark, the fault suite and the end-to-end tests each start the
+# platform through it.
 
 import asyncio
 import json

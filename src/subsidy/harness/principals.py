@@ -1,5 +1,7 @@
-"""The run's submitters: a credential per feed and one for the reviewers, bound to exactly
-what the sample feed sends, and a feed file sent line by line under the right credential."""
+"""The run's submitters: a credential per feed and one for the reviewers, and feed files sent."""
+
+# The credentials are bound to exactly what the sample feed sends; a feed file is sent line by line
+# under the right credential.
 
 import json
 import secrets

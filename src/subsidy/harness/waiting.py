@@ -1,5 +1,7 @@
-"""Waiting for the pipeline: until every accepted event is decided and published, and until
-the notifier has settled every delivery — failing as soon as a service dies."""
+"""Waiting for the pipeline to settle, failing as soon as a service dies."""
+
+# Until every accepted event is decided and published, and until the notifier has settled every
+# delivery.
 
 import asyncio
 import time

@@ -1,5 +1,6 @@
-"""Which roles a person's session may call each gRPC method with (full method name → roles);
-docs/security.md shows this table, and a test keeps the two equal."""
+"""Which roles a person's session may call each gRPC method with (full method name → roles)."""
+
+# docs/security.md shows this table, and a test keeps the two equal.
 
 from collections.abc import Mapping
 

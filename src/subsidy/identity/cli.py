@@ -1,5 +1,6 @@
-"""`subsidy identity …`: people's credentials (issue, rotate, revoke, list) and the portal's
-session signing key (keygen)."""
+"""`subsidy identity …`: people's credentials and the portal's session signing key."""
+
+# Credentials: issue, rotate, revoke, list; the key: keygen.
 
 import asyncio
 from collections.abc import Awaitable, Callable

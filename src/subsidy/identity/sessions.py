@@ -1,5 +1,7 @@
-"""Short-lived sessions: EdDSA-signed JWTs the portal issues to a signed-in person, and their
-check by the services (signature, expiry, and the credential behind them still active)."""
+"""Short-lived sessions: EdDSA-signed JWTs the portal issues, and their check by the services."""
+
+# Issued to a signed-in person; checked for signature, expiry, and the credential behind them still
+# active.
 
 import asyncio
 import re

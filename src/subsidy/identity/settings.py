@@ -1,5 +1,6 @@
-"""Settings of sessions: the portal's signing key (PORTAL_SESSION_PRIVATE_KEY) and the public
-key the services verify with (SESSION_PUBLIC_KEY)."""
+"""Settings of sessions: the portal's signing key and the public key the services verify with."""
+
+# PORTAL_SESSION_PRIVATE_KEY and SESSION_PUBLIC_KEY.
 
 from typing import Annotated
 

@@ -1,6 +1,7 @@
-"""Bearer tokens with roles and principals for the gRPC APIs: which role may call which
-service, who called, and refusals; people's session tokens checked against the access
-matrix, their principal set for the call."""
+"""Bearer tokens with roles and principals for the gRPC APIs."""
+
+# Which role may call which service, who called, and refusals; people's session tokens checked
+# against the access matrix, their principal set for the call.
 
 import hashlib
 import re

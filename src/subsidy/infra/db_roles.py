@@ -1,5 +1,6 @@
-"""What a service checks of its database role before it serves: its schema migrated, the role
-not the owner of its tables and unable to rewrite the journal (docs/security.md)."""
+"""What a service checks of its database role before it serves (docs/security.md)."""
+
+# Its schema migrated, the role not the owner of its tables and unable to rewrite the journal.
 
 from dataclasses import dataclass
 

@@ -1,5 +1,7 @@
-"""The contract's export (entitlements, rejected and parked events) printed as a table, JSON or
-CSV: `subsidy simulate` and `subsidy ledger export` print the same way."""
+"""The contract's export printed as a table, JSON or CSV."""
+
+# The export: entitlements, rejected and parked events. `subsidy simulate` and
+# `subsidy ledger export` print the same way.
 
 import sys
 from typing import Any

@@ -1,5 +1,7 @@
-"""The command line's side of gRPC TLS: the clients' --cacert/--cert/--key/--plaintext options,
-and a server refusing to start without a transport (one line, exit 2)."""
+"""The command line's side of gRPC TLS: the clients' options, and a server's refusal to start."""
+
+# The clients' --cacert/--cert/--key/--plaintext options; a server refuses to start without a
+# transport (one line, exit 2).
 
 from pathlib import Path
 from typing import Annotated

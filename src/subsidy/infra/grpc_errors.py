@@ -1,5 +1,6 @@
-"""INVALID_ARGUMENT (or PERMISSION_DENIED) with a google.rpc.BadRequest naming each bad field:
-made and read here."""
+"""INVALID_ARGUMENT (or PERMISSION_DENIED) with a BadRequest naming each bad field."""
+
+# A google.rpc.BadRequest; made and read here.
 
 from collections.abc import Sequence
 

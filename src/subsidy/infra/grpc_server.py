@@ -1,5 +1,6 @@
-"""A grpc.aio server with the standard health and reflection services, over TLS unless told
-plaintext, and a graceful stop."""
+"""A grpc.aio server: health and reflection, TLS unless told plaintext, a graceful stop."""
+
+# The health and reflection services are the standard ones.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

@@ -1,6 +1,8 @@
-"""How every long-running component starts and stops: an async context manager builds and
-starts it and yields a handle (the starlette lifespan shape); SIGTERM or SIGINT sets one event;
-the work in hand finishes, then the `async with` block tears the component down."""
+"""How every long-running component starts and stops."""
+
+# An async context manager builds and starts it and yields a handle (the starlette lifespan shape);
+# SIGTERM or SIGINT sets one event; the work in hand finishes, then the `async with` block tears the
+# component down.
 
 import asyncio
 import signal

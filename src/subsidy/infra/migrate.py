@@ -1,9 +1,8 @@
-"""A small versioned-SQL migrator on asyncpg (the stack's only driver; yoyo needs psycopg).
+"""A small versioned-SQL migrator on asyncpg (the stack's only driver; yoyo needs psycopg)."""
 
-Each component keeps numbered files `NNNN_name.sql` in its own package folder and is tracked
-under its own name, so services migrate independently. Runs under an advisory lock, each file
-in its own transaction; applied files are checksummed so an edited migration is refused.
-"""
+# Each component keeps numbered files `NNNN_name.sql` in its own package folder and is tracked under
+# its own name, so services migrate independently. Runs under an advisory lock, each file in its own
+# transaction; applied files are checksummed so an edited migration is refused.
 
 import hashlib
 from importlib import resources

@@ -1,5 +1,6 @@
-"""Principals: who holds which bearer tokens and what each may submit, read from one JSON
-setting per service (INGEST_CREDENTIALS, LEDGER_API_AUDITOR_TOKENS)."""
+"""Principals: who holds which bearer tokens and what each may submit."""
+
+# Read from one JSON setting per service (INGEST_CREDENTIALS, LEDGER_API_AUDITOR_TOKENS).
 
 import json
 import re

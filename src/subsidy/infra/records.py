@@ -1,11 +1,10 @@
-"""Kafka records as standard tools read them: the schema registry's wire format and CloudEvents.
+"""Kafka records as standard tools read them: the schema registry's wire format and CloudEvents."""
 
-With a registry, every value is framed in the Confluent wire format (magic byte, schema id,
-message indexes, then the protobuf or JSON bytes) against its record type's schema (subjects by
-record name); every record carries CloudEvents 1.0 binary-mode headers (`ce_*`,
-`content-type`). The framing prefix is computed once per kind by confluent-kafka's own
-serializer, so it is the library's encoding, not ours; each record only prepends those bytes.
-"""
+# With a registry, every value is framed in the Confluent wire format (magic byte, schema id,
+# message indexes, then the protobuf or JSON bytes) against its record type's schema (subjects by
+# record name); every record carries CloudEvents 1.0 binary-mode headers (`ce_*`, `content-type`).
+# The framing prefix is computed once per kind by confluent-kafka's own serializer, so it is the
+# library's encoding, not ours; each record only prepends those bytes.
 
 import asyncio
 import io

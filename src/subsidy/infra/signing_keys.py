@@ -1,5 +1,7 @@
-"""Ed25519 keys of the ledger: PEM files loaded and checked, key ids, key pairs made, signatures
-checked. The ledger signs with the private key; auditors and the notifier hold the public one."""
+"""Ed25519 keys of the ledger: PEM files loaded, key ids, key pairs made, signatures checked."""
+
+# PEM files are checked as they load. The ledger signs with the private key; auditors and the
+# notifier hold the public one.
 
 import base64
 import hashlib

@@ -1,5 +1,7 @@
-"""The event history a reform is tried on: valid events in the order they were decided, and
-the lines that are not events (counted and listed; the rest is still compared)."""
+"""The event history a reform is tried on: valid events in order, and the lines that are not."""
+
+# Events in the order they were decided; the lines that are not events are counted and listed (the
+# rest is still compared).
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field

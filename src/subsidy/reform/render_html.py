@@ -1,5 +1,6 @@
-"""The report as one self-contained HTML page: figures, inline SVG charts and the tables, with
-no script and nothing fetched (the page opens offline, from a mail attachment too)."""
+"""The report as one self-contained HTML page: figures, inline SVG charts and the tables."""
+
+# No script and nothing fetched (the page opens offline, from a mail attachment too).
 
 from subsidy.domain.beijing import beijing_time
 from subsidy.domain.money import compact, format_fen

@@ -1,5 +1,7 @@
-"""Appeals (复核申请, docs/rules.md step 10): filed against a denial or a reduction, decided by
-someone other than the reviewer who rejected it. Guards raise before anything is written."""
+"""Appeals (复核申请): filed against a denial or a reduction, decided by another reviewer."""
+
+# docs/rules.md step 10. An appeal is decided by someone other than the reviewer who rejected it.
+# Guards raise before anything is written.
 
 import dataclasses
 from datetime import date

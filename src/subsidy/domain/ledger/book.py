@@ -1,12 +1,11 @@
-"""One enterprise's book: every limit of "How limits combine" (docs/rules.md) applied in order.
+"""One enterprise's book: every limit of "How limits combine" (docs/rules.md) applied in order."""
 
-All limits are per enterprise (annual caps per enterprise-year, item caps and 就高不重复 per
-enterprise-item, year limits per enterprise-rule), so the enterprise is the unit of consistency:
-one book is decided alone, and the service locks one row per enterprise.
-
-Each decision reads as a short sequence of named steps. Guards (`_guard_*`) raise a specific
-LedgerRejection before anything is written to the book, so a refused event leaves no trace.
-"""
+# All limits are per enterprise (annual caps per enterprise-year, item caps and 就高不重复 per
+# enterprise-item, year limits per enterprise-rule), so the enterprise is the unit of consistency:
+# one book is decided alone, and the service locks one row per enterprise.
+#
+# Each decision reads as a short sequence of named steps. Guards (`_guard_*`) raise a specific
+# LedgerRejection before anything is written to the book, so a refused event leaves no trace.
 
 from subsidy.domain.entitlements import Reason, Status, clip_to_ceiling
 from subsidy.domain.evaluator import Evaluation

@@ -1,12 +1,11 @@
-"""Corrections and retractions: an enterprise's history decided again, only differences booked.
+"""Corrections and retractions: an enterprise's history decided again, only differences booked."""
 
-A correction replaces an event's content at the place it was first taken; a retraction takes
-the event out. The book is rebuilt by applying the corrected history, in its order, with the
-same code that decided it the first time, then compared entitlement by entitlement with the
-book as it stood. Each entitlement that differs gets one new decision revision pointing to the
-correction, and one CORRECTION posting for the change in what it holds (a reduction is also
-owed back: a CLAWBACK receivable). Nothing booked before is touched.
-"""
+# A correction replaces an event's content at the place it was first taken; a retraction takes the
+# event out. The book is rebuilt by applying the corrected history, in its order, with the same code
+# that decided it the first time, then compared entitlement by entitlement with the book as it
+# stood. Each entitlement that differs gets one new decision revision pointing to the correction,
+# and one CORRECTION posting for the change in what it holds (a reduction is also owed back: a
+# CLAWBACK receivable). Nothing booked before is touched.
 
 import dataclasses
 from collections import defaultdict

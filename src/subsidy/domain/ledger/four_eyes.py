@@ -1,5 +1,7 @@
-"""Four eyes (docs/rules.md): an approval at or above its rule's threshold acts only once two
-distinct reviewer principals approved the same amount. A guard: it raises before any write."""
+"""Four eyes: an approval at or above its rule's threshold needs two distinct reviewers."""
+
+# docs/rules.md. Such an approval acts only once two distinct reviewer principals approved the same
+# amount. A guard: it raises before any write.
 
 from enum import Enum
 

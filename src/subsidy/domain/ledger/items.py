@@ -1,5 +1,6 @@
-"""Events on an item that change the entitlements on it: a revocation (docs/rules.md step 7)
-and other programmes' support (step 8)."""
+"""Events on an item that change its entitlements: a revocation, other programmes' support."""
+
+# docs/rules.md step 7 (a revocation) and step 8 (other programmes' support).
 
 from collections import defaultdict
 

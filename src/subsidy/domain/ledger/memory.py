@@ -1,5 +1,7 @@
-"""The whole ledger in memory: one book per enterprise, the event inbox, and each enterprise's
-history in the order its events were first taken (for corrections; for simulate)."""
+"""The whole ledger in memory: one book per enterprise, the event inbox, each one's history."""
+
+# Each enterprise's history is in the order its events were first taken (for corrections; for
+# simulate).
 
 from dataclasses import dataclass, field
 

@@ -1,9 +1,8 @@
-"""Step 4 of "How limits combine" (docs/rules.md): 就高不重复 on (enterprise, item).
+"""Step 4 of "How limits combine" (docs/rules.md): 就高不重复 on (enterprise, item)."""
 
-Highest only, no double: a rule's total on an item must beat every other rule's there; the
-winner supersedes the others' standing entitlements, pays only what other-programme support
-and its own grants leave, and moves in cash only the top-up over what it replaces.
-"""
+# Highest only, no double: a rule's total on an item must beat every other rule's there; the winner
+# supersedes the others' standing entitlements, pays only what other-programme support and its own
+# grants leave, and moves in cash only the top-up over what it replaces.
 
 from subsidy.domain.entitlements import Entitlement, Reason, Status
 from subsidy.domain.ledger import checks as check

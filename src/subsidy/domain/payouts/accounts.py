@@ -1,9 +1,8 @@
-"""Double-entry accounts: every transfer debits one account and credits another by the same fen.
+"""Double-entry accounts: every transfer debits one account and credits another by the same fen."""
 
-As in TigerBeetle, an account keeps its debits and credits posted, and a balance rule on an
-account refuses a transfer that would take it below zero on its normal side. Because each
-transfer adds one amount to both sides, all accounts' debits always equal all credits.
-"""
+# As in TigerBeetle, an account keeps its debits and credits posted, and a balance rule on an
+# account refuses a transfer that would take it below zero on its normal side. Because each transfer
+# adds one amount to both sides, all accounts' debits always equal all credits.
 
 from dataclasses import dataclass, field
 from enum import StrEnum

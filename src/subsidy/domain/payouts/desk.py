@@ -1,10 +1,11 @@
-"""The payout desk: grants become payment orders, clawbacks receivables, and `advance` moves
-each order through its holds (公示, objection, budget, set-off, account) in first-come order.
+"""The payout desk: grants become payment orders, clawbacks receivables; `advance` moves orders."""
 
-The desk is pure and whole: `simulate` and the payouts service run the same steps, the service
-on a desk it loads from PostgreSQL and whose changes (`drain`) it writes back in one
-transaction. Guards raise a PayoutError before anything changes.
-"""
+# `advance` moves each order through its holds (公示, objection, budget, set-off, account) in
+# first-come order.
+#
+# The desk is pure and whole: `simulate` and the payouts service run the same steps, the service on
+# a desk it loads from PostgreSQL and whose changes (`drain`) it writes back in one transaction.
+# Guards raise a PayoutError before anything changes.
 
 from collections import defaultdict
 from dataclasses import dataclass, field

@@ -1,5 +1,6 @@
-"""Reconciliation per channel and year: the orders' figures, the same figures from the accounts,
-and the ledger's grants, every difference listed with its cause (docs/payouts.md)."""
+"""Reconciliation per channel and year, every difference listed with its cause (docs/payouts.md)."""
+
+# The orders' figures, the same figures from the accounts, and the ledger's grants.
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping

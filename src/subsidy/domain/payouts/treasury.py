@@ -1,5 +1,6 @@
-"""Treasury batches: a channel's payable orders of a day in one batch, and the bank's return
-applied line by line, all lines checked before any is applied."""
+"""Treasury batches: a channel's payable orders of a day in one batch, and the bank's return."""
+
+# The return is applied line by line, all lines checked before any is applied.
 
 import hashlib
 from datetime import date
