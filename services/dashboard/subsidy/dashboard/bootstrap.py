@@ -1,5 +1,6 @@
-"""The dashboard's composition root: the page and its ledger watcher started from the settings
-and the policy, and stopped."""
+"""The dashboard's composition root: the page and its ledger watcher, started and stopped."""
+
+# Both are started from the settings and the policy.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -1,10 +1,9 @@
-"""Reading the payouts for the dashboard: orders, receivables, envelopes and alerts by channel-year.
+"""The payouts for the dashboard: orders, receivables, envelopes and alerts by channel-year."""
 
-Read-only, in the ledger reader's snapshot. The payouts may not be migrated (a platform that
-does not pay yet), or not readable by the dashboard's role: then nothing is read and the page
-says there is nothing to show, while the ledger's figures are served as always. Figures are
-summed from the current rows, so they are right whatever the dashboard missed while down.
-"""
+# Read-only, in the ledger reader's snapshot. The payouts may not be migrated (a platform that does
+# not pay yet), or not readable by the dashboard's role: then nothing is read and the page says
+# there is nothing to show, while the ledger's figures are served as always. Figures are summed from
+# the current rows, so they are right whatever the dashboard missed while down.
 
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -1,11 +1,10 @@
-"""Reading the ledger for the dashboard: were decisions committed, and the figures, in one snapshot.
+"""The ledger for the dashboard: were decisions committed, and the figures, in one snapshot."""
 
-Read-only: the ledger's `outbox` (one row per decision, an identity id: the cheap "anything
-new?" probe) and `entitlements` / `decisions` (the figures), and the payouts' tables when
-they are there (subsidy.dashboard.payouts, with a probe of their own). Totals are recomputed
-from the entitlements' current state rather than summed from decisions as they pass, so they
-are right whatever the dashboard missed while it was down.
-"""
+# Read-only: the ledger's `outbox` (one row per decision, an identity id: the cheap "anything new?"
+# probe) and `entitlements` / `decisions` (the figures), and the payouts' tables when they are there
+# (subsidy.dashboard.payouts, with a probe of their own). Totals are recomputed from the
+# entitlements' current state rather than summed from decisions as they pass, so they are right
+# whatever the dashboard missed while it was down.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime

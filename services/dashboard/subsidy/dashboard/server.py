@@ -1,10 +1,9 @@
-"""The dashboard's web server: the page, /events (server-sent events), JSON, health and metrics.
+"""The dashboard's web server: the page, /events (server-sent events), JSON, health and metrics."""
 
-One task watches the ledger (woken by the ledger's `NOTIFY ledger_outbox` at each commit,
-polling as a fallback: it also notices the payouts' changes) and publishes a new state when
-something changed; every browser connected to /events gets it. A state is the whole picture
-(totals, payouts and latest decisions), so a slow browser gets the newest one, nothing queues.
-"""
+# One task watches the ledger (woken by the ledger's `NOTIFY ledger_outbox` at each commit, polling
+# as a fallback: it also notices the payouts' changes) and publishes a new state when something
+# changed; every browser connected to /events gets it. A state is the whole picture (totals, payouts
+# and latest decisions), so a slow browser gets the newest one, nothing queues.
 
 import asyncio
 import contextlib

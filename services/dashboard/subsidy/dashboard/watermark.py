@@ -1,19 +1,18 @@
-"""Which outbox rows are new, exactly once, although transactions commit out of id order.
+"""Which outbox rows are new, exactly once, although transactions commit out of id order."""
 
-The ledger writes one outbox row per decision, in the deciding transaction, keyed by an
-identity column. Ids are handed out when rows are inserted, not when they commit: a batch
-holding ids 100–199 may commit after one holding 200–299, so `WHERE id > last seen` alone
-would miss the first. Each look therefore records which transactions were still running
-(the snapshot's in-progress list): an id at or below the highest id seen can only still
-appear if one of those transactions commits it, so once none of them is running any more
-(they are not in a later snapshot's in-progress list), everything up to that id is settled
-and the lower bound of the query moves up. Between the bound and the top, the ids already
-seen are remembered; that set only holds what committed while older transactions ran. At the
-first look nothing is listed: the transactions running then are watched until they end.
-
-This relies on a ledger transaction having its transaction id before it takes an outbox id,
-which holds: every batch writes the inbox before the outbox (batch_writer.BatchWriter.flush).
-"""
+# The ledger writes one outbox row per decision, in the deciding transaction, keyed by an identity
+# column. Ids are handed out when rows are inserted, not when they commit: a batch holding ids
+# 100–199 may commit after one holding 200–299, so `WHERE id > last seen` alone would miss the
+# first. Each look therefore records which transactions were still running (the snapshot's
+# in-progress list): an id at or below the highest id seen can only still appear if one of those
+# transactions commits it, so once none of them is running any more (they are not in a later
+# snapshot's in-progress list), everything up to that id is settled and the lower bound of the query
+# moves up. Between the bound and the top, the ids already seen are remembered; that set only holds
+# what committed while older transactions ran. At the first look nothing is listed: the transactions
+# running then are watched until they end.
+#
+# This relies on a ledger transaction having its transaction id before it takes an outbox id, which
+# holds: every batch writes the inbox before the outbox (batch_writer.BatchWriter.flush).
 
 from collections import deque
 from dataclasses import dataclass, field

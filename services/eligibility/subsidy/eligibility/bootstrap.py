@@ -1,11 +1,12 @@
-"""The eligibility service's composition root: the faust worker and the gRPC dry run built
-from their settings and the policy.
+"""The eligibility service's composition root: the faust worker and the gRPC dry run."""
 
-The dry run takes the shape of every other component (an async context manager: started on
-entering, stopped on leaving). The faust worker cannot: mode's Worker owns the event loop, its
-own signal handlers and the process's exit, and is started by `execute_from_commandline`,
-which returns only by exiting. What runs inside it does take that shape: the agent's producer
-and publishing window (`worker.publishing`)."""
+# Both are built from their settings and the policy.
+#
+# The dry run takes the shape of every other component (an async context manager: started on
+# entering, stopped on leaving). The faust worker cannot: mode's Worker owns the event loop, its own
+# signal handlers and the process's exit, and is started by `execute_from_commandline`, which
+# returns only by exiting. What runs inside it does take that shape: the agent's producer and
+# publishing window (`worker.publishing`).
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -1,5 +1,7 @@
-"""What `subsidy eligibility evaluate` prints: each event's entitlements with their traces for
-people (zh or en), or one row per entitlement (and per rejected event) as CSV."""
+"""What `subsidy eligibility evaluate` prints: entitlements with their traces, or CSV rows."""
+
+# For people (zh or en), each event's entitlements with their traces; as CSV, one row per
+# entitlement (and per rejected event).
 
 from typing import Any
 

@@ -1,5 +1,6 @@
-"""The ingest service's composition root: the gRPC API and the feed watcher, started from their
-settings and stopped."""
+"""The ingest service's composition root: the gRPC API and the feed watcher, started, stopped."""
+
+# Both are started from their settings.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

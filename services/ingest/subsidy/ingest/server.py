@@ -1,5 +1,6 @@
-"""Running the ingest API: migrations, the idempotent producer, the backlog reader bulk waits
-for, the authenticated gRPC server."""
+"""Running the ingest API: migrations, idempotent producer, backlog reader, gRPC server."""
+
+# The backlog reader is the one bulk waits for; the gRPC server is authenticated.
 
 from dataclasses import dataclass
 

@@ -1,5 +1,7 @@
-"""The IngestService: validate, check the caller's binding, de-duplicate by eventId, revision
-and content hash, produce with the submitter's provenance, then record."""
+"""The IngestService: validate, check the binding, de-duplicate, produce, then record."""
+
+# It checks the caller's binding, de-duplicates by eventId, revision and content hash, and produces
+# with the submitter's provenance.
 
 import hashlib
 import time

@@ -1,5 +1,7 @@
-"""The ingest API's settings: gRPC address, output topic, the writers' principals with their
-tokens and what each may submit (no default), and the bound bulk is admitted under."""
+"""The ingest API's settings: gRPC address, output topic, writers' principals, bulk's bound."""
+
+# The writers' principals come with their tokens and what each may submit (no default); the bound is
+# the one bulk is admitted under.
 
 from typing import Self
 

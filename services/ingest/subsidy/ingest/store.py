@@ -1,5 +1,6 @@
-"""PostgreSQL side of ingestion: accepted event ids with their revisions and content hashes,
-rejections, feed files."""
+"""PostgreSQL side of ingestion: accepted event ids, rejections, feed files."""
+
+# Accepted event ids are kept with their revisions and content hashes.
 
 import hashlib
 import json

@@ -1,6 +1,7 @@
-"""Anchoring: the chains' heads read from the ledger, signed, and appended to the anchor log
-(the anchor file and the anchors topic, both outside PostgreSQL), each chain's position kept
-in anchor_marks."""
+"""Anchoring: the chains' heads read from the ledger, signed, and appended to the anchor log."""
+
+# The anchor log is the anchor file and the anchors topic, both outside PostgreSQL; each chain's
+# position is kept in anchor_marks.
 
 import asyncio
 import hashlib

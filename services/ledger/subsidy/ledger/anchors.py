@@ -1,12 +1,11 @@
-"""Signed chain heads (anchors) kept outside PostgreSQL: made, written to the anchor log, read back.
+"""Signed chain heads (anchors) outside PostgreSQL: made, written to the anchor log, read back."""
 
-An anchor states, under the ledger's Ed25519 key, that an enterprise's chain had reached `seq`
-with `headHash`, and lists the hashes of the entries since that chain's previous anchor. The
-database owner can rewrite an entry and re-chain everything after it, but cannot make the
-recomputed chain pass through a hash the ledger signed earlier: `subsidy ledger verify
---anchors` finds the first entry that differs. The signed bytes are the RFC 8785 (JCS)
-canonical JSON of the anchor without its signature (docs/security.md says why).
-"""
+# An anchor states, under the ledger's Ed25519 key, that an enterprise's chain had reached `seq`
+# with `headHash`, and lists the hashes of the entries since that chain's previous anchor. The
+# database owner can rewrite an entry and re-chain everything after it, but cannot make the
+# recomputed chain pass through a hash the ledger signed earlier: `subsidy ledger verify --anchors`
+# finds the first entry that differs. The signed bytes are the RFC 8785 (JCS) canonical JSON of the
+# anchor without its signature (docs/security.md says why).
 
 import base64
 import binascii

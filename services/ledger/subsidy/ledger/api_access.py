@@ -1,5 +1,7 @@
-"""What a person's session may read of the ledger inside the methods its role may call: an
-enterprise its own enterprise's data only, refused without saying whether another's exists."""
+"""What a person's session may read of the ledger within the methods its role may call."""
+
+# An enterprise reads its own enterprise's data only, and is refused without being told whether
+# another's exists.
 
 from typing import NoReturn
 

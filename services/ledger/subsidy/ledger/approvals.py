@@ -1,5 +1,6 @@
-"""First approvals awaiting a second reviewer (four eyes, 0006_review_approvals): written with
-a batch, restored with a book."""
+"""First approvals awaiting a second reviewer: written with a batch, restored with a book."""
+
+# Four eyes; their table is 0006_review_approvals'.
 
 from datetime import datetime
 

@@ -1,6 +1,7 @@
-"""Ledger invariants checked in SQL: entries add up to the entitlements, counters to the entries,
-no cap exceeded, every entitlement's row matches its latest decision, every decision queued,
-every event and revision as its hash says."""
+"""Ledger invariants checked in SQL."""
+
+# Entries add up to the entitlements, counters to the entries, no cap exceeded, every entitlement's
+# row matches its latest decision, every decision queued, every event and revision as its hash says.
 
 import asyncpg
 

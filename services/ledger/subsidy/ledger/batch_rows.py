@@ -1,10 +1,9 @@
-"""A batch's updates and rejections written set-based: one statement over arrays per table.
+"""A batch's updates and rejections written set-based: one statement over arrays per table."""
 
-Why not executemany: it runs the statement once per row, and each execution costs PostgreSQL
-its own executor start, lookup and trigger queue; a batch of 500 events moves hundreds of
-entitlement and enterprise rows, most of the database's time per event. `UPDATE … FROM
-unnest(…)` joins the arrays to the rows by primary key in one execution.
-"""
+# Why not executemany: it runs the statement once per row, and each execution costs PostgreSQL its
+# own executor start, lookup and trigger queue; a batch of 500 events moves hundreds of entitlement
+# and enterprise rows, most of the database's time per event. `UPDATE … FROM unnest(…)` joins the
+# arrays to the rows by primary key in one execution.
 
 from collections.abc import Sequence
 from datetime import datetime

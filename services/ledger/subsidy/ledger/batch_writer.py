@@ -1,10 +1,9 @@
-"""Writing one batch's outcomes in the caller's transaction, in a handful of round trips.
+"""Writing one batch's outcomes in the caller's transaction, in a handful of round trips."""
 
-Everything of one batch is written together: entitlement rows, decisions, journal entries with
-their hash chain, cap counters, other-programme support, payee accounts, objections, appeals, the
-inbox, rejected events and the outbox. Rows are gathered in memory while the batch is decided
-and written at the end: appended with COPY, updated set-based (subsidy.ledger.batch_rows).
-"""
+# Everything of one batch is written together: entitlement rows, decisions, journal entries with
+# their hash chain, cap counters, other-programme support, payee accounts, objections, appeals, the
+# inbox, rejected events and the outbox. Rows are gathered in memory while the batch is decided and
+# written at the end: appended with COPY, updated set-based (subsidy.ledger.batch_rows).
 
 import json
 from collections import defaultdict

@@ -1,5 +1,7 @@
-"""The ledger's composition root: the worker, the relay and the query API built from their
-settings; their pools, consumer, producers and clock made, started and stopped here."""
+"""The ledger's composition root: the worker, the relay and the query API."""
+
+# All three built from their settings; their pools, consumer, producers and clock made, started and
+# stopped here.
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager

@@ -1,11 +1,10 @@
-"""The journal's hash chain: one chain per enterprise, sha256 over the previous hash and the entry.
+"""The journal's hash chain: one per enterprise, sha256 over the previous hash and the entry."""
 
-Why per enterprise and not one global chain: a global chain would make every writer wait for
-the single head, so workers deciding different enterprises would contend on every batch.
-Per enterprise, the chain head lives on the enterprise row that every writer already locks
-(SELECT … FOR UPDATE) before touching that enterprise's book, so one lock serialises both the
-caps and the chain, and writers of different enterprises never touch each other's heads.
-"""
+# Why per enterprise and not one global chain: a global chain would make every writer wait for the
+# single head, so workers deciding different enterprises would contend on every batch. Per
+# enterprise, the chain head lives on the enterprise row that every writer already locks (SELECT …
+# FOR UPDATE) before touching that enterprise's book, so one lock serialises both the caps and the
+# chain, and writers of different enterprises never touch each other's heads.
 
 import hashlib
 import json

@@ -1,10 +1,11 @@
-"""`subsidy ledger statement|explain|totals|decisions`: the query API's clients, and the call
-`ledger verify --server` makes.
+"""`subsidy ledger statement|explain|totals|decisions`: the query API's clients."""
 
-The query commands call the API rather than PostgreSQL: the API is the one place access is
-checked (an auditor token) and the one read-only database role is used, so an auditor's machine
-needs no database credentials, and what the CLI shows is exactly what the API answers. The
-call, its exit statuses and the TLS it goes over: subsidy.ledger.api_client."""
+# Also the call `ledger verify --server` makes.
+#
+# The query commands call the API rather than PostgreSQL: the API is the one place access is checked
+# (an auditor token) and the one read-only database role is used, so an auditor's machine needs no
+# database credentials, and what the CLI shows is exactly what the API answers. The call, its exit
+# statuses and the TLS it goes over: subsidy.ledger.api_client.
 
 from enum import StrEnum
 from typing import Annotated

@@ -1,5 +1,7 @@
-"""Corrections in PostgreSQL: the inbox as the domain's `Taken`, the histories a batch's
-corrections replay, and the rows that keep a re-decided enterprise's tables in step."""
+"""Corrections in PostgreSQL: the inbox as `Taken`, histories to replay, rows kept in step."""
+
+# The inbox is read as the domain's `Taken`; the histories are those a batch's corrections replay;
+# the rows are those that keep a re-decided enterprise's tables in step.
 
 import json
 from collections.abc import Iterable

@@ -1,5 +1,7 @@
-"""Decisions for people and spreadsheets: `ledger decisions`' page as a table (zh or en, Beijing
-time) and any list of decisions as CSV (codes, integer fen, ISO-8601 with the offset)."""
+"""Decisions for people and spreadsheets: `ledger decisions`' page as a table, any list as CSV."""
+
+# The table is in zh or en, in Beijing time; the CSV has codes, integer fen, ISO-8601 with the
+# offset.
 
 from collections.abc import Iterable
 

@@ -1,5 +1,7 @@
-"""`subsidy ledger explain` for people, in zh or en: the decision, its checks, history,
-corrections and appeals, in cli_output's words, amounts and Beijing times."""
+"""`subsidy ledger explain` for people, in zh or en: a decision with its checks and history."""
+
+# The decision, its checks, history, corrections and appeals, in cli_output's words, amounts and
+# Beijing times.
 
 import functools
 from collections.abc import Iterable, Mapping

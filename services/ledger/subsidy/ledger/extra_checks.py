@@ -1,5 +1,6 @@
-"""Checks `ledger verify` runs beside the journal's: other components' chains and accounts
-(the payouts' transfers), registered by the composition root (subsidy.cli.mounts)."""
+"""Checks `ledger verify` runs beside the journal's: other components' chains and accounts."""
+
+# Such as the payouts' transfers; registered by the composition root (subsidy.cli.mounts).
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass

@@ -1,5 +1,7 @@
-"""The events the ledger took, in the order it took them and as corrected: the platform's real
-history, for deciding it again under another policy (`subsidy policy diff --from-ledger`)."""
+"""The events the ledger took, in order and as corrected: the platform's real history."""
+
+# In the order it took them; for deciding it again under another policy
+# (`subsidy policy diff --from-ledger`).
 
 import hashlib
 import json

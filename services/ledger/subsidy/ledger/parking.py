@@ -1,10 +1,9 @@
-"""Reviews parked until their event arrives: listing them, and expiring those that waited too long.
+"""Reviews parked until their event arrives: listed, and expired when they wait too long."""
 
-Expiry is operational, by the clock (an approval whose event never comes must not wait for
-ever, nor silently vanish): an expired review becomes a rejected event naming its eventRef.
-It locks the enterprise rows like a batch and bumps their version, so that a worker's cached
-book (which still holds the review) is reloaded before it is used again.
-"""
+# Expiry is operational, by the clock (an approval whose event never comes must not wait for ever,
+# nor silently vanish): an expired review becomes a rejected event naming its eventRef. It locks the
+# enterprise rows like a batch and bumps their version, so that a worker's cached book (which still
+# holds the review) is reloaded before it is used again.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -1,9 +1,8 @@
-"""One batch of evaluated events, decided and written in one transaction, with inbox semantics.
+"""One batch of evaluated events, decided and written in one transaction, with inbox semantics."""
 
-The inbox rules are the in-memory ledger's own (`InMemoryLedger.process`), run over the books
-and inbox rows this batch locked and loaded, so the service and `subsidy simulate` cannot
-drift apart: same id and hash → no-op; same id, other hash → DuplicateEventConflict.
-"""
+# The inbox rules are the in-memory ledger's own (`InMemoryLedger.process`), run over the books and
+# inbox rows this batch locked and loaded, so the service and `subsidy simulate` cannot drift apart:
+# same id and hash → no-op; same id, other hash → DuplicateEventConflict.
 
 from collections import Counter
 from dataclasses import dataclass, field

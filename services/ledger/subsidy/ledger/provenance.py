@@ -1,5 +1,6 @@
-"""Who submitted the events the ledger took (inbox.submitted_by, 0005_provenance), for
-`subsidy ledger explain`."""
+"""Who submitted the events the ledger took, for `subsidy ledger explain`."""
+
+# Read from inbox.submitted_by (0005_provenance).
 
 from collections.abc import Collection
 

@@ -1,19 +1,19 @@
-"""The outbox relay: decisions committed by the worker, published on decisions.v1, marked sent
-(and the appeals' notices, subsidy.ledger.appeal_notices, on appeals.v1).
+"""The outbox relay: the worker's committed decisions published on decisions.v1, marked sent."""
 
-The worker never talks to decisions.v1 itself: it writes the decision and its outbox row in
-the deciding transaction, and this relay publishes committed rows afterwards, so there is no
-dual write. A crash between the broker's ack and marking the rows sent publishes them again
-on restart (at-least-once); the idempotent producer removes the broker-side retries and
-consumers deduplicate on decision_id (`<entitlementId>#<revision>`).
-
-Each record is signed with the ledger's Ed25519 key over its exact value bytes (headers
-`subsidy-signature`, `subsidy-key-id`), so the notifier acts only on what the ledger decided,
-not on whatever a Kafka writer put on the topic. Being the one active instance, the relay also
-anchors the chains' heads at a fixed cadence (`subsidy.ledger.anchoring`): those of the
-enterprises whose decisions it published since, as the worker appends an enterprise's journal
-entries in the transaction that writes its decisions' outbox rows.
-"""
+# The appeals' notices (subsidy.ledger.appeal_notices) too, on appeals.v1.
+#
+# The worker never talks to decisions.v1 itself: it writes the decision and its outbox row in the
+# deciding transaction, and this relay publishes committed rows afterwards, so there is no dual
+# write. A crash between the broker's ack and marking the rows sent publishes them again on restart
+# (at-least-once); the idempotent producer removes the broker-side retries and consumers deduplicate
+# on decision_id (`<entitlementId>#<revision>`).
+#
+# Each record is signed with the ledger's Ed25519 key over its exact value bytes (headers
+# `subsidy-signature`, `subsidy-key-id`), so the notifier acts only on what the ledger decided, not
+# on whatever a Kafka writer put on the topic. Being the one active instance, the relay also anchors
+# the chains' heads at a fixed cadence (`subsidy.ledger.anchoring`): those of the enterprises whose
+# decisions it published since, as the worker appends an enterprise's journal entries in the
+# transaction that writes its decisions' outbox rows.
 
 import asyncio
 import contextlib

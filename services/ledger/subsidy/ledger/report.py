@@ -1,5 +1,6 @@
-"""LedgerService answers as JSON, and the statement's payment lines (explanations for people:
-subsidy.ledger.explain_view)."""
+"""LedgerService answers as JSON, and the statement's payment lines."""
+
+# Explanations for people are in subsidy.ledger.explain_view.
 
 from typing import Any
 

@@ -1,5 +1,6 @@
-"""The statement and totals tables of `ledger statement` and `ledger totals`, in zh or en: words
-for statuses, reasons, measures and districts; whole amounts, totals also in 万元."""
+"""The tables of `ledger statement` and `ledger totals`, in zh or en."""
+
+# Words for statuses, reasons, measures and districts; whole amounts, totals also in 万元.
 
 import functools
 

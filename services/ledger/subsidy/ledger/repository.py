@@ -1,5 +1,6 @@
-"""PostgreSQL → enterprise books: lock and load the books a batch needs, and keep them
-between batches (checked against each enterprise row's version, within a bounded size)."""
+"""PostgreSQL → enterprise books: lock and load a batch's books, and keep them between batches."""
+
+# Kept books are checked against each enterprise row's version, within a bounded size.
 
 from collections import Counter as TallyCounter
 from collections import OrderedDict

@@ -1,13 +1,14 @@
-"""The ledger worker: entitlements.v1 in, batches decided and committed exactly once in PostgreSQL.
+"""The ledger worker: entitlements.v1 in, batches committed exactly once in PostgreSQL."""
 
-Why aiokafka and not faust: exactly-once here comes from the database, not from Kafka. A batch
-is applied in one PostgreSQL transaction that also records every event id in the inbox, and
-only after that commit are the Kafka offsets committed; a redelivery (crash, rebalance) finds
-its events in the inbox and changes nothing. That needs explicit control over what is fetched
-(`getmany` batches across partitions) and over when, and which, offsets are committed. Faust
-acks and commits offsets on its own schedule and runs at-least-once anyway, and its tables and
-agents would add nothing we use; aiokafka gives that control with less machinery.
-"""
+# Each batch is decided, then committed.
+#
+# Why aiokafka and not faust: exactly-once here comes from the database, not from Kafka. A batch is
+# applied in one PostgreSQL transaction that also records every event id in the inbox, and only
+# after that commit are the Kafka offsets committed; a redelivery (crash, rebalance) finds its
+# events in the inbox and changes nothing. That needs explicit control over what is fetched
+# (`getmany` batches across partitions) and over when, and which, offsets are committed. Faust acks
+# and commits offsets on its own schedule and runs at-least-once anyway, and its tables and agents
+# would add nothing we use; aiokafka gives that control with less machinery.
 
 import asyncio
 import os

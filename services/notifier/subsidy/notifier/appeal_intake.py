@@ -1,8 +1,7 @@
-"""Appeal notices read from appeals.v1: decoded, planned and taken in once (0004_appeal_notices).
+"""Appeal notices read from appeals.v1: decoded, planned and taken in once (0004_appeal_notices)."""
 
-The consumer checks the ledger's signature first (over the notice context and the value,
-subsidy.infra.signing_keys.APPEAL_NOTICE_CONTEXT), exactly as it does for decisions.
-"""
+# The consumer checks the ledger's signature first (over the notice context and the value,
+# subsidy.infra.signing_keys.APPEAL_NOTICE_CONTEXT), exactly as it does for decisions.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

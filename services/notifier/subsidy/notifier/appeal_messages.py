@@ -1,5 +1,6 @@
-"""What an upheld appeal (复核申请) did to a decision, in the notifier's words (zh/en) and as
-fields: the decision reopened for review, who decided the appeal and why."""
+"""What an upheld appeal (复核申请) did to a decision, in the notifier's words and as fields."""
+
+# In zh or en: the decision reopened for review, who decided the appeal and why.
 
 from typing import Any, Literal
 

@@ -1,6 +1,7 @@
-"""The notifier's composition root: the worker and the admin API built from the settings;
-their pool, HTTP session, senders, Kafka consumer and payout notices' poller made, started and
-stopped here."""
+"""The notifier's composition root: the worker and the admin API, built from the settings."""
+
+# Their pool, HTTP session, senders, Kafka consumer and payout notices' poller are made, started and
+# stopped here.
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager

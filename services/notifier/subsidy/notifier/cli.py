@@ -1,5 +1,6 @@
-"""`subsidy notify …`: the worker, the admin API, dead deliveries, and subscriptions (their
-tables in zh or en)."""
+"""`subsidy notify …`: the worker, the admin API, dead deliveries, and subscriptions."""
+
+# The subscriptions' tables are in zh or en.
 
 import asyncio
 from pathlib import Path

@@ -1,16 +1,15 @@
-"""Reads decisions from Kafka and plans their deliveries in PostgreSQL before committing offsets.
+"""Reads decisions from Kafka and plans their deliveries in PostgreSQL before committing offsets."""
 
-aiokafka rather than faust: the notifier needs no stream tables, windows or changelogs, only
-full control over *when* an offset is committed — strictly after the PostgreSQL transaction
-that planned the batch has committed. faust acknowledges and commits offsets on its own
-schedule, which would let a crash between its commit and ours lose a decision.
-
-Any Kafka writer can put a record on decisions.v1, so a decision counts only when the ledger's
-relay signed it: an Ed25519 signature over the exact value bytes in the `subsidy-signature`
-header, by the key named in `subsidy-key-id`. Anything else is dead-lettered with the reason,
-counted and alerted on, and never notified. The same group reads the ledger's appeal notices
-on appeals.v1, signed over the notice context and the value (subsidy.notifier.appeal_intake).
-"""
+# aiokafka rather than faust: the notifier needs no stream tables, windows or changelogs, only full
+# control over *when* an offset is committed — strictly after the PostgreSQL transaction that
+# planned the batch has committed. faust acknowledges and commits offsets on its own schedule, which
+# would let a crash between its commit and ours lose a decision.
+#
+# Any Kafka writer can put a record on decisions.v1, so a decision counts only when the ledger's
+# relay signed it: an Ed25519 signature over the exact value bytes in the `subsidy-signature`
+# header, by the key named in `subsidy-key-id`. Anything else is dead-lettered with the reason,
+# counted and alerted on, and never notified. The same group reads the ledger's appeal notices on
+# appeals.v1, signed over the notice context and the value (subsidy.notifier.appeal_intake).
 
 import asyncio
 import dataclasses

@@ -1,13 +1,12 @@
-"""Reads the payouts' notices (their outbox table) past the notifier's cursor and plans them.
+"""Reads the payouts' notices (their outbox table) past the notifier's cursor and plans them."""
 
-The payouts write `payout_notices` in the transaction of the operation that caused each one,
-under the desk lock every payouts operation takes, so notices become visible in id order: a
-reader that has seen id N will never later see a smaller one appear, and a cursor (the highest
-id taken in) loses nothing. The cursor is the highest `source_id` in `notifier_payout_notices`,
-kept in the transaction that plans the notices' deliveries, so a crash plans nothing or all.
-Two notifiers may read the same notices; the unique keys (notice id; notice, channel,
-recipient) let only one of them plan each message.
-"""
+# The payouts write `payout_notices` in the transaction of the operation that caused each one, under
+# the desk lock every payouts operation takes, so notices become visible in id order: a reader that
+# has seen id N will never later see a smaller one appear, and a cursor (the highest id taken in)
+# loses nothing. The cursor is the highest `source_id` in `notifier_payout_notices`, kept in the
+# transaction that plans the notices' deliveries, so a crash plans nothing or all. Two notifiers may
+# read the same notices; the unique keys (notice id; notice, channel, recipient) let only one of
+# them plan each message.
 
 import asyncio
 import contextlib

@@ -1,5 +1,6 @@
-"""Who is told about a decision, a payout notice or an appeal notice, on which channel, with
-what message (pure)."""
+"""Who is told about a decision or a notice, on which channel, with what message (pure)."""
+
+# A notice is a payout notice or an appeal notice.
 
 from collections.abc import Mapping
 from dataclasses import dataclass

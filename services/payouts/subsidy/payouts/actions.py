@@ -1,5 +1,6 @@
-"""The payouts' operations as the commands and the main job run them: a budget file loaded,
-the day's batches made and written, each on the desk in one transaction."""
+"""The payouts' operations as the commands and the main job run them."""
+
+# A budget file loaded, the day's batches made and written, each on the desk in one transaction.
 
 from collections.abc import Callable
 from datetime import date

@@ -1,5 +1,6 @@
-"""`subsidy payouts …`: orders through their holds, treasury batches, the bank's returns,
-recovery, and the reconciliation; every change in one transaction under the desk lock."""
+"""`subsidy payouts …`: orders, treasury batches, the bank's returns, recovery, reconciliation."""
+
+# Orders go through their holds; every change is made in one transaction under the desk lock.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping

@@ -1,5 +1,6 @@
-"""`subsidy budget …` and `subsidy publicity …`, and the two-approver write-off: the bureaus'
-side of the payouts."""
+"""The bureaus' side of the payouts: `subsidy budget …`, `subsidy publicity …`, the write-off."""
+
+# The write-off takes two approvers.
 
 from enum import StrEnum
 from pathlib import Path

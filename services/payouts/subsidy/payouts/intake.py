@@ -1,5 +1,7 @@
-"""What the payouts take in from the ledger: grants not yet ordered, clawbacks not yet
-receivable, the enterprises' payee accounts and the objections filed."""
+"""What the payouts take in from the ledger: new grants, clawbacks, payee accounts, objections."""
+
+# Grants not yet ordered, clawbacks not yet receivable, the enterprises' payee accounts and the
+# objections filed.
 
 from datetime import date
 

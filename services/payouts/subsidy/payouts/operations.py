@@ -1,5 +1,7 @@
-"""One payouts operation: under the desk lock, in one transaction, the ledger's new grants and
-clawbacks taken in, the pure desk's step run, and its changes written back (or nothing)."""
+"""One payouts operation, under the desk lock and in one transaction."""
+
+# The ledger's new grants and clawbacks taken in, the pure desk's step run, and its changes written
+# back (or nothing).
 
 from collections.abc import Callable
 from dataclasses import dataclass

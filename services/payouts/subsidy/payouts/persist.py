@@ -1,5 +1,7 @@
-"""The desk's changes written back in the operation's transaction: transfers on the hash chain,
-orders with their history, receivables, alerts, batches, and what was taken in."""
+"""The desk's changes written back in the operation's transaction."""
+
+# Transfers on the hash chain, orders with their history, receivables, alerts, batches, and what was
+# taken in.
 
 import hashlib
 import json

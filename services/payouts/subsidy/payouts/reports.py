@@ -1,5 +1,6 @@
-"""What the payouts print: the reconciliation, the ageing report and the accounts' balances,
-as a table for people (zh or en, ¥ amounts) or JSON for machines (fen)."""
+"""What the payouts print: the reconciliation, the ageing report and the accounts' balances."""
+
+# As a table for people (zh or en, ¥ amounts) or JSON for machines (fen).
 
 import dataclasses
 import fnmatch

@@ -1,5 +1,7 @@
-"""The database side of batch files and return files: each batch's manifest digest kept, a
-return file applied once, and the reconciliation with the ledger's grants beside it."""
+"""The database side of batch files and return files."""
+
+# Each batch's manifest digest kept, a return file applied once, and the reconciliation with the
+# ledger's grants beside it.
 
 import asyncio
 import csv

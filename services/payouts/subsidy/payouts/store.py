@@ -1,5 +1,7 @@
-"""The payout desk loaded from PostgreSQL under the desk lock: accounts, orders, receivables,
-envelopes, batches, and what the ledger recorded (payees, objections)."""
+"""The payout desk loaded from PostgreSQL under the desk lock."""
+
+# Accounts, orders, receivables, envelopes, batches, and what the ledger recorded (payees,
+# objections).
 
 import asyncpg
 

@@ -1,5 +1,7 @@
-"""`ledger verify` for the accounts: the transfers' hash chain, every balance recomputed from
-the transfers, debits equal to credits, every balance rule, a clean reconciliation."""
+"""`ledger verify` for the accounts: the transfers' chain, balances, rules, reconciliation."""
+
+# The transfers' hash chain, every balance recomputed from the transfers, debits equal to credits,
+# every balance rule, a clean reconciliation.
 
 from collections.abc import Mapping
 

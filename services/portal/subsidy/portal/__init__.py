@@ -1,2 +1,3 @@
-"""The portal: the platform's HTTP/JSON API (Connect) with OpenAPI, people's sessions, and the
-enterprise page and bureau workbench."""
+"""The portal: the HTTP/JSON API (Connect), sessions, the enterprise page and the workbench."""
+
+# The API is the platform's, with OpenAPI; the sessions are people's; the workbench is the bureaus'.

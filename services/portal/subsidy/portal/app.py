@@ -1,5 +1,6 @@
-"""The portal's ASGI application: the Connect services by path prefix, and beside them the
-OpenAPI document, the pages' labels (/site.json), the health probe and the pages."""
+"""The portal's ASGI application: the Connect services by path prefix, and what is beside them."""
+
+# Beside them: the OpenAPI document, the pages' labels (/site.json), the health probe and the pages.
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path

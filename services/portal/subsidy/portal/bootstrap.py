@@ -1,5 +1,7 @@
-"""The portal's composition root: its database pool, its gRPC channels to the services it
-relays, its own services and the HTTP server, started from the settings and stopped."""
+"""The portal's composition root, started from the settings and stopped."""
+
+# Its database pool, its gRPC channels to the services it relays, its own services and the HTTP
+# server.
 
 import asyncio
 import socket

@@ -1,5 +1,6 @@
-"""CatalogService: the policy as the platform applies it — its rules, clauses and versions —
-for anyone to read, as OpenFisca's /parameters does."""
+"""CatalogService: the policy as the platform applies it, for anyone to read."""
+
+# Its rules, clauses and versions, as OpenFisca's /parameters does.
 
 from datetime import date, datetime
 from typing import Any

@@ -1,5 +1,6 @@
-"""`subsidy portal serve`: the HTTP/JSON API, the enterprise page and the bureau workbench,
-until SIGTERM."""
+"""`subsidy portal serve`: the HTTP/JSON API, the enterprise page and the bureau workbench."""
+
+# It serves until SIGTERM.
 
 import asyncio
 from typing import Annotated, Any

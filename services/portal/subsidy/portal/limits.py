@@ -1,6 +1,7 @@
-"""What the portal takes from a caller before anything reads it: a request body of at most
-MAX_BODY bytes, never compressed. An unauthenticated caller can reach the public methods, so a
-large or decompressing body must be refused before it is held in memory."""
+"""What the portal takes from a caller before anything reads it."""
+
+# A request body of at most MAX_BODY bytes, never compressed. An unauthenticated caller can reach
+# the public methods, so a large or decompressing body must be refused before it is held in memory.
 
 import json
 from collections.abc import Awaitable, Callable

@@ -1,6 +1,7 @@
-"""The OpenAPI 3.1 document of the HTTP/JSON API, derived from the services' descriptors, so
-that it describes exactly what the .proto says (the Connect protocol's unary calls: POST
-/<package>.<Service>/<Method> with the request message as JSON, in proto3's JSON mapping)."""
+"""The OpenAPI 3.1 document of the HTTP/JSON API, derived from the services' descriptors."""
+
+# Derived so that it describes exactly what the .proto says: the Connect protocol's unary calls,
+# POST /<package>.<Service>/<Method> with the request message as JSON, in proto3's JSON mapping.
 
 from collections.abc import Iterable
 from importlib.metadata import version

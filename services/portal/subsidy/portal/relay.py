@@ -1,9 +1,10 @@
-"""The platform's gRPC services over HTTP/JSON: each unary method of a service relayed, as it
-is, to the gRPC server that implements it, with the caller's credential.
+"""The platform's gRPC services over HTTP/JSON, each unary method relayed to its gRPC server."""
 
-Relaying rather than serving again keeps one implementation and one authorisation per method:
-the gRPC server decides who may call what, for HTTP callers as for gRPC ones, and answers the
-same errors (a google.rpc.BadRequest's field violations reach the HTTP caller as JSON)."""
+# Each one relayed as it is, to the gRPC server that implements it, with the caller's credential.
+#
+# Relaying rather than serving again keeps one implementation and one authorisation per method: the
+# gRPC server decides who may call what, for HTTP callers as for gRPC ones, and answers the same
+# errors (a google.rpc.BadRequest's field violations reach the HTTP caller as JSON).
 
 import re
 from collections.abc import Awaitable, Callable

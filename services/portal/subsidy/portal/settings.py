@@ -1,5 +1,7 @@
-"""The portal's settings (PORTAL_*): where it listens and how, the gRPC services it relays,
-its database login and the key that signs people's sessions."""
+"""The portal's settings (PORTAL_*): listening, relayed gRPC services, database, session key."""
+
+# Where it listens and how, the gRPC services it relays, its database login and the key that signs
+# people's sessions.
 
 from typing import Self
 

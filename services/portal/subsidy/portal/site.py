@@ -1,5 +1,6 @@
-"""What the pages need to know besides the API: labels in Chinese and English, written once in
-the domain, and the source the portal's events claim."""
+"""What the pages need to know besides the API: labels, and the source the portal's events claim."""
+
+# The labels are in Chinese and English, written once in the domain.
 
 from typing import Any
 
