@@ -200,3 +200,31 @@ async def test_a_redelivered_batch_with_a_correction_before_its_original_changes
 
     await _decide(ledger_db.url, [batch], cache)
     assert await export(ledger_db.url) == once
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="settle_parked runs after the fates of a correction later in the batch: a review"
+    " released and then re-parked by a retraction in one batch is left 'applied' in the inbox",
+)
+async def test_a_review_released_then_parked_again_in_one_batch_is_parked_in_the_inbox(
+    ledger_db: LedgerDb,
+) -> None:
+    """A review waits for its event, the event releases it, and a retraction of the event makes
+    it wait again, all in one batch: the inbox says what parked_reviews says."""
+    # Not money (the entitlement is RETRACTED either way); the inbox row is the ledger's
+    # record of the review's fate, and split over two batches it does say 'parked'.
+    top = {"enterpriseId": enterprise_id(910_003)}
+    held = event("exhibitionHeld", {"itemId": "expo-9"}, eventId="p1", **top)
+    review = event("reviewDecided", {"eventRef": "p1", "ruleId": RULE, "approved": True,
+                                     "approvedAmountFen": 50_000_000},
+                   eventId="p1r", submittedBy={"principal": "reviewer-a"},
+                   occurredOn="2025-08-01", **top)  # fmt: skip
+    retraction = event("eventRetracted", {"eventRef": "p1", "reason": "误报"}, eventId="p1x", **top)
+    await _decide(ledger_db.url, [[review, held, retraction]], BookCache(0))
+    waiting = await fetch(
+        ledger_db.url, "SELECT event_id FROM parked_reviews WHERE state = 'waiting'"
+    )
+    assert [r["event_id"] for r in waiting] == ["p1r"]
+    outcome = await fetch(ledger_db.url, "SELECT outcome FROM inbox WHERE event_id = 'p1r'")
+    assert outcome[0]["outcome"] == "parked"
