@@ -1,8 +1,9 @@
-"""Fixtures shared by the whole suite: the running Kafka and PostgreSQL (`make up`; a test that
-needs one fails when it does not answer, never skips), a fresh database per session, and a
-migrated ledger with private topics per test. A test that takes the Kafka or PostgreSQL
-fixtures is marked `kafka` / `postgres`, so `-m "not kafka and not postgres"` runs the pure
-tests alone."""
+"""Fixtures shared by the whole suite."""
+
+# The running Kafka and PostgreSQL (`make up`; a test that needs one fails when it does not answer,
+# never skips), a fresh database per session, and a migrated ledger with private topics per test. A
+# test that takes the Kafka or PostgreSQL fixtures is marked `kafka` / `postgres`, so
+# `-m "not kafka and not postgres"` runs the pure tests alone.
 
 import contextlib
 import os

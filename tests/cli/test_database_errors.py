@@ -1,6 +1,7 @@
-"""Commands that go to PostgreSQL say in one line what is wrong with the database (unreachable,
-no such database, authentication, schema not migrated) and exit with the documented status,
-never with a traceback: the real `subsidy` executable against the real server."""
+"""Commands that go to PostgreSQL say in one line what is wrong with the database, no traceback."""
+
+# Unreachable, no such database, authentication, schema not migrated; each exits with the documented
+# status, never with a traceback: the real `subsidy` executable against the real server.
 
 import os
 import re

@@ -1,6 +1,8 @@
-"""One `--format` (table|json|csv, table by default) and one `--lang` (zh by default, or
-SUBSIDY_LANG) across the commands; tables in Chinese words, whole amounts at 80 columns, Beijing
-time with its offset; `eligibility evaluate` reads CSV and XLSX as `subsidy ingest` does."""
+"""One `--format` and one `--lang` across the commands, and what their tables show."""
+
+# `--format` is table|json|csv, table by default; `--lang` is zh by default, or SUBSIDY_LANG. Tables
+# in Chinese words, whole amounts at 80 columns, Beijing time with its offset;
+# `eligibility evaluate` reads CSV and XLSX as `subsidy ingest` does.
 
 import csv
 import io

@@ -1,6 +1,8 @@
-"""`subsidy --help` imports no command: the real executable, its imports listed by Python
-(-X importtime); every command is loaded when it runs, with the help the root lists for it, and
-answers `-h`; `--version` prints the installed version."""
+"""`subsidy --help` imports no command."""
+
+# The real executable, its imports listed by Python (-X importtime); every command is loaded when it
+# runs, with the help the root lists for it, and answers `-h`; `--version` prints the installed
+# version.
 
 import inspect
 import os

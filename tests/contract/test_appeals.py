@@ -1,5 +1,7 @@
-"""appealFiled and appealDecided (docs/contract.md §1, Appeals): each bad field refused by its
-path through every door (a decoded dict, a JSONL line, protobuf), good ones round trip."""
+"""appealFiled and appealDecided (docs/contract.md §1, Appeals)."""
+
+# Each bad field refused by its path through every door (a decoded dict, a JSONL line, protobuf),
+# good ones round trip.
 
 import json
 from collections.abc import Callable

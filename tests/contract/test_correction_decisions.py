@@ -1,5 +1,6 @@
-"""A decision a correction or a retraction brought about, as decisions.v1 carries it: its
-`correction` (docs/contract.md §2) filled from the ledger's CorrectionNote, absent otherwise."""
+"""A decision a correction or a retraction brought about, as decisions.v1 carries it."""
+
+# Its `correction` (docs/contract.md §2) filled from the ledger's CorrectionNote, absent otherwise.
 
 import pytest
 

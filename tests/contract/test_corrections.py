@@ -1,6 +1,7 @@
-"""Corrections and retractions in the event contract (docs/contract.md §1): revision,
-correctionReason and eventRetracted through every door (a decoded dict, a JSONL line,
-protobuf), on to the ledger inside an Evaluation, with an original's hash unchanged."""
+"""Corrections and retractions in the event contract (docs/contract.md §1)."""
+
+# Revision, correctionReason and eventRetracted through every door (a decoded dict, a JSONL line,
+# protobuf), on to the ledger inside an Evaluation, with an original's hash unchanged.
 
 import json
 from collections.abc import Callable

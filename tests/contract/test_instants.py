@@ -1,6 +1,7 @@
-"""Instants migrating to google.protobuf.Timestamp (docs/contract.md, Times): writers fill the
-Timestamp and the deprecated string with one instant; readers take the Timestamp and fall back
-to the string, so a message an older release wrote reads the same."""
+"""Instants migrating to google.protobuf.Timestamp (docs/contract.md, Times)."""
+
+# Writers fill the Timestamp and the deprecated string with one instant; readers take the Timestamp
+# and fall back to the string, so a message an older release wrote reads the same.
 
 import json
 from datetime import UTC, datetime, timedelta, timezone

@@ -1,5 +1,7 @@
-"""payeeAccountRegistered and objectionFiled (docs/contract.md §1): each bad field refused by its
-path through every door (a decoded dict, a JSONL line, protobuf), good ones round trip."""
+"""payeeAccountRegistered and objectionFiled (docs/contract.md §1)."""
+
+# Each bad field refused by its path through every door (a decoded dict, a JSONL line, protobuf),
+# good ones round trip.
 
 import json
 from collections.abc import Callable

@@ -1,9 +1,10 @@
-"""Kafka records as standard tools read them: CloudEvents headers parsed by the CloudEvents SDK,
-values framed in the schema registry's wire format decoded by confluent-kafka's deserializer.
+"""Kafka records as standard tools read them."""
 
-The registry here is confluent-kafka's in-process one (`mock://`): these are unit tests of the
-framing and the registration flow, not of a registry server.
-"""
+# CloudEvents headers parsed by the CloudEvents SDK, values framed in the schema registry's wire
+# format decoded by confluent-kafka's deserializer.
+#
+# The registry here is confluent-kafka's in-process one (`mock://`): these are unit tests of the
+# framing and the registration flow, not of a registry server.
 
 import base64
 import io

@@ -1,5 +1,7 @@
-"""Fixtures of the dashboard tests: a schema with every component migrated (ledger, ingest,
-notifier, payouts), as the platform runs them."""
+"""Fixtures of the dashboard tests."""
+
+# A schema with every component migrated (ledger, ingest, notifier, payouts), as the platform runs
+# them.
 
 import pytest
 

@@ -1,6 +1,7 @@
-"""Helpers of the dashboard's panel tests: a ledger over three years with payouts, what its
-tables say (computed here, apart from the dashboard's queries), and an order for one of its
-enterprises as the payouts would have stored it."""
+"""Helpers of the dashboard's panel tests."""
+
+# A ledger over three years with payouts, what its tables say (computed here, apart from the
+# dashboard's queries), and an order for one of its enterprises as the payouts would have stored it.
 
 import os
 from datetime import date, datetime

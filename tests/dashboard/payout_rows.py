@@ -1,5 +1,7 @@
-"""Helpers of the dashboard's payouts tests: orders, receivables, envelopes and alerts written as
-the database owner into a schema with every component migrated (the fixture payouts_schema)."""
+"""Helpers of the dashboard's payouts tests."""
+
+# Orders, receivables, envelopes and alerts written as the database owner into a schema with every
+# component migrated (the fixture payouts_schema).
 
 from dataclasses import dataclass
 from datetime import date, datetime

@@ -1,6 +1,7 @@
-"""Amounts as the dashboard's cards and tables show them (万元 from ¥10,000, 亿元 from
-¥100,000,000, ¥ below), formatted from integer fen: exact cases, and a property against a
-second, independent implementation on Decimal strings."""
+"""Amounts as the dashboard's cards and tables show them, formatted from integer fen."""
+
+# 万元 from ¥10,000, 亿元 from ¥100,000,000, ¥ below: exact cases, and a property against a second,
+# independent implementation on Decimal strings.
 
 from decimal import ROUND_HALF_UP, Decimal
 

@@ -1,5 +1,7 @@
-"""The dashboard in a real browser: headless Chromium shows the ledger's totals, in Chinese, and
-updates them while the page is open as new decisions are committed."""
+"""The dashboard in a real browser."""
+
+# Headless Chromium shows the ledger's totals, in Chinese, and updates them while the page is open
+# as new decisions are committed.
 
 import json
 from pathlib import Path

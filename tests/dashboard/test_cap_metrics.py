@@ -1,5 +1,7 @@
-"""True cap utilisation on the dashboard's /metrics: granted ÷ annual cap per enterprise-year,
-counted by band and its highest share per capped rule, against a real ledger's entitlements."""
+"""True cap utilisation on the dashboard's /metrics."""
+
+# Granted ÷ annual cap per enterprise-year, counted by band and its highest share per capped rule,
+# against a real ledger's entitlements.
 
 import asyncio
 from collections.abc import AsyncIterator

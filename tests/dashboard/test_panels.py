@@ -1,6 +1,8 @@
-"""The new panels over a real ledger of three years with payouts: the year filter changes every
-figure and is checked against the tables, the channels and the trends add up to the grants,
-the caps are the entitlements', the enterprise API, and the Excel export equals the JSON."""
+"""The new panels over a real ledger of three years with payouts."""
+
+# The year filter changes every figure and is checked against the tables, the channels and the
+# trends add up to the grants, the caps are the entitlements', the enterprise API, and the Excel
+# export equals the JSON.
 
 import asyncio
 import io

@@ -1,7 +1,8 @@
-"""The new panels in headless Chromium at a desktop's width (1440 px) and a phone's (390 px):
-the year in the URL drives every panel, the chart is drawn without anything from outside,
-nothing overflows the window sideways and no amount is clipped or wrapped; a district row
-drills down to its enterprises and on to the enterprise view with its rows and payments."""
+"""The new panels in headless Chromium at a desktop's width (1440 px) and a phone's (390 px)."""
+
+# The year in the URL drives every panel, the chart is drawn without anything from outside, nothing
+# overflows the window sideways and no amount is clipped or wrapped; a district row drills down to
+# its enterprises and on to the enterprise view with its rows and payments.
 
 import json
 from pathlib import Path

@@ -1,6 +1,8 @@
-"""The dashboard's payouts on PostgreSQL, as its own login: disbursement and budget burn per
-channel and year in /api/totals and /events to the fen, a change of the payouts noticed
-without a decision, nothing paid yet said as such, and no payouts tables at all served around."""
+"""The dashboard's payouts on PostgreSQL, as its own login."""
+
+# Disbursement and budget burn per channel and year in /api/totals and /events to the fen, a change
+# of the payouts noticed without a decision, nothing paid yet said as such, and no payouts tables at
+# all served around.
 
 import asyncio
 from collections.abc import AsyncIterator

@@ -1,6 +1,7 @@
-"""The payouts in a real browser at a phone's width (390 px): headless Chromium shows each
-channel-year's disbursement and budget burn, Chinese first, in ¥, nothing wider than its box;
-and says 暂无拨付数据 when nothing was paid yet."""
+"""The payouts in a real browser at a phone's width (390 px)."""
+
+# Headless Chromium shows each channel-year's disbursement and budget burn, Chinese first, in ¥,
+# nothing wider than its box; and says 暂无拨付数据 when nothing was paid yet.
 
 import json
 from pathlib import Path

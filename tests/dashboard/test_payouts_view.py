@@ -1,5 +1,7 @@
-"""The payouts' figures as JSON without a database: the share of an envelope used, rounded
-down; a state or hold the dashboard does not know yet still counted; nothing to read said."""
+"""The payouts' figures as JSON without a database."""
+
+# The share of an envelope used, rounded down; a state or hold the dashboard does not know yet still
+# counted; nothing to read said.
 
 from datetime import UTC, datetime
 

@@ -1,5 +1,6 @@
-"""The dashboard sees every committed decision exactly when it commits, in whatever order ledger
-transactions commit, and serves it as JSON and server-sent events."""
+"""The dashboard sees every committed decision exactly when it commits, and serves it."""
+
+# In whatever order ledger transactions commit; served as JSON and server-sent events.
 
 import asyncio
 import json

@@ -1,5 +1,7 @@
-"""The dashboard's event streams over real HTTP: at most so many per client address (429 with
-Retry-After) and in all (503), each ending after its lifetime; refusals counted."""
+"""The dashboard's event streams over real HTTP."""
+
+# At most so many per client address (429 with Retry-After) and in all (503), each ending after its
+# lifetime; refusals counted.
 
 import asyncio
 from collections.abc import AsyncIterator

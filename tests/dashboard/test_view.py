@@ -1,5 +1,7 @@
-"""What the dashboard shows: every measure, district and status, Chinese labels, ¥ amounts,
-Suzhou time; the page's inline code is exactly what its CSP allows; the hub's hand-over."""
+"""What the dashboard shows."""
+
+# Every measure, district and status, Chinese labels, ¥ amounts, Suzhou time; the page's inline code
+# is exactly what its CSP allows; the hub's hand-over.
 
 import asyncio
 import json

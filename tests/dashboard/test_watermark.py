@@ -1,5 +1,6 @@
-"""The outbox watermark notices every commit, in whatever order transactions commit, and settles
-what no running transaction can still commit."""
+"""The outbox watermark notices every commit, in whatever order transactions commit."""
+
+# It also settles what no running transaction can still commit.
 
 from dataclasses import dataclass, field
 

@@ -1,5 +1,7 @@
-"""The main job's path (`make run`) on a smaller generated feed: every service as a real
-process, the feed through the ingest API, and the pipeline's export equal to `simulate`."""
+"""The main job's path (`make run`) on a smaller generated feed."""
+
+# Every service as a real process, the feed through the ingest API, and the pipeline's export equal
+# to `simulate`.
 
 import json
 import uuid

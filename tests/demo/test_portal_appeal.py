@@ -1,8 +1,9 @@
-"""An appeal end to end through the pages, with every service a real process (the main job's
-platform): a reviewer rejects an exhibition's award in the workbench, the enterprise appeals on
-its page, an approver upholds the appeal in the workbench, the ledger reopens the review, a
-second reviewer approves it, and the enterprise's page shows the money; the notifier tells the
-enterprise of each decision and the bureaus of the appeal."""
+"""An appeal end to end through the pages, with every service a real process."""
+
+# The main job's platform: a reviewer rejects an exhibition's award in the workbench, the enterprise
+# appeals on its page, an approver upholds the appeal in the workbench, the ledger reopens the
+# review, a second reviewer approves it, and the enterprise's page shows the money; the notifier
+# tells the enterprise of each decision and the bureaus of the appeal.
 
 import asyncio
 import json

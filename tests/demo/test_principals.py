@@ -1,5 +1,7 @@
-"""The main job's submitters: their bindings admit what the sample feed sends and no other type
-or source, and the sample goes out in file order under each line's own credential."""
+"""The main job's submitters."""
+
+# Their bindings admit what the sample feed sends and no other type or source, and the sample goes
+# out in file order under each line's own credential.
 
 import json
 from pathlib import Path

@@ -1,5 +1,7 @@
-"""Stand-ins for the certificates the operators write into Secrets: a CA and a server certificate
-it signed, real PEM files, so what a pod would load is loaded here (ssl, grpc)."""
+"""Stand-ins for the certificates the operators write into Secrets."""
+
+# A CA and a server certificate it signed, real PEM files, so what a pod would load is loaded here
+# (ssl, grpc).
 
 import datetime as dt
 from pathlib import Path

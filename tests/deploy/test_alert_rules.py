@@ -1,8 +1,10 @@
-"""The alert rules have one source: deploy/prometheus/alerts.yml (the services' own metrics)
-and alerts-kafka-exporter.yml (Strimzi's Kafka Exporter, Kubernetes only). The Kubernetes
-PrometheusRule is generated from them by scripts/gen_prometheusrule.py and cannot drift; the
-Kafka Exporter's alerts pass promtool and fire as they should. (alerts.yml itself is checked
-against the code and its promtool tests by test_grafana_dashboards.py.)"""
+"""The alert rules have one source, and the PrometheusRule made from it cannot drift."""
+
+# The source: deploy/prometheus/alerts.yml (the services' own metrics) and alerts-kafka-exporter.yml
+# (Strimzi's Kafka Exporter, Kubernetes only). The Kubernetes PrometheusRule is generated from them
+# by scripts/gen_prometheusrule.py and cannot drift; the Kafka Exporter's alerts pass promtool and
+# fire as they should. (alerts.yml itself is checked against the code and its promtool tests by
+# test_grafana_dashboards.py.)
 
 import difflib
 import re

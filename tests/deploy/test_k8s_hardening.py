@@ -1,5 +1,7 @@
-"""deploy/k8s runs safely: pods locked down, probes and budgets, metrics scraped, sound alerts.
-Who may reach whom: test_k8s_network.py; encryption and logins: test_k8s_transport.py."""
+"""deploy/k8s runs safely."""
+
+# Pods locked down, probes and budgets, metrics scraped, sound alerts. Who may reach whom:
+# test_k8s_network.py; encryption and logins: test_k8s_transport.py.
 
 import re
 import shutil

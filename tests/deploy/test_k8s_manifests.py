@@ -1,9 +1,8 @@
-"""deploy/k8s: every overlay renders, every object is valid against its schema, and the pieces fit.
+"""deploy/k8s: every overlay renders, each object is valid against its schema, the pieces fit."""
 
-Rendering and validation use the pinned kustomize and kubeconform that scripts/go_tools.sh
-builds into .cache/bin (once; later runs reuse them), and the schemas vendored under
-deploy/schemas (kubeconform would fetch them from GitHub, which CI cannot reach).
-"""
+# Rendering and validation use the pinned kustomize and kubeconform that scripts/go_tools.sh builds
+# into .cache/bin (once; later runs reuse them), and the schemas vendored under deploy/schemas
+# (kubeconform would fetch them from GitHub, which CI cannot reach).
 
 import json
 import re

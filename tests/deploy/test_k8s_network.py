@@ -1,9 +1,11 @@
-"""deploy/k8s's NetworkPolicies, evaluated as the API defines them (a pod is isolated in a
-direction once any policy selects it, and may then do what the union of those policies allows):
-default deny both ways, the public APIs reachable from the ingress controller's pods only (the
-ledger API and ingest also from the portal's, which relays to them), metrics from Prometheus's
-namespace, each pod's way out limited to DNS, its own broker or database port (the portal's to
-the two gRPC servers it relays to), and mail and webhooks outside for the notifier alone."""
+"""deploy/k8s's NetworkPolicies, evaluated as the API defines them."""
+
+# A pod is isolated in a direction once any policy selects it, and may then do what the union of
+# those policies allows. Default deny both ways, the public APIs reachable from the ingress
+# controller's pods only (the ledger API and ingest also from the portal's, which relays to them),
+# metrics from Prometheus's namespace, each pod's way out limited to DNS, its own broker or database
+# port (the portal's to the two gRPC servers it relays to), and mail and webhooks outside for the
+# notifier alone.
 
 import ipaddress
 from collections.abc import Iterable

@@ -1,14 +1,15 @@
-"""deploy/k8s against the code: each container runs a real `subsidy` command, sets only variables
-its settings class reads, sets every one it must, and its ports are the ones the code opens.
+"""deploy/k8s against the code."""
 
-The settings classes are introspected (pydantic-settings: field aliases, or env_prefix + field
-name; required fields), then instantiated from the manifest's own values — Secrets replaced by
-well-formed stand-ins (certificates by real ones a stand-in CA signed), mounted ConfigMap files
-by their rendered content, `$(VAR)` references expanded as the kubelet does — so a value the
-service would refuse at start fails here instead. A gRPC server's transport is built from its
-settings, and must be TLS with a certificate that loads; so is an HTTPS server's (the portal),
-whose gRPC clients must check their servers against a CA that loads.
-"""
+# Each container runs a real `subsidy` command, sets only variables its settings class reads, sets
+# every one it must, and its ports are the ones the code opens.
+#
+# The settings classes are introspected (pydantic-settings: field aliases, or env_prefix + field
+# name; required fields), then instantiated from the manifest's own values — Secrets replaced by
+# well-formed stand-ins (certificates by real ones a stand-in CA signed), mounted ConfigMap files by
+# their rendered content, `$(VAR)` references expanded as the kubelet does — so a value the service
+# would refuse at start fails here instead. A gRPC server's transport is built from its settings,
+# and must be TLS with a certificate that loads; so is an HTTPS server's (the portal), whose gRPC
+# clients must check their servers against a CA that loads.
 
 import importlib
 import re

@@ -1,6 +1,8 @@
-"""deploy/k8s encrypts and authenticates every connection: Kafka over TLS with one SCRAM login per
-service, PostgreSQL with the server verified (verify-full), gRPC over TLS with cert-manager's
-certificates; and production runs pinned images only."""
+"""deploy/k8s encrypts and authenticates every connection."""
+
+# Kafka over TLS with one SCRAM login per service, PostgreSQL with the server verified
+# (verify-full), gRPC over TLS with cert-manager's certificates; and production runs pinned images
+# only.
 
 import re
 from collections.abc import Iterator

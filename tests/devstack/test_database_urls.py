@@ -1,5 +1,6 @@
-"""The URLs of the local PostgreSQL keep their TLS parameters through every rewrite: a login,
-another database, a search_path."""
+"""The URLs of the local PostgreSQL keep their TLS parameters through every rewrite."""
+
+# A login, another database, a search_path.
 
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit

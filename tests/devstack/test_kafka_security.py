@@ -1,5 +1,7 @@
-"""The local broker lets in only SCRAM logins over TLS, and each service only where the access
-table says: every (service, topic) write and read tried for real, on topics of this test."""
+"""The local broker lets in only SCRAM logins over TLS, and each service only where allowed."""
+
+# Each service only where the access table says: every (service, topic) write and read tried for
+# real, on topics of this test.
 
 import asyncio
 import re

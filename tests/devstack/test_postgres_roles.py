@@ -1,6 +1,8 @@
-"""`subsidy dev up` on PostgreSQL: a data dir from before passwords (pg_hba `trust`, an owner
-without a password) is upgraded in place: roles with generated passwords kept 0600, pg_hba
-scram-sha-256, the superuser refused over TCP."""
+"""`subsidy dev up` on PostgreSQL."""
+
+# A data dir from before passwords (pg_hba `trust`, an owner without a password) is upgraded in
+# place: roles with generated passwords kept 0600, pg_hba scram-sha-256, the superuser refused over
+# TCP.
 
 import asyncio
 import shutil

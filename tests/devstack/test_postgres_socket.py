@@ -1,7 +1,8 @@
-"""The local PostgreSQL's Unix socket, where the superuser logs in without a password, is the
-server's user's alone: its folder and the socket are 0700, another local user is refused by
-the kernel, the devstack (root, or the user the server runs as) still gets in; a server
-started before that is closed by `subsidy dev up` without a restart."""
+"""The local PostgreSQL's Unix socket, where the superuser needs no password, is private."""
+
+# It is the server's user's alone: its folder and the socket are 0700, another local user is refused
+# by the kernel, the devstack (root, or the user the server runs as) still gets in; a server started
+# before that is closed by `subsidy dev up` without a restart.
 
 import asyncio
 import os

@@ -1,6 +1,7 @@
-"""The local PostgreSQL speaks TLS with a certificate from its layout's CA and refuses TCP
-without it; a data dir from before TLS is upgraded by `subsidy dev up` (restarted on a build
-with TLS, or reloaded); the fault suite's private server speaks TLS too."""
+"""The local PostgreSQL speaks TLS with its layout CA's certificate and refuses TCP without it."""
+
+# A data dir from before TLS is upgraded by `subsidy dev up` (restarted on a build with TLS, or
+# reloaded); the fault suite's private server speaks TLS too.
 
 import asyncio
 import shutil

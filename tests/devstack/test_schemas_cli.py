@@ -1,6 +1,6 @@
-"""`subsidy dev schemas`: every record kind registered, as writers with a registry need.
+"""`subsidy dev schemas`: every record kind registered, as writers with a registry need."""
 
-Against confluent-kafka's in-process registry (`mock://`): the command's flow, not a server."""
+# Against confluent-kafka's in-process registry (`mock://`): the command's flow, not a server.
 
 from typer.testing import CliRunner
 

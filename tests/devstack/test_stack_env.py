@@ -1,5 +1,7 @@
-"""`subsidy dev up` writes .run/stack.env: where the stack is, and the local ledger key pair
-(made once, never replaced) the relay signs with and the notifier checks."""
+"""`subsidy dev up` writes .run/stack.env."""
+
+# Where the stack is, and the local ledger key pair (made once, never replaced) the relay signs with
+# and the notifier checks.
 
 import shlex
 import stat

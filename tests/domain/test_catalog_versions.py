@@ -1,5 +1,7 @@
-"""Policy versions by effective date: dated values and dated overlays, each event judged by the
-version in force on its date, and the ledger's recheck of what eligibility sent."""
+"""Policy versions by effective date."""
+
+# Dated values and dated overlays, each event judged by the version in force on its date, and the
+# ledger's recheck of what eligibility sent.
 
 import dataclasses
 from datetime import date

@@ -1,11 +1,12 @@
-"""The hot path's validation and hashing against the reference: the same event or the same errors.
+"""The hot path's validation and hashing against the reference."""
 
-parse_event_json and event_from_proto vouch for good events without pydantic (event_fast),
-and content_hash writes the canonical JSON with msgspec (canonical). Each is compared here
-with the implementation it replaced, kept below as the reference: on good, odd and hostile
-input, both give the same event (same values, same types, same fields set, same hash) or
-refuse with the same errors.
-"""
+# The same event or the same errors.
+#
+# parse_event_json and event_from_proto vouch for good events without pydantic (event_fast), and
+# content_hash writes the canonical JSON with msgspec (canonical). Each is compared here with the
+# implementation it replaced, kept below as the reference: on good, odd and hostile input, both give
+# the same event (same values, same types, same fields set, same hash) or refuse with the same
+# errors.
 
 import json
 from datetime import date

@@ -1,5 +1,7 @@
-"""The four-eyes threshold as a catalog term: the policy's default, a rule's own, null, dated
-values and overlays, and the entitlements that carry it to the ledger."""
+"""The four-eyes threshold as a catalog term."""
+
+# The policy's default, a rule's own, null, dated values and overlays, and the entitlements that
+# carry it to the ledger.
 
 from datetime import date
 from typing import Any

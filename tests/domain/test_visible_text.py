@@ -1,6 +1,7 @@
-"""Names, ids and other text people read carry no control or invisible characters (bidi
-overrides and isolates, zero-width characters, the BOM, C0 and C1 controls): each is refused
-naming the field and the character, through every door (JSONL, a decoded dict, protobuf)."""
+"""Names, ids and other text people read carry no control or invisible characters."""
+
+# Bidi overrides and isolates, zero-width characters, the BOM, C0 and C1 controls: each is refused
+# naming the field and the character, through every door (JSONL, a decoded dict, protobuf).
 
 import json
 from collections.abc import Callable

@@ -1,5 +1,6 @@
-"""Each long-running service's /metrics, scraped over HTTP from the real `subsidy` process,
-holds its own metric families and its process's, never another component's or process's."""
+"""Each long-running service's /metrics holds its own metric families and its process's only."""
+
+# Scraped over HTTP from the real `subsidy` process; never another component's or process's.
 
 import json
 import os

@@ -1,5 +1,7 @@
-"""Corrections and retractions through eligibility (docs/contract.md §1): a corrected event is
-evaluated like its original and carries its revision to the ledger; a retraction creates none."""
+"""Corrections and retractions through eligibility (docs/contract.md §1)."""
+
+# A corrected event is evaluated like its original and carries its revision to the ledger; a
+# retraction creates none.
 
 import json
 from pathlib import Path

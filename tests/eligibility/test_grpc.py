@@ -1,5 +1,6 @@
-"""EligibilityService.Evaluate over real channels (TLS): in-process, and `subsidy eligibility
-serve`."""
+"""EligibilityService.Evaluate over real channels (TLS)."""
+
+# In-process, and `subsidy eligibility serve`.
 
 import asyncio
 import os

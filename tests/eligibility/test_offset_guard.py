@@ -1,5 +1,6 @@
-"""The eligibility worker evaluates nothing past an input offset it never received
-(OffsetGuard): what lies past a gap waits, unacked, for the partition to be sought back."""
+"""The eligibility worker evaluates nothing past an input offset it never received (OffsetGuard)."""
+
+# What lies past a gap waits, unacked, for the partition to be sought back.
 
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
-"""The cluster fault suite runs only when asked for by its marker (`make test-faults-cluster`
-passes `-m faults_cluster`): it starts three Kafka nodes and takes minutes, so a plain `pytest`
-(`make test`) leaves it out, as a release gate of its own."""
+"""The cluster fault suite runs only when asked for by its marker."""
+
+# `make test-faults-cluster` passes `-m faults_cluster`: it starts three Kafka nodes and takes
+# minutes, so a plain `pytest` (`make test`) leaves it out, as a release gate of its own.
 
 import pytest
 

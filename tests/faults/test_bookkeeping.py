@@ -1,5 +1,7 @@
-"""The fault suites' own logic: their seeded plans, their exactly-once count, their reading of
-logs, the cluster's nodes and instances, the stall measure."""
+"""The fault suites' own logic."""
+
+# Their seeded plans, their exactly-once count, their reading of logs, the cluster's nodes and
+# instances, the stall measure.
 
 import os
 import subprocess

@@ -1,7 +1,9 @@
-"""The fault-tolerance suite: events through every service while they are killed and Kafka
-and PostgreSQL restart; 15,000 in `make test`, 50,000 in `make test-faults` (FAULTS_FULL=1, the
-release gate). It runs on a Kafka and PostgreSQL of its own (ports 29092/29093 and 55532,
-.run/faults/), never on the developer's stack. FAULTS_SEED=<n> repeats another run's faults."""
+"""The fault-tolerance suite."""
+
+# Events through every service while they are killed and Kafka and PostgreSQL restart; 15,000 in
+# `make test`, 50,000 in `make test-faults` (FAULTS_FULL=1, the release gate). It runs on a Kafka
+# and PostgreSQL of its own (ports 29092/29093 and 55532, .run/faults/), never on the developer's
+# stack. FAULTS_SEED=<n> repeats another run's faults.
 
 import os
 

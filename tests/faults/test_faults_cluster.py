@@ -1,8 +1,9 @@
-"""The cluster fault suite (`make test-faults-cluster`; not part of `make test`): two of each
-worker on a three-node Kafka (replication 3, min.insync.replicas 2) while the node leading the
-most partitions, workers and PostgreSQL are killed; the checks of the one-node suite, and how
-long decisions stalled at each fault. Its own ports (29192-29197, 55632) and .run/faults-cluster/.
-FAULTS_SEED=<n> repeats another run's faults."""
+"""The cluster fault suite (`make test-faults-cluster`; not part of `make test`)."""
+
+# Two of each worker on a three-node Kafka (replication 3, min.insync.replicas 2) while the node
+# leading the most partitions, workers and PostgreSQL are killed; the checks of the one-node suite,
+# and how long decisions stalled at each fault. Its own ports (29192-29197, 55632) and
+# .run/faults-cluster/. FAULTS_SEED=<n> repeats another run's faults.
 
 import os
 

@@ -1,5 +1,6 @@
-"""Each process of the platform logs in to Kafka as its own service, never as the admin, and
-the run's grants cover exactly its own topics and groups."""
+"""Each process of the platform logs in to Kafka as its own service, never as the admin."""
+
+# The run's grants cover exactly its own topics and groups.
 
 import json
 from pathlib import Path

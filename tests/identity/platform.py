@@ -1,5 +1,7 @@
-"""The matrix tests' platform: one schema with the ledger (fed a few events), ingest and
-identity tables, the ledger API and an ingest server verifying sessions, and the people."""
+"""The matrix tests' platform."""
+
+# One schema with the ledger (fed a few events), ingest and identity tables, the ledger API and an
+# ingest server verifying sessions, and the people.
 
 import time
 import uuid

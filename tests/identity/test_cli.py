@@ -1,5 +1,7 @@
-"""`subsidy identity …` on PostgreSQL: keygen, issue, list (Chinese by default, English with
---lang en, Beijing time; JSON keeps the codes), rotate, revoke; refusals name the field."""
+"""`subsidy identity …` on PostgreSQL."""
+
+# Keygen, issue, list (Chinese by default, English with --lang en, Beijing time; JSON keeps the
+# codes), rotate, revoke; refusals name the field.
 
 import asyncio
 import json

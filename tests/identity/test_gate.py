@@ -1,5 +1,7 @@
-"""SessionGate on PostgreSQL: a session lets its principal in while its credential is active; a
-revocation ends it within recheck_s, read as a service login."""
+"""SessionGate on PostgreSQL."""
+
+# A session lets its principal in while its credential is active; a revocation ends it within
+# recheck_s, read as a service login.
 
 import asyncio
 

@@ -1,7 +1,9 @@
-"""The authorization matrix on real servers: every LedgerService and IngestService method, every
-person's role (an enterprise's own data and another's, a reviewer of the rule's bureau and of
-another, an approver, an auditor, an admin), every token state, and the exact status code. A
-method without a row here (or in subsidy.identity.access) fails."""
+"""The authorization matrix on real servers."""
+
+# Every LedgerService and IngestService method, every person's role (an enterprise's own data and
+# another's, a reviewer of the rule's bureau and of another, an approver, an auditor, an admin),
+# every token state, and the exact status code. A method without a row here (or in
+# subsidy.identity.access) fails.
 
 import json
 import uuid

@@ -1,7 +1,8 @@
-"""What a person's session may submit beyond its role's types, on the real ingest server with
-sessions: no correction and no retraction, events dated today in Beijing under a portal-<uuid4>
-id; and a correction by anyone (machines too) only from the original's sender, keeping its
-type."""
+"""What a person's session may submit beyond its role's types, on the real ingest server."""
+
+# With sessions: no correction and no retraction, events dated today in Beijing under a
+# portal-<uuid4> id; and a correction by anyone (machines too) only from the original's sender,
+# keeping its type.
 
 import json
 import uuid

@@ -1,5 +1,7 @@
-"""Sessions: what the portal signs verifies to the same principal, and nothing else does (a
-changed byte, another key, another algorithm, audience or issuer, a time that is up)."""
+"""Sessions: what the portal signs verifies to the same principal, and nothing else does."""
+
+# Nothing else: a changed byte, another key, another algorithm, audience or issuer, a time that is
+# up.
 
 import base64
 import hashlib

@@ -1,5 +1,7 @@
-"""The identity store on PostgreSQL: issue, sign in, rotate, revoke; only digests are kept; the
-triggers and grants keep a revocation one-way for every role, the owner included."""
+"""The identity store on PostgreSQL."""
+
+# Issue, sign in, rotate, revoke; only digests are kept; the triggers and grants keep a revocation
+# one-way for every role, the owner included.
 
 from typing import Any
 

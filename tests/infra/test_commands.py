@@ -1,5 +1,6 @@
-"""How a database failure becomes one line and an exit status (without a server; the real
-server and executable are in tests/cli/test_database_errors.py)."""
+"""How a database failure becomes one line and an exit status, without a server."""
+
+# The real server and executable are in tests/cli/test_database_errors.py.
 
 import asyncpg
 import pytest

@@ -1,6 +1,7 @@
-"""Every PostgreSQL URL a service reads must check the server (sslmode=verify-full): anything
-else, even an absent sslmode (asyncpg then `prefer`s TLS without checking it), is refused by
-name, unless DATABASE_PLAINTEXT=true says otherwise in so many words."""
+"""Every PostgreSQL URL a service reads must check the server (sslmode=verify-full)."""
+
+# Anything else, even an absent sslmode (asyncpg then `prefer`s TLS without checking it), is refused
+# by name, unless DATABASE_PLAINTEXT=true says otherwise in so many words.
 
 import importlib
 import typing

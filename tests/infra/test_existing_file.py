@@ -1,6 +1,7 @@
-"""Every settings field that names a file refuses, when read, a path with no file there: the
-common settings' policy files and Kafka CA, a gRPC server's certificate, key and client CA,
-the portal's certificate, key and gRPC CA."""
+"""Every settings field that names a file refuses, when read, a path with no file there."""
+
+# The common settings' policy files and Kafka CA, a gRPC server's certificate, key and client CA,
+# the portal's certificate, key and gRPC CA.
 
 from pathlib import Path
 from typing import Any

@@ -1,5 +1,7 @@
-"""gRPC over TLS against real servers: the CA decides who connects, GRPC_TLS_CLIENT_CA who may
-call at all, and a server with neither a certificate nor GRPC_PLAINTEXT=true does not start."""
+"""gRPC over TLS against real servers."""
+
+# The CA decides who connects, GRPC_TLS_CLIENT_CA who may call at all, and a server with neither a
+# certificate nor GRPC_PLAINTEXT=true does not start.
 
 import asyncio
 import json

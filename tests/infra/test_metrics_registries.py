@@ -1,5 +1,6 @@
-"""Each service serves its own registry and its process's collectors, never the default
-registry's metrics of every component the `subsidy` command imports."""
+"""Each service serves its own registry and its process's collectors, never the default one."""
+
+# Never the default registry's metrics of every component the `subsidy` command imports.
 
 import socket
 import urllib.request

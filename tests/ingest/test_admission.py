@@ -1,7 +1,9 @@
-"""Live before bulk on the real Kafka and PostgreSQL: a SubmitBatch waits while the pipeline's
-backlog (consumer groups' lag) is at the bound and goes once it falls, a Submit never waits,
-a chunk past its deadline is refused naming the backlog, 0 disables; and the ingest principal
-reads that backlog with exactly the grants the access table gives it."""
+"""Live before bulk on the real Kafka and PostgreSQL."""
+
+# A SubmitBatch waits while the pipeline's backlog (consumer groups' lag) is at the bound and goes
+# once it falls, a Submit never waits, a chunk past its deadline is refused naming the backlog, 0
+# disables; and the ingest principal reads that backlog with exactly the grants the access table
+# gives it.
 
 import asyncio
 import time

@@ -1,5 +1,7 @@
-"""Live before bulk, the pure part: a stage's lag from its offsets, the verdict on a chunk, the
-deadline a chunk waits until, and the refusal's words."""
+"""Live before bulk, the pure part."""
+
+# A stage's lag from its offsets, the verdict on a chunk, the deadline a chunk waits until, and the
+# refusal's words.
 
 import time
 from typing import Any

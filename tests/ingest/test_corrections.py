@@ -1,6 +1,7 @@
-"""Corrections and retractions through the ingest API on the real Kafka and PostgreSQL
-(docs/contract.md §1): a higher revision replaces, the same or a lower one with other content
-conflicts, a correction of nothing is refused, a retraction passes like any event."""
+"""Corrections and retractions through the ingest API on the real Kafka and PostgreSQL."""
+
+# docs/contract.md §1: a higher revision replaces, the same or a lower one with other content
+# conflicts, a correction of nothing is refused, a retraction passes like any event.
 
 from collections.abc import AsyncIterator
 from importlib import resources

@@ -1,5 +1,7 @@
-"""`<file>.errors.csv` opens in a spreadsheet as text: cells that start like a formula (OWASP's
-CSV injection) get a leading single quote, and still show the bad value after it."""
+"""`<file>.errors.csv` opens in a spreadsheet as text."""
+
+# Cells that start like a formula (OWASP's CSV injection) get a leading single quote, and still show
+# the bad value after it.
 
 import csv
 from pathlib import Path

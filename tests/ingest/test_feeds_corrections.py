@@ -1,5 +1,7 @@
-"""Corrected rows in the provincial CSV/XLSX feed (docs/contract.md §1): the optional 版次 and
-更正原因 columns, their errors by column, and a corrected file through the real ingest server."""
+"""Corrected rows in the provincial CSV/XLSX feed (docs/contract.md §1)."""
+
+# The optional 版次 and 更正原因 columns, their errors by column, and a corrected file through the
+# real ingest server.
 
 import asyncio
 import csv

@@ -1,7 +1,8 @@
-"""The 苏州政务服务网 portal's filings through the real ingest API (Kafka, PostgreSQL), under the
-main job's own bindings (subsidy.harness.principals): its payee accounts and objections go on
-Kafka as sent, an account in another name is refused naming the field, and the portal and the
-fact feeds may not send each other's types."""
+"""The 苏州政务服务网 portal's filings through the real ingest API (Kafka, PostgreSQL)."""
+
+# Under the main job's own bindings (subsidy.harness.principals): its payee accounts and objections
+# go on Kafka as sent, an account in another name is refused naming the field, and the portal and
+# the fact feeds may not send each other's types.
 
 import asyncio
 import json

@@ -1,7 +1,8 @@
-"""A correction that moves a paid entitlement to another district or year and cuts it: what is
-owed back is owed where the cash came from. The payouts route a receivable by its CLAWBACK
-entry's district and year (原渠道: a channel's debt is recovered for that channel), so the
-entry is booked under the facts the cash was paid under, not the entitlement's new ones."""
+"""A correction that moves a paid entitlement to another district or year and cuts it."""
+
+# What is owed back is owed where the cash came from. The payouts route a receivable by its CLAWBACK
+# entry's district and year (原渠道: a channel's debt is recovered for that channel), so the entry
+# is booked under the facts the cash was paid under, not the entitlement's new ones.
 
 import json
 from collections import Counter

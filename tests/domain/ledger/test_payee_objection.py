@@ -1,6 +1,8 @@
-"""Payee accounts and objections in the pure ledger: recorded for the payouts, no entitlement
-changed and no decision made; an objection to an entitlement the book does not hold is refused
-naming the field, exactly as the reference ledger and `subsidy simulate` say it."""
+"""Payee accounts and objections in the pure ledger."""
+
+# Recorded for the payouts, no entitlement changed and no decision made; an objection to an
+# entitlement the book does not hold is refused naming the field, exactly as the reference ledger
+# and `subsidy simulate` say it.
 
 import contextlib
 from datetime import date

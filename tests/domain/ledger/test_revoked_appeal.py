@@ -1,5 +1,7 @@
-"""A revocation ends a review's rejection on its item too (docs/rules.md step 7): an appeal of
-that rejection upheld later reopens nothing, and no approval pays for the revoked item."""
+"""A revocation ends a review's rejection on its item too (docs/rules.md step 7)."""
+
+# An appeal of that rejection upheld later reopens nothing, and no approval pays for the revoked
+# item.
 
 from typing import Any
 

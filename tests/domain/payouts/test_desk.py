@@ -1,5 +1,7 @@
-"""The desk's readings one by one: G3's split to the fen, strict first come on an envelope, the
-80% and 100% alerts, set-off within a channel only, and 公示 with objections on and off notice."""
+"""The desk's readings one by one."""
+
+# G3's split to the fen, strict first come on an envelope, the 80% and 100% alerts, set-off within a
+# channel only, and 公示 with objections on and off notice.
 
 from datetime import date
 

@@ -1,6 +1,8 @@
-"""Any sequence of grants, clawbacks, budget loads, accounts, objections, batches, bank results,
-refunds and write-offs keeps every account sum zero, every balance rule, and a clean
-reconciliation (hypothesis state machine on the pure desk)."""
+"""Any sequence of the desk's operations keeps the accounts sound (hypothesis, pure desk)."""
+
+# Grants, clawbacks, budget loads, accounts, objections, batches, bank results, refunds and
+# write-offs, in any sequence, keep every account sum zero, every balance rule, and a clean
+# reconciliation (hypothesis state machine on the pure desk).
 
 import os
 from contextlib import suppress
