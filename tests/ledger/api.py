@@ -1,5 +1,7 @@
-"""The fed ledger the query API tests share: known events decided into a schema of its own,
-a read-only login, the API serving it, and what `subsidy simulate` makes of the same events."""
+"""The fed ledger the query API tests share."""
+
+# Known events decided into a schema of its own, a read-only login, the API serving it, and what
+# `subsidy simulate` makes of the same events.
 
 import json
 import sys

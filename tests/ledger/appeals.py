@@ -1,6 +1,8 @@
-"""An enterprise's appeals for the ledger's PostgreSQL tests: one upheld on a review's rejection
-(reopened), one upheld on an annual-cap denial (the source's correction is the remedy), one
-dismissed, and a later correction that decides the enterprise's history again."""
+"""An enterprise's appeals for the ledger's PostgreSQL tests."""
+
+# One upheld on a review's rejection (reopened), one upheld on an annual-cap denial (the source's
+# correction is the remedy), one dismissed, and a later correction that decides the enterprise's
+# history again.
 
 from typing import Any
 

@@ -1,5 +1,6 @@
-"""Fixtures of the ledger service's tests: the fed ledger behind its query API, read by an
-auditor's login, and a client of it."""
+"""Fixtures of the ledger service's tests."""
+
+# The fed ledger behind its query API, read by an auditor's login, and a client of it.
 
 import asyncio
 import json

@@ -1,5 +1,7 @@
-"""The ledger database in the integration tests: a migrated schema per test, its soundness
-checks, exports, snapshots and queries, and the settings of a worker on it."""
+"""The ledger database in the integration tests."""
+
+# A migrated schema per test, its soundness checks, exports, snapshots and queries, and the settings
+# of a worker on it.
 
 import functools
 import tempfile

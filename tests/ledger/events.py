@@ -1,5 +1,7 @@
-"""Event streams for the ledger integration tests: seeded mixes that reach every limit of the
-rules, what eligibility would publish for them, and what the pure ledger makes of them."""
+"""Event streams for the ledger integration tests."""
+
+# Seeded mixes that reach every limit of the rules, what eligibility would publish for them, and
+# what the pure ledger makes of them.
 
 import json
 import random

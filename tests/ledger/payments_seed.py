@@ -1,6 +1,8 @@
-"""A ledger whose payouts ran through `subsidy` as their own login, leaving three enterprises'
-payment orders in every state and hold but one: paid, in a batch, payable, returned by the bank,
-on notice, held by an objection, waiting for budget, for an account, just taken in, set off."""
+"""A ledger whose payouts ran through `subsidy` as their own login, orders in every state."""
+
+# Three enterprises' payment orders in every state and hold but one: paid, in a batch, payable,
+# returned by the bank, on notice, held by an objection, waiting for budget, for an account, just
+# taken in, set off.
 
 import asyncio
 import csv

@@ -1,5 +1,7 @@
-"""Anchor marks the relay does not trust: what the database's owner (or a login of the ledger's
-group) can do to them, and what the relay and `ledger verify --anchors` then do."""
+"""Anchor marks the relay does not trust."""
+
+# What the database's owner (or a login of the ledger's group) can do to them, and what the relay
+# and `ledger verify --anchors` then do.
 
 from datetime import UTC, datetime
 from pathlib import Path

@@ -1,8 +1,9 @@
-"""The relay's anchoring keeps each chain's position in anchor_marks, not in memory: between
-sweeps it reads only the chains it was told moved, a sweep reads a page at a time, a relay
-upgraded from the in-memory positions takes them from its file once (what a hostile change to
-the marks does: test_anchor_mark_trust). Against PostgreSQL, decided by the ledger's own batch
-code as the worker's login."""
+"""The relay's anchoring keeps each chain's position in anchor_marks, not in memory."""
+
+# Between sweeps it reads only the chains it was told moved, a sweep reads a page at a time, a relay
+# upgraded from the in-memory positions takes them from its file once (what a hostile change to the
+# marks does: test_anchor_mark_trust). Against PostgreSQL, decided by the ledger's own batch code as
+# the worker's login.
 
 import asyncio
 import json

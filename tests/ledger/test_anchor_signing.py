@@ -1,5 +1,7 @@
-"""Anchors and the ledger's keys, pure: the canonical form signed, signatures checked, forged or
-contradicting anchors refused, a key pair made with its private half 0600."""
+"""Anchors and the ledger's keys, pure."""
+
+# The canonical form signed, signatures checked, forged or contradicting anchors refused, a key pair
+# made with its private half 0600.
 
 import base64
 import json

@@ -1,7 +1,9 @@
-"""Red team: the database owner rewrites an entry's amount, makes every table agree with it and
-re-chains every later hash and the head. Plain `verify` cannot see it (its chain lives in the
-same database); `verify --anchors`, run by an auditor's read-only login with the public key
-only, names the entry. A forged anchor is refused."""
+"""Red team: a database owner's rewrite of the journal, which only `verify --anchors` names."""
+
+# The database owner rewrites an entry's amount, makes every table agree with it and re-chains every
+# later hash and the head. Plain `verify` cannot see it (its chain lives in the same database);
+# `verify --anchors`, run by an auditor's read-only login with the public key only, names the entry.
+# A forged anchor is refused.
 
 import asyncio
 import json

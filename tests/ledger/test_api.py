@@ -1,5 +1,7 @@
-"""LedgerService queries as a read-only role: statements, decision pages, explanations and
-totals, each equal to what `subsidy simulate` gives for the same events."""
+"""LedgerService queries as a read-only role."""
+
+# Statements, decision pages, explanations and totals, each equal to what `subsidy simulate` gives
+# for the same events.
 
 from collections import defaultdict
 from collections.abc import Callable

@@ -1,5 +1,7 @@
-"""LedgerService beyond its queries: the chain check, who may call, the read-only role,
-metrics, and the `subsidy ledger` commands that call it."""
+"""LedgerService beyond its queries."""
+
+# The chain check, who may call, the read-only role, metrics, and the `subsidy ledger` commands that
+# call it.
 
 import asyncio
 import json

@@ -1,6 +1,8 @@
-"""Ids a caller makes up reach no query: NUL, bidi controls and other invisible characters
-are INVALID_ARGUMENT naming the field (PostgreSQL refused NUL and the call ended INTERNAL,
-logged as a failed query), and a long id never comes back whole in an answer or a log."""
+"""Ids a caller makes up reach no query."""
+
+# NUL, bidi controls and other invisible characters are INVALID_ARGUMENT naming the field
+# (PostgreSQL refused NUL and the call ended INTERNAL, logged as a failed query), and a long id
+# never comes back whole in an answer or a log.
 
 import base64
 import json

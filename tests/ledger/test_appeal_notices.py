@@ -1,6 +1,8 @@
-"""The appeals' outbox on PostgreSQL and its relay on Kafka: one notice per appeal and kind,
-written with the appeal or its decision, never again when a correction decides the history
-anew; published on the appeals topic keyed by enterprise and signed over the notice context."""
+"""The appeals' outbox on PostgreSQL and its relay on Kafka."""
+
+# One notice per appeal and kind, written with the appeal or its decision, never again when a
+# correction decides the history anew; published on the appeals topic keyed by enterprise and signed
+# over the notice context.
 
 import asyncio
 from datetime import UTC, datetime

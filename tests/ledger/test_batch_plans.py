@@ -1,5 +1,6 @@
-"""Every statement the ledger runs for a batch reaches the rows it needs through an index: none
-has to scan a table that grows with the ledger, whose cost per batch would grow with it."""
+"""Every statement the ledger runs for a batch reaches the rows it needs through an index."""
+
+# None has to scan a table that grows with the ledger, whose cost per batch would grow with it.
 
 import json
 import re

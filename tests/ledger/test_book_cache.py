@@ -1,5 +1,7 @@
-"""The worker's book cache is bounded: a ledger decided with room for two small books ends in
-the same state as one decided with room for every book, and the cache keeps to its limits."""
+"""The worker's book cache is bounded."""
+
+# A ledger decided with room for two small books ends in the same state as one decided with room for
+# every book, and the cache keeps to its limits.
 
 from typing import Any
 

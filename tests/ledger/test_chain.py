@@ -1,5 +1,7 @@
-"""The journal is append-only and hash-chained: tampering, even by a superuser who disables the
-trigger, is found by `subsidy ledger verify`, which names the entry."""
+"""The journal is append-only and hash-chained."""
+
+# Tampering, even by a superuser who disables the trigger, is found by `subsidy ledger verify`,
+# which names the entry.
 
 import asyncio
 import os

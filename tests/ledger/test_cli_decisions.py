@@ -1,5 +1,7 @@
-"""`subsidy ledger decisions` (ListDecisions page by page) and `subsidy ledger verify --server`
-(VerifyChain with an auditor's token only), run against the real query API over TLS."""
+"""`subsidy ledger decisions` and `subsidy ledger verify --server` against the real query API."""
+
+# `decisions` is ListDecisions page by page, `verify --server` VerifyChain with an auditor's token
+# only; both run against the real query API over TLS.
 
 import asyncio
 import csv

@@ -1,6 +1,8 @@
-"""Corrections at the edges of what the ledger keeps: an enterprise with events taken before
-the ledger kept their content is refused whole, its book unchanged; and what a corrected
-event said, before and after, cannot be rewritten without `ledger verify` naming it."""
+"""Corrections at the edges of what the ledger keeps."""
+
+# An enterprise with events taken before the ledger kept their content is refused whole, its book
+# unchanged; and what a corrected event said, before and after, cannot be rewritten without
+# `ledger verify` naming it.
 
 import asyncio
 import os

@@ -1,8 +1,10 @@
-"""The enterprise's registered name and district (enterprises, what the workbench's search and
-the payouts read) follow its sources' events on PostgreSQL, never one a person submitted through
-the portal: a reviewer's review or the enterprise's own payee account naming it otherwise
-changes neither, whether in a batch of its own or beside a source's event; and a book read
-back from the rows checks a payee account against the registered name."""
+"""An enterprise's registered name and district follow its sources' events, never the portal's."""
+
+# The name and district (enterprises, what the workbench's search and the payouts read) follow its
+# sources' events on PostgreSQL, never one a person submitted through the portal: a reviewer's
+# review or the enterprise's own payee account naming it otherwise changes neither, whether in a
+# batch of its own or beside a source's event; and a book read back from the rows checks a payee
+# account against the registered name.
 
 from collections.abc import AsyncIterator
 from typing import Any

@@ -1,6 +1,7 @@
-"""The ledger computes each event's content hash itself: a record on entitlements.v1 whose
-stated hash is not its event's (a Kafka writer passing a correction off as a repeat, or a
-repeat as news) is set aside, never decided."""
+"""The ledger computes each event's content hash itself."""
+
+# A record on entitlements.v1 whose stated hash is not its event's (a Kafka writer passing a
+# correction off as a repeat, or a repeat as news) is set aside, never decided.
 
 from types import SimpleNamespace
 

@@ -1,6 +1,7 @@
-"""`ExplainDecision` and `subsidy ledger explain` show an entitlement's appeals (复核申请) from the
-real ledger on PostgreSQL: filed, then upheld (reopened for review, or left to the source's
-correction) or dismissed, with who filed and who decided, read as a read-only role."""
+"""`ExplainDecision` and `subsidy ledger explain` show an entitlement's appeals (复核申请)."""
+
+# From the real ledger on PostgreSQL: filed, then upheld (reopened for review, or left to the
+# source's correction) or dismissed, with who filed and who decided, read as a read-only role.
 
 import asyncio
 import json

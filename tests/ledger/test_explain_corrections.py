@@ -1,6 +1,7 @@
-"""`ExplainDecision` and `subsidy ledger explain` show an entitlement's corrections: an invoice
-corrected twice, a certification retracted, and an invoice whose neighbour's correction freed
-room under the annual cap, decided into a ledger of their own and read as a read-only role."""
+"""`ExplainDecision` and `subsidy ledger explain` show an entitlement's corrections."""
+
+# An invoice corrected twice, a certification retracted, and an invoice whose neighbour's correction
+# freed room under the annual cap, decided into a ledger of their own and read as a read-only role.
 
 import asyncio
 import json

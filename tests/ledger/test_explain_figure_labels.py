@@ -1,7 +1,8 @@
-"""`ledger explain` names every figure a ledger check can record in Chinese and in English
-(FIGURE_LABELS): the keys are taken from the code that records them, both as written (every
-Check the source builds) and as recorded (the demo feed and an upheld appeal decided by the
-domain), so a new figure without its words fails here, not in front of a bureau."""
+"""`ledger explain` names every figure a ledger check can record in Chinese and in English."""
+
+# FIGURE_LABELS: the keys are taken from the code that records them, both as written (every Check
+# the source builds) and as recorded (the demo feed and an upheld appeal decided by the domain), so
+# a new figure without its words fails here, not in front of a bureau.
 
 import ast
 import re

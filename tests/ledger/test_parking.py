@@ -1,6 +1,7 @@
-"""Reviews that arrive before their event, through the real ledger worker on Kafka and
-PostgreSQL: parked, applied when the event comes (as `subsidy simulate` does), listed while
-they wait, and rejected by the worker's own sweep when they wait too long."""
+"""Reviews that arrive before their event, through the real ledger worker."""
+
+# On Kafka and PostgreSQL: parked, applied when the event comes (as `subsidy simulate` does), listed
+# while they wait, and rejected by the worker's own sweep when they wait too long.
 
 import asyncio
 import json

@@ -1,7 +1,8 @@
-"""Payee accounts and objections in PostgreSQL (0008_payees_objections): written by the ledger's
-batch writer, as the worker's own login, in the transaction that applies the event; a second
-registration is a new row beside the first; the writer cannot change or remove either table's
-rows, nor can the owner (append-only triggers); auditors read them."""
+"""Payee accounts and objections in PostgreSQL (0008_payees_objections)."""
+
+# Written by the ledger's batch writer, as the worker's own login, in the transaction that applies
+# the event; a second registration is a new row beside the first; the writer cannot change or remove
+# either table's rows, nor can the owner (append-only triggers); auditors read them.
 
 from datetime import date
 from typing import Any

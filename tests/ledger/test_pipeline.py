@@ -1,5 +1,7 @@
-"""The ledger service end to end on the real Kafka and PostgreSQL: it ends in exactly the state
-`subsidy simulate` computes, survives redelivery, sets bad records aside and relays decisions."""
+"""The ledger service end to end on the real Kafka and PostgreSQL."""
+
+# It ends in exactly the state `subsidy simulate` computes, survives redelivery, sets bad records
+# aside and relays decisions.
 
 import asyncio
 import dataclasses

@@ -1,5 +1,7 @@
-"""A writer onto entitlements.v1 cannot mint money: the real ledger worker judges every event
-again under its own policy and sets aside (dead letter, metric) what its policy does not give."""
+"""A writer onto entitlements.v1 cannot mint money."""
+
+# The real ledger worker judges every event again under its own policy and sets aside (dead letter,
+# metric) what its policy does not give.
 
 import dataclasses
 from typing import Any

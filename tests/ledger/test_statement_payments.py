@@ -1,7 +1,9 @@
-"""GetStatement's payments: each payment order of an enterprise where the payouts left it, in the
-words a person reads (Chinese and English), what it owes back, the year filter and `subsidy
-ledger statement`; and the words' mapping, in both languages, against every (state, hold)
-payment_orders' CHECK constraints admit."""
+"""GetStatement's payments."""
+
+# Each payment order of an enterprise where the payouts left it, in the words a person reads
+# (Chinese and English), what it owes back, the year filter and `subsidy ledger statement`; and the
+# words' mapping, in both languages, against every (state, hold) payment_orders' CHECK constraints
+# admit.
 
 import asyncio
 import json

@@ -1,5 +1,6 @@
-"""Kafka for the ledger integration tests: private topics, producing records, waiting until a
-group has consumed them, reading a topic back."""
+"""Kafka for the ledger integration tests."""
+
+# Private topics, producing records, waiting until a group has consumed them, reading a topic back.
 
 import asyncio
 import time

@@ -1,5 +1,6 @@
-"""The two implementations of the ledger rules, behind one call: events (JSONL lines) and a
-catalog in, the contract's export out."""
+"""The two implementations of the ledger rules, behind one call."""
+
+# Events (JSONL lines) and a catalog in, the contract's export out.
 
 from collections.abc import Iterable
 from typing import Any, Protocol

@@ -1,5 +1,7 @@
-"""Every ledger-rule test runs twice: on the in-memory ledger (`[memory]`, pure) and through
-the ledger service's PostgreSQL path (`[postgres]`, which fails when PostgreSQL is down)."""
+"""Every ledger-rule test runs twice."""
+
+# On the in-memory ledger (`[memory]`, pure) and through the ledger service's PostgreSQL path
+# (`[postgres]`, which fails when PostgreSQL is down).
 
 import pytest
 

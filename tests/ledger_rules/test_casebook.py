@@ -1,5 +1,7 @@
-"""The casebook (tests/casebook/*.yaml): every rule of the catalog, events in, entitlements out,
-on both ledgers (`subsidy simulate`'s in memory and the ledger service's in PostgreSQL)."""
+"""The casebook (tests/casebook/*.yaml)."""
+
+# Every rule of the catalog, events in, entitlements out, on both ledgers (`subsidy simulate`'s in
+# memory and the ledger service's in PostgreSQL).
 
 from pathlib import Path
 from typing import Any

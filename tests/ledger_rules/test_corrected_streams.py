@@ -1,7 +1,8 @@
-"""The ledger service decides corrected streams as `subsidy simulate` does: any stream with
-corrections and retractions, in batches of any size, through PostgreSQL as the worker's login,
-ends with simulate's export, sound invariants and verifying chains; and the history it keeps
-replays to where it stands."""
+"""The ledger service decides corrected streams as `subsidy simulate` does."""
+
+# Any stream with corrections and retractions, in batches of any size, through PostgreSQL as the
+# worker's login, ends with simulate's export, sound invariants and verifying chains; and the
+# history it keeps replays to where it stands.
 
 import asyncio
 import json

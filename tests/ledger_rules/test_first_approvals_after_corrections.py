@@ -1,5 +1,7 @@
-"""Four eyes after a correction or a retraction of a first approval: the waiting first approval
-the PostgreSQL path keeps and restores is the one the corrected history gives, as in memory."""
+"""Four eyes after a correction or a retraction of a first approval."""
+
+# The waiting first approval the PostgreSQL path keeps and restores is the one the corrected history
+# gives, as in memory.
 
 from typing import Any
 

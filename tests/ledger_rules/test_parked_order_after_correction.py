@@ -1,6 +1,7 @@
-"""Reviews waiting for one event are released in the order of the history, also when a
-correction made one of them wait (it keeps its first place): the PostgreSQL path restores
-them in the order the corrected history gives, as the in-memory ledger holds them."""
+"""Reviews waiting for one event are released in the order of the history, after corrections too."""
+
+# Also when a correction made one of them wait (it keeps its first place): the PostgreSQL path
+# restores them in the order the corrected history gives, as the in-memory ledger holds them.
 
 from typing import Any
 

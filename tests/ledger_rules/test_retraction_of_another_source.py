@@ -1,6 +1,7 @@
-"""A retraction withdraws only an event of its own source, as a correction keeps its event's
-source: a feed bound to eventRetracted cannot withdraw another source's revocation (and so
-give back a grant the certifying body took away), nor a bureau's review."""
+"""A retraction withdraws only an event of its own source, as a correction keeps its source."""
+
+# A feed bound to eventRetracted cannot withdraw another source's revocation (and so give back a
+# grant the certifying body took away), nor a bureau's review.
 
 from subsidy.domain.catalog import load_catalog
 from tests.factories import event, jsonl
