@@ -1,5 +1,7 @@
-"""Appeal notices as the ledger writes them: the pure ledger decides the events, the ledger's
-own builder (subsidy.ledger.appeal_notices) makes each AppealNotice, recorded at DECIDED_AT."""
+"""Appeal notices as the ledger writes them."""
+
+# The pure ledger decides the events, the ledger's own builder (subsidy.ledger.appeal_notices) makes
+# each AppealNotice, recorded at DECIDED_AT.
 
 from typing import Any
 

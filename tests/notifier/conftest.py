@@ -1,5 +1,6 @@
-"""Fixtures of the notifier tests: a decisions topic and a schema of the test's own, and an SMTP
-server keeping what it is sent."""
+"""Fixtures of the notifier tests."""
+
+# A decisions topic and a schema of the test's own, and an SMTP server keeping what it is sent.
 
 import uuid
 from collections.abc import AsyncIterator, Iterator

@@ -1,5 +1,6 @@
-"""Decisions corrections and retractions bring about, as the ledger publishes them: the pure
-ledger decides the events, the contract's codec makes the Decision messages."""
+"""Decisions corrections and retractions bring about, as the ledger publishes them."""
+
+# The pure ledger decides the events, the contract's codec makes the Decision messages.
 
 from datetime import UTC, datetime
 from typing import Any

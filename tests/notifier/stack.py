@@ -1,5 +1,7 @@
-"""What the notifier's end-to-end tests share: their topic, schema and SMTP server, the
-subscribers and their secrets, the `subsidy notify` command, and queries of the tables."""
+"""What the notifier's end-to-end tests share."""
+
+# Their topic, schema and SMTP server, the subscribers and their secrets, the `subsidy notify`
+# command, and queries of the tables.
 
 import functools
 import json

@@ -1,7 +1,9 @@
-"""Appeal notices end to end: the ledger's notices on an appeals topic of the test's own (each
-sent twice, as a relay may), the notifier worker as its own login, a signature-checking webhook
-receiver and an SMTP server. The bureaus hear of a filing, the enterprise of a dismissal or an
-upheld appeal, each once; a signed decision copied onto the appeals topic is dead-lettered."""
+"""Appeal notices end to end."""
+
+# The ledger's notices on an appeals topic of the test's own (each sent twice, as a relay may), the
+# notifier worker as its own login, a signature-checking webhook receiver and an SMTP server. The
+# bureaus hear of a filing, the enterprise of a dismissal or an upheld appeal, each once; a signed
+# decision copied onto the appeals topic is dead-lettered.
 
 import asyncio
 import uuid

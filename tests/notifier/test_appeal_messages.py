@@ -1,6 +1,8 @@
-"""Messages about a decision an upheld appeal (复核申请) brought about: the enterprise and the
-rule's bureaus hear that the review's rejection was lifted, which appeal, who decided it and why,
-Chinese first. The decisions are the pure ledger's for real events, through the codec."""
+"""Messages about a decision an upheld appeal (复核申请) brought about."""
+
+# The enterprise and the rule's bureaus hear that the review's rejection was lifted, which appeal,
+# who decided it and why, Chinese first. The decisions are the pure ledger's for real events,
+# through the codec.
 
 import json
 

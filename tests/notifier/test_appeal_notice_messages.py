@@ -1,7 +1,8 @@
-"""Messages about appeals (复核申请) that change no decision, planned from the ledger's own notices:
-the rule's bureaus hear of a filing with its deadline, the enterprise of a dismissal (维持原决定)
-or of an appeal upheld whose remedy is the source's correction; nobody of a reopening (its
-decision tells them). Chinese first, English on request, one message per recipient."""
+"""Messages about appeals (复核申请) that change no decision, planned from the ledger's notices."""
+
+# The rule's bureaus hear of a filing with its deadline, the enterprise of a dismissal (维持原决定)
+# or of an appeal upheld whose remedy is the source's correction; nobody of a reopening (its
+# decision tells them). Chinese first, English on request, one message per recipient.
 
 import json
 

@@ -1,6 +1,7 @@
-"""`subsidy notify failed` and `subsidy notify subscriptions list` on PostgreSQL: tables in
-Chinese by default and in English with `--lang en` (statuses, channels and kinds in words, times
-in Beijing time); their JSON keeps the codes whatever the language."""
+"""`subsidy notify failed` and `subsidy notify subscriptions list` on PostgreSQL."""
+
+# Tables in Chinese by default and in English with `--lang en` (statuses, channels and kinds in
+# words, times in Beijing time); their JSON keeps the codes whatever the language.
 
 import asyncio
 import json

@@ -1,7 +1,8 @@
-"""Decisions changed by corrections and retractions, end to end: the ledger's decisions on a
-Kafka topic (each correction sent twice, as a relay may), the notifier worker as its own login,
-a signature-checking webhook receiver and an SMTP server. The enterprise and the responsible
-bureaus hear of each changed decision once, with before and after."""
+"""Decisions changed by corrections and retractions, end to end."""
+
+# The ledger's decisions on a Kafka topic (each correction sent twice, as a relay may), the notifier
+# worker as its own login, a signature-checking webhook receiver and an SMTP server. The enterprise
+# and the responsible bureaus hear of each changed decision once, with before and after.
 
 import asyncio
 import json

@@ -1,6 +1,8 @@
-"""Messages about decisions a correction or a retraction changed: the cause, before and after,
-what follows for money, in zh and en, for the enterprise and its bureaus, and as webhook fields.
-The decisions are the pure ledger's for real events, through the contract's codec."""
+"""Messages about decisions a correction or a retraction changed."""
+
+# The cause, before and after, what follows for money, in zh and en, for the enterprise and its
+# bureaus, and as webhook fields. The decisions are the pure ledger's for real events, through the
+# contract's codec.
 
 import json
 

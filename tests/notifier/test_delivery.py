@@ -1,8 +1,8 @@
-"""The notifier end to end: Kafka in, real webhook and SMTP peers out, a restart in the middle.
+"""The notifier end to end: Kafka in, real webhook and SMTP peers out, a restart in the middle."""
 
-One story in phases, each a function: a first worker stopped mid-flight, a claim stranded by a
-crashed notifier, a second worker taking over; then what the peers received, what the tables
-hold, and the dead endpoint listed, requeued and delivered."""
+# One story in phases, each a function: a first worker stopped mid-flight, a claim stranded by a
+# crashed notifier, a second worker taking over; then what the peers received, what the tables hold,
+# and the dead endpoint listed, requeued and delivered.
 
 import asyncio
 import json

@@ -1,7 +1,9 @@
-"""Red team: someone with write access to decisions.v1 (but not the ledger's key) publishes a
-decision. Unsigned, signed by another key under the ledger's key id, or a genuine decision with
-its amount raised after signing: each is dead-lettered with the reason and counted, and no
-webhook or mail goes out for it; the genuine decision behind them is delivered."""
+"""Red team: decisions forged on decisions.v1 are dead-lettered, never delivered."""
+
+# Someone with write access to decisions.v1 (but not the ledger's key) publishes a decision.
+# Unsigned, signed by another key under the ledger's key id, or a genuine decision with its amount
+# raised after signing: each is dead-lettered with the reason and counted, and no webhook or mail
+# goes out for it; the genuine decision behind them is delivered.
 
 from pathlib import Path
 

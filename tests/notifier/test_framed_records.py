@@ -1,5 +1,7 @@
-"""Decisions framed in the schema registry's wire format: the notifier checks the ledger's
-signature over the payload, and a refused one is dead-lettered with its bytes as read."""
+"""Decisions framed in the schema registry's wire format."""
+
+# The notifier checks the ledger's signature over the payload, and a refused one is dead-lettered
+# with its bytes as read.
 
 import uuid
 

@@ -1,9 +1,11 @@
-"""Payout notices end to end: rows in the payouts' outbox written as the database owner, the
-notifier worker as its own login, a signature-checking webhook receiver and an SMTP server.
+"""Payout notices end to end."""
 
-One story in phases: a first worker tells enterprises of money paid and returned and bureaus of
-their budgets (SENT tells nobody, nor does a notice for someone not subscribed); a restarted
-worker reads only what is new; two notifiers side by side send each message once."""
+# Rows in the payouts' outbox written as the database owner, the notifier worker as its own login, a
+# signature-checking webhook receiver and an SMTP server.
+#
+# One story in phases: a first worker tells enterprises of money paid and returned and bureaus of
+# their budgets (SENT tells nobody, nor does a notice for someone not subscribed); a restarted
+# worker reads only what is new; two notifiers side by side send each message once.
 
 import asyncio
 import json

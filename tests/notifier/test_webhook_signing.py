@@ -1,5 +1,7 @@
-"""Webhooks signed the Standard Webhooks way: what the notifier sends over real HTTP, checked by
-the standardwebhooks library as a receiver would; secret rotation; the settings' refusals."""
+"""Webhooks signed the Standard Webhooks way."""
+
+# What the notifier sends over real HTTP, checked by the standardwebhooks library as a receiver
+# would; secret rotation; the settings' refusals.
 
 import functools
 import json

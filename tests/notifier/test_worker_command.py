@@ -1,5 +1,6 @@
-"""`subsidy notify worker` as a process: configured from the environment, it delivers, and
-SIGTERM stops it cleanly."""
+"""`subsidy notify worker` as a process."""
+
+# Configured from the environment, it delivers, and SIGTERM stops it cleanly.
 
 import asyncio
 import os

@@ -1,5 +1,7 @@
-"""The payouts' PostgreSQL tests' setting: two enterprises, their events decided by the ledger's
-own code as its worker login, and the `subsidy` command run as a process."""
+"""The payouts' PostgreSQL tests' setting."""
+
+# Two enterprises, their events decided by the ledger's own code as its worker login, and the
+# `subsidy` command run as a process.
 
 import subprocess
 import sys

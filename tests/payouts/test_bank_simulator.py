@@ -1,5 +1,7 @@
-"""The simulated bank: deterministic, its return rate kept, a changed batch refused, and its
-return file accepted by read_return and the domain's check_return."""
+"""The simulated bank."""
+
+# Deterministic, its return rate kept, a changed batch refused, and its return file accepted by
+# read_return and the domain's check_return.
 
 import json
 from datetime import date

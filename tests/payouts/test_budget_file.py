@@ -1,5 +1,7 @@
-"""Budget files: the envelopes read with their line numbers and the file's digest; every
-refusal names its line and column."""
+"""Budget files."""
+
+# The envelopes read with their line numbers and the file's digest; every refusal names its line and
+# column.
 
 import hashlib
 from pathlib import Path

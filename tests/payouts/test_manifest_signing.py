@@ -1,5 +1,7 @@
-"""A batch manifest signed with the treasury's key: the same bytes when written again, and a
-bank holding the public key refuses one unsigned, signed by another key, or changed after."""
+"""A batch manifest signed with the treasury's key."""
+
+# The same bytes when written again, and a bank holding the public key refuses one unsigned, signed
+# by another key, or changed after.
 
 import json
 from decimal import Decimal

@@ -1,6 +1,7 @@
-"""The transfers' chain is anchored by the ledger's relay beside the journal's, so a database
-owner who rewrites a transfer and re-chains everything after it, balances and head included,
-passes the plain `ledger verify` but not `ledger verify --anchors`."""
+"""The transfers' chain is anchored by the ledger's relay beside the journal's."""
+
+# So a database owner who rewrites a transfer and re-chains everything after it, balances and head
+# included, passes the plain `ledger verify` but not `ledger verify --anchors`.
 
 import asyncio
 import os

@@ -1,7 +1,8 @@
-"""The bureaus' and the treasury's commands on PostgreSQL, as the payouts' login: a bad return
-file is refused naming its line and column and changes nothing; a returned payment waits for a
-new account and goes into a later batch; an objection on notice holds an award until dismissed;
-the 公示 list; a receivable aged and written off by two people."""
+"""The bureaus' and the treasury's commands on PostgreSQL, as the payouts' login."""
+
+# A bad return file is refused naming its line and column and changes nothing; a returned payment
+# waits for a new account and goes into a later batch; an objection on notice holds an award until
+# dismissed; the 公示 list; a receivable aged and written off by two people.
 
 import asyncio
 import csv

@@ -1,6 +1,7 @@
-"""A retraction after the money went out, on PostgreSQL through the `subsidy` commands: the
-grant paid to the enterprise becomes what it owes back, per channel, and the reconciliation and
-`ledger verify` stay clean."""
+"""A retraction after the money went out, on PostgreSQL through the `subsidy` commands."""
+
+# The grant paid to the enterprise becomes what it owes back, per channel, and the reconciliation
+# and `ledger verify` stay clean.
 
 import asyncio
 import json

@@ -1,7 +1,8 @@
-"""The money path on PostgreSQL, through the `subsidy` commands as the payouts' own login:
-decisions become orders, a budget holds one back, a batch goes to the bank, a return comes
-back, a revocation becomes a receivable set off, and the reconciliation and `ledger verify`
-are clean; then the database owner moves money behind the desk's back and verify sees it."""
+"""The money path on PostgreSQL, through the `subsidy` commands as the payouts' own login."""
+
+# Decisions become orders, a budget holds one back, a batch goes to the bank, a return comes back, a
+# revocation becomes a receivable set off, and the reconciliation and `ledger verify` are clean;
+# then the database owner moves money behind the desk's back and verify sees it.
 
 import asyncio
 import json

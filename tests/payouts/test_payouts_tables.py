@@ -1,6 +1,7 @@
-"""The payouts' tables (`payouts reconcile`, `payouts ageing`, `ledger balances`) in Chinese by
-default and in English with `--lang en`, through the real command on PostgreSQL; their JSON
-keeps the codes and fen whatever the language."""
+"""The payouts' tables in Chinese by default and in English with `--lang en`, JSON with codes."""
+
+# The tables of `payouts reconcile`, `payouts ageing` and `ledger balances`, through the real
+# command on PostgreSQL; their JSON keeps the codes and fen whatever the language.
 
 import asyncio
 import json

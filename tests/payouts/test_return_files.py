@@ -1,5 +1,7 @@
-"""The bank's return file: read against the manifest, then checked against the batch; every
-refusal names its line (the header is line 1) and its column."""
+"""The bank's return file."""
+
+# Read against the manifest, then checked against the batch; every refusal names its line (the
+# header is line 1) and its column.
 
 from datetime import date
 from pathlib import Path

@@ -1,6 +1,7 @@
-"""The platform behind the portal for its tests: a fed ledger with people's credentials in a
-schema of its own, the ledger API and the ingest API accepting sessions, and the portal
-relaying them over HTTP/JSON — every part real, on free ports."""
+"""The platform behind the portal for its tests."""
+
+# A fed ledger with people's credentials in a schema of its own, the ledger API and the ingest API
+# accepting sessions, and the portal relaying them over HTTP/JSON — every part real, on free ports.
 
 import json
 import tempfile

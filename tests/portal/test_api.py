@@ -1,5 +1,7 @@
-"""The HTTP/JSON API: the catalog for anyone, sessions from credentials, the gRPC services
-relayed with their own errors, and the OpenAPI document that describes it."""
+"""The HTTP/JSON API."""
+
+# The catalog for anyone, sessions from credentials, the gRPC services relayed with their own
+# errors, and the OpenAPI document that describes it.
 
 from datetime import datetime
 

@@ -1,9 +1,11 @@
-"""Who may call what through the HTTP/JSON API: every endpoint the OpenAPI document lists ×
-every kind of caller, with the exact answer, and every way a session can be bad.
+"""Who may call what through the HTTP/JSON API."""
 
-The table is this test's own statement of the access rules (docs/portal.md), written out, not
-read from the code that enforces them, so a rule changed by mistake fails here; an endpoint
-the document lists without a row here fails too."""
+# Every endpoint the OpenAPI document lists × every kind of caller, with the exact answer, and every
+# way a session can be bad.
+#
+# The table is this test's own statement of the access rules (docs/portal.md), written out, not read
+# from the code that enforces them, so a rule changed by mistake fails here; an endpoint the
+# document lists without a row here fails too.
 
 import time
 import uuid

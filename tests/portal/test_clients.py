@@ -1,6 +1,7 @@
-"""Clients the portal's users would write: the Connect client generated from the same .proto,
-and any client built from /openapi.json — every exchange below is checked against that
-document, request and response."""
+"""Clients the portal's users would write."""
+
+# The Connect client generated from the same .proto, and any client built from /openapi.json — every
+# exchange below is checked against that document, request and response.
 
 import json
 from typing import Any

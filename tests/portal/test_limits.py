@@ -1,6 +1,8 @@
-"""What the portal refuses before it reads it: a body over the limit (declared or not), a
-compressed body, a machine's static token; and a credential store that does not answer is
-UNAVAILABLE with a fixed message, never the database's address."""
+"""What the portal refuses before it reads it."""
+
+# A body over the limit (declared or not), a compressed body, a machine's static token; and a
+# credential store that does not answer is UNAVAILABLE with a fixed message, never the database's
+# address.
 
 import gzip
 import json

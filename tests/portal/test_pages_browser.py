@@ -1,9 +1,10 @@
-"""The portal's pages in headless Chromium at a desktop's width (1440 px) and a phone's
-(390 px): sign in with a credential, an enterprise's entitlements with their amounts and
-explanation, an appeal filed from the page; the workbench's queue, a review decided from the
-page with its reason, and the enterprise search down to a statement. Nothing sticks out
-sideways, no amount is clipped or wrapped, the page logs no error, and what the pages send
-reaches the ingest API as the signed-in person, through the portal's channel."""
+"""The portal's pages in headless Chromium at a desktop's width (1440 px) and a phone's (390 px)."""
+
+# Sign in with a credential, an enterprise's entitlements with their amounts and explanation, an
+# appeal filed from the page; the workbench's queue, a review decided from the page with its reason,
+# and the enterprise search down to a statement. Nothing sticks out sideways, no amount is clipped
+# or wrapped, the page logs no error, and what the pages send reaches the ingest API as the
+# signed-in person, through the portal's channel.
 
 import json
 from pathlib import Path

@@ -1,8 +1,9 @@
-"""The portal's pages in English on request, Chinese first, in headless Chromium: with ?lang=en
-the sign-in, enterprise and workbench pages show no Chinese character outside data (names,
-titles, clauses, bureaus: marked .data), statuses and reasons in the domain's English words,
-the choice survives the sign-in redirect, nothing sticks out at 390 px; the switch back to 中文
-restores Chinese, and a page opened without ?lang is Chinese."""
+"""The portal's pages in English on request, Chinese first, in headless Chromium."""
+
+# With ?lang=en the sign-in, enterprise and workbench pages show no Chinese character outside data
+# (names, titles, clauses, bureaus: marked .data), statuses and reasons in the domain's English
+# words, the choice survives the sign-in redirect, nothing sticks out at 390 px; the switch back to
+# 中文 restores Chinese, and a page opened without ?lang is Chinese.
 
 import json
 from pathlib import Path

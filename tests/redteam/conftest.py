@@ -1,5 +1,7 @@
-"""Every test in this folder is an insider's attack (marker `redteam`); attacks that live beside
-the code they probe carry the marker themselves, so `make test-redteam` runs them all."""
+"""Every test in this folder is an insider's attack (marker `redteam`)."""
+
+# Attacks that live beside the code they probe carry the marker themselves, so `make test-redteam`
+# runs them all.
 
 from pathlib import Path
 

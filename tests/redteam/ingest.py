@@ -1,5 +1,6 @@
-"""The red team's ingest server: the real server with the given credentials, producing to a
-topic of its own."""
+"""The red team's ingest server."""
+
+# The real server with the given credentials, producing to a topic of its own.
 
 import json
 import uuid

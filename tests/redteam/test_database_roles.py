@@ -1,7 +1,8 @@
-"""Red team: each service's own PostgreSQL login cannot do more than the service needs. The
-ledger writer cannot rewrite or unprotect the journal, ingest and the notifier cannot reach the
-ledger, auditors cannot write even with read-only sessions switched off, no role gets in over
-TCP without its password, and a service refuses to start as a role that can do too much."""
+"""Red team: each service's own PostgreSQL login cannot do more than the service needs."""
+
+# The ledger writer cannot rewrite or unprotect the journal, ingest and the notifier cannot reach
+# the ledger, auditors cannot write even with read-only sessions switched off, no role gets in over
+# TCP without its password, and a service refuses to start as a role that can do too much.
 
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit

@@ -1,6 +1,8 @@
-"""Red team, four eyes: no single reviewer credential pays a large review (real ingest with real
-credentials, the events as produced on Kafka, eligibility's handler, the ledger on PostgreSQL,
-`subsidy ledger explain` as a subprocess)."""
+"""Red team, four eyes."""
+
+# No single reviewer credential pays a large review (real ingest with real credentials, the events
+# as produced on Kafka, eligibility's handler, the ledger on PostgreSQL, `subsidy ledger explain` as
+# a subprocess).
 
 import asyncio
 import json

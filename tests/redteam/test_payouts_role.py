@@ -1,6 +1,7 @@
-"""Red team: the payouts' login moves money only by adding a transfer (the database moves the
-balances), cannot rewrite a transfer or touch a balance, and the owner who does either behind
-the desk is named by `ledger verify`'s check of the accounts."""
+"""Red team: the payouts' login moves money only by adding a transfer."""
+
+# The database moves the balances; the login cannot rewrite a transfer or touch a balance, and the
+# owner who does either behind the desk is named by `ledger verify`'s check of the accounts.
 
 from collections.abc import AsyncIterator
 from pathlib import Path

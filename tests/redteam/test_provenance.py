@@ -1,5 +1,7 @@
-"""Red team, provenance: a feed's credential submits only what it is bound to, and every step
-of a payout names who submitted the event behind it (real ingest, Kafka, ledger, CLI)."""
+"""Red team, provenance."""
+
+# A feed's credential submits only what it is bound to, and every step of a payout names who
+# submitted the event behind it (real ingest, Kafka, ledger, CLI).
 
 import asyncio
 import json

@@ -1,6 +1,7 @@
-"""The reform report's HTML page in a real browser: headless Chromium draws its charts (one bar
-per category and side, gains and losses), in Chinese, with nothing cut off and no console
-errors, from the file alone (nothing is fetched)."""
+"""The reform report's HTML page in a real browser."""
+
+# Headless Chromium draws its charts (one bar per category and side, gains and losses), in Chinese,
+# with nothing cut off and no console errors, from the file alone (nothing is fetched).
 
 import json
 from pathlib import Path

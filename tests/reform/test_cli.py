@@ -1,5 +1,7 @@
-"""`subsidy policy diff` from the command line: JSON, table and HTML output, and bad input as
-one line naming the file or key, with a documented exit status and never a traceback."""
+"""`subsidy policy diff` from the command line."""
+
+# JSON, table and HTML output, and bad input as one line naming the file or key, with a documented
+# exit status and never a traceback.
 
 import json
 import os

@@ -1,6 +1,7 @@
-"""The reform comparison on small histories with numbers worked out by hand: a higher rate or
-cap for the compute voucher, an amount for a referred rule, a moved validity window; and the
-input it refuses, named by file and key."""
+"""The reform comparison on small histories with numbers worked out by hand."""
+
+# A higher rate or cap for the compute voucher, an amount for a referred rule, a moved validity
+# window; and the input it refuses, named by file and key.
 
 from datetime import UTC, datetime
 from pathlib import Path

@@ -1,6 +1,8 @@
-"""`subsidy policy diff --from-ledger` on the real PostgreSQL, with events that went through the
-real ledger worker: the ledger keeps each event as it decided it, the baseline replay ends
-where the ledger stands, and the comparison equals the one of the same events from a file."""
+"""`subsidy policy diff --from-ledger` on the real PostgreSQL, after the real ledger worker."""
+
+# With events that went through the real ledger worker: the ledger keeps each event as it decided
+# it, the baseline replay ends where the ledger stands, and the comparison equals the one of the
+# same events from a file.
 
 import asyncio
 import hashlib

@@ -1,5 +1,7 @@
-"""The three renderings of a report whose history came from the ledger: where it came from,
-whether the baseline replay reproduces the ledger, and what could not be replayed."""
+"""The three renderings of a report whose history came from the ledger."""
+
+# Where it came from, whether the baseline replay reproduces the ledger, and what could not be
+# replayed.
 
 import io
 import json

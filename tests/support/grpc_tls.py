@@ -1,5 +1,7 @@
-"""The tests' gRPC TLS: a CA of the session's own, a server certificate for the loopback
-addresses and a client certificate, as settings for the servers and transports for clients."""
+"""The tests' gRPC TLS."""
+
+# A CA of the session's own, a server certificate for the loopback addresses and a client
+# certificate, as settings for the servers and transports for clients.
 
 from dataclasses import dataclass
 from pathlib import Path

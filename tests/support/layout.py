@@ -1,5 +1,7 @@
-"""What a page must not do at any width, checked in the browser: stick out of the window
-sideways, or clip or wrap an amount. Shared by the dashboard's and the portal's page tests."""
+"""What a page must not do at any width, checked in the browser."""
+
+# Stick out of the window sideways, or clip or wrap an amount. Shared by the dashboard's and the
+# portal's page tests.
 
 import json
 

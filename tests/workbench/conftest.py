@@ -1,6 +1,8 @@
-"""The workbench tests' server: the seeded ledger (tests/workbench/seed.py) read by the ledger
-API's login through WorkbenchService on a real gRPC server over TLS, behind the ledger API's
-own token and session check, with a clock the tests set; the people who sign in to it."""
+"""The workbench tests' server."""
+
+# The seeded ledger (tests/workbench/seed.py) read by the ledger API's login through
+# WorkbenchService on a real gRPC server over TLS, behind the ledger API's own token and session
+# check, with a clock the tests set; the people who sign in to it.
 
 import asyncio
 from collections.abc import AsyncIterator

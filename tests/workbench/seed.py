@@ -1,6 +1,8 @@
-"""The workbench tests' ledger: five enterprises' events decided by the ledger's own batch code
-at fixed moments, and the payouts run through `subsidy` as their own login (a bank return, a
-dismissed objection), so every queue of two bureaus holds known cases."""
+"""The workbench tests' ledger."""
+
+# Five enterprises' events decided by the ledger's own batch code at fixed moments, and the payouts
+# run through `subsidy` as their own login (a bank return, a dismissed objection), so every queue of
+# two bureaus holds known cases.
 
 import os
 from datetime import datetime, time, timedelta

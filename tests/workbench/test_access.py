@@ -1,7 +1,8 @@
-"""Who may read which bureau's queues, each person signed in with a real session through the
-ledger API's interceptor: a reviewer or approver its own bureau's only (another is
-PERMISSION_DENIED naming `bureau`, before anything of the request is read), an auditor any;
-people of no bureau and callers without an auditor's token or a valid session never reach it."""
+"""Who may read which bureau's queues, each person signed in with a real session."""
+
+# Signed in through the ledger API's interceptor: a reviewer or approver its own bureau's only
+# (another is PERMISSION_DENIED naming `bureau`, before anything of the request is read), an auditor
+# any; people of no bureau and callers without an auditor's token or a valid session never reach it.
 
 import time
 from typing import Any

@@ -1,5 +1,7 @@
-"""Deadlines in working days: exact cases around 国庆 2025 and 春节 2026, the Mon–Fri fallback
-for years the holiday calendar does not know, and properties against a day-by-day count."""
+"""Deadlines in working days."""
+
+# Exact cases around 国庆 2025 and 春节 2026, the Mon–Fri fallback for years the holiday calendar
+# does not know, and properties against a day-by-day count.
 
 from datetime import UTC, date, datetime, time, timedelta
 

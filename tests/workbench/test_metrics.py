@@ -1,5 +1,7 @@
-"""subsidy_workbench_cases{queue,bureau,state}: set from one query per queue, and kept fresh by
-the ledger API server itself (the real `subsidy ledger serve` start, TLS and tokens)."""
+"""subsidy_workbench_cases{queue,bureau,state}."""
+
+# Set from one query per queue, and kept fresh by the ledger API server itself (the real
+# `subsidy ledger serve` start, TLS and tokens).
 
 import asyncio
 

@@ -1,5 +1,7 @@
-"""WorkbenchService on the seeded ledger: what each queue of two bureaus holds, with ages,
-deadlines and overdue at a fixed now; pages; counts; search; invalid requests."""
+"""WorkbenchService on the seeded ledger."""
+
+# What each queue of two bureaus holds, with ages, deadlines and overdue at a fixed now; pages;
+# counts; search; invalid requests.
 
 from datetime import UTC, datetime
 from typing import Any
