@@ -1,5 +1,7 @@
-"""What every command prints: one `--format` (table for people, json or csv for programs), one
-`--lang` (zh or en) for the tables, and the words, money and Beijing times a table shows."""
+"""What every command prints: one `--format`, one `--lang`, and what a table shows."""
+
+# `--format` is table for people, json or csv for programs; `--lang` (zh or en) is for the tables; a
+# table shows the words, money and Beijing times written here.
 
 import csv
 import json

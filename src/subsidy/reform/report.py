@@ -1,5 +1,7 @@
-"""A reform report: the policies, the history, the comparison and, from the ledger, whether
-the baseline replay reproduces what the platform actually decided."""
+"""A reform report: the policies, the history, the comparison, and the baseline's check."""
+
+# The check, from the ledger: whether the baseline replay reproduces what the platform actually
+# decided.
 
 from dataclasses import dataclass
 from datetime import datetime

@@ -1,6 +1,7 @@
-"""Who is submitting: the caller's principal and binding (a machine's from INGEST_CREDENTIALS,
-a person's from the role of its session), what it may not submit, and the provenance an
-accepted event carries."""
+"""Who is submitting: the caller's principal and binding, what it may not submit, its provenance."""
+
+# A machine's binding comes from INGEST_CREDENTIALS, a person's from the role of its session; the
+# provenance is what an accepted event carries.
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence

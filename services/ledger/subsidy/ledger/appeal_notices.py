@@ -1,5 +1,7 @@
-"""Appeal notices (0012_appeal_notices): built when an appeal or its decision is first recorded,
-written in that transaction; the relay publishes them, signed, on appeals.v1."""
+"""Appeal notices (0012_appeal_notices), written with the appeal or decision they announce."""
+
+# A notice is built when an appeal or its decision is first recorded, and written in that
+# transaction; the relay publishes them, signed, on appeals.v1.
 
 from dataclasses import dataclass
 from datetime import datetime

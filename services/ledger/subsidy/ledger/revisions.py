@@ -1,5 +1,6 @@
-"""The revisions and retractions of the events behind an explained entitlement (0009), for
-`subsidy ledger explain`."""
+"""Revisions and retractions of an explained entitlement's events, for `subsidy ledger explain`."""
+
+# Their tables come from 0009_corrections.
 
 import json
 from collections.abc import Sequence

@@ -1,5 +1,6 @@
-"""The tables a ledger batch appends to, gathered in memory and written with COPY, and the
-cap counters it moves by deltas."""
+"""The tables a ledger batch appends to, and the cap counters it moves."""
+
+# The rows are gathered in memory and written with COPY; the counters move by deltas.
 
 from typing import Any
 

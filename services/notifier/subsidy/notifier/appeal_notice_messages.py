@@ -1,5 +1,7 @@
-"""What the notifier says of an appeal (复核申请) that changes no decision, Chinese first: a filing
-to the rule's bureaus with its deadline, a dismissal or an upheld appeal to the enterprise."""
+"""What the notifier says of an appeal (复核申请) that changes no decision, Chinese first."""
+
+# A filing, to the rule's bureaus with its deadline; a dismissal or an upheld appeal, to the
+# enterprise.
 
 import json
 from datetime import datetime

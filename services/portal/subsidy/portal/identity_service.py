@@ -1,5 +1,4 @@
-"""IdentityService: a credential exchanged for a short-lived session token, and who a
-session is."""
+"""IdentityService: a credential exchanged for a short-lived session token, and who a session is."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
