@@ -1,5 +1,7 @@
-"""`--format json` of every command: instants as ISO-8601 in Beijing time with their offset,
-calendar days as YYYY-MM-DD, and nothing written that the contract cannot read back."""
+"""`--format json` of every command: instants, calendar days, all readable back by the contract."""
+
+# Instants as ISO-8601 in Beijing time with their offset, calendar days as YYYY-MM-DD, and nothing
+# written that the contract cannot read back.
 
 import json
 from datetime import UTC, date, datetime

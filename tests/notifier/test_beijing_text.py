@@ -1,5 +1,6 @@
-"""Mail and webhook text show every time in Beijing time to the minute and amounts as
-¥1,234,567.89; the webhook's JSON keeps the exact instant, ISO-8601 with its offset."""
+"""Mail and webhook text show every time in Beijing time to the minute, amounts as ¥1,234,567.89."""
+
+# The webhook's JSON keeps the exact instant, ISO-8601 with its offset.
 
 import json
 import re
