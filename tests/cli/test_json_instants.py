@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from subsidy.domain.beijing import beijing_time
 from subsidy.infra import cli_output as out
 from subsidy.infra.cli_output import OutputFormat
 
@@ -29,6 +30,12 @@ def test_a_naive_instant_is_refused_not_guessed() -> None:
         out.write_json({"at": datetime(2026, 3, 2, 10, 15, 7)})
     with pytest.raises(ValueError, match="UTC offset"):
         out.iso(datetime(2026, 3, 2, 10, 15, 7))
+    # Nor in a table, nor anywhere else an instant is shown in Beijing time.
+    with pytest.raises(ValueError, match="UTC offset"):
+        out.beijing(datetime(2026, 3, 2, 10, 15, 7))
+    with pytest.raises(ValueError, match="UTC offset"):
+        beijing_time(datetime(2026, 3, 2, 10, 15, 7))
+    assert out.beijing(datetime(2026, 3, 2, 2, 15, 7, tzinfo=UTC)) == "2026-03-02 10:15:07 +08:00"
 
 
 def test_a_value_json_cannot_write_is_refused() -> None:

@@ -54,7 +54,7 @@ def test_the_check_catches_what_it_is_for() -> None:
 def test_beijing_minute() -> None:
     assert beijing_minute(AT) == "2025-07-01 16:05"
     assert beijing_minute(LATE) == "2026-01-01 07:59"
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(ValueError, match="UTC offset"):
         beijing_minute(datetime(2025, 7, 1, 8, 5))
 
 

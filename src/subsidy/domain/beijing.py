@@ -6,6 +6,15 @@ from datetime import datetime, timedelta, timezone
 BEIJING = timezone(timedelta(hours=8), "CST")
 
 
+def in_beijing(moment: datetime) -> datetime:
+    """The instant in Beijing time. A naive datetime is refused (ValueError): astimezone would
+    take it for the machine's local time, so the same row would show another instant on
+    another host."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"an instant needs its UTC offset: {moment.isoformat()}")
+    return moment.astimezone(BEIJING)
+
+
 def beijing_time(moment: datetime) -> str:
     """`2026-01-02 09:30:00`, in Beijing time."""
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return in_beijing(moment).strftime("%Y-%m-%d %H:%M:%S")

@@ -13,7 +13,7 @@ from typing import Any
 import chinese_calendar  # type: ignore[import-untyped]
 import yaml
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import BEIJING, in_beijing
 
 DEADLINES_FILE = Path(__file__).parent / "policy" / "deadlines.yaml"
 
@@ -144,7 +144,7 @@ def nth_working_day_after(day: date, n: int) -> tuple[date, bool]:
 def _beijing_day(moment: datetime, name: str) -> date:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must carry its UTC offset, got naive {moment.isoformat()}")
-    return moment.astimezone(BEIJING).date()
+    return in_beijing(moment).date()
 
 
 def clock(

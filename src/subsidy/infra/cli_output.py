@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
@@ -184,21 +184,17 @@ def summary_money(fen: int, lang: Lang) -> str:
 
 
 def beijing(moment: datetime | None) -> str:
-    """`2026-01-02 09:30:00 +08:00`: Beijing time to the second, its offset shown."""
+    """`2026-01-02 09:30:00 +08:00`: Beijing time to the second, its offset shown; naive refused."""
     if moment is None:
         return ""
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S +08:00")
+    return in_beijing(moment).strftime("%Y-%m-%d %H:%M:%S +08:00")
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV). A naive datetime
-    is refused (ValueError): astimezone would take it for the machine's local time, so the same
-    row would print another instant on another host."""
+    """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV); naive refused."""
     if moment is None:
         return None
-    if moment.utcoffset() is None:
-        raise ValueError(f"an instant needs its UTC offset: {moment.isoformat()}")
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 # ---- the tables --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.catalog import Catalog
 from subsidy.reform.diff import Cost, EntitlementChange, Side
 from subsidy.reform.labels import (
@@ -74,7 +74,7 @@ def _source(report: ReformReport) -> Json:
     if h.ledger is not None:
         last = h.ledger.last_decided_at
         out["ledger"] = {
-            "lastDecidedAt": None if last is None else last.astimezone(BEIJING).isoformat(),
+            "lastDecidedAt": None if last is None else in_beijing(last).isoformat(),
             "missingEvents": h.ledger.missing,
             "expiredReviews": h.ledger.expired,
             "hashMismatches": h.ledger.mismatched,

@@ -6,7 +6,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.simulate import SimulationResult
 from subsidy.reform.diff import Comparison, compare, decide_twice
 from subsidy.reform.history import History
@@ -73,6 +73,6 @@ def build_report(policies: Policies, history: History, now: datetime) -> ReformR
         policies=policies,
         history=history,
         comparison=compare(baseline, reform),
-        generated_at=now.astimezone(BEIJING),
+        generated_at=in_beijing(now),
         ledger_check=check_against_ledger(history, baseline),
     )

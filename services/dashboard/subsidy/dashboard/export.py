@@ -9,7 +9,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.money import FEN_PER_YUAN
 from subsidy.infra.spreadsheet_cells import neutralise
 
@@ -68,12 +68,12 @@ def _filter_sheet(wb: Workbook, state: Json, exported_at: datetime) -> None:
     ws.title = "筛选条件"
     year = state.get("year")
     as_of = state.get("asOf")
-    as_of_bj = None if as_of is None else datetime.fromisoformat(as_of).astimezone(BEIJING)
+    as_of_bj = None if as_of is None else in_beijing(datetime.fromisoformat(as_of))
     for row in (
         ("项目", "内容"),
         ("政策", state.get("policy", "")),
         ("年度", "全部年度" if year is None else f"{year}年"),
-        ("导出时间（北京时间）", exported_at.astimezone(BEIJING).isoformat(timespec="seconds")),
+        ("导出时间（北京时间）", in_beijing(exported_at).isoformat(timespec="seconds")),
         (
             "数据时间（北京时间）",
             "" if as_of_bj is None else as_of_bj.isoformat(timespec="seconds"),

@@ -12,7 +12,7 @@ import grpc
 
 from subsidy.api.v1 import api_pb2
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.catalog import Catalog
 from subsidy.domain.events import EnterpriseEvent, FieldError
 from subsidy.events.v1 import events_pb2 as epb
@@ -129,7 +129,7 @@ class Submitter:
         # submission that straddles midnight is refused, naming the day, and the person sends
         # it again (the pages date each submission as it is made); admitting yesterday would
         # let anyone take a day off the notice of any decision of theirs.
-        today = self.clock().astimezone(BEIJING).date()
+        today = in_beijing(self.clock()).date()
         if event.occurred_on != today:
             errors.append(FieldError("occurredOn", f"permission denied: a person's event is"
                                      f" dated today in Beijing, {today.isoformat()} /"

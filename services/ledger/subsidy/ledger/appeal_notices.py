@@ -11,7 +11,7 @@ import asyncpg
 
 from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.deadlines import Queue, due
 from subsidy.domain.ledger.records import Appeal, AppealDecision, Remedy
 from subsidy.domain.ledger.state import BookState
@@ -55,7 +55,7 @@ def kind_of(d: AppealDecision) -> "dpb.AppealNoticeKind.ValueType":
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 def build(

@@ -7,7 +7,7 @@ import asyncpg
 
 from subsidy.api.v1 import api_pb2
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.entitlements import Reason, Status
 from subsidy.domain.ledger.book import EnterpriseBook
 from subsidy.domain.ledger.records import Appeal, AppealDecision, Outcome, Remedy, Reopened
@@ -74,7 +74,7 @@ class AppealRows:
 
 def _when(moment: datetime) -> str:
     """ISO-8601 with Beijing time's offset, as ExplainDecision gives every other time."""
-    return moment.astimezone(BEIJING).isoformat()
+    return in_beijing(moment).isoformat()
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:

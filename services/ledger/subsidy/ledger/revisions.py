@@ -12,13 +12,13 @@ from google.protobuf import json_format
 from subsidy.api.v1 import api_pb2
 from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.events.v1 import events_pb2 as epb
 
 
 def _when(moment: datetime) -> str:
     """ISO-8601 with the offset of Beijing time, the clock people read the ledger in."""
-    return moment.astimezone(BEIJING).isoformat()
+    return in_beijing(moment).isoformat()
 
 
 def _provenance(text: str | None) -> epb.Provenance | None:

@@ -11,7 +11,7 @@ import structlog
 from subsidy.api.v1 import workbench_pb2 as wpb
 from subsidy.api.v1 import workbench_pb2_grpc
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.catalog import Catalog, Rule
 from subsidy.domain.deadlines import Deadlines, Queue, clock, load_deadlines, overdue_before
 from subsidy.domain.events import FieldError, visible_text
@@ -49,7 +49,7 @@ def bureau_rules(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoReturn:

@@ -11,7 +11,7 @@ from google.protobuf.json_format import MessageToDict
 
 from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.catalog import Rule
 from subsidy.domain.deadlines import Queue, load_deadlines
 from subsidy.domain.money import format_fen
@@ -191,7 +191,7 @@ def _payload(
         "statusText": status_words(notice.status, language),
         # The deadline as the ledger writes the deprecated string (Beijing, +08:00, seconds),
         # from `due_time` when set: one form whichever field an older ledger filled.
-        "dueAt": "" if due_at is None else due_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+        "dueAt": "" if due_at is None else in_beijing(due_at).isoformat(timespec="seconds"),
         "appealNotice": MessageToDict(notice, always_print_fields_with_no_presence=True),
     }
     # Sorted keys and no spaces: the body is stored once and signed byte for byte.

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from subsidy.contract.instants import instant
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.money import format_fen
 
 Language = Literal["zh", "en"]
@@ -137,7 +137,7 @@ def _iso(decision: dpb.Decision) -> str:
         moment = instant(decision, "decided_time", "decided_at")
     except ValueError:
         return decision.decided_at
-    return "" if moment is None else moment.astimezone(BEIJING).isoformat()
+    return "" if moment is None else in_beijing(moment).isoformat()
 
 
 def _status_name(status: int) -> str:

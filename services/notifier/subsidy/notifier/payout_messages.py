@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.domain.money import format_fen
 from subsidy.domain.payouts.orders import PayoutNotice
 from subsidy.notifier.messages import FOOTER, POLICY_NAME, Audience, Language, Rendered
@@ -254,7 +254,7 @@ def _payload(n: Notice, language: Language, audience: Audience, subject: str, te
         "orderId": notice.order_id,
         "batchId": notice.batch_id,
         "reason": notice.reason,
-        "createdAt": n.created_at.astimezone(BEIJING).isoformat(),
+        "createdAt": in_beijing(n.created_at).isoformat(),
     }
     alert = alert_of(notice)
     payload: dict[str, Any] = {

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from subsidy.api.v1 import portal_pb2 as pb
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import BEIJING
+from subsidy.domain.beijing import in_beijing
 from subsidy.identity.principal import Principal
 from subsidy.identity.sessions import (
     SessionCheckUnavailable,
@@ -49,8 +49,8 @@ def unavailable(err: BaseException) -> ConnectError:
 
 
 def iso(moment: datetime) -> str:
-    """ISO-8601 in Beijing time, with its offset (machine output)."""
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+    """ISO-8601 in Beijing time, with its offset (machine output); naive refused."""
+    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 def bearer(ctx: RequestContext[Any, Any]) -> str:
