@@ -73,7 +73,7 @@ _encode = msgspec.json.Encoder(enc_hook=_canonical).encode
 
 
 def canonical_json(event: BaseModel) -> bytes:
-    """The event's canonical JSON bytes (those pydantic writes, see the module docstring)."""
+    """The event's canonical JSON bytes (those pydantic writes, see the comment at the top)."""
     try:
         return _encode(_canonical(event))
     except _Unsure:

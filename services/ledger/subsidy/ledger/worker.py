@@ -128,7 +128,7 @@ class WorkerStats:
 
 
 class LedgerWorker:
-    """Consumes entitlements.v1 in batches; see the module docstring for the guarantees.
+    """Consumes entitlements.v1 in batches; the guarantees are in the comment at the top.
 
     It is given its pool, consumer and producer already started (`subsidy.ledger.bootstrap`
     builds, starts and stops them), and the clock that decides when a parked review expired."""
