@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from subsidy.domain.catalog import Catalog
+from subsidy.domain.catalog import Catalog, apply_overlay, build_catalog, raw_catalog
 from subsidy.domain.evaluator import evaluate
 from subsidy.domain.events import parse_event
 from subsidy.domain.simulate import simulate
@@ -29,21 +29,24 @@ RULE = "m06.exhibition"  # a review rule: four eyes from 100,000,000 fen
 LARGE = 150_000_000
 
 
-def _message(raw: dict[str, Any]) -> Message:
+def _message(raw: dict[str, Any], catalog: Catalog = CATALOG) -> Message:
     """An event as the worker receives it, with who submitted it on its inbox row."""
     e = parse_event(raw)
     who = e.submitted_by
     source = Source(submitted_by=who.model_dump_json(by_alias=True) if who else None)
-    return Message(evaluate(e, CATALOG), e.content_hash(), source)
+    return Message(evaluate(e, catalog), e.content_hash(), source)
 
 
-async def _decide(url: str, batches: list[list[dict[str, Any]]], cache: BookCache) -> None:
+async def _decide(
+    url: str, batches: list[list[dict[str, Any]]], cache: BookCache, catalog: Catalog = CATALOG
+) -> None:
     """Each batch in one transaction, as the worker commits it."""
     conn = await asyncpg.connect(url)
     try:
         for batch in batches:
+            messages = [_message(e, catalog) for e in batch]
             async with conn.transaction():
-                prepared = await apply_batch(conn, [_message(e) for e in batch], cache, CATALOG)
+                prepared = await apply_batch(conn, messages, cache, catalog)
             prepared.committed(cache)
     finally:
         await conn.close()
@@ -228,3 +231,41 @@ async def test_a_review_released_then_parked_again_in_one_batch_is_parked_in_the
     assert [r["event_id"] for r in waiting] == ["p1r"]
     outcome = await fetch(ledger_db.url, "SELECT outcome FROM inbox WHERE event_id = 'p1r'")
     assert outcome[0]["outcome"] == "parked"
+
+
+# From August 2025 the compute voucher's annual cap is 4,000,000 yuan (the policy's 2,000,000
+# before): two versions of one rule in one calendar year.
+RAISED_CAP = build_catalog(apply_overlay(raw_catalog(), {
+    "effective_from": "2025-08-01",
+    "rules": {"m08.compute_voucher": {"annual_cap_yuan": 4_000_000}},
+}))  # fmt: skip
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["apart", "one-batch"])
+async def test_a_correction_under_an_earlier_versions_lower_cap_is_booked(
+    ledger_db: LedgerDb, together: bool
+) -> None:
+    """A correction raising a grant of the earlier version keeps the year's total under the
+    later version's cap, as simulate decides: the counter takes it."""
+    # June's invoice pays 1,500,000 yuan under the 2,000,000 cap, August's 1,000,000 under the
+    # 4,000,000 one (2,500,000 in the year). June's corrected to pay 1,800,000: decided again
+    # in its place it fits its cap, and August's still fits its own (2,800,000 in all). The
+    # counter took the cap of the raise booked last, June's 2,000,000, and its CHECK refused
+    # the batch: not transient, so the worker exited and got the same batch again for ever.
+    top = {"enterpriseId": enterprise_id(910_004)}
+    june = event("computeInvoiceFiled", {"itemId": "INV-A", "amountFen": 750_000_000},
+                 eventId="cv-a", occurredOn="2025-06-15", **top)  # fmt: skip
+    august = event("computeInvoiceFiled", {"itemId": "INV-B", "amountFen": 500_000_000},
+                   eventId="cv-b", occurredOn="2025-08-15", **top)  # fmt: skip
+    corrected = {**june, "revision": 2, "correctionReason": "发票金额录入错误",
+                 "computeInvoiceFiled": {"itemId": "INV-A", "amountFen": 900_000_000}}  # fmt: skip
+    events = [june, august, corrected]
+    batches = [events] if together else [[june, august], [corrected]]
+    await _decide(ledger_db.url, batches, BookCache(100), RAISED_CAP)
+
+    got = await export(ledger_db.url)
+    want = simulate(jsonl(events), RAISED_CAP).to_contract()
+    assert got["entitlements"] == want["entitlements"]
+    assert [e["grantedFen"] for e in got["entitlements"]] == [180_000_000, 100_000_000]
+    usage = await fetch(ledger_db.url, "SELECT used_fen, cap_fen FROM annual_usage")
+    assert [tuple(r) for r in usage] == [(280_000_000, 400_000_000)]

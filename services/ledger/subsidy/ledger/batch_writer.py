@@ -273,10 +273,14 @@ class BatchWriter:
             self.entries.add(**fields.columns(), prev_hash=loaded.head_hash, hash=digest)
             loaded.head_seq, loaded.head_hash = fields.seq, digest
             if p.kind in GRANT_ACCOUNT:
+                caps = (e.annual_cap_fen, e.item_cap_fen)
+                if outcome.redecided is not None and p.amount_fen > 0:
+                    # The counters' CHECK bound: a corrected history's is its widest cap.
+                    caps = book.widest_caps(e.rule_id, e.year, e.item_id)
                 move(self.annual, (book.enterprise_id, e.rule_id, e.year), p.amount_fen,
-                      e.annual_cap_fen)  # fmt: skip
+                     caps[0])  # fmt: skip
                 move(self.items, (book.enterprise_id, e.rule_id, e.item_id), p.amount_fen,
-                      e.item_cap_fen)  # fmt: skip
+                     caps[1])  # fmt: skip
 
     async def flush(self, conn: asyncpg.Connection, books: dict[str, LoadedBook]) -> None:
         """Write everything gathered, parents before children (foreign keys)."""

@@ -32,6 +32,13 @@ def deny(s: EntitlementState, reason: Reason) -> None:
     s.reasons = add_reasons(s.reasons, reason)
 
 
+def _highest(caps: list[int | None]) -> int | None:
+    """The highest of some caps; None (no cap) if one of them is None or there are none."""
+    if not caps or None in caps:
+        return None
+    return max(c for c in caps if c is not None)
+
+
 class BookState:
     """What a book holds, the queries the limits read, and the only writes: postings move
     the counters with the granted amounts, decisions bump the revision."""
@@ -130,6 +137,16 @@ class BookState:
             for s in self.on_item(item_id)
             if s.ent.rule_id == rule_id and s.status in GRANTED
         )
+
+    def widest_caps(self, rule_id: str, year: int, item_id: str) -> tuple[int | None, int | None]:
+        """The highest annual cap of a rule in a year and item cap on an item (None: uncapped)."""
+        # A corrected history decides each entitlement again in its place, under its own policy
+        # version's caps: the totals it leaves stay under the highest of them, not always under
+        # the cap of the entitlement a correction raised (an earlier version's, lower).
+        annual = [s.ent.annual_cap_fen for s in self.entitlements.values()
+                  if s.ent.rule_id == rule_id and s.ent.year == year]  # fmt: skip
+        item = [s.ent.item_cap_fen for s in self.on_item(item_id) if s.ent.rule_id == rule_id]
+        return _highest(annual), _highest(item)
 
     def years_with_support(self, rule_id: str) -> set[int]:
         """The years in which a rule holds any grant."""
