@@ -9,9 +9,10 @@ from pathlib import Path
 import asyncpg
 
 from subsidy.domain.catalog import Catalog
-from subsidy.domain.payouts import treasury
+from subsidy.domain.payouts import recovery, treasury
 from subsidy.domain.payouts.batches import Batch
 from subsidy.domain.payouts.desk import PayoutDesk
+from subsidy.domain.payouts.errors import RecoveryRefused
 from subsidy.domain.payouts.orders import OrderState
 from subsidy.infra.signing_keys import Signer
 from subsidy.payouts import batch_files, returns
@@ -62,3 +63,33 @@ async def make_batches(
     manifests = [batch_files.write_batch(b, out, signer) for b in batches]
     await returns.record_manifests(conn, manifests)
     return manifests
+
+
+async def collect_refund(
+    conn: asyncpg.Connection, catalog: Catalog, set_off: bool, receivable: str, fen: int,
+    voucher: str, op: Operation,
+) -> bool:  # fmt: skip
+    """A refund by the treasury's voucher, kept in `receivable_refunds` (one voucher, one
+    refund): the same voucher again on the same receivable is a no-op (False), on another
+    receivable or for another amount it is refused."""
+    async with conn.transaction():
+        kept = await conn.fetchrow(
+            "SELECT receivable_id, amount_fen FROM receivable_refunds WHERE voucher = $1", voucher
+        )
+        if kept is not None and (kept["receivable_id"], kept["amount_fen"]) != (receivable, fen):
+            raise RecoveryRefused(
+                f"voucher {voucher!r} was collected on {kept['receivable_id']}"
+                f" ({kept['amount_fen']} fen) already"
+            )
+
+        def apply(desk: PayoutDesk) -> bool:
+            return recovery.collect(desk, receivable, fen, voucher)
+
+        done = await operate(conn, catalog, set_off, op, apply)
+        if done.result:
+            await conn.execute(
+                "INSERT INTO receivable_refunds (voucher, receivable_id, amount_fen, recorded_by)"
+                " VALUES ($1, $2, $3, $4)",
+                voucher, receivable, fen, op.principal,
+            )  # fmt: skip
+        return done.result

@@ -236,8 +236,16 @@ def collect_command(
 ) -> None:
     """A refund collected (its voucher is applied once)."""
     fen = parse_yuan(amount)
-    step("collect", by, lambda desk: recovery.collect(desk, receivable, fen, voucher))
-    typer.echo(f"collected {format_fen(fen)} on {receivable}")
+    require_operator(by)
+
+    async def work(conn: asyncpg.Connection, catalog: Catalog, s: PayoutsSettings) -> bool:
+        return await actions.collect_refund(conn, catalog, s.set_off, receivable, fen, voucher,
+                                            Operation("collect", by))  # fmt: skip
+
+    if run_on_desk(work):
+        typer.echo(f"collected {format_fen(fen)} on {receivable}")
+    else:
+        typer.echo(f"voucher {voucher} collected on {receivable} before, nothing to do")
 
 
 def _console() -> Console:

@@ -37,15 +37,25 @@ def _receivable(desk: PayoutDesk, receivable_id: str, amount_fen: int) -> Receiv
     return r
 
 
-def collect(desk: PayoutDesk, receivable_id: str, amount_fen: int, ref: str) -> None:
-    """A refund the treasury confirmed (`ref`, its voucher: one refund is applied once)."""
+def collect(desk: PayoutDesk, receivable_id: str, amount_fen: int, ref: str) -> bool:
+    """A refund the treasury confirmed (`ref`, its voucher: one refund is applied once); False
+    when this voucher was collected on this receivable before (nothing changes)."""
+    tid = f"collect:{receivable_id}:{ref}"
+    seen = desk.accounts.transfers.get(tid)
+    if seen is not None:
+        # Entered again: the transfer is not posted twice, so neither may the receivable count
+        # the refund twice (it would look settled while its account is still owed).
+        if seen.amount_fen != amount_fen:
+            raise RecoveryRefused(f"voucher {ref!r} was collected as {seen.amount_fen} fen")
+        return False
     r = _receivable(desk, receivable_id, amount_fen)
-    desk.post(Transfer(f"collect:{receivable_id}:{ref}", TransferKind.COLLECT,
+    desk.post(Transfer(tid, TransferKind.COLLECT,
                        account(AccountKind.COLLECTED, r.channel, r.year),
                        account(AccountKind.RECEIVABLE, r.channel, r.year, r.enterprise_id),
                        amount_fen, receivable_id))  # fmt: skip
     r.collected_fen += amount_fen
     desk.changes.receivables.add(receivable_id)
+    return True
 
 
 def write_off(desk: PayoutDesk, first: WriteOffApproval, second: WriteOffApproval) -> None:
