@@ -257,13 +257,15 @@ class PayoutDesk:
 
     def _set_off(self, o: PaymentOrder) -> None:
         """The enterprise's debts to the same channel, oldest first, settled from the order
-        (where the settings allow: 原渠道, a channel's debt is never paid from another's)."""
-        if not self.set_off:
-            return
+        (where the settings allow: 原渠道, a channel's debt is never paid from another's).
+        With set-off off, only its own award's clawbacks: what was retracted or corrected down
+        before it was sent is not owed, and is not sent to be asked back."""
         for r in self.receivables.values():
             if o.net_fen == 0:
                 return
             if r.enterprise_id != o.enterprise_id or r.channel != o.channel:
+                continue
+            if not self.set_off and r.entitlement_id != o.entitlement_id:
                 continue
             fen = min(o.net_fen, r.outstanding_fen)
             if fen <= 0:
