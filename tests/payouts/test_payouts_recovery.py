@@ -79,3 +79,23 @@ def test_a_refund_voucher_is_collected_once(
     assert [tuple(r) for r in kept] == [("V-2025-001", first, refund)]
     assert "无未解释差异" in run("payouts", "reconcile")
     assert "ok:" in subsidy({**env, "DATABASE_URL": owner}, "ledger", "verify")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="four eyes on a write-off rest on --by/SUBSIDY_OPERATOR, a name the caller types: one"
+    " payouts credential writes a receivable off alone by naming two approvers; the approver"
+    " must come from a credential (e.g. a database login per person), a design change",
+)
+def test_one_credential_cannot_write_a_receivable_off_alone(
+    payouts_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    owner, login = payouts_schema
+    env = {**os.environ, "DATABASE_URL": login, "SUBSIDY_OPERATOR": "treasurer-zhou"}
+    run: Callable[..., str] = lambda *a, code=0: subsidy(env, *a, code=code)  # noqa: E731
+    first, _ = _paid_then_retracted(owner, run, tmp_path)
+    for name in ("chief-a", "chief-b"):  # the same login, two names typed
+        run("payouts", "write-off", first, "--amount", "2500000", "--reason", "企业注销",
+            "--by", name)  # fmt: skip
+    rows = asyncio.run(_fetch(owner, COLLECTED.replace("collected_fen", "written_off_fen", 1)))
+    assert rows[0]["written_off_fen"] == 0, "one credential wrote the receivable off"
