@@ -102,6 +102,7 @@ _FIGURES_ZH = {
     "outstanding (records vs accounts)": "未收回（记录与账户）",
     "collected (records vs accounts)": "已收回（记录与账户）",
     "written off (records vs accounts)": "已核销（记录与账户）",
+    "order vs the ledger's decision": "支付指令与账本决定",
 }  # fmt: skip
 _CAUSES_ZH = {UNEXPLAINED: "未解释", NOT_TAKEN_IN: "账本已作决定，支付尚未纳入（下次纳入时消除）"}
 
@@ -110,10 +111,12 @@ def difference_line(d: Difference, lang: Lang) -> str:
     """`差异 市科技局 2026 已发放（指令与账户）：应为 ¥…，实为 ¥… — 未解释`, or in English."""
     expected, found = format_fen(d.expected_fen), format_fen(d.found_fen)
     if lang is Lang.en:
-        return (f"difference {d.channel} {d.year} {d.figure}: expected {expected},"
+        of = f" {d.order_id}" if d.order_id else ""
+        return (f"difference {d.channel} {d.year} {d.figure}{of}: expected {expected},"
                 f" found {found} — {d.cause}")  # fmt: skip
     figure, cause = _FIGURES_ZH.get(d.figure, d.figure), _CAUSES_ZH.get(d.cause, d.cause)
-    return f"差异 {d.channel} {d.year} {figure}：应为 {expected}，实为 {found} — {cause}"
+    of = f"（{d.order_id}）" if d.order_id else ""
+    return f"差异 {d.channel} {d.year} {figure}{of}：应为 {expected}，实为 {found} — {cause}"
 
 
 def _table(rows: list[Row], columns: list[tuple[Column, Any]], lang: Lang) -> Table:

@@ -17,7 +17,8 @@ from subsidy.domain.payouts import funding, treasury
 from subsidy.domain.payouts.batches import ReturnLine
 from subsidy.domain.payouts.desk import PayoutDesk
 from subsidy.domain.payouts.errors import BatchRefused, ReturnRefused
-from subsidy.domain.payouts.reconcile import Reconciliation, reconcile
+from subsidy.domain.payouts.orders import order_id
+from subsidy.domain.payouts.reconcile import Owed, Reconciliation, reconcile
 from subsidy.payouts.batch_files import Manifest
 from subsidy.payouts.operations import operate
 from subsidy.payouts.persist import Operation
@@ -92,22 +93,40 @@ async def _record_results(conn: asyncpg.Connection, batch_id: str, lines: list[R
     )
 
 
-async def ledger_granted(conn: asyncpg.Connection, catalog: Catalog) -> dict[tuple[str, int], int]:
-    """The cash the ledger granted, routed by channel and year as the orders are."""
-    rows = await conn.fetch(
-        "SELECT d.entitlement_id, d.district, d.rule_id, d.year, e.occurred_on,"
-        " d.cash_delta_fen FROM decisions d JOIN entitlements e USING (entitlement_id)"
-        " WHERE d.cash_delta_fen > 0 ORDER BY d.decided_at, d.decision_id"
-    )
+# The ledger's cash decisions in the order the payouts take them in (intake._GRANTS), so the
+# running totals split each one as the desk did.
+_OWED = """
+SELECT d.decision_id, d.entitlement_id, d.district, d.rule_id, d.year, e.occurred_on,
+       d.cash_delta_fen
+FROM decisions d
+JOIN entitlements e ON e.entitlement_id = d.entitlement_id
+LEFT JOIN inbox i ON i.event_id = d.caused_by_event_id
+WHERE d.cash_delta_fen > 0
+ORDER BY i.arrival, d.decided_at, d.decision_id
+"""
+
+
+async def ledger_owed(conn: asyncpg.Connection, catalog: Catalog) -> dict[str, Owed]:
+    """The payment orders the ledger's cash decisions make, by order id, routed and split as
+    the desk does."""
     running: dict[str, int] = defaultdict(int)
-    out: dict[tuple[str, int], int] = defaultdict(int)
-    for r in rows:
+    out: dict[str, Owed] = {}
+    for r in await conn.fetch(_OWED):
         rule = catalog.at(r["occurred_on"]).rule(r["rule_id"])
         before = running[r["entitlement_id"]]
         running[r["entitlement_id"]] = before + r["cash_delta_fen"]
         parts = funding.split(rule, r["district"], before, before + r["cash_delta_fen"])
         for level, fen in parts.items():
-            out[(funding.channel_of(rule, r["district"], level), r["year"])] += fen
+            channel = funding.channel_of(rule, r["district"], level)
+            out[order_id(r["decision_id"], level)] = Owed(r["decision_id"], channel, r["year"], fen)
+    return out
+
+
+async def ledger_granted(conn: asyncpg.Connection, catalog: Catalog) -> dict[tuple[str, int], int]:
+    """The cash the ledger granted, routed by channel and year as the orders are."""
+    out: dict[tuple[str, int], int] = defaultdict(int)
+    for owed in (await ledger_owed(conn, catalog)).values():
+        out[(owed.channel, owed.year)] += owed.amount_fen
     return dict(out)
 
 
@@ -116,6 +135,6 @@ async def reconciliation(
 ) -> Reconciliation:
     """The desk's reconciliation with the ledger's grants checked against the orders."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        granted = await ledger_granted(conn, catalog)
+        owed = await ledger_owed(conn, catalog)
         desk = await load_desk(conn, catalog, set_off)
-    return reconcile(desk, granted)
+    return reconcile(desk, owed)

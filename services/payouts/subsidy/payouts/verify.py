@@ -11,6 +11,7 @@ from subsidy.domain.catalog import Catalog
 from subsidy.domain.payouts.accounts import Balance, Transfer, TransferKind, kind_of, rule_holds
 from subsidy.domain.payouts.reconcile import reconcile
 from subsidy.payouts.persist import transfer_hash
+from subsidy.payouts.returns import ledger_owed
 from subsidy.payouts.store import load_desk
 
 # The transfers' chain as the ledger's relay anchors it (subsidy.ledger.anchoring.CHAINS): a
@@ -51,9 +52,11 @@ async def verify_accounts(
         if debits != credits:
             problems.append(f"accounts do not sum to zero: debits {debits}, credits {credits}")
         problems += await _lines_as_registered(conn)
+        owed = await ledger_owed(conn, catalog)
         desk = await load_desk(conn, catalog, set_off=True)
-    problems += [f"reconciliation: {d.channel} {d.year} {d.figure}: {d.expected_fen} ≠ "
-                 f"{d.found_fen}" for d in reconcile(desk).unexplained]  # fmt: skip
+    problems += [f"reconciliation: {d.channel} {d.year} {d.figure}"
+                 f"{' ' + d.order_id if d.order_id else ''}: {d.expected_fen} ≠ {d.found_fen}"
+                 for d in reconcile(desk, owed).unexplained]  # fmt: skip
     return problems
 
 

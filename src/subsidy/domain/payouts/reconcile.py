@@ -14,6 +14,7 @@ UNEXPLAINED = "unexplained"
 # A grant the ledger booked that the payouts have not taken in yet: explained, it waits for
 # the next intake.
 NOT_TAKEN_IN = "decisions not yet taken in by the payouts"
+ORDER_VS_LEDGER = "order vs the ledger's decision"
 
 
 @dataclass(slots=True)
@@ -65,6 +66,17 @@ class Difference:
     expected_fen: int
     found_fen: int
     cause: str
+    order_id: str = ""  # the order, for a figure of one order
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A payment order the ledger's decisions make: its decision, channel, year and amount."""
+
+    decision_id: str
+    channel: str
+    year: int
+    amount_fen: int
 
 
 @dataclass(slots=True)
@@ -85,11 +97,9 @@ class Reconciliation:
 RowOf = Callable[[str, int], Row]
 
 
-def reconcile(
-    desk: PayoutDesk, ledger_granted: Mapping[tuple[str, int], int] | None = None
-) -> Reconciliation:
-    """The reconciliation of everything the desk holds; `ledger_granted`: the cash the ledger
-    granted by (channel, year), routed as the orders are, to check the intake against."""
+def reconcile(desk: PayoutDesk, owed: Mapping[str, Owed] | None = None) -> Reconciliation:
+    """The reconciliation of everything the desk holds; `owed`: the orders the ledger's
+    decisions make, by order id, to check every order and the intake against."""
     rows: dict[tuple[str, int], Row] = {}
 
     def row(channel: str, year: int) -> Row:
@@ -103,12 +113,41 @@ def reconcile(
     differences: list[Difference] = []
     for key, r in sorted(rows.items()):
         differences += _row_differences(r, found.get(key, {}))
-    for key, amount in sorted((ledger_granted or {}).items()):
-        taken = rows[key].granted if key in rows else 0
-        if amount != taken:
-            differences.append(Difference(*key, "granted", amount, taken, NOT_TAKEN_IN))
+    if owed is not None:
+        differences += _against_ledger(desk, owed)
     debits, credits = desk.accounts.totals()
     return Reconciliation([rows[k] for k in sorted(rows)], differences, debits, credits)
+
+
+def _against_ledger(desk: PayoutDesk, owed: Mapping[str, Owed]) -> list[Difference]:
+    """Each order against the one the ledger's decisions make: an order no decision makes, or
+    for another amount, channel or year, is unexplained (the payouts' login may update orders,
+    and an amount raised before its budget is taken leaves the accounts agreeing with it); an
+    order of a decision not taken in yet is explained, it comes with the next intake."""
+    out: list[Difference] = []
+    for o in desk.orders.values():
+        want = owed.get(o.order_id)
+        if want is None or (want.channel, want.year, want.amount_fen) != (
+            o.channel, o.year, o.amount_fen
+        ):  # fmt: skip
+            expected = 0 if want is None else want.amount_fen
+            out.append(Difference(o.channel, o.year, ORDER_VS_LEDGER, expected, o.amount_fen,
+                                  UNEXPLAINED, o.order_id))  # fmt: skip
+    waiting: dict[tuple[str, int], int] = defaultdict(int)
+    for oid, want in owed.items():
+        if oid in desk.orders:
+            continue
+        if want.decision_id in desk.taken:
+            out.append(Difference(want.channel, want.year, ORDER_VS_LEDGER, want.amount_fen, 0,
+                                  UNEXPLAINED, oid))  # fmt: skip
+        else:
+            waiting[(want.channel, want.year)] += want.amount_fen
+    granted: dict[tuple[str, int], int] = defaultdict(int)
+    for o in desk.orders.values():
+        granted[(o.channel, o.year)] += o.amount_fen
+    for key, fen in sorted(waiting.items()):
+        out.append(Difference(*key, "granted", granted[key] + fen, granted[key], NOT_TAKEN_IN))
+    return out
 
 
 def _from_orders(desk: PayoutDesk, row: RowOf) -> None:
