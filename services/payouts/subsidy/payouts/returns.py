@@ -96,8 +96,8 @@ async def _record_results(conn: asyncpg.Connection, batch_id: str, lines: list[R
 # The ledger's cash decisions in the order the payouts take them in (intake._GRANTS), so the
 # running totals split each one as the desk did.
 _OWED = """
-SELECT d.decision_id, d.entitlement_id, d.district, d.rule_id, d.year, e.occurred_on,
-       d.cash_delta_fen
+SELECT d.decision_id, d.entitlement_id, d.enterprise_id, d.district, d.rule_id, d.year,
+       e.occurred_on, d.cash_delta_fen
 FROM decisions d
 JOIN entitlements e ON e.entitlement_id = d.entitlement_id
 LEFT JOIN inbox i ON i.event_id = d.caused_by_event_id
@@ -118,7 +118,9 @@ async def ledger_owed(conn: asyncpg.Connection, catalog: Catalog) -> dict[str, O
         parts = funding.split(rule, r["district"], before, before + r["cash_delta_fen"])
         for level, fen in parts.items():
             channel = funding.channel_of(rule, r["district"], level)
-            out[order_id(r["decision_id"], level)] = Owed(r["decision_id"], channel, r["year"], fen)
+            out[order_id(r["decision_id"], level)] = Owed(
+                r["decision_id"], channel, r["year"], fen, r["enterprise_id"]
+            )
     return out
 
 

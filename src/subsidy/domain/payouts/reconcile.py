@@ -71,12 +71,14 @@ class Difference:
 
 @dataclass(frozen=True, slots=True)
 class Owed:
-    """A payment order the ledger's decisions make: its decision, channel, year and amount."""
+    """A payment order the ledger's decisions make: its decision, channel, year, amount and
+    the enterprise it is owed to."""
 
     decision_id: str
     channel: str
     year: int
     amount_fen: int
+    enterprise_id: str
 
 
 @dataclass(slots=True)
@@ -121,14 +123,14 @@ def reconcile(desk: PayoutDesk, owed: Mapping[str, Owed] | None = None) -> Recon
 
 def _against_ledger(desk: PayoutDesk, owed: Mapping[str, Owed]) -> list[Difference]:
     """Each order against the one the ledger's decisions make: an order no decision makes, or
-    for another amount, channel or year, is unexplained (the payouts' login may update orders,
-    and an amount raised before its budget is taken leaves the accounts agreeing with it); an
-    order of a decision not taken in yet is explained, it comes with the next intake."""
+    for another amount, channel, year or enterprise, is unexplained (the payouts' login may
+    update orders, and a change made before the budget is taken leaves the accounts agreeing
+    with it); an order of a decision not taken in yet is explained: the next intake takes it."""
     out: list[Difference] = []
     for o in desk.orders.values():
         want = owed.get(o.order_id)
-        if want is None or (want.channel, want.year, want.amount_fen) != (
-            o.channel, o.year, o.amount_fen
+        if want is None or (want.channel, want.year, want.amount_fen, want.enterprise_id) != (
+            o.channel, o.year, o.amount_fen, o.enterprise_id
         ):  # fmt: skip
             expected = 0 if want is None else want.amount_fen
             out.append(Difference(o.channel, o.year, ORDER_VS_LEDGER, expected, o.amount_fen,
