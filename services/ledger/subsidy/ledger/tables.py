@@ -41,16 +41,32 @@ def move(counters: Counters, key: tuple[str, str, Any], amount: int, cap: int | 
 async def bump(
     conn: asyncpg.Connection, table: str, column: str, sql_type: str, counters: Counters
 ) -> None:
-    """Add the batch's deltas to the counters. Added in SQL, not overwritten: were two writers
-    ever to decide one enterprise from the same stale state, their grants would add up and
-    trip the CHECK (used ≤ cap) instead of one silently overwriting the other."""
+    """Add the batch's deltas to the counters, in SQL (not overwritten)."""
+    # Added, not overwritten: were two writers ever to decide one enterprise from the same
+    # stale state, their grants would add up and trip the CHECK (used ≤ cap) instead of one
+    # silently overwriting the other.
     rows = [(*key, delta, cap) for key, (delta, cap) in counters.items() if delta]
-    if not rows:
+    # Raised counters (almost all of them) in one upsert: a new counter is written once, at
+    # its delta, not created at zero and moved, which cost each one a second row version.
+    # Its CHECK is tested against the row proposed (the delta and this raise's cap) before
+    # the conflict is found; a raise that passes the CHECK added to a used ≥ 0 would too.
+    raised = [r for r in rows if r[3] > 0]
+    if raised:
+        await conn.execute(
+            f"INSERT INTO {table} AS t (enterprise_id, rule_id, {column}, used_fen, cap_fen)"
+            f" SELECT * FROM unnest($1::text[], $2::text[], $3::{sql_type}[], $4::bigint[],"
+            "  $5::bigint[])"
+            f" ON CONFLICT (enterprise_id, rule_id, {column}) DO UPDATE"
+            " SET used_fen = t.used_fen + excluded.used_fen, cap_fen = excluded.cap_fen",
+            *(list(c) for c in zip(*raised, strict=True)),
+        )  # fmt: skip
+    lowered = [r for r in rows if r[3] < 0]
+    if not lowered:
         return
-    # One statement each over the batch's arrays, not one execution per counter.
-    enterprises, rules, keys, deltas, caps = (list(c) for c in zip(*rows, strict=True))
-    # Created at zero first, then moved: an INSERT … ON CONFLICT would test its CHECK against
-    # the delta itself, which is negative for a reversal.
+    enterprises, rules, keys, deltas, _ = (list(c) for c in zip(*lowered, strict=True))
+    # Lowered ones created at zero first (so a reversal of a counter never raised fails the
+    # CHECK, as any negative total does), then moved: an upsert would test its CHECK against
+    # the negative delta itself.
     await conn.execute(
         f"INSERT INTO {table} (enterprise_id, rule_id, {column}, used_fen)"
         f" SELECT e, r, k, 0 FROM unnest($1::text[], $2::text[], $3::{sql_type}[]) AS u(e, r, k)"
@@ -58,10 +74,9 @@ async def bump(
         enterprises, rules, keys,
     )  # fmt: skip
     await conn.execute(
-        f"UPDATE {table} t SET used_fen = t.used_fen + u.delta,"
-        " cap_fen = CASE WHEN u.delta > 0 THEN u.cap ELSE t.cap_fen END"
-        f" FROM unnest($1::text[], $2::text[], $3::{sql_type}[], $4::bigint[], $5::bigint[])"
-        " AS u(e, r, k, delta, cap)"
+        f"UPDATE {table} t SET used_fen = t.used_fen + u.delta"
+        f" FROM unnest($1::text[], $2::text[], $3::{sql_type}[], $4::bigint[])"
+        " AS u(e, r, k, delta)"
         f" WHERE t.enterprise_id = u.e AND t.rule_id = u.r AND t.{column} = u.k",
-        enterprises, rules, keys, deltas, caps,
+        enterprises, rules, keys, deltas,
     )  # fmt: skip
