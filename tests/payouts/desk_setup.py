@@ -76,3 +76,12 @@ async def owner_sql(url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def fetch_rows(url: str, sql: str) -> list[asyncpg.Record]:
+    """The rows one query returns, on a connection of its own."""
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()

@@ -11,12 +11,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.ledger.database import as_role
 from tests.ledger.events import YUAN
-from tests.payouts.desk_setup import ACME, NAMES, decide, event, lab, subsidy
+from tests.payouts.desk_setup import ACME, NAMES, decide, event, fetch_rows, lab, subsidy
 
 pytestmark = pytest.mark.postgres
 
@@ -36,14 +35,6 @@ NEW_ACCOUNT = event("p2", "2025-09-09", ACME,
                     payeeAccountRegistered={**SECOND, "accountName": NAMES[ACME]})  # fmt: skip
 REVOKE = event("rev-1", "2025-09-20", ACME,
                certificationRevoked={"itemId": "lab-1", "reason": "撤销认定"})  # fmt: skip
-
-
-async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url)
-    try:
-        return list(await conn.fetch(sql))
-    finally:
-        await conn.close()
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -87,7 +78,7 @@ def _bad_files_change_nothing(
     for name, (bad, where) in _spoiled(good, tmp_path).items():
         said = run("payouts", "confirm", str(bad), code=1)
         assert where in said, (name, said)
-    applied = asyncio.run(_fetch(owner, "SELECT count(*) n FROM payout_return_files"
+    applied = asyncio.run(fetch_rows(owner, "SELECT count(*) n FROM payout_return_files"
                                  " UNION ALL SELECT count(*) FROM payout_batch_lines"
                                  " WHERE result IS NOT NULL"))  # fmt: skip
     assert [r["n"] for r in applied] == [0, 0]
@@ -122,22 +113,24 @@ def test_the_bureaus_and_treasury_commands(payouts_schema: tuple[str, str], tmp_
     # The returned payment waits for another account, then goes into a later batch.
     asyncio.run(decide(as_role(owner, "ledger_worker"), [NEW_ACCOUNT]))
     run("payouts", "batch", "--out", str(out), "--date", "2025-09-10")
-    tries = asyncio.run(_fetch(owner, "SELECT l.order_id, count(*) n, max(l.account_number) acct"
-                               " FROM payout_batch_lines l JOIN payout_batches b USING (batch_id)"
-                               " WHERE b.channel = '市科技局' GROUP BY 1"))  # fmt: skip
+    tries = asyncio.run(fetch_rows(owner,
+                                   "SELECT l.order_id, count(*) n, max(l.account_number) acct"
+                                   " FROM payout_batch_lines l JOIN payout_batches b"
+                                   " USING (batch_id) WHERE b.channel = '市科技局'"
+                                   " GROUP BY 1"))  # fmt: skip
     assert [(r["n"], r["acct"]) for r in tries] == [(2, "4657000012345678901")]
     # The objection held the exhibition's orders past the notice; dismissed, they move on.
     held = "SELECT count(*) n FROM payment_orders WHERE hold = 'OBJECTION'"
-    assert asyncio.run(_fetch(owner, held))[0]["n"] == 2
+    assert asyncio.run(fetch_rows(owner, held))[0]["n"] == 2
     review = "SELECT count(*) n FROM payout_notices WHERE kind = 'OBJECTION' AND reason LIKE '%o1%'"
-    assert asyncio.run(_fetch(owner, review))[0]["n"] == 2  # to each paying bureau, once
+    assert asyncio.run(fetch_rows(owner, review))[0]["n"] == 2  # to each paying bureau, once
     run("publicity", "dismiss", "o1", "--reason", "经核实展会规模属实", "--date", "2025-09-10")
-    assert asyncio.run(_fetch(owner, held))[0]["n"] == 0
+    assert asyncio.run(fetch_rows(owner, held))[0]["n"] == 0
     # lab-1 revoked while its parts are with the bank: owed back; the city's part has no open
     # order of its channel to be set off against, so it stays outstanding.
     asyncio.run(decide(as_role(owner, "ledger_worker"), [REVOKE]))
     run("payouts", "advance", "--date", "2025-09-21")
-    owed = asyncio.run(_fetch(owner, "SELECT receivable_id, amount_fen - set_off_fen AS left"
+    owed = asyncio.run(fetch_rows(owner, "SELECT receivable_id, amount_fen - set_off_fen AS left"
                               " FROM receivables WHERE amount_fen > set_off_fen"
                               " ORDER BY receivable_id"))  # fmt: skip
     assert owed, "a part of lab-1 no order could set off"

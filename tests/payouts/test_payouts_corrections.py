@@ -8,25 +8,16 @@ import json
 import os
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.ledger.database import as_role
 from tests.ledger.events import YUAN
-from tests.payouts.desk_setup import ACME, EVENTS, decide, event, subsidy
+from tests.payouts.desk_setup import ACME, EVENTS, decide, event, fetch_rows, subsidy
 
 pytestmark = pytest.mark.postgres
 
 RETRACT = event("ret-1", "2025-08-01", ACME,
                 eventRetracted={"eventRef": "lab-1", "reason": "证书误发"})  # fmt: skip
-
-
-async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url)
-    try:
-        return list(await conn.fetch(sql))
-    finally:
-        await conn.close()
 
 
 def test_a_retracted_grant_already_paid_is_owed_back(
@@ -76,7 +67,7 @@ def test_a_grant_retracted_before_it_is_sent_is_not_sent_without_set_off(
     subsidy(env, "budget", "load", str(budget), "--date", "2025-07-10")  # lab-1's parts payable
     asyncio.run(decide(as_role(owner, "ledger_worker"), [RETRACT]))
     subsidy(env, "payouts", "batch", "--out", str(tmp_path / "batches"), "--date", "2025-08-02")
-    sent = asyncio.run(_fetch(owner, "SELECT channel, sum(amount_fen)::bigint AS fen"
+    sent = asyncio.run(fetch_rows(owner, "SELECT channel, sum(amount_fen)::bigint AS fen"
                               f" FROM payout_batch_lines WHERE enterprise_id = '{ACME}'"
                               " GROUP BY channel ORDER BY channel"))  # fmt: skip
     part = 2_500_000 * YUAN  # lab-3's part of each channel; lab-1's is not owed any more

@@ -10,12 +10,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.ledger.database import as_role
 from tests.ledger.events import YUAN
-from tests.payouts.desk_setup import ACME, EVENTS, decide, event, subsidy
+from tests.payouts.desk_setup import ACME, EVENTS, decide, event, fetch_rows, subsidy
 
 pytestmark = pytest.mark.postgres
 
@@ -28,14 +27,6 @@ SELECT r.receivable_id, r.collected_fen,
                  WHERE t.kind = 'COLLECT' AND t.ref = r.receivable_id), 0) AS moved_fen
 FROM receivables r ORDER BY r.receivable_id
 """
-
-
-async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url)
-    try:
-        return list(await conn.fetch(sql))
-    finally:
-        await conn.close()
 
 
 def _paid_then_retracted(owner: str, run: Callable[..., str], tmp_path: Path) -> list[str]:
@@ -53,7 +44,7 @@ def _paid_then_retracted(owner: str, run: Callable[..., str], tmp_path: Path) ->
             run("payouts", "confirm", paid)
     asyncio.run(decide(as_role(owner, "ledger_worker"), [RETRACT]))
     run("payouts", "advance", "--date", "2025-08-02")
-    return [r["receivable_id"] for r in asyncio.run(_fetch(owner, COLLECTED))]
+    return [r["receivable_id"] for r in asyncio.run(fetch_rows(owner, COLLECTED))]
 
 
 def test_a_refund_voucher_is_collected_once(
@@ -72,9 +63,9 @@ def test_a_refund_voucher_is_collected_once(
     said = run("payouts", "collect", second, "--amount", "1000000", "--voucher", "V-2025-001",
                code=1)  # fmt: skip
     assert "V-2025-001" in said, said
-    rows = asyncio.run(_fetch(owner, COLLECTED))
+    rows = asyncio.run(fetch_rows(owner, COLLECTED))
     assert [(r["collected_fen"], r["moved_fen"]) for r in rows] == [(refund, refund), (0, 0)]
-    kept = asyncio.run(_fetch(owner, "SELECT voucher, receivable_id, amount_fen"
+    kept = asyncio.run(fetch_rows(owner, "SELECT voucher, receivable_id, amount_fen"
                               " FROM receivable_refunds"))  # fmt: skip
     assert [tuple(r) for r in kept] == [("V-2025-001", first, refund)]
     assert "无未解释差异" in run("payouts", "reconcile")
@@ -97,5 +88,5 @@ def test_one_credential_cannot_write_a_receivable_off_alone(
     for name in ("chief-a", "chief-b"):  # the same login, two names typed
         run("payouts", "write-off", first, "--amount", "2500000", "--reason", "企业注销",
             "--by", name)  # fmt: skip
-    rows = asyncio.run(_fetch(owner, COLLECTED.replace("collected_fen", "written_off_fen", 1)))
+    rows = asyncio.run(fetch_rows(owner, COLLECTED.replace("collected_fen", "written_off_fen", 1)))
     assert rows[0]["written_off_fen"] == 0, "one credential wrote the receivable off"
