@@ -1,11 +1,10 @@
 """deploy/k8s's NetworkPolicies, evaluated as the API defines them."""
 
-# A pod is isolated in a direction once any policy selects it, and may then do what the union of
-# those policies allows. Default deny both ways, the public APIs reachable from the ingress
-# controller's pods only (the ledger API and ingest also from the portal's, which relays to them),
-# metrics from Prometheus's namespace, each pod's way out limited to DNS, its own broker or database
-# port (the portal's to the two gRPC servers it relays to), and mail and webhooks outside for the
-# notifier alone.
+# A pod is isolated in a direction once any policy selects it, then may do what the union of
+# those policies allows. Default deny both ways; public APIs from the ingress controller's pods
+# only (the ledger API and ingest also from the portal's, which relays to them); metrics from
+# Prometheus's namespace; each pod out only to DNS, its broker or database port (the portal's to
+# the two gRPC servers it relays to), and mail and webhooks outside for the notifier alone.
 
 import ipaddress
 from collections.abc import Iterable
@@ -27,8 +26,7 @@ from tests.deploy.k8s import (
 
 INGRESS_NAMESPACE = {"kubernetes.io/metadata.name": "ingress-nginx"}
 PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
-# The pods of ingress-nginx's namespace (its manifests' and Helm chart's labels): the controller
-# proxies the clients; the admission jobs may not.
+# ingress-nginx's pods (its manifests' and chart's labels): the controller proxies, admission not.
 INGRESS_CONTROLLER = {
     "app.kubernetes.io/name": "ingress-nginx",
     "app.kubernetes.io/instance": "ingress-nginx",
