@@ -116,12 +116,14 @@ def reconcile(desk: PayoutDesk, owed: Mapping[str, Owed] | None = None) -> Recon
     for key, r in sorted(rows.items()):
         differences += _row_differences(r, found.get(key, {}))
     if owed is not None:
-        differences += _against_ledger(desk, owed)
+        differences += _against_ledger(desk, owed, rows)
     debits, credits = desk.accounts.totals()
     return Reconciliation([rows[k] for k in sorted(rows)], differences, debits, credits)
 
 
-def _against_ledger(desk: PayoutDesk, owed: Mapping[str, Owed]) -> list[Difference]:
+def _against_ledger(
+    desk: PayoutDesk, owed: Mapping[str, Owed], rows: Mapping[tuple[str, int], Row]
+) -> list[Difference]:
     """Each order against the one the ledger's decisions make: an order no decision makes, or
     for another amount, channel, year or enterprise, is unexplained (the payouts' login may
     update orders, and a change made before the budget is taken leaves the accounts agreeing
@@ -144,11 +146,9 @@ def _against_ledger(desk: PayoutDesk, owed: Mapping[str, Owed]) -> list[Differen
                                   UNEXPLAINED, oid))  # fmt: skip
         else:
             waiting[(want.channel, want.year)] += want.amount_fen
-    granted: dict[tuple[str, int], int] = defaultdict(int)
-    for o in desk.orders.values():
-        granted[(o.channel, o.year)] += o.amount_fen
     for key, fen in sorted(waiting.items()):
-        out.append(Difference(*key, "granted", granted[key] + fen, granted[key], NOT_TAKEN_IN))
+        taken = rows[key].granted if key in rows else 0  # the orders' total, _from_orders
+        out.append(Difference(*key, "granted", taken + fen, taken, NOT_TAKEN_IN))
     return out
 
 
