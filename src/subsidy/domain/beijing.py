@@ -18,3 +18,8 @@ def in_beijing(moment: datetime) -> datetime:
 def beijing_time(moment: datetime) -> str:
     """`2026-01-02 09:30:00`, in Beijing time."""
     return in_beijing(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def beijing_iso(moment: datetime) -> str:
+    """ISO-8601 in Beijing time with its offset, to the second (machine output)."""
+    return in_beijing(moment).isoformat(timespec="seconds")

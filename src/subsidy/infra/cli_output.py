@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from subsidy.domain.beijing import in_beijing
+from subsidy.domain.beijing import beijing_iso, in_beijing
 from subsidy.domain.enums import DISTRICT_NAMES_EN, DISTRICT_NAMES_ZH, District
 from subsidy.domain.money import format_fen, wan
 from subsidy.domain.payouts.orders import HOLDS_ZH, Hold
@@ -192,9 +192,7 @@ def beijing(moment: datetime | None) -> str:
 
 def iso(moment: datetime | None) -> str | None:
     """ISO-8601 in Beijing time with its offset, to the second (JSON, CSV); naive refused."""
-    if moment is None:
-        return None
-    return in_beijing(moment).isoformat(timespec="seconds")
+    return None if moment is None else beijing_iso(moment)
 
 
 # ---- the tables --------------------------------------------------------------------------------

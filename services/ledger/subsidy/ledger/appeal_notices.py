@@ -11,7 +11,7 @@ import asyncpg
 
 from subsidy.contract.instants import timestamp
 from subsidy.decisions.v1 import decisions_pb2 as dpb
-from subsidy.domain.beijing import in_beijing
+from subsidy.domain.beijing import beijing_iso
 from subsidy.domain.deadlines import Queue, due
 from subsidy.domain.ledger.records import Appeal, AppealDecision, Remedy
 from subsidy.domain.ledger.state import BookState
@@ -54,10 +54,6 @@ def kind_of(d: AppealDecision) -> "dpb.AppealNoticeKind.ValueType":
     return dpb.APPEAL_UPHELD_BY_CORRECTION
 
 
-def _iso(moment: datetime) -> str:
-    return in_beijing(moment).isoformat(timespec="seconds")
-
-
 def build(
     kind: "dpb.AppealNoticeKind.ValueType", appeal_id: str, event_id: str, enterprise_id: str,
     entitlement_id: str, f: Facts, reason: str, filed: Filed,
@@ -74,11 +70,11 @@ def build(
         measure=f.measure,
         funding_channels=list(f.funding_channels), status=dpb.Status.Value(f.status),
         granted_fen=f.granted_fen, reason=reason, filed_by=filed.filed_by or "",
-        filed_at=_iso(filed.recorded_at), filed_time=timestamp(filed.recorded_at),
-        due_at=_iso(due_at), due_time=timestamp(due_at),
+        filed_at=beijing_iso(filed.recorded_at), filed_time=timestamp(filed.recorded_at),
+        due_at=beijing_iso(due_at), due_time=timestamp(due_at),
     )  # fmt: skip
     if decided is not None:
-        notice.decided_by, notice.decided_at = decided[0], _iso(decided[1])
+        notice.decided_by, notice.decided_at = decided[0], beijing_iso(decided[1])
         notice.decided_time.CopyFrom(timestamp(decided[1]))
     return notice
 

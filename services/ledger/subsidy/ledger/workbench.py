@@ -11,7 +11,7 @@ import structlog
 from subsidy.api.v1 import workbench_pb2 as wpb
 from subsidy.api.v1 import workbench_pb2_grpc
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import in_beijing
+from subsidy.domain.beijing import beijing_iso
 from subsidy.domain.catalog import Catalog, Rule
 from subsidy.domain.deadlines import Deadlines, Queue, clock, load_deadlines, overdue_before
 from subsidy.domain.events import FieldError, visible_text
@@ -46,10 +46,6 @@ def bureau_rules(catalog: Catalog) -> dict[str, tuple[str, ...]]:
             for unit in rule.responsible_units:
                 found.setdefault(unit, set()).add(rule.id)
     return {unit: tuple(sorted(rules)) for unit, rules in sorted(found.items())}
-
-
-def _iso(moment: datetime) -> str:
-    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoReturn:
@@ -195,9 +191,9 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
             rule_id=row["rule_id"],
             clause="" if rule is None else f"第{rule.measure}条 {rule.title}",
             amount_fen=row["amount_fen"],
-            entered_at=_iso(row["entered_at"]),
+            entered_at=beijing_iso(row["entered_at"]),
             entered_time=timestamp(row["entered_at"]),
-            due_at=_iso(case.due_at),
+            due_at=beijing_iso(case.due_at),
             due_time=timestamp(case.due_at),
             age_working_days=case.age_working_days,
             overdue=case.overdue,
@@ -234,7 +230,9 @@ class WorkbenchServicer(workbench_pb2_grpc.WorkbenchServiceServicer):
             return counts
 
         return wpb.GetQueueCountsResponse(
-            counts=await self._read(context, work), as_of=_iso(now), as_of_time=timestamp(now)
+            counts=await self._read(context, work),
+            as_of=beijing_iso(now),
+            as_of_time=timestamp(now),
         )
 
     async def SearchEnterprises(

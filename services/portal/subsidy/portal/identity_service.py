@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from subsidy.api.v1 import portal_pb2 as pb
 from subsidy.contract.instants import timestamp
-from subsidy.domain.beijing import in_beijing
+from subsidy.domain.beijing import beijing_iso
 from subsidy.identity.principal import Principal
 from subsidy.identity.sessions import (
     SessionCheckUnavailable,
@@ -46,11 +46,6 @@ def unavailable(err: BaseException) -> ConnectError:
     """UNAVAILABLE with a fixed message; what went wrong is logged, not answered."""
     log.error("portal.credential_store_unavailable", error=repr(err))
     return ConnectError(Code.UNAVAILABLE, "sign-in is unavailable for a moment: try again")
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 in Beijing time, with its offset (machine output); naive refused."""
-    return in_beijing(moment).isoformat(timespec="seconds")
 
 
 def bearer(ctx: RequestContext[Any, Any]) -> str:
@@ -95,7 +90,7 @@ class IdentityService:
         expires = (now + timedelta(seconds=self._ttl_s)).replace(microsecond=0)
         return pb.CreateSessionResponse(
             token=token,
-            expires_at=iso(expires),
+            expires_at=beijing_iso(expires),
             expire_time=timestamp(expires),
             principal=principal_message(principal),
         )
@@ -117,6 +112,6 @@ class IdentityService:
         expires = datetime.fromtimestamp(claims["exp"], UTC)
         return pb.WhoAmIResponse(
             principal=principal_message(principal),
-            expires_at=iso(expires),
+            expires_at=beijing_iso(expires),
             expire_time=timestamp(expires),
         )
